@@ -1,0 +1,265 @@
+//! Memory sizes with every unit libvirt accepts, converted exactly.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{attr_parse, parse_value, set_attr, ElementPath, XmlPart};
+use super::DomainError;
+use crate::xml::Element;
+
+/// A memory unit as libvirt spells it (`virScaleInteger`): powers of 1024 for `KiB`, `k`, `M`,
+/// …, powers of 1000 for `KB`, `MB`, …
+///
+/// ```
+/// use kvmhost_core::domain::MemoryUnit;
+/// assert_eq!("MiB".parse::<MemoryUnit>().unwrap().bytes_per_unit(), 1 << 20);
+/// assert_eq!("MB".parse::<MemoryUnit>().unwrap().bytes_per_unit(), 1_000_000);
+/// assert!("parsecs".parse::<MemoryUnit>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct MemoryUnit {
+    spelling: UnitSpelling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum UnitSpelling {
+    B,
+    Bytes,
+    K,
+    KiB,
+    Kb,
+    M,
+    MiB,
+    Mb,
+    G,
+    GiB,
+    Gb,
+    T,
+    TiB,
+    Tb,
+    P,
+    PiB,
+    Pb,
+    E,
+    EiB,
+    Eb,
+}
+
+const SPELLINGS: &[(&str, UnitSpelling, u128)] = &[
+    ("b", UnitSpelling::B, 1),
+    ("bytes", UnitSpelling::Bytes, 1),
+    ("k", UnitSpelling::K, 1 << 10),
+    ("KiB", UnitSpelling::KiB, 1 << 10),
+    ("KB", UnitSpelling::Kb, 1_000),
+    ("M", UnitSpelling::M, 1 << 20),
+    ("MiB", UnitSpelling::MiB, 1 << 20),
+    ("MB", UnitSpelling::Mb, 1_000_000),
+    ("G", UnitSpelling::G, 1 << 30),
+    ("GiB", UnitSpelling::GiB, 1 << 30),
+    ("GB", UnitSpelling::Gb, 1_000_000_000),
+    ("T", UnitSpelling::T, 1 << 40),
+    ("TiB", UnitSpelling::TiB, 1 << 40),
+    ("TB", UnitSpelling::Tb, 1_000_000_000_000),
+    ("P", UnitSpelling::P, 1 << 50),
+    ("PiB", UnitSpelling::PiB, 1 << 50),
+    ("PB", UnitSpelling::Pb, 1_000_000_000_000_000),
+    ("E", UnitSpelling::E, 1 << 60),
+    ("EiB", UnitSpelling::EiB, 1 << 60),
+    ("EB", UnitSpelling::Eb, 1_000_000_000_000_000_000),
+];
+
+impl MemoryUnit {
+    /// Bytes.
+    pub const BYTES: MemoryUnit = MemoryUnit { spelling: UnitSpelling::Bytes };
+    /// Kibibytes, libvirt's default unit.
+    pub const KIB: MemoryUnit = MemoryUnit { spelling: UnitSpelling::KiB };
+    /// Mebibytes.
+    pub const MIB: MemoryUnit = MemoryUnit { spelling: UnitSpelling::MiB };
+    /// Gibibytes.
+    pub const GIB: MemoryUnit = MemoryUnit { spelling: UnitSpelling::GiB };
+
+    fn entry(&self) -> &'static (&'static str, UnitSpelling, u128) {
+        SPELLINGS.iter().find(|e| e.1 == self.spelling).expect("every spelling is listed")
+    }
+
+    /// The unit as written in XML.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_core::domain::MemoryUnit::MIB.as_str(), "MiB");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        self.entry().0
+    }
+
+    /// How many bytes one unit is.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_core::domain::MemoryUnit::KIB.bytes_per_unit(), 1024);
+    /// ```
+    pub fn bytes_per_unit(&self) -> u128 {
+        self.entry().2
+    }
+}
+
+impl FromStr for MemoryUnit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        // libvirt matches the unit case-insensitively, except that a lone "b" and "k" etc.
+        // are the 1024-based short forms.
+        SPELLINGS
+            .iter()
+            .find(|e| e.0 == s)
+            .or_else(|| SPELLINGS.iter().find(|e| e.0.eq_ignore_ascii_case(s) && e.0.len() > 1))
+            .or_else(|| SPELLINGS.iter().find(|e| e.0.eq_ignore_ascii_case(s)))
+            .map(|e| MemoryUnit { spelling: e.1 })
+            .ok_or_else(|| format!("unknown memory unit {s:?}"))
+    }
+}
+
+impl fmt::Display for MemoryUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<MemoryUnit> for String {
+    fn from(u: MemoryUnit) -> String {
+        u.as_str().to_string()
+    }
+}
+
+impl TryFrom<String> for MemoryUnit {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// A memory amount with its unit as written (`<memory unit='MiB'>512</memory>`); a missing
+/// unit means KiB. The same type serves `memory`, `currentMemory`, `maxMemory` and sizes
+/// inside devices.
+///
+/// ```
+/// use kvmhost_core::domain::{Memory, MemoryUnit};
+/// let m = Memory::gib(2);
+/// assert_eq!(m.kib(), Some(2 * 1024 * 1024));
+/// assert_eq!(Memory::new(1, MemoryUnit::KIB).bytes(), Some(1024));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Memory {
+    /// The number as written.
+    pub value: u64,
+    /// The unit, `None` when the attribute is absent (KiB).
+    pub unit: Option<MemoryUnit>,
+    /// `slots` (only on `maxMemory`).
+    pub slots: Option<u32>,
+    /// `dumpCore` (only on `memory`).
+    pub dump_core: Option<super::codec::OnOff>,
+}
+
+impl Memory {
+    /// `value` in `unit`.
+    pub fn new(value: u64, unit: MemoryUnit) -> Memory {
+        Memory { value, unit: Some(unit), slots: None, dump_core: None }
+    }
+
+    /// `value` mebibytes.
+    pub fn mib(value: u64) -> Memory {
+        Memory::new(value, MemoryUnit::MIB)
+    }
+
+    /// `value` gibibytes.
+    pub fn gib(value: u64) -> Memory {
+        Memory::new(value, MemoryUnit::GIB)
+    }
+
+    /// `value` kibibytes.
+    pub fn kib_value(value: u64) -> Memory {
+        Memory::new(value, MemoryUnit::KIB)
+    }
+
+    /// The exact size in bytes (`None` only if it exceeds 2^128).
+    pub fn bytes(&self) -> Option<u128> {
+        (self.value as u128).checked_mul(self.unit.unwrap_or(MemoryUnit::KIB).bytes_per_unit())
+    }
+
+    /// The size in KiB as libvirt stores it (rounded up, as libvirt does), if it fits in u64.
+    pub fn kib(&self) -> Option<u64> {
+        self.bytes().and_then(|b| u64::try_from(b.div_ceil(1024)).ok())
+    }
+
+    /// Decodes the amount from any element carrying `unit` and a number as text.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{ElementPath, Memory};
+    /// use kvmhost_core::xml::Document;
+    /// let d = Document::parse("<memory unit='parsecs'>1</memory>").unwrap();
+    /// let e = Memory::decode_any(&d.root, &ElementPath::root("memory")).unwrap_err();
+    /// assert!(e.to_string().contains("/memory/@unit"));
+    /// let d = Document::parse("<memory>abc</memory>").unwrap();
+    /// assert!(Memory::decode_any(&d.root, &ElementPath::root("memory")).is_err());
+    /// ```
+    pub fn decode_any(el: &Element, path: &ElementPath<'_>) -> Result<Memory, DomainError> {
+        let unit = match el.attr("unit") {
+            None => None,
+            Some(u) => Some(u.trim().parse::<MemoryUnit>().map_err(|_| DomainError::InvalidValue {
+                path: path.attribute("unit"),
+                value: u.to_string(),
+                expected: "memory unit (b, KiB, MiB, GiB, TiB, KB, MB, …)".into(),
+            })?),
+        };
+        let text = el.text();
+        let value = parse_value::<u64>(text.trim(), || path.to_string(), "unsigned integer")?;
+        Ok(Memory {
+            value,
+            unit,
+            slots: attr_parse(el, "slots", path)?,
+            dump_core: el.attr("dumpCore").map(Into::into),
+        })
+    }
+
+    /// Writes the amount into any element (`unit` attribute and text).
+    pub fn encode_any(&self, el: &mut Element) {
+        let same = match (Memory::decode_any(el, &ElementPath::root(&el.name.clone())), self.bytes()) {
+            (Ok(old), Some(new)) => old.bytes() == Some(new) && old.unit == self.unit,
+            _ => false,
+        };
+        if !same {
+            set_attr(el, "unit", self.unit.map(|u| u.as_str()));
+            el.set_text(self.value.to_string());
+        }
+        set_attr(el, "slots", self.slots);
+        set_attr(el, "dumpCore", self.dump_core.as_ref());
+    }
+}
+
+impl XmlPart for Memory {
+    const TAG: &'static str = "memory";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Memory::decode_any(el, path)
+    }
+    fn encode_into(&self, el: &mut Element) {
+        self.encode_any(el)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unit_converts_exactly() {
+        for (name, _, factor) in SPELLINGS {
+            let u: MemoryUnit = name.parse().unwrap();
+            assert_eq!(u.as_str(), *name);
+            assert_eq!(Memory::new(3, u).bytes(), Some(3 * factor));
+        }
+        assert_eq!("kib".parse::<MemoryUnit>().unwrap(), MemoryUnit::KIB);
+        assert_eq!(Memory::new(1, "EB".parse().unwrap()).kib(), Some(976_562_500_000_000));
+        assert_eq!(Memory::new(1, MemoryUnit::BYTES).kib(), Some(1));
+    }
+}

@@ -1,0 +1,641 @@
+//! The libvirt domain XML model: lossless, typed where orchestrators need it.
+//!
+//! A [`Domain`] owns the whole document as an order-preserving XML tree, so any real document
+//! parses and writes back without losing an element, attribute, comment or namespaced
+//! extension. Typed access is a view over that tree: getters decode a typed part
+//! ([`Memory`], [`Os`], [`Cpu`], [`Disk`], [`Interface`], …) and setters merge it back,
+//! changing only what the typed part covers. [`Domain::def`] decodes everything typed at once
+//! into a [`DomainDef`]; [`Domain::untyped_paths`] lists what is only preserved.
+//!
+//! ```
+//! use kvmhost_core::domain::{Domain, Memory};
+//! let xml = "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+//!   <name>web1</name>
+//!   <memory unit='GiB'>2</memory>
+//!   <qemu:commandline><qemu:arg value='-no-hpet'/></qemu:commandline>
+//! </domain>";
+//! let mut d = Domain::parse(xml).unwrap();
+//! assert_eq!(d.memory().unwrap().unwrap().kib(), Some(2 * 1024 * 1024));
+//! d.set_memory(Some(&Memory::mib(4096)));
+//! let out = d.to_xml().unwrap();
+//! assert!(out.contains("<memory unit=\"MiB\">4096</memory>"));
+//! assert!(out.contains("<qemu:arg value=\"-no-hpet\"/>"));
+//! ```
+
+mod builder;
+mod clock;
+pub mod codec;
+mod coverage;
+mod cpu;
+mod devices;
+mod features;
+mod memory;
+mod os;
+mod platform;
+mod seclabel;
+mod tuning;
+mod vcpu;
+
+pub use builder::*;
+pub use clock::*;
+pub use codec::{ElementPath, OnOff, XmlPart, YesNo};
+pub use coverage::Coverage;
+pub use cpu::*;
+pub use devices::*;
+pub use features::*;
+pub use memory::*;
+pub use os::*;
+pub use platform::*;
+pub use seclabel::*;
+pub use tuning::*;
+pub use vcpu::*;
+
+use serde::{Deserialize, Serialize};
+
+use crate::xml::{Document, Element, XmlError};
+use codec::{
+    attr_string, child_parse, child_part, child_text, children_parts, set_attr, set_child, set_child_text,
+    set_child_with, set_children,
+};
+
+/// Errors from parsing, decoding or writing a domain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum DomainError {
+    /// The text is not XML, or holds characters XML cannot carry.
+    #[error(transparent)]
+    Xml(#[from] XmlError),
+    /// The root element is not `<domain>`.
+    #[error("expected a <domain> root element, found <{found}>")]
+    NotADomain {
+        /// The root element's name.
+        found: String,
+    },
+    /// A value that does not fit its type.
+    #[error("invalid value {value:?} at {path}: expected {expected}")]
+    InvalidValue {
+        /// Element or attribute path (`/domain/memory/@unit`).
+        path: String,
+        /// The value found.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A value a builder or setter cannot accept.
+    #[error("invalid domain at {path}: {reason}")]
+    Invalid {
+        /// Where.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+crate::xml_enum! {
+    /// The hypervisor driver of a domain (`<domain type=…>`).
+    pub enum DomainType { Kvm = "kvm", Qemu = "qemu", Xen = "xen", Lxc = "lxc", Test = "test", Hvf = "hvf", Vmware = "vmware", Bhyve = "bhyve", Vbox = "vbox" }
+}
+
+crate::xml_enum! {
+    /// What to do on a lifecycle event (`on_poweroff`, `on_reboot`, `on_crash`).
+    pub enum LifecycleAction {
+        Destroy = "destroy", Restart = "restart", Preserve = "preserve", RenameRestart = "rename-restart",
+        CoredumpDestroy = "coredump-destroy", CoredumpRestart = "coredump-restart"
+    }
+}
+
+/// The order libvirt writes the children of `<domain>` in.
+pub const DOMAIN_ORDER: &[&str] = &[
+    "name",
+    "uuid",
+    "genid",
+    "title",
+    "description",
+    "metadata",
+    "maxMemory",
+    "memory",
+    "currentMemory",
+    "blkiotune",
+    "memtune",
+    "memoryBacking",
+    "vcpu",
+    "vcpus",
+    "iothreads",
+    "iothreadids",
+    "cputune",
+    "numatune",
+    "resource",
+    "sysinfo",
+    "bootloader",
+    "bootloader_args",
+    "os",
+    "idmap",
+    "features",
+    "cpu",
+    "clock",
+    "on_poweroff",
+    "on_reboot",
+    "on_crash",
+    "pm",
+    "perf",
+    "devices",
+    "seclabel",
+    "keywrap",
+    "launchSecurity",
+];
+
+/// Everything the model types, decoded at once (see [`Domain::def`] and [`Domain::apply`]).
+///
+/// ```
+/// use kvmhost_core::domain::Domain;
+/// let d = Domain::parse("<domain type='qemu'><name>t</name><on_crash>destroy</on_crash></domain>").unwrap();
+/// let def = d.def().unwrap();
+/// assert_eq!(def.name.as_deref(), Some("t"));
+/// assert_eq!(serde_json::to_value(&def).unwrap()["on_crash"], "destroy");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DomainDef {
+    /// `type` attribute.
+    pub domain_type: Option<DomainType>,
+    /// `id` attribute (running domains).
+    pub id: Option<String>,
+    /// `<name>`.
+    pub name: Option<String>,
+    /// `<uuid>`.
+    pub uuid: Option<String>,
+    /// `<genid>`.
+    pub genid: Option<String>,
+    /// `<title>`.
+    pub title: Option<String>,
+    /// `<description>`.
+    pub description: Option<String>,
+    /// `<maxMemory>` (with `slots`).
+    pub max_memory: Option<Memory>,
+    /// `<memory>`.
+    pub memory: Option<Memory>,
+    /// `<currentMemory>`.
+    pub current_memory: Option<Memory>,
+    /// `<blkiotune>`.
+    pub blkiotune: Option<BlkioTune>,
+    /// `<memtune>`.
+    pub memtune: Option<MemTune>,
+    /// `<memoryBacking>`.
+    pub memory_backing: Option<MemoryBacking>,
+    /// `<vcpu>`.
+    pub vcpu: Option<Vcpu>,
+    /// `<vcpus>`.
+    pub vcpus: Option<Vcpus>,
+    /// `<iothreads>` count.
+    pub iothreads: Option<u32>,
+    /// `<iothreadids>`.
+    pub iothreadids: Option<IothreadIds>,
+    /// `<cputune>`.
+    pub cputune: Option<CpuTune>,
+    /// `<numatune>`.
+    pub numatune: Option<NumaTune>,
+    /// `<resource>`.
+    pub resource: Option<Resource>,
+    /// `<sysinfo>` blocks.
+    pub sysinfo: Vec<SysInfo>,
+    /// `<bootloader>`.
+    pub bootloader: Option<String>,
+    /// `<bootloader_args>`.
+    pub bootloader_args: Option<String>,
+    /// `<os>`.
+    pub os: Option<Os>,
+    /// `<idmap>`.
+    pub idmap: Option<Idmap>,
+    /// `<features>`.
+    pub features: Option<Features>,
+    /// `<cpu>`.
+    pub cpu: Option<Cpu>,
+    /// `<clock>`.
+    pub clock: Option<Clock>,
+    /// `<on_poweroff>`.
+    pub on_poweroff: Option<LifecycleAction>,
+    /// `<on_reboot>`.
+    pub on_reboot: Option<LifecycleAction>,
+    /// `<on_crash>`.
+    pub on_crash: Option<LifecycleAction>,
+    /// `<pm>`.
+    pub pm: Option<Pm>,
+    /// `<perf>`.
+    pub perf: Option<Perf>,
+    /// `<devices>`.
+    pub devices: Option<Devices>,
+    /// `<seclabel>` entries.
+    pub seclabels: Vec<SecLabel>,
+}
+
+impl XmlPart for DomainDef {
+    const TAG: &'static str = "domain";
+
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        let mem = |name: &'static str| -> Result<Option<Memory>, DomainError> {
+            el.child(name).map(|c| Memory::decode_any(c, &path.child(name))).transpose()
+        };
+        let action = |name: &str| child_text(el, name).map(|t| LifecycleAction::from(t.trim()));
+        Ok(DomainDef {
+            domain_type: el.attr("type").map(Into::into),
+            id: attr_string(el, "id"),
+            name: child_text(el, "name"),
+            uuid: child_text(el, "uuid"),
+            genid: child_text(el, "genid"),
+            title: child_text(el, "title"),
+            description: child_text(el, "description"),
+            max_memory: mem("maxMemory")?,
+            memory: mem("memory")?,
+            current_memory: mem("currentMemory")?,
+            blkiotune: child_part(el, path)?,
+            memtune: child_part(el, path)?,
+            memory_backing: child_part(el, path)?,
+            vcpu: child_part(el, path)?,
+            vcpus: child_part(el, path)?,
+            iothreads: child_parse(el, "iothreads", path)?,
+            iothreadids: child_part(el, path)?,
+            cputune: child_part(el, path)?,
+            numatune: child_part(el, path)?,
+            resource: child_part(el, path)?,
+            sysinfo: children_parts(el, path)?,
+            bootloader: child_text(el, "bootloader"),
+            bootloader_args: child_text(el, "bootloader_args"),
+            os: child_part(el, path)?,
+            idmap: child_part(el, path)?,
+            features: child_part(el, path)?,
+            cpu: child_part(el, path)?,
+            clock: child_part(el, path)?,
+            on_poweroff: action("on_poweroff"),
+            on_reboot: action("on_reboot"),
+            on_crash: action("on_crash"),
+            pm: child_part(el, path)?,
+            perf: child_part(el, path)?,
+            devices: child_part(el, path)?,
+            seclabels: children_parts(el, path)?,
+        })
+    }
+
+    fn encode_into(&self, el: &mut Element) {
+        let o = DOMAIN_ORDER;
+        set_attr(el, "type", self.domain_type.as_ref());
+        set_attr(el, "id", self.id.as_deref());
+        set_child_text(el, "name", self.name.as_deref(), o);
+        set_child_text(el, "uuid", self.uuid.as_deref(), o);
+        set_child_text(el, "genid", self.genid.as_deref(), o);
+        set_child_text(el, "title", self.title.as_deref(), o);
+        set_child_text(el, "description", self.description.as_deref(), o);
+        for (name, m) in
+            [("maxMemory", &self.max_memory), ("memory", &self.memory), ("currentMemory", &self.current_memory)]
+        {
+            set_child_with(el, name, m.as_ref().map(|m| |e: &mut Element| m.encode_any(e)), o);
+        }
+        set_child(el, self.blkiotune.as_ref(), o);
+        set_child(el, self.memtune.as_ref(), o);
+        set_child(el, self.memory_backing.as_ref(), o);
+        set_child(el, self.vcpu.as_ref(), o);
+        set_child(el, self.vcpus.as_ref(), o);
+        set_child_text(el, "iothreads", self.iothreads, o);
+        set_child(el, self.iothreadids.as_ref(), o);
+        set_child(el, self.cputune.as_ref(), o);
+        set_child(el, self.numatune.as_ref(), o);
+        set_child(el, self.resource.as_ref(), o);
+        set_children(el, &self.sysinfo, o);
+        set_child_text(el, "bootloader", self.bootloader.as_deref(), o);
+        set_child_text(el, "bootloader_args", self.bootloader_args.as_deref(), o);
+        set_child(el, self.os.as_ref(), o);
+        set_child(el, self.idmap.as_ref(), o);
+        set_child(el, self.features.as_ref(), o);
+        set_child(el, self.cpu.as_ref(), o);
+        set_child(el, self.clock.as_ref(), o);
+        set_child_text(el, "on_poweroff", self.on_poweroff.as_ref(), o);
+        set_child_text(el, "on_reboot", self.on_reboot.as_ref(), o);
+        set_child_text(el, "on_crash", self.on_crash.as_ref(), o);
+        set_child(el, self.pm.as_ref(), o);
+        set_child(el, self.perf.as_ref(), o);
+        set_child(el, self.devices.as_ref(), o);
+        set_children(el, &self.seclabels, o);
+    }
+}
+
+/// A libvirt domain document: the lossless tree plus typed access.
+///
+/// Serialises (serde) as its XML text, so nothing is lost through JSON either.
+///
+/// ```
+/// use kvmhost_core::domain::Domain;
+/// let d = Domain::parse("<domain type='kvm'><name>a &amp; b</name></domain>").unwrap();
+/// assert_eq!(d.name().unwrap().as_deref(), Some("a & b"));
+/// let json = serde_json::to_string(&d).unwrap();
+/// let back: Domain = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back, d);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    doc: Document,
+}
+
+impl Serialize for Domain {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let xml = self.to_xml().map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&xml)
+    }
+}
+
+impl<'de> Deserialize<'de> for Domain {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let xml = String::deserialize(d)?;
+        Domain::parse(&xml).map_err(serde::de::Error::custom)
+    }
+}
+
+macro_rules! text_accessors {
+    ($($(#[$doc:meta])* $get:ident, $set:ident, $tag:literal;)+) => {$(
+        $(#[$doc])*
+        pub fn $get(&self) -> Result<Option<String>, DomainError> {
+            Ok(child_text(self.root(), $tag))
+        }
+        #[doc = concat!("Sets or removes `<", $tag, ">`; text XML cannot carry is refused.")]
+        pub fn $set(&mut self, value: Option<&str>) -> Result<(), DomainError> {
+            if let Some(v) = value {
+                check_text(v, concat!("/domain/", $tag))?;
+            }
+            set_child_text(self.root_mut(), $tag, value, DOMAIN_ORDER);
+            Ok(())
+        }
+    )+};
+}
+
+macro_rules! part_accessors {
+    ($($(#[$doc:meta])* $get:ident, $set:ident, $ty:ty;)+) => {$(
+        $(#[$doc])*
+        pub fn $get(&self) -> Result<Option<$ty>, DomainError> {
+            child_part(self.root(), &ElementPath::root("domain"))
+        }
+        #[doc = concat!("Merges (or removes, with `None`) the `", stringify!($ty), "` part.")]
+        pub fn $set(&mut self, value: Option<&$ty>) {
+            set_child(self.root_mut(), value, DOMAIN_ORDER)
+        }
+    )+};
+}
+
+fn check_text(v: &str, path: &str) -> Result<(), DomainError> {
+    crate::xml::check_xml_chars(v)
+        .map_err(|c| DomainError::Xml(XmlError::InvalidCharacter { character: c, context: path.to_string() }))
+}
+
+impl Domain {
+    /// Parses a domain document.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, DomainError};
+    /// assert!(matches!(Domain::parse("<network/>"), Err(DomainError::NotADomain { .. })));
+    /// let e = Domain::parse("<domain>\n<name>x</nam></domain>").unwrap_err();
+    /// assert!(e.to_string().contains("line 2"), "{e}");
+    /// ```
+    pub fn parse(xml: &str) -> Result<Domain, DomainError> {
+        Domain::from_document(Document::parse(xml)?)
+    }
+
+    /// Wraps an already parsed document.
+    ///
+    /// ```
+    /// use kvmhost_core::{domain::Domain, xml::{Document, Element}};
+    /// assert!(Domain::from_document(Document::new(Element::new("domain"))).is_ok());
+    /// ```
+    pub fn from_document(doc: Document) -> Result<Domain, DomainError> {
+        if doc.root.name != "domain" {
+            return Err(DomainError::NotADomain { found: doc.root.name });
+        }
+        Ok(Domain { doc })
+    }
+
+    /// Writes the document back as XML text, as it was parsed plus any typed edits.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::Domain;
+    /// let src = "<domain type='kvm'><!-- keep --><name>a</name></domain>";
+    /// assert_eq!(Domain::parse(src).unwrap().to_xml().unwrap(),
+    ///            "<domain type=\"kvm\"><!-- keep --><name>a</name></domain>");
+    /// ```
+    pub fn to_xml(&self) -> Result<String, DomainError> {
+        Ok(self.doc.to_xml()?)
+    }
+
+    /// The underlying tree.
+    pub fn document(&self) -> &Document {
+        &self.doc
+    }
+
+    /// The underlying tree, for edits the typed model does not cover.
+    pub fn document_mut(&mut self) -> &mut Document {
+        &mut self.doc
+    }
+
+    /// The `<domain>` element.
+    pub fn root(&self) -> &Element {
+        &self.doc.root
+    }
+
+    /// The `<domain>` element, mutably.
+    pub fn root_mut(&mut self) -> &mut Element {
+        &mut self.doc.root
+    }
+
+    /// Every typed part at once.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::Domain;
+    /// let d = Domain::parse("<domain><memory>1024</memory></domain>").unwrap();
+    /// assert_eq!(d.def().unwrap().memory.unwrap().kib(), Some(1024));
+    /// ```
+    pub fn def(&self) -> Result<DomainDef, DomainError> {
+        DomainDef::decode(self.root(), &ElementPath::root("domain"))
+    }
+
+    /// Merges every typed part of `def` into the document: what `def` types is set or removed,
+    /// everything else stays. `d.apply(&d.def()?)` leaves the document unchanged.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, LifecycleAction};
+    /// let mut d = Domain::parse("<domain><name>a</name><x:y xmlns:x='urn:x'/></domain>").unwrap();
+    /// let mut def = d.def().unwrap();
+    /// def.on_crash = Some(LifecycleAction::Restart);
+    /// d.apply(&def);
+    /// assert!(d.to_xml().unwrap().contains("<x:y xmlns:x=\"urn:x\"/><on_crash>restart</on_crash>"));
+    /// ```
+    pub fn apply(&mut self, def: &DomainDef) {
+        def.encode_into(self.root_mut())
+    }
+
+    /// The hypervisor type (`<domain type=…>`).
+    pub fn domain_type(&self) -> Option<DomainType> {
+        self.root().attr("type").map(Into::into)
+    }
+
+    /// Sets the hypervisor type.
+    pub fn set_domain_type(&mut self, t: DomainType) {
+        set_attr(self.root_mut(), "type", Some(t));
+    }
+
+    text_accessors! {
+        /// `<name>`.
+        name, set_name, "name";
+        /// `<uuid>`.
+        uuid, set_uuid, "uuid";
+        /// `<title>`.
+        title, set_title, "title";
+        /// `<description>`.
+        description, set_description, "description";
+    }
+
+    part_accessors! {
+        /// `<memory>`.
+        memory, set_memory, Memory;
+        /// `<vcpu>`.
+        vcpu, set_vcpu, Vcpu;
+        /// `<os>`.
+        os, set_os, Os;
+        /// `<features>`.
+        features, set_features, Features;
+        /// `<cpu>`.
+        cpu, set_cpu, Cpu;
+        /// `<clock>`.
+        clock, set_clock, Clock;
+        /// `<devices>`.
+        devices, set_devices, Devices;
+    }
+
+    /// `<currentMemory>`.
+    pub fn current_memory(&self) -> Result<Option<Memory>, DomainError> {
+        self.root()
+            .child("currentMemory")
+            .map(|c| Memory::decode_any(c, &ElementPath::root("domain").child("currentMemory")))
+            .transpose()
+    }
+
+    /// Sets or removes `<currentMemory>`.
+    pub fn set_current_memory(&mut self, m: Option<&Memory>) {
+        set_child_with(self.root_mut(), "currentMemory", m.map(|m| |e: &mut Element| m.encode_any(e)), DOMAIN_ORDER);
+    }
+
+    /// Decodes every device of kind `T` (`d.device_list::<Disk>()`).
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, Disk};
+    /// let d = Domain::parse("<domain><devices><disk/><disk/></devices></domain>").unwrap();
+    /// assert_eq!(d.device_list::<Disk>().unwrap().len(), 2);
+    /// ```
+    pub fn device_list<T: XmlPart>(&self) -> Result<Vec<T>, DomainError> {
+        let root = ElementPath::root("domain");
+        match self.root().child("devices") {
+            None => Ok(Vec::new()),
+            Some(devices) => children_parts(devices, &root.child("devices")),
+        }
+    }
+
+    /// Merges a list of devices of kind `T`: the i-th value updates the i-th existing device,
+    /// extra existing ones are removed, new ones are added after their peers.
+    pub fn set_device_list<T: XmlPart>(&mut self, values: &[T]) {
+        let devices = self.devices_element();
+        set_children(devices, values, DEVICE_ORDER);
+    }
+
+    /// Adds one device after the existing devices of its kind.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, Alias, XmlPart};
+    /// let mut d = Domain::parse("<domain><name>a</name></domain>").unwrap();
+    /// d.add_device(&kvmhost_core::domain::Rng::default());
+    /// assert!(d.root().child("devices").unwrap().child("rng").is_some());
+    /// ```
+    pub fn add_device<T: XmlPart>(&mut self, device: &T) {
+        self.add_device_named(T::TAG, device)
+    }
+
+    /// Adds one device written under element name `name` (for [`CharDevice`]s, which are
+    /// written as `serial`, `console`, `channel` or `parallel`).
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, CharDevice};
+    /// let mut d = Domain::parse("<domain/>").unwrap();
+    /// d.add_device_named("console", &CharDevice::default());
+    /// assert_eq!(d.devices().unwrap().unwrap().consoles.len(), 1);
+    /// ```
+    pub fn add_device_named<T: XmlPart>(&mut self, name: &str, device: &T) {
+        let mut el = Element::new(name);
+        device.encode_into(&mut el);
+        codec::insert_child(self.devices_element(), el, DEVICE_ORDER);
+    }
+
+    fn devices_element(&mut self) -> &mut Element {
+        if self.root().child("devices").is_none() {
+            set_child_with(self.root_mut(), "devices", Some(|_: &mut Element| {}), DOMAIN_ORDER);
+        }
+        self.root_mut().child_mut("devices").expect("devices was just ensured")
+    }
+
+    /// The child of `<metadata>` in XML namespace `uri` (as libvirt's `virDomainGetMetadata`).
+    ///
+    /// ```
+    /// use kvmhost_core::domain::Domain;
+    /// let d = Domain::parse("<domain><metadata><app:x xmlns:app='urn:app'>1</app:x></metadata></domain>").unwrap();
+    /// assert_eq!(d.metadata_entry("urn:app").unwrap().text(), "1");
+    /// ```
+    pub fn metadata_entry(&self, uri: &str) -> Option<&Element> {
+        self.root().child("metadata")?.elements().find(|e| namespace_uri(e) == Some(uri))
+    }
+
+    /// Sets (or with `None` removes) the `<metadata>` child in namespace `uri`. `element` must
+    /// declare that namespace (`xmlns:prefix='uri'`), as libvirt requires.
+    pub fn set_metadata_entry(&mut self, uri: &str, element: Option<Element>) -> Result<(), DomainError> {
+        if let Some(e) = &element {
+            if namespace_uri(e) != Some(uri) {
+                return Err(DomainError::Invalid {
+                    path: "/domain/metadata".into(),
+                    reason: format!("element <{}> does not declare namespace {uri}", e.name),
+                });
+            }
+        }
+        set_child_with(self.root_mut(), "metadata", Some(|_: &mut Element| {}), DOMAIN_ORDER);
+        let md = self.root_mut().child_mut("metadata").expect("metadata was just ensured");
+        let pos =
+            md.children.iter().position(|n| matches!(n, crate::xml::Node::Element(e) if namespace_uri(e) == Some(uri)));
+        match (pos, element) {
+            (Some(i), Some(e)) => md.children[i] = crate::xml::Node::Element(e),
+            (Some(i), None) => {
+                md.children.remove(i);
+            }
+            (None, Some(e)) => {
+                md.push_element(e);
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// How much of the document the typed model covers (see [`Coverage`]).
+    pub fn coverage(&self) -> Coverage {
+        coverage::measure(self)
+    }
+
+    /// Paths of the elements that are preserved but not typed (`/domain/devices/foo`).
+    ///
+    /// ```
+    /// use kvmhost_core::domain::Domain;
+    /// let d = Domain::parse("<domain><name>a</name><x:y xmlns:x='urn:x'/></domain>").unwrap();
+    /// assert_eq!(d.untyped_paths(), vec!["/domain/x:y".to_string()]);
+    /// ```
+    pub fn untyped_paths(&self) -> Vec<String> {
+        self.coverage().untyped
+    }
+}
+
+/// The namespace URI an element declares for its own prefix.
+fn namespace_uri(e: &Element) -> Option<&str> {
+    let prefix = e.name.split_once(':').map(|(p, _)| p);
+    let attr = match prefix {
+        Some(p) => format!("xmlns:{p}"),
+        None => "xmlns".to_string(),
+    };
+    e.attr(&attr)
+}

@@ -1,0 +1,21 @@
+//! # kvmhost-core
+//!
+//! The pure core of kvmhost (no daemons, no sockets): the lossless, typed libvirt **domain
+//! XML** model and a builder with modern KVM defaults.
+//!
+//! - [`xml`]: an order-preserving XML tree (the lossless substrate).
+//! - [`domain`]: [`domain::Domain`] (parse any real document, edit typed parts, write it back
+//!   with everything else untouched) and [`domain::DomainBuilder`].
+//!
+//! ```
+//! use kvmhost_core::domain::{Domain, Memory};
+//! let mut d = Domain::parse("<domain type='kvm'><name>vm1</name>\
+//!   <memory unit='KiB'>1048576</memory><devices/></domain>").unwrap();
+//! assert_eq!(d.memory().unwrap().unwrap().bytes(), Some(1 << 30));
+//! d.set_name(Some("vm2")).unwrap();
+//! assert!(d.to_xml().unwrap().contains("<name>vm2</name>"));
+//! ```
+
+pub mod domain;
+pub mod testdata;
+pub mod xml;

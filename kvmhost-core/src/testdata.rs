@@ -1,0 +1,49 @@
+//! Locating libvirt's reference test corpus (`shared/testdata/libvirt-9.0.0`).
+//!
+//! The corpus is not shipped with kvmhost: it is found through the environment variable
+//! `KVMHOST_TESTDATA` (a directory holding `libvirt-9.0.0/`), defaulting to `../shared/testdata`
+//! relative to the workspace root. Tests that need it say so and skip when it is absent.
+
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the test data directory.
+pub const TESTDATA_ENV: &str = "KVMHOST_TESTDATA";
+
+/// The `libvirt-9.0.0` corpus directory, if present.
+///
+/// ```
+/// let dir = kvmhost_core::testdata::libvirt_corpus();
+/// if let Some(d) = dir { assert!(d.join("domain").is_dir()); }
+/// ```
+pub fn libvirt_corpus() -> Option<PathBuf> {
+    let base = match std::env::var_os(TESTDATA_ENV) {
+        Some(v) => PathBuf::from(v),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"),
+    };
+    let dir = base.join("libvirt-9.0.0");
+    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+}
+
+/// Every `*.xml` file under `dir`, recursively, sorted.
+///
+/// ```
+/// let files = kvmhost_core::testdata::xml_files(std::path::Path::new("/nonexistent"));
+/// assert!(files.is_empty());
+/// ```
+pub fn xml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "xml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

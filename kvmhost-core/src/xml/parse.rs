@@ -1,0 +1,321 @@
+//! Parsing XML text into the [`Document`] tree with quick-xml, with positioned errors.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use serde::{Deserialize, Serialize};
+
+use super::{check_xml_chars, Attribute, Document, Element, Node};
+
+/// An XML text that cannot be parsed or written, with its position when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum XmlError {
+    /// The text is not well-formed XML.
+    #[error("malformed XML at line {line}, column {column}: {message}")]
+    Malformed {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// What the parser found.
+        message: String,
+    },
+    /// A character XML 1.0 cannot carry, found while writing or parsing.
+    #[error("character U+{:04X} cannot appear in XML (in {context})", *.character as u32)]
+    InvalidCharacter {
+        /// The offending character.
+        character: char,
+        /// Where: element or attribute name, or position.
+        context: String,
+    },
+}
+
+impl XmlError {
+    /// The 1-based line of a parse error, if known.
+    ///
+    /// ```
+    /// use kvmhost_core::xml::Document;
+    /// assert_eq!(Document::parse("<a>\n<b>\n</a>").unwrap_err().line(), Some(3));
+    /// ```
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            XmlError::Malformed { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The 1-based column of a parse error, if known.
+    ///
+    /// ```
+    /// use kvmhost_core::xml::Document;
+    /// assert!(Document::parse("<a></b>").unwrap_err().column().is_some());
+    /// ```
+    pub fn column(&self) -> Option<usize> {
+        match self {
+            XmlError::Malformed { column, .. } => Some(*column),
+            _ => None,
+        }
+    }
+}
+
+/// Line and column (1-based, column in characters) of byte `offset` in `input`.
+pub(crate) fn line_column(input: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(input.len());
+    while !input.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &input[..offset];
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+struct Parser<'a> {
+    input: &'a str,
+    reader: Reader<&'a [u8]>,
+}
+
+impl<'a> Parser<'a> {
+    fn malformed_at(&self, offset: u64, message: impl Into<String>) -> XmlError {
+        let (line, column) = line_column(self.input, offset as usize);
+        XmlError::Malformed { line, column, message: message.into() }
+    }
+
+    fn malformed_here(&self, message: impl Into<String>) -> XmlError {
+        self.malformed_at(self.reader.buffer_position(), message)
+    }
+
+    fn checked(&self, s: &str) -> Result<(), XmlError> {
+        check_xml_chars(s)
+            .map_err(|c| self.malformed_here(format!("character U+{:04X} is not allowed in XML", c as u32)))
+    }
+
+    fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
+        let s = std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))?.to_string();
+        self.checked(&s)?;
+        Ok(s)
+    }
+
+    fn element_start(&self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
+        let name = self.utf8(start.name().as_ref())?;
+        let mut attributes = Vec::new();
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.malformed_here(format!("in <{name}>: {e}")))?;
+            let key = self.utf8(attr.key.as_ref())?;
+            if attributes.iter().any(|a: &Attribute| a.name == key) {
+                return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
+            }
+            let raw = std::str::from_utf8(&attr.value).map_err(|_| self.malformed_here("invalid UTF-8"))?;
+            let value = unescape(&normalize_attribute_whitespace(raw))
+                .map_err(|m| self.malformed_here(format!("in attribute {key} of <{name}>: {m}")))?;
+            self.checked(&value)?;
+            attributes.push(Attribute { name: key, value });
+        }
+        Ok(Element { name, attributes, children: Vec::new() })
+    }
+}
+
+/// Attribute-value normalisation (XML 1.0 §3.3.3): literal line ends and tabs become spaces.
+fn normalize_attribute_whitespace(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains(['\n', '\r', '\t']) {
+        return raw.into();
+    }
+    raw.replace("\r\n", " ").replace(['\n', '\r', '\t'], " ").into()
+}
+
+/// Resolves one entity or character reference body (`amp`, `#38`, `#x26`).
+fn resolve_reference(name: &str) -> Result<char, String> {
+    Ok(match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => {
+            let num = name.strip_prefix('#').ok_or_else(|| format!("unknown entity &{name};"))?;
+            let code = match num.strip_prefix('x') {
+                Some(hex) => u32::from_str_radix(hex, 16),
+                None => num.parse::<u32>(),
+            }
+            .map_err(|_| format!("bad character reference &{name};"))?;
+            char::from_u32(code)
+                .filter(|c| super::is_xml_char(*c))
+                .ok_or_else(|| format!("character reference &{name}; is not an XML character"))?
+        }
+    })
+}
+
+/// Unescapes entity and character references in an attribute value.
+fn unescape(raw: &str) -> Result<String, String> {
+    if !raw.contains('&') {
+        return Ok(raw.to_string());
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let semi = after.find(';').ok_or_else(|| "unterminated reference".to_string())?;
+        out.push(resolve_reference(&after[..semi])?);
+        rest = &after[semi + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Appends text to the content, merging with a preceding text node.
+fn push_text(children: &mut Vec<Node>, text: &str) {
+    if let Some(Node::Text(prev)) = children.last_mut() {
+        prev.push_str(text);
+    } else {
+        children.push(Node::Text(text.to_string()));
+    }
+}
+
+pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
+    let mut reader = Reader::from_str(input);
+    let config = reader.config_mut();
+    config.trim_text(false);
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+    let mut p = Parser { input, reader };
+
+    let mut prolog: Vec<Node> = Vec::new();
+    let mut epilog: Vec<Node> = Vec::new();
+    let mut root: Option<Element> = None;
+    // Open elements, innermost last.
+    let mut stack: Vec<Element> = Vec::new();
+
+    loop {
+        let event = match p.reader.read_event() {
+            Ok(e) => e,
+            Err(e) => {
+                let pos = p.reader.error_position();
+                return Err(p.malformed_at(pos, e.to_string()));
+            }
+        };
+        // Where a node goes: the open element, else prolog (before root) or epilog.
+        macro_rules! target {
+            () => {
+                match stack.last_mut() {
+                    Some(top) => &mut top.children,
+                    None if root.is_none() => &mut prolog,
+                    None => &mut epilog,
+                }
+            };
+        }
+        match event {
+            Event::Start(start) => {
+                if stack.is_empty() && root.is_some() {
+                    return Err(p.malformed_here("more than one root element"));
+                }
+                let el = p.element_start(&start)?;
+                stack.push(el);
+            }
+            Event::Empty(start) => {
+                let el = p.element_start(&start)?;
+                match stack.last_mut() {
+                    Some(top) => top.children.push(Node::Element(el)),
+                    None if root.is_none() => root = Some(el),
+                    None => return Err(p.malformed_here("more than one root element")),
+                }
+            }
+            Event::End(_) => {
+                // quick-xml checks that end names match their start.
+                let el = stack.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
+                match stack.last_mut() {
+                    Some(top) => top.children.push(Node::Element(el)),
+                    None => root = Some(el),
+                }
+            }
+            Event::Text(t) => {
+                let text = t.xml10_content().map_err(|e| p.malformed_here(e.to_string()))?;
+                p.checked(&text)?;
+                if stack.is_empty() && !text.trim().is_empty() {
+                    return Err(p.malformed_here("text outside the root element"));
+                }
+                push_text(target!(), &text);
+            }
+            Event::GeneralRef(r) => {
+                let name = p.utf8(&r)?;
+                let c = resolve_reference(&name).map_err(|m| p.malformed_here(m))?;
+                if stack.is_empty() {
+                    return Err(p.malformed_here("reference outside the root element"));
+                }
+                let mut buf = [0u8; 4];
+                push_text(target!(), c.encode_utf8(&mut buf));
+            }
+            Event::CData(c) => {
+                if stack.is_empty() {
+                    return Err(p.malformed_here("CDATA outside the root element"));
+                }
+                let text = p.utf8(&c)?;
+                target!().push(Node::CData(text));
+            }
+            Event::Comment(c) => {
+                let text = p.utf8(&c)?;
+                if text.contains("--") {
+                    return Err(p.malformed_here("'--' inside a comment"));
+                }
+                target!().push(Node::Comment(text));
+            }
+            Event::PI(pi) => {
+                let text = p.utf8(&pi)?;
+                target!().push(Node::ProcessingInstruction(text));
+            }
+            Event::Decl(d) => {
+                if root.is_some() || !stack.is_empty() || !prolog.is_empty() {
+                    return Err(p.malformed_here("XML declaration not at the start"));
+                }
+                let text = p.utf8(&d)?;
+                prolog.push(Node::Declaration(text));
+            }
+            Event::DocType(d) => {
+                if root.is_some() || !stack.is_empty() {
+                    return Err(p.malformed_here("DOCTYPE after the root element"));
+                }
+                let text = p.utf8(&d)?;
+                prolog.push(Node::DocType(text));
+            }
+            Event::Eof => break,
+        }
+    }
+    if let Some(open) = stack.last() {
+        let name = open.name.clone();
+        return Err(p.malformed_at(input.len() as u64, format!("element <{name}> is not closed")));
+    }
+    let root = root.ok_or_else(|| p.malformed_at(input.len() as u64, "no root element"))?;
+    Ok(Document { prolog, root, epilog })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_and_whitespace() {
+        let d = parse_document("<a v='x&#10;y\nz'>&lt;&#x41;&amp;</a>").unwrap();
+        assert_eq!(d.root.attr("v"), Some("x\ny z"));
+        assert_eq!(d.root.text(), "<A&");
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse_document("<a>\n  <b x='1' x='2'/></a>").unwrap_err();
+        assert_eq!(e.line(), Some(2), "{e}");
+        let e = parse_document("<a>&nope;</a>").unwrap_err();
+        assert!(e.to_string().contains("unknown entity"), "{e}");
+        assert!(parse_document("").is_err());
+        assert!(parse_document("<a/><b/>").is_err());
+        assert!(parse_document("<a>\u{1}</a>").is_err());
+        assert!(parse_document("<a>&#1;</a>").is_err());
+        assert!(parse_document("<a>").is_err());
+        assert!(parse_document("x<a/>").is_err());
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        assert_eq!(line_column("é\nàb", 5), (2, 2));
+        assert_eq!(line_column("abc", 0), (1, 1));
+    }
+}

@@ -1,0 +1,159 @@
+//! Writing the [`Document`] tree back to text.
+//!
+//! Attributes are written with double quotes; `<`, `&`, `"` and (in attributes) tab and line
+//! ends are escaped so that a conforming parser reads back exactly the stored values.
+
+use super::{is_xml_char, Document, Element, Node, XmlError};
+
+fn invalid(c: char, context: &str) -> XmlError {
+    XmlError::InvalidCharacter { character: c, context: context.to_string() }
+}
+
+fn check_name(name: &str) -> Result<(), XmlError> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| is_xml_char(c) && !c.is_whitespace() && !matches!(c, '<' | '>' | '&' | '"' | '\'' | '=' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        let bad = name.chars().find(|c| !is_xml_char(*c) || c.is_whitespace()).unwrap_or(' ');
+        Err(invalid(bad, &format!("name {name:?}")))
+    }
+}
+
+fn escape_into(out: &mut String, s: &str, in_attribute: bool, context: &str) -> Result<(), XmlError> {
+    let mut last = 0;
+    for (i, c) in s.char_indices() {
+        let rep = match c {
+            '<' => "&lt;",
+            '&' => "&amp;",
+            '>' => "&gt;",
+            '"' if in_attribute => "&quot;",
+            '\n' if in_attribute => "&#10;",
+            '\r' => "&#13;",
+            '\t' if in_attribute => "&#9;",
+            c if !is_xml_char(c) => return Err(invalid(c, context)),
+            _ => continue,
+        };
+        out.push_str(&s[last..i]);
+        out.push_str(rep);
+        last = i + c.len_utf8();
+    }
+    out.push_str(&s[last..]);
+    Ok(())
+}
+
+fn check_verbatim(s: &str, forbidden: &str, context: &str) -> Result<(), XmlError> {
+    if let Some(c) = s.chars().find(|c| !is_xml_char(*c)) {
+        return Err(invalid(c, context));
+    }
+    if s.contains(forbidden) {
+        return Err(XmlError::InvalidCharacter {
+            character: forbidden.chars().next().unwrap_or('?'),
+            context: format!("{context} contains {forbidden:?}"),
+        });
+    }
+    Ok(())
+}
+
+fn write_node(out: &mut String, node: &Node, parent: &str) -> Result<(), XmlError> {
+    match node {
+        Node::Element(e) => write_element(out, e)?,
+        Node::Text(t) => escape_into(out, t, false, parent)?,
+        Node::CData(t) => {
+            check_verbatim(t, "]]>", "CDATA")?;
+            out.push_str("<![CDATA[");
+            out.push_str(t);
+            out.push_str("]]>");
+        }
+        Node::Comment(t) => {
+            check_verbatim(t, "--", "comment")?;
+            out.push_str("<!--");
+            out.push_str(t);
+            out.push_str("-->");
+        }
+        Node::ProcessingInstruction(t) => {
+            check_verbatim(t, "?>", "processing instruction")?;
+            out.push_str("<?");
+            out.push_str(t);
+            out.push_str("?>");
+        }
+        Node::DocType(t) => {
+            check_verbatim(t, "<!DOCTYPE", "DOCTYPE")?;
+            out.push_str("<!DOCTYPE ");
+            out.push_str(t.trim_start());
+            out.push('>');
+        }
+        Node::Declaration(t) => {
+            check_verbatim(t, "?>", "XML declaration")?;
+            out.push_str("<?");
+            out.push_str(t);
+            out.push_str("?>");
+        }
+    }
+    Ok(())
+}
+
+fn write_element(out: &mut String, e: &Element) -> Result<(), XmlError> {
+    check_name(&e.name)?;
+    out.push('<');
+    out.push_str(&e.name);
+    for a in &e.attributes {
+        check_name(&a.name)?;
+        out.push(' ');
+        out.push_str(&a.name);
+        out.push_str("=\"");
+        escape_into(out, &a.value, true, &a.name)?;
+        out.push('"');
+    }
+    if e.children.is_empty() {
+        out.push_str("/>");
+        return Ok(());
+    }
+    out.push('>');
+    for c in &e.children {
+        write_node(out, c, &e.name)?;
+    }
+    out.push_str("</");
+    out.push_str(&e.name);
+    out.push('>');
+    Ok(())
+}
+
+pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
+    let mut out = String::with_capacity(4096);
+    for n in &doc.prolog {
+        write_node(&mut out, n, "prolog")?;
+    }
+    write_element(&mut out, &doc.root)?;
+    for n in &doc.epilog {
+        write_node(&mut out, n, "epilog")?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::xml::Document;
+
+    #[test]
+    fn round_trip_keeps_everything() {
+        let src = "<?xml version=\"1.0\"?>\n<!-- top -->\n<domain xmlns:qemu=\"http://libvirt.org/schemas/domain/qemu/1.0\" type=\"kvm\">\n  <name>a &lt;&amp;&gt; \"q\" 'é'</name>\n  <qemu:commandline><qemu:arg value=\"-x&#10;y\"/></qemu:commandline>\n  <![CDATA[ raw <stuff> ]]>\n  <?pi data?>\n</domain>\n";
+        let d = Document::parse(src).unwrap();
+        let out = d.to_xml().unwrap();
+        let again = Document::parse(&out).unwrap();
+        assert_eq!(d, again);
+        assert_eq!(out, src);
+    }
+
+    #[test]
+    fn invalid_characters_are_rejected_on_write() {
+        let mut d = Document::parse("<a/>").unwrap();
+        d.root.set_text("bell\u{7}");
+        assert!(d.to_xml().is_err());
+        d.root.set_text("ok");
+        d.root.name = "bad name".into();
+        assert!(d.to_xml().is_err());
+    }
+}

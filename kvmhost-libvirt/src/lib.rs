@@ -1,0 +1,1 @@
+//! kvmhost-libvirt
