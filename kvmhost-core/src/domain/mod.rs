@@ -421,6 +421,16 @@ impl Domain {
         Ok(self.doc.to_xml()?)
     }
 
+    /// Writes the document indented for reading (see [`Document::to_xml_pretty`]).
+    ///
+    /// ```
+    /// let d = kvmhost_core::domain::DomainBuilder::new("a").build().unwrap();
+    /// assert!(d.to_xml_pretty().unwrap().starts_with("<domain type=\"kvm\">\n  <name>a</name>"));
+    /// ```
+    pub fn to_xml_pretty(&self) -> Result<String, DomainError> {
+        Ok(self.doc.to_xml_pretty()?)
+    }
+
     /// The underlying tree.
     pub fn document(&self) -> &Document {
         &self.doc

@@ -116,6 +116,19 @@ impl Document {
         write::write_document(self)
     }
 
+    /// Writes the root element re-indented (two spaces) wherever an element holds only
+    /// elements; text is never changed, so the result is semantically equal. Prolog and epilog
+    /// are dropped.
+    ///
+    /// ```
+    /// use kvmhost_core::xml::Document;
+    /// let d = Document::parse("<a><b>t</b><c/></a>").unwrap();
+    /// assert_eq!(d.to_xml_pretty().unwrap(), "<a>\n  <b>t</b>\n  <c/>\n</a>\n");
+    /// ```
+    pub fn to_xml_pretty(&self) -> Result<String, XmlError> {
+        write::write_document_pretty(self)
+    }
+
     /// A document holding just `root`.
     ///
     /// ```

@@ -121,6 +121,50 @@ fn write_element(out: &mut String, e: &Element) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// Whether an element holds only elements, comments and whitespace (so it can be re-indented
+/// without changing its meaning).
+fn element_only(e: &Element) -> bool {
+    e.children.iter().all(|n| match n {
+        Node::Text(t) => t.trim().is_empty(),
+        Node::CData(_) => false,
+        _ => true,
+    }) && e.children.iter().any(|n| !matches!(n, Node::Text(_)))
+}
+
+fn write_pretty(out: &mut String, e: &Element, depth: usize) -> Result<(), XmlError> {
+    if !element_only(e) {
+        return write_element(out, e);
+    }
+    let mut shallow = Element { name: e.name.clone(), attributes: e.attributes.clone(), children: Vec::new() };
+    shallow.children.push(Node::Text(String::new()));
+    let mut open = String::new();
+    write_element(&mut open, &shallow)?;
+    out.push_str(&open[..open.len() - e.name.len() - 3]);
+    for n in e.children.iter().filter(|n| !matches!(n, Node::Text(_))) {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth + 1));
+        match n {
+            Node::Element(c) => write_pretty(out, c, depth + 1)?,
+            other => write_node(out, other, &e.name)?,
+        }
+    }
+    out.push('\n');
+    out.push_str(&"  ".repeat(depth));
+    out.push_str("</");
+    out.push_str(&e.name);
+    out.push('>');
+    Ok(())
+}
+
+/// Writes the document re-indented with two spaces where elements hold only elements;
+/// text content is left exactly as it is.
+pub(crate) fn write_document_pretty(doc: &Document) -> Result<String, XmlError> {
+    let mut out = String::new();
+    write_pretty(&mut out, &doc.root, 0)?;
+    out.push('\n');
+    Ok(out)
+}
+
 pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
     let mut out = String::with_capacity(4096);
     for n in &doc.prolog {
