@@ -101,7 +101,10 @@ fn builder_output_is_lossless_and_schema_valid() {
 #[test]
 fn schema_validation_can_fail() {
     // The check above must be able to fail: a document libvirt's schema refuses.
-    let bad = vec![("bad".to_string(), "<domain type='kvm'><name>x</name><memory unit='parsecs'>1</memory></domain>".to_string())];
+    let bad = vec![(
+        "bad".to_string(),
+        "<domain type='kvm'><name>x</name><memory unit='parsecs'>1</memory></domain>".to_string(),
+    )];
     if let Some(r) = validate_with_schema(&bad) {
         assert!(r.is_err(), "xmllint accepted an invalid document");
     }
@@ -127,7 +130,9 @@ fn builder_defaults_are_modern_kvm() {
     // Devices come out in libvirt's order.
     let order: Vec<&str> = devices.elements().map(|e| e.name.as_str()).collect();
     let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
-    assert!(pos("disk") < pos("controller") && pos("controller") < pos("interface") && pos("interface") < pos("serial"));
+    assert!(
+        pos("disk") < pos("controller") && pos("controller") < pos("interface") && pos("interface") < pos("serial")
+    );
     assert!(pos("graphics") < pos("video") && pos("video") < pos("memballoon"));
 }
 
@@ -211,4 +216,3 @@ proptest! {
         }
     }
 }
-

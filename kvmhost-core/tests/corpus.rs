@@ -77,7 +77,7 @@ fn typed_coverage_reaches_target() {
     }
     let fraction = typed as f64 / elements as f64;
     let mut top: Vec<_> = untyped.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|e| std::cmp::Reverse(e.1));
     eprintln!("typed fraction {fraction:.3}; most common untyped paths: {:?}", &top[..top.len().min(30)]);
     assert!(fraction >= 0.9, "typed fraction {fraction:.3} below 0.9");
 }

@@ -303,9 +303,8 @@ impl DomainBuilder {
             ("/domain/description", self.description.as_ref()),
         ] {
             if let Some(t) = text {
-                check_xml_chars(t).map_err(|c| {
-                    invalid(path, &format!("character U+{:04X} cannot be carried by XML", c as u32))
-                })?;
+                check_xml_chars(t)
+                    .map_err(|c| invalid(path, &format!("character U+{:04X} cannot be carried by XML", c as u32)))?;
             }
         }
         if self.title.as_deref().is_some_and(|t| t.contains('\n')) {
@@ -376,7 +375,10 @@ impl DomainBuilder {
                 el("graphics", &[("type", kind), ("autoport", "yes"), ("listen", address)]),
                 vec![el("listen", &[("type", "address"), ("address", address)])],
             ));
-            add(with_children(el("video", &[]), vec![el("model", &[("type", "virtio"), ("heads", "1"), ("primary", "yes")])]));
+            add(with_children(
+                el("video", &[]),
+                vec![el("model", &[("type", "virtio"), ("heads", "1"), ("primary", "yes")])],
+            ));
         }
         add(el("memballoon", &[("model", "virtio")]));
         let mut rng = el("rng", &[("model", "virtio")]);
@@ -423,7 +425,11 @@ impl DomainBuilder {
             }
         }
         insert_child(&mut root, os, DOMAIN_ORDER);
-        insert_child(&mut root, with_children(Element::new("features"), vec![el("acpi", &[]), el("apic", &[])]), DOMAIN_ORDER);
+        insert_child(
+            &mut root,
+            with_children(Element::new("features"), vec![el("acpi", &[]), el("apic", &[])]),
+            DOMAIN_ORDER,
+        );
         if let Some(cpu) = &self.cpu {
             insert_child(&mut root, cpu.clone(), DOMAIN_ORDER);
         }

@@ -471,7 +471,7 @@ impl Domain {
     /// let mut def = d.def().unwrap();
     /// def.on_crash = Some(LifecycleAction::Restart);
     /// d.apply(&def);
-    /// assert!(d.to_xml().unwrap().contains("<x:y xmlns:x=\"urn:x\"/><on_crash>restart</on_crash>"));
+    /// assert!(d.to_xml().unwrap().contains("<name>a</name><on_crash>restart</on_crash><x:y xmlns:x=\"urn:x\"/>"));
     /// ```
     pub fn apply(&mut self, def: &DomainDef) {
         def.encode_into(self.root_mut())

@@ -413,7 +413,7 @@ fn significant_content(children: &[Node]) -> Vec<Content<'_>> {
         }
     }
     out.retain(|c| match c {
-        Content::Text(t) => !(has_elements && t.trim().is_empty()) && !t.is_empty(),
+        Content::Text(t) => !(t.is_empty() || has_elements && t.trim().is_empty()),
         _ => true,
     });
     out
