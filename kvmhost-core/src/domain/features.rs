@@ -1,7 +1,7 @@
 //! `<features>`: hypervisor features (ACPI, APIC, Hyper-V enlightenments, KVM hints, …).
 //!
 //! Most features are switches written as an empty element, optionally with `state='on|off'`:
-//! they are [`Switch`]es, present (`Some`) when the element is there. Features with more
+//! they are [`FeatureSwitch`]es, present (`Some`) when the element is there. Features with more
 //! attributes have their own types.
 
 mod hyperv;
@@ -19,28 +19,28 @@ pub use hyperv::*;
 /// feature unless `state` says otherwise. Written under many element names.
 ///
 /// ```
-/// use kvmhost_core::domain::{OnOff, Switch};
-/// assert!(Switch::on().is_enabled());
-/// assert!(Switch::default().is_enabled());
-/// assert!(!Switch::off().is_enabled());
-/// assert_eq!(Switch::off().state, Some(OnOff::Off));
+/// use kvmhost_core::domain::{OnOff, FeatureSwitch};
+/// assert!(FeatureSwitch::on().is_enabled());
+/// assert!(FeatureSwitch::default().is_enabled());
+/// assert!(!FeatureSwitch::off().is_enabled());
+/// assert_eq!(FeatureSwitch::off().state, Some(OnOff::Off));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Switch {
+pub struct FeatureSwitch {
     /// `state`.
     pub state: Option<OnOff>,
 }
 
-impl Switch {
+impl FeatureSwitch {
     /// `state='on'`.
-    pub fn on() -> Switch {
-        Switch { state: Some(OnOff::On) }
+    pub fn on() -> FeatureSwitch {
+        FeatureSwitch { state: Some(OnOff::On) }
     }
 
     /// `state='off'`.
-    pub fn off() -> Switch {
-        Switch { state: Some(OnOff::Off) }
+    pub fn off() -> FeatureSwitch {
+        FeatureSwitch { state: Some(OnOff::Off) }
     }
 
     /// Whether the switch is on (a missing `state` means on).
@@ -49,10 +49,10 @@ impl Switch {
     }
 }
 
-impl XmlPart for Switch {
+impl XmlPart for FeatureSwitch {
     const TAG: &'static str = "feature";
     fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Switch { state: el.attr("state").map(Into::into) })
+        Ok(FeatureSwitch { state: el.attr("state").map(Into::into) })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "state", self.state.as_ref());
@@ -286,7 +286,7 @@ pub const FEATURES_ORDER: &[&str] = &[
 /// `<features>`.
 ///
 /// ```
-/// use kvmhost_core::domain::{Domain, Features, Switch, XmlPart};
+/// use kvmhost_core::domain::{Domain, Features, FeatureSwitch, XmlPart};
 /// let d = Domain::parse("<domain><features><acpi/><apic/><pmu state='off'/>\
 ///   <hyperv mode='custom'><relaxed state='on'/><spinlocks state='on' retries='8191'/></hyperv>\
 ///   </features></domain>").unwrap();
@@ -294,34 +294,34 @@ pub const FEATURES_ORDER: &[&str] = &[
 /// assert!(f.acpi.is_some());
 /// assert!(!f.pmu.as_ref().unwrap().is_enabled());
 /// assert_eq!(f.hyperv.as_ref().unwrap().spinlocks.as_ref().unwrap().retries, Some(8191));
-/// let fresh = Features { acpi: Some(Switch::default()), ..Features::default() }.to_element();
+/// let fresh = Features { acpi: Some(FeatureSwitch::default()), ..Features::default() }.to_element();
 /// assert!(fresh.child("acpi").is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Features {
     /// `<acpi/>`.
-    pub acpi: Option<Switch>,
+    pub acpi: Option<FeatureSwitch>,
     /// `<apic/>`.
     pub apic: Option<Apic>,
     /// `<pae/>`.
-    pub pae: Option<Switch>,
+    pub pae: Option<FeatureSwitch>,
     /// `<hap/>`.
-    pub hap: Option<Switch>,
+    pub hap: Option<FeatureSwitch>,
     /// `<viridian/>`.
-    pub viridian: Option<Switch>,
+    pub viridian: Option<FeatureSwitch>,
     /// `<privnet/>`.
-    pub privnet: Option<Switch>,
+    pub privnet: Option<FeatureSwitch>,
     /// `<hyperv>`.
     pub hyperv: Option<HypervFeatures>,
     /// `<kvm>`.
     pub kvm: Option<KvmFeatures>,
     /// `<pvspinlock/>`.
-    pub pvspinlock: Option<Switch>,
+    pub pvspinlock: Option<FeatureSwitch>,
     /// `<pmu/>`.
-    pub pmu: Option<Switch>,
+    pub pmu: Option<FeatureSwitch>,
     /// `<vmport/>`.
-    pub vmport: Option<Switch>,
+    pub vmport: Option<FeatureSwitch>,
     /// `<gic/>`.
     pub gic: Option<Gic>,
     /// `<smm/>`.
@@ -331,15 +331,15 @@ pub struct Features {
     /// `<hpt/>`.
     pub hpt: Option<Hpt>,
     /// `<vmcoreinfo/>`.
-    pub vmcoreinfo: Option<Switch>,
+    pub vmcoreinfo: Option<FeatureSwitch>,
     /// `<htm/>`.
-    pub htm: Option<Switch>,
+    pub htm: Option<FeatureSwitch>,
     /// `<nested-hv/>`.
-    pub nested_hv: Option<Switch>,
+    pub nested_hv: Option<FeatureSwitch>,
     /// `<msrs/>`.
     pub msrs: Option<Msrs>,
     /// `<ccf-assist/>`.
-    pub ccf_assist: Option<Switch>,
+    pub ccf_assist: Option<FeatureSwitch>,
     /// `<xen>`.
     pub xen: Option<XenFeatures>,
     /// `<cfpc value=…/>`.
@@ -353,7 +353,7 @@ pub struct Features {
     /// `<async-teardown/>`.
     pub async_teardown: Option<AsyncTeardown>,
     /// `<ps2/>`.
-    pub ps2: Option<Switch>,
+    pub ps2: Option<FeatureSwitch>,
 }
 
 macro_rules! features_codec {

@@ -313,17 +313,17 @@ impl XmlPart for BootMenu {
 /// `<bios useserial='yes' rebootTimeout='0'/>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Bios {
+pub struct OsBios {
     /// `useserial`.
     pub useserial: Option<YesNo>,
     /// `rebootTimeout` (ms, may be -1).
     pub reboot_timeout: Option<i64>,
 }
 
-impl XmlPart for Bios {
+impl XmlPart for OsBios {
     const TAG: &'static str = "bios";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Bios {
+        Ok(OsBios {
             useserial: el.attr("useserial").map(Into::into),
             reboot_timeout: attr_parse(el, "rebootTimeout", path)?,
         })
@@ -435,7 +435,7 @@ pub struct Os {
     /// `<smbios mode=…>`.
     pub smbios_mode: Option<SmbiosMode>,
     /// `<bios>`.
-    pub bios: Option<Bios>,
+    pub bios: Option<OsBios>,
 }
 
 impl Os {

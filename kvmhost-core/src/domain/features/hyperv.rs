@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Switch;
+use super::FeatureSwitch;
 use crate::domain::codec::{attr_parse, attr_string, set_attr, ElementPath, OnOff, XmlPart};
 use crate::domain::os::part_util::{named_child, set_named_child};
 use crate::domain::DomainError;
@@ -64,9 +64,9 @@ pub struct HypervNestedSwitch {
     /// `state`.
     pub state: Option<OnOff>,
     /// `<direct>`.
-    pub direct: Option<Switch>,
+    pub direct: Option<FeatureSwitch>,
     /// `<extended>` (tlbflush).
-    pub extended: Option<Switch>,
+    pub extended: Option<FeatureSwitch>,
 }
 
 impl XmlPart for HypervNestedSwitch {
@@ -109,8 +109,8 @@ pub const HYPERV_ORDER: &[&str] = &[
 /// Hyper-V enlightenments (`<hyperv mode='custom'>…</hyperv>`).
 ///
 /// ```
-/// use kvmhost_core::domain::{HypervFeatures, HypervMode, Switch, XmlPart};
-/// let h = HypervFeatures { mode: Some(HypervMode::Custom), relaxed: Some(Switch::on()), ..Default::default() };
+/// use kvmhost_core::domain::{HypervFeatures, HypervMode, FeatureSwitch, XmlPart};
+/// let h = HypervFeatures { mode: Some(HypervMode::Custom), relaxed: Some(FeatureSwitch::on()), ..Default::default() };
 /// assert_eq!(h.to_element().child("relaxed").unwrap().attr("state"), Some("on"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -119,39 +119,39 @@ pub struct HypervFeatures {
     /// `mode`.
     pub mode: Option<HypervMode>,
     /// `<relaxed>`.
-    pub relaxed: Option<Switch>,
+    pub relaxed: Option<FeatureSwitch>,
     /// `<vapic>`.
-    pub vapic: Option<Switch>,
+    pub vapic: Option<FeatureSwitch>,
     /// `<spinlocks>`.
     pub spinlocks: Option<HypervSpinlocks>,
     /// `<vpindex>`.
-    pub vpindex: Option<Switch>,
+    pub vpindex: Option<FeatureSwitch>,
     /// `<runtime>`.
-    pub runtime: Option<Switch>,
+    pub runtime: Option<FeatureSwitch>,
     /// `<synic>`.
-    pub synic: Option<Switch>,
+    pub synic: Option<FeatureSwitch>,
     /// `<stimer>` (with `<direct>`).
     pub stimer: Option<HypervNestedSwitch>,
     /// `<reset>`.
-    pub reset: Option<Switch>,
+    pub reset: Option<FeatureSwitch>,
     /// `<vendor_id>`.
     pub vendor_id: Option<HypervVendorId>,
     /// `<frequencies>`.
-    pub frequencies: Option<Switch>,
+    pub frequencies: Option<FeatureSwitch>,
     /// `<reenlightenment>`.
-    pub reenlightenment: Option<Switch>,
+    pub reenlightenment: Option<FeatureSwitch>,
     /// `<tlbflush>`.
     pub tlbflush: Option<HypervNestedSwitch>,
     /// `<ipi>`.
-    pub ipi: Option<Switch>,
+    pub ipi: Option<FeatureSwitch>,
     /// `<evmcs>`.
-    pub evmcs: Option<Switch>,
+    pub evmcs: Option<FeatureSwitch>,
     /// `<avic>`.
-    pub avic: Option<Switch>,
+    pub avic: Option<FeatureSwitch>,
     /// `<emsr_bitmap>`.
-    pub emsr_bitmap: Option<Switch>,
+    pub emsr_bitmap: Option<FeatureSwitch>,
     /// `<xmm_input>`.
-    pub xmm_input: Option<Switch>,
+    pub xmm_input: Option<FeatureSwitch>,
 }
 
 impl XmlPart for HypervFeatures {
@@ -229,13 +229,13 @@ const KVM_ORDER: &[&str] = &["hidden", "hint-dedicated", "poll-control", "pv-ipi
 #[non_exhaustive]
 pub struct KvmFeatures {
     /// `<hidden>`: hide the KVM signature.
-    pub hidden: Option<Switch>,
+    pub hidden: Option<FeatureSwitch>,
     /// `<hint-dedicated>`.
-    pub hint_dedicated: Option<Switch>,
+    pub hint_dedicated: Option<FeatureSwitch>,
     /// `<poll-control>`.
-    pub poll_control: Option<Switch>,
+    pub poll_control: Option<FeatureSwitch>,
     /// `<pv-ipi>`.
-    pub pv_ipi: Option<Switch>,
+    pub pv_ipi: Option<FeatureSwitch>,
     /// `<dirty-ring>`.
     pub dirty_ring: Option<KvmDirtyRing>,
 }
@@ -286,7 +286,7 @@ impl XmlPart for XenPassthrough {
 #[non_exhaustive]
 pub struct XenFeatures {
     /// `<e820_host>`.
-    pub e820_host: Option<Switch>,
+    pub e820_host: Option<FeatureSwitch>,
     /// `<passthrough>`.
     pub passthrough: Option<XenPassthrough>,
 }
