@@ -251,6 +251,51 @@ impl XmlPart for Tcg {
     }
 }
 
+/// One capability of an LXC container (`<mknod state='on'/>`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Capability {
+    /// The element name (`mknod`, `sys_admin`, …).
+    pub name: String,
+    /// `state`.
+    pub state: Option<OnOff>,
+}
+
+/// `<capabilities policy='default|allow|deny'>` with one element per capability (LXC).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// `policy`.
+    pub policy: Option<String>,
+    /// The capabilities, in document order.
+    pub capabilities: Vec<Capability>,
+}
+
+impl XmlPart for Capabilities {
+    const TAG: &'static str = "capabilities";
+    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(Capabilities {
+            policy: attr_string(el, "policy"),
+            capabilities: el
+                .elements()
+                .map(|c| Capability { name: c.name.clone(), state: c.attr("state").map(Into::into) })
+                .collect(),
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "policy", self.policy.as_deref());
+        let stale: Vec<String> =
+            el.elements().map(|c| c.name.clone()).filter(|n| !self.capabilities.iter().any(|c| &c.name == n)).collect();
+        for name in stale {
+            crate::domain::codec::set_child_with(el, &name, None::<fn(&mut Element)>, &[]);
+        }
+        for cap in &self.capabilities {
+            let write = |e: &mut Element| set_attr(e, "state", cap.state.as_ref());
+            crate::domain::codec::set_child_with(el, &cap.name, Some(write), &[]);
+        }
+    }
+}
+
 /// The canonical child order of `<features>` (libvirt's `virDomainFeature` order).
 pub const FEATURES_ORDER: &[&str] = &[
     "acpi",
@@ -294,7 +339,9 @@ pub const FEATURES_ORDER: &[&str] = &[
 /// assert!(f.acpi.is_some());
 /// assert!(!f.pmu.as_ref().unwrap().is_enabled());
 /// assert_eq!(f.hyperv.as_ref().unwrap().spinlocks.as_ref().unwrap().retries, Some(8191));
-/// let fresh = Features { acpi: Some(FeatureSwitch::default()), ..Features::default() }.to_element();
+/// let mut f = Features::default();
+/// f.acpi = Some(FeatureSwitch::default());
+/// let fresh = f.to_element();
 /// assert!(fresh.child("acpi").is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -318,6 +365,8 @@ pub struct Features {
     pub kvm: Option<KvmFeatures>,
     /// `<pvspinlock/>`.
     pub pvspinlock: Option<FeatureSwitch>,
+    /// `<capabilities>` (LXC).
+    pub capabilities: Option<Capabilities>,
     /// `<pmu/>`.
     pub pmu: Option<FeatureSwitch>,
     /// `<vmport/>`.
@@ -372,7 +421,7 @@ macro_rules! features_codec {
 
 features_codec! {
     acpi: "acpi", apic: "apic", pae: "pae", hap: "hap", viridian: "viridian", privnet: "privnet",
-    hyperv: "hyperv", kvm: "kvm", pvspinlock: "pvspinlock", pmu: "pmu", vmport: "vmport", gic: "gic",
+    hyperv: "hyperv", kvm: "kvm", pvspinlock: "pvspinlock", capabilities: "capabilities", pmu: "pmu", vmport: "vmport", gic: "gic",
     smm: "smm", ioapic: "ioapic", hpt: "hpt", vmcoreinfo: "vmcoreinfo", htm: "htm", nested_hv: "nested-hv",
     msrs: "msrs", ccf_assist: "ccf-assist", xen: "xen", cfpc: "cfpc", sbbc: "sbbc", ibs: "ibs", tcg: "tcg",
     async_teardown: "async-teardown", ps2: "ps2",
@@ -388,7 +437,7 @@ mod tests {
         let xml = "<features><acpi/><apic eoi='on'/><kvm><hidden state='on'/><dirty-ring state='on' size='4096'/>\
                    </kvm><smm state='on'><tseg unit='MiB'>48</tseg></smm><gic version='3'/>\
                    <xen><e820_host state='on'/><passthrough state='on' mode='sync_pt'/></xen>\
-                   <tcg><tb-cache unit='MiB'>128</tb-cache></tcg><capabilities policy='deny'/></features>";
+                   <tcg><tb-cache unit='MiB'>128</tb-cache></tcg><capabilities policy='deny'><mknod state='on'/><sys_boot state='off'/></capabilities></features>";
         let d = Document::parse(xml).unwrap();
         let f = Features::decode(&d.root, &ElementPath::root("features")).unwrap();
         assert_eq!(f.smm.as_ref().unwrap().tseg.as_ref().unwrap().kib(), Some(48 * 1024));

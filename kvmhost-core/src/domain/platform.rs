@@ -131,6 +131,13 @@ pub struct PmState {
     pub enabled: Option<YesNo>,
 }
 
+impl PmState {
+    /// `enabled='yes'` or `enabled='no'`.
+    pub fn enabled(enabled: bool) -> PmState {
+        PmState { enabled: Some(if enabled { YesNo::Yes } else { YesNo::No }) }
+    }
+}
+
 impl XmlPart for PmState {
     const TAG: &'static str = "suspend-to-mem";
     fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
@@ -144,8 +151,9 @@ impl XmlPart for PmState {
 /// `<pm>`: guest power management.
 ///
 /// ```
-/// use kvmhost_core::domain::{Pm, PmState, XmlPart, YesNo};
-/// let pm = Pm { suspend_to_mem: Some(PmState { enabled: Some(YesNo::No) }), ..Default::default() };
+/// use kvmhost_core::domain::{Pm, PmState, XmlPart};
+/// let mut pm = Pm::default();
+/// pm.suspend_to_mem = Some(PmState::enabled(false));
 /// assert_eq!(pm.to_element().child("suspend-to-mem").unwrap().attr("enabled"), Some("no"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -157,7 +157,8 @@ const MEMTUNE_ORDER: &[&str] = &["hard_limit", "soft_limit", "min_guarantee", "s
 ///
 /// ```
 /// use kvmhost_core::domain::{Memory, MemTune, XmlPart};
-/// let t = MemTune { hard_limit: Some(Memory::gib(4)), ..Default::default() };
+/// let mut t = MemTune::default();
+/// t.hard_limit = Some(Memory::gib(4));
 /// assert_eq!(t.to_element().child("hard_limit").unwrap().text(), "4");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -333,7 +334,9 @@ const MEMORY_BACKING_ORDER: &[&str] =
 /// let mb = d.def().unwrap().memory_backing.unwrap();
 /// assert_eq!(mb.hugepages.as_ref().unwrap()[0].page_size().unwrap().kib(), Some(2048));
 /// assert_eq!(mb.access_mode.as_deref(), Some("shared"));
-/// let fresh = MemoryBacking { locked: true, ..Default::default() }.to_element();
+/// let mut mb = MemoryBacking::default();
+/// mb.locked = true;
+/// let fresh = mb.to_element();
 /// assert!(fresh.child("locked").is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

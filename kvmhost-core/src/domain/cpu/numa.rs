@@ -231,7 +231,8 @@ impl XmlPart for NumaInterconnects {
 ///
 /// ```
 /// use kvmhost_core::domain::{CpuNuma, Memory, NumaCell, XmlPart};
-/// let numa = CpuNuma { cells: vec![NumaCell::new(0, "0-1", &Memory::gib(1))], ..Default::default() };
+/// let mut numa = CpuNuma::default();
+/// numa.cells.push(NumaCell::new(0, "0-1", &Memory::gib(1)));
 /// assert_eq!(numa.to_element().child("cell").unwrap().attr("unit"), Some("GiB"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

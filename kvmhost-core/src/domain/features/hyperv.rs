@@ -110,7 +110,9 @@ pub const HYPERV_ORDER: &[&str] = &[
 ///
 /// ```
 /// use kvmhost_core::domain::{HypervFeatures, HypervMode, FeatureSwitch, XmlPart};
-/// let h = HypervFeatures { mode: Some(HypervMode::Custom), relaxed: Some(FeatureSwitch::on()), ..Default::default() };
+/// let mut h = HypervFeatures::default();
+/// h.mode = Some(HypervMode::Custom);
+/// h.relaxed = Some(FeatureSwitch::on());
 /// assert_eq!(h.to_element().child("relaxed").unwrap().attr("state"), Some("on"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
