@@ -1,98 +1,518 @@
-//! PLACEHOLDER: typed model not written yet.
+//! Resource tuning: `<vcpus>`, `<cputune>`, `<numatune>`, `<memtune>`, `<blkiotune>`,
+//! `<memoryBacking>` and `<iothreadids>`.
+
+mod cputune;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{ElementPath, XmlPart};
-use crate::domain::DomainError;
+use crate::domain::codec::{
+    attr_parse, attr_string, child_parse, children_parts_named, set_attr, set_child_text, set_child_with,
+    set_children_named, set_flag_child, ElementPath, XmlPart, YesNo,
+};
+use crate::domain::os::part_util::{merge_text, named_child, set_named_child, set_unit_attr, text_of, unit_attr};
+use crate::domain::{DomainError, Memory, MemoryUnit};
 use crate::xml::Element;
 
-/// `<vcpus>` (placeholder).
+pub use cputune::*;
+
+/// One vCPU's hotplug state (`<vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Vcpus {}
+pub struct VcpuState {
+    /// `id`.
+    pub id: Option<u32>,
+    /// `enabled`.
+    pub enabled: Option<YesNo>,
+    /// `hotpluggable`.
+    pub hotpluggable: Option<YesNo>,
+    /// `order`.
+    pub order: Option<u32>,
+}
+
+impl XmlPart for VcpuState {
+    const TAG: &'static str = "vcpu";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(VcpuState {
+            id: attr_parse(el, "id", path)?,
+            enabled: el.attr("enabled").map(Into::into),
+            hotpluggable: el.attr("hotpluggable").map(Into::into),
+            order: attr_parse(el, "order", path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "id", self.id);
+        set_attr(el, "enabled", self.enabled.as_ref());
+        set_attr(el, "hotpluggable", self.hotpluggable.as_ref());
+        set_attr(el, "order", self.order);
+    }
+}
+
+/// `<vcpus>`: per-vCPU hotplug state.
+///
+/// ```
+/// use kvmhost_core::domain::{Domain, YesNo};
+/// let d = Domain::parse("<domain><vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>\
+///   <vcpu id='1' enabled='no' hotpluggable='yes'/></vcpus></domain>").unwrap();
+/// let v = d.def().unwrap().vcpus.unwrap();
+/// assert_eq!(v.vcpus[1].enabled, Some(YesNo::No));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Vcpus {
+    /// `<vcpu>` list.
+    pub vcpus: Vec<VcpuState>,
+}
 
 impl XmlPart for Vcpus {
     const TAG: &'static str = "vcpus";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Vcpus {})
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(Vcpus { vcpus: children_parts_named(el, "vcpu", path)? })
     }
-    fn encode_into(&self, _el: &mut Element) {}
+    fn encode_into(&self, el: &mut Element) {
+        set_children_named(el, "vcpu", &self.vcpus, &["vcpu"]);
+    }
 }
 
-/// `<cputune>` (placeholder).
+/// `<memory mode='strict' nodeset='0-1' placement='static'/>` inside `<numatune>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct CpuTune {}
-
-impl XmlPart for CpuTune {
-    const TAG: &'static str = "cputune";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CpuTune {})
-    }
-    fn encode_into(&self, _el: &mut Element) {}
+pub struct NumaMemory {
+    /// `mode` (`strict`, `preferred`, `interleave`, `restrictive`).
+    pub mode: Option<String>,
+    /// `nodeset`.
+    pub nodeset: Option<String>,
+    /// `placement` (`static`, `auto`).
+    pub placement: Option<String>,
 }
 
-/// `<numatune>` (placeholder).
+impl XmlPart for NumaMemory {
+    const TAG: &'static str = "memory";
+    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(NumaMemory {
+            mode: attr_string(el, "mode"),
+            nodeset: attr_string(el, "nodeset"),
+            placement: attr_string(el, "placement"),
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "mode", self.mode.as_deref());
+        set_attr(el, "nodeset", self.nodeset.as_deref());
+        set_attr(el, "placement", self.placement.as_deref());
+    }
+}
+
+/// `<memnode cellid='0' mode='strict' nodeset='1'/>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct NumaTune {}
+pub struct MemNode {
+    /// `cellid`.
+    pub cellid: Option<u32>,
+    /// `mode`.
+    pub mode: Option<String>,
+    /// `nodeset`.
+    pub nodeset: Option<String>,
+}
+
+impl XmlPart for MemNode {
+    const TAG: &'static str = "memnode";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(MemNode {
+            cellid: attr_parse(el, "cellid", path)?,
+            mode: attr_string(el, "mode"),
+            nodeset: attr_string(el, "nodeset"),
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "cellid", self.cellid);
+        set_attr(el, "mode", self.mode.as_deref());
+        set_attr(el, "nodeset", self.nodeset.as_deref());
+    }
+}
+
+/// `<numatune>`: host NUMA placement of guest memory.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NumaTune {
+    /// `<memory>`.
+    pub memory: Option<NumaMemory>,
+    /// `<memnode>` list.
+    pub memnodes: Vec<MemNode>,
+}
 
 impl XmlPart for NumaTune {
     const TAG: &'static str = "numatune";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaTune {})
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(NumaTune { memory: named_child(el, "memory", path)?, memnodes: children_parts_named(el, "memnode", path)? })
     }
-    fn encode_into(&self, _el: &mut Element) {}
+    fn encode_into(&self, el: &mut Element) {
+        let o = &["memory", "memnode"];
+        set_named_child(el, "memory", self.memory.as_ref(), o);
+        set_children_named(el, "memnode", &self.memnodes, o);
+    }
 }
 
-/// `<memtune>` (placeholder).
+const MEMTUNE_ORDER: &[&str] = &["hard_limit", "soft_limit", "min_guarantee", "swap_hard_limit"];
+
+/// `<memtune>`: memory limits.
+///
+/// ```
+/// use kvmhost_core::domain::{Memory, MemTune, XmlPart};
+/// let mut t = MemTune::default();
+/// t.hard_limit = Some(Memory::gib(4));
+/// assert_eq!(t.to_element().child("hard_limit").unwrap().text(), "4");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct MemTune {}
+pub struct MemTune {
+    /// `<hard_limit>`.
+    pub hard_limit: Option<Memory>,
+    /// `<soft_limit>`.
+    pub soft_limit: Option<Memory>,
+    /// `<swap_hard_limit>`.
+    pub swap_hard_limit: Option<Memory>,
+    /// `<min_guarantee>`.
+    pub min_guarantee: Option<Memory>,
+}
+
+fn mem_child(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Memory>, DomainError> {
+    el.child(name).map(|c| Memory::decode_any(c, &path.child(name))).transpose()
+}
+
+fn set_mem_child(el: &mut Element, name: &str, m: Option<&Memory>, order: &[&str]) {
+    set_child_with(el, name, m.map(|m| |e: &mut Element| m.encode_any(e)), order);
+}
 
 impl XmlPart for MemTune {
     const TAG: &'static str = "memtune";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(MemTune {})
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(MemTune {
+            hard_limit: mem_child(el, "hard_limit", path)?,
+            soft_limit: mem_child(el, "soft_limit", path)?,
+            swap_hard_limit: mem_child(el, "swap_hard_limit", path)?,
+            min_guarantee: mem_child(el, "min_guarantee", path)?,
+        })
     }
-    fn encode_into(&self, _el: &mut Element) {}
+    fn encode_into(&self, el: &mut Element) {
+        set_mem_child(el, "hard_limit", self.hard_limit.as_ref(), MEMTUNE_ORDER);
+        set_mem_child(el, "soft_limit", self.soft_limit.as_ref(), MEMTUNE_ORDER);
+        set_mem_child(el, "min_guarantee", self.min_guarantee.as_ref(), MEMTUNE_ORDER);
+        set_mem_child(el, "swap_hard_limit", self.swap_hard_limit.as_ref(), MEMTUNE_ORDER);
+    }
 }
 
-/// `<blkiotune>` (placeholder).
+const BLKIO_DEVICE_ORDER: &[&str] =
+    &["path", "weight", "read_iops_sec", "write_iops_sec", "read_bytes_sec", "write_bytes_sec"];
+
+/// Per-device I/O tuning (`<device><path>/dev/sda</path><weight>500</weight></device>`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct BlkioTune {}
+pub struct BlkioDevice {
+    /// `<path>`.
+    pub path: Option<String>,
+    /// `<weight>`.
+    pub weight: Option<u32>,
+    /// `<read_iops_sec>`.
+    pub read_iops_sec: Option<u64>,
+    /// `<write_iops_sec>`.
+    pub write_iops_sec: Option<u64>,
+    /// `<read_bytes_sec>`.
+    pub read_bytes_sec: Option<u64>,
+    /// `<write_bytes_sec>`.
+    pub write_bytes_sec: Option<u64>,
+}
+
+impl XmlPart for BlkioDevice {
+    const TAG: &'static str = "device";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(BlkioDevice {
+            path: el.child("path").map(|p| text_of(p).unwrap_or_default()),
+            weight: child_parse(el, "weight", path)?,
+            read_iops_sec: child_parse(el, "read_iops_sec", path)?,
+            write_iops_sec: child_parse(el, "write_iops_sec", path)?,
+            read_bytes_sec: child_parse(el, "read_bytes_sec", path)?,
+            write_bytes_sec: child_parse(el, "write_bytes_sec", path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        let o = BLKIO_DEVICE_ORDER;
+        set_child_with(el, "path", self.path.as_deref().map(|p| move |e: &mut Element| merge_text(e, Some(p))), o);
+        set_child_text(el, "weight", self.weight, o);
+        set_child_text(el, "read_iops_sec", self.read_iops_sec, o);
+        set_child_text(el, "write_iops_sec", self.write_iops_sec, o);
+        set_child_text(el, "read_bytes_sec", self.read_bytes_sec, o);
+        set_child_text(el, "write_bytes_sec", self.write_bytes_sec, o);
+    }
+}
+
+/// `<blkiotune>`: block I/O weights and limits.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BlkioTune {
+    /// `<weight>`.
+    pub weight: Option<u32>,
+    /// `<device>` list.
+    pub devices: Vec<BlkioDevice>,
+}
 
 impl XmlPart for BlkioTune {
     const TAG: &'static str = "blkiotune";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(BlkioTune {})
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(BlkioTune { weight: child_parse(el, "weight", path)?, devices: children_parts_named(el, "device", path)? })
     }
-    fn encode_into(&self, _el: &mut Element) {}
+    fn encode_into(&self, el: &mut Element) {
+        let o = &["weight", "device"];
+        set_child_text(el, "weight", self.weight, o);
+        set_children_named(el, "device", &self.devices, o);
+    }
 }
 
-/// `<memoryBacking>` (placeholder).
+/// A huge page size (`<page size='1' unit='GiB' nodeset='0'/>`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct MemoryBacking {}
+pub struct HugePage {
+    /// `size`.
+    pub size: Option<u64>,
+    /// `unit` (KiB when absent).
+    pub unit: Option<MemoryUnit>,
+    /// `nodeset`.
+    pub nodeset: Option<String>,
+}
+
+impl HugePage {
+    /// The page size as a [`Memory`].
+    pub fn page_size(&self) -> Option<Memory> {
+        self.size.map(|s| Memory::new(s, self.unit.unwrap_or(MemoryUnit::KIB)))
+    }
+}
+
+impl XmlPart for HugePage {
+    const TAG: &'static str = "page";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(HugePage {
+            size: attr_parse(el, "size", path)?,
+            unit: unit_attr(el, "unit", path)?,
+            nodeset: attr_string(el, "nodeset"),
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "size", self.size);
+        set_unit_attr(el, "unit", self.unit);
+        set_attr(el, "nodeset", self.nodeset.as_deref());
+    }
+}
+
+/// `<allocation mode='immediate' threads='8'/>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MemoryAllocation {
+    /// `mode` (`immediate`, `ondemand`).
+    pub mode: Option<String>,
+    /// `threads`.
+    pub threads: Option<u32>,
+}
+
+impl XmlPart for MemoryAllocation {
+    const TAG: &'static str = "allocation";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(MemoryAllocation { mode: attr_string(el, "mode"), threads: attr_parse(el, "threads", path)? })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "mode", self.mode.as_deref());
+        set_attr(el, "threads", self.threads);
+    }
+}
+
+const MEMORY_BACKING_ORDER: &[&str] =
+    &["hugepages", "nosharepages", "locked", "source", "access", "allocation", "discard"];
+
+/// `<memoryBacking>`: how guest RAM is backed.
+///
+/// ```
+/// use kvmhost_core::domain::{Domain, MemoryBacking, XmlPart};
+/// let d = Domain::parse("<domain><memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages>\
+///   <source type='memfd'/><access mode='shared'/></memoryBacking></domain>").unwrap();
+/// let mb = d.def().unwrap().memory_backing.unwrap();
+/// assert_eq!(mb.hugepages.as_ref().unwrap()[0].page_size().unwrap().kib(), Some(2048));
+/// assert_eq!(mb.access_mode.as_deref(), Some("shared"));
+/// let mut mb = MemoryBacking::default();
+/// mb.locked = true;
+/// let fresh = mb.to_element();
+/// assert!(fresh.child("locked").is_some());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MemoryBacking {
+    /// `<hugepages>` with its `<page>` list; `None` when absent.
+    pub hugepages: Option<Vec<HugePage>>,
+    /// `<nosharepages/>`.
+    pub nosharepages: bool,
+    /// `<locked/>`.
+    pub locked: bool,
+    /// `<source type=…>` (`file`, `anonymous`, `memfd`).
+    pub source_type: Option<String>,
+    /// `<access mode=…>` (`shared`, `private`).
+    pub access_mode: Option<String>,
+    /// `<allocation>`.
+    pub allocation: Option<MemoryAllocation>,
+    /// `<discard/>`.
+    pub discard: bool,
+}
 
 impl XmlPart for MemoryBacking {
     const TAG: &'static str = "memoryBacking";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(MemoryBacking {})
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        let hp = path.child("hugepages");
+        Ok(MemoryBacking {
+            hugepages: el.child("hugepages").map(|h| children_parts_named(h, "page", &hp)).transpose()?,
+            nosharepages: el.child("nosharepages").is_some(),
+            locked: el.child("locked").is_some(),
+            source_type: el.child("source").map(|s| s.attr("type").unwrap_or_default().to_string()),
+            access_mode: el.child("access").map(|s| s.attr("mode").unwrap_or_default().to_string()),
+            allocation: named_child(el, "allocation", path)?,
+            discard: el.child("discard").is_some(),
+        })
     }
-    fn encode_into(&self, _el: &mut Element) {}
+    fn encode_into(&self, el: &mut Element) {
+        let o = MEMORY_BACKING_ORDER;
+        set_child_with(
+            el,
+            "hugepages",
+            self.hugepages.as_ref().map(|p| |e: &mut Element| set_children_named(e, "page", p, &[])),
+            o,
+        );
+        set_flag_child(el, "nosharepages", self.nosharepages, o);
+        set_flag_child(el, "locked", self.locked, o);
+        set_attr_child(el, "source", "type", self.source_type.as_deref());
+        set_attr_child(el, "access", "mode", self.access_mode.as_deref());
+        set_named_child(el, "allocation", self.allocation.as_ref(), o);
+        set_flag_child(el, "discard", self.discard, o);
+    }
 }
 
-/// `<iothreadids>` (placeholder).
+/// Sets or removes a child carrying one attribute (an empty value with no attribute written
+/// stands for a bare element).
+fn set_attr_child(el: &mut Element, child: &str, attr: &str, value: Option<&str>) {
+    let write = value.map(|v| {
+        move |e: &mut Element| {
+            let keep = !v.is_empty() || e.attr(attr).is_some();
+            set_attr(e, attr, keep.then_some(v));
+        }
+    });
+    set_child_with(el, child, write, MEMORY_BACKING_ORDER);
+}
+
+/// An I/O thread (`<iothread id='1' thread_pool_min='2' thread_pool_max='8'/>`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct IothreadIds {}
+pub struct IothreadId {
+    /// `id`.
+    pub id: Option<u32>,
+    /// `thread_pool_min`.
+    pub thread_pool_min: Option<i64>,
+    /// `thread_pool_max`.
+    pub thread_pool_max: Option<i64>,
+}
+
+impl XmlPart for IothreadId {
+    const TAG: &'static str = "iothread";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(IothreadId {
+            id: attr_parse(el, "id", path)?,
+            thread_pool_min: attr_parse(el, "thread_pool_min", path)?,
+            thread_pool_max: attr_parse(el, "thread_pool_max", path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "id", self.id);
+        set_attr(el, "thread_pool_min", self.thread_pool_min);
+        set_attr(el, "thread_pool_max", self.thread_pool_max);
+    }
+}
+
+/// `<iothreadids>`: the I/O threads by id.
+///
+/// ```
+/// use kvmhost_core::domain::{IothreadIds, XmlPart};
+/// let t = IothreadIds::with_ids(&[1, 2]);
+/// assert_eq!(t.to_element().children_named("iothread").count(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IothreadIds {
+    /// `<iothread>` list.
+    pub iothreads: Vec<IothreadId>,
+}
+
+impl IothreadIds {
+    /// Threads with the given ids.
+    pub fn with_ids(ids: &[u32]) -> IothreadIds {
+        IothreadIds { iothreads: ids.iter().map(|&id| IothreadId { id: Some(id), ..IothreadId::default() }).collect() }
+    }
+}
 
 impl XmlPart for IothreadIds {
     const TAG: &'static str = "iothreadids";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(IothreadIds {})
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(IothreadIds { iothreads: children_parts_named(el, "iothread", path)? })
     }
-    fn encode_into(&self, _el: &mut Element) {}
+    fn encode_into(&self, el: &mut Element) {
+        set_children_named(el, "iothread", &self.iothreads, &["iothread"]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::Document;
+
+    fn round_trip<T: XmlPart>(xml: &str) -> T {
+        let d = Document::parse(xml).unwrap();
+        let v = T::decode(&d.root, &ElementPath::root("x")).unwrap();
+        let mut el = d.root.clone();
+        v.encode_into(&mut el);
+        assert!(el.semantically_eq(&d.root), "{xml}");
+        assert!(v.to_element().semantically_eq(&d.root), "fresh {xml}");
+        v
+    }
+
+    #[test]
+    fn tuning_round_trips() {
+        let t: CpuTune = round_trip(
+            "<cputune><shares>2048</shares><period>1000000</period><quota>-1</quota>\
+             <vcpupin vcpu='0' cpuset='0'/><emulatorpin cpuset='1-3'/><iothreadpin iothread='1' cpuset='2'/>\
+             <vcpusched vcpus='0-1' scheduler='fifo' priority='1'/><iothreadsched iothreads='1' scheduler='batch'/>\
+             <emulatorsched scheduler='idle'/><cachetune vcpus='0-1'><cache id='0' level='3' type='both' size='3' \
+             unit='MiB'/><monitor level='3' vcpus='1'/></cachetune><memorytune vcpus='2'><node id='0' \
+             bandwidth='60'/></memorytune></cputune>",
+        );
+        assert_eq!(t.iothreadsched[0].ids.as_deref(), Some("1"));
+        assert_eq!(t.cachetunes[0].caches[0].unit, Some(MemoryUnit::MIB));
+        let n: NumaTune = round_trip(
+            "<numatune><memory mode='strict' placement='auto'/><memnode cellid='0' mode='preferred' nodeset='3'/></numatune>",
+        );
+        assert_eq!(n.memnodes[0].cellid, Some(0));
+        let m: MemTune = round_trip(
+            "<memtune><hard_limit unit='KiB'>9437184</hard_limit><min_guarantee>1</min_guarantee></memtune>",
+        );
+        assert_eq!(m.hard_limit.unwrap().kib(), Some(9437184));
+        let b: BlkioTune = round_trip(
+            "<blkiotune><weight>800</weight><device><path>/dev/sda</path><weight>400</weight>\
+             <read_bytes_sec>1</read_bytes_sec></device></blkiotune>",
+        );
+        assert_eq!(b.devices[0].path.as_deref(), Some("/dev/sda"));
+        let mb: MemoryBacking = round_trip(
+            "<memoryBacking><hugepages/><nosharepages/><locked/><source type='file'/><access mode='shared'/>\
+             <allocation mode='immediate' threads='8'/><discard/></memoryBacking>",
+        );
+        assert_eq!(mb.hugepages, Some(vec![]));
+    }
+
+    #[test]
+    fn unit_spelling_is_kept() {
+        let d = Document::parse("<page size='1' unit='gib'/>").unwrap();
+        let p = HugePage::decode(&d.root, &ElementPath::root("page")).unwrap();
+        let mut el = d.root.clone();
+        p.encode_into(&mut el);
+        assert_eq!(el.attr("unit"), Some("gib"));
+    }
 }

@@ -1,0 +1,309 @@
+//! The nested feature groups of `<features>`: `<hyperv>`, `<kvm>` and `<xen>`.
+
+use serde::{Deserialize, Serialize};
+
+use super::FeatureSwitch;
+use crate::domain::codec::{attr_parse, attr_string, set_attr, ElementPath, OnOff, XmlPart};
+use crate::domain::os::part_util::{named_child, set_named_child};
+use crate::domain::DomainError;
+use crate::xml::Element;
+use crate::xml_enum;
+
+xml_enum! {
+    /// How Hyper-V enlightenments are chosen (`<hyperv mode=…>`).
+    pub enum HypervMode { Custom = "custom", Passthrough = "passthrough" }
+}
+
+/// `<spinlocks state='on' retries='8191'/>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HypervSpinlocks {
+    /// `state`.
+    pub state: Option<OnOff>,
+    /// `retries`.
+    pub retries: Option<u32>,
+}
+
+impl XmlPart for HypervSpinlocks {
+    const TAG: &'static str = "spinlocks";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(HypervSpinlocks { state: el.attr("state").map(Into::into), retries: attr_parse(el, "retries", path)? })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "state", self.state.as_ref());
+        set_attr(el, "retries", self.retries);
+    }
+}
+
+/// `<vendor_id state='on' value='KVM Hv'/>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HypervVendorId {
+    /// `state`.
+    pub state: Option<OnOff>,
+    /// `value`.
+    pub value: Option<String>,
+}
+
+impl XmlPart for HypervVendorId {
+    const TAG: &'static str = "vendor_id";
+    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(HypervVendorId { state: el.attr("state").map(Into::into), value: attr_string(el, "value") })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "state", self.state.as_ref());
+        set_attr(el, "value", self.value.as_deref());
+    }
+}
+
+/// A switch with nested switches (`<stimer state='on'><direct state='on'/></stimer>`,
+/// `<tlbflush state='on'><direct/><extended/></tlbflush>`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HypervNestedSwitch {
+    /// `state`.
+    pub state: Option<OnOff>,
+    /// `<direct>`.
+    pub direct: Option<FeatureSwitch>,
+    /// `<extended>` (tlbflush).
+    pub extended: Option<FeatureSwitch>,
+}
+
+impl XmlPart for HypervNestedSwitch {
+    const TAG: &'static str = "stimer";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(HypervNestedSwitch {
+            state: el.attr("state").map(Into::into),
+            direct: named_child(el, "direct", path)?,
+            extended: named_child(el, "extended", path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "state", self.state.as_ref());
+        set_named_child(el, "direct", self.direct.as_ref(), &["direct", "extended"]);
+        set_named_child(el, "extended", self.extended.as_ref(), &["direct", "extended"]);
+    }
+}
+
+/// The canonical child order of `<hyperv>`.
+pub const HYPERV_ORDER: &[&str] = &[
+    "relaxed",
+    "vapic",
+    "spinlocks",
+    "vpindex",
+    "runtime",
+    "synic",
+    "stimer",
+    "reset",
+    "vendor_id",
+    "frequencies",
+    "reenlightenment",
+    "tlbflush",
+    "ipi",
+    "evmcs",
+    "avic",
+    "emsr_bitmap",
+    "xmm_input",
+];
+
+/// Hyper-V enlightenments (`<hyperv mode='custom'>…</hyperv>`).
+///
+/// ```
+/// use kvmhost_core::domain::{HypervFeatures, HypervMode, FeatureSwitch, XmlPart};
+/// let mut h = HypervFeatures::default();
+/// h.mode = Some(HypervMode::Custom);
+/// h.relaxed = Some(FeatureSwitch::on());
+/// assert_eq!(h.to_element().child("relaxed").unwrap().attr("state"), Some("on"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HypervFeatures {
+    /// `mode`.
+    pub mode: Option<HypervMode>,
+    /// `<relaxed>`.
+    pub relaxed: Option<FeatureSwitch>,
+    /// `<vapic>`.
+    pub vapic: Option<FeatureSwitch>,
+    /// `<spinlocks>`.
+    pub spinlocks: Option<HypervSpinlocks>,
+    /// `<vpindex>`.
+    pub vpindex: Option<FeatureSwitch>,
+    /// `<runtime>`.
+    pub runtime: Option<FeatureSwitch>,
+    /// `<synic>`.
+    pub synic: Option<FeatureSwitch>,
+    /// `<stimer>` (with `<direct>`).
+    pub stimer: Option<HypervNestedSwitch>,
+    /// `<reset>`.
+    pub reset: Option<FeatureSwitch>,
+    /// `<vendor_id>`.
+    pub vendor_id: Option<HypervVendorId>,
+    /// `<frequencies>`.
+    pub frequencies: Option<FeatureSwitch>,
+    /// `<reenlightenment>`.
+    pub reenlightenment: Option<FeatureSwitch>,
+    /// `<tlbflush>`.
+    pub tlbflush: Option<HypervNestedSwitch>,
+    /// `<ipi>`.
+    pub ipi: Option<FeatureSwitch>,
+    /// `<evmcs>`.
+    pub evmcs: Option<FeatureSwitch>,
+    /// `<avic>`.
+    pub avic: Option<FeatureSwitch>,
+    /// `<emsr_bitmap>`.
+    pub emsr_bitmap: Option<FeatureSwitch>,
+    /// `<xmm_input>`.
+    pub xmm_input: Option<FeatureSwitch>,
+}
+
+impl XmlPart for HypervFeatures {
+    const TAG: &'static str = "hyperv";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(HypervFeatures {
+            mode: el.attr("mode").map(Into::into),
+            relaxed: named_child(el, "relaxed", path)?,
+            vapic: named_child(el, "vapic", path)?,
+            spinlocks: named_child(el, "spinlocks", path)?,
+            vpindex: named_child(el, "vpindex", path)?,
+            runtime: named_child(el, "runtime", path)?,
+            synic: named_child(el, "synic", path)?,
+            stimer: named_child(el, "stimer", path)?,
+            reset: named_child(el, "reset", path)?,
+            vendor_id: named_child(el, "vendor_id", path)?,
+            frequencies: named_child(el, "frequencies", path)?,
+            reenlightenment: named_child(el, "reenlightenment", path)?,
+            tlbflush: named_child(el, "tlbflush", path)?,
+            ipi: named_child(el, "ipi", path)?,
+            evmcs: named_child(el, "evmcs", path)?,
+            avic: named_child(el, "avic", path)?,
+            emsr_bitmap: named_child(el, "emsr_bitmap", path)?,
+            xmm_input: named_child(el, "xmm_input", path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        let o = HYPERV_ORDER;
+        set_attr(el, "mode", self.mode.as_ref());
+        set_named_child(el, "relaxed", self.relaxed.as_ref(), o);
+        set_named_child(el, "vapic", self.vapic.as_ref(), o);
+        set_named_child(el, "spinlocks", self.spinlocks.as_ref(), o);
+        set_named_child(el, "vpindex", self.vpindex.as_ref(), o);
+        set_named_child(el, "runtime", self.runtime.as_ref(), o);
+        set_named_child(el, "synic", self.synic.as_ref(), o);
+        set_named_child(el, "stimer", self.stimer.as_ref(), o);
+        set_named_child(el, "reset", self.reset.as_ref(), o);
+        set_named_child(el, "vendor_id", self.vendor_id.as_ref(), o);
+        set_named_child(el, "frequencies", self.frequencies.as_ref(), o);
+        set_named_child(el, "reenlightenment", self.reenlightenment.as_ref(), o);
+        set_named_child(el, "tlbflush", self.tlbflush.as_ref(), o);
+        set_named_child(el, "ipi", self.ipi.as_ref(), o);
+        set_named_child(el, "evmcs", self.evmcs.as_ref(), o);
+        set_named_child(el, "avic", self.avic.as_ref(), o);
+        set_named_child(el, "emsr_bitmap", self.emsr_bitmap.as_ref(), o);
+        set_named_child(el, "xmm_input", self.xmm_input.as_ref(), o);
+    }
+}
+
+/// `<dirty-ring state='on' size='4096'/>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct KvmDirtyRing {
+    /// `state`.
+    pub state: Option<OnOff>,
+    /// `size` (entries).
+    pub size: Option<u32>,
+}
+
+impl XmlPart for KvmDirtyRing {
+    const TAG: &'static str = "dirty-ring";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(KvmDirtyRing { state: el.attr("state").map(Into::into), size: attr_parse(el, "size", path)? })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "state", self.state.as_ref());
+        set_attr(el, "size", self.size);
+    }
+}
+
+const KVM_ORDER: &[&str] = &["hidden", "hint-dedicated", "poll-control", "pv-ipi", "dirty-ring"];
+
+/// KVM-specific features (`<kvm><hidden state='on'/></kvm>`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct KvmFeatures {
+    /// `<hidden>`: hide the KVM signature.
+    pub hidden: Option<FeatureSwitch>,
+    /// `<hint-dedicated>`.
+    pub hint_dedicated: Option<FeatureSwitch>,
+    /// `<poll-control>`.
+    pub poll_control: Option<FeatureSwitch>,
+    /// `<pv-ipi>`.
+    pub pv_ipi: Option<FeatureSwitch>,
+    /// `<dirty-ring>`.
+    pub dirty_ring: Option<KvmDirtyRing>,
+}
+
+impl XmlPart for KvmFeatures {
+    const TAG: &'static str = "kvm";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(KvmFeatures {
+            hidden: named_child(el, "hidden", path)?,
+            hint_dedicated: named_child(el, "hint-dedicated", path)?,
+            poll_control: named_child(el, "poll-control", path)?,
+            pv_ipi: named_child(el, "pv-ipi", path)?,
+            dirty_ring: named_child(el, "dirty-ring", path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_named_child(el, "hidden", self.hidden.as_ref(), KVM_ORDER);
+        set_named_child(el, "hint-dedicated", self.hint_dedicated.as_ref(), KVM_ORDER);
+        set_named_child(el, "poll-control", self.poll_control.as_ref(), KVM_ORDER);
+        set_named_child(el, "pv-ipi", self.pv_ipi.as_ref(), KVM_ORDER);
+        set_named_child(el, "dirty-ring", self.dirty_ring.as_ref(), KVM_ORDER);
+    }
+}
+
+/// `<passthrough state='on' mode='sync_pt'/>` (Xen).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct XenPassthrough {
+    /// `state`.
+    pub state: Option<OnOff>,
+    /// `mode`.
+    pub mode: Option<String>,
+}
+
+impl XmlPart for XenPassthrough {
+    const TAG: &'static str = "passthrough";
+    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(XenPassthrough { state: el.attr("state").map(Into::into), mode: attr_string(el, "mode") })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "state", self.state.as_ref());
+        set_attr(el, "mode", self.mode.as_deref());
+    }
+}
+
+/// Xen-specific features (`<xen><e820_host state='on'/></xen>`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct XenFeatures {
+    /// `<e820_host>`.
+    pub e820_host: Option<FeatureSwitch>,
+    /// `<passthrough>`.
+    pub passthrough: Option<XenPassthrough>,
+}
+
+impl XmlPart for XenFeatures {
+    const TAG: &'static str = "xen";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(XenFeatures {
+            e820_host: named_child(el, "e820_host", path)?,
+            passthrough: named_child(el, "passthrough", path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        let o = &["e820_host", "passthrough"];
+        set_named_child(el, "e820_host", self.e820_host.as_ref(), o);
+        set_named_child(el, "passthrough", self.passthrough.as_ref(), o);
+    }
+}

@@ -1,0 +1,82 @@
+//! Small helpers shared by the typed parts of this area (os, features, cpu, clock, tuning, …).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::codec::{set_attr, set_child_with, ElementPath, XmlPart};
+use crate::domain::{DomainError, MemoryUnit};
+use crate::xml::{Element, Node};
+
+/// The trimmed text of `el`, `None` when empty or only whitespace.
+pub(crate) fn text_of(el: &Element) -> Option<String> {
+    let t = el.text();
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Sets the text of `el` to `value` (compared trimmed), keeping child elements and comments.
+pub(crate) fn merge_text(el: &mut Element, value: Option<&str>) {
+    let current = text_of(el);
+    if current.as_deref().unwrap_or("") == value.map(str::trim).unwrap_or("") {
+        return;
+    }
+    if el.elements().next().is_none() && !el.children.iter().any(|n| matches!(n, Node::Comment(_))) {
+        el.set_text(value.unwrap_or_default());
+        return;
+    }
+    el.children.retain(|n| !matches!(n, Node::Text(t) | Node::CData(t) if !t.trim().is_empty()));
+    if let Some(v) = value {
+        el.children.insert(0, Node::Text(v.to_string()));
+    }
+}
+
+/// Decodes the first child named `name` as a `T` (for parts written under several names).
+pub(crate) fn named_child<T: XmlPart>(
+    el: &Element,
+    name: &str,
+    path: &ElementPath<'_>,
+) -> Result<Option<T>, DomainError> {
+    el.child(name).map(|c| T::decode(c, &path.child(name))).transpose()
+}
+
+/// Merges an optional `T` into the child named `name`.
+pub(crate) fn set_named_child<T: XmlPart>(el: &mut Element, name: &str, value: Option<&T>, order: &[&str]) {
+    set_child_with(el, name, value.map(|v| |e: &mut Element| v.encode_into(e)), order)
+}
+
+/// A memory unit attribute, tolerant of libvirt's case-insensitive spellings.
+pub(crate) fn unit_attr(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<MemoryUnit>, DomainError> {
+    match el.attr(name) {
+        None => Ok(None),
+        Some(u) => u.trim().parse::<MemoryUnit>().map(Some).map_err(|_| DomainError::InvalidValue {
+            path: path.attribute(name),
+            value: u.to_string(),
+            expected: "memory unit (b, KiB, MiB, GiB, …)".into(),
+        }),
+    }
+}
+
+/// Writes a unit attribute, keeping the existing spelling when it denotes the same unit.
+pub(crate) fn set_unit_attr(el: &mut Element, name: &str, unit: Option<MemoryUnit>) {
+    if let (Some(u), Some(old)) = (unit, el.attr(name)) {
+        if old.trim().parse::<MemoryUnit>().ok() == Some(u) {
+            return;
+        }
+    }
+    set_attr(el, name, unit.map(|u| u.as_str()));
+}
+
+/// An element holding just text (`<initarg>--verbose</initarg>`), for lists of such elements.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct TextValue(pub String);
+
+impl XmlPart for TextValue {
+    const TAG: &'static str = "text";
+    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(TextValue(el.text()))
+    }
+    fn encode_into(&self, el: &mut Element) {
+        if el.text() != self.0 {
+            merge_text(el, Some(&self.0));
+        }
+    }
+}
