@@ -10,7 +10,7 @@ pub use simple::{SourceReconnect, VirtioDriverOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_string, child_parse, child_part, children_parts, set_attr, set_child, set_child_text, set_child_with,
+    attr_string, child_part, children_parts, set_attr, set_child, set_child_with,
     set_children, ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError, YesNo};
@@ -84,8 +84,8 @@ pub struct Interface {
     pub backend: Option<InterfaceBackend>,
     /// `<filterref>`.
     pub filterref: Option<FilterRef>,
-    /// `<tune><sndbuf>` in bytes.
-    pub tune_sndbuf: Option<u64>,
+    /// `<tune>`.
+    pub tune: Option<InterfaceTune>,
     /// `<teaming>`.
     pub teaming: Option<InterfaceTeaming>,
     /// `<link>`.
@@ -258,10 +258,6 @@ impl XmlPart for Interface {
     const TAG: &'static str = "interface";
 
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        let tune_sndbuf = match el.child("tune") {
-            Some(t) => child_parse(t, "sndbuf", &path.child("tune"))?,
-            None => None,
-        };
         Ok(Interface {
             interface_type: el.attr("type").map(Into::into),
             trust_guest_rx_filters: el.attr("trustGuestRxFilters").map(Into::into),
@@ -284,7 +280,7 @@ impl XmlPart for Interface {
             driver: child_part(el, path)?,
             backend: child_part(el, path)?,
             filterref: child_part(el, path)?,
-            tune_sndbuf,
+            tune: child_part(el, path)?,
             teaming: child_part(el, path)?,
             link: child_part(el, path)?,
             mtu: child_part(el, path)?,
@@ -319,14 +315,7 @@ impl XmlPart for Interface {
         set_child(el, self.driver.as_ref(), ORDER);
         set_child(el, self.backend.as_ref(), ORDER);
         set_child(el, self.filterref.as_ref(), ORDER);
-        let sndbuf = self.tune_sndbuf;
-        let keep_tune = sndbuf.is_some() || el.child("tune").is_some_and(|t| t.elements().any(|c| c.name != "sndbuf"));
-        set_child_with(
-            el,
-            "tune",
-            keep_tune.then_some(|t: &mut Element| set_child_text(t, "sndbuf", sndbuf, &["sndbuf"])),
-            ORDER,
-        );
+        set_child(el, self.tune.as_ref(), ORDER);
         set_child(el, self.teaming.as_ref(), ORDER);
         set_child(el, self.link.as_ref(), ORDER);
         set_child(el, self.mtu.as_ref(), ORDER);
@@ -366,7 +355,7 @@ mod tests {
         assert_eq!(nic.virtualport.unwrap().port_type, Some(VirtualPortType::Qbg));
         assert_eq!(nic.bandwidth.as_ref().unwrap().inbound.as_ref().unwrap().floor, Some(200));
         assert_eq!(nic.bandwidth.unwrap().outbound.unwrap().burst, Some(256));
-        assert_eq!(nic.tune_sndbuf, Some(1600));
+        assert_eq!(nic.tune.unwrap().sndbuf, Some(1600));
         assert_eq!(nic.coalesce.unwrap().rx_frames_max, Some(7));
     }
 
@@ -402,10 +391,10 @@ mod tests {
     }
 
     #[test]
-    fn removing_tune_sndbuf_drops_empty_tune() {
+    fn removing_tune_drops_it() {
         let d = Document::parse("<interface type='user'><tune><sndbuf>1</sndbuf></tune></interface>").unwrap();
         let mut nic = Interface::decode(&d.root, &ElementPath::root("interface")).unwrap();
-        nic.tune_sndbuf = None;
+        nic.tune = None;
         let mut el = d.root.clone();
         nic.encode_into(&mut el);
         assert!(el.child("tune").is_none());

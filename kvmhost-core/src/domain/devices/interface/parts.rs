@@ -615,3 +615,21 @@ impl XmlPart for InterfaceCoalesce {
         );
     }
 }
+
+/// `<tune>` of an interface.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InterfaceTune {
+    /// `<sndbuf>`: the tap send buffer size in bytes.
+    pub sndbuf: Option<u64>,
+}
+
+impl XmlPart for InterfaceTune {
+    const TAG: &'static str = "tune";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(InterfaceTune { sndbuf: crate::domain::codec::child_parse(el, "sndbuf", path)? })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        crate::domain::codec::set_child_text(el, "sndbuf", self.sndbuf, &["sndbuf"]);
+    }
+}
