@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::interface::simple::{attr_part, SourceReconnect};
 use crate::domain::codec::{
-    attr_enum, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
-    ElementPath, XmlPart,
+    attr_enum, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath,
+    XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
 use crate::xml::Element;

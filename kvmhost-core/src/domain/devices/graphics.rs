@@ -127,8 +127,20 @@ pub struct Graphics {
 }
 
 /// libvirt's order of `<graphics>` children.
-const ORDER: &[&str] =
-    &["listen", "channel", "image", "jpeg", "zlib", "playback", "streaming", "clipboard", "mouse", "filetransfer", "gl", "audio"];
+const ORDER: &[&str] = &[
+    "listen",
+    "channel",
+    "image",
+    "jpeg",
+    "zlib",
+    "playback",
+    "streaming",
+    "clipboard",
+    "mouse",
+    "filetransfer",
+    "gl",
+    "audio",
+];
 
 /// The single-attribute children (element, attribute), in the order of `one_attr_fields`.
 const ONE_ATTR: &[(&str, &str)] = &[
@@ -267,7 +279,12 @@ impl XmlPart for Graphics {
 
 /// Writes (or removes) a child holding a single attribute.
 fn set_one_attr_child(el: &mut Element, name: &str, attr: &str, value: Option<&str>) {
-    crate::domain::codec::set_child_with(el, name, value.map(|v| move |e: &mut Element| set_attr(e, attr, Some(v))), ORDER);
+    crate::domain::codec::set_child_with(
+        el,
+        name,
+        value.map(|v| move |e: &mut Element| set_attr(e, attr, Some(v))),
+        ORDER,
+    );
 }
 
 #[cfg(test)]

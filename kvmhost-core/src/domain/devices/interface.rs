@@ -10,8 +10,7 @@ pub use simple::{SourceReconnect, VirtioDriverOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_string, child_part, children_parts, set_attr, set_child, set_child_with,
-    set_children, ElementPath, XmlPart,
+    attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError, YesNo};
 use crate::xml::Element;
@@ -226,10 +225,7 @@ impl Interface {
     pub fn with_trunk(mut self, tags: &[u32], native: Option<u32>) -> Interface {
         let mut list: Vec<VlanTag> = tags
             .iter()
-            .map(|&id| VlanTag {
-                id: Some(id),
-                native_mode: (Some(id) == native).then(|| "untagged".to_string()),
-            })
+            .map(|&id| VlanTag { id: Some(id), native_mode: (Some(id) == native).then(|| "untagged".to_string()) })
             .collect();
         if let Some(n) = native {
             if !tags.contains(&n) {

@@ -19,8 +19,8 @@ attr_part! {
 ///
 /// ```
 /// use kvmhost_core::domain::{MemBalloon, MemBalloonStats, XmlPart};
-/// let mut b = MemBalloon::virtio();
-/// b.stats = Some(MemBalloonStats { period: Some(10) });
+/// let b = MemBalloon::virtio().with_stats_period(10);
+/// assert_eq!(b.stats.as_ref().and_then(|s: &MemBalloonStats| s.period), Some(10));
 /// let el = b.to_element();
 /// assert_eq!(el.attr("model"), Some("virtio"));
 /// assert_eq!(el.child("stats").unwrap().attr("period"), Some("10"));
@@ -53,6 +53,12 @@ impl MemBalloon {
     /// A virtio balloon.
     pub fn virtio() -> MemBalloon {
         MemBalloon { model: Some("virtio".into()), ..MemBalloon::default() }
+    }
+
+    /// Asks the guest for memory statistics every `seconds`.
+    pub fn with_stats_period(mut self, seconds: u32) -> MemBalloon {
+        self.stats.get_or_insert_with(MemBalloonStats::default).period = Some(seconds);
+        self
     }
 }
 

@@ -3,9 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::interface::simple::{attr_part, VirtioDriverOptions};
-use crate::domain::codec::{
-    attr_string, child_part, set_attr, set_child, set_child_with, ElementPath, XmlPart,
-};
+use crate::domain::codec::{attr_string, child_part, set_attr, set_child, set_child_with, ElementPath, XmlPart};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError};
 use crate::xml::Element;
 
@@ -148,7 +146,6 @@ impl XmlPart for Rng {
         set_child(el, self.address.as_ref(), ORDER);
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -56,9 +56,9 @@ impl XmlPart for TpmBackend {
             persistent_state: el.attr("persistent_state").map(Into::into),
             device_path: el.child("device").and_then(|d| attr_string(d, "path")),
             encryption_secret: el.child("encryption").and_then(|d| attr_string(d, "secret")),
-            active_pcr_banks: el
-                .child("active_pcr_banks")
-                .map(|b| b.elements().filter(|e| PCR_BANKS.contains(&e.name.as_str())).map(|e| e.name.clone()).collect()),
+            active_pcr_banks: el.child("active_pcr_banks").map(|b| {
+                b.elements().filter(|e| PCR_BANKS.contains(&e.name.as_str())).map(|e| e.name.clone()).collect()
+            }),
             source: child_part(el, path)?,
         })
     }
@@ -171,8 +171,14 @@ mod tests {
         assert!(el.semantically_eq(&d.root));
         t.backend.as_mut().unwrap().active_pcr_banks = Some(vec!["sha1".into()]);
         t.encode_into(&mut el);
-        let names: Vec<_> =
-            el.child("backend").unwrap().child("active_pcr_banks").unwrap().elements().map(|e| e.name.clone()).collect();
+        let names: Vec<_> = el
+            .child("backend")
+            .unwrap()
+            .child("active_pcr_banks")
+            .unwrap()
+            .elements()
+            .map(|e| e.name.clone())
+            .collect();
         assert_eq!(names, ["sha1"]);
     }
 }

@@ -405,8 +405,18 @@ impl XmlPart for Bandwidth {
     }
     fn encode_into(&self, el: &mut Element) {
         let order = &["inbound", "outbound"];
-        crate::domain::codec::set_child_with(el, "inbound", self.inbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)), order);
-        crate::domain::codec::set_child_with(el, "outbound", self.outbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)), order);
+        crate::domain::codec::set_child_with(
+            el,
+            "inbound",
+            self.inbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)),
+            order,
+        );
+        crate::domain::codec::set_child_with(
+            el,
+            "outbound",
+            self.outbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)),
+            order,
+        );
     }
 }
 
