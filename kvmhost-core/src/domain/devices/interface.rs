@@ -2,9 +2,11 @@
 //! networks, macvtap, Open vSwitch ports, VLANs, QoS, nwfilter).
 
 mod parts;
+mod port;
 pub(in crate::domain::devices) mod simple;
 
 pub use parts::*;
+pub use port::*;
 pub use simple::{SourceReconnect, VirtioDriverOptions};
 
 use serde::{Deserialize, Serialize};
