@@ -1,20 +1,195 @@
-//! PLACEHOLDER: typed model not written yet.
+//! `<video>`: the guest's video adapter.
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{ElementPath, XmlPart};
-use crate::domain::DomainError;
+use super::interface::simple::attr_part;
+use crate::domain::codec::{attr_enum, attr_parse, child_part, set_attr, set_child, ElementPath, XmlPart};
+use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
 use crate::xml::Element;
+use crate::xml_enum;
 
-/// `<video>` (placeholder).
+xml_enum! {
+    /// The video adapter model (`<model type=…>`).
+    pub enum VideoModelType {
+        Vga = "vga", Cirrus = "cirrus", Vmvga = "vmvga", Xen = "xen", Vbox = "vbox", Qxl = "qxl",
+        Virtio = "virtio", Gop = "gop", Bochs = "bochs", Ramfb = "ramfb", None = "none", Parallels = "parallels"
+    }
+}
+
+attr_part! {
+    /// `<acceleration accel3d='yes' accel2d='no' rendernode='…'/>`.
+    pub struct VideoAcceleration = "acceleration" {
+        /// `accel3d` (yes / no).
+        accel3d: enum YesNo = "accel3d",
+        /// `accel2d` (yes / no).
+        accel2d: enum YesNo = "accel2d",
+        /// `rendernode`.
+        rendernode: str String = "rendernode",
+    }
+}
+
+attr_part! {
+    /// `<resolution x='1920' y='1080'/>`.
+    pub struct VideoResolution = "resolution" {
+        /// `x`.
+        x: num u32 = "x",
+        /// `y`.
+        y: num u32 = "y",
+    }
+}
+
+attr_part! {
+    /// `<driver name='vhostuser' vgaconf='io' iommu='on' …/>` of a video device.
+    pub struct VideoDriver = "driver" {
+        /// `name` (qemu / vhostuser).
+        name: str String = "name",
+        /// `vgaconf` (io / on / off; bhyve).
+        vgaconf: str String = "vgaconf",
+        /// `iommu` (on / off).
+        iommu: enum OnOff = "iommu",
+        /// `ats` (on / off).
+        ats: enum OnOff = "ats",
+        /// `packed` (on / off).
+        packed: enum OnOff = "packed",
+        /// `page_per_vq` (on / off).
+        page_per_vq: enum OnOff = "page_per_vq",
+    }
+}
+
+/// `<model type='qxl' ram='65536' vram='65536' vgamem='16384' heads='1' primary='yes'>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Video {}
+pub struct VideoModel {
+    /// `type`.
+    pub model_type: Option<VideoModelType>,
+    /// `vram` in KiB.
+    pub vram: Option<u64>,
+    /// `vram64` in KiB (qxl).
+    pub vram64: Option<u64>,
+    /// `ram` in KiB (qxl).
+    pub ram: Option<u64>,
+    /// `vgamem` in KiB (qxl).
+    pub vgamem: Option<u64>,
+    /// `heads`.
+    pub heads: Option<u32>,
+    /// `primary` (yes / no).
+    pub primary: Option<YesNo>,
+    /// `blob` (on / off; virtio).
+    pub blob: Option<OnOff>,
+    /// `<acceleration>`.
+    pub acceleration: Option<VideoAcceleration>,
+    /// `<resolution>`.
+    pub resolution: Option<VideoResolution>,
+}
+
+impl XmlPart for VideoModel {
+    const TAG: &'static str = "model";
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(VideoModel {
+            model_type: attr_enum(el, "type"),
+            vram: attr_parse(el, "vram", path)?,
+            vram64: attr_parse(el, "vram64", path)?,
+            ram: attr_parse(el, "ram", path)?,
+            vgamem: attr_parse(el, "vgamem", path)?,
+            heads: attr_parse(el, "heads", path)?,
+            primary: attr_enum(el, "primary"),
+            blob: attr_enum(el, "blob"),
+            acceleration: child_part(el, path)?,
+            resolution: child_part(el, path)?,
+        })
+    }
+    fn encode_into(&self, el: &mut Element) {
+        set_attr(el, "type", self.model_type.as_ref());
+        set_attr(el, "vram", self.vram);
+        set_attr(el, "vram64", self.vram64);
+        set_attr(el, "ram", self.ram);
+        set_attr(el, "vgamem", self.vgamem);
+        set_attr(el, "heads", self.heads);
+        set_attr(el, "primary", self.primary.as_ref());
+        set_attr(el, "blob", self.blob.as_ref());
+        let order = &["acceleration", "resolution"];
+        set_child(el, self.acceleration.as_ref(), order);
+        set_child(el, self.resolution.as_ref(), order);
+    }
+}
+
+/// A video device (`<video><model type='virtio' heads='1' primary='yes'/></video>`).
+///
+/// ```
+/// use kvmhost_core::domain::{Video, VideoModelType, XmlPart};
+/// let v = Video::model(VideoModelType::Virtio);
+/// assert_eq!(v.to_element().child("model").unwrap().attr("type"), Some("virtio"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Video {
+    /// `<driver>`.
+    pub driver: Option<VideoDriver>,
+    /// `<model>`.
+    pub model: Option<VideoModel>,
+    /// `<alias>`.
+    pub alias: Option<Alias>,
+    /// `<acpi>`.
+    pub acpi: Option<AcpiIndex>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// libvirt's order of `<video>` children.
+const ORDER: &[&str] = &["driver", "model", "alias", "acpi", "address"];
+
+impl Video {
+    /// A single-head primary video device of model `t`.
+    pub fn model(t: VideoModelType) -> Video {
+        Video {
+            model: Some(VideoModel {
+                model_type: Some(t),
+                heads: Some(1),
+                primary: Some(YesNo::Yes),
+                ..VideoModel::default()
+            }),
+            ..Video::default()
+        }
+    }
+}
 
 impl XmlPart for Video {
     const TAG: &'static str = "video";
-    fn decode(_el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Video {})
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(Video {
+            driver: child_part(el, path)?,
+            model: child_part(el, path)?,
+            alias: child_part(el, path)?,
+            acpi: child_part(el, path)?,
+            address: child_part(el, path)?,
+        })
     }
-    fn encode_into(&self, _el: &mut Element) {}
+    fn encode_into(&self, el: &mut Element) {
+        set_child(el, self.driver.as_ref(), ORDER);
+        set_child(el, self.model.as_ref(), ORDER);
+        set_child(el, self.alias.as_ref(), ORDER);
+        set_child(el, self.acpi.as_ref(), ORDER);
+        set_child(el, self.address.as_ref(), ORDER);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::Document;
+
+    #[test]
+    fn qxl_with_acceleration() {
+        let src = "<video><model type='qxl' ram='65536' vram='65536' vgamem='16384' heads='1' primary='yes'>\
+                   <acceleration accel3d='yes' rendernode='/dev/dri/foo'/></model>\
+                   <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/></video>";
+        let d = Document::parse(src).unwrap();
+        let v = Video::decode(&d.root, &ElementPath::root("video")).unwrap();
+        let m = v.model.as_ref().unwrap();
+        assert_eq!(m.vram, Some(65536));
+        assert_eq!(m.acceleration.as_ref().unwrap().accel3d, Some(YesNo::Yes));
+        let mut el = d.root.clone();
+        v.encode_into(&mut el);
+        assert!(el.semantically_eq(&d.root));
+    }
 }
