@@ -35,10 +35,7 @@ fn load_corpus() -> Result<Vec<String>, String> {
     if files.is_empty() {
         return Err(format!("no *.xml files under {}", dir.display()));
     }
-    files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())))
-        .collect()
+    files.iter().map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))).collect()
 }
 
 fn raw_scan(doc: &str) -> usize {
