@@ -1,1 +1,121 @@
-fn main() {}
+//! Domain XML throughput over libvirt's whole domain corpus (issue 2).
+//!
+//! Three measurements over the same pre-loaded documents (`libvirt-9.0.0/domain/**/*.xml`),
+//! each reported by criterion as documents per second (`Throughput::Elements`):
+//!
+//! * `kvmhost_parse_write`: `Domain::parse` then `to_xml` of every document;
+//! * `kvmhost_parse`: `Domain::parse` only;
+//! * `quick_xml_raw_scan`: every quick-xml event read and dropped (the floor any
+//!   quick-xml-based parser pays).
+//!
+//! The corpus is found like the tests find it (`KVMHOST_TESTDATA`, default
+//! `../shared/testdata`); without it the bench prints why and measures nothing.
+//! `scripts/bench.sh` runs this together with the virtinst comparison and prints the ratios.
+//!
+//! Run: `cargo bench --bench domain_xml`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, Throughput};
+use kvmhost_core::domain::Domain;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+/// All corpus documents, or why there are none.
+fn load_corpus() -> Result<Vec<String>, String> {
+    let corpus = kvmhost_core::testdata::libvirt_corpus().ok_or_else(|| {
+        format!(
+            "libvirt corpus not found (set {} to the directory holding libvirt-9.0.0/)",
+            kvmhost_core::testdata::TESTDATA_ENV
+        )
+    })?;
+    let dir = corpus.join("domain");
+    let files = kvmhost_core::testdata::xml_files(&dir);
+    if files.is_empty() {
+        return Err(format!("no *.xml files under {}", dir.display()));
+    }
+    files.iter().map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))).collect()
+}
+
+fn raw_scan(doc: &str) -> usize {
+    let mut reader = Reader::from_str(doc);
+    reader.config_mut().trim_text(false);
+    let mut events = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Eof) => break,
+            Ok(e) => {
+                black_box(&e);
+                events += 1;
+            }
+            Err(e) => panic!("quick-xml failed on a corpus document: {e}"),
+        }
+    }
+    events
+}
+
+fn bench_domain_xml(c: &mut Criterion) {
+    let docs = match load_corpus() {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("domain_xml bench skipped: {why}");
+            return;
+        }
+    };
+    // Documents the model rejects would make the two kvmhost measurements time error paths;
+    // report them and measure all three functions on the documents that parse.
+    let (docs, rejected): (Vec<String>, Vec<String>) = docs.into_iter().partition(|d| Domain::parse(d).is_ok());
+    let bytes: usize = docs.iter().map(String::len).sum();
+    eprintln!(
+        "domain_xml: {} documents ({bytes} bytes) measured; {} rejected by Domain::parse and excluded",
+        docs.len(),
+        rejected.len()
+    );
+    if docs.is_empty() {
+        return;
+    }
+
+    let mut group = c.benchmark_group("domain_xml");
+    group.throughput(Throughput::Elements(docs.len() as u64));
+    // Flat sampling: every sample runs the same number of whole-corpus passes, so 20 samples
+    // fit the 5 s budget even though one pass takes tens of milliseconds.
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(5));
+
+    group.bench_function("kvmhost_parse_write", |b| {
+        b.iter(|| {
+            let mut out = 0usize;
+            for d in &docs {
+                let dom = Domain::parse(black_box(d)).expect("parse");
+                out += black_box(dom.to_xml().expect("write")).len();
+            }
+            out
+        })
+    });
+    group.bench_function("kvmhost_parse", |b| {
+        b.iter(|| {
+            for d in &docs {
+                black_box(Domain::parse(black_box(d)).expect("parse"));
+            }
+        })
+    });
+    group.bench_function("quick_xml_raw_scan", |b| {
+        b.iter(|| {
+            let mut events = 0usize;
+            for d in &docs {
+                events += raw_scan(black_box(d));
+            }
+            events
+        })
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench_domain_xml(&mut c);
+    c.final_summary();
+}
