@@ -439,6 +439,10 @@ pub fn is_xml_char(c: char) -> bool {
 /// assert_eq!(check_xml_chars("a\u{7}").unwrap_err(), '\u{7}');
 /// ```
 pub fn check_xml_chars(s: &str) -> Result<(), char> {
+    // Fast path: printable ASCII, tab and line ends are always allowed.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r')) {
+        return Ok(());
+    }
     match s.chars().find(|c| !is_xml_char(*c)) {
         Some(c) => Err(c),
         None => Ok(()),

@@ -164,11 +164,11 @@ fn unescape(raw: &str) -> Result<String, String> {
 }
 
 /// Appends text to the content, merging with a preceding text node.
-fn push_text(children: &mut Vec<Node>, text: &str) {
+fn push_text(children: &mut Vec<Node>, text: std::borrow::Cow<'_, str>) {
     if let Some(Node::Text(prev)) = children.last_mut() {
-        prev.push_str(text);
+        prev.push_str(&text);
     } else {
-        children.push(Node::Text(text.to_string()));
+        children.push(Node::Text(text.into_owned()));
     }
 }
 
@@ -234,7 +234,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 if stack.is_empty() && !text.trim().is_empty() {
                     return Err(p.malformed_here("text outside the root element"));
                 }
-                push_text(target!(), &text);
+                push_text(target!(), text);
             }
             Event::GeneralRef(r) => {
                 let name = p.utf8(&r)?;
@@ -243,7 +243,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                     return Err(p.malformed_here("reference outside the root element"));
                 }
                 let mut buf = [0u8; 4];
-                push_text(target!(), c.encode_utf8(&mut buf));
+                push_text(target!(), (&*c.encode_utf8(&mut buf)).into());
             }
             Event::CData(c) => {
                 if stack.is_empty() {

@@ -3,7 +3,7 @@
 //! Attributes are written with double quotes; `<`, `&`, `"` and (in attributes) tab and line
 //! ends are escaped so that a conforming parser reads back exactly the stored values.
 
-use super::{is_xml_char, Document, Element, Node, XmlError};
+use super::{check_xml_chars, is_xml_char, Document, Element, Node, XmlError};
 
 fn invalid(c: char, context: &str) -> XmlError {
     XmlError::InvalidCharacter { character: c, context: context.to_string() }
@@ -23,22 +23,23 @@ fn check_name(name: &str) -> Result<(), XmlError> {
 }
 
 fn escape_into(out: &mut String, s: &str, in_attribute: bool, context: &str) -> Result<(), XmlError> {
+    check_xml_chars(s).map_err(|c| invalid(c, context))?;
+    // Every character that needs escaping is ASCII, so byte positions are char boundaries.
     let mut last = 0;
-    for (i, c) in s.char_indices() {
-        let rep = match c {
-            '<' => "&lt;",
-            '&' => "&amp;",
-            '>' => "&gt;",
-            '"' if in_attribute => "&quot;",
-            '\n' if in_attribute => "&#10;",
-            '\r' => "&#13;",
-            '\t' if in_attribute => "&#9;",
-            c if !is_xml_char(c) => return Err(invalid(c, context)),
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'<' => "&lt;",
+            b'&' => "&amp;",
+            b'>' => "&gt;",
+            b'"' if in_attribute => "&quot;",
+            b'\n' if in_attribute => "&#10;",
+            b'\r' => "&#13;",
+            b'\t' if in_attribute => "&#9;",
             _ => continue,
         };
         out.push_str(&s[last..i]);
         out.push_str(rep);
-        last = i + c.len_utf8();
+        last = i + 1;
     }
     out.push_str(&s[last..]);
     Ok(())
@@ -166,7 +167,7 @@ pub(crate) fn write_document_pretty(doc: &Document) -> Result<String, XmlError> 
 }
 
 pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
-    let mut out = String::with_capacity(4096);
+    let mut out = String::with_capacity(8192);
     for n in &doc.prolog {
         write_node(&mut out, n, "prolog")?;
     }
