@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::disk::attrs::{attr_part, enum_attr};
 use crate::domain::codec::{
-    attr_parse, attr_string, child_part, child_parse, set_attr, set_child, set_child_text, set_child_with,
-    ElementPath, XmlPart,
+    attr_parse, attr_string, child_parse, child_part, set_attr, set_child, set_child_text, set_child_with, ElementPath,
+    XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, Memory};
 use crate::xml::Element;
