@@ -66,6 +66,8 @@ pub struct Disk {
     pub source: Option<DiskSource>,
     /// `<backingStore>`.
     pub backing_store: Option<BackingStore>,
+    /// `<backenddomain>` (Xen).
+    pub backend_domain: Option<DiskBackendDomain>,
     /// `<geometry>`.
     pub geometry: Option<DiskGeometry>,
     /// `<blockio>`.
@@ -208,6 +210,7 @@ impl XmlPart for Disk {
             auth: child_part(el, path)?,
             source: child_part(el, path)?,
             backing_store: child_part(el, path)?,
+            backend_domain: child_part(el, path)?,
             geometry: child_part(el, path)?,
             blockio: child_part(el, path)?,
             mirror: child_part(el, path)?,
@@ -241,6 +244,7 @@ impl XmlPart for Disk {
         set_child(el, self.auth.as_ref(), o);
         set_child(el, self.source.as_ref(), o);
         set_child(el, self.backing_store.as_ref(), o);
+        set_child(el, self.backend_domain.as_ref(), o);
         set_child(el, self.geometry.as_ref(), o);
         set_child(el, self.blockio.as_ref(), o);
         set_child(el, self.mirror.as_ref(), o);

@@ -41,7 +41,8 @@ attr_part! {
 ///
 /// ```
 /// use kvmhost_core::domain::{Lease, XmlPart};
-/// let l = Lease { key: Some("k".into()), ..Lease::default() };
+/// let mut l = Lease::default();
+/// l.key = Some("k".into());
 /// assert_eq!(l.to_element().child("key").unwrap().text(), "k");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -157,8 +158,9 @@ impl XmlPart for Redirdev {
 ///
 /// ```
 /// use kvmhost_core::domain::{Smartcard, XmlPart};
-/// let s = Smartcard { mode: Some("host-certificates".into()), certificates: vec!["a".into(), "b".into()],
-///     ..Smartcard::default() };
+/// let mut s = Smartcard::default();
+/// s.mode = Some("host-certificates".into());
+/// s.certificates = vec!["a".into(), "b".into()];
 /// assert_eq!(s.to_element().children_named("certificate").count(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -266,7 +268,9 @@ simple_device! {
     ///
     /// ```
     /// use kvmhost_core::domain::{Hub, XmlPart};
-    /// assert_eq!(Hub { hub_type: Some("usb".into()), ..Hub::default() }.to_element().attr("type"), Some("usb"));
+    /// let mut h = Hub::default();
+    /// h.hub_type = Some("usb".into());
+    /// assert_eq!(h.to_element().attr("type"), Some("usb"));
     /// ```
     Hub = "hub", hub_type = "type", "`type` (usb)."
 }
@@ -276,7 +280,8 @@ simple_device! {
     ///
     /// ```
     /// use kvmhost_core::domain::{Panic, XmlPart};
-    /// let p = Panic { model: Some("isa".into()), ..Panic::default() };
+    /// let mut p = Panic::default();
+    /// p.model = Some("isa".into());
     /// assert_eq!(p.to_element().attr("model"), Some("isa"));
     /// ```
     Panic = "panic", model = "model", "`model` (isa / pseries / hyperv / s390 / pvpanic)."
@@ -314,7 +319,9 @@ attr_part! {
 ///
 /// ```
 /// use kvmhost_core::domain::{Memory, Shmem, XmlPart};
-/// let s = Shmem { name: Some("s0".into()), size: Some(Memory::mib(4)), ..Shmem::default() };
+/// let mut s = Shmem::default();
+/// s.name = Some("s0".into());
+/// s.size = Some(Memory::mib(4));
 /// assert_eq!(s.to_element().child("size").unwrap().text(), "4");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -469,3 +469,11 @@ impl XmlPart for ThrottleFilters {
         set_children(el, &self.filters, &["throttlefilter"]);
     }
 }
+
+attr_part! {
+    /// The Xen driver domain serving the disk (`<backenddomain name='dom1'/>`).
+    pub struct DiskBackendDomain = "backenddomain" {
+        /// `name`.
+        name: String = "name",
+    }
+}

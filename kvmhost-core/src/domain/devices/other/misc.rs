@@ -28,7 +28,8 @@ attr_part! {
 ///
 /// ```
 /// use kvmhost_core::domain::{Iommu, XmlPart};
-/// let i = Iommu { model: Some("intel".into()), ..Iommu::default() };
+/// let mut i = Iommu::default();
+/// i.model = Some("intel".into());
 /// assert_eq!(i.to_element().attr("model"), Some("intel"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -153,7 +154,9 @@ attr_part! {
 ///
 /// ```
 /// use kvmhost_core::domain::{Crypto, XmlPart};
-/// let c = Crypto { model: Some("virtio".into()), crypto_type: Some("qemu".into()), ..Crypto::default() };
+/// let mut c = Crypto::default();
+/// c.model = Some("virtio".into());
+/// c.crypto_type = Some("qemu".into());
 /// assert_eq!(c.to_element().attr("type"), Some("qemu"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
