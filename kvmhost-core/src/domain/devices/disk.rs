@@ -11,7 +11,8 @@ pub use source::*;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_string, child_part, child_text, set_attr, set_child, set_flag_child, ElementPath, XmlPart, YesNo,
+    attr_string, child_part, child_text, set_attr, set_child, set_child_text, set_flag_child, ElementPath, XmlPart,
+    YesNo,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError};
 use crate::xml::Element;
@@ -255,10 +256,10 @@ impl XmlPart for Disk {
         set_flag_child(el, "readonly", self.readonly, o);
         set_flag_child(el, "shareable", self.shareable, o);
         set_child(el, self.transient.as_ref(), o);
-        source::set_text_opt(el, "serial", self.serial.as_ref(), o);
-        source::set_text_opt(el, "wwn", self.wwn.as_ref(), o);
-        source::set_text_opt(el, "vendor", self.vendor.as_ref(), o);
-        source::set_text_opt(el, "product", self.product.as_ref(), o);
+        set_child_text(el, "serial", self.serial.as_deref(), o);
+        set_child_text(el, "wwn", self.wwn.as_deref(), o);
+        set_child_text(el, "vendor", self.vendor.as_deref(), o);
+        set_child_text(el, "product", self.product.as_deref(), o);
         set_child(el, self.encryption.as_ref(), o);
         set_child(el, self.alias.as_ref(), o);
         set_child(el, self.address.as_ref(), o);
@@ -328,5 +329,21 @@ mod tests {
         let d = Document::parse("<disk><iotune><total_iops_sec>x</total_iops_sec></iotune></disk>").unwrap();
         let e = Disk::decode(&d.root, &ElementPath::root("disk")).unwrap_err();
         assert!(e.to_string().contains("/disk/iotune/total_iops_sec"), "{e}");
+    }
+
+    #[test]
+    fn changing_source_keeps_untyped_content() {
+        let xml = "<disk type='file' device='disk'>\n  <driver name='qemu' type='qcow2' x-vendor='1'/>\n  \
+                   <source file='/old.qcow2'>\n    <privateData><nodenames/></privateData>\n  </source>\n  \
+                   <target dev='vda' bus='virtio'/>\n  <!-- keep me -->\n</disk>";
+        let d = Document::parse(xml).unwrap();
+        let mut disk = Disk::decode(&d.root, &ElementPath::root("disk")).unwrap();
+        assert_eq!(disk.source_path(), Some("/old.qcow2"));
+        disk.source.as_mut().unwrap().file = Some("/new.qcow2".into());
+        let mut el = d.root.clone();
+        disk.encode_into(&mut el);
+        let out = Document::new(el).to_xml().unwrap();
+        let expected = d.to_xml().unwrap().replace("/old.qcow2", "/new.qcow2");
+        assert_eq!(out, expected);
     }
 }

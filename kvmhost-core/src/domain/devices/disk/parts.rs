@@ -145,8 +145,24 @@ impl XmlPart for DiskDriver {
         Ok(d)
     }
     fn encode_into(&self, el: &mut Element) {
-        let mut me = self.clone();
-        for (name, field) in DRIVER_ATTRS.iter().zip(me.attrs_mut()) {
+        let attrs = [
+            &self.name,
+            &self.format,
+            &self.cache,
+            &self.error_policy,
+            &self.rerror_policy,
+            &self.io,
+            &self.ioeventfd,
+            &self.event_idx,
+            &self.copy_on_read,
+            &self.discard,
+            &self.detect_zeroes,
+            &self.iommu,
+            &self.ats,
+            &self.packed,
+            &self.page_per_vq,
+        ];
+        for (name, field) in DRIVER_ATTRS.iter().zip(attrs) {
             set_attr(el, name, field.as_deref());
         }
         set_attr(el, "iothread", self.iothread);

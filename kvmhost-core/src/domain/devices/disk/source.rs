@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attrs::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, children_parts, set_attr, set_child, set_child_text, set_children, ElementPath, XmlPart,
+    attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
 };
 use crate::domain::{Address, DomainError, SecLabel};
 use crate::xml::Element;
@@ -501,9 +501,4 @@ impl XmlPart for DiskSource {
         set_child(el, self.encryption.as_ref(), o);
         set_child(el, self.reservations.as_ref(), o);
     }
-}
-
-/// Writes an optional text child (helper for `<serial>`, `<wwn>`, …).
-pub(crate) fn set_text_opt(el: &mut Element, name: &str, value: Option<&String>, order: &[&str]) {
-    set_child_text(el, name, value, order);
 }
