@@ -4,8 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::disk::attrs::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, children_parts_named, set_attr, set_child, set_child_with, set_children_named,
-    set_flag_child, ElementPath, XmlPart,
+    attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
 use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
 use crate::xml::Element;
@@ -139,42 +138,6 @@ attr_part! {
     }
 }
 
-attr_part! {
-    /// One `<uid>` / `<gid>` mapping of `<idmap>` (`start`, `target`, `count`).
-    pub struct IdMapRange = "uid" {
-        /// `start`.
-        start: u32 = "start",
-        /// `target`.
-        target: u32 = "target",
-        /// `count`.
-        count: u32 = "count",
-    }
-}
-
-/// User namespace mapping (`<idmap><uid …/><gid …/></idmap>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct FilesystemIdMap {
-    /// `<uid>`s.
-    pub uids: Vec<IdMapRange>,
-    /// `<gid>`s.
-    pub gids: Vec<IdMapRange>,
-}
-
-impl XmlPart for FilesystemIdMap {
-    const TAG: &'static str = "idmap";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(FilesystemIdMap {
-            uids: children_parts_named(el, "uid", path)?,
-            gids: children_parts_named(el, "gid", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_children_named(el, "uid", &self.uids, &["uid", "gid"]);
-        set_children_named(el, "gid", &self.gids, &["uid", "gid"]);
-    }
-}
-
 /// A `<filesystem>` device.
 ///
 /// ```
@@ -205,7 +168,7 @@ pub struct Filesystem {
     /// `<binary>`.
     pub binary: Option<FilesystemBinary>,
     /// `<idmap>`.
-    pub idmap: Option<FilesystemIdMap>,
+    pub idmap: Option<crate::domain::Idmap>,
     /// `<source>`.
     pub source: Option<FilesystemSource>,
     /// `<target>`.
