@@ -278,14 +278,14 @@ impl XmlPart for Capabilities {
             policy: attr_string(el, "policy"),
             capabilities: el
                 .elements()
-                .map(|c| Capability { name: c.name.clone(), state: c.attr("state").map(Into::into) })
+                .map(|c| Capability { name: c.name.to_string(), state: c.attr("state").map(Into::into) })
                 .collect(),
         })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "policy", self.policy.as_deref());
         let stale: Vec<String> =
-            el.elements().map(|c| c.name.clone()).filter(|n| !self.capabilities.iter().any(|c| &c.name == n)).collect();
+            el.elements().map(|c| c.name.to_string()).filter(|n| !self.capabilities.iter().any(|c| &c.name == n)).collect();
         for name in stale {
             crate::domain::codec::set_child_with(el, &name, None::<fn(&mut Element)>, &[]);
         }

@@ -404,7 +404,7 @@ impl Domain {
     /// ```
     pub fn from_document(doc: Document) -> Result<Domain, DomainError> {
         if doc.root.name != "domain" {
-            return Err(DomainError::NotADomain { found: doc.root.name });
+            return Err(DomainError::NotADomain { found: doc.root.name.to_string() });
         }
         Ok(Domain { doc })
     }

@@ -21,6 +21,12 @@ use serde::{Deserialize, Serialize};
 
 pub use parse::XmlError;
 
+/// The string type of names, attribute values and text in the tree: short strings (up to 24
+/// bytes, which is nearly every name, value and indentation run in a libvirt document) are
+/// stored inline without a heap allocation. It dereferences to `str` and converts from and
+/// into `String`.
+pub type XmlString = compact_str::CompactString;
+
 /// One node of an element's content, in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -28,7 +34,7 @@ pub enum Node {
     /// A child element.
     Element(Element),
     /// Character data, unescaped.
-    Text(String),
+    Text(XmlString),
     /// A `<![CDATA[...]]>` section, verbatim.
     CData(String),
     /// A `<!-- ... -->` comment, verbatim.
@@ -61,16 +67,16 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribute {
     /// Qualified name as written (`type`, `xmlns:qemu`).
-    pub name: String,
+    pub name: XmlString,
     /// Unescaped value.
-    pub value: String,
+    pub value: XmlString,
 }
 
 /// An element with its attributes and content, all in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Element {
     /// Qualified name as written (`disk`, `qemu:commandline`).
-    pub name: String,
+    pub name: XmlString,
     /// Attributes in document order.
     pub attributes: Vec<Attribute>,
     /// Content in document order.
@@ -147,7 +153,7 @@ impl Element {
     /// use kvmhost_core::xml::Element;
     /// assert!(Element::new("vcpu").children.is_empty());
     /// ```
-    pub fn new(name: impl Into<String>) -> Element {
+    pub fn new(name: impl Into<XmlString>) -> Element {
         Element { name: name.into(), attributes: Vec::new(), children: Vec::new() }
     }
 
@@ -173,11 +179,11 @@ impl Element {
     /// e.set_attr("x", "3");
     /// assert_eq!(e.attributes[0].value, "3");
     /// ```
-    pub fn set_attr(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set_attr(&mut self, name: &str, value: impl Into<XmlString>) {
         let value = value.into();
         match self.attributes.iter_mut().find(|a| a.name == name) {
             Some(a) => a.value = value,
-            None => self.attributes.push(Attribute { name: name.to_string(), value }),
+            None => self.attributes.push(Attribute { name: name.into(), value }),
         }
     }
 
@@ -190,7 +196,7 @@ impl Element {
     /// e.set_attr_opt("x", None::<&str>);
     /// assert!(e.attr("x").is_none());
     /// ```
-    pub fn set_attr_opt<S: Into<String>>(&mut self, name: &str, value: Option<S>) {
+    pub fn set_attr_opt<S: Into<XmlString>>(&mut self, name: &str, value: Option<S>) {
         match value {
             Some(v) => self.set_attr(name, v),
             None => self.remove_attr(name),
@@ -280,7 +286,8 @@ impl Element {
         let mut out = String::new();
         for n in &self.children {
             match n {
-                Node::Text(t) | Node::CData(t) => out.push_str(t),
+                Node::Text(t) => out.push_str(t),
+                Node::CData(t) => out.push_str(t),
                 _ => {}
             }
         }
@@ -295,7 +302,7 @@ impl Element {
     /// e.set_text("vm1");
     /// assert_eq!(e.text(), "vm1");
     /// ```
-    pub fn set_text(&mut self, text: impl Into<String>) {
+    pub fn set_text(&mut self, text: impl Into<XmlString>) {
         let text = text.into();
         self.children.clear();
         if !text.is_empty() {
@@ -400,12 +407,18 @@ fn significant_content(children: &[Node]) -> Vec<Content<'_>> {
     let has_elements = children.iter().any(|n| matches!(n, Node::Element(_)));
     let mut out: Vec<Content<'_>> = Vec::new();
     for n in children {
+        let text: Option<&str> = match n {
+            Node::Text(t) => Some(t),
+            Node::CData(t) => Some(t),
+            _ => None,
+        };
         match n {
-            Node::Text(t) | Node::CData(t) => {
+            _ if text.is_some() => {
+                let t = text.unwrap_or_default();
                 if let Some(Content::Text(prev)) = out.last_mut() {
                     prev.push_str(t);
                 } else {
-                    out.push(Content::Text(t.clone()));
+                    out.push(Content::Text(t.to_string()));
                 }
             }
             Node::Element(e) => out.push(Content::Element(e)),

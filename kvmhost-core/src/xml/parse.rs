@@ -4,7 +4,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 
-use super::{check_xml_chars, Attribute, Document, Element, Node};
+use super::{check_xml_chars, Attribute, Document, Element, Node, XmlString};
 
 /// An XML text that cannot be parsed or written, with its position when known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -90,25 +90,39 @@ impl<'a> Parser<'a> {
             .map_err(|c| self.malformed_here(format!("character U+{:04X} is not allowed in XML", c as u32)))
     }
 
-    fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
-        let s = std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))?.to_string();
-        self.checked(&s)?;
+    /// The text of `bytes`, which quick-xml sliced out of the input: found by position in the
+    /// (already valid UTF-8) input, so it needs no second UTF-8 validation.
+    fn text_of<'b>(&self, bytes: &'b [u8]) -> Result<&'b str, XmlError>
+    where
+        'a: 'b,
+    {
+        let base = self.input.as_ptr() as usize;
+        let start = bytes.as_ptr() as usize;
+        let borrowed = start.checked_sub(base).and_then(|off| self.input.get(off..off + bytes.len()));
+        let s = match borrowed {
+            Some(s) if s.as_bytes().as_ptr() == bytes.as_ptr() => s,
+            _ => std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))?,
+        };
+        self.checked(s)?;
         Ok(s)
     }
 
+    fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
+        Ok(self.text_of(bytes)?.to_string())
+    }
+
     fn element_start(&self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
-        let name = self.utf8(start.name().as_ref())?;
-        let mut attributes = Vec::new();
+        let name = XmlString::from(self.text_of(start.name().into_inner())?);
+        let mut attributes = Vec::with_capacity(4);
         for attr in start.attributes() {
             let attr = attr.map_err(|e| self.malformed_here(format!("in <{name}>: {e}")))?;
-            let key = self.utf8(attr.key.as_ref())?;
+            let key = XmlString::from(self.text_of(attr.key.into_inner())?);
             if attributes.iter().any(|a: &Attribute| a.name == key) {
                 return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
             }
-            let raw = std::str::from_utf8(&attr.value).map_err(|_| self.malformed_here("invalid UTF-8"))?;
+            let raw = self.text_of(&attr.value)?;
             let value = unescape(&normalize_attribute_whitespace(raw))
                 .map_err(|m| self.malformed_here(format!("in attribute {key} of <{name}>: {m}")))?;
-            self.checked(&value)?;
             attributes.push(Attribute { name: key, value });
         }
         Ok(Element { name, attributes, children: Vec::new() })
@@ -146,11 +160,11 @@ fn resolve_reference(name: &str) -> Result<char, String> {
 }
 
 /// Unescapes entity and character references in an attribute value.
-fn unescape(raw: &str) -> Result<String, String> {
+fn unescape(raw: &str) -> Result<XmlString, String> {
     if !raw.contains('&') {
-        return Ok(raw.to_string());
+        return Ok(XmlString::from(raw));
     }
-    let mut out = String::with_capacity(raw.len());
+    let mut out = XmlString::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
@@ -168,7 +182,7 @@ fn push_text(children: &mut Vec<Node>, text: std::borrow::Cow<'_, str>) {
     if let Some(Node::Text(prev)) = children.last_mut() {
         prev.push_str(&text);
     } else {
-        children.push(Node::Text(text.into_owned()));
+        children.push(Node::Text(XmlString::from(text)));
     }
 }
 

@@ -137,7 +137,7 @@ fn write_pretty(out: &mut String, e: &Element, depth: usize) -> Result<(), XmlEr
         return write_element(out, e);
     }
     let mut shallow = Element { name: e.name.clone(), attributes: e.attributes.clone(), children: Vec::new() };
-    shallow.children.push(Node::Text(String::new()));
+    shallow.children.push(Node::Text(super::XmlString::default()));
     let mut open = String::new();
     write_element(&mut open, &shallow)?;
     out.push_str(&open[..open.len() - e.name.len() - 3]);

@@ -57,7 +57,7 @@ impl XmlPart for TpmBackend {
             device_path: el.child("device").and_then(|d| attr_string(d, "path")),
             encryption_secret: el.child("encryption").and_then(|d| attr_string(d, "secret")),
             active_pcr_banks: el.child("active_pcr_banks").map(|b| {
-                b.elements().filter(|e| PCR_BANKS.contains(&e.name.as_str())).map(|e| e.name.clone()).collect()
+                b.elements().filter(|e| PCR_BANKS.contains(&e.name.as_str())).map(|e| e.name.to_string()).collect()
             }),
             source: child_part(el, path)?,
         })

@@ -23,9 +23,13 @@ pub(crate) fn merge_text(el: &mut Element, value: Option<&str>) {
         el.set_text(value.unwrap_or_default());
         return;
     }
-    el.children.retain(|n| !matches!(n, Node::Text(t) | Node::CData(t) if !t.trim().is_empty()));
+    el.children.retain(|n| match n {
+        Node::Text(t) => t.trim().is_empty(),
+        Node::CData(t) => t.trim().is_empty(),
+        _ => true,
+    });
     if let Some(v) = value {
-        el.children.insert(0, Node::Text(v.to_string()));
+        el.children.insert(0, Node::Text(v.to_string().into()));
     }
 }
 
