@@ -173,7 +173,9 @@ fn check(input: &str) -> Result<(), String> {
                 fail!("domain after apply does not write back: {e}\ninput: {input:?}");
             }
         }
-        Err(DomainError::InvalidValue { path, .. }) | Err(DomainError::Invalid { path, .. }) => {
+        Err(DomainError::InvalidValue { path, .. })
+        | Err(DomainError::Invalid { path, .. })
+        | Err(DomainError::Missing { path }) => {
             if !path.starts_with("/domain") {
                 fail!("error path {path:?} is not an element path");
             }

@@ -111,6 +111,18 @@ pub fn attr_string(el: &Element, name: &str) -> Option<String> {
     el.attr(name).map(str::to_string)
 }
 
+/// A required attribute; its absence is [`DomainError::Missing`] naming the path.
+///
+/// ```
+/// use kvmhost_core::domain::{codec::required_attr, ElementPath};
+/// let e = kvmhost_core::xml::Element::new("alias");
+/// let err = required_attr(&e, "name", &ElementPath::root("alias")).unwrap_err();
+/// assert!(err.to_string().contains("/alias/@name"));
+/// ```
+pub fn required_attr(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<String, DomainError> {
+    el.attr(name).map(str::to_string).ok_or_else(|| DomainError::Missing { path: path.attribute(name) })
+}
+
 /// An attribute parsed with `FromStr`; a value that does not parse is an
 /// [`DomainError::InvalidValue`] naming the attribute's path.
 ///
@@ -358,8 +370,11 @@ pub fn set_child_text<V: fmt::Display>(el: &mut Element, name: &str, value: Opti
         name,
         value.map(|v| {
             move |e: &mut Element| {
+                // Keep the text as written when it already says the same (libvirt trims
+                // surrounding whitespace of such values, and so do the decoders).
                 let text = v.to_string();
-                if e.text() != text && !same_number(&e.text(), &text) {
+                let old = e.text();
+                if old != text && old.trim() != text && !same_number(&old, &text) {
                     e.set_text(text);
                 }
             }

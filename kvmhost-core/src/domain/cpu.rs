@@ -139,8 +139,11 @@ pub struct CpuFeature {
 
 impl XmlPart for CpuFeature {
     const TAG: &'static str = "feature";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CpuFeature { policy: el.attr("policy").map(Into::into), name: el.attr("name").unwrap_or_default().into() })
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(CpuFeature {
+            policy: el.attr("policy").map(Into::into),
+            name: crate::domain::codec::required_attr(el, "name", path)?,
+        })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "policy", self.policy.as_ref());

@@ -284,8 +284,11 @@ impl XmlPart for Capabilities {
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "policy", self.policy.as_deref());
-        let stale: Vec<String> =
-            el.elements().map(|c| c.name.to_string()).filter(|n| !self.capabilities.iter().any(|c| &c.name == n)).collect();
+        let stale: Vec<String> = el
+            .elements()
+            .map(|c| c.name.to_string())
+            .filter(|n| !self.capabilities.iter().any(|c| &c.name == n))
+            .collect();
         for name in stale {
             crate::domain::codec::set_child_with(el, &name, None::<fn(&mut Element)>, &[]);
         }

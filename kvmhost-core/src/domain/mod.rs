@@ -81,6 +81,12 @@ pub enum DomainError {
         /// What was expected.
         expected: String,
     },
+    /// A required attribute is absent.
+    #[error("missing required attribute {path}")]
+    Missing {
+        /// The attribute's path (`/domain/cpu/feature[1]/@name`).
+        path: String,
+    },
     /// A value a builder or setter cannot accept.
     #[error("invalid domain at {path}: {reason}")]
     Invalid {

@@ -260,8 +260,8 @@ pub struct InitEnv {
 
 impl XmlPart for InitEnv {
     const TAG: &'static str = "initenv";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(InitEnv { name: el.attr("name").unwrap_or_default().to_string(), value: el.text() })
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(InitEnv { name: crate::domain::codec::required_attr(el, "name", path)?, value: el.text() })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "name", Some(&self.name));

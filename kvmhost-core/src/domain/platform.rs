@@ -192,10 +192,14 @@ pub struct Resource {
 
 impl XmlPart for Resource {
     const TAG: &'static str = "resource";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        let fc = path.child("fibrechannel");
         Ok(Resource {
             partition: el.child("partition").map(|p| text_of(p).unwrap_or_default()),
-            fibrechannel_appid: el.child("fibrechannel").map(|f| f.attr("appid").unwrap_or_default().to_string()),
+            fibrechannel_appid: el
+                .child("fibrechannel")
+                .map(|f| crate::domain::codec::required_attr(f, "appid", &fc))
+                .transpose()?,
         })
     }
     fn encode_into(&self, el: &mut Element) {

@@ -366,8 +366,14 @@ impl XmlPart for MemoryBacking {
             hugepages: el.child("hugepages").map(|h| children_parts_named(h, "page", &hp)).transpose()?,
             nosharepages: el.child("nosharepages").is_some(),
             locked: el.child("locked").is_some(),
-            source_type: el.child("source").map(|s| s.attr("type").unwrap_or_default().to_string()),
-            access_mode: el.child("access").map(|s| s.attr("mode").unwrap_or_default().to_string()),
+            source_type: el
+                .child("source")
+                .map(|s| crate::domain::codec::required_attr(s, "type", &path.child("source")))
+                .transpose()?,
+            access_mode: el
+                .child("access")
+                .map(|s| crate::domain::codec::required_attr(s, "mode", &path.child("access")))
+                .transpose()?,
             allocation: named_child(el, "allocation", path)?,
             discard: el.child("discard").is_some(),
         })

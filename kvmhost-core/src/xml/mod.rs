@@ -444,6 +444,45 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
+fn is_name_start_char(c: char) -> bool {
+    c.is_ascii_alphabetic()
+        || matches!(c, ':' | '_' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+            | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
+            | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+            | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || c.is_ascii_digit()
+        || matches!(c, '-' | '.' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// Checks that `name` is an XML 1.0 `Name` (element and attribute names, `qemu:arg` included).
+/// The error is the first character that is not allowed where it stands, or `None` for an
+/// empty name.
+///
+/// ```
+/// use kvmhost_core::xml::check_xml_name;
+/// assert!(check_xml_name("qemu:commandline").is_ok());
+/// assert!(check_xml_name("on_poweroff").is_ok());
+/// assert_eq!(check_xml_name("a=b"), Err(Some('=')));
+/// assert_eq!(check_xml_name("1a"), Err(Some('1')));
+/// assert_eq!(check_xml_name(""), Err(None));
+/// ```
+pub fn check_xml_name(name: &str) -> Result<(), Option<char>> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Err(None),
+        Some(c) if !is_name_start_char(c) => return Err(Some(c)),
+        Some(_) => {}
+    }
+    match chars.find(|c| !is_name_char(*c)) {
+        Some(c) => Err(Some(c)),
+        None => Ok(()),
+    }
+}
+
 /// Checks that every character of `s` can be carried by XML 1.0.
 ///
 /// ```

@@ -4,7 +4,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 
-use super::{check_xml_chars, Attribute, Document, Element, Node, XmlString};
+use super::{check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString};
 
 /// An XML text that cannot be parsed or written, with its position when known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -19,6 +19,12 @@ pub enum XmlError {
         column: usize,
         /// What the parser found.
         message: String,
+    },
+    /// A name that is not an XML name (empty, for instance).
+    #[error("invalid XML name {name:?}")]
+    InvalidName {
+        /// The name.
+        name: String,
     },
     /// A character XML 1.0 cannot carry, found while writing or parsing.
     #[error("character U+{:04X} cannot appear in XML (in {context})", *.character as u32)]
@@ -107,16 +113,32 @@ impl<'a> Parser<'a> {
         Ok(s)
     }
 
+    /// A name sliced out of the input, checked against the XML `Name` rule.
+    fn name_of<'b>(&self, bytes: &'b [u8], what: &str) -> Result<&'b str, XmlError>
+    where
+        'a: 'b,
+    {
+        let name = self.text_of(bytes)?;
+        check_xml_name(name).map_err(|bad| match bad {
+            Some(c) => self.malformed_here(format!("character {c:?} is not allowed in {what} name {name:?}")),
+            None => self.malformed_here(format!("empty {what} name")),
+        })?;
+        Ok(name)
+    }
+
     fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
         Ok(self.text_of(bytes)?.to_string())
     }
 
     fn element_start(&self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
-        let name = XmlString::from(self.text_of(start.name().into_inner())?);
+        let name = XmlString::from(self.name_of(start.name().into_inner(), "element")?);
+        if !attributes_separated(start.attributes_raw()) {
+            return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
+        }
         let mut attributes = Vec::with_capacity(4);
         for attr in start.attributes() {
             let attr = attr.map_err(|e| self.malformed_here(format!("in <{name}>: {e}")))?;
-            let key = XmlString::from(self.text_of(attr.key.into_inner())?);
+            let key = XmlString::from(self.name_of(attr.key.into_inner(), "attribute")?);
             if attributes.iter().any(|a: &Attribute| a.name == key) {
                 return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
             }
@@ -127,6 +149,32 @@ impl<'a> Parser<'a> {
         }
         Ok(Element { name, attributes, children: Vec::new() })
     }
+}
+
+/// Whether every attribute value's closing quote is followed by whitespace or the end (XML
+/// requires `a='1' b='2'`; quick-xml alone would also take `a='1'b='2'`).
+fn attributes_separated(raw: &[u8]) -> bool {
+    let mut quote: Option<u8> = None;
+    let mut just_closed = false;
+    for &b in raw {
+        match quote {
+            Some(q) if b == q => {
+                quote = None;
+                just_closed = true;
+            }
+            Some(_) => {}
+            None => {
+                if just_closed && !b.is_ascii_whitespace() && b != b'/' {
+                    return false;
+                }
+                just_closed = false;
+                if b == b'"' || b == b'\'' {
+                    quote = Some(b);
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Attribute-value normalisation (XML 1.0 §3.3.3): literal line ends and tabs become spaces.
@@ -325,6 +373,8 @@ mod tests {
         assert!(parse_document("<a>&#1;</a>").is_err());
         assert!(parse_document("<a>").is_err());
         assert!(parse_document("x<a/>").is_err());
+        assert!(parse_document("<a x='1'y='2'/>").is_err());
+        assert!(parse_document("<a x='1' y=\"2\"/>").is_ok());
     }
 
     #[test]

@@ -3,23 +3,17 @@
 //! Attributes are written with double quotes; `<`, `&`, `"` and (in attributes) tab and line
 //! ends are escaped so that a conforming parser reads back exactly the stored values.
 
-use super::{check_xml_chars, is_xml_char, Document, Element, Node, XmlError};
+use super::{check_xml_chars, check_xml_name, is_xml_char, Document, Element, Node, XmlError};
 
 fn invalid(c: char, context: &str) -> XmlError {
     XmlError::InvalidCharacter { character: c, context: context.to_string() }
 }
 
 fn check_name(name: &str) -> Result<(), XmlError> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| is_xml_char(c) && !c.is_whitespace() && !matches!(c, '<' | '>' | '&' | '"' | '\'' | '=' | '/'));
-    if ok {
-        Ok(())
-    } else {
-        let bad = name.chars().find(|c| !is_xml_char(*c) || c.is_whitespace()).unwrap_or(' ');
-        Err(invalid(bad, &format!("name {name:?}")))
-    }
+    check_xml_name(name).map_err(|bad| match bad {
+        Some(c) => invalid(c, &format!("name {name:?}")),
+        None => XmlError::InvalidName { name: String::new() },
+    })
 }
 
 fn escape_into(out: &mut String, s: &str, in_attribute: bool, context: &str) -> Result<(), XmlError> {

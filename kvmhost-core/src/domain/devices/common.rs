@@ -171,8 +171,8 @@ pub struct Alias {
 
 impl XmlPart for Alias {
     const TAG: &'static str = "alias";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Alias { name: el.attr("name").unwrap_or_default().to_string() })
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        Ok(Alias { name: crate::domain::codec::required_attr(el, "name", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "name", Some(&self.name));

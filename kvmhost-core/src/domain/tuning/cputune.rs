@@ -354,7 +354,10 @@ impl XmlPart for CpuTune {
             iothread_period: child_parse(el, "iothread_period", path)?,
             iothread_quota: child_parse(el, "iothread_quota", path)?,
             vcpupins: children_parts_named(el, "vcpupin", path)?,
-            emulatorpin: el.child("emulatorpin").map(|e| e.attr("cpuset").unwrap_or_default().to_string()),
+            emulatorpin: el
+                .child("emulatorpin")
+                .map(|e| crate::domain::codec::required_attr(e, "cpuset", &path.child("emulatorpin")))
+                .transpose()?,
             iothreadpins: children_parts_named(el, "iothreadpin", path)?,
             vcpusched: children_parts_named::<VcpuSched>(el, "vcpusched", path)?.into_iter().map(|s| s.0).collect(),
             iothreadsched: children_parts_named::<IothreadSched>(el, "iothreadsched", path)?

@@ -262,8 +262,11 @@ pub struct DiskInitiator {
 
 impl XmlPart for DiskInitiator {
     const TAG: &'static str = "initiator";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(DiskInitiator { iqn: el.child("iqn").map(|c| c.attr("name").unwrap_or_default().to_string()) })
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
+        let iqn = path.child("iqn");
+        Ok(DiskInitiator {
+            iqn: el.child("iqn").map(|c| crate::domain::codec::required_attr(c, "name", &iqn)).transpose()?,
+        })
     }
     fn encode_into(&self, el: &mut Element) {
         crate::domain::codec::set_child_with(
