@@ -444,6 +444,30 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
+/// ASCII bytes that may start an XML name (`A-Z a-z _ :`).
+const ASCII_NAME_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphabetic() || c == b'_' || c == b':';
+        i += 1;
+    }
+    t
+};
+
+/// ASCII bytes that may continue an XML name (start bytes, digits, `-`, `.`).
+const ASCII_NAME_CHAR: [bool; 256] = {
+    let mut t = ASCII_NAME_START;
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = t[i] || c.is_ascii_digit() || c == b'-' || c == b'.';
+        i += 1;
+    }
+    t
+};
+
 fn is_name_start_char(c: char) -> bool {
     c.is_ascii_alphabetic()
         || matches!(c, ':' | '_' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
@@ -471,6 +495,10 @@ fn is_name_char(c: char) -> bool {
 /// assert_eq!(check_xml_name(""), Err(None));
 /// ```
 pub fn check_xml_name(name: &str) -> Result<(), Option<char>> {
+    let b = name.as_bytes();
+    if b.first().is_some_and(|c| ASCII_NAME_START[*c as usize]) && b.iter().all(|c| ASCII_NAME_CHAR[*c as usize]) {
+        return Ok(());
+    }
     let mut chars = name.chars();
     match chars.next() {
         None => return Err(None),
@@ -491,12 +519,20 @@ pub fn check_xml_name(name: &str) -> Result<(), Option<char>> {
 /// assert_eq!(check_xml_chars("a\u{7}").unwrap_err(), '\u{7}');
 /// ```
 pub fn check_xml_chars(s: &str) -> Result<(), char> {
-    // Fast path: printable ASCII, tab and line ends are always allowed.
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r')) {
-        return Ok(());
+    // One pass over the bytes: in valid UTF-8 the only characters XML 1.0 excludes are the C0
+    // controls other than tab and line ends, and U+FFFE / U+FFFF (EF BF BE / EF BF BF).
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
+            return Err(b as char);
+        }
+        if b == 0xEF && bytes.get(i + 1) == Some(&0xBF) {
+            match bytes.get(i + 2) {
+                Some(0xBE) => return Err('\u{FFFE}'),
+                Some(0xBF) => return Err('\u{FFFF}'),
+                _ => {}
+            }
+        }
     }
-    match s.chars().find(|c| !is_xml_char(*c)) {
-        Some(c) => Err(c),
-        None => Ok(()),
-    }
+    Ok(())
 }

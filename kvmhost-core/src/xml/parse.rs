@@ -102,6 +102,16 @@ impl<'a> Parser<'a> {
     where
         'a: 'b,
     {
+        let s = self.str_of(bytes)?;
+        self.checked(s)?;
+        Ok(s)
+    }
+
+    /// Like [`Parser::text_of`] without the XML character check.
+    fn str_of<'b>(&self, bytes: &'b [u8]) -> Result<&'b str, XmlError>
+    where
+        'a: 'b,
+    {
         let base = self.input.as_ptr() as usize;
         let start = bytes.as_ptr() as usize;
         let borrowed = start.checked_sub(base).and_then(|off| self.input.get(off..off + bytes.len()));
@@ -109,7 +119,6 @@ impl<'a> Parser<'a> {
             Some(s) if s.as_bytes().as_ptr() == bytes.as_ptr() => s,
             _ => std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))?,
         };
-        self.checked(s)?;
         Ok(s)
     }
 
@@ -118,7 +127,7 @@ impl<'a> Parser<'a> {
     where
         'a: 'b,
     {
-        let name = self.text_of(bytes)?;
+        let name = self.str_of(bytes)?;
         check_xml_name(name).map_err(|bad| match bad {
             Some(c) => self.malformed_here(format!("character {c:?} is not allowed in {what} name {name:?}")),
             None => self.malformed_here(format!("empty {what} name")),
@@ -135,8 +144,10 @@ impl<'a> Parser<'a> {
         if !attributes_separated(start.attributes_raw()) {
             return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
         }
-        let mut attributes = Vec::with_capacity(4);
-        for attr in start.attributes() {
+        let mut attributes =
+            if start.attributes_raw().iter().all(u8::is_ascii_whitespace) { Vec::new() } else { Vec::with_capacity(4) };
+        // quick-xml's own duplicate check allocates per element; duplicates are checked below.
+        for attr in start.attributes().with_checks(false) {
             let attr = attr.map_err(|e| self.malformed_here(format!("in <{name}>: {e}")))?;
             let key = XmlString::from(self.name_of(attr.key.into_inner(), "attribute")?);
             if attributes.iter().any(|a: &Attribute| a.name == key) {
@@ -179,7 +190,7 @@ fn attributes_separated(raw: &[u8]) -> bool {
 
 /// Attribute-value normalisation (XML 1.0 §3.3.3): literal line ends and tabs become spaces.
 fn normalize_attribute_whitespace(raw: &str) -> std::borrow::Cow<'_, str> {
-    if !raw.contains(['\n', '\r', '\t']) {
+    if !raw.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t')) {
         return raw.into();
     }
     raw.replace("\r\n", " ").replace(['\n', '\r', '\t'], " ").into()
@@ -226,8 +237,8 @@ fn unescape(raw: &str) -> Result<XmlString, String> {
 }
 
 /// Appends text to the content, merging with a preceding text node.
-fn push_text(children: &mut Vec<Node>, text: std::borrow::Cow<'_, str>) {
-    if let Some(Node::Text(prev)) = children.last_mut() {
+fn push_text(children: &mut Vec<Node>, own_start: usize, text: std::borrow::Cow<'_, str>) {
+    if let Some(Node::Text(prev)) = children.get_mut(own_start..).and_then(|own| own.last_mut()) {
         prev.push_str(&text);
     } else {
         children.push(Node::Text(XmlString::from(text)));
@@ -245,8 +256,11 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
     let mut prolog: Vec<Node> = Vec::new();
     let mut epilog: Vec<Node> = Vec::new();
     let mut root: Option<Element> = None;
-    // Open elements, innermost last.
-    let mut stack: Vec<Element> = Vec::new();
+    // Open elements (innermost last), each with the index in `open_content` where its content
+    // starts: the content of all open elements is collected in one scratch vector and moved
+    // into an exactly sized `children` vector when the element closes.
+    let mut stack: Vec<(Element, usize)> = Vec::new();
+    let mut open_content: Vec<Node> = Vec::with_capacity(64);
 
     loop {
         let event = match p.reader.read_event() {
@@ -256,13 +270,14 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 return Err(p.malformed_at(pos, e.to_string()));
             }
         };
-        // Where a node goes: the open element, else prolog (before root) or epilog.
+        // Where a node goes: the open element, else prolog (before root) or epilog; and where
+        // the current element's own content starts (for merging adjacent text).
         macro_rules! target {
             () => {
-                match stack.last_mut() {
-                    Some(top) => &mut top.children,
-                    None if root.is_none() => &mut prolog,
-                    None => &mut epilog,
+                match stack.last() {
+                    Some((_, start)) => (&mut open_content, *start),
+                    None if root.is_none() => (&mut prolog, 0),
+                    None => (&mut epilog, 0),
                 }
             };
         }
@@ -272,31 +287,38 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                     return Err(p.malformed_here("more than one root element"));
                 }
                 let el = p.element_start(&start)?;
-                stack.push(el);
+                stack.push((el, open_content.len()));
             }
             Event::Empty(start) => {
                 let el = p.element_start(&start)?;
-                match stack.last_mut() {
-                    Some(top) => top.children.push(Node::Element(el)),
+                match stack.last() {
+                    Some(_) => open_content.push(Node::Element(el)),
                     None if root.is_none() => root = Some(el),
                     None => return Err(p.malformed_here("more than one root element")),
                 }
             }
             Event::End(_) => {
                 // quick-xml checks that end names match their start.
-                let el = stack.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                match stack.last_mut() {
-                    Some(top) => top.children.push(Node::Element(el)),
+                let (mut el, start) = stack.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
+                el.children = open_content.drain(start..).collect();
+                match stack.last() {
+                    Some(_) => open_content.push(Node::Element(el)),
                     None => root = Some(el),
                 }
             }
             Event::Text(t) => {
-                let text = t.xml10_content().map_err(|e| p.malformed_here(e.to_string()))?;
-                p.checked(&text)?;
+                let raw = p.text_of(&t)?;
+                // XML 1.0 end-of-line handling: CR LF and lone CR read as LF.
+                let text: std::borrow::Cow<'_, str> = if raw.as_bytes().contains(&b'\r') {
+                    raw.replace("\r\n", "\n").replace('\r', "\n").into()
+                } else {
+                    raw.into()
+                };
                 if stack.is_empty() && !text.trim().is_empty() {
                     return Err(p.malformed_here("text outside the root element"));
                 }
-                push_text(target!(), text);
+                let (nodes, start) = target!();
+                push_text(nodes, start, text);
             }
             Event::GeneralRef(r) => {
                 let name = p.utf8(&r)?;
@@ -305,25 +327,26 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                     return Err(p.malformed_here("reference outside the root element"));
                 }
                 let mut buf = [0u8; 4];
-                push_text(target!(), (&*c.encode_utf8(&mut buf)).into());
+                let (nodes, start) = target!();
+                push_text(nodes, start, (&*c.encode_utf8(&mut buf)).into());
             }
             Event::CData(c) => {
                 if stack.is_empty() {
                     return Err(p.malformed_here("CDATA outside the root element"));
                 }
                 let text = p.utf8(&c)?;
-                target!().push(Node::CData(text));
+                target!().0.push(Node::CData(text));
             }
             Event::Comment(c) => {
                 let text = p.utf8(&c)?;
                 if text.contains("--") {
                     return Err(p.malformed_here("'--' inside a comment"));
                 }
-                target!().push(Node::Comment(text));
+                target!().0.push(Node::Comment(text));
             }
             Event::PI(pi) => {
                 let text = p.utf8(&pi)?;
-                target!().push(Node::ProcessingInstruction(text));
+                target!().0.push(Node::ProcessingInstruction(text));
             }
             Event::Decl(d) => {
                 if root.is_some() || !stack.is_empty() || !prolog.is_empty() {
@@ -342,7 +365,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
             Event::Eof => break,
         }
     }
-    if let Some(open) = stack.last() {
+    if let Some((open, _)) = stack.last() {
         let name = open.name.clone();
         return Err(p.malformed_at(input.len() as u64, format!("element <{name}> is not closed")));
     }

@@ -16,20 +16,50 @@ fn check_name(name: &str) -> Result<(), XmlError> {
     })
 }
 
+/// Bytes that need attention in text (`1`) and additionally in attribute values (`2`).
+const SPECIAL: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = 1;
+        i += 1;
+    }
+    t[b'<' as usize] = 1;
+    t[b'&' as usize] = 1;
+    t[b'>' as usize] = 1;
+    t[0xEF] = 1;
+    t[b'\t' as usize] = 2;
+    t[b'\n' as usize] = 2;
+    t[b'"' as usize] = 2;
+    t
+};
+
 fn escape_into(out: &mut String, s: &str, in_attribute: bool, context: &str) -> Result<(), XmlError> {
-    check_xml_chars(s).map_err(|c| invalid(c, context))?;
-    // Every character that needs escaping is ASCII, so byte positions are char boundaries.
+    // One pass: every character that needs escaping or refusing starts with an ASCII byte
+    // or 0xEF (U+FFFE / U+FFFF), so byte positions of the others are char boundaries.
+    let level = if in_attribute { 2 } else { 1 };
+    let bytes = s.as_bytes();
     let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
+    for (i, &b) in bytes.iter().enumerate() {
+        let class = SPECIAL[b as usize];
+        if class == 0 || class > level {
+            continue;
+        }
         let rep = match b {
             b'<' => "&lt;",
             b'&' => "&amp;",
             b'>' => "&gt;",
-            b'"' if in_attribute => "&quot;",
-            b'\n' if in_attribute => "&#10;",
+            b'"' => "&quot;",
+            b'\n' => "&#10;",
             b'\r' => "&#13;",
-            b'\t' if in_attribute => "&#9;",
-            _ => continue,
+            b'\t' => "&#9;",
+            0..=0x1f => return Err(invalid(b as char, context)),
+            _ => {
+                if let Err(c) = check_xml_chars(&s[i..i + 3]) {
+                    return Err(invalid(c, context));
+                }
+                continue;
+            }
         };
         out.push_str(&s[last..i]);
         out.push_str(rep);
