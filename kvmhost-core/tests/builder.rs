@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use kvmhost_core::domain::{Display, Domain, DomainBuilder, DomainType, Memory};
+use kvmhost_core::domain::{
+    Cpu, Disk, DiskHost, Display, Domain, DomainBuilder, DomainType, FeaturePolicy, Interface, Memory, Watchdog,
+};
 use kvmhost_core::testdata::libvirt_corpus;
 use kvmhost_core::xml::Element;
 use proptest::prelude::*;
@@ -86,6 +88,18 @@ fn variety() -> Vec<(String, Domain)> {
                 .unwrap(),
         ),
         ("uefi".into(), DomainBuilder::new("efi").uefi().pcie_root_ports(8).build().unwrap()),
+        (
+            "typed-parts".into(),
+            DomainBuilder::new("typed")
+                .cpu(&Cpu::host_model().with_feature("arch-capabilities", FeaturePolicy::Disable))
+                .disk(&Disk::network("rbd", "pool/image", vec![DiskHost::new("mon1.example.org", Some(6789))]))
+                .interface(&Interface::ovs_bridge("ovsbr0", Some("09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f".into())))
+                .interface(&Interface::bridge("cloudbr1").with_vlan(300).with_mac("52:54:00:12:34:56"))
+                .interface(&Interface::ovs_bridge("ovsbr0", None).with_trunk(&[100, 200, 300], Some(100)))
+                .device(&Watchdog::new("i6300esb", "reset"))
+                .build()
+                .unwrap(),
+        ),
         ("pc-machine".into(), DomainBuilder::new("pc").machine("pc").build().unwrap()),
     ]
 }

@@ -1,7 +1,9 @@
 //! Builder output is accepted by libvirt's `defineXML` (test driver, no daemon), runs, and what
 //! libvirt reports back parses into the lossless model.
 
-use kvmhost_core::domain::{Display, DomainBuilder, DomainType, Memory};
+use kvmhost_core::domain::{
+    Cpu, Disk, DiskHost, Display, DomainBuilder, DomainType, FeaturePolicy, Interface, Memory, VirtualPortType,
+};
 use kvmhost_libvirt::{Connection, DomainState, LibvirtError};
 use proptest::prelude::*;
 
@@ -24,6 +26,13 @@ fn builder_variety_is_accepted_by_define_xml() {
             .unwrap(),
         DomainBuilder::new("d-tcg").domain_type(DomainType::Qemu).display(Display::Headless).build().unwrap(),
         DomainBuilder::new("d-efi").uefi().build().unwrap(),
+        DomainBuilder::new("d-typed")
+            .cpu(&Cpu::host_model().with_feature("arch-capabilities", FeaturePolicy::Disable))
+            .disk(&Disk::network("rbd", "pool/image", vec![DiskHost::new("mon1.example.org", Some(6789))]))
+            .interface(&Interface::ovs_bridge("ovsbr0", Some("09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f".into())))
+            .interface(&Interface::bridge("cloudbr1").with_vlan(300))
+            .build()
+            .unwrap(),
     ];
     for d in &domains {
         let vm = conn.define(d).unwrap_or_else(|e| panic!("{:?}: {e}", d.name()));
@@ -37,6 +46,20 @@ fn builder_variety_is_accepted_by_define_xml() {
         let (ours, theirs) = (d.devices().unwrap().unwrap(), live.devices().unwrap().unwrap());
         assert_eq!(ours.disks.len(), theirs.disks.len());
         assert_eq!(ours.interfaces.len(), theirs.interfaces.len());
+        // Typed NIC details survive libvirt's parse and format (OVS virtualport, VLAN tag).
+        for (a, b) in ours.interfaces.iter().zip(&theirs.interfaces) {
+            let port = |i: &kvmhost_core::domain::Interface| i.virtualport.as_ref().and_then(|v| v.port_type.clone());
+            assert_eq!(port(a), port(b));
+            let vlan = |i: &kvmhost_core::domain::Interface| i.vlan.as_ref().map(|v| v.tags.len());
+            assert_eq!(vlan(a), vlan(b));
+        }
+        if d.name().unwrap().as_deref() == Some("d-typed") {
+            assert_eq!(
+                theirs.interfaces[0].virtualport.as_ref().unwrap().port_type,
+                Some(VirtualPortType::OpenVswitch)
+            );
+            assert_eq!(live.cpu().unwrap().unwrap().mode, d.cpu().unwrap().unwrap().mode);
+        }
         vm.destroy().unwrap();
         vm.undefine().unwrap();
         assert!(matches!(conn.lookup(&d.name().unwrap().unwrap()), Err(LibvirtError::NoSuchDomain { .. })));

@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::codec::{insert_child, set_child_text, XmlPart};
-use super::{Domain, DomainDef, DomainError, DomainType, LifecycleAction, Memory, Vcpu, DEVICE_ORDER, DOMAIN_ORDER};
+use super::{
+    Cpu, Disk, Domain, DomainDef, DomainError, DomainType, Interface, LifecycleAction, Memory, Vcpu, DEVICE_ORDER,
+    DOMAIN_ORDER,
+};
 use crate::xml::{check_xml_chars, Document, Element};
 
 /// The remote display a new domain gets.
@@ -183,8 +186,8 @@ impl DomainBuilder {
         self
     }
 
-    /// The guest CPU (any typed `<cpu>` part, e.g. from a CPU policy).
-    pub fn cpu<T: XmlPart>(mut self, cpu: &T) -> Self {
+    /// The guest CPU (e.g. `Cpu::host_model()` or one rendered by a CPU policy).
+    pub fn cpu(mut self, cpu: &Cpu) -> Self {
         self.cpu = Some(cpu.to_element());
         self
     }
@@ -221,8 +224,8 @@ impl DomainBuilder {
         self
     }
 
-    /// Any typed disk.
-    pub fn disk<T: XmlPart>(mut self, disk: &T) -> Self {
+    /// Any typed disk (`Disk::network(…)`, `Disk::block(…)`, …).
+    pub fn disk(mut self, disk: &Disk) -> Self {
         self.disks.push(disk.to_element());
         self
     }
@@ -246,8 +249,8 @@ impl DomainBuilder {
         self.nic("network", ("network", network))
     }
 
-    /// Any typed NIC.
-    pub fn interface<T: XmlPart>(mut self, nic: &T) -> Self {
+    /// Any typed NIC (`Interface::ovs_bridge(…)`, `Interface::direct(…)`, …).
+    pub fn interface(mut self, nic: &Interface) -> Self {
         self.interfaces.push(nic.to_element());
         self
     }
