@@ -141,11 +141,7 @@ impl<'a> Parser<'a> {
 
     fn element_start(&self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
         let name = XmlString::from(self.name_of(start.name().into_inner(), "element")?);
-        if !attributes_separated(start.attributes_raw()) {
-            return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
-        }
-        let mut attributes =
-            if start.attributes_raw().iter().all(u8::is_ascii_whitespace) { Vec::new() } else { Vec::with_capacity(4) };
+        let mut attributes = Vec::new();
         // quick-xml's own duplicate check allocates per element; duplicates are checked below.
         for attr in start.attributes().with_checks(false) {
             let attr = attr.map_err(|e| self.malformed_here(format!("in <{name}>: {e}")))?;
@@ -153,39 +149,76 @@ impl<'a> Parser<'a> {
             if attributes.iter().any(|a: &Attribute| a.name == key) {
                 return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
             }
-            let raw = self.text_of(&attr.value)?;
-            let value = unescape(&normalize_attribute_whitespace(raw))
+            let raw = self.str_of(&attr.value)?;
+            if !self.separated_after(raw) {
+                return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
+            }
+            let value = self
+                .attribute_value(raw)
                 .map_err(|m| self.malformed_here(format!("in attribute {key} of <{name}>: {m}")))?;
+            if attributes.capacity() == 0 {
+                attributes.reserve_exact(4);
+            }
             attributes.push(Attribute { name: key, value });
         }
         Ok(Element { name, attributes, children: Vec::new() })
     }
-}
 
-/// Whether every attribute value's closing quote is followed by whitespace or the end (XML
-/// requires `a='1' b='2'`; quick-xml alone would also take `a='1'b='2'`).
-fn attributes_separated(raw: &[u8]) -> bool {
-    let mut quote: Option<u8> = None;
-    let mut just_closed = false;
-    for &b in raw {
-        match quote {
-            Some(q) if b == q => {
-                quote = None;
-                just_closed = true;
-            }
-            Some(_) => {}
-            None => {
-                if just_closed && !b.is_ascii_whitespace() && b != b'/' {
-                    return false;
-                }
-                just_closed = false;
-                if b == b'"' || b == b'\'' {
-                    quote = Some(b);
-                }
-            }
+    /// Whether the attribute value `raw` (a slice of the input) is followed, after its closing
+    /// quote, by whitespace or the end of the tag: XML requires `a='1' b='2'`, quick-xml alone
+    /// would also take `a='1'b='2'`.
+    fn separated_after(&self, raw: &str) -> bool {
+        let end = (raw.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize) + raw.len() + 1;
+        match self.input.as_bytes().get(end) {
+            Some(b) => b.is_ascii_whitespace() || matches!(b, b'/' | b'>'),
+            None => true,
         }
     }
-    true
+
+    /// Decodes an attribute value in one classifying pass, taking the slow paths (character
+    /// check, whitespace normalisation, references) only when the value needs them.
+    fn attribute_value(&self, raw: &str) -> Result<XmlString, String> {
+        let flags = classify(raw.as_bytes());
+        if flags & CLASS_SUSPECT != 0 {
+            if let Err(c) = check_xml_chars(raw) {
+                return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
+            }
+        }
+        if flags & (CLASS_WHITESPACE | CLASS_CR) != 0 {
+            return unescape(&normalize_attribute_whitespace(raw));
+        }
+        if flags & CLASS_AMP != 0 {
+            return unescape(raw);
+        }
+        Ok(XmlString::from(raw))
+    }
+}
+
+const CLASS_SUSPECT: u8 = 1;
+const CLASS_WHITESPACE: u8 = 2;
+const CLASS_AMP: u8 = 4;
+const CLASS_CR: u8 = 8;
+
+/// Byte classes for [`classify`]: control characters and 0xEF (which starts U+FFFE/U+FFFF)
+/// are suspect, tab and LF are whitespace, CR is its own class, `&` starts a reference.
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = CLASS_SUSPECT;
+        i += 1;
+    }
+    t[b'\t' as usize] = CLASS_WHITESPACE;
+    t[b'\n' as usize] = CLASS_WHITESPACE;
+    t[b'\r' as usize] = CLASS_CR;
+    t[b'&' as usize] = CLASS_AMP;
+    t[0xEF] = CLASS_SUSPECT;
+    t
+};
+
+/// The union of the byte classes in `bytes` (a branch-free pass).
+fn classify(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |acc, &b| acc | CLASSES[b as usize])
 }
 
 /// Attribute-value normalisation (XML 1.0 §3.3.3): literal line ends and tabs become spaces.
@@ -307,9 +340,13 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 }
             }
             Event::Text(t) => {
-                let raw = p.text_of(&t)?;
+                let raw = p.str_of(&t)?;
+                let flags = classify(raw.as_bytes());
+                if flags & CLASS_SUSPECT != 0 {
+                    p.checked(raw)?;
+                }
                 // XML 1.0 end-of-line handling: CR LF and lone CR read as LF.
-                let text: std::borrow::Cow<'_, str> = if raw.as_bytes().contains(&b'\r') {
+                let text: std::borrow::Cow<'_, str> = if flags & CLASS_CR != 0 {
                     raw.replace("\r\n", "\n").replace('\r', "\n").into()
                 } else {
                     raw.into()
