@@ -15,8 +15,6 @@
 #   FUZZ_SANITIZER  address (default), none (faster), memory, thread, leak
 #   FUZZ_JOBS       N > 1: libFuzzer fork mode with N workers that keep going after a crash
 #                   (-fork=N -ignore_crashes=1), to collect several distinct crashes in one run
-#   KVMHOST_FUZZ_SKIP_KNOWN=1  skip inputs hitting bugs already reported in FUZZING.md
-#                   (handled in fuzz_targets/domain_parse.rs), to look for new ones past them
 #   KVMHOST_TESTDATA  directory holding libvirt-9.0.0/ (as for the test suite)
 set -euo pipefail
 

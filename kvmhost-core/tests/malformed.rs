@@ -542,8 +542,8 @@ fn not_a_domain_is_typed() {
 // Regression inputs found by the fuzz target (`scripts/fuzz.sh`). Each is marked with the crash
 // it reproduces; see FUZZING.md.
 
-/// FUZZ FINDING F1 (open; fails until the parser validates names): the parser accepts element
-/// and attribute names that are not XML names (quick-xml takes everything up to whitespace,
+/// FUZZ FINDING F1 (fixed: names are checked against the XML `Name` rule in parse and write):
+/// the parser accepted element and attribute names that are not XML names (quick-xml takes everything up to whitespace,
 /// `/` or `>` as the element name), so the document parses but `to_xml()` then fails with
 /// `InvalidCharacter` — a parsed document must always write back. Found by `domain_parse` and by
 /// `inserted_fragments` / `char_mutations` / `deleted_ranges` above (e.g. `<controller#type='pci'>`
@@ -576,7 +576,7 @@ fn regression_f1_parsed_names_must_write_back() {
     }
 }
 
-/// FUZZ FINDING F2 (open; fails until lifecycle actions are merged whitespace-tolerantly):
+/// FUZZ FINDING F2 (fixed: `set_child_text` keeps text whose trimmed form equals the value):
 /// `def()` trims the text of `<on_poweroff>` / `<on_reboot>` / `<on_crash>`, and `apply()` then
 /// writes the trimmed text back because it differs from the stored one, so a no-op
 /// `apply(&def()?)` changes the document (`" destroy"` becomes `"destroy"`). Pretty-printed
@@ -592,6 +592,33 @@ fn regression_f2_apply_def_keeps_lifecycle_whitespace() {
         let mut d = Domain::parse(src).unwrap();
         let before = d.clone();
         let def = d.def().unwrap();
+        d.apply(&def);
+        if let Some(diff) = before.root().first_difference(d.root(), "") {
+            panic!("{src:?}: apply(def()) changed {diff}");
+        }
+    }
+}
+
+/// FUZZ FINDING F3 (open; fails until `same_number` understands signed numbers): signed numeric
+/// attributes and texts (`i32`/`i64`: graphics `port`/`websocket`/`tlsPort`, bios
+/// `rebootTimeout`, cputune `quota`, …) written in a non-canonical negative form (`-0`, `-01`)
+/// decode to a number whose `Display` differs from the stored text, and `set_attr` /
+/// `set_child_text` (`kvmhost-core/src/domain/codec.rs`) only treat texts as the same number
+/// when both parse as *unsigned* (`same_number` parses `u128`), so a no-op `apply(&def()?)`
+/// rewrites `port='-0'` as `port='0'`. Found by `domain_parse` (a mutated corpus file with
+/// `<graphics type='vnc' port='-0' …/>`).
+#[test]
+fn regression_f3_apply_def_keeps_signed_number_spelling() {
+    for src in [
+        "<domain><devices><graphics type='vnc' port='-0'/></devices></domain>",
+        "<domain><devices><graphics type='vnc' port='-01'/></devices></domain>",
+        "<domain><devices><graphics type='spice' tlsPort='-0'/></devices></domain>",
+        "<domain><os><bios rebootTimeout='-01'/></os></domain>",
+        "<domain><cputune><quota>-0</quota></cputune></domain>",
+    ] {
+        let mut d = Domain::parse(src).unwrap();
+        let before = d.clone();
+        let def = d.def().unwrap_or_else(|e| panic!("{src:?}: {e}"));
         d.apply(&def);
         if let Some(diff) = before.root().first_difference(d.root(), "") {
             panic!("{src:?}: apply(def()) changed {diff}");
