@@ -219,14 +219,23 @@ pub fn set_attr<V: fmt::Display>(el: &mut Element, name: &str, value: Option<V>)
     }
 }
 
-/// Whether two texts denote the same unsigned number (decimal, or hex with `0x`).
+/// Whether two texts denote the same integer (decimal, or hex with `0x`, with an optional
+/// sign; `-0` equals `0`), so that `01`, `0x1f` or `-01` written by a user stay as written
+/// when the typed value is unchanged.
 fn same_number(a: &str, b: &str) -> bool {
-    fn num(s: &str) -> Option<u128> {
+    fn num(s: &str) -> Option<(bool, u128)> {
         let s = s.trim();
-        match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            Some(h) => u128::from_str_radix(h, 16).ok(),
-            None => s.parse().ok(),
-        }
+        let (negative, digits) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+            Some(h) => u128::from_str_radix(h, 16).ok()?,
+            None if digits.bytes().all(|c| c.is_ascii_digit()) && !digits.is_empty() => digits.parse().ok()?,
+            None => return None,
+        };
+        Some((negative && magnitude != 0, magnitude))
     }
     matches!((num(a), num(b)), (Some(x), Some(y)) if x == y)
 }
@@ -470,5 +479,13 @@ mod tests {
         assert_eq!(e.attr("slot"), Some("0x1f"));
         set_attr(&mut e, "slot", Some(30));
         assert_eq!(e.attr("slot"), Some("30"));
+        e.set_attr("port", "-0");
+        set_attr(&mut e, "port", Some(0));
+        assert_eq!(e.attr("port"), Some("-0"));
+        e.set_attr("port", "-01");
+        set_attr(&mut e, "port", Some(-1));
+        assert_eq!(e.attr("port"), Some("-01"));
+        set_attr(&mut e, "port", Some(1));
+        assert_eq!(e.attr("port"), Some("1"));
     }
 }
