@@ -39,6 +39,12 @@ fn escape_into(out: &mut String, s: &str, in_attribute: bool, context: &str) -> 
     // or 0xEF (U+FFFE / U+FFFF), so byte positions of the others are char boundaries.
     let level = if in_attribute { 2 } else { 1 };
     let bytes = s.as_bytes();
+    // Branch-free pre-pass: most values need no escaping at all.
+    let classes = bytes.iter().fold(0u8, |acc, &b| acc | (1 << SPECIAL[b as usize]));
+    if classes & if in_attribute { 0b110 } else { 0b010 } == 0 {
+        out.push_str(s);
+        return Ok(());
+    }
     let mut last = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let class = SPECIAL[b as usize];
