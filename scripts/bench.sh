@@ -18,7 +18,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-export KVMHOST_TESTDATA=${KVMHOST_TESTDATA:-/work/shared/testdata}
+export KVMHOST_TESTDATA=${KVMHOST_TESTDATA:-$(realpath -m ../shared/testdata)}
 VIRTINST_SECONDS=${VIRTINST_SECONDS:-10}
 SYS_PY=/usr/bin/python3
 OUT=$ROOT/target/bench
