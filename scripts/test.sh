@@ -14,7 +14,7 @@ step() { echo; echo "=== $* ==="; }
 step "format";  cargo fmt --all -- --check
 step "clippy";  cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "docs";    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-step "tests";   cargo test --workspace
+step "tests";   cargo test --workspace 2>&1 | tee target/test-output.log
 if [ -d "$KVMHOST_TESTDATA/libvirt-9.0.0" ]; then
   step "domain_xml check over libvirt's corpus"
   cargo run --release --quiet --example domain_xml -- check "$KVMHOST_TESTDATA/libvirt-9.0.0/domain" > target/domain_xml-check.jsonl
@@ -22,3 +22,6 @@ if [ -d "$KVMHOST_TESTDATA/libvirt-9.0.0" ]; then
 fi
 step "demo";    cargo run --release --quiet --example demo > target/demo.out && tail -n 3 target/demo.out
 echo; echo "all checks passed"
+# One closing line with the totals of every cargo test binary and doc-test run above.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log
