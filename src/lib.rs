@@ -10,7 +10,7 @@
 //! ```
 //! use kvmhost::core::domain::Domain;
 //! let d = Domain::parse("<domain type='kvm'><name>vm</name></domain>").unwrap();
-//! assert_eq!(d.name().unwrap().as_deref(), Some("vm"));
+//! assert_eq!(d.name().as_deref(), Some("vm"));
 //! ```
 
 pub use kvmhost_core as core;

@@ -198,8 +198,8 @@ fn random_builder_inputs_round_trip_and_validate() {
             let d = b.build().map_err(|e| TestCaseError::fail(e.to_string()))?;
             let xml = assert_lossless(&d);
             let back = Domain::parse(&xml).unwrap();
-            prop_assert_eq!(back.name().unwrap(), Some(name.clone()));
-            prop_assert_eq!(back.description().unwrap().unwrap_or_default(), description.clone());
+            prop_assert_eq!(back.name(), Some(name.clone()));
+            prop_assert_eq!(back.description().unwrap_or_default(), description.clone());
             prop_assert_eq!(back.memory().unwrap().unwrap().kib(), Some(mib * 1024));
             docs.borrow_mut().push((name, xml));
             Ok(())
@@ -224,7 +224,7 @@ proptest! {
         if ok {
             let xml = d.to_xml().unwrap();
             let back = Domain::parse(&xml).unwrap();
-            let got = back.description().unwrap().unwrap_or_default();
+            let got = back.description().unwrap_or_default();
             // XML parsers normalise CR and CRLF to LF in text (XML 1.0 §2.11): we escape CR.
             prop_assert_eq!(got, s);
         }

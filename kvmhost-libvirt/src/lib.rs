@@ -14,7 +14,7 @@
 //! vm.start().unwrap();
 //! assert_eq!(vm.state().unwrap(), DomainState::Running);
 //! let live = vm.domain().unwrap();
-//! assert_eq!(live.name().unwrap().as_deref(), Some("doc-vm"));
+//! assert_eq!(live.name().as_deref(), Some("doc-vm"));
 //! vm.destroy().unwrap();
 //! vm.undefine().unwrap();
 //! ```

@@ -40,7 +40,7 @@ fn builder_variety_is_accepted_by_define_xml() {
         vm.start().unwrap();
         assert_eq!(vm.state().unwrap(), DomainState::Running);
         let live = vm.domain().unwrap();
-        assert_eq!(live.name().unwrap(), d.name().unwrap());
+        assert_eq!(live.name(), d.name());
         assert_eq!(live.memory().unwrap().unwrap().kib(), d.memory().unwrap().unwrap().kib());
         // libvirt keeps every disk and NIC we gave it.
         let (ours, theirs) = (d.devices().unwrap().unwrap(), live.devices().unwrap().unwrap());
@@ -53,7 +53,7 @@ fn builder_variety_is_accepted_by_define_xml() {
             let vlan = |i: &kvmhost_core::domain::Interface| i.vlan.as_ref().map(|v| v.tags.len());
             assert_eq!(vlan(a), vlan(b));
         }
-        if d.name().unwrap().as_deref() == Some("d-typed") {
+        if d.name().as_deref() == Some("d-typed") {
             assert_eq!(
                 theirs.interfaces[0].virtualport.as_ref().unwrap().port_type,
                 Some(VirtualPortType::OpenVswitch)
@@ -62,7 +62,7 @@ fn builder_variety_is_accepted_by_define_xml() {
         }
         vm.destroy().unwrap();
         vm.undefine().unwrap();
-        assert!(matches!(conn.lookup(&d.name().unwrap().unwrap()), Err(LibvirtError::NoSuchDomain { .. })));
+        assert!(matches!(conn.lookup(&d.name().unwrap()), Err(LibvirtError::NoSuchDomain { .. })));
     }
 }
 
@@ -97,8 +97,8 @@ proptest! {
             .build().unwrap();
         let vm = conn.define(&d).map_err(|e| TestCaseError::fail(format!("{name:?}: {e}")))?;
         let live = vm.domain().unwrap();
-        prop_assert_eq!(live.name().unwrap(), Some(name));
-        prop_assert_eq!(live.description().unwrap().unwrap_or_default(), description);
+        prop_assert_eq!(live.name(), Some(name));
+        prop_assert_eq!(live.description().unwrap_or_default(), description);
         prop_assert_eq!(live.memory().unwrap().unwrap().kib(), Some(mib * 1024));
         vm.undefine().unwrap();
     }

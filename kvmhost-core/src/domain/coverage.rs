@@ -52,7 +52,6 @@ pub(super) fn measure(domain: &Domain) -> Coverage {
             let typed = def.to_element();
             let mut untyped = Vec::new();
             cov.typed = 1 + walk(root, &typed, "/domain", &mut untyped);
-            untyped.dedup();
             let mut seen = std::collections::HashSet::new();
             untyped.retain(|p| seen.insert(p.clone()));
             cov.untyped = untyped;

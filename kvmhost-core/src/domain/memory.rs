@@ -224,7 +224,7 @@ impl Memory {
 
     /// Writes the amount into any element (`unit` attribute and text).
     pub fn encode_any(&self, el: &mut Element) {
-        let same = match (Memory::decode_any(el, &ElementPath::root(&el.name.clone())), self.bytes()) {
+        let same = match (Memory::decode_any(el, &ElementPath::root("memory")), self.bytes()) {
             (Ok(old), Some(new)) => old.bytes() == Some(new) && old.unit == self.unit,
             _ => false,
         };

@@ -330,7 +330,7 @@ impl XmlPart for DomainDef {
 /// ```
 /// use kvmhost_core::domain::Domain;
 /// let d = Domain::parse("<domain type='kvm'><name>a &amp; b</name></domain>").unwrap();
-/// assert_eq!(d.name().unwrap().as_deref(), Some("a & b"));
+/// assert_eq!(d.name().as_deref(), Some("a & b"));
 /// let json = serde_json::to_string(&d).unwrap();
 /// let back: Domain = serde_json::from_str(&json).unwrap();
 /// assert_eq!(back, d);
@@ -357,8 +357,8 @@ impl<'de> Deserialize<'de> for Domain {
 macro_rules! text_accessors {
     ($($(#[$doc:meta])* $get:ident, $set:ident, $tag:literal;)+) => {$(
         $(#[$doc])*
-        pub fn $get(&self) -> Result<Option<String>, DomainError> {
-            Ok(child_text(self.root(), $tag))
+        pub fn $get(&self) -> Option<String> {
+            child_text(self.root(), $tag)
         }
         #[doc = concat!("Sets or removes `<", $tag, ">`; text XML cannot carry is refused.")]
         pub fn $set(&mut self, value: Option<&str>) -> Result<(), DomainError> {
