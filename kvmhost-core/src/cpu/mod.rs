@@ -6,6 +6,7 @@
 //! - [`CpuMap`]: vendors, features (CPUID / MSR bits) and models from `index.xml` and the
 //!   `x86_*.xml` files it includes; [`CpuMap::expand`] turns a model plus features into bits.
 //! - [`CpuidData`]: a set of CPUID leaves / MSRs with union, intersection, difference, subset.
+//! - [`compare`] / [`compare_defs`]: libvirt's host-vs-guest CPU comparison ([`CompareResult`]).
 //!
 //! ```
 //! # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
@@ -16,8 +17,11 @@
 //! assert!(avx2.is_subset_of(&haswell));
 //! ```
 
+mod compare;
 mod data;
 mod map;
+
+pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
 
 pub use data::{CpuidData, CpuidLeaf, MsrBits};
 pub use map::{CpuMap, Feature, FeatureAlias, Model, Signature, Vendor};
@@ -67,4 +71,7 @@ pub enum CpuError {
     /// A CPU feature name not in the map.
     #[error("unknown CPU feature {0}")]
     UnknownFeature(String),
+    /// A `<cpu>` definition that cannot be used (malformed XML, invalid policy).
+    #[error("invalid CPU definition: {0}")]
+    InvalidCpu(String),
 }
