@@ -16,6 +16,7 @@
 //! assert!(d.to_xml().unwrap().contains("<name>vm2</name>"));
 //! ```
 
+pub mod cpu;
 pub mod domain;
 pub mod testdata;
 pub mod xml;

@@ -1,0 +1,466 @@
+//! [`CpuMap`]: libvirt's x86 CPU map (`index.xml` and the `x86_*.xml` files it includes).
+
+use super::{CpuError, CpuidData, CpuidLeaf, MsrBits};
+use crate::xml::{Document, Element};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A CPU vendor (`<vendor name='Intel' string='GenuineIntel'/>`).
+///
+/// ```
+/// use kvmhost_core::cpu::Vendor;
+/// let v = Vendor { name: "Intel".into(), string: "GenuineIntel".into() };
+/// assert_eq!(v.cpuid().ebx, u32::from_le_bytes(*b"Genu"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vendor {
+    /// libvirt's name (`Intel`, `AMD`, `Hygon`).
+    pub name: String,
+    /// The 12-character CPUID vendor string.
+    pub string: String,
+}
+
+impl Vendor {
+    /// The CPUID leaf 0 registers spelling the vendor string (`EBX`, `EDX`, `ECX`).
+    ///
+    /// ```
+    /// use kvmhost_core::cpu::Vendor;
+    /// let v = Vendor { name: "AMD".into(), string: "AuthenticAMD".into() };
+    /// assert_eq!(v.cpuid().ecx, u32::from_le_bytes(*b"cAMD"));
+    /// ```
+    pub fn cpuid(&self) -> CpuidLeaf {
+        let mut b = [0u8; 12];
+        for (d, s) in b.iter_mut().zip(self.string.bytes()) {
+            *d = s;
+        }
+        let reg = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        CpuidLeaf { ebx: reg(0), edx: reg(4), ecx: reg(8), ..Default::default() }
+    }
+}
+
+/// Another name of a feature (`<alias name='nodeid-msr' source='qemu'/>`).
+///
+/// ```
+/// let a = kvmhost_core::cpu::FeatureAlias { name: "sse4_1".into(), source: Some("qemu".into()) };
+/// assert_eq!(a.name, "sse4_1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureAlias {
+    /// The other name.
+    pub name: String,
+    /// Who uses it (`qemu`, `linux`).
+    pub source: Option<String>,
+}
+
+/// A CPU feature: its name and the CPUID / MSR bits that mean it.
+///
+/// ```
+/// use kvmhost_core::cpu::{CpuidData, Feature};
+/// let f = Feature { name: "x".into(), data: CpuidData::new(), migratable: true, aliases: vec![] };
+/// assert!(f.migratable);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feature {
+    /// libvirt's name (`avx2`).
+    pub name: String,
+    /// The bits.
+    pub data: CpuidData,
+    /// `false` for `migratable='no'` (e.g. `invtsc`).
+    pub migratable: bool,
+    /// Other names.
+    pub aliases: Vec<FeatureAlias>,
+}
+
+/// A CPU signature a model matches (`<signature family='6' model='85' stepping='5-7'/>`).
+///
+/// ```
+/// let s = kvmhost_core::cpu::Signature { family: 6, model: 85, stepping: Some((5, 7)) };
+/// assert!(s.matches(6, 85, 6) && !s.matches(6, 85, 4));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// CPU family.
+    pub family: u32,
+    /// CPU model number.
+    pub model: u32,
+    /// Inclusive stepping range, if restricted.
+    pub stepping: Option<(u32, u32)>,
+}
+
+impl Signature {
+    /// Whether a CPU of this family / model / stepping has this signature.
+    ///
+    /// ```
+    /// let s = kvmhost_core::cpu::Signature { family: 6, model: 60, stepping: None };
+    /// assert!(s.matches(6, 60, 3));
+    /// ```
+    pub fn matches(&self, family: u32, model: u32, stepping: u32) -> bool {
+        self.family == family
+            && self.model == model
+            && self.stepping.map_or(true, |(lo, hi)| (lo..=hi).contains(&stepping))
+    }
+}
+
+/// A CPU model: vendor, signatures and features (with inheritance already applied).
+///
+/// ```
+/// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
+/// let map = kvmhost_core::cpu::CpuMap::load(corpus.join("cpu_map")).unwrap();
+/// let m = map.model("Haswell").unwrap();
+/// assert_eq!(m.vendor.as_deref(), Some("Intel"));
+/// assert!(m.features.iter().any(|f| f == "avx2"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Model {
+    /// The model's name (`Haswell`).
+    pub name: String,
+    /// The vendor's name, if the model has one.
+    pub vendor: Option<String>,
+    /// Signatures (`family`/`model`/`stepping`) of real CPUs of this model.
+    pub signatures: Vec<Signature>,
+    /// The ancestor named by `<model name='…'/>`, whose data this model started from.
+    pub parent: Option<String>,
+    /// Feature names, inherited ones first.
+    pub features: Vec<String>,
+    /// Features marked `removed='yes'` (not part of the model's data).
+    pub removed_features: Vec<String>,
+    /// The union of the features' bits.
+    pub data: CpuidData,
+}
+
+/// libvirt's x86 CPU map: vendors, features and models.
+///
+/// ```
+/// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
+/// use kvmhost_core::cpu::CpuMap;
+/// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+/// assert!(map.vendor("AMD").is_some());
+/// assert!(map.feature("vmx").is_some());
+/// assert!(map.model("Penryn").is_some());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CpuMap {
+    vendors: Vec<Vendor>,
+    features: Vec<Feature>,
+    models: Vec<Model>,
+}
+
+/// Where a CPU map element is, for error messages.
+struct Ctx<'a> {
+    path: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err(&self, element: impl Into<String>, message: impl Into<String>) -> CpuError {
+        CpuError::InvalidMap { path: self.path.to_path_buf(), element: element.into(), message: message.into() }
+    }
+
+    fn name<'e>(&self, el: &'e Element, what: &str) -> Result<&'e str, CpuError> {
+        match el.attr("name") {
+            Some(n) if !n.is_empty() => Ok(n),
+            _ => Err(self.err(what, format!("<{}> without a name", el.name))),
+        }
+    }
+
+    fn num(&self, el: &Element, attr: &str, at: &str, required: bool) -> Result<u32, CpuError> {
+        let Some(v) = el.attr(attr) else {
+            return if required { Err(self.err(at, format!("missing {attr}"))) } else { Ok(0) };
+        };
+        let v = v.trim();
+        let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(hex) => u32::from_str_radix(hex, 16),
+            None => v.parse(),
+        };
+        parsed.map_err(|_| self.err(at, format!("invalid {attr}='{v}'")))
+    }
+}
+
+fn read_doc(path: &Path) -> Result<Document, CpuError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CpuError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    Document::parse(&text).map_err(|e| CpuError::Xml { path: path.to_path_buf(), message: e.to_string() })
+}
+
+impl CpuMap {
+    /// Where libvirt installs its CPU map: `/usr/share/libvirt/cpu_map`.
+    ///
+    /// ```
+    /// let p = kvmhost_core::cpu::CpuMap::default_path();
+    /// assert!(p.ends_with("libvirt/cpu_map"));
+    /// ```
+    pub fn default_path() -> PathBuf {
+        PathBuf::from("/usr/share/libvirt/cpu_map")
+    }
+
+    /// Loads `dir/index.xml` and its `x86` section (inline elements and included files; in each
+    /// file vendors, then features, then models, as libvirt does).
+    ///
+    /// ```
+    /// use kvmhost_core::cpu::{CpuError, CpuMap};
+    /// let err = CpuMap::load("/nonexistent").unwrap_err();
+    /// assert!(matches!(err, CpuError::Io { .. }));
+    /// ```
+    pub fn load(dir: impl AsRef<Path>) -> Result<CpuMap, CpuError> {
+        let dir = dir.as_ref();
+        let index = dir.join("index.xml");
+        let doc = read_doc(&index)?;
+        let ctx = Ctx { path: &index };
+        let mut map = CpuMap::default();
+        let x86 = doc.root.children_named("arch").find(|a| a.attr("name") == Some("x86"));
+        let Some(x86) = x86 else {
+            return Err(ctx.err(doc.root.name.as_str(), "no <arch name='x86'>"));
+        };
+        map.load_elements(x86, &ctx)?;
+        for inc in x86.children_named("include") {
+            let Some(file) = inc.attr("filename") else {
+                return Err(ctx.err("arch[name='x86']/include", "missing filename"));
+            };
+            let path = dir.join(file);
+            let doc = read_doc(&path)?;
+            map.load_elements(&doc.root, &Ctx { path: &path })?;
+        }
+        Ok(map)
+    }
+
+    fn load_elements(&mut self, parent: &Element, ctx: &Ctx<'_>) -> Result<(), CpuError> {
+        for v in parent.children_named("vendor") {
+            self.load_vendor(v, ctx)?;
+        }
+        for f in parent.children_named("feature") {
+            self.load_feature(f, ctx)?;
+        }
+        for m in parent.children_named("model") {
+            self.load_model(m, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn load_vendor(&mut self, el: &Element, ctx: &Ctx<'_>) -> Result<(), CpuError> {
+        let name = ctx.name(el, "vendor")?;
+        let at = format!("vendor[name='{name}']");
+        if self.vendor(name).is_some() {
+            return Err(ctx.err(at, "duplicate vendor"));
+        }
+        let string = el.attr("string").ok_or_else(|| ctx.err(&at, "missing string"))?;
+        if string.len() != 12 {
+            return Err(ctx.err(at, format!("vendor string '{string}' is not 12 characters")));
+        }
+        self.vendors.push(Vendor { name: name.into(), string: string.into() });
+        Ok(())
+    }
+
+    fn load_feature(&mut self, el: &Element, ctx: &Ctx<'_>) -> Result<(), CpuError> {
+        let name = ctx.name(el, "feature")?;
+        let at = format!("feature[name='{name}']");
+        if self.feature(name).is_some() {
+            return Err(ctx.err(at, "duplicate feature"));
+        }
+        let migratable = match el.attr("migratable") {
+            None | Some("yes") => true,
+            Some("no") => false,
+            Some(v) => return Err(ctx.err(at, format!("invalid migratable='{v}'"))),
+        };
+        let mut data = CpuidData::new();
+        let mut aliases = Vec::new();
+        for child in el.elements() {
+            let cat = format!("{at}/{}", child.name);
+            match child.name.as_str() {
+                "cpuid" => data.add_cpuid(CpuidLeaf {
+                    eax_in: ctx.num(child, "eax_in", &cat, true)?,
+                    ecx_in: ctx.num(child, "ecx_in", &cat, false)?,
+                    eax: ctx.num(child, "eax", &cat, false)?,
+                    ebx: ctx.num(child, "ebx", &cat, false)?,
+                    ecx: ctx.num(child, "ecx", &cat, false)?,
+                    edx: ctx.num(child, "edx", &cat, false)?,
+                }),
+                "msr" => data.add_msr(MsrBits {
+                    index: ctx.num(child, "index", &cat, true)?,
+                    eax: ctx.num(child, "eax", &cat, true)?,
+                    edx: ctx.num(child, "edx", &cat, true)?,
+                }),
+                "alias" => aliases.push(FeatureAlias {
+                    name: ctx.name(child, &cat)?.into(),
+                    source: child.attr("source").map(Into::into),
+                }),
+                other => return Err(ctx.err(cat, format!("unexpected element <{other}>"))),
+            }
+        }
+        self.features.push(Feature { name: name.into(), data, migratable, aliases });
+        Ok(())
+    }
+
+    fn load_model(&mut self, el: &Element, ctx: &Ctx<'_>) -> Result<(), CpuError> {
+        let name = ctx.name(el, "model")?;
+        let at = format!("model[name='{name}']");
+        if self.model(name).is_some() {
+            return Err(ctx.err(at, "duplicate model"));
+        }
+        let mut model = Model {
+            name: name.into(),
+            vendor: None,
+            signatures: Vec::new(),
+            parent: None,
+            features: Vec::new(),
+            removed_features: Vec::new(),
+            data: CpuidData::new(),
+        };
+        if let Some(anc) = el.child("model") {
+            let anc_name = ctx.name(anc, &format!("{at}/model"))?;
+            let Some(parent) = self.model(anc_name) else {
+                let msg = format!("ancestor model {anc_name} not found");
+                return Err(ctx.err(format!("{at}/model"), msg));
+            };
+            model = Model { name: name.into(), parent: Some(anc_name.into()), ..parent.clone() };
+        }
+        let sigs: Vec<&Element> = el.children_named("signature").collect();
+        if !sigs.is_empty() {
+            model.signatures.clear();
+        }
+        for sig in sigs {
+            let sat = format!("{at}/signature");
+            let stepping = match sig.attr("stepping") {
+                None => None,
+                Some(s) => Some(parse_range(s).ok_or_else(|| ctx.err(&sat, format!("invalid stepping='{s}'")))?),
+            };
+            model.signatures.push(Signature {
+                family: ctx.num(sig, "family", &sat, true)?,
+                model: ctx.num(sig, "model", &sat, true)?,
+                stepping,
+            });
+        }
+        if let Some(v) = el.child("vendor") {
+            let vname = ctx.name(v, &format!("{at}/vendor"))?;
+            if self.vendor(vname).is_none() {
+                return Err(ctx.err(format!("{at}/vendor"), format!("unknown vendor {vname}")));
+            }
+            model.vendor = Some(vname.into());
+        }
+        for f in el.children_named("feature") {
+            let fname = ctx.name(f, &format!("{at}/feature"))?;
+            let fat = format!("{at}/feature[name='{fname}']");
+            let Some(feature) = self.feature(fname) else {
+                return Err(ctx.err(fat, format!("unknown feature {fname}")));
+            };
+            match f.attr("removed") {
+                Some("yes") => model.removed_features.push(fname.into()),
+                None | Some("no") => {
+                    model.data.union_with(&feature.data);
+                    model.features.push(fname.into());
+                }
+                Some(v) => return Err(ctx.err(fat, format!("invalid removed='{v}'"))),
+            }
+        }
+        self.models.push(model);
+        Ok(())
+    }
+
+    /// All vendors, in map order.
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::CpuMap::default().vendors().is_empty());
+    /// ```
+    pub fn vendors(&self) -> &[Vendor] {
+        &self.vendors
+    }
+
+    /// All features, in map order.
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::CpuMap::default().features().is_empty());
+    /// ```
+    pub fn features(&self) -> &[Feature] {
+        &self.features
+    }
+
+    /// All models, in map order.
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::CpuMap::default().models().is_empty());
+    /// ```
+    pub fn models(&self) -> &[Model] {
+        &self.models
+    }
+
+    /// The vendor called `name`.
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::CpuMap::default().vendor("Intel").is_none());
+    /// ```
+    pub fn vendor(&self, name: &str) -> Option<&Vendor> {
+        self.vendors.iter().find(|v| v.name == name)
+    }
+
+    /// The feature called `name` (by libvirt's name, not an alias).
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::CpuMap::default().feature("vmx").is_none());
+    /// ```
+    pub fn feature(&self, name: &str) -> Option<&Feature> {
+        self.features.iter().find(|f| f.name == name)
+    }
+
+    /// The model called `name`.
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::CpuMap::default().model("Haswell").is_none());
+    /// ```
+    pub fn model(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The bits implied by an optional model plus extra features.
+    ///
+    /// ```
+    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
+    /// use kvmhost_core::cpu::{CpuError, CpuMap};
+    /// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let penryn = map.expand(Some("Penryn"), &[]).unwrap();
+    /// let more = map.expand(Some("Penryn"), &["vmx"]).unwrap();
+    /// assert!(penryn.is_subset_of(&more) && penryn != more);
+    /// assert_eq!(map.expand(Some("Bogus"), &[]), Err(CpuError::UnknownModel("Bogus".into())));
+    /// ```
+    pub fn expand(&self, model: Option<&str>, features: &[&str]) -> Result<CpuidData, CpuError> {
+        let mut data = match model {
+            Some(m) => self.model(m).ok_or_else(|| CpuError::UnknownModel(m.into()))?.data.clone(),
+            None => CpuidData::new(),
+        };
+        for f in features {
+            data.union_with(&self.feature_data(f)?.clone());
+        }
+        Ok(data)
+    }
+
+    /// The bits of the feature called `name`.
+    ///
+    /// ```
+    /// use kvmhost_core::cpu::{CpuError, CpuMap};
+    /// let e = CpuMap::default().feature_data("bogus").unwrap_err();
+    /// assert_eq!(e, CpuError::UnknownFeature("bogus".into()));
+    /// ```
+    pub fn feature_data(&self, name: &str) -> Result<&CpuidData, CpuError> {
+        self.feature(name).map(|f| &f.data).ok_or_else(|| CpuError::UnknownFeature(name.into()))
+    }
+
+    /// The names of the features whose bits are all in `data`, in map order.
+    ///
+    /// ```
+    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
+    /// let map = kvmhost_core::cpu::CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let d = map.expand(None, &["vmx", "sse4.2"]).unwrap();
+    /// assert_eq!(map.feature_names(&d), vec!["vmx", "sse4.2"]);
+    /// ```
+    pub fn feature_names(&self, data: &CpuidData) -> Vec<&str> {
+        self.features
+            .iter()
+            .filter(|f| !f.data.is_empty() && f.data.is_subset_of(data))
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+}
+
+/// `"5"` or `"5-7"` as an inclusive range.
+fn parse_range(s: &str) -> Option<(u32, u32)> {
+    let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+    let (lo, hi) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+    (lo <= hi).then_some((lo, hi))
+}

@@ -1,0 +1,77 @@
+//! # x86 CPU models, the way libvirt 9.0 sees them
+//!
+//! A pure-Rust reading of libvirt's CPU map (`/usr/share/libvirt/cpu_map`) and the x86
+//! driver's feature-bit algebra:
+//!
+//! - [`CpuMap`]: vendors, features (CPUID / MSR bits) and models from `index.xml` and the
+//!   `x86_*.xml` files it includes; [`CpuMap::expand`] turns a model plus features into bits.
+//! - [`CpuidData`]: a set of CPUID leaves / MSRs with union, intersection, difference, subset.
+//! - [`compare`] / [`compare_defs`]: libvirt's host-vs-guest CPU comparison ([`CompareResult`]).
+//!
+//! ```
+//! # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
+//! use kvmhost_core::cpu::CpuMap;
+//! let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+//! let haswell = map.expand(Some("Haswell"), &[]).unwrap();
+//! let avx2 = map.expand(None, &["avx2"]).unwrap();
+//! assert!(avx2.is_subset_of(&haswell));
+//! ```
+
+mod compare;
+mod data;
+mod map;
+
+pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
+
+pub use data::{CpuidData, CpuidLeaf, MsrBits};
+pub use map::{CpuMap, Feature, FeatureAlias, Model, Signature, Vendor};
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything that can go wrong loading a CPU map or reasoning about CPUs.
+///
+/// ```
+/// use kvmhost_core::cpu::CpuError;
+/// let e = CpuError::UnknownModel("Bogus".into());
+/// assert_eq!(e.to_string(), "unknown CPU model Bogus");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CpuError {
+    /// A CPU map file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        message: String,
+    },
+    /// A CPU map file is not well-formed XML.
+    #[error("{path}: malformed XML: {message}")]
+    Xml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        message: String,
+    },
+    /// A CPU map file is well-formed but its content is invalid.
+    #[error("{path}: {element}: {message}")]
+    InvalidMap {
+        /// The file.
+        path: PathBuf,
+        /// Where in the file (`model[name='Haswell']/feature[name='x']`).
+        element: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A CPU model name not in the map.
+    #[error("unknown CPU model {0}")]
+    UnknownModel(String),
+    /// A CPU feature name not in the map.
+    #[error("unknown CPU feature {0}")]
+    UnknownFeature(String),
+    /// A `<cpu>` definition that cannot be used (malformed XML, invalid policy).
+    #[error("invalid CPU definition: {0}")]
+    InvalidCpu(String),
+}

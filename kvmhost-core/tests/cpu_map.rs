@@ -1,0 +1,192 @@
+//! `CpuMap::load` against libvirt 9.0's cpu_map, plus broken maps.
+
+use kvmhost_core::cpu::{CpuError, CpuMap};
+use std::path::{Path, PathBuf};
+
+fn cpu_map_dir() -> Option<PathBuf> {
+    let dir = kvmhost_core::testdata::libvirt_corpus().map(|c| c.join("cpu_map"));
+    if dir.is_none() {
+        println!("SKIP: libvirt test corpus not found");
+    }
+    dir
+}
+
+/// Occurrences of `needle` in the files, like `grep -c` (one per line at most).
+fn grep_c(files: &[PathBuf], needle: &str) -> usize {
+    files.iter().map(|f| std::fs::read_to_string(f).unwrap().lines().filter(|l| l.contains(needle)).count()).sum()
+}
+
+fn x86_model_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("x86_") && n != "x86_features.xml" && n != "x86_vendors.xml"
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn counts_match_the_files() {
+    let Some(dir) = cpu_map_dir() else { return };
+    let map = CpuMap::load(&dir).unwrap();
+    assert_eq!(map.vendors().len(), grep_c(&[dir.join("x86_vendors.xml")], "<vendor name="));
+    assert_eq!(map.features().len(), grep_c(&[dir.join("x86_features.xml")], "<feature name="));
+    let models = x86_model_files(&dir);
+    assert_eq!(map.models().len(), grep_c(&models, "  <model name="));
+    assert_eq!(map.models().len(), 58);
+    assert_eq!(map.vendors().len(), 3);
+    assert_eq!(map.features().len(), 212);
+    let invtsc = map.feature("invtsc").unwrap();
+    assert!(!invtsc.migratable);
+    assert!(map.feature("vmx").unwrap().migratable);
+    let sse42 = map.feature("sse4.2").unwrap();
+    assert!(sse42.aliases.iter().any(|a| a.name == "sse4_2" && a.source.as_deref() == Some("qemu")));
+    let rdctl = map.feature("rdctl-no").unwrap();
+    assert_eq!(rdctl.data.msr().len(), 1);
+    assert_eq!((rdctl.data.msr()[0].index, rdctl.data.msr()[0].eax), (0x10a, 1));
+    let xsaves = map.feature("xsaves").unwrap().data.cpuid()[0];
+    assert_eq!((xsaves.eax_in, xsaves.ecx_in, xsaves.eax), (0x0d, 1, 8));
+    assert_eq!(map.vendor("Intel").unwrap().string, "GenuineIntel");
+    // every model's data is exactly the union of its features
+    for m in map.models() {
+        let names: Vec<&str> = m.features.iter().map(String::as_str).collect();
+        assert_eq!(map.expand(None, &names).unwrap(), m.data, "{}", m.name);
+    }
+}
+
+#[test]
+fn known_models() {
+    let Some(dir) = cpu_map_dir() else { return };
+    let map = CpuMap::load(&dir).unwrap();
+    let haswell = map.model("Haswell").unwrap();
+    assert!(haswell.features.iter().any(|f| f == "avx2"));
+    assert_eq!(haswell.vendor.as_deref(), Some("Intel"));
+    assert!(haswell.signatures.iter().any(|s| s.matches(6, 60, 1)));
+    let avx2 = map.feature_data("avx2").unwrap();
+    assert!(avx2.is_subset_of(&haswell.data));
+    assert!(!avx2.is_subset_of(&map.model("SandyBridge").unwrap().data));
+    let skl = map.model("Skylake-Client").unwrap();
+    assert_eq!(skl.vendor.as_deref(), Some("Intel"));
+    assert_eq!(skl.signatures.len(), 4);
+    assert!(map.model("Broadwell").unwrap().data.is_subset_of(&skl.data));
+    let sks = map.model("Skylake-Server").unwrap();
+    assert!(sks.signatures.iter().any(|s| s.stepping == Some((0, 4))));
+    assert!(sks.signatures.iter().any(|s| s.matches(6, 85, 3) && !s.matches(6, 85, 5)));
+    let g3 = map.model("Opteron_G3").unwrap();
+    assert_eq!(g3.removed_features, vec!["monitor"]);
+    assert!(!map.feature_data("monitor").unwrap().is_subset_of(&g3.data));
+    assert!(map.model("pentium3").unwrap().vendor.is_none());
+    let json = serde_json::to_string(&map).unwrap();
+    assert_eq!(serde_json::from_str::<CpuMap>(&json).unwrap(), map);
+}
+
+/// A throwaway cpu_map directory (index.xml + x86 files).
+struct TempMap(PathBuf);
+
+impl TempMap {
+    fn new(tag: &str, files: &[(&str, &str)]) -> TempMap {
+        let dir = std::env::temp_dir().join(format!("kvmhost-cpu-map-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let includes: String = files.iter().map(|(n, _)| format!("<include filename='{n}'/>")).collect();
+        let index = format!("<cpus><arch name='x86'>{includes}</arch><arch name='ppc64'/></cpus>");
+        std::fs::write(dir.join("index.xml"), index).unwrap();
+        for (n, text) in files {
+            std::fs::write(dir.join(n), text).unwrap();
+        }
+        TempMap(dir)
+    }
+}
+
+impl Drop for TempMap {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const VENDORS: &str = "<cpus><vendor name='Intel' string='GenuineIntel'/></cpus>";
+const FEATURES: &str = "<cpus><feature name='a'><cpuid eax_in='0x01' edx='0x1'/></feature>\
+    <feature name='b'><cpuid eax_in='0x07' ecx_in='0' ebx='0x20'/></feature>\
+    <feature name='c'><msr index='0x10a' edx='0' eax='0x2'/></feature></cpus>";
+
+#[test]
+fn model_inheritance() {
+    let models = "<cpus><model name='Base'><signature family='6' model='1'/><vendor name='Intel'/>\
+        <feature name='a'/></model>\
+        <model name='Child'><model name='Base'/><feature name='b'/></model>\
+        <model name='Other'><model name='Child'/><signature family='6' model='2' stepping='1-3'/>\
+        <feature name='c'/></model></cpus>";
+    let tmp = TempMap::new("inherit", &[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", models)]);
+    let map = CpuMap::load(&tmp.0).unwrap();
+    let child = map.model("Child").unwrap();
+    assert_eq!(child.parent.as_deref(), Some("Base"));
+    assert_eq!(child.vendor.as_deref(), Some("Intel"));
+    assert_eq!(child.signatures, map.model("Base").unwrap().signatures);
+    assert_eq!(child.features, vec!["a", "b"]);
+    assert_eq!(child.data, map.expand(None, &["a", "b"]).unwrap());
+    let other = map.model("Other").unwrap();
+    assert_eq!(other.features, vec!["a", "b", "c"]);
+    assert_eq!(other.signatures.len(), 1);
+    assert_eq!(other.signatures[0].stepping, Some((1, 3)));
+    assert_eq!(map.expand(Some("Other"), &[]).unwrap().msr().len(), 1);
+}
+
+fn load_err(tag: &str, files: &[(&str, &str)]) -> CpuError {
+    let tmp = TempMap::new(tag, files);
+    CpuMap::load(&tmp.0).unwrap_err()
+}
+
+fn assert_invalid(err: CpuError, file: &str, element: &str, msg: &str) {
+    match &err {
+        CpuError::InvalidMap { path, element: el, message } => {
+            assert!(path.ends_with(file), "{err}");
+            assert_eq!(el, element, "{err}");
+            assert!(message.contains(msg), "{err}");
+        }
+        other => panic!("expected InvalidMap, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_maps_give_typed_errors() {
+    let m = |body: &str| format!("<cpus>{body}</cpus>");
+    let e = load_err("unkfeat", &[("f.xml", FEATURES), ("m.xml", &m("<model name='M'><feature name='zz'/></model>"))]);
+    assert_invalid(e, "m.xml", "model[name='M']/feature[name='zz']", "unknown feature zz");
+    let e = load_err("unkvendor", &[("m.xml", &m("<model name='M'><vendor name='Zilog'/></model>"))]);
+    assert_invalid(e, "m.xml", "model[name='M']/vendor", "unknown vendor Zilog");
+    let e = load_err("anc", &[("m.xml", &m("<model name='M'><model name='Nope'/></model>"))]);
+    assert_invalid(e, "m.xml", "model[name='M']/model", "ancestor model Nope not found");
+    let e = load_err(
+        "dup",
+        &[("f.xml", FEATURES), ("g.xml", &m("<feature name='a'><cpuid eax_in='1' ecx='1'/></feature>"))],
+    );
+    assert_invalid(e, "g.xml", "feature[name='a']", "duplicate feature");
+    let e = load_err("hex", &[("f.xml", &m("<feature name='x'><cpuid eax_in='0xZZ'/></feature>"))]);
+    assert_invalid(e, "f.xml", "feature[name='x']/cpuid", "invalid eax_in='0xZZ'");
+    let e = load_err("noin", &[("f.xml", &m("<feature name='x'><cpuid ecx='1'/></feature>"))]);
+    assert_invalid(e, "f.xml", "feature[name='x']/cpuid", "missing eax_in");
+    let e = load_err("msr", &[("f.xml", &m("<feature name='x'><msr index='0x10a' eax='1'/></feature>"))]);
+    assert_invalid(e, "f.xml", "feature[name='x']/msr", "missing edx");
+    let e = load_err("vstr", &[("v.xml", &m("<vendor name='V' string='short'/>"))]);
+    assert_invalid(e, "v.xml", "vendor[name='V']", "not 12 characters");
+    let e = load_err("noname", &[("f.xml", &m("<feature><cpuid eax_in='1'/></feature>"))]);
+    assert_invalid(e, "f.xml", "feature", "without a name");
+    let e =
+        load_err("step", &[("m.xml", &m("<model name='M'><signature family='6' model='1' stepping='9-2'/></model>"))]);
+    assert_invalid(e, "m.xml", "model[name='M']/signature", "invalid stepping='9-2'");
+    let e = load_err("xml", &[("m.xml", "<cpus><model name='M'></cpus>")]);
+    assert!(matches!(&e, CpuError::Xml { path, .. } if path.ends_with("m.xml")), "{e}");
+    let tmp = TempMap::new("missingfile", &[]);
+    std::fs::write(tmp.0.join("index.xml"), "<cpus><arch name='x86'><include filename='gone.xml'/></arch></cpus>")
+        .unwrap();
+    let e2 = CpuMap::load(&tmp.0).unwrap_err();
+    assert!(matches!(&e2, CpuError::Io { path, .. } if path.ends_with("gone.xml")), "{e2}");
+    let tmp = TempMap::new("noarch", &[]);
+    std::fs::write(tmp.0.join("index.xml"), "<cpus><arch name='ppc64'/></cpus>").unwrap();
+    assert_invalid(CpuMap::load(&tmp.0).unwrap_err(), "index.xml", "cpus", "no <arch name='x86'>");
+}
