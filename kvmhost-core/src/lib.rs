@@ -6,6 +6,8 @@
 //! - [`xml`]: an order-preserving XML tree (the lossless substrate).
 //! - [`domain`]: [`domain::Domain`] (parse any real document, edit typed parts, write it back
 //!   with everything else untouched) and [`domain::DomainBuilder`].
+//! - [`cpu`]: the start of the pure-Rust x86 CPU model engine — libvirt's CPU map
+//!   ([`cpu::CpuMap`]), CPUID bit algebra and [`cpu::compare`] with libvirt 9.0's semantics.
 //!
 //! ```
 //! use kvmhost_core::domain::{Domain, Memory};
