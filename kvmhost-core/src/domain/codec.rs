@@ -200,6 +200,81 @@ pub fn children_parts_named<T: XmlPart>(
     el.children_named(name).enumerate().map(|(i, c)| T::decode(c, &path.indexed(name, i))).collect()
 }
 
+/// How one optional attribute value is read by `attr_part!`: kept as text, as a tolerant
+/// enum (every [`xml_enum!`](crate::xml_enum) type), or as a number (an invalid number is a
+/// decode error naming the attribute).
+///
+/// Public only because the exported [`xml_enum!`](crate::xml_enum) implements it.
+#[doc(hidden)]
+pub trait AttrValue: Sized {
+    /// Reads attribute `name` of `el`; `path` locates `el` for error messages.
+    fn read(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Self>, DomainError>;
+}
+
+impl AttrValue for String {
+    fn read(el: &Element, name: &str, _path: &ElementPath<'_>) -> Result<Option<Self>, DomainError> {
+        Ok(attr_string(el, name))
+    }
+}
+
+macro_rules! numeric_attr {
+    ($($t:ty),*) => {$(
+        impl AttrValue for $t {
+            fn read(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Self>, DomainError> {
+                attr_parse(el, name, path)
+            }
+        }
+    )*};
+}
+numeric_attr!(u8, u16, u32, u64, i32, i64);
+
+/// Declares a struct of optional attributes (an attribute-only element) with its [`XmlPart`]
+/// implementation. Every field is `Option<Type>` and written back only when set; `Type` is
+/// any [`AttrValue`] (`String`, an integer type, or an [`xml_enum!`](crate::xml_enum) type).
+///
+/// ```text
+/// attr_part! {
+///     /// Doc of the struct.
+///     pub struct Reconnect = "reconnect" {
+///         /// Doc of the field.
+///         enabled: YesNo = "enabled",
+///         timeout: u32 = "timeout",
+///     }
+/// }
+/// ```
+macro_rules! attr_part {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident = $tag:literal {
+            $( $(#[$fm:meta])* $field:ident : $ty:ty = $attr:literal ),* $(,)?
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+        #[non_exhaustive]
+        pub struct $name {
+            $( $(#[$fm])* pub $field: Option<$ty>, )*
+        }
+        impl $crate::domain::codec::XmlPart for $name {
+            const TAG: &'static str = $tag;
+            #[allow(unused_variables)]
+            fn decode(
+                el: &$crate::xml::Element,
+                path: &$crate::domain::codec::ElementPath<'_>,
+            ) -> Result<Self, $crate::domain::DomainError> {
+                Ok($name {
+                    $( $field: <$ty as $crate::domain::codec::AttrValue>::read(el, $attr, path)?, )*
+                })
+            }
+            #[allow(unused_variables)]
+            fn encode_into(&self, el: &mut $crate::xml::Element) {
+                $( $crate::domain::codec::set_attr(el, $attr, self.$field.as_ref()); )*
+            }
+        }
+    };
+}
+pub(crate) use attr_part;
+
 /// Sets or removes an attribute from an optional displayable value.
 ///
 /// A value equal to what is stored (as text, or after parsing for numbers written
@@ -431,6 +506,15 @@ macro_rules! xml_enum {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <String as ::serde::Deserialize>::deserialize(d)?;
                 Ok($name::from(s.as_str()))
+            }
+        }
+        impl $crate::domain::codec::AttrValue for $name {
+            fn read(
+                el: &$crate::xml::Element,
+                name: &str,
+                _path: &$crate::domain::codec::ElementPath<'_>,
+            ) -> Result<Option<Self>, $crate::domain::DomainError> {
+                Ok($crate::domain::codec::attr_enum(el, name))
             }
         }
     };

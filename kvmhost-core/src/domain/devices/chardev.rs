@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::{attr_part, SourceReconnect};
+use super::interface::simple::SourceReconnect;
 use crate::domain::codec::{
-    attr_enum, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath,
-    XmlPart,
+    attr_enum, attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
+    ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
 use crate::xml::Element;
@@ -80,9 +80,9 @@ attr_part! {
     /// `<log file='/var/log/…' append='on'/>`.
     pub struct CharLog = "log" {
         /// `file`.
-        file: str String = "file",
+        file: String = "file",
         /// `append` (on / off).
-        append: enum OnOff = "append",
+        append: OnOff = "append",
     }
 }
 

@@ -3,10 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::{attr_part, enum_attr};
 use crate::domain::codec::{
-    attr_parse, attr_string, child_parse, child_part, set_attr, set_child, set_child_text, set_child_with, ElementPath,
-    XmlPart,
+    attr_parse, attr_part, attr_string, child_parse, child_part, set_attr, set_child, set_child_text, set_child_with,
+    ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, Memory};
 use crate::xml::Element;
@@ -19,8 +18,6 @@ xml_enum! {
         Ccid = "ccid", Usb = "usb", Pci = "pci", Xenbus = "xenbus", Isa = "isa"
     }
 }
-
-enum_attr!(ControllerType);
 
 attr_part! {
     /// The emulated device model of a PCI controller (`<model name='pcie-root-port'/>`).

@@ -2,9 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
 use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
 use crate::xml::Element;

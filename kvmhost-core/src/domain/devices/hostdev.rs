@@ -3,11 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::{attr_part, enum_attr};
 use super::{DiskAuth, DiskHost, DiskInitiator};
 use crate::domain::codec::{
-    attr_string, child_part, child_text, children_parts, set_attr, set_child, set_child_text, set_child_with,
-    set_children, set_flag_child, ElementPath, XmlPart, YesNo,
+    attr_part, attr_string, child_part, child_text, children_parts, set_attr, set_child, set_child_text,
+    set_child_with, set_children, set_flag_child, ElementPath, XmlPart, YesNo,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError};
 use crate::xml::Element;
@@ -25,8 +24,6 @@ xml_enum! {
         Storage = "storage", Misc = "misc", Net = "net"
     }
 }
-
-enum_attr!(HostdevMode, HostdevType);
 
 attr_part! {
     /// A USB vendor or product id (`<vendor id='0x1234'/>`, `<product id='0xbeef'/>`).

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::{attr_part, VirtioDriverOptions};
-use crate::domain::codec::{attr_enum, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
+use super::interface::simple::VirtioDriverOptions;
+use crate::domain::codec::{attr_enum, attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff};
 use crate::xml::Element;
 
@@ -11,7 +11,7 @@ attr_part! {
     /// `<stats period='10'/>`: how often the guest reports memory statistics.
     pub struct MemBalloonStats = "stats" {
         /// `period` in seconds.
-        period: num u32 = "period",
+        period: u32 = "period",
     }
 }
 

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, child_text, set_attr, set_child, set_child_text, set_child_with, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, child_text, set_attr, set_child, set_child_text, set_child_with, ElementPath,
+    XmlPart,
 };
 use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
 use crate::xml::{Element, Node};

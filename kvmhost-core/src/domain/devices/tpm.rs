@@ -2,9 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, YesNo};
 use crate::xml::Element;
@@ -13,11 +12,11 @@ attr_part! {
     /// `<source type='unix' mode='connect' path='/tmp/swtpm.sock'/>` of an external TPM.
     pub struct TpmSource = "source" {
         /// `type` (unix).
-        source_type: str String = "type",
+        source_type: String = "type",
         /// `mode` (connect).
-        mode: str String = "mode",
+        mode: String = "mode",
         /// `path`.
-        path: str String = "path",
+        path: String = "path",
     }
 }
 

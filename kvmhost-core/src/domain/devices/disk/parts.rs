@@ -3,10 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::attrs::attr_part;
 use super::source::DiskSource;
 use crate::domain::codec::{
-    attr_string, child_part, child_text, children_parts, parse_value, set_attr, set_child, set_child_text,
+    attr_part, attr_string, child_part, child_text, children_parts, parse_value, set_attr, set_child, set_child_text,
     set_child_with, set_children, ElementPath, XmlPart,
 };
 use crate::domain::{DomainError, Memory};

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::simple::attr_part;
-use crate::domain::codec::{child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart};
+use crate::domain::codec::{
+    attr_part, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
+};
 use crate::domain::{DomainError, YesNo};
 use crate::xml::Element;
 use crate::xml_enum;
@@ -19,17 +20,17 @@ attr_part! {
     /// `<virtualport>`'s `<parameters/>`; which attributes apply depends on the port type.
     pub struct VirtualPortParameters = "parameters" {
         /// `interfaceid` (openvswitch, midonet): a UUID.
-        interfaceid: str String = "interfaceid",
+        interfaceid: String = "interfaceid",
         /// `profileid` (openvswitch, 802.1Qbh).
-        profileid: str String = "profileid",
+        profileid: String = "profileid",
         /// `managerid` (802.1Qbg).
-        managerid: str String = "managerid",
+        managerid: String = "managerid",
         /// `typeid` (802.1Qbg).
-        typeid: str String = "typeid",
+        typeid: String = "typeid",
         /// `typeidversion` (802.1Qbg).
-        typeidversion: str String = "typeidversion",
+        typeidversion: String = "typeidversion",
         /// `instanceid` (802.1Qbg): a UUID.
-        instanceid: str String = "instanceid",
+        instanceid: String = "instanceid",
     }
 }
 
@@ -58,9 +59,9 @@ attr_part! {
     /// One `<vlan>` `<tag id='42' nativeMode='untagged'/>`.
     pub struct VlanTag = "tag" {
         /// `id` (0‥4095).
-        id: num u32 = "id",
+        id: u32 = "id",
         /// `nativeMode` (tagged / untagged), on a trunk.
-        native_mode: str String = "nativeMode",
+        native_mode: String = "nativeMode",
     }
 }
 
@@ -90,13 +91,13 @@ attr_part! {
     /// kibibytes per second (burst in kibibytes).
     pub struct BandwidthLimit = "inbound" {
         /// `average`.
-        average: num u64 = "average",
+        average: u64 = "average",
         /// `peak`.
-        peak: num u64 = "peak",
+        peak: u64 = "peak",
         /// `burst`.
-        burst: num u64 = "burst",
+        burst: u64 = "burst",
         /// `floor` (inbound only).
-        floor: num u64 = "floor",
+        floor: u64 = "floor",
     }
 }
 

@@ -4,10 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{decode_size, set_info, set_size};
 use crate::domain::codec::{
-    attr_string, child_parse, child_part, child_text, set_attr, set_child, set_child_text, set_child_with,
+    attr_part, attr_string, child_parse, child_part, child_text, set_attr, set_child, set_child_text, set_child_with,
     set_flag_child, ElementPath, XmlPart,
 };
-use crate::domain::devices::disk::attrs::attr_part;
 use crate::domain::{Address, Alias, DomainError, Memory};
 use crate::xml::Element;
 
