@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts, set_attr, set_children, ElementPath, XmlPart, YesNo,
+    attr_parse, attr_part, attr_string, children_parts, set_attr, set_children, ElementPath, XmlPart, YesNo,
 };
 use crate::domain::os::part_util::{named_child, set_named_child};
 use crate::domain::DomainError;
@@ -30,31 +30,15 @@ xml_enum! {
     pub enum TickPolicy { Delay = "delay", Catchup = "catchup", Merge = "merge", Discard = "discard" }
 }
 
-/// `<catchup threshold='123' slew='120' limit='10000'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct TimerCatchup {
-    /// `threshold`.
-    pub threshold: Option<u64>,
-    /// `slew`.
-    pub slew: Option<u64>,
-    /// `limit`.
-    pub limit: Option<u64>,
-}
-
-impl XmlPart for TimerCatchup {
-    const TAG: &'static str = "catchup";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(TimerCatchup {
-            threshold: attr_parse(el, "threshold", path)?,
-            slew: attr_parse(el, "slew", path)?,
-            limit: attr_parse(el, "limit", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "threshold", self.threshold);
-        set_attr(el, "slew", self.slew);
-        set_attr(el, "limit", self.limit);
+attr_part! {
+    /// `<catchup threshold='123' slew='120' limit='10000'/>`.
+    pub struct TimerCatchup = "catchup" {
+        /// `threshold`.
+        threshold: u64 = "threshold",
+        /// `slew`.
+        slew: u64 = "slew",
+        /// `limit`.
+        limit: u64 = "limit",
     }
 }
 

@@ -5,7 +5,7 @@ mod numa;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts, set_attr, set_children, ElementPath, OnOff, XmlPart,
+    attr_parse, attr_part, attr_string, children_parts, set_attr, set_children, ElementPath, OnOff, XmlPart,
 };
 use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
 use crate::domain::DomainError;
@@ -151,52 +151,25 @@ impl XmlPart for CpuFeature {
     }
 }
 
-/// `<cache level='3' mode='emulate'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CpuCache {
-    /// `level`.
-    pub level: Option<u32>,
-    /// `mode`.
-    pub mode: Option<CpuCacheMode>,
-}
-
-impl XmlPart for CpuCache {
-    const TAG: &'static str = "cache";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CpuCache { level: attr_parse(el, "level", path)?, mode: el.attr("mode").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "level", self.level);
-        set_attr(el, "mode", self.mode.as_ref());
+attr_part! {
+    /// `<cache level='3' mode='emulate'/>`.
+    pub struct CpuCache = "cache" {
+        /// `level`.
+        level: u32 = "level",
+        /// `mode`.
+        mode: CpuCacheMode = "mode",
     }
 }
 
-/// `<maxphysaddr mode='emulate' bits='42'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct MaxPhysAddr {
-    /// `mode` (`emulate`, `passthrough`).
-    pub mode: Option<String>,
-    /// `bits`.
-    pub bits: Option<u32>,
-    /// `limit`.
-    pub limit: Option<u32>,
-}
-
-impl XmlPart for MaxPhysAddr {
-    const TAG: &'static str = "maxphysaddr";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(MaxPhysAddr {
-            mode: attr_string(el, "mode"),
-            bits: attr_parse(el, "bits", path)?,
-            limit: attr_parse(el, "limit", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "mode", self.mode.as_deref());
-        set_attr(el, "bits", self.bits);
-        set_attr(el, "limit", self.limit);
+attr_part! {
+    /// `<maxphysaddr mode='emulate' bits='42'/>`.
+    pub struct MaxPhysAddr = "maxphysaddr" {
+        /// `mode` (`emulate`, `passthrough`).
+        mode: String = "mode",
+        /// `bits`.
+        bits: u32 = "bits",
+        /// `limit`.
+        limit: u32 = "limit",
     }
 }
 

@@ -8,7 +8,7 @@ mod hyperv;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{attr_string, set_attr, ElementPath, OnOff, XmlPart, YesNo};
+use crate::domain::codec::{attr_part, attr_string, set_attr, ElementPath, OnOff, XmlPart, YesNo};
 use crate::domain::os::part_util::{named_child, set_named_child};
 use crate::domain::{DomainError, Memory};
 use crate::xml::Element;
@@ -59,21 +59,11 @@ impl XmlPart for FeatureSwitch {
     }
 }
 
-/// `<apic eoi='on'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Apic {
-    /// `eoi`.
-    pub eoi: Option<OnOff>,
-}
-
-impl XmlPart for Apic {
-    const TAG: &'static str = "apic";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Apic { eoi: el.attr("eoi").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "eoi", self.eoi.as_ref());
+attr_part! {
+    /// `<apic eoi='on'/>`.
+    pub struct Apic = "apic" {
+        /// `eoi`.
+        eoi: OnOff = "eoi",
     }
 }
 
@@ -106,39 +96,19 @@ impl XmlPart for Smm {
     }
 }
 
-/// `<gic version='3'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Gic {
-    /// `version` (`2`, `3`, `host`).
-    pub version: Option<String>,
-}
-
-impl XmlPart for Gic {
-    const TAG: &'static str = "gic";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Gic { version: attr_string(el, "version") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "version", self.version.as_deref());
+attr_part! {
+    /// `<gic version='3'/>`.
+    pub struct Gic = "gic" {
+        /// `version` (`2`, `3`, `host`).
+        version: String = "version",
     }
 }
 
-/// `<ioapic driver='kvm|qemu'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Ioapic {
-    /// `driver`.
-    pub driver: Option<String>,
-}
-
-impl XmlPart for Ioapic {
-    const TAG: &'static str = "ioapic";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Ioapic { driver: attr_string(el, "driver") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "driver", self.driver.as_deref());
+attr_part! {
+    /// `<ioapic driver='kvm|qemu'/>`.
+    pub struct Ioapic = "ioapic" {
+        /// `driver`.
+        driver: String = "driver",
     }
 }
 
@@ -174,57 +144,27 @@ impl XmlPart for Hpt {
     }
 }
 
-/// A feature with a `value` attribute (`<cfpc value='workaround'/>`, `<sbbc>`, `<ibs>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ValueFeature {
-    /// `value`.
-    pub value: Option<String>,
-}
-
-impl XmlPart for ValueFeature {
-    const TAG: &'static str = "feature";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(ValueFeature { value: attr_string(el, "value") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "value", self.value.as_deref());
+attr_part! {
+    /// A feature with a `value` attribute (`<cfpc value='workaround'/>`, `<sbbc>`, `<ibs>`).
+    pub struct ValueFeature = "feature" {
+        /// `value`.
+        value: String = "value",
     }
 }
 
-/// `<msrs unknown='ignore|fault'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Msrs {
-    /// `unknown`.
-    pub unknown: Option<String>,
-}
-
-impl XmlPart for Msrs {
-    const TAG: &'static str = "msrs";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Msrs { unknown: attr_string(el, "unknown") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "unknown", self.unknown.as_deref());
+attr_part! {
+    /// `<msrs unknown='ignore|fault'/>`.
+    pub struct Msrs = "msrs" {
+        /// `unknown`.
+        unknown: String = "unknown",
     }
 }
 
-/// `<async-teardown enabled='yes'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct AsyncTeardown {
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
-}
-
-impl XmlPart for AsyncTeardown {
-    const TAG: &'static str = "async-teardown";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(AsyncTeardown { enabled: el.attr("enabled").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enabled", self.enabled.as_ref());
+attr_part! {
+    /// `<async-teardown enabled='yes'/>`.
+    pub struct AsyncTeardown = "async-teardown" {
+        /// `enabled`.
+        enabled: YesNo = "enabled",
     }
 }
 

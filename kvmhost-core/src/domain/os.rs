@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts_named, set_attr, set_child_text, set_children_named, ElementPath, XmlPart,
+    attr_part, attr_string, children_parts_named, set_attr, set_child_text, set_children_named, ElementPath, XmlPart,
     YesNo,
 };
 use crate::domain::DomainError;
@@ -91,24 +91,13 @@ impl XmlPart for OsType {
     }
 }
 
-/// A firmware feature request (`<feature enabled='yes' name='secure-boot'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct FirmwareFeature {
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
-    /// `name` (`secure-boot`, `enrolled-keys`).
-    pub name: Option<String>,
-}
-
-impl XmlPart for FirmwareFeature {
-    const TAG: &'static str = "feature";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(FirmwareFeature { enabled: el.attr("enabled").map(Into::into), name: attr_string(el, "name") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enabled", self.enabled.as_ref());
-        set_attr(el, "name", self.name.as_deref());
+attr_part! {
+    /// A firmware feature request (`<feature enabled='yes' name='secure-boot'/>`).
+    pub struct FirmwareFeature = "feature" {
+        /// `enabled`.
+        enabled: YesNo = "enabled",
+        /// `name` (`secure-boot`, `enrolled-keys`).
+        name: String = "name",
     }
 }
 
@@ -185,66 +174,31 @@ impl XmlPart for Nvram {
     }
 }
 
-/// One entry of the boot order (`<boot dev='hd'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct OsBoot {
-    /// `dev`.
-    pub dev: Option<BootDev>,
-}
-
-impl XmlPart for OsBoot {
-    const TAG: &'static str = "boot";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(OsBoot { dev: el.attr("dev").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "dev", self.dev.as_ref());
+attr_part! {
+    /// One entry of the boot order (`<boot dev='hd'/>`).
+    pub struct OsBoot = "boot" {
+        /// `dev`.
+        dev: BootDev = "dev",
     }
 }
 
-/// `<bootmenu enable='yes' timeout='3000'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct BootMenu {
-    /// `enable`.
-    pub enable: Option<YesNo>,
-    /// `timeout` in milliseconds.
-    pub timeout: Option<u32>,
-}
-
-impl XmlPart for BootMenu {
-    const TAG: &'static str = "bootmenu";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(BootMenu { enable: el.attr("enable").map(Into::into), timeout: attr_parse(el, "timeout", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enable", self.enable.as_ref());
-        set_attr(el, "timeout", self.timeout);
+attr_part! {
+    /// `<bootmenu enable='yes' timeout='3000'/>`.
+    pub struct BootMenu = "bootmenu" {
+        /// `enable`.
+        enable: YesNo = "enable",
+        /// `timeout` in milliseconds.
+        timeout: u32 = "timeout",
     }
 }
 
-/// `<bios useserial='yes' rebootTimeout='0'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct OsBios {
-    /// `useserial`.
-    pub useserial: Option<YesNo>,
-    /// `rebootTimeout` (ms, may be -1).
-    pub reboot_timeout: Option<i64>,
-}
-
-impl XmlPart for OsBios {
-    const TAG: &'static str = "bios";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(OsBios {
-            useserial: el.attr("useserial").map(Into::into),
-            reboot_timeout: attr_parse(el, "rebootTimeout", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "useserial", self.useserial.as_ref());
-        set_attr(el, "rebootTimeout", self.reboot_timeout);
+attr_part! {
+    /// `<bios useserial='yes' rebootTimeout='0'/>`.
+    pub struct OsBios = "bios" {
+        /// `useserial`.
+        useserial: YesNo = "useserial",
+        /// `rebootTimeout` (ms, may be -1).
+        reboot_timeout: i64 = "rebootTimeout",
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts_named, set_attr, set_child_with, set_children_named, ElementPath, XmlPart,
+    attr_part, attr_string, children_parts_named, set_attr, set_child_with, set_children_named, ElementPath, XmlPart,
     YesNo,
 };
 use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
@@ -217,24 +217,13 @@ impl XmlPart for Resource {
     }
 }
 
-/// A perf event (`<event name='cmt' enabled='yes'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PerfEvent {
-    /// `name`.
-    pub name: Option<String>,
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
-}
-
-impl XmlPart for PerfEvent {
-    const TAG: &'static str = "event";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(PerfEvent { name: attr_string(el, "name"), enabled: el.attr("enabled").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "name", self.name.as_deref());
-        set_attr(el, "enabled", self.enabled.as_ref());
+attr_part! {
+    /// A perf event (`<event name='cmt' enabled='yes'/>`).
+    pub struct PerfEvent = "event" {
+        /// `name`.
+        name: String = "name",
+        /// `enabled`.
+        enabled: YesNo = "enabled",
     }
 }
 
@@ -256,31 +245,15 @@ impl XmlPart for Perf {
     }
 }
 
-/// An id range mapping (`<uid start='0' target='1000' count='10'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct IdMapRange {
-    /// `start`.
-    pub start: Option<u32>,
-    /// `target`.
-    pub target: Option<u32>,
-    /// `count`.
-    pub count: Option<u32>,
-}
-
-impl XmlPart for IdMapRange {
-    const TAG: &'static str = "uid";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(IdMapRange {
-            start: attr_parse(el, "start", path)?,
-            target: attr_parse(el, "target", path)?,
-            count: attr_parse(el, "count", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "start", self.start);
-        set_attr(el, "target", self.target);
-        set_attr(el, "count", self.count);
+attr_part! {
+    /// An id range mapping (`<uid start='0' target='1000' count='10'/>`).
+    pub struct IdMapRange = "uid" {
+        /// `start`.
+        start: u32 = "start",
+        /// `target`.
+        target: u32 = "target",
+        /// `count`.
+        count: u32 = "count",
     }
 }
 

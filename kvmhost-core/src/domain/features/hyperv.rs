@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::FeatureSwitch;
-use crate::domain::codec::{attr_parse, attr_string, set_attr, ElementPath, OnOff, XmlPart};
+use crate::domain::codec::{attr_part, set_attr, ElementPath, OnOff, XmlPart};
 use crate::domain::os::part_util::{named_child, set_named_child};
 use crate::domain::DomainError;
 use crate::xml::Element;
@@ -14,45 +14,23 @@ xml_enum! {
     pub enum HypervMode { Custom = "custom", Passthrough = "passthrough" }
 }
 
-/// `<spinlocks state='on' retries='8191'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct HypervSpinlocks {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `retries`.
-    pub retries: Option<u32>,
-}
-
-impl XmlPart for HypervSpinlocks {
-    const TAG: &'static str = "spinlocks";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(HypervSpinlocks { state: el.attr("state").map(Into::into), retries: attr_parse(el, "retries", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "retries", self.retries);
+attr_part! {
+    /// `<spinlocks state='on' retries='8191'/>`.
+    pub struct HypervSpinlocks = "spinlocks" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `retries`.
+        retries: u32 = "retries",
     }
 }
 
-/// `<vendor_id state='on' value='KVM Hv'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct HypervVendorId {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `value`.
-    pub value: Option<String>,
-}
-
-impl XmlPart for HypervVendorId {
-    const TAG: &'static str = "vendor_id";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(HypervVendorId { state: el.attr("state").map(Into::into), value: attr_string(el, "value") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "value", self.value.as_deref());
+attr_part! {
+    /// `<vendor_id state='on' value='KVM Hv'/>`.
+    pub struct HypervVendorId = "vendor_id" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `value`.
+        value: String = "value",
     }
 }
 
@@ -203,24 +181,13 @@ impl XmlPart for HypervFeatures {
     }
 }
 
-/// `<dirty-ring state='on' size='4096'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct KvmDirtyRing {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `size` (entries).
-    pub size: Option<u32>,
-}
-
-impl XmlPart for KvmDirtyRing {
-    const TAG: &'static str = "dirty-ring";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(KvmDirtyRing { state: el.attr("state").map(Into::into), size: attr_parse(el, "size", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "size", self.size);
+attr_part! {
+    /// `<dirty-ring state='on' size='4096'/>`.
+    pub struct KvmDirtyRing = "dirty-ring" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `size` (entries).
+        size: u32 = "size",
     }
 }
 
@@ -262,24 +229,13 @@ impl XmlPart for KvmFeatures {
     }
 }
 
-/// `<passthrough state='on' mode='sync_pt'/>` (Xen).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct XenPassthrough {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `mode`.
-    pub mode: Option<String>,
-}
-
-impl XmlPart for XenPassthrough {
-    const TAG: &'static str = "passthrough";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(XenPassthrough { state: el.attr("state").map(Into::into), mode: attr_string(el, "mode") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "mode", self.mode.as_deref());
+attr_part! {
+    /// `<passthrough state='on' mode='sync_pt'/>` (Xen).
+    pub struct XenPassthrough = "passthrough" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `mode`.
+        mode: String = "mode",
     }
 }
 
