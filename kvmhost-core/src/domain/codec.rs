@@ -200,15 +200,20 @@ pub fn children_parts_named<T: XmlPart>(
     el.children_named(name).enumerate().map(|(i, c)| T::decode(c, &path.indexed(name, i))).collect()
 }
 
-/// How one optional attribute value is read by `attr_part!`: kept as text, as a tolerant
+/// How one optional attribute value is read and written by `attr_part!`: kept as text, as a tolerant
 /// enum (every [`xml_enum!`](crate::xml_enum) type), or as a number (an invalid number is a
 /// decode error naming the attribute).
 ///
 /// Public only because the exported [`xml_enum!`](crate::xml_enum) implements it.
 #[doc(hidden)]
-pub trait AttrValue: Sized {
+pub trait AttrValue: Sized + fmt::Display {
     /// Reads attribute `name` of `el`; `path` locates `el` for error messages.
     fn read(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Self>, DomainError>;
+
+    /// Sets or removes attribute `name` of `el` (by default with [`set_attr`]).
+    fn write(el: &mut Element, name: &str, value: Option<&Self>) {
+        set_attr(el, name, value)
+    }
 }
 
 impl AttrValue for String {
@@ -268,7 +273,7 @@ macro_rules! attr_part {
             }
             #[allow(unused_variables)]
             fn encode_into(&self, el: &mut $crate::xml::Element) {
-                $( $crate::domain::codec::set_attr(el, $attr, self.$field.as_ref()); )*
+                $( <$ty as $crate::domain::codec::AttrValue>::write(el, $attr, self.$field.as_ref()); )*
             }
         }
     };

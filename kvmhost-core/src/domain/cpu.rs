@@ -5,7 +5,7 @@ mod numa;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_part, attr_string, children_parts, set_attr, set_children, ElementPath, OnOff, XmlPart,
+    attr_part, attr_string, children_parts, set_attr, set_children, ElementPath, OnOff, XmlPart,
 };
 use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
 use crate::domain::DomainError;
@@ -76,20 +76,20 @@ impl XmlPart for CpuModel {
     }
 }
 
-/// `<topology sockets='1' dies='1' clusters='1' cores='2' threads='1'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CpuTopology {
-    /// `sockets`.
-    pub sockets: Option<u32>,
-    /// `dies`.
-    pub dies: Option<u32>,
-    /// `clusters`.
-    pub clusters: Option<u32>,
-    /// `cores`.
-    pub cores: Option<u32>,
-    /// `threads`.
-    pub threads: Option<u32>,
+attr_part! {
+    /// `<topology sockets='1' dies='1' clusters='1' cores='2' threads='1'/>`.
+    pub struct CpuTopology = "topology" {
+        /// `sockets`.
+        sockets: u32 = "sockets",
+        /// `dies`.
+        dies: u32 = "dies",
+        /// `clusters`.
+        clusters: u32 = "clusters",
+        /// `cores`.
+        cores: u32 = "cores",
+        /// `threads`.
+        threads: u32 = "threads",
+    }
 }
 
 impl CpuTopology {
@@ -104,26 +104,6 @@ impl CpuTopology {
             .iter()
             .map(|v| u64::from(v.unwrap_or(1)))
             .product()
-    }
-}
-
-impl XmlPart for CpuTopology {
-    const TAG: &'static str = "topology";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CpuTopology {
-            sockets: attr_parse(el, "sockets", path)?,
-            dies: attr_parse(el, "dies", path)?,
-            clusters: attr_parse(el, "clusters", path)?,
-            cores: attr_parse(el, "cores", path)?,
-            threads: attr_parse(el, "threads", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "sockets", self.sockets);
-        set_attr(el, "dies", self.dies);
-        set_attr(el, "clusters", self.clusters);
-        set_attr(el, "cores", self.cores);
-        set_attr(el, "threads", self.threads);
     }
 }
 

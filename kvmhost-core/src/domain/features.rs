@@ -15,21 +15,21 @@ use crate::xml::Element;
 
 pub use hyperv::*;
 
-/// A feature switch (`<pae/>`, `<pmu state='off'/>`): the element's presence enables the
-/// feature unless `state` says otherwise. Written under many element names.
-///
-/// ```
-/// use kvmhost_core::domain::{OnOff, FeatureSwitch};
-/// assert!(FeatureSwitch::on().is_enabled());
-/// assert!(FeatureSwitch::default().is_enabled());
-/// assert!(!FeatureSwitch::off().is_enabled());
-/// assert_eq!(FeatureSwitch::off().state, Some(OnOff::Off));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct FeatureSwitch {
-    /// `state`.
-    pub state: Option<OnOff>,
+attr_part! {
+    /// A feature switch (`<pae/>`, `<pmu state='off'/>`): the element's presence enables the
+    /// feature unless `state` says otherwise. Written under many element names.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{OnOff, FeatureSwitch};
+    /// assert!(FeatureSwitch::on().is_enabled());
+    /// assert!(FeatureSwitch::default().is_enabled());
+    /// assert!(!FeatureSwitch::off().is_enabled());
+    /// assert_eq!(FeatureSwitch::off().state, Some(OnOff::Off));
+    /// ```
+    pub struct FeatureSwitch = "feature" {
+        /// `state`.
+        state: OnOff = "state",
+    }
 }
 
 impl FeatureSwitch {
@@ -46,16 +46,6 @@ impl FeatureSwitch {
     /// Whether the switch is on (a missing `state` means on).
     pub fn is_enabled(&self) -> bool {
         self.state.as_ref() != Some(&OnOff::Off)
-    }
-}
-
-impl XmlPart for FeatureSwitch {
-    const TAG: &'static str = "feature";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(FeatureSwitch { state: el.attr("state").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
     }
 }
 

@@ -123,28 +123,18 @@ impl XmlPart for SysInfo {
     }
 }
 
-/// `<suspend-to-mem enabled='no'/>` / `<suspend-to-disk …/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PmState {
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
+attr_part! {
+    /// `<suspend-to-mem enabled='no'/>` / `<suspend-to-disk …/>`.
+    pub struct PmState = "suspend-to-mem" {
+        /// `enabled`.
+        enabled: YesNo = "enabled",
+    }
 }
 
 impl PmState {
     /// `enabled='yes'` or `enabled='no'`.
     pub fn enabled(enabled: bool) -> PmState {
         PmState { enabled: Some(if enabled { YesNo::Yes } else { YesNo::No }) }
-    }
-}
-
-impl XmlPart for PmState {
-    const TAG: &'static str = "suspend-to-mem";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(PmState { enabled: el.attr("enabled").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enabled", self.enabled.as_ref());
     }
 }
 

@@ -6,10 +6,10 @@ mod cputune;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_part, attr_string, child_parse, children_parts_named, set_attr, set_child_text, set_child_with,
-    set_children_named, set_flag_child, ElementPath, XmlPart, YesNo,
+    attr_part, child_parse, children_parts_named, set_attr, set_child_text, set_child_with, set_children_named,
+    set_flag_child, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{merge_text, named_child, set_named_child, set_unit_attr, text_of, unit_attr};
+use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
 use crate::domain::{DomainError, Memory, MemoryUnit};
 use crate::xml::Element;
 
@@ -216,38 +216,22 @@ impl XmlPart for BlkioTune {
     }
 }
 
-/// A huge page size (`<page size='1' unit='GiB' nodeset='0'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct HugePage {
-    /// `size`.
-    pub size: Option<u64>,
-    /// `unit` (KiB when absent).
-    pub unit: Option<MemoryUnit>,
-    /// `nodeset`.
-    pub nodeset: Option<String>,
+attr_part! {
+    /// A huge page size (`<page size='1' unit='GiB' nodeset='0'/>`).
+    pub struct HugePage = "page" {
+        /// `size`.
+        size: u64 = "size",
+        /// `unit` (KiB when absent).
+        unit: MemoryUnit = "unit",
+        /// `nodeset`.
+        nodeset: String = "nodeset",
+    }
 }
 
 impl HugePage {
     /// The page size as a [`Memory`].
     pub fn page_size(&self) -> Option<Memory> {
         self.size.map(|s| Memory::new(s, self.unit.unwrap_or(MemoryUnit::KIB)))
-    }
-}
-
-impl XmlPart for HugePage {
-    const TAG: &'static str = "page";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(HugePage {
-            size: attr_parse(el, "size", path)?,
-            unit: unit_attr(el, "unit", path)?,
-            nodeset: attr_string(el, "nodeset"),
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "size", self.size);
-        set_unit_attr(el, "unit", self.unit);
-        set_attr(el, "nodeset", self.nodeset.as_deref());
     }
 }
 

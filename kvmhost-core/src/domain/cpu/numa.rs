@@ -20,24 +20,13 @@ attr_part! {
     }
 }
 
-/// A size with a unit as attributes (`<size value='256' unit='KiB'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct NumaCacheSize {
-    /// `value`.
-    pub value: Option<u64>,
-    /// `unit`.
-    pub unit: Option<MemoryUnit>,
-}
-
-impl XmlPart for NumaCacheSize {
-    const TAG: &'static str = "size";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaCacheSize { value: attr_parse(el, "value", path)?, unit: unit_attr(el, "unit", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "value", self.value);
-        set_unit_attr(el, "unit", self.unit);
+attr_part! {
+    /// A size with a unit as attributes (`<size value='256' unit='KiB'/>`).
+    pub struct NumaCacheSize = "size" {
+        /// `value`.
+        value: u64 = "value",
+        /// `unit`.
+        unit: MemoryUnit = "unit",
     }
 }
 

@@ -69,6 +69,15 @@ pub(crate) fn set_unit_attr(el: &mut Element, name: &str, unit: Option<MemoryUni
     set_attr(el, name, unit.map(|u| u.as_str()));
 }
 
+impl crate::domain::codec::AttrValue for MemoryUnit {
+    fn read(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Self>, DomainError> {
+        unit_attr(el, name, path)
+    }
+    fn write(el: &mut Element, name: &str, value: Option<&Self>) {
+        set_unit_attr(el, name, value.copied())
+    }
+}
+
 /// An element holding just text (`<initarg>--verbose</initarg>`), for lists of such elements.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub(crate) struct TextValue(pub String);

@@ -7,7 +7,7 @@ use crate::domain::codec::{
     attr_parse, attr_part, attr_string, child_parse, children_parts_named, set_attr, set_child_text,
     set_children_named, ElementPath, XmlPart,
 };
-use crate::domain::os::part_util::{named_child, set_named_child, set_unit_attr, unit_attr};
+use crate::domain::os::part_util::{named_child, set_named_child};
 use crate::domain::{DomainError, MemoryUnit};
 use crate::xml::Element;
 
@@ -96,39 +96,19 @@ impl XmlPart for SchedSetting {
     }
 }
 
-/// A cache allocation (`<cache id='0' level='3' type='both' size='3' unit='MiB'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CacheAllocation {
-    /// `id`.
-    pub id: Option<u32>,
-    /// `level`.
-    pub level: Option<u32>,
-    /// `type` (`both`, `code`, `data`).
-    pub cache_type: Option<String>,
-    /// `size`.
-    pub size: Option<u64>,
-    /// `unit`.
-    pub unit: Option<MemoryUnit>,
-}
-
-impl XmlPart for CacheAllocation {
-    const TAG: &'static str = "cache";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CacheAllocation {
-            id: attr_parse(el, "id", path)?,
-            level: attr_parse(el, "level", path)?,
-            cache_type: attr_string(el, "type"),
-            size: attr_parse(el, "size", path)?,
-            unit: unit_attr(el, "unit", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "id", self.id);
-        set_attr(el, "level", self.level);
-        set_attr(el, "type", self.cache_type.as_deref());
-        set_attr(el, "size", self.size);
-        set_unit_attr(el, "unit", self.unit);
+attr_part! {
+    /// A cache allocation (`<cache id='0' level='3' type='both' size='3' unit='MiB'/>`).
+    pub struct CacheAllocation = "cache" {
+        /// `id`.
+        id: u32 = "id",
+        /// `level`.
+        level: u32 = "level",
+        /// `type` (`both`, `code`, `data`).
+        cache_type: String = "type",
+        /// `size`.
+        size: u64 = "size",
+        /// `unit`.
+        unit: MemoryUnit = "unit",
     }
 }
 
