@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_part, attr_string, children_parts, set_attr, set_children, ElementPath, XmlPart, YesNo,
+    attr_parse, attr_part, attr_string, child_part_named, children_parts, set_attr, set_child_named, set_children,
+    ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{named_child, set_named_child};
+
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
@@ -79,7 +80,7 @@ impl XmlPart for Timer {
             track: attr_string(el, "track"),
             frequency: attr_parse(el, "frequency", path)?,
             mode: attr_string(el, "mode"),
-            catchup: named_child(el, "catchup", path)?,
+            catchup: child_part_named(el, "catchup", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
@@ -89,7 +90,7 @@ impl XmlPart for Timer {
         set_attr(el, "track", self.track.as_deref());
         set_attr(el, "frequency", self.frequency);
         set_attr(el, "mode", self.mode.as_deref());
-        set_named_child(el, "catchup", self.catchup.as_ref(), &[]);
+        set_child_named(el, "catchup", self.catchup.as_ref(), &[]);
     }
 }
 

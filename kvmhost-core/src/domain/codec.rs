@@ -179,10 +179,17 @@ pub fn child_parse<T: FromStr>(el: &Element, name: &str, path: &ElementPath<'_>)
 
 /// Decodes the first child named `T::TAG`, if any.
 pub fn child_part<T: XmlPart>(el: &Element, path: &ElementPath<'_>) -> Result<Option<T>, DomainError> {
-    match el.child(T::TAG) {
-        None => Ok(None),
-        Some(c) => T::decode(c, &path.child(T::TAG)).map(Some),
-    }
+    child_part_named(el, T::TAG, path)
+}
+
+/// Decodes the first child named `name` as a `T`, if any (for parts written under several
+/// names, such as the `<memory>` amounts or the feature switches).
+pub fn child_part_named<T: XmlPart>(
+    el: &Element,
+    name: &str,
+    path: &ElementPath<'_>,
+) -> Result<Option<T>, DomainError> {
+    el.child(name).map(|c| T::decode(c, &path.child(name))).transpose()
 }
 
 /// Decodes every child named `T::TAG`, in order.
@@ -390,7 +397,12 @@ fn remove_nth(el: &mut Element, name: &str, idx: usize) {
 /// Merges an optional typed child: updates the existing child named `T::TAG`, inserts a new one
 /// at its canonical place, or removes it when `value` is `None`.
 pub fn set_child<T: XmlPart>(el: &mut Element, value: Option<&T>, order: &[&str]) {
-    set_child_with(el, T::TAG, value.map(|v| |e: &mut Element| v.encode_into(e)), order)
+    set_child_named(el, T::TAG, value, order)
+}
+
+/// Like [`set_child`] with an explicit element name (for parts written under several names).
+pub fn set_child_named<T: XmlPart>(el: &mut Element, name: &str, value: Option<&T>, order: &[&str]) {
+    set_child_with(el, name, value.map(|v| |e: &mut Element| v.encode_into(e)), order)
 }
 
 /// Like [`set_child`] for a child whose content is written by a closure.

@@ -5,9 +5,10 @@ mod numa;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_part, attr_string, children_parts, set_attr, set_children, ElementPath, OnOff, XmlPart,
+    attr_part, attr_string, child_part_named, children_parts, set_attr, set_child_named, set_children, ElementPath,
+    OnOff, XmlPart,
 };
-use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
+use crate::domain::os::part_util::{merge_text, text_of};
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
@@ -283,13 +284,13 @@ impl XmlPart for Cpu {
             cpu_match: el.attr("match").map(Into::into),
             check: el.attr("check").map(Into::into),
             migratable: el.attr("migratable").map(Into::into),
-            model: named_child(el, "model", path)?,
+            model: child_part_named(el, "model", path)?,
             vendor: el.child("vendor").map(|v| text_of(v).unwrap_or_default()),
-            topology: named_child(el, "topology", path)?,
-            cache: named_child(el, "cache", path)?,
-            maxphysaddr: named_child(el, "maxphysaddr", path)?,
+            topology: child_part_named(el, "topology", path)?,
+            cache: child_part_named(el, "cache", path)?,
+            maxphysaddr: child_part_named(el, "maxphysaddr", path)?,
             features: children_parts(el, path)?,
-            numa: named_child(el, "numa", path)?,
+            numa: child_part_named(el, "numa", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
@@ -298,18 +299,18 @@ impl XmlPart for Cpu {
         set_attr(el, "match", self.cpu_match.as_ref());
         set_attr(el, "check", self.check.as_ref());
         set_attr(el, "migratable", self.migratable.as_ref());
-        set_named_child(el, "model", self.model.as_ref(), o);
+        set_child_named(el, "model", self.model.as_ref(), o);
         crate::domain::codec::set_child_with(
             el,
             "vendor",
             self.vendor.as_deref().map(|v| move |e: &mut Element| merge_text(e, Some(v))),
             o,
         );
-        set_named_child(el, "topology", self.topology.as_ref(), o);
-        set_named_child(el, "cache", self.cache.as_ref(), o);
-        set_named_child(el, "maxphysaddr", self.maxphysaddr.as_ref(), o);
+        set_child_named(el, "topology", self.topology.as_ref(), o);
+        set_child_named(el, "cache", self.cache.as_ref(), o);
+        set_child_named(el, "maxphysaddr", self.maxphysaddr.as_ref(), o);
         set_children(el, &self.features, o);
-        set_named_child(el, "numa", self.numa.as_ref(), o);
+        set_child_named(el, "numa", self.numa.as_ref(), o);
     }
 }
 

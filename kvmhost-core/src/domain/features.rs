@@ -8,8 +8,10 @@ mod hyperv;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{attr_part, attr_string, set_attr, ElementPath, OnOff, XmlPart, YesNo};
-use crate::domain::os::part_util::{named_child, set_named_child};
+use crate::domain::codec::{
+    attr_part, attr_string, child_part_named, set_attr, set_child_named, ElementPath, OnOff, XmlPart, YesNo,
+};
+
 use crate::domain::{DomainError, Memory};
 use crate::xml::Element;
 
@@ -343,10 +345,10 @@ macro_rules! features_codec {
         impl XmlPart for Features {
             const TAG: &'static str = "features";
             fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-                Ok(Features { $($field: named_child(el, $name, path)?,)+ })
+                Ok(Features { $($field: child_part_named(el, $name, path)?,)+ })
             }
             fn encode_into(&self, el: &mut Element) {
-                $(set_named_child(el, $name, self.$field.as_ref(), FEATURES_ORDER);)+
+                $(set_child_named(el, $name, self.$field.as_ref(), FEATURES_ORDER);)+
             }
         }
     };

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_part, attr_string, children_parts_named, set_attr, set_child_with, set_children_named, ElementPath, XmlPart,
-    YesNo,
+    attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named, set_child_with,
+    set_children_named, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
+use crate::domain::os::part_util::{merge_text, text_of};
 use crate::domain::DomainError;
 use crate::xml::Element;
 
@@ -103,22 +103,22 @@ impl XmlPart for SysInfo {
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(SysInfo {
             sysinfo_type: attr_string(el, "type"),
-            bios: named_child(el, "bios", path)?,
-            system: named_child(el, "system", path)?,
+            bios: child_part_named(el, "bios", path)?,
+            system: child_part_named(el, "system", path)?,
             base_boards: children_parts_named(el, "baseBoard", path)?,
-            chassis: named_child(el, "chassis", path)?,
-            oem_strings: named_child(el, "oemStrings", path)?,
+            chassis: child_part_named(el, "chassis", path)?,
+            oem_strings: child_part_named(el, "oemStrings", path)?,
             entries: children_parts_named(el, "entry", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = SYSINFO_ORDER;
         set_attr(el, "type", self.sysinfo_type.as_deref());
-        set_named_child(el, "bios", self.bios.as_ref(), o);
-        set_named_child(el, "system", self.system.as_ref(), o);
+        set_child_named(el, "bios", self.bios.as_ref(), o);
+        set_child_named(el, "system", self.system.as_ref(), o);
         set_children_named(el, "baseBoard", &self.base_boards, o);
-        set_named_child(el, "chassis", self.chassis.as_ref(), o);
-        set_named_child(el, "oemStrings", self.oem_strings.as_ref(), o);
+        set_child_named(el, "chassis", self.chassis.as_ref(), o);
+        set_child_named(el, "oemStrings", self.oem_strings.as_ref(), o);
         set_children_named(el, "entry", &self.entries, o);
     }
 }
@@ -159,14 +159,14 @@ impl XmlPart for Pm {
     const TAG: &'static str = "pm";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(Pm {
-            suspend_to_mem: named_child(el, "suspend-to-mem", path)?,
-            suspend_to_disk: named_child(el, "suspend-to-disk", path)?,
+            suspend_to_mem: child_part_named(el, "suspend-to-mem", path)?,
+            suspend_to_disk: child_part_named(el, "suspend-to-disk", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = &["suspend-to-mem", "suspend-to-disk"];
-        set_named_child(el, "suspend-to-mem", self.suspend_to_mem.as_ref(), o);
-        set_named_child(el, "suspend-to-disk", self.suspend_to_disk.as_ref(), o);
+        set_child_named(el, "suspend-to-mem", self.suspend_to_mem.as_ref(), o);
+        set_child_named(el, "suspend-to-disk", self.suspend_to_disk.as_ref(), o);
     }
 }
 

@@ -6,10 +6,10 @@ mod cputune;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_part, child_parse, children_parts_named, set_attr, set_child_text, set_child_with, set_children_named,
-    set_flag_child, ElementPath, XmlPart, YesNo,
+    attr_part, child_parse, child_part_named, children_parts_named, set_attr, set_child_named, set_child_text,
+    set_child_with, set_children_named, set_flag_child, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
+use crate::domain::os::part_util::{merge_text, text_of};
 use crate::domain::{DomainError, Memory, MemoryUnit};
 use crate::xml::Element;
 
@@ -92,11 +92,14 @@ pub struct NumaTune {
 impl XmlPart for NumaTune {
     const TAG: &'static str = "numatune";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaTune { memory: named_child(el, "memory", path)?, memnodes: children_parts_named(el, "memnode", path)? })
+        Ok(NumaTune {
+            memory: child_part_named(el, "memory", path)?,
+            memnodes: children_parts_named(el, "memnode", path)?,
+        })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = &["memory", "memnode"];
-        set_named_child(el, "memory", self.memory.as_ref(), o);
+        set_child_named(el, "memory", self.memory.as_ref(), o);
         set_children_named(el, "memnode", &self.memnodes, o);
     }
 }
@@ -124,29 +127,21 @@ pub struct MemTune {
     pub min_guarantee: Option<Memory>,
 }
 
-fn mem_child(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Memory>, DomainError> {
-    el.child(name).map(|c| Memory::decode_any(c, &path.child(name))).transpose()
-}
-
-fn set_mem_child(el: &mut Element, name: &str, m: Option<&Memory>, order: &[&str]) {
-    set_child_with(el, name, m.map(|m| |e: &mut Element| m.encode_any(e)), order);
-}
-
 impl XmlPart for MemTune {
     const TAG: &'static str = "memtune";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(MemTune {
-            hard_limit: mem_child(el, "hard_limit", path)?,
-            soft_limit: mem_child(el, "soft_limit", path)?,
-            swap_hard_limit: mem_child(el, "swap_hard_limit", path)?,
-            min_guarantee: mem_child(el, "min_guarantee", path)?,
+            hard_limit: child_part_named(el, "hard_limit", path)?,
+            soft_limit: child_part_named(el, "soft_limit", path)?,
+            swap_hard_limit: child_part_named(el, "swap_hard_limit", path)?,
+            min_guarantee: child_part_named(el, "min_guarantee", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
-        set_mem_child(el, "hard_limit", self.hard_limit.as_ref(), MEMTUNE_ORDER);
-        set_mem_child(el, "soft_limit", self.soft_limit.as_ref(), MEMTUNE_ORDER);
-        set_mem_child(el, "min_guarantee", self.min_guarantee.as_ref(), MEMTUNE_ORDER);
-        set_mem_child(el, "swap_hard_limit", self.swap_hard_limit.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "hard_limit", self.hard_limit.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "soft_limit", self.soft_limit.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "min_guarantee", self.min_guarantee.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "swap_hard_limit", self.swap_hard_limit.as_ref(), MEMTUNE_ORDER);
     }
 }
 
@@ -297,7 +292,7 @@ impl XmlPart for MemoryBacking {
                 .child("access")
                 .map(|s| crate::domain::codec::required_attr(s, "mode", &path.child("access")))
                 .transpose()?,
-            allocation: named_child(el, "allocation", path)?,
+            allocation: child_part_named(el, "allocation", path)?,
             discard: el.child("discard").is_some(),
         })
     }
@@ -313,7 +308,7 @@ impl XmlPart for MemoryBacking {
         set_flag_child(el, "locked", self.locked, o);
         set_attr_child(el, "source", "type", self.source_type.as_deref());
         set_attr_child(el, "access", "mode", self.access_mode.as_deref());
-        set_named_child(el, "allocation", self.allocation.as_ref(), o);
+        set_child_named(el, "allocation", self.allocation.as_ref(), o);
         set_flag_child(el, "discard", self.discard, o);
     }
 }

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_part, attr_string, children_parts_named, set_attr, set_child_with, set_children_named,
-    ElementPath, XmlPart, YesNo,
+    attr_parse, attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named,
+    set_child_with, set_children_named, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{named_child, set_named_child, set_unit_attr, unit_attr};
+use crate::domain::os::part_util::{set_unit_attr, unit_attr};
 use crate::domain::{DomainError, Memory, MemoryUnit};
 use crate::xml::Element;
 
@@ -53,16 +53,16 @@ impl XmlPart for NumaCellCache {
             level: attr_parse(el, "level", path)?,
             associativity: attr_string(el, "associativity"),
             policy: attr_string(el, "policy"),
-            size: named_child(el, "size", path)?,
-            line: named_child(el, "line", path)?,
+            size: child_part_named(el, "size", path)?,
+            line: child_part_named(el, "line", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "level", self.level);
         set_attr(el, "associativity", self.associativity.as_deref());
         set_attr(el, "policy", self.policy.as_deref());
-        set_named_child(el, "size", self.size.as_ref(), &["size", "line"]);
-        set_named_child(el, "line", self.line.as_ref(), &["size", "line"]);
+        set_child_named(el, "size", self.size.as_ref(), &["size", "line"]);
+        set_child_named(el, "line", self.line.as_ref(), &["size", "line"]);
     }
 }
 
@@ -205,12 +205,12 @@ impl XmlPart for CpuNuma {
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(CpuNuma {
             cells: children_parts_named(el, "cell", path)?,
-            interconnects: named_child(el, "interconnects", path)?,
+            interconnects: child_part_named(el, "interconnects", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = &["cell", "interconnects"];
         set_children_named(el, "cell", &self.cells, o);
-        set_named_child(el, "interconnects", self.interconnects.as_ref(), o);
+        set_child_named(el, "interconnects", self.interconnects.as_ref(), o);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{set_attr, set_child_with, ElementPath, XmlPart};
+use crate::domain::codec::{set_attr, ElementPath, XmlPart};
 use crate::domain::{DomainError, MemoryUnit};
 use crate::xml::{Element, Node};
 
@@ -31,20 +31,6 @@ pub(crate) fn merge_text(el: &mut Element, value: Option<&str>) {
     if let Some(v) = value {
         el.children.insert(0, Node::Text(v.to_string().into()));
     }
-}
-
-/// Decodes the first child named `name` as a `T` (for parts written under several names).
-pub(crate) fn named_child<T: XmlPart>(
-    el: &Element,
-    name: &str,
-    path: &ElementPath<'_>,
-) -> Result<Option<T>, DomainError> {
-    el.child(name).map(|c| T::decode(c, &path.child(name))).transpose()
-}
-
-/// Merges an optional `T` into the child named `name`.
-pub(crate) fn set_named_child<T: XmlPart>(el: &mut Element, name: &str, value: Option<&T>, order: &[&str]) {
-    set_child_with(el, name, value.map(|v| |e: &mut Element| v.encode_into(e)), order)
 }
 
 /// A memory unit attribute, tolerant of libvirt's case-insensitive spellings.

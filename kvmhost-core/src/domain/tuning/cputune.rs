@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_part, attr_string, child_parse, children_parts_named, set_attr, set_child_text,
-    set_children_named, ElementPath, XmlPart,
+    attr_parse, attr_part, attr_string, child_parse, child_part_named, children_parts_named, set_attr, set_child_named,
+    set_child_text, set_children_named, ElementPath, XmlPart,
 };
-use crate::domain::os::part_util::{named_child, set_named_child};
+
 use crate::domain::{DomainError, MemoryUnit};
 use crate::xml::Element;
 
@@ -300,7 +300,7 @@ impl XmlPart for CpuTune {
                 .into_iter()
                 .map(|s| s.0)
                 .collect(),
-            emulatorsched: named_child(el, "emulatorsched", path)?,
+            emulatorsched: child_part_named(el, "emulatorsched", path)?,
             cachetunes: children_parts_named(el, "cachetune", path)?,
             memorytunes: children_parts_named(el, "memorytune", path)?,
         })
@@ -333,7 +333,7 @@ impl XmlPart for CpuTune {
         set_children_named(el, "vcpusched", &vs, o);
         let is: Vec<IothreadSched> = self.iothreadsched.iter().cloned().map(IothreadSched).collect();
         set_children_named(el, "iothreadsched", &is, o);
-        set_named_child(el, "emulatorsched", self.emulatorsched.as_ref(), o);
+        set_child_named(el, "emulatorsched", self.emulatorsched.as_ref(), o);
         set_children_named(el, "cachetune", &self.cachetunes, o);
         set_children_named(el, "memorytune", &self.memorytunes, o);
     }
