@@ -72,19 +72,11 @@ pub struct Smm {
 impl XmlPart for Smm {
     const TAG: &'static str = "smm";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Smm {
-            state: el.attr("state").map(Into::into),
-            tseg: el.child("tseg").map(|t| Memory::decode_any(t, &path.child("tseg"))).transpose()?,
-        })
+        Ok(Smm { state: el.attr("state").map(Into::into), tseg: child_part_named(el, "tseg", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "state", self.state.as_ref());
-        crate::domain::codec::set_child_with(
-            el,
-            "tseg",
-            self.tseg.as_ref().map(|m| |e: &mut Element| m.encode_any(e)),
-            &[],
-        );
+        set_child_named(el, "tseg", self.tseg.as_ref(), &[]);
     }
 }
 
@@ -117,22 +109,11 @@ pub struct Hpt {
 impl XmlPart for Hpt {
     const TAG: &'static str = "hpt";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Hpt {
-            resizing: attr_string(el, "resizing"),
-            max_page_size: el
-                .child("maxpagesize")
-                .map(|t| Memory::decode_any(t, &path.child("maxpagesize")))
-                .transpose()?,
-        })
+        Ok(Hpt { resizing: attr_string(el, "resizing"), max_page_size: child_part_named(el, "maxpagesize", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "resizing", self.resizing.as_deref());
-        crate::domain::codec::set_child_with(
-            el,
-            "maxpagesize",
-            self.max_page_size.as_ref().map(|m| |e: &mut Element| m.encode_any(e)),
-            &[],
-        );
+        set_child_named(el, "maxpagesize", self.max_page_size.as_ref(), &[]);
     }
 }
 
@@ -171,15 +152,10 @@ pub struct Tcg {
 impl XmlPart for Tcg {
     const TAG: &'static str = "tcg";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Tcg { tb_cache: el.child("tb-cache").map(|t| Memory::decode_any(t, &path.child("tb-cache"))).transpose()? })
+        Ok(Tcg { tb_cache: child_part_named(el, "tb-cache", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
-        crate::domain::codec::set_child_with(
-            el,
-            "tb-cache",
-            self.tb_cache.as_ref().map(|m| |e: &mut Element| m.encode_any(e)),
-            &[],
-        );
+        set_child_named(el, "tb-cache", self.tb_cache.as_ref(), &[]);
     }
 }
 

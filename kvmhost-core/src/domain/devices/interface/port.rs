@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_part, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
+    attr_part, child_part, child_part_named, children_parts, set_attr, set_child, set_child_named, set_children,
+    ElementPath, XmlPart,
 };
 use crate::domain::{DomainError, YesNo};
 use crate::xml::Element;
@@ -114,24 +115,14 @@ pub struct Bandwidth {
 impl XmlPart for Bandwidth {
     const TAG: &'static str = "bandwidth";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        let limit = |name: &str| -> Result<Option<BandwidthLimit>, DomainError> {
-            el.child(name).map(|c| BandwidthLimit::decode(c, &path.child(name))).transpose()
-        };
-        Ok(Bandwidth { inbound: limit("inbound")?, outbound: limit("outbound")? })
+        Ok(Bandwidth {
+            inbound: child_part_named(el, "inbound", path)?,
+            outbound: child_part_named(el, "outbound", path)?,
+        })
     }
     fn encode_into(&self, el: &mut Element) {
         let order = &["inbound", "outbound"];
-        crate::domain::codec::set_child_with(
-            el,
-            "inbound",
-            self.inbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)),
-            order,
-        );
-        crate::domain::codec::set_child_with(
-            el,
-            "outbound",
-            self.outbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)),
-            order,
-        );
+        set_child_named(el, "inbound", self.inbound.as_ref(), order);
+        set_child_named(el, "outbound", self.outbound.as_ref(), order);
     }
 }
