@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{attr_parse, attr_part, attr_string, set_attr, ElementPath, XmlPart};
+use crate::domain::codec::{attr_parse, attr_part, attr_string, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
@@ -221,4 +221,18 @@ impl XmlPart for AcpiIndex {
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "index", self.index);
     }
+}
+
+/// Writes the `<alias>`, `<acpi>` and `<address>` children most devices end with, at their
+/// places in the device's child `order`.
+pub(crate) fn set_device_info(
+    el: &mut Element,
+    alias: Option<&Alias>,
+    acpi: Option<&AcpiIndex>,
+    address: Option<&Address>,
+    order: &[&str],
+) {
+    set_child(el, alias, order);
+    set_child(el, acpi, order);
+    set_child(el, address, order);
 }

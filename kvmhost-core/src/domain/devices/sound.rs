@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::common::set_device_info;
 use crate::domain::codec::{
     attr_parse, attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
     ElementPath, XmlPart,
@@ -72,9 +73,7 @@ impl XmlPart for Sound {
         set_children(el, &self.codecs, SOUND_ORDER);
         let id = self.audio_id;
         set_child_with(el, "audio", id.map(|id| move |e: &mut Element| set_attr(e, "id", Some(id))), SOUND_ORDER);
-        set_child(el, self.alias.as_ref(), SOUND_ORDER);
-        set_child(el, self.acpi.as_ref(), SOUND_ORDER);
-        set_child(el, self.address.as_ref(), SOUND_ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), SOUND_ORDER);
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::common::set_device_info;
 use crate::domain::codec::{
     attr_part, attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
@@ -145,9 +146,7 @@ impl XmlPart for Tpm {
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "model", self.model.as_deref());
         set_child(el, self.backend.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

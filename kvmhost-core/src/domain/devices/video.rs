@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::common::set_device_info;
 use crate::domain::codec::{attr_enum, attr_parse, attr_part, child_part, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
 use crate::xml::Element;
@@ -166,9 +167,7 @@ impl XmlPart for Video {
     fn encode_into(&self, el: &mut Element) {
         set_child(el, self.driver.as_ref(), ORDER);
         set_child(el, self.model.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 
