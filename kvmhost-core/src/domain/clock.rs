@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts, set_attr, set_children, ElementPath, XmlPart, YesNo,
+    attr_parse, attr_part, attr_string, child_part_named, children_parts, set_attr, set_child_named, set_children,
+    ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{named_child, set_named_child};
+
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
@@ -30,31 +31,15 @@ xml_enum! {
     pub enum TickPolicy { Delay = "delay", Catchup = "catchup", Merge = "merge", Discard = "discard" }
 }
 
-/// `<catchup threshold='123' slew='120' limit='10000'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct TimerCatchup {
-    /// `threshold`.
-    pub threshold: Option<u64>,
-    /// `slew`.
-    pub slew: Option<u64>,
-    /// `limit`.
-    pub limit: Option<u64>,
-}
-
-impl XmlPart for TimerCatchup {
-    const TAG: &'static str = "catchup";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(TimerCatchup {
-            threshold: attr_parse(el, "threshold", path)?,
-            slew: attr_parse(el, "slew", path)?,
-            limit: attr_parse(el, "limit", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "threshold", self.threshold);
-        set_attr(el, "slew", self.slew);
-        set_attr(el, "limit", self.limit);
+attr_part! {
+    /// `<catchup threshold='123' slew='120' limit='10000'/>`.
+    pub struct TimerCatchup = "catchup" {
+        /// `threshold`.
+        threshold: u64 = "threshold",
+        /// `slew`.
+        slew: u64 = "slew",
+        /// `limit`.
+        limit: u64 = "limit",
     }
 }
 
@@ -95,7 +80,7 @@ impl XmlPart for Timer {
             track: attr_string(el, "track"),
             frequency: attr_parse(el, "frequency", path)?,
             mode: attr_string(el, "mode"),
-            catchup: named_child(el, "catchup", path)?,
+            catchup: child_part_named(el, "catchup", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
@@ -105,7 +90,7 @@ impl XmlPart for Timer {
         set_attr(el, "track", self.track.as_deref());
         set_attr(el, "frequency", self.frequency);
         set_attr(el, "mode", self.mode.as_deref());
-        set_named_child(el, "catchup", self.catchup.as_ref(), &[]);
+        set_child_named(el, "catchup", self.catchup.as_ref(), &[]);
     }
 }
 

@@ -179,10 +179,17 @@ pub fn child_parse<T: FromStr>(el: &Element, name: &str, path: &ElementPath<'_>)
 
 /// Decodes the first child named `T::TAG`, if any.
 pub fn child_part<T: XmlPart>(el: &Element, path: &ElementPath<'_>) -> Result<Option<T>, DomainError> {
-    match el.child(T::TAG) {
-        None => Ok(None),
-        Some(c) => T::decode(c, &path.child(T::TAG)).map(Some),
-    }
+    child_part_named(el, T::TAG, path)
+}
+
+/// Decodes the first child named `name` as a `T`, if any (for parts written under several
+/// names, such as the `<memory>` amounts or the feature switches).
+pub fn child_part_named<T: XmlPart>(
+    el: &Element,
+    name: &str,
+    path: &ElementPath<'_>,
+) -> Result<Option<T>, DomainError> {
+    el.child(name).map(|c| T::decode(c, &path.child(name))).transpose()
 }
 
 /// Decodes every child named `T::TAG`, in order.
@@ -199,6 +206,86 @@ pub fn children_parts_named<T: XmlPart>(
 ) -> Result<Vec<T>, DomainError> {
     el.children_named(name).enumerate().map(|(i, c)| T::decode(c, &path.indexed(name, i))).collect()
 }
+
+/// How one optional attribute value is read and written by `attr_part!`: kept as text, as a tolerant
+/// enum (every [`xml_enum!`](crate::xml_enum) type), or as a number (an invalid number is a
+/// decode error naming the attribute).
+///
+/// Public only because the exported [`xml_enum!`](crate::xml_enum) implements it.
+#[doc(hidden)]
+pub trait AttrValue: Sized + fmt::Display {
+    /// Reads attribute `name` of `el`; `path` locates `el` for error messages.
+    fn read(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Self>, DomainError>;
+
+    /// Sets or removes attribute `name` of `el` (by default with [`set_attr`]).
+    fn write(el: &mut Element, name: &str, value: Option<&Self>) {
+        set_attr(el, name, value)
+    }
+}
+
+impl AttrValue for String {
+    fn read(el: &Element, name: &str, _path: &ElementPath<'_>) -> Result<Option<Self>, DomainError> {
+        Ok(attr_string(el, name))
+    }
+}
+
+macro_rules! numeric_attr {
+    ($($t:ty),*) => {$(
+        impl AttrValue for $t {
+            fn read(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Self>, DomainError> {
+                attr_parse(el, name, path)
+            }
+        }
+    )*};
+}
+numeric_attr!(u8, u16, u32, u64, i32, i64);
+
+/// Declares a struct of optional attributes (an attribute-only element) with its [`XmlPart`]
+/// implementation. Every field is `Option<Type>` and written back only when set; `Type` is
+/// any [`AttrValue`] (`String`, an integer type, or an [`xml_enum!`](crate::xml_enum) type).
+///
+/// ```text
+/// attr_part! {
+///     /// Doc of the struct.
+///     pub struct Reconnect = "reconnect" {
+///         /// Doc of the field.
+///         enabled: YesNo = "enabled",
+///         timeout: u32 = "timeout",
+///     }
+/// }
+/// ```
+macro_rules! attr_part {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident = $tag:literal {
+            $( $(#[$fm:meta])* $field:ident : $ty:ty = $attr:literal ),* $(,)?
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+        #[non_exhaustive]
+        pub struct $name {
+            $( $(#[$fm])* pub $field: Option<$ty>, )*
+        }
+        impl $crate::domain::codec::XmlPart for $name {
+            const TAG: &'static str = $tag;
+            #[allow(unused_variables)]
+            fn decode(
+                el: &$crate::xml::Element,
+                path: &$crate::domain::codec::ElementPath<'_>,
+            ) -> Result<Self, $crate::domain::DomainError> {
+                Ok($name {
+                    $( $field: <$ty as $crate::domain::codec::AttrValue>::read(el, $attr, path)?, )*
+                })
+            }
+            #[allow(unused_variables)]
+            fn encode_into(&self, el: &mut $crate::xml::Element) {
+                $( <$ty as $crate::domain::codec::AttrValue>::write(el, $attr, self.$field.as_ref()); )*
+            }
+        }
+    };
+}
+pub(crate) use attr_part;
 
 /// Sets or removes an attribute from an optional displayable value.
 ///
@@ -319,7 +406,12 @@ fn remove_nth(el: &mut Element, name: &str, idx: usize) {
 /// Merges an optional typed child: updates the existing child named `T::TAG`, inserts a new one
 /// at its canonical place, or removes it when `value` is `None`.
 pub fn set_child<T: XmlPart>(el: &mut Element, value: Option<&T>, order: &[&str]) {
-    set_child_with(el, T::TAG, value.map(|v| |e: &mut Element| v.encode_into(e)), order)
+    set_child_named(el, T::TAG, value, order)
+}
+
+/// Like [`set_child`] with an explicit element name (for parts written under several names).
+pub fn set_child_named<T: XmlPart>(el: &mut Element, name: &str, value: Option<&T>, order: &[&str]) {
+    set_child_with(el, name, value.map(|v| |e: &mut Element| v.encode_into(e)), order)
 }
 
 /// Like [`set_child`] for a child whose content is written by a closure.
@@ -440,6 +532,15 @@ macro_rules! xml_enum {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <String as ::serde::Deserialize>::deserialize(d)?;
                 Ok($name::from(s.as_str()))
+            }
+        }
+        impl $crate::domain::codec::AttrValue for $name {
+            fn read(
+                el: &$crate::xml::Element,
+                name: &str,
+                _path: &$crate::domain::codec::ElementPath<'_>,
+            ) -> Result<Option<Self>, $crate::domain::DomainError> {
+                Ok($crate::domain::codec::attr_enum(el, name))
             }
         }
     };

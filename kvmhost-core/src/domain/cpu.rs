@@ -5,9 +5,10 @@ mod numa;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts, set_attr, set_children, ElementPath, OnOff, XmlPart,
+    attr_part, attr_string, child_part_named, children_parts, set_attr, set_child_named, set_children, ElementPath,
+    OnOff, XmlPart,
 };
-use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
+use crate::domain::os::part_util::{merge_text, text_of};
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
@@ -76,20 +77,20 @@ impl XmlPart for CpuModel {
     }
 }
 
-/// `<topology sockets='1' dies='1' clusters='1' cores='2' threads='1'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CpuTopology {
-    /// `sockets`.
-    pub sockets: Option<u32>,
-    /// `dies`.
-    pub dies: Option<u32>,
-    /// `clusters`.
-    pub clusters: Option<u32>,
-    /// `cores`.
-    pub cores: Option<u32>,
-    /// `threads`.
-    pub threads: Option<u32>,
+attr_part! {
+    /// `<topology sockets='1' dies='1' clusters='1' cores='2' threads='1'/>`.
+    pub struct CpuTopology = "topology" {
+        /// `sockets`.
+        sockets: u32 = "sockets",
+        /// `dies`.
+        dies: u32 = "dies",
+        /// `clusters`.
+        clusters: u32 = "clusters",
+        /// `cores`.
+        cores: u32 = "cores",
+        /// `threads`.
+        threads: u32 = "threads",
+    }
 }
 
 impl CpuTopology {
@@ -104,26 +105,6 @@ impl CpuTopology {
             .iter()
             .map(|v| u64::from(v.unwrap_or(1)))
             .product()
-    }
-}
-
-impl XmlPart for CpuTopology {
-    const TAG: &'static str = "topology";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CpuTopology {
-            sockets: attr_parse(el, "sockets", path)?,
-            dies: attr_parse(el, "dies", path)?,
-            clusters: attr_parse(el, "clusters", path)?,
-            cores: attr_parse(el, "cores", path)?,
-            threads: attr_parse(el, "threads", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "sockets", self.sockets);
-        set_attr(el, "dies", self.dies);
-        set_attr(el, "clusters", self.clusters);
-        set_attr(el, "cores", self.cores);
-        set_attr(el, "threads", self.threads);
     }
 }
 
@@ -151,52 +132,25 @@ impl XmlPart for CpuFeature {
     }
 }
 
-/// `<cache level='3' mode='emulate'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CpuCache {
-    /// `level`.
-    pub level: Option<u32>,
-    /// `mode`.
-    pub mode: Option<CpuCacheMode>,
-}
-
-impl XmlPart for CpuCache {
-    const TAG: &'static str = "cache";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CpuCache { level: attr_parse(el, "level", path)?, mode: el.attr("mode").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "level", self.level);
-        set_attr(el, "mode", self.mode.as_ref());
+attr_part! {
+    /// `<cache level='3' mode='emulate'/>`.
+    pub struct CpuCache = "cache" {
+        /// `level`.
+        level: u32 = "level",
+        /// `mode`.
+        mode: CpuCacheMode = "mode",
     }
 }
 
-/// `<maxphysaddr mode='emulate' bits='42'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct MaxPhysAddr {
-    /// `mode` (`emulate`, `passthrough`).
-    pub mode: Option<String>,
-    /// `bits`.
-    pub bits: Option<u32>,
-    /// `limit`.
-    pub limit: Option<u32>,
-}
-
-impl XmlPart for MaxPhysAddr {
-    const TAG: &'static str = "maxphysaddr";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(MaxPhysAddr {
-            mode: attr_string(el, "mode"),
-            bits: attr_parse(el, "bits", path)?,
-            limit: attr_parse(el, "limit", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "mode", self.mode.as_deref());
-        set_attr(el, "bits", self.bits);
-        set_attr(el, "limit", self.limit);
+attr_part! {
+    /// `<maxphysaddr mode='emulate' bits='42'/>`.
+    pub struct MaxPhysAddr = "maxphysaddr" {
+        /// `mode` (`emulate`, `passthrough`).
+        mode: String = "mode",
+        /// `bits`.
+        bits: u32 = "bits",
+        /// `limit`.
+        limit: u32 = "limit",
     }
 }
 
@@ -330,13 +284,13 @@ impl XmlPart for Cpu {
             cpu_match: el.attr("match").map(Into::into),
             check: el.attr("check").map(Into::into),
             migratable: el.attr("migratable").map(Into::into),
-            model: named_child(el, "model", path)?,
+            model: child_part_named(el, "model", path)?,
             vendor: el.child("vendor").map(|v| text_of(v).unwrap_or_default()),
-            topology: named_child(el, "topology", path)?,
-            cache: named_child(el, "cache", path)?,
-            maxphysaddr: named_child(el, "maxphysaddr", path)?,
+            topology: child_part_named(el, "topology", path)?,
+            cache: child_part_named(el, "cache", path)?,
+            maxphysaddr: child_part_named(el, "maxphysaddr", path)?,
             features: children_parts(el, path)?,
-            numa: named_child(el, "numa", path)?,
+            numa: child_part_named(el, "numa", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
@@ -345,18 +299,18 @@ impl XmlPart for Cpu {
         set_attr(el, "match", self.cpu_match.as_ref());
         set_attr(el, "check", self.check.as_ref());
         set_attr(el, "migratable", self.migratable.as_ref());
-        set_named_child(el, "model", self.model.as_ref(), o);
+        set_child_named(el, "model", self.model.as_ref(), o);
         crate::domain::codec::set_child_with(
             el,
             "vendor",
             self.vendor.as_deref().map(|v| move |e: &mut Element| merge_text(e, Some(v))),
             o,
         );
-        set_named_child(el, "topology", self.topology.as_ref(), o);
-        set_named_child(el, "cache", self.cache.as_ref(), o);
-        set_named_child(el, "maxphysaddr", self.maxphysaddr.as_ref(), o);
+        set_child_named(el, "topology", self.topology.as_ref(), o);
+        set_child_named(el, "cache", self.cache.as_ref(), o);
+        set_child_named(el, "maxphysaddr", self.maxphysaddr.as_ref(), o);
         set_children(el, &self.features, o);
-        set_named_child(el, "numa", self.numa.as_ref(), o);
+        set_child_named(el, "numa", self.numa.as_ref(), o);
     }
 }
 

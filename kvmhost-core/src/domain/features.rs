@@ -8,28 +8,30 @@ mod hyperv;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{attr_string, set_attr, ElementPath, OnOff, XmlPart, YesNo};
-use crate::domain::os::part_util::{named_child, set_named_child};
+use crate::domain::codec::{
+    attr_part, attr_string, child_part_named, set_attr, set_child_named, ElementPath, OnOff, XmlPart, YesNo,
+};
+
 use crate::domain::{DomainError, Memory};
 use crate::xml::Element;
 
 pub use hyperv::*;
 
-/// A feature switch (`<pae/>`, `<pmu state='off'/>`): the element's presence enables the
-/// feature unless `state` says otherwise. Written under many element names.
-///
-/// ```
-/// use kvmhost_core::domain::{OnOff, FeatureSwitch};
-/// assert!(FeatureSwitch::on().is_enabled());
-/// assert!(FeatureSwitch::default().is_enabled());
-/// assert!(!FeatureSwitch::off().is_enabled());
-/// assert_eq!(FeatureSwitch::off().state, Some(OnOff::Off));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct FeatureSwitch {
-    /// `state`.
-    pub state: Option<OnOff>,
+attr_part! {
+    /// A feature switch (`<pae/>`, `<pmu state='off'/>`): the element's presence enables the
+    /// feature unless `state` says otherwise. Written under many element names.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{OnOff, FeatureSwitch};
+    /// assert!(FeatureSwitch::on().is_enabled());
+    /// assert!(FeatureSwitch::default().is_enabled());
+    /// assert!(!FeatureSwitch::off().is_enabled());
+    /// assert_eq!(FeatureSwitch::off().state, Some(OnOff::Off));
+    /// ```
+    pub struct FeatureSwitch = "feature" {
+        /// `state`.
+        state: OnOff = "state",
+    }
 }
 
 impl FeatureSwitch {
@@ -49,31 +51,11 @@ impl FeatureSwitch {
     }
 }
 
-impl XmlPart for FeatureSwitch {
-    const TAG: &'static str = "feature";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(FeatureSwitch { state: el.attr("state").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-    }
-}
-
-/// `<apic eoi='on'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Apic {
-    /// `eoi`.
-    pub eoi: Option<OnOff>,
-}
-
-impl XmlPart for Apic {
-    const TAG: &'static str = "apic";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Apic { eoi: el.attr("eoi").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "eoi", self.eoi.as_ref());
+attr_part! {
+    /// `<apic eoi='on'/>`.
+    pub struct Apic = "apic" {
+        /// `eoi`.
+        eoi: OnOff = "eoi",
     }
 }
 
@@ -90,55 +72,27 @@ pub struct Smm {
 impl XmlPart for Smm {
     const TAG: &'static str = "smm";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Smm {
-            state: el.attr("state").map(Into::into),
-            tseg: el.child("tseg").map(|t| Memory::decode_any(t, &path.child("tseg"))).transpose()?,
-        })
+        Ok(Smm { state: el.attr("state").map(Into::into), tseg: child_part_named(el, "tseg", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "state", self.state.as_ref());
-        crate::domain::codec::set_child_with(
-            el,
-            "tseg",
-            self.tseg.as_ref().map(|m| |e: &mut Element| m.encode_any(e)),
-            &[],
-        );
+        set_child_named(el, "tseg", self.tseg.as_ref(), &[]);
     }
 }
 
-/// `<gic version='3'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Gic {
-    /// `version` (`2`, `3`, `host`).
-    pub version: Option<String>,
-}
-
-impl XmlPart for Gic {
-    const TAG: &'static str = "gic";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Gic { version: attr_string(el, "version") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "version", self.version.as_deref());
+attr_part! {
+    /// `<gic version='3'/>`.
+    pub struct Gic = "gic" {
+        /// `version` (`2`, `3`, `host`).
+        version: String = "version",
     }
 }
 
-/// `<ioapic driver='kvm|qemu'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Ioapic {
-    /// `driver`.
-    pub driver: Option<String>,
-}
-
-impl XmlPart for Ioapic {
-    const TAG: &'static str = "ioapic";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Ioapic { driver: attr_string(el, "driver") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "driver", self.driver.as_deref());
+attr_part! {
+    /// `<ioapic driver='kvm|qemu'/>`.
+    pub struct Ioapic = "ioapic" {
+        /// `driver`.
+        driver: String = "driver",
     }
 }
 
@@ -155,76 +109,35 @@ pub struct Hpt {
 impl XmlPart for Hpt {
     const TAG: &'static str = "hpt";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Hpt {
-            resizing: attr_string(el, "resizing"),
-            max_page_size: el
-                .child("maxpagesize")
-                .map(|t| Memory::decode_any(t, &path.child("maxpagesize")))
-                .transpose()?,
-        })
+        Ok(Hpt { resizing: attr_string(el, "resizing"), max_page_size: child_part_named(el, "maxpagesize", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "resizing", self.resizing.as_deref());
-        crate::domain::codec::set_child_with(
-            el,
-            "maxpagesize",
-            self.max_page_size.as_ref().map(|m| |e: &mut Element| m.encode_any(e)),
-            &[],
-        );
+        set_child_named(el, "maxpagesize", self.max_page_size.as_ref(), &[]);
     }
 }
 
-/// A feature with a `value` attribute (`<cfpc value='workaround'/>`, `<sbbc>`, `<ibs>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ValueFeature {
-    /// `value`.
-    pub value: Option<String>,
-}
-
-impl XmlPart for ValueFeature {
-    const TAG: &'static str = "feature";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(ValueFeature { value: attr_string(el, "value") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "value", self.value.as_deref());
+attr_part! {
+    /// A feature with a `value` attribute (`<cfpc value='workaround'/>`, `<sbbc>`, `<ibs>`).
+    pub struct ValueFeature = "feature" {
+        /// `value`.
+        value: String = "value",
     }
 }
 
-/// `<msrs unknown='ignore|fault'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Msrs {
-    /// `unknown`.
-    pub unknown: Option<String>,
-}
-
-impl XmlPart for Msrs {
-    const TAG: &'static str = "msrs";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Msrs { unknown: attr_string(el, "unknown") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "unknown", self.unknown.as_deref());
+attr_part! {
+    /// `<msrs unknown='ignore|fault'/>`.
+    pub struct Msrs = "msrs" {
+        /// `unknown`.
+        unknown: String = "unknown",
     }
 }
 
-/// `<async-teardown enabled='yes'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct AsyncTeardown {
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
-}
-
-impl XmlPart for AsyncTeardown {
-    const TAG: &'static str = "async-teardown";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(AsyncTeardown { enabled: el.attr("enabled").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enabled", self.enabled.as_ref());
+attr_part! {
+    /// `<async-teardown enabled='yes'/>`.
+    pub struct AsyncTeardown = "async-teardown" {
+        /// `enabled`.
+        enabled: YesNo = "enabled",
     }
 }
 
@@ -239,15 +152,10 @@ pub struct Tcg {
 impl XmlPart for Tcg {
     const TAG: &'static str = "tcg";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(Tcg { tb_cache: el.child("tb-cache").map(|t| Memory::decode_any(t, &path.child("tb-cache"))).transpose()? })
+        Ok(Tcg { tb_cache: child_part_named(el, "tb-cache", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
-        crate::domain::codec::set_child_with(
-            el,
-            "tb-cache",
-            self.tb_cache.as_ref().map(|m| |e: &mut Element| m.encode_any(e)),
-            &[],
-        );
+        set_child_named(el, "tb-cache", self.tb_cache.as_ref(), &[]);
     }
 }
 
@@ -413,10 +321,10 @@ macro_rules! features_codec {
         impl XmlPart for Features {
             const TAG: &'static str = "features";
             fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-                Ok(Features { $($field: named_child(el, $name, path)?,)+ })
+                Ok(Features { $($field: child_part_named(el, $name, path)?,)+ })
             }
             fn encode_into(&self, el: &mut Element) {
-                $(set_named_child(el, $name, self.$field.as_ref(), FEATURES_ORDER);)+
+                $(set_child_named(el, $name, self.$field.as_ref(), FEATURES_ORDER);)+
             }
         }
     };

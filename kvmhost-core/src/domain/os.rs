@@ -3,14 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts_named, set_attr, set_child_text, set_children_named, ElementPath, XmlPart,
-    YesNo,
+    attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named, set_child_text,
+    set_children_named, ElementPath, XmlPart, YesNo,
 };
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 
-use part_util::{merge_text, named_child, set_named_child, text_of, TextValue};
+use part_util::{merge_text, text_of, TextValue};
 
 pub(crate) mod part_util;
 
@@ -91,24 +91,13 @@ impl XmlPart for OsType {
     }
 }
 
-/// A firmware feature request (`<feature enabled='yes' name='secure-boot'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct FirmwareFeature {
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
-    /// `name` (`secure-boot`, `enrolled-keys`).
-    pub name: Option<String>,
-}
-
-impl XmlPart for FirmwareFeature {
-    const TAG: &'static str = "feature";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(FirmwareFeature { enabled: el.attr("enabled").map(Into::into), name: attr_string(el, "name") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enabled", self.enabled.as_ref());
-        set_attr(el, "name", self.name.as_deref());
+attr_part! {
+    /// A firmware feature request (`<feature enabled='yes' name='secure-boot'/>`).
+    pub struct FirmwareFeature = "feature" {
+        /// `enabled`.
+        enabled: YesNo = "enabled",
+        /// `name` (`secure-boot`, `enrolled-keys`).
+        name: String = "name",
     }
 }
 
@@ -185,66 +174,31 @@ impl XmlPart for Nvram {
     }
 }
 
-/// One entry of the boot order (`<boot dev='hd'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct OsBoot {
-    /// `dev`.
-    pub dev: Option<BootDev>,
-}
-
-impl XmlPart for OsBoot {
-    const TAG: &'static str = "boot";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(OsBoot { dev: el.attr("dev").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "dev", self.dev.as_ref());
+attr_part! {
+    /// One entry of the boot order (`<boot dev='hd'/>`).
+    pub struct OsBoot = "boot" {
+        /// `dev`.
+        dev: BootDev = "dev",
     }
 }
 
-/// `<bootmenu enable='yes' timeout='3000'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct BootMenu {
-    /// `enable`.
-    pub enable: Option<YesNo>,
-    /// `timeout` in milliseconds.
-    pub timeout: Option<u32>,
-}
-
-impl XmlPart for BootMenu {
-    const TAG: &'static str = "bootmenu";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(BootMenu { enable: el.attr("enable").map(Into::into), timeout: attr_parse(el, "timeout", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enable", self.enable.as_ref());
-        set_attr(el, "timeout", self.timeout);
+attr_part! {
+    /// `<bootmenu enable='yes' timeout='3000'/>`.
+    pub struct BootMenu = "bootmenu" {
+        /// `enable`.
+        enable: YesNo = "enable",
+        /// `timeout` in milliseconds.
+        timeout: u32 = "timeout",
     }
 }
 
-/// `<bios useserial='yes' rebootTimeout='0'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct OsBios {
-    /// `useserial`.
-    pub useserial: Option<YesNo>,
-    /// `rebootTimeout` (ms, may be -1).
-    pub reboot_timeout: Option<i64>,
-}
-
-impl XmlPart for OsBios {
-    const TAG: &'static str = "bios";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(OsBios {
-            useserial: el.attr("useserial").map(Into::into),
-            reboot_timeout: attr_parse(el, "rebootTimeout", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "useserial", self.useserial.as_ref());
-        set_attr(el, "rebootTimeout", self.reboot_timeout);
+attr_part! {
+    /// `<bios useserial='yes' rebootTimeout='0'/>`.
+    pub struct OsBios = "bios" {
+        /// `useserial`.
+        useserial: YesNo = "useserial",
+        /// `rebootTimeout` (ms, may be -1).
+        reboot_timeout: i64 = "rebootTimeout",
     }
 }
 
@@ -388,7 +342,7 @@ impl XmlPart for Os {
         let acpi_path = path.child("acpi");
         Ok(Os {
             firmware: el.attr("firmware").map(Into::into),
-            os_type: named_child(el, "type", path)?,
+            os_type: child_part_named(el, "type", path)?,
             firmware_features: el
                 .child("firmware")
                 .map(|f| children_parts_named(f, "feature", &fw_path))
@@ -399,8 +353,8 @@ impl XmlPart for Os {
             init_dir: texts(el, "initdir"),
             init_user: texts(el, "inituser"),
             init_group: texts(el, "initgroup"),
-            loader: named_child(el, "loader", path)?,
-            nvram: named_child(el, "nvram", path)?,
+            loader: child_part_named(el, "loader", path)?,
+            nvram: child_part_named(el, "nvram", path)?,
             kernel: texts(el, "kernel"),
             initrd: texts(el, "initrd"),
             cmdline: el.child("cmdline").map(Element::text),
@@ -408,16 +362,16 @@ impl XmlPart for Os {
             root: texts(el, "root"),
             acpi_tables: el.child("acpi").map(|a| children_parts_named(a, "table", &acpi_path)).transpose()?,
             boot: children_parts_named(el, "boot", path)?,
-            bootmenu: named_child(el, "bootmenu", path)?,
+            bootmenu: child_part_named(el, "bootmenu", path)?,
             smbios_mode: el.child("smbios").and_then(|s| s.attr("mode")).map(Into::into),
-            bios: named_child(el, "bios", path)?,
+            bios: child_part_named(el, "bios", path)?,
         })
     }
 
     fn encode_into(&self, el: &mut Element) {
         let o = OS_ORDER;
         set_attr(el, "firmware", self.firmware.as_ref());
-        set_named_child(el, "type", self.os_type.as_ref(), o);
+        set_child_named(el, "type", self.os_type.as_ref(), o);
         set_text_opt(el, "init", self.init.as_deref());
         let args: Vec<TextValue> = self.init_args.iter().cloned().map(TextValue).collect();
         set_children_named(el, "initarg", &args, o);
@@ -431,8 +385,8 @@ impl XmlPart for Os {
             self.firmware_features.as_ref().map(|fs| |e: &mut Element| set_children_named(e, "feature", fs, &[])),
             o,
         );
-        set_named_child(el, "loader", self.loader.as_ref(), o);
-        set_named_child(el, "nvram", self.nvram.as_ref(), o);
+        set_child_named(el, "loader", self.loader.as_ref(), o);
+        set_child_named(el, "nvram", self.nvram.as_ref(), o);
         set_text_opt(el, "kernel", self.kernel.as_deref());
         set_text_opt(el, "initrd", self.initrd.as_deref());
         if self.cmdline.as_deref() != el.child("cmdline").map(Element::text).as_deref() {
@@ -447,14 +401,14 @@ impl XmlPart for Os {
             o,
         );
         set_children_named(el, "boot", &self.boot, o);
-        set_named_child(el, "bootmenu", self.bootmenu.as_ref(), o);
+        set_child_named(el, "bootmenu", self.bootmenu.as_ref(), o);
         crate::domain::codec::set_child_with(
             el,
             "smbios",
             self.smbios_mode.as_ref().map(|m| move |e: &mut Element| set_attr(e, "mode", Some(m))),
             o,
         );
-        set_named_child(el, "bios", self.bios.as_ref(), o);
+        set_child_named(el, "bios", self.bios.as_ref(), o);
     }
 }
 

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts_named, set_attr, set_child_with, set_children_named, ElementPath, XmlPart,
-    YesNo,
+    attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named, set_child_with,
+    set_children_named, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{merge_text, named_child, set_named_child, text_of};
+use crate::domain::os::part_util::{merge_text, text_of};
 use crate::domain::DomainError;
 use crate::xml::Element;
 
@@ -103,48 +103,38 @@ impl XmlPart for SysInfo {
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(SysInfo {
             sysinfo_type: attr_string(el, "type"),
-            bios: named_child(el, "bios", path)?,
-            system: named_child(el, "system", path)?,
+            bios: child_part_named(el, "bios", path)?,
+            system: child_part_named(el, "system", path)?,
             base_boards: children_parts_named(el, "baseBoard", path)?,
-            chassis: named_child(el, "chassis", path)?,
-            oem_strings: named_child(el, "oemStrings", path)?,
+            chassis: child_part_named(el, "chassis", path)?,
+            oem_strings: child_part_named(el, "oemStrings", path)?,
             entries: children_parts_named(el, "entry", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = SYSINFO_ORDER;
         set_attr(el, "type", self.sysinfo_type.as_deref());
-        set_named_child(el, "bios", self.bios.as_ref(), o);
-        set_named_child(el, "system", self.system.as_ref(), o);
+        set_child_named(el, "bios", self.bios.as_ref(), o);
+        set_child_named(el, "system", self.system.as_ref(), o);
         set_children_named(el, "baseBoard", &self.base_boards, o);
-        set_named_child(el, "chassis", self.chassis.as_ref(), o);
-        set_named_child(el, "oemStrings", self.oem_strings.as_ref(), o);
+        set_child_named(el, "chassis", self.chassis.as_ref(), o);
+        set_child_named(el, "oemStrings", self.oem_strings.as_ref(), o);
         set_children_named(el, "entry", &self.entries, o);
     }
 }
 
-/// `<suspend-to-mem enabled='no'/>` / `<suspend-to-disk …/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PmState {
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
+attr_part! {
+    /// `<suspend-to-mem enabled='no'/>` / `<suspend-to-disk …/>`.
+    pub struct PmState = "suspend-to-mem" {
+        /// `enabled`.
+        enabled: YesNo = "enabled",
+    }
 }
 
 impl PmState {
     /// `enabled='yes'` or `enabled='no'`.
     pub fn enabled(enabled: bool) -> PmState {
         PmState { enabled: Some(if enabled { YesNo::Yes } else { YesNo::No }) }
-    }
-}
-
-impl XmlPart for PmState {
-    const TAG: &'static str = "suspend-to-mem";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(PmState { enabled: el.attr("enabled").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "enabled", self.enabled.as_ref());
     }
 }
 
@@ -169,14 +159,14 @@ impl XmlPart for Pm {
     const TAG: &'static str = "pm";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(Pm {
-            suspend_to_mem: named_child(el, "suspend-to-mem", path)?,
-            suspend_to_disk: named_child(el, "suspend-to-disk", path)?,
+            suspend_to_mem: child_part_named(el, "suspend-to-mem", path)?,
+            suspend_to_disk: child_part_named(el, "suspend-to-disk", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = &["suspend-to-mem", "suspend-to-disk"];
-        set_named_child(el, "suspend-to-mem", self.suspend_to_mem.as_ref(), o);
-        set_named_child(el, "suspend-to-disk", self.suspend_to_disk.as_ref(), o);
+        set_child_named(el, "suspend-to-mem", self.suspend_to_mem.as_ref(), o);
+        set_child_named(el, "suspend-to-disk", self.suspend_to_disk.as_ref(), o);
     }
 }
 
@@ -217,24 +207,13 @@ impl XmlPart for Resource {
     }
 }
 
-/// A perf event (`<event name='cmt' enabled='yes'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PerfEvent {
-    /// `name`.
-    pub name: Option<String>,
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
-}
-
-impl XmlPart for PerfEvent {
-    const TAG: &'static str = "event";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(PerfEvent { name: attr_string(el, "name"), enabled: el.attr("enabled").map(Into::into) })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "name", self.name.as_deref());
-        set_attr(el, "enabled", self.enabled.as_ref());
+attr_part! {
+    /// A perf event (`<event name='cmt' enabled='yes'/>`).
+    pub struct PerfEvent = "event" {
+        /// `name`.
+        name: String = "name",
+        /// `enabled`.
+        enabled: YesNo = "enabled",
     }
 }
 
@@ -256,31 +235,15 @@ impl XmlPart for Perf {
     }
 }
 
-/// An id range mapping (`<uid start='0' target='1000' count='10'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct IdMapRange {
-    /// `start`.
-    pub start: Option<u32>,
-    /// `target`.
-    pub target: Option<u32>,
-    /// `count`.
-    pub count: Option<u32>,
-}
-
-impl XmlPart for IdMapRange {
-    const TAG: &'static str = "uid";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(IdMapRange {
-            start: attr_parse(el, "start", path)?,
-            target: attr_parse(el, "target", path)?,
-            count: attr_parse(el, "count", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "start", self.start);
-        set_attr(el, "target", self.target);
-        set_attr(el, "count", self.count);
+attr_part! {
+    /// An id range mapping (`<uid start='0' target='1000' count='10'/>`).
+    pub struct IdMapRange = "uid" {
+        /// `start`.
+        start: u32 = "start",
+        /// `target`.
+        target: u32 = "target",
+        /// `count`.
+        count: u32 = "count",
     }
 }
 

@@ -6,44 +6,26 @@ mod cputune;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, child_parse, children_parts_named, set_attr, set_child_text, set_child_with,
-    set_children_named, set_flag_child, ElementPath, XmlPart, YesNo,
+    attr_part, child_parse, child_part_named, children_parts_named, set_attr, set_child_named, set_child_text,
+    set_child_with, set_children_named, set_flag_child, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{merge_text, named_child, set_named_child, set_unit_attr, text_of, unit_attr};
+use crate::domain::os::part_util::{merge_text, text_of};
 use crate::domain::{DomainError, Memory, MemoryUnit};
 use crate::xml::Element;
 
 pub use cputune::*;
 
-/// One vCPU's hotplug state (`<vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VcpuState {
-    /// `id`.
-    pub id: Option<u32>,
-    /// `enabled`.
-    pub enabled: Option<YesNo>,
-    /// `hotpluggable`.
-    pub hotpluggable: Option<YesNo>,
-    /// `order`.
-    pub order: Option<u32>,
-}
-
-impl XmlPart for VcpuState {
-    const TAG: &'static str = "vcpu";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(VcpuState {
-            id: attr_parse(el, "id", path)?,
-            enabled: el.attr("enabled").map(Into::into),
-            hotpluggable: el.attr("hotpluggable").map(Into::into),
-            order: attr_parse(el, "order", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "id", self.id);
-        set_attr(el, "enabled", self.enabled.as_ref());
-        set_attr(el, "hotpluggable", self.hotpluggable.as_ref());
-        set_attr(el, "order", self.order);
+attr_part! {
+    /// One vCPU's hotplug state (`<vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>`).
+    pub struct VcpuState = "vcpu" {
+        /// `id`.
+        id: u32 = "id",
+        /// `enabled`.
+        enabled: YesNo = "enabled",
+        /// `hotpluggable`.
+        hotpluggable: YesNo = "hotpluggable",
+        /// `order`.
+        order: u32 = "order",
     }
 }
 
@@ -73,59 +55,27 @@ impl XmlPart for Vcpus {
     }
 }
 
-/// `<memory mode='strict' nodeset='0-1' placement='static'/>` inside `<numatune>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct NumaMemory {
-    /// `mode` (`strict`, `preferred`, `interleave`, `restrictive`).
-    pub mode: Option<String>,
-    /// `nodeset`.
-    pub nodeset: Option<String>,
-    /// `placement` (`static`, `auto`).
-    pub placement: Option<String>,
-}
-
-impl XmlPart for NumaMemory {
-    const TAG: &'static str = "memory";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaMemory {
-            mode: attr_string(el, "mode"),
-            nodeset: attr_string(el, "nodeset"),
-            placement: attr_string(el, "placement"),
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "mode", self.mode.as_deref());
-        set_attr(el, "nodeset", self.nodeset.as_deref());
-        set_attr(el, "placement", self.placement.as_deref());
+attr_part! {
+    /// `<memory mode='strict' nodeset='0-1' placement='static'/>` inside `<numatune>`.
+    pub struct NumaMemory = "memory" {
+        /// `mode` (`strict`, `preferred`, `interleave`, `restrictive`).
+        mode: String = "mode",
+        /// `nodeset`.
+        nodeset: String = "nodeset",
+        /// `placement` (`static`, `auto`).
+        placement: String = "placement",
     }
 }
 
-/// `<memnode cellid='0' mode='strict' nodeset='1'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct MemNode {
-    /// `cellid`.
-    pub cellid: Option<u32>,
-    /// `mode`.
-    pub mode: Option<String>,
-    /// `nodeset`.
-    pub nodeset: Option<String>,
-}
-
-impl XmlPart for MemNode {
-    const TAG: &'static str = "memnode";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(MemNode {
-            cellid: attr_parse(el, "cellid", path)?,
-            mode: attr_string(el, "mode"),
-            nodeset: attr_string(el, "nodeset"),
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "cellid", self.cellid);
-        set_attr(el, "mode", self.mode.as_deref());
-        set_attr(el, "nodeset", self.nodeset.as_deref());
+attr_part! {
+    /// `<memnode cellid='0' mode='strict' nodeset='1'/>`.
+    pub struct MemNode = "memnode" {
+        /// `cellid`.
+        cellid: u32 = "cellid",
+        /// `mode`.
+        mode: String = "mode",
+        /// `nodeset`.
+        nodeset: String = "nodeset",
     }
 }
 
@@ -142,11 +92,14 @@ pub struct NumaTune {
 impl XmlPart for NumaTune {
     const TAG: &'static str = "numatune";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaTune { memory: named_child(el, "memory", path)?, memnodes: children_parts_named(el, "memnode", path)? })
+        Ok(NumaTune {
+            memory: child_part_named(el, "memory", path)?,
+            memnodes: children_parts_named(el, "memnode", path)?,
+        })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = &["memory", "memnode"];
-        set_named_child(el, "memory", self.memory.as_ref(), o);
+        set_child_named(el, "memory", self.memory.as_ref(), o);
         set_children_named(el, "memnode", &self.memnodes, o);
     }
 }
@@ -174,29 +127,21 @@ pub struct MemTune {
     pub min_guarantee: Option<Memory>,
 }
 
-fn mem_child(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Memory>, DomainError> {
-    el.child(name).map(|c| Memory::decode_any(c, &path.child(name))).transpose()
-}
-
-fn set_mem_child(el: &mut Element, name: &str, m: Option<&Memory>, order: &[&str]) {
-    set_child_with(el, name, m.map(|m| |e: &mut Element| m.encode_any(e)), order);
-}
-
 impl XmlPart for MemTune {
     const TAG: &'static str = "memtune";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(MemTune {
-            hard_limit: mem_child(el, "hard_limit", path)?,
-            soft_limit: mem_child(el, "soft_limit", path)?,
-            swap_hard_limit: mem_child(el, "swap_hard_limit", path)?,
-            min_guarantee: mem_child(el, "min_guarantee", path)?,
+            hard_limit: child_part_named(el, "hard_limit", path)?,
+            soft_limit: child_part_named(el, "soft_limit", path)?,
+            swap_hard_limit: child_part_named(el, "swap_hard_limit", path)?,
+            min_guarantee: child_part_named(el, "min_guarantee", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
-        set_mem_child(el, "hard_limit", self.hard_limit.as_ref(), MEMTUNE_ORDER);
-        set_mem_child(el, "soft_limit", self.soft_limit.as_ref(), MEMTUNE_ORDER);
-        set_mem_child(el, "min_guarantee", self.min_guarantee.as_ref(), MEMTUNE_ORDER);
-        set_mem_child(el, "swap_hard_limit", self.swap_hard_limit.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "hard_limit", self.hard_limit.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "soft_limit", self.soft_limit.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "min_guarantee", self.min_guarantee.as_ref(), MEMTUNE_ORDER);
+        set_child_named(el, "swap_hard_limit", self.swap_hard_limit.as_ref(), MEMTUNE_ORDER);
     }
 }
 
@@ -266,16 +211,16 @@ impl XmlPart for BlkioTune {
     }
 }
 
-/// A huge page size (`<page size='1' unit='GiB' nodeset='0'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct HugePage {
-    /// `size`.
-    pub size: Option<u64>,
-    /// `unit` (KiB when absent).
-    pub unit: Option<MemoryUnit>,
-    /// `nodeset`.
-    pub nodeset: Option<String>,
+attr_part! {
+    /// A huge page size (`<page size='1' unit='GiB' nodeset='0'/>`).
+    pub struct HugePage = "page" {
+        /// `size`.
+        size: u64 = "size",
+        /// `unit` (KiB when absent).
+        unit: MemoryUnit = "unit",
+        /// `nodeset`.
+        nodeset: String = "nodeset",
+    }
 }
 
 impl HugePage {
@@ -285,40 +230,13 @@ impl HugePage {
     }
 }
 
-impl XmlPart for HugePage {
-    const TAG: &'static str = "page";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(HugePage {
-            size: attr_parse(el, "size", path)?,
-            unit: unit_attr(el, "unit", path)?,
-            nodeset: attr_string(el, "nodeset"),
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "size", self.size);
-        set_unit_attr(el, "unit", self.unit);
-        set_attr(el, "nodeset", self.nodeset.as_deref());
-    }
-}
-
-/// `<allocation mode='immediate' threads='8'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct MemoryAllocation {
-    /// `mode` (`immediate`, `ondemand`).
-    pub mode: Option<String>,
-    /// `threads`.
-    pub threads: Option<u32>,
-}
-
-impl XmlPart for MemoryAllocation {
-    const TAG: &'static str = "allocation";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(MemoryAllocation { mode: attr_string(el, "mode"), threads: attr_parse(el, "threads", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "mode", self.mode.as_deref());
-        set_attr(el, "threads", self.threads);
+attr_part! {
+    /// `<allocation mode='immediate' threads='8'/>`.
+    pub struct MemoryAllocation = "allocation" {
+        /// `mode` (`immediate`, `ondemand`).
+        mode: String = "mode",
+        /// `threads`.
+        threads: u32 = "threads",
     }
 }
 
@@ -374,7 +292,7 @@ impl XmlPart for MemoryBacking {
                 .child("access")
                 .map(|s| crate::domain::codec::required_attr(s, "mode", &path.child("access")))
                 .transpose()?,
-            allocation: named_child(el, "allocation", path)?,
+            allocation: child_part_named(el, "allocation", path)?,
             discard: el.child("discard").is_some(),
         })
     }
@@ -390,7 +308,7 @@ impl XmlPart for MemoryBacking {
         set_flag_child(el, "locked", self.locked, o);
         set_attr_child(el, "source", "type", self.source_type.as_deref());
         set_attr_child(el, "access", "mode", self.access_mode.as_deref());
-        set_named_child(el, "allocation", self.allocation.as_ref(), o);
+        set_child_named(el, "allocation", self.allocation.as_ref(), o);
         set_flag_child(el, "discard", self.discard, o);
     }
 }
@@ -407,31 +325,15 @@ fn set_attr_child(el: &mut Element, child: &str, attr: &str, value: Option<&str>
     set_child_with(el, child, write, MEMORY_BACKING_ORDER);
 }
 
-/// An I/O thread (`<iothread id='1' thread_pool_min='2' thread_pool_max='8'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct IothreadId {
-    /// `id`.
-    pub id: Option<u32>,
-    /// `thread_pool_min`.
-    pub thread_pool_min: Option<i64>,
-    /// `thread_pool_max`.
-    pub thread_pool_max: Option<i64>,
-}
-
-impl XmlPart for IothreadId {
-    const TAG: &'static str = "iothread";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(IothreadId {
-            id: attr_parse(el, "id", path)?,
-            thread_pool_min: attr_parse(el, "thread_pool_min", path)?,
-            thread_pool_max: attr_parse(el, "thread_pool_max", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "id", self.id);
-        set_attr(el, "thread_pool_min", self.thread_pool_min);
-        set_attr(el, "thread_pool_max", self.thread_pool_max);
+attr_part! {
+    /// An I/O thread (`<iothread id='1' thread_pool_min='2' thread_pool_max='8'/>`).
+    pub struct IothreadId = "iothread" {
+        /// `id`.
+        id: u32 = "id",
+        /// `thread_pool_min`.
+        thread_pool_min: i64 = "thread_pool_min",
+        /// `thread_pool_max`.
+        thread_pool_max: i64 = "thread_pool_max",
     }
 }
 

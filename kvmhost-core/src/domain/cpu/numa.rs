@@ -3,52 +3,30 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, children_parts_named, set_attr, set_child_with, set_children_named, ElementPath, XmlPart,
-    YesNo,
+    attr_parse, attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named,
+    set_child_with, set_children_named, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{named_child, set_named_child, set_unit_attr, unit_attr};
+use crate::domain::os::part_util::{set_unit_attr, unit_attr};
 use crate::domain::{DomainError, Memory, MemoryUnit};
 use crate::xml::Element;
 
-/// A distance to another cell (`<sibling id='1' value='21'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct NumaSibling {
-    /// `id`.
-    pub id: Option<u32>,
-    /// `value`.
-    pub value: Option<u32>,
-}
-
-impl XmlPart for NumaSibling {
-    const TAG: &'static str = "sibling";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaSibling { id: attr_parse(el, "id", path)?, value: attr_parse(el, "value", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "id", self.id);
-        set_attr(el, "value", self.value);
+attr_part! {
+    /// A distance to another cell (`<sibling id='1' value='21'/>`).
+    pub struct NumaSibling = "sibling" {
+        /// `id`.
+        id: u32 = "id",
+        /// `value`.
+        value: u32 = "value",
     }
 }
 
-/// A size with a unit as attributes (`<size value='256' unit='KiB'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct NumaCacheSize {
-    /// `value`.
-    pub value: Option<u64>,
-    /// `unit`.
-    pub unit: Option<MemoryUnit>,
-}
-
-impl XmlPart for NumaCacheSize {
-    const TAG: &'static str = "size";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaCacheSize { value: attr_parse(el, "value", path)?, unit: unit_attr(el, "unit", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "value", self.value);
-        set_unit_attr(el, "unit", self.unit);
+attr_part! {
+    /// A size with a unit as attributes (`<size value='256' unit='KiB'/>`).
+    pub struct NumaCacheSize = "size" {
+        /// `value`.
+        value: u64 = "value",
+        /// `unit`.
+        unit: MemoryUnit = "unit",
     }
 }
 
@@ -75,16 +53,16 @@ impl XmlPart for NumaCellCache {
             level: attr_parse(el, "level", path)?,
             associativity: attr_string(el, "associativity"),
             policy: attr_string(el, "policy"),
-            size: named_child(el, "size", path)?,
-            line: named_child(el, "line", path)?,
+            size: child_part_named(el, "size", path)?,
+            line: child_part_named(el, "line", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "level", self.level);
         set_attr(el, "associativity", self.associativity.as_deref());
         set_attr(el, "policy", self.policy.as_deref());
-        set_named_child(el, "size", self.size.as_ref(), &["size", "line"]);
-        set_named_child(el, "line", self.line.as_ref(), &["size", "line"]);
+        set_child_named(el, "size", self.size.as_ref(), &["size", "line"]);
+        set_child_named(el, "line", self.line.as_ref(), &["size", "line"]);
     }
 }
 
@@ -162,43 +140,21 @@ impl XmlPart for NumaCell {
     }
 }
 
-/// One latency or bandwidth entry (`<latency initiator='0' target='1' type='access' value='5'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct NumaInterconnect {
-    /// `initiator`.
-    pub initiator: Option<u32>,
-    /// `target`.
-    pub target: Option<u32>,
-    /// `cache` level.
-    pub cache: Option<u32>,
-    /// `type` (`access`, `read`, `write`).
-    pub kind: Option<String>,
-    /// `value`.
-    pub value: Option<u64>,
-    /// `unit` (bandwidth).
-    pub unit: Option<String>,
-}
-
-impl XmlPart for NumaInterconnect {
-    const TAG: &'static str = "latency";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(NumaInterconnect {
-            initiator: attr_parse(el, "initiator", path)?,
-            target: attr_parse(el, "target", path)?,
-            cache: attr_parse(el, "cache", path)?,
-            kind: attr_string(el, "type"),
-            value: attr_parse(el, "value", path)?,
-            unit: attr_string(el, "unit"),
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "initiator", self.initiator);
-        set_attr(el, "target", self.target);
-        set_attr(el, "cache", self.cache);
-        set_attr(el, "type", self.kind.as_deref());
-        set_attr(el, "value", self.value);
-        set_attr(el, "unit", self.unit.as_deref());
+attr_part! {
+    /// One latency or bandwidth entry (`<latency initiator='0' target='1' type='access' value='5'/>`).
+    pub struct NumaInterconnect = "latency" {
+        /// `initiator`.
+        initiator: u32 = "initiator",
+        /// `target`.
+        target: u32 = "target",
+        /// `cache` level.
+        cache: u32 = "cache",
+        /// `type` (`access`, `read`, `write`).
+        kind: String = "type",
+        /// `value`.
+        value: u64 = "value",
+        /// `unit` (bandwidth).
+        unit: String = "unit",
     }
 }
 
@@ -249,12 +205,12 @@ impl XmlPart for CpuNuma {
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(CpuNuma {
             cells: children_parts_named(el, "cell", path)?,
-            interconnects: named_child(el, "interconnects", path)?,
+            interconnects: child_part_named(el, "interconnects", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = &["cell", "interconnects"];
         set_children_named(el, "cell", &self.cells, o);
-        set_named_child(el, "interconnects", self.interconnects.as_ref(), o);
+        set_child_named(el, "interconnects", self.interconnects.as_ref(), o);
     }
 }

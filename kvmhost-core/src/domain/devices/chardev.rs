@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::{attr_part, SourceReconnect};
+use super::common::set_device_info;
+use super::interface::simple::SourceReconnect;
 use crate::domain::codec::{
-    attr_enum, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath,
-    XmlPart,
+    attr_enum, attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
+    ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
 use crate::xml::Element;
@@ -80,9 +81,9 @@ attr_part! {
     /// `<log file='/var/log/…' append='on'/>`.
     pub struct CharLog = "log" {
         /// `file`.
-        file: str String = "file",
+        file: String = "file",
         /// `append` (on / off).
-        append: enum OnOff = "append",
+        append: OnOff = "append",
     }
 }
 
@@ -227,9 +228,7 @@ impl XmlPart for CharDevice {
         set_child_with(el, "protocol", protocol.map(|p| move |e: &mut Element| set_attr(e, "type", Some(p))), ORDER);
         set_child(el, self.log.as_ref(), ORDER);
         set_child(el, self.target.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

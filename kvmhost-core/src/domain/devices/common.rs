@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{attr_parse, attr_string, set_attr, ElementPath, XmlPart};
+use crate::domain::codec::{attr_parse, attr_part, attr_string, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
@@ -179,36 +179,25 @@ impl XmlPart for Alias {
     }
 }
 
-/// Per-device boot order (`<boot order='1' loadparm='…'/>`).
-///
-/// ```
-/// use kvmhost_core::domain::{DeviceBoot, XmlPart};
-/// assert_eq!(DeviceBoot::order(2).to_element().attr("order"), Some("2"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct DeviceBoot {
-    /// `order`, 1 first.
-    pub order: Option<u32>,
-    /// `loadparm` (s390).
-    pub loadparm: Option<String>,
+attr_part! {
+    /// Per-device boot order (`<boot order='1' loadparm='…'/>`).
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{DeviceBoot, XmlPart};
+    /// assert_eq!(DeviceBoot::order(2).to_element().attr("order"), Some("2"));
+    /// ```
+    pub struct DeviceBoot = "boot" {
+        /// `order`, 1 first.
+        order: u32 = "order",
+        /// `loadparm` (s390).
+        loadparm: String = "loadparm",
+    }
 }
 
 impl DeviceBoot {
     /// Boot at position `order`.
     pub fn order(order: u32) -> DeviceBoot {
         DeviceBoot { order: Some(order), loadparm: None }
-    }
-}
-
-impl XmlPart for DeviceBoot {
-    const TAG: &'static str = "boot";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(DeviceBoot { order: attr_parse(el, "order", path)?, loadparm: attr_string(el, "loadparm") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "order", self.order);
-        set_attr(el, "loadparm", self.loadparm.as_deref());
     }
 }
 
@@ -232,4 +221,18 @@ impl XmlPart for AcpiIndex {
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "index", self.index);
     }
+}
+
+/// Writes the `<alias>`, `<acpi>` and `<address>` children most devices end with, at their
+/// places in the device's child `order`.
+pub(crate) fn set_device_info(
+    el: &mut Element,
+    alias: Option<&Alias>,
+    acpi: Option<&AcpiIndex>,
+    address: Option<&Address>,
+    order: &[&str],
+) {
+    set_child(el, alias, order);
+    set_child(el, acpi, order);
+    set_child(el, address, order);
 }

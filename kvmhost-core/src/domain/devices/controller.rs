@@ -3,10 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::{attr_part, enum_attr};
 use crate::domain::codec::{
-    attr_parse, attr_string, child_parse, child_part, set_attr, set_child, set_child_text, set_child_with, ElementPath,
-    XmlPart,
+    attr_parse, attr_part, attr_string, child_parse, child_part, child_part_named, set_attr, set_child,
+    set_child_named, set_child_text, ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, Memory};
 use crate::xml::Element;
@@ -19,8 +18,6 @@ xml_enum! {
         Ccid = "ccid", Usb = "usb", Pci = "pci", Xenbus = "xenbus", Isa = "isa"
     }
 }
-
-enum_attr!(ControllerType);
 
 attr_part! {
     /// The emulated device model of a PCI controller (`<model name='pcie-root-port'/>`).
@@ -206,10 +203,7 @@ impl Controller {
 impl XmlPart for Controller {
     const TAG: &'static str = "controller";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        let pcihole64 = match el.child("pcihole64") {
-            Some(c) => Some(Memory::decode_any(c, &path.child("pcihole64"))?),
-            None => None,
-        };
+        let pcihole64 = child_part_named(el, "pcihole64", path)?;
         Ok(Controller {
             controller_type: el.attr("type").map(Into::into),
             index: attr_parse(el, "index", path)?,
@@ -241,7 +235,7 @@ impl XmlPart for Controller {
         set_child(el, self.model_name.as_ref(), o);
         set_child(el, self.driver.as_ref(), o);
         set_child(el, self.target.as_ref(), o);
-        set_child_with(el, "pcihole64", self.pcihole64.as_ref().map(|m| |e: &mut Element| m.encode_any(e)), o);
+        set_child_named(el, "pcihole64", self.pcihole64.as_ref(), o);
         set_child(el, self.alias.as_ref(), o);
         set_child(el, self.master.as_ref(), o);
         set_child(el, self.address.as_ref(), o);

@@ -1,7 +1,6 @@
 //! `<disk>`: the guest's block devices (hard disks, CD-ROMs, floppies, LUNs), their sources,
 //! backing chains, driver options, throttling and addressing.
 
-pub(crate) mod attrs;
 mod parts;
 mod source;
 

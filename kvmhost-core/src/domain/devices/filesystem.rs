@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, child_part_named, set_attr, set_child, set_child_named, set_flag_child,
+    ElementPath, XmlPart,
 };
 use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
 use crate::xml::Element;
@@ -187,13 +187,6 @@ pub struct Filesystem {
     pub address: Option<Address>,
 }
 
-fn decode_size(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Memory>, DomainError> {
-    match el.child(name) {
-        Some(c) => Memory::decode_any(c, &path.child(name)).map(Some),
-        None => Ok(None),
-    }
-}
-
 impl Filesystem {
     /// Canonical child order (libvirt's formatter).
     pub const ORDER: &'static [&'static str] = &[
@@ -240,8 +233,8 @@ impl XmlPart for Filesystem {
             source: child_part(el, path)?,
             target: child_part(el, path)?,
             readonly: el.child("readonly").is_some(),
-            space_hard_limit: decode_size(el, "space_hard_limit", path)?,
-            space_soft_limit: decode_size(el, "space_soft_limit", path)?,
+            space_hard_limit: child_part_named(el, "space_hard_limit", path)?,
+            space_soft_limit: child_part_named(el, "space_soft_limit", path)?,
             boot: child_part(el, path)?,
             alias: child_part(el, path)?,
             address: child_part(el, path)?,
@@ -264,7 +257,7 @@ impl XmlPart for Filesystem {
         set_flag_child(el, "readonly", self.readonly, o);
         for (name, size) in [("space_hard_limit", &self.space_hard_limit), ("space_soft_limit", &self.space_soft_limit)]
         {
-            set_child_with(el, name, size.as_ref().map(|m| |e: &mut Element| m.encode_any(e)), o);
+            set_child_named(el, name, size.as_ref(), o);
         }
         set_child(el, self.boot.as_ref(), o);
         set_child(el, self.alias.as_ref(), o);

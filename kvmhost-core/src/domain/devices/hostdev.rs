@@ -3,11 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::{attr_part, enum_attr};
 use super::{DiskAuth, DiskHost, DiskInitiator};
 use crate::domain::codec::{
-    attr_string, child_part, child_text, children_parts, set_attr, set_child, set_child_text, set_child_with,
-    set_children, set_flag_child, ElementPath, XmlPart, YesNo,
+    attr_part, attr_string, child_part, child_part_named, child_text, children_parts, set_attr, set_child,
+    set_child_named, set_child_text, set_child_with, set_children, set_flag_child, ElementPath, XmlPart, YesNo,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError};
 use crate::xml::Element;
@@ -25,8 +24,6 @@ xml_enum! {
         Storage = "storage", Misc = "misc", Net = "net"
     }
 }
-
-enum_attr!(HostdevMode, HostdevType);
 
 attr_part! {
     /// A USB vendor or product id (`<vendor id='0x1234'/>`, `<product id='0xbeef'/>`).
@@ -128,10 +125,6 @@ impl HostdevSource {
     }
 }
 
-fn set_id(el: &mut Element, name: &str, value: Option<&UsbId>) {
-    set_child_with(el, name, value.map(|v| |e: &mut Element| v.encode_into(e)), HostdevSource::ORDER);
-}
-
 impl XmlPart for HostdevSource {
     const TAG: &'static str = "source";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
@@ -141,8 +134,8 @@ impl XmlPart for HostdevSource {
             protocol: attr_string(el, "protocol"),
             name: attr_string(el, "name"),
             wwpn: attr_string(el, "wwpn"),
-            vendor: el.child("vendor").map(|c| UsbId::decode(c, &path.child("vendor"))).transpose()?,
-            product: el.child("product").map(|c| UsbId::decode(c, &path.child("product"))).transpose()?,
+            vendor: child_part_named(el, "vendor", path)?,
+            product: child_part_named(el, "product", path)?,
             adapter: child_part(el, path)?,
             hosts: children_parts(el, path)?,
             auth: child_part(el, path)?,
@@ -161,8 +154,8 @@ impl XmlPart for HostdevSource {
         set_attr(el, "name", self.name.as_deref());
         set_attr(el, "wwpn", self.wwpn.as_deref());
         let o = HostdevSource::ORDER;
-        set_id(el, "vendor", self.vendor.as_ref());
-        set_id(el, "product", self.product.as_ref());
+        set_child_named(el, "vendor", self.vendor.as_ref(), o);
+        set_child_named(el, "product", self.product.as_ref(), o);
         set_child(el, self.adapter.as_ref(), o);
         set_children(el, &self.hosts, o);
         set_child(el, self.auth.as_ref(), o);

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::{attr_part, VirtioDriverOptions};
-use crate::domain::codec::{attr_enum, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
+use super::common::set_device_info;
+use super::interface::simple::VirtioDriverOptions;
+use crate::domain::codec::{attr_enum, attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError};
 use crate::xml::Element;
 use crate::xml_enum;
@@ -24,15 +25,15 @@ attr_part! {
     /// `<source evdev='/dev/input/event1' grab='all' repeat='on' grabToggle='ctrl-ctrl'/>`.
     pub struct InputSource = "source" {
         /// `evdev` (passthrough / evdev).
-        evdev: str String = "evdev",
+        evdev: String = "evdev",
         /// `dev` (evdev, older spelling).
-        dev: str String = "dev",
+        dev: String = "dev",
         /// `grab` (all).
-        grab: str String = "grab",
+        grab: String = "grab",
         /// `repeat` (on / off).
-        repeat: enum crate::domain::OnOff = "repeat",
+        repeat: crate::domain::OnOff = "repeat",
         /// `grabToggle` (ctrl-ctrl / alt-alt / shift-shift / meta-meta / scrolllock / ctrl-scrolllock).
-        grab_toggle: str String = "grabToggle",
+        grab_toggle: String = "grabToggle",
     }
 }
 
@@ -95,9 +96,7 @@ impl XmlPart for Input {
         set_attr(el, "model", self.model.as_deref());
         set_child(el, self.source.as_ref(), ORDER);
         set_child(el, self.driver.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

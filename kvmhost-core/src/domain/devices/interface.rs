@@ -11,6 +11,7 @@ pub use simple::{SourceReconnect, VirtioDriverOptions};
 
 use serde::{Deserialize, Serialize};
 
+use super::common::set_device_info;
 use crate::domain::codec::{
     attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath, XmlPart,
 };
@@ -320,9 +321,7 @@ impl XmlPart for Interface {
         set_child(el, self.coalesce.as_ref(), ORDER);
         set_child(el, self.boot.as_ref(), ORDER);
         set_child(el, self.rom.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::{attr_part, VirtioDriverOptions};
-use crate::domain::codec::{attr_enum, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
+use super::common::set_device_info;
+use super::interface::simple::VirtioDriverOptions;
+use crate::domain::codec::{attr_enum, attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff};
 use crate::xml::Element;
 
@@ -11,7 +12,7 @@ attr_part! {
     /// `<stats period='10'/>`: how often the guest reports memory statistics.
     pub struct MemBalloonStats = "stats" {
         /// `period` in seconds.
-        period: num u32 = "period",
+        period: u32 = "period",
     }
 }
 
@@ -80,9 +81,7 @@ impl XmlPart for MemBalloon {
         set_attr(el, "model", self.model.as_deref());
         set_attr(el, "autodeflate", self.autodeflate.as_ref());
         set_attr(el, "freePageReporting", self.free_page_reporting.as_ref());
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
         set_child(el, self.stats.as_ref(), ORDER);
         set_child(el, self.driver.as_ref(), ORDER);
     }

@@ -3,23 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::disk::attrs::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, child_text, set_attr, set_child, set_child_text, set_child_with, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, child_part_named, child_text, set_attr, set_child, set_child_named,
+    set_child_text, ElementPath, XmlPart,
 };
 use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
 use crate::xml::{Element, Node};
-
-fn decode_size(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Memory>, DomainError> {
-    match el.child(name) {
-        Some(c) => Memory::decode_any(c, &path.child(name)).map(Some),
-        None => Ok(None),
-    }
-}
-
-fn set_size(el: &mut Element, name: &str, value: Option<&Memory>, order: &[&str]) {
-    set_child_with(el, name, value.map(|m| |e: &mut Element| m.encode_any(e)), order);
-}
 
 /// Alias and address, the device-info tail shared by the devices of this file.
 fn set_info(el: &mut Element, alias: Option<&Alias>, address: Option<&Address>, order: &[&str]) {
@@ -357,7 +346,7 @@ impl XmlPart for Shmem {
             name: attr_string(el, "name"),
             role: attr_string(el, "role"),
             model: child_part(el, path)?,
-            size: decode_size(el, "size", path)?,
+            size: child_part_named(el, "size", path)?,
             server: child_part(el, path)?,
             msi: child_part(el, path)?,
             alias: child_part(el, path)?,
@@ -369,7 +358,7 @@ impl XmlPart for Shmem {
         set_attr(el, "role", self.role.as_deref());
         let o = Shmem::ORDER;
         set_child(el, self.model.as_ref(), o);
-        set_size(el, "size", self.size.as_ref(), o);
+        set_child_named(el, "size", self.size.as_ref(), o);
         set_child(el, self.server.as_ref(), o);
         set_child(el, self.msi.as_ref(), o);
         set_info(el, self.alias.as_ref(), self.address.as_ref(), o);

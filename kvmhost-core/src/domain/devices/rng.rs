@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::{attr_part, VirtioDriverOptions};
-use crate::domain::codec::{attr_string, child_part, set_attr, set_child, set_child_with, ElementPath, XmlPart};
+use super::common::set_device_info;
+use super::interface::simple::VirtioDriverOptions;
+use crate::domain::codec::{
+    attr_part, attr_string, child_part, set_attr, set_child, set_child_with, ElementPath, XmlPart,
+};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError};
 use crate::xml::Element;
 
@@ -11,9 +14,9 @@ attr_part! {
     /// `<rate bytes='1234' period='2000'/>`: the entropy rate limit.
     pub struct RngRate = "rate" {
         /// `bytes` per period.
-        bytes: num u32 = "bytes",
+        bytes: u32 = "bytes",
         /// `period` in milliseconds.
-        period: num u32 = "period",
+        period: u32 = "period",
     }
 }
 
@@ -21,13 +24,13 @@ attr_part! {
     /// The `<source>` of an egd backend (a character device source).
     pub struct RngBackendSource = "source" {
         /// `mode` (bind / connect).
-        mode: str String = "mode",
+        mode: String = "mode",
         /// `host`.
-        host: str String = "host",
+        host: String = "host",
         /// `service`: the port.
-        service: str String = "service",
+        service: String = "service",
         /// `path` (unix).
-        path: str String = "path",
+        path: String = "path",
     }
 }
 
@@ -141,9 +144,7 @@ impl XmlPart for Rng {
         set_child(el, self.driver.as_ref(), ORDER);
         set_child(el, self.rate.as_ref(), ORDER);
         set_child(el, self.backend.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::attr_part;
+use super::common::set_device_info;
 use crate::domain::codec::{
-    attr_parse, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
+    attr_parse, attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
     ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError};
@@ -14,7 +14,7 @@ attr_part! {
     /// A `<codec type='micro'/>` of an HDA sound device.
     pub struct SoundCodec = "codec" {
         /// `type` (duplex / micro / output).
-        codec_type: str String = "type",
+        codec_type: String = "type",
     }
 }
 
@@ -73,9 +73,7 @@ impl XmlPart for Sound {
         set_children(el, &self.codecs, SOUND_ORDER);
         let id = self.audio_id;
         set_child_with(el, "audio", id.map(|id| move |e: &mut Element| set_attr(e, "id", Some(id))), SOUND_ORDER);
-        set_child(el, self.alias.as_ref(), SOUND_ORDER);
-        set_child(el, self.acpi.as_ref(), SOUND_ORDER);
-        set_child(el, self.address.as_ref(), SOUND_ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), SOUND_ORDER);
     }
 }
 
@@ -83,11 +81,11 @@ attr_part! {
     /// `<settings frequency='44100' channels='2' format='s16'/>` of an audio stream.
     pub struct AudioSettings = "settings" {
         /// `frequency` in Hz.
-        frequency: num u32 = "frequency",
+        frequency: u32 = "frequency",
         /// `channels`.
-        channels: num u32 = "channels",
+        channels: u32 = "channels",
         /// `format` (s8 / u8 / s16 / u16 / s32 / u32 / f32).
-        format: str String = "format",
+        format: String = "format",
     }
 }
 

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::attr_part;
+use super::common::set_device_info;
 use crate::domain::codec::{
-    attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, YesNo};
 use crate::xml::Element;
@@ -13,11 +13,11 @@ attr_part! {
     /// `<source type='unix' mode='connect' path='/tmp/swtpm.sock'/>` of an external TPM.
     pub struct TpmSource = "source" {
         /// `type` (unix).
-        source_type: str String = "type",
+        source_type: String = "type",
         /// `mode` (connect).
-        mode: str String = "mode",
+        mode: String = "mode",
         /// `path`.
-        path: str String = "path",
+        path: String = "path",
     }
 }
 
@@ -146,9 +146,7 @@ impl XmlPart for Tpm {
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "model", self.model.as_deref());
         set_child(el, self.backend.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

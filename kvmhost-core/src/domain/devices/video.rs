@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::interface::simple::attr_part;
-use crate::domain::codec::{attr_enum, attr_parse, child_part, set_attr, set_child, ElementPath, XmlPart};
+use super::common::set_device_info;
+use crate::domain::codec::{attr_enum, attr_parse, attr_part, child_part, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
 use crate::xml::Element;
 use crate::xml_enum;
@@ -20,11 +20,11 @@ attr_part! {
     /// `<acceleration accel3d='yes' accel2d='no' rendernode='…'/>`.
     pub struct VideoAcceleration = "acceleration" {
         /// `accel3d` (yes / no).
-        accel3d: enum YesNo = "accel3d",
+        accel3d: YesNo = "accel3d",
         /// `accel2d` (yes / no).
-        accel2d: enum YesNo = "accel2d",
+        accel2d: YesNo = "accel2d",
         /// `rendernode`.
-        rendernode: str String = "rendernode",
+        rendernode: String = "rendernode",
     }
 }
 
@@ -32,9 +32,9 @@ attr_part! {
     /// `<resolution x='1920' y='1080'/>`.
     pub struct VideoResolution = "resolution" {
         /// `x`.
-        x: num u32 = "x",
+        x: u32 = "x",
         /// `y`.
-        y: num u32 = "y",
+        y: u32 = "y",
     }
 }
 
@@ -42,17 +42,17 @@ attr_part! {
     /// `<driver name='vhostuser' vgaconf='io' iommu='on' …/>` of a video device.
     pub struct VideoDriver = "driver" {
         /// `name` (qemu / vhostuser).
-        name: str String = "name",
+        name: String = "name",
         /// `vgaconf` (io / on / off; bhyve).
-        vgaconf: str String = "vgaconf",
+        vgaconf: String = "vgaconf",
         /// `iommu` (on / off).
-        iommu: enum OnOff = "iommu",
+        iommu: OnOff = "iommu",
         /// `ats` (on / off).
-        ats: enum OnOff = "ats",
+        ats: OnOff = "ats",
         /// `packed` (on / off).
-        packed: enum OnOff = "packed",
+        packed: OnOff = "packed",
         /// `page_per_vq` (on / off).
-        page_per_vq: enum OnOff = "page_per_vq",
+        page_per_vq: OnOff = "page_per_vq",
     }
 }
 
@@ -167,9 +167,7 @@ impl XmlPart for Video {
     fn encode_into(&self, el: &mut Element) {
         set_child(el, self.driver.as_ref(), ORDER);
         set_child(el, self.model.as_ref(), ORDER);
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

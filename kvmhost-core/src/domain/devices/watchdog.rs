@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
+use super::common::set_device_info;
+use crate::domain::codec::{attr_string, child_part, set_attr, ElementPath, XmlPart};
 use crate::domain::{AcpiIndex, Address, Alias, DomainError};
 use crate::xml::Element;
 
@@ -52,9 +53,7 @@ impl XmlPart for Watchdog {
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "model", self.model.as_deref());
         set_attr(el, "action", self.action.as_deref());
-        set_child(el, self.alias.as_ref(), ORDER);
-        set_child(el, self.acpi.as_ref(), ORDER);
-        set_child(el, self.address.as_ref(), ORDER);
+        set_device_info(el, self.alias.as_ref(), self.acpi.as_ref(), self.address.as_ref(), ORDER);
     }
 }
 

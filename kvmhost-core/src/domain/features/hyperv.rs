@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::FeatureSwitch;
-use crate::domain::codec::{attr_parse, attr_string, set_attr, ElementPath, OnOff, XmlPart};
-use crate::domain::os::part_util::{named_child, set_named_child};
+use crate::domain::codec::{attr_part, child_part_named, set_attr, set_child_named, ElementPath, OnOff, XmlPart};
+
 use crate::domain::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
@@ -14,45 +14,23 @@ xml_enum! {
     pub enum HypervMode { Custom = "custom", Passthrough = "passthrough" }
 }
 
-/// `<spinlocks state='on' retries='8191'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct HypervSpinlocks {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `retries`.
-    pub retries: Option<u32>,
-}
-
-impl XmlPart for HypervSpinlocks {
-    const TAG: &'static str = "spinlocks";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(HypervSpinlocks { state: el.attr("state").map(Into::into), retries: attr_parse(el, "retries", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "retries", self.retries);
+attr_part! {
+    /// `<spinlocks state='on' retries='8191'/>`.
+    pub struct HypervSpinlocks = "spinlocks" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `retries`.
+        retries: u32 = "retries",
     }
 }
 
-/// `<vendor_id state='on' value='KVM Hv'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct HypervVendorId {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `value`.
-    pub value: Option<String>,
-}
-
-impl XmlPart for HypervVendorId {
-    const TAG: &'static str = "vendor_id";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(HypervVendorId { state: el.attr("state").map(Into::into), value: attr_string(el, "value") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "value", self.value.as_deref());
+attr_part! {
+    /// `<vendor_id state='on' value='KVM Hv'/>`.
+    pub struct HypervVendorId = "vendor_id" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `value`.
+        value: String = "value",
     }
 }
 
@@ -74,14 +52,14 @@ impl XmlPart for HypervNestedSwitch {
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(HypervNestedSwitch {
             state: el.attr("state").map(Into::into),
-            direct: named_child(el, "direct", path)?,
-            extended: named_child(el, "extended", path)?,
+            direct: child_part_named(el, "direct", path)?,
+            extended: child_part_named(el, "extended", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         set_attr(el, "state", self.state.as_ref());
-        set_named_child(el, "direct", self.direct.as_ref(), &["direct", "extended"]);
-        set_named_child(el, "extended", self.extended.as_ref(), &["direct", "extended"]);
+        set_child_named(el, "direct", self.direct.as_ref(), &["direct", "extended"]);
+        set_child_named(el, "extended", self.extended.as_ref(), &["direct", "extended"]);
     }
 }
 
@@ -161,66 +139,55 @@ impl XmlPart for HypervFeatures {
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(HypervFeatures {
             mode: el.attr("mode").map(Into::into),
-            relaxed: named_child(el, "relaxed", path)?,
-            vapic: named_child(el, "vapic", path)?,
-            spinlocks: named_child(el, "spinlocks", path)?,
-            vpindex: named_child(el, "vpindex", path)?,
-            runtime: named_child(el, "runtime", path)?,
-            synic: named_child(el, "synic", path)?,
-            stimer: named_child(el, "stimer", path)?,
-            reset: named_child(el, "reset", path)?,
-            vendor_id: named_child(el, "vendor_id", path)?,
-            frequencies: named_child(el, "frequencies", path)?,
-            reenlightenment: named_child(el, "reenlightenment", path)?,
-            tlbflush: named_child(el, "tlbflush", path)?,
-            ipi: named_child(el, "ipi", path)?,
-            evmcs: named_child(el, "evmcs", path)?,
-            avic: named_child(el, "avic", path)?,
-            emsr_bitmap: named_child(el, "emsr_bitmap", path)?,
-            xmm_input: named_child(el, "xmm_input", path)?,
+            relaxed: child_part_named(el, "relaxed", path)?,
+            vapic: child_part_named(el, "vapic", path)?,
+            spinlocks: child_part_named(el, "spinlocks", path)?,
+            vpindex: child_part_named(el, "vpindex", path)?,
+            runtime: child_part_named(el, "runtime", path)?,
+            synic: child_part_named(el, "synic", path)?,
+            stimer: child_part_named(el, "stimer", path)?,
+            reset: child_part_named(el, "reset", path)?,
+            vendor_id: child_part_named(el, "vendor_id", path)?,
+            frequencies: child_part_named(el, "frequencies", path)?,
+            reenlightenment: child_part_named(el, "reenlightenment", path)?,
+            tlbflush: child_part_named(el, "tlbflush", path)?,
+            ipi: child_part_named(el, "ipi", path)?,
+            evmcs: child_part_named(el, "evmcs", path)?,
+            avic: child_part_named(el, "avic", path)?,
+            emsr_bitmap: child_part_named(el, "emsr_bitmap", path)?,
+            xmm_input: child_part_named(el, "xmm_input", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = HYPERV_ORDER;
         set_attr(el, "mode", self.mode.as_ref());
-        set_named_child(el, "relaxed", self.relaxed.as_ref(), o);
-        set_named_child(el, "vapic", self.vapic.as_ref(), o);
-        set_named_child(el, "spinlocks", self.spinlocks.as_ref(), o);
-        set_named_child(el, "vpindex", self.vpindex.as_ref(), o);
-        set_named_child(el, "runtime", self.runtime.as_ref(), o);
-        set_named_child(el, "synic", self.synic.as_ref(), o);
-        set_named_child(el, "stimer", self.stimer.as_ref(), o);
-        set_named_child(el, "reset", self.reset.as_ref(), o);
-        set_named_child(el, "vendor_id", self.vendor_id.as_ref(), o);
-        set_named_child(el, "frequencies", self.frequencies.as_ref(), o);
-        set_named_child(el, "reenlightenment", self.reenlightenment.as_ref(), o);
-        set_named_child(el, "tlbflush", self.tlbflush.as_ref(), o);
-        set_named_child(el, "ipi", self.ipi.as_ref(), o);
-        set_named_child(el, "evmcs", self.evmcs.as_ref(), o);
-        set_named_child(el, "avic", self.avic.as_ref(), o);
-        set_named_child(el, "emsr_bitmap", self.emsr_bitmap.as_ref(), o);
-        set_named_child(el, "xmm_input", self.xmm_input.as_ref(), o);
+        set_child_named(el, "relaxed", self.relaxed.as_ref(), o);
+        set_child_named(el, "vapic", self.vapic.as_ref(), o);
+        set_child_named(el, "spinlocks", self.spinlocks.as_ref(), o);
+        set_child_named(el, "vpindex", self.vpindex.as_ref(), o);
+        set_child_named(el, "runtime", self.runtime.as_ref(), o);
+        set_child_named(el, "synic", self.synic.as_ref(), o);
+        set_child_named(el, "stimer", self.stimer.as_ref(), o);
+        set_child_named(el, "reset", self.reset.as_ref(), o);
+        set_child_named(el, "vendor_id", self.vendor_id.as_ref(), o);
+        set_child_named(el, "frequencies", self.frequencies.as_ref(), o);
+        set_child_named(el, "reenlightenment", self.reenlightenment.as_ref(), o);
+        set_child_named(el, "tlbflush", self.tlbflush.as_ref(), o);
+        set_child_named(el, "ipi", self.ipi.as_ref(), o);
+        set_child_named(el, "evmcs", self.evmcs.as_ref(), o);
+        set_child_named(el, "avic", self.avic.as_ref(), o);
+        set_child_named(el, "emsr_bitmap", self.emsr_bitmap.as_ref(), o);
+        set_child_named(el, "xmm_input", self.xmm_input.as_ref(), o);
     }
 }
 
-/// `<dirty-ring state='on' size='4096'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct KvmDirtyRing {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `size` (entries).
-    pub size: Option<u32>,
-}
-
-impl XmlPart for KvmDirtyRing {
-    const TAG: &'static str = "dirty-ring";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(KvmDirtyRing { state: el.attr("state").map(Into::into), size: attr_parse(el, "size", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "size", self.size);
+attr_part! {
+    /// `<dirty-ring state='on' size='4096'/>`.
+    pub struct KvmDirtyRing = "dirty-ring" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `size` (entries).
+        size: u32 = "size",
     }
 }
 
@@ -246,40 +213,29 @@ impl XmlPart for KvmFeatures {
     const TAG: &'static str = "kvm";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(KvmFeatures {
-            hidden: named_child(el, "hidden", path)?,
-            hint_dedicated: named_child(el, "hint-dedicated", path)?,
-            poll_control: named_child(el, "poll-control", path)?,
-            pv_ipi: named_child(el, "pv-ipi", path)?,
-            dirty_ring: named_child(el, "dirty-ring", path)?,
+            hidden: child_part_named(el, "hidden", path)?,
+            hint_dedicated: child_part_named(el, "hint-dedicated", path)?,
+            poll_control: child_part_named(el, "poll-control", path)?,
+            pv_ipi: child_part_named(el, "pv-ipi", path)?,
+            dirty_ring: child_part_named(el, "dirty-ring", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
-        set_named_child(el, "hidden", self.hidden.as_ref(), KVM_ORDER);
-        set_named_child(el, "hint-dedicated", self.hint_dedicated.as_ref(), KVM_ORDER);
-        set_named_child(el, "poll-control", self.poll_control.as_ref(), KVM_ORDER);
-        set_named_child(el, "pv-ipi", self.pv_ipi.as_ref(), KVM_ORDER);
-        set_named_child(el, "dirty-ring", self.dirty_ring.as_ref(), KVM_ORDER);
+        set_child_named(el, "hidden", self.hidden.as_ref(), KVM_ORDER);
+        set_child_named(el, "hint-dedicated", self.hint_dedicated.as_ref(), KVM_ORDER);
+        set_child_named(el, "poll-control", self.poll_control.as_ref(), KVM_ORDER);
+        set_child_named(el, "pv-ipi", self.pv_ipi.as_ref(), KVM_ORDER);
+        set_child_named(el, "dirty-ring", self.dirty_ring.as_ref(), KVM_ORDER);
     }
 }
 
-/// `<passthrough state='on' mode='sync_pt'/>` (Xen).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct XenPassthrough {
-    /// `state`.
-    pub state: Option<OnOff>,
-    /// `mode`.
-    pub mode: Option<String>,
-}
-
-impl XmlPart for XenPassthrough {
-    const TAG: &'static str = "passthrough";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(XenPassthrough { state: el.attr("state").map(Into::into), mode: attr_string(el, "mode") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "state", self.state.as_ref());
-        set_attr(el, "mode", self.mode.as_deref());
+attr_part! {
+    /// `<passthrough state='on' mode='sync_pt'/>` (Xen).
+    pub struct XenPassthrough = "passthrough" {
+        /// `state`.
+        state: OnOff = "state",
+        /// `mode`.
+        mode: String = "mode",
     }
 }
 
@@ -297,13 +253,13 @@ impl XmlPart for XenFeatures {
     const TAG: &'static str = "xen";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(XenFeatures {
-            e820_host: named_child(el, "e820_host", path)?,
-            passthrough: named_child(el, "passthrough", path)?,
+            e820_host: child_part_named(el, "e820_host", path)?,
+            passthrough: child_part_named(el, "passthrough", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
         let o = &["e820_host", "passthrough"];
-        set_named_child(el, "e820_host", self.e820_host.as_ref(), o);
-        set_named_child(el, "passthrough", self.passthrough.as_ref(), o);
+        set_child_named(el, "e820_host", self.e820_host.as_ref(), o);
+        set_child_named(el, "passthrough", self.passthrough.as_ref(), o);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::codec::{set_attr, set_child_with, ElementPath, XmlPart};
+use crate::domain::codec::{set_attr, ElementPath, XmlPart};
 use crate::domain::{DomainError, MemoryUnit};
 use crate::xml::{Element, Node};
 
@@ -33,20 +33,6 @@ pub(crate) fn merge_text(el: &mut Element, value: Option<&str>) {
     }
 }
 
-/// Decodes the first child named `name` as a `T` (for parts written under several names).
-pub(crate) fn named_child<T: XmlPart>(
-    el: &Element,
-    name: &str,
-    path: &ElementPath<'_>,
-) -> Result<Option<T>, DomainError> {
-    el.child(name).map(|c| T::decode(c, &path.child(name))).transpose()
-}
-
-/// Merges an optional `T` into the child named `name`.
-pub(crate) fn set_named_child<T: XmlPart>(el: &mut Element, name: &str, value: Option<&T>, order: &[&str]) {
-    set_child_with(el, name, value.map(|v| |e: &mut Element| v.encode_into(e)), order)
-}
-
 /// A memory unit attribute, tolerant of libvirt's case-insensitive spellings.
 pub(crate) fn unit_attr(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<MemoryUnit>, DomainError> {
     match el.attr(name) {
@@ -67,6 +53,15 @@ pub(crate) fn set_unit_attr(el: &mut Element, name: &str, unit: Option<MemoryUni
         }
     }
     set_attr(el, name, unit.map(|u| u.as_str()));
+}
+
+impl crate::domain::codec::AttrValue for MemoryUnit {
+    fn read(el: &Element, name: &str, path: &ElementPath<'_>) -> Result<Option<Self>, DomainError> {
+        unit_attr(el, name, path)
+    }
+    fn write(el: &mut Element, name: &str, value: Option<&Self>) {
+        set_unit_attr(el, name, value.copied())
+    }
 }
 
 /// An element holding just text (`<initarg>--verbose</initarg>`), for lists of such elements.

@@ -4,52 +4,30 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{
-    attr_parse, attr_string, child_parse, children_parts_named, set_attr, set_child_text, set_children_named,
-    ElementPath, XmlPart,
+    attr_parse, attr_part, attr_string, child_parse, child_part_named, children_parts_named, set_attr, set_child_named,
+    set_child_text, set_children_named, ElementPath, XmlPart,
 };
-use crate::domain::os::part_util::{named_child, set_named_child, set_unit_attr, unit_attr};
+
 use crate::domain::{DomainError, MemoryUnit};
 use crate::xml::Element;
 
-/// `<vcpupin vcpu='0' cpuset='1-4,^2'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VcpuPin {
-    /// `vcpu`.
-    pub vcpu: Option<u32>,
-    /// `cpuset`.
-    pub cpuset: Option<String>,
-}
-
-impl XmlPart for VcpuPin {
-    const TAG: &'static str = "vcpupin";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(VcpuPin { vcpu: attr_parse(el, "vcpu", path)?, cpuset: attr_string(el, "cpuset") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "vcpu", self.vcpu);
-        set_attr(el, "cpuset", self.cpuset.as_deref());
+attr_part! {
+    /// `<vcpupin vcpu='0' cpuset='1-4,^2'/>`.
+    pub struct VcpuPin = "vcpupin" {
+        /// `vcpu`.
+        vcpu: u32 = "vcpu",
+        /// `cpuset`.
+        cpuset: String = "cpuset",
     }
 }
 
-/// `<iothreadpin iothread='1' cpuset='5,6'/>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct IothreadPin {
-    /// `iothread`.
-    pub iothread: Option<u32>,
-    /// `cpuset`.
-    pub cpuset: Option<String>,
-}
-
-impl XmlPart for IothreadPin {
-    const TAG: &'static str = "iothreadpin";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(IothreadPin { iothread: attr_parse(el, "iothread", path)?, cpuset: attr_string(el, "cpuset") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "iothread", self.iothread);
-        set_attr(el, "cpuset", self.cpuset.as_deref());
+attr_part! {
+    /// `<iothreadpin iothread='1' cpuset='5,6'/>`.
+    pub struct IothreadPin = "iothreadpin" {
+        /// `iothread`.
+        iothread: u32 = "iothread",
+        /// `cpuset`.
+        cpuset: String = "cpuset",
     }
 }
 
@@ -118,60 +96,29 @@ impl XmlPart for SchedSetting {
     }
 }
 
-/// A cache allocation (`<cache id='0' level='3' type='both' size='3' unit='MiB'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CacheAllocation {
-    /// `id`.
-    pub id: Option<u32>,
-    /// `level`.
-    pub level: Option<u32>,
-    /// `type` (`both`, `code`, `data`).
-    pub cache_type: Option<String>,
-    /// `size`.
-    pub size: Option<u64>,
-    /// `unit`.
-    pub unit: Option<MemoryUnit>,
-}
-
-impl XmlPart for CacheAllocation {
-    const TAG: &'static str = "cache";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(CacheAllocation {
-            id: attr_parse(el, "id", path)?,
-            level: attr_parse(el, "level", path)?,
-            cache_type: attr_string(el, "type"),
-            size: attr_parse(el, "size", path)?,
-            unit: unit_attr(el, "unit", path)?,
-        })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "id", self.id);
-        set_attr(el, "level", self.level);
-        set_attr(el, "type", self.cache_type.as_deref());
-        set_attr(el, "size", self.size);
-        set_unit_attr(el, "unit", self.unit);
+attr_part! {
+    /// A cache allocation (`<cache id='0' level='3' type='both' size='3' unit='MiB'/>`).
+    pub struct CacheAllocation = "cache" {
+        /// `id`.
+        id: u32 = "id",
+        /// `level`.
+        level: u32 = "level",
+        /// `type` (`both`, `code`, `data`).
+        cache_type: String = "type",
+        /// `size`.
+        size: u64 = "size",
+        /// `unit`.
+        unit: MemoryUnit = "unit",
     }
 }
 
-/// A resource monitor (`<monitor level='3' vcpus='1'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ResctrlMonitor {
-    /// `level` (cachetune only).
-    pub level: Option<u32>,
-    /// `vcpus`.
-    pub vcpus: Option<String>,
-}
-
-impl XmlPart for ResctrlMonitor {
-    const TAG: &'static str = "monitor";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(ResctrlMonitor { level: attr_parse(el, "level", path)?, vcpus: attr_string(el, "vcpus") })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "level", self.level);
-        set_attr(el, "vcpus", self.vcpus.as_deref());
+attr_part! {
+    /// A resource monitor (`<monitor level='3' vcpus='1'/>`).
+    pub struct ResctrlMonitor = "monitor" {
+        /// `level` (cachetune only).
+        level: u32 = "level",
+        /// `vcpus`.
+        vcpus: String = "vcpus",
     }
 }
 
@@ -207,24 +154,13 @@ impl XmlPart for CacheTune {
     }
 }
 
-/// A memory bandwidth allocation (`<node id='0' bandwidth='60'/>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct MemoryBandwidth {
-    /// `id`.
-    pub id: Option<u32>,
-    /// `bandwidth` (percent).
-    pub bandwidth: Option<u32>,
-}
-
-impl XmlPart for MemoryBandwidth {
-    const TAG: &'static str = "node";
-    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        Ok(MemoryBandwidth { id: attr_parse(el, "id", path)?, bandwidth: attr_parse(el, "bandwidth", path)? })
-    }
-    fn encode_into(&self, el: &mut Element) {
-        set_attr(el, "id", self.id);
-        set_attr(el, "bandwidth", self.bandwidth);
+attr_part! {
+    /// A memory bandwidth allocation (`<node id='0' bandwidth='60'/>`).
+    pub struct MemoryBandwidth = "node" {
+        /// `id`.
+        id: u32 = "id",
+        /// `bandwidth` (percent).
+        bandwidth: u32 = "bandwidth",
     }
 }
 
@@ -364,7 +300,7 @@ impl XmlPart for CpuTune {
                 .into_iter()
                 .map(|s| s.0)
                 .collect(),
-            emulatorsched: named_child(el, "emulatorsched", path)?,
+            emulatorsched: child_part_named(el, "emulatorsched", path)?,
             cachetunes: children_parts_named(el, "cachetune", path)?,
             memorytunes: children_parts_named(el, "memorytune", path)?,
         })
@@ -397,7 +333,7 @@ impl XmlPart for CpuTune {
         set_children_named(el, "vcpusched", &vs, o);
         let is: Vec<IothreadSched> = self.iothreadsched.iter().cloned().map(IothreadSched).collect();
         set_children_named(el, "iothreadsched", &is, o);
-        set_named_child(el, "emulatorsched", self.emulatorsched.as_ref(), o);
+        set_child_named(el, "emulatorsched", self.emulatorsched.as_ref(), o);
         set_children_named(el, "cachetune", &self.cachetunes, o);
         set_children_named(el, "memorytune", &self.memorytunes, o);
     }

@@ -3,11 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::attrs::attr_part;
 use super::source::DiskSource;
 use crate::domain::codec::{
-    attr_string, child_part, child_text, children_parts, parse_value, set_attr, set_child, set_child_text,
-    set_child_with, set_children, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, child_part_named, child_text, children_parts, parse_value, set_attr, set_child,
+    set_child_named, set_child_text, set_children, ElementPath, XmlPart,
 };
 use crate::domain::{DomainError, Memory};
 use crate::xml::Element;
@@ -23,14 +22,10 @@ pub struct DiskMetadataCache {
 impl XmlPart for DiskMetadataCache {
     const TAG: &'static str = "metadata_cache";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        let max_size = match el.child("max_size") {
-            Some(c) => Some(Memory::decode_any(c, &path.child("max_size"))?),
-            None => None,
-        };
-        Ok(DiskMetadataCache { max_size })
+        Ok(DiskMetadataCache { max_size: child_part_named(el, "max_size", path)? })
     }
     fn encode_into(&self, el: &mut Element) {
-        set_child_with(el, "max_size", self.max_size.as_ref().map(|m| |e: &mut Element| m.encode_any(e)), &[]);
+        set_child_named(el, "max_size", self.max_size.as_ref(), &[]);
     }
 }
 

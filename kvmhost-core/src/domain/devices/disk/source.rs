@@ -3,9 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::attrs::attr_part;
 use crate::domain::codec::{
-    attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
 };
 use crate::domain::{Address, DomainError, SecLabel};
 use crate::xml::Element;

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::simple::{attr_part, SourceReconnect};
+use super::simple::SourceReconnect;
 use crate::domain::codec::{
-    attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
+    attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
 };
 use crate::domain::{Address, DomainError, OnOff, YesNo};
 use crate::xml::Element;
@@ -13,11 +13,11 @@ attr_part! {
     /// `<mac address='52:54:00:..' type='static' check='yes'/>`.
     pub struct InterfaceMac = "mac" {
         /// `address`.
-        address: str String = "address",
+        address: String = "address",
         /// `type` (generated / static).
-        mac_type: str String = "type",
+        mac_type: String = "type",
         /// `check` (yes / no).
-        check: enum YesNo = "check",
+        check: YesNo = "check",
     }
 }
 
@@ -25,9 +25,9 @@ attr_part! {
     /// `<source>`'s `<local address port/>` (udp type).
     pub struct InterfaceSourceLocal = "local" {
         /// `address`.
-        address: str String = "address",
+        address: String = "address",
         /// `port`.
-        port: str String = "port",
+        port: String = "port",
     }
 }
 
@@ -153,9 +153,9 @@ attr_part! {
     /// `<target dev='vnet0' managed='no'/>`: the host-side tap device.
     pub struct InterfaceTarget = "target" {
         /// `dev`.
-        dev: str String = "dev",
+        dev: String = "dev",
         /// `managed` (yes / no).
-        managed: enum YesNo = "managed",
+        managed: YesNo = "managed",
     }
 }
 
@@ -163,9 +163,9 @@ attr_part! {
     /// `<guest dev actual/>`: the guest-side device name (containers).
     pub struct InterfaceGuest = "guest" {
         /// `dev`.
-        dev: str String = "dev",
+        dev: String = "dev",
         /// `actual`.
-        actual: str String = "actual",
+        actual: String = "actual",
     }
 }
 
@@ -173,7 +173,7 @@ attr_part! {
     /// `<model type='virtio'/>`.
     pub struct InterfaceModel = "model" {
         /// `type` (virtio, e1000, rtl8139, …).
-        model_type: str String = "type",
+        model_type: String = "type",
     }
 }
 
@@ -181,19 +181,19 @@ attr_part! {
     /// `<driver>`'s `<host>` offload switches.
     pub struct InterfaceDriverHost = "host" {
         /// `csum`.
-        csum: enum OnOff = "csum",
+        csum: OnOff = "csum",
         /// `gso`.
-        gso: enum OnOff = "gso",
+        gso: OnOff = "gso",
         /// `tso4`.
-        tso4: enum OnOff = "tso4",
+        tso4: OnOff = "tso4",
         /// `tso6`.
-        tso6: enum OnOff = "tso6",
+        tso6: OnOff = "tso6",
         /// `ecn`.
-        ecn: enum OnOff = "ecn",
+        ecn: OnOff = "ecn",
         /// `ufo`.
-        ufo: enum OnOff = "ufo",
+        ufo: OnOff = "ufo",
         /// `mrg_rxbuf`.
-        mrg_rxbuf: enum OnOff = "mrg_rxbuf",
+        mrg_rxbuf: OnOff = "mrg_rxbuf",
     }
 }
 
@@ -201,15 +201,15 @@ attr_part! {
     /// `<driver>`'s `<guest>` offload switches.
     pub struct InterfaceDriverGuest = "guest" {
         /// `csum`.
-        csum: enum OnOff = "csum",
+        csum: OnOff = "csum",
         /// `tso4`.
-        tso4: enum OnOff = "tso4",
+        tso4: OnOff = "tso4",
         /// `tso6`.
-        tso6: enum OnOff = "tso6",
+        tso6: OnOff = "tso6",
         /// `ecn`.
-        ecn: enum OnOff = "ecn",
+        ecn: OnOff = "ecn",
         /// `ufo`.
-        ufo: enum OnOff = "ufo",
+        ufo: OnOff = "ufo",
     }
 }
 
@@ -296,9 +296,9 @@ attr_part! {
     /// A `<filterref>` `<parameter name='IP' value='10.0.0.1'/>`.
     pub struct FilterParameter = "parameter" {
         /// `name`.
-        name: str String = "name",
+        name: String = "name",
         /// `value`.
-        value: str String = "value",
+        value: String = "value",
     }
 }
 
@@ -327,13 +327,13 @@ attr_part! {
     /// `<ip address='192.168.0.2' prefix='24' family='ipv4' peer='…'/>`.
     pub struct InterfaceIp = "ip" {
         /// `address`.
-        address: str String = "address",
+        address: String = "address",
         /// `prefix`.
-        prefix: num u32 = "prefix",
+        prefix: u32 = "prefix",
         /// `family` (ipv4 / ipv6).
-        family: str String = "family",
+        family: String = "family",
         /// `peer`.
-        peer: str String = "peer",
+        peer: String = "peer",
     }
 }
 
@@ -341,17 +341,17 @@ attr_part! {
     /// `<route family address netmask prefix gateway metric/>`.
     pub struct InterfaceRoute = "route" {
         /// `family`.
-        family: str String = "family",
+        family: String = "family",
         /// `address`.
-        address: str String = "address",
+        address: String = "address",
         /// `netmask`.
-        netmask: str String = "netmask",
+        netmask: String = "netmask",
         /// `prefix`.
-        prefix: num u32 = "prefix",
+        prefix: u32 = "prefix",
         /// `gateway`.
-        gateway: str String = "gateway",
+        gateway: String = "gateway",
         /// `metric`.
-        metric: num u32 = "metric",
+        metric: u32 = "metric",
     }
 }
 
@@ -359,13 +359,13 @@ attr_part! {
     /// `<backend tap='/dev/net/tun' vhost='/dev/vhost-net'/>`.
     pub struct InterfaceBackend = "backend" {
         /// `type` (default / passt).
-        backend_type: str String = "type",
+        backend_type: String = "type",
         /// `tap`.
-        tap: str String = "tap",
+        tap: String = "tap",
         /// `vhost`.
-        vhost: str String = "vhost",
+        vhost: String = "vhost",
         /// `logFile`.
-        log_file: str String = "logFile",
+        log_file: String = "logFile",
     }
 }
 
@@ -373,7 +373,7 @@ attr_part! {
     /// `<link state='up'/>`.
     pub struct InterfaceLink = "link" {
         /// `state` (up / down).
-        state: str String = "state",
+        state: String = "state",
     }
 }
 
@@ -381,7 +381,7 @@ attr_part! {
     /// `<mtu size='9000'/>`.
     pub struct InterfaceMtu = "mtu" {
         /// `size`.
-        size: num u32 = "size",
+        size: u32 = "size",
     }
 }
 
@@ -389,11 +389,11 @@ attr_part! {
     /// `<rom bar='on' file='…' enabled='yes'/>`: the option ROM of a PCI device.
     pub struct InterfaceRom = "rom" {
         /// `bar` (on / off).
-        bar: enum OnOff = "bar",
+        bar: OnOff = "bar",
         /// `file`.
-        file: str String = "file",
+        file: String = "file",
         /// `enabled` (yes / no).
-        enabled: enum YesNo = "enabled",
+        enabled: YesNo = "enabled",
     }
 }
 
@@ -401,9 +401,9 @@ attr_part! {
     /// `<teaming type='persistent'/>` or `<teaming type='transient' persistent='ua-net0'/>`.
     pub struct InterfaceTeaming = "teaming" {
         /// `type` (persistent / transient).
-        teaming_type: str String = "type",
+        teaming_type: String = "type",
         /// `persistent`: alias of the persistent peer.
-        persistent: str String = "persistent",
+        persistent: String = "persistent",
     }
 }
 
@@ -411,7 +411,7 @@ attr_part! {
     /// `<port isolated='yes'/>`.
     pub struct InterfacePort = "port" {
         /// `isolated` (yes / no).
-        isolated: enum YesNo = "isolated",
+        isolated: YesNo = "isolated",
     }
 }
 
@@ -419,13 +419,13 @@ attr_part! {
     /// A `<portForward>` `<range start end to exclude/>`.
     pub struct PortForwardRange = "range" {
         /// `start`.
-        start: num u16 = "start",
+        start: u16 = "start",
         /// `end`.
-        end: num u16 = "end",
+        end: u16 = "end",
         /// `to`.
-        to: num u16 = "to",
+        to: u16 = "to",
         /// `exclude` (yes / no).
-        exclude: enum YesNo = "exclude",
+        exclude: YesNo = "exclude",
     }
 }
 

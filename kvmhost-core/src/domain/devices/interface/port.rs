@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::simple::attr_part;
-use crate::domain::codec::{child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart};
+use crate::domain::codec::{
+    attr_part, child_part, child_part_named, children_parts, set_attr, set_child, set_child_named, set_children,
+    ElementPath, XmlPart,
+};
 use crate::domain::{DomainError, YesNo};
 use crate::xml::Element;
 use crate::xml_enum;
@@ -19,17 +21,17 @@ attr_part! {
     /// `<virtualport>`'s `<parameters/>`; which attributes apply depends on the port type.
     pub struct VirtualPortParameters = "parameters" {
         /// `interfaceid` (openvswitch, midonet): a UUID.
-        interfaceid: str String = "interfaceid",
+        interfaceid: String = "interfaceid",
         /// `profileid` (openvswitch, 802.1Qbh).
-        profileid: str String = "profileid",
+        profileid: String = "profileid",
         /// `managerid` (802.1Qbg).
-        managerid: str String = "managerid",
+        managerid: String = "managerid",
         /// `typeid` (802.1Qbg).
-        typeid: str String = "typeid",
+        typeid: String = "typeid",
         /// `typeidversion` (802.1Qbg).
-        typeidversion: str String = "typeidversion",
+        typeidversion: String = "typeidversion",
         /// `instanceid` (802.1Qbg): a UUID.
-        instanceid: str String = "instanceid",
+        instanceid: String = "instanceid",
     }
 }
 
@@ -58,9 +60,9 @@ attr_part! {
     /// One `<vlan>` `<tag id='42' nativeMode='untagged'/>`.
     pub struct VlanTag = "tag" {
         /// `id` (0‥4095).
-        id: num u32 = "id",
+        id: u32 = "id",
         /// `nativeMode` (tagged / untagged), on a trunk.
-        native_mode: str String = "nativeMode",
+        native_mode: String = "nativeMode",
     }
 }
 
@@ -90,13 +92,13 @@ attr_part! {
     /// kibibytes per second (burst in kibibytes).
     pub struct BandwidthLimit = "inbound" {
         /// `average`.
-        average: num u64 = "average",
+        average: u64 = "average",
         /// `peak`.
-        peak: num u64 = "peak",
+        peak: u64 = "peak",
         /// `burst`.
-        burst: num u64 = "burst",
+        burst: u64 = "burst",
         /// `floor` (inbound only).
-        floor: num u64 = "floor",
+        floor: u64 = "floor",
     }
 }
 
@@ -113,24 +115,14 @@ pub struct Bandwidth {
 impl XmlPart for Bandwidth {
     const TAG: &'static str = "bandwidth";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
-        let limit = |name: &str| -> Result<Option<BandwidthLimit>, DomainError> {
-            el.child(name).map(|c| BandwidthLimit::decode(c, &path.child(name))).transpose()
-        };
-        Ok(Bandwidth { inbound: limit("inbound")?, outbound: limit("outbound")? })
+        Ok(Bandwidth {
+            inbound: child_part_named(el, "inbound", path)?,
+            outbound: child_part_named(el, "outbound", path)?,
+        })
     }
     fn encode_into(&self, el: &mut Element) {
         let order = &["inbound", "outbound"];
-        crate::domain::codec::set_child_with(
-            el,
-            "inbound",
-            self.inbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)),
-            order,
-        );
-        crate::domain::codec::set_child_with(
-            el,
-            "outbound",
-            self.outbound.as_ref().map(|v| |e: &mut Element| v.encode_into(e)),
-            order,
-        );
+        set_child_named(el, "inbound", self.inbound.as_ref(), order);
+        set_child_named(el, "outbound", self.outbound.as_ref(), order);
     }
 }

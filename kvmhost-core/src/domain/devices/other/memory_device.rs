@@ -2,12 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{decode_size, set_info, set_size};
+use super::set_info;
 use crate::domain::codec::{
-    attr_string, child_parse, child_part, child_text, set_attr, set_child, set_child_text, set_child_with,
-    set_flag_child, ElementPath, XmlPart,
+    attr_part, attr_string, child_parse, child_part, child_part_named, child_text, set_attr, set_child,
+    set_child_named, set_child_text, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
-use crate::domain::devices::disk::attrs::attr_part;
 use crate::domain::{Address, Alias, DomainError, Memory};
 use crate::xml::Element;
 
@@ -31,19 +30,19 @@ impl XmlPart for MemoryDeviceSource {
     const TAG: &'static str = "source";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(MemoryDeviceSource {
-            pagesize: decode_size(el, "pagesize", path)?,
+            pagesize: child_part_named(el, "pagesize", path)?,
             nodemask: child_text(el, "nodemask"),
             path: child_text(el, "path"),
-            alignsize: decode_size(el, "alignsize", path)?,
+            alignsize: child_part_named(el, "alignsize", path)?,
             pmem: el.child("pmem").is_some(),
         })
     }
     fn encode_into(&self, el: &mut Element) {
         const O: &[&str] = &["pagesize", "nodemask", "path", "alignsize", "pmem"];
-        set_size(el, "pagesize", self.pagesize.as_ref(), O);
+        set_child_named(el, "pagesize", self.pagesize.as_ref(), O);
         set_child_text(el, "nodemask", self.nodemask.as_deref(), O);
         set_child_text(el, "path", self.path.as_deref(), O);
-        set_size(el, "alignsize", self.alignsize.as_ref(), O);
+        set_child_named(el, "alignsize", self.alignsize.as_ref(), O);
         set_flag_child(el, "pmem", self.pmem, O);
     }
 }
@@ -84,17 +83,17 @@ impl XmlPart for MemoryDeviceTarget {
     const TAG: &'static str = "target";
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         let label_size = match el.child("label") {
-            Some(l) => decode_size(l, "size", &path.child("label"))?,
+            Some(l) => child_part_named(l, "size", &path.child("label"))?,
             None => None,
         };
         Ok(MemoryDeviceTarget {
             dynamic_memslots: attr_string(el, "dynamicMemslots"),
-            size: decode_size(el, "size", path)?,
+            size: child_part_named(el, "size", path)?,
             node: child_parse(el, "node", path)?,
             label_size,
-            block: decode_size(el, "block", path)?,
-            requested: decode_size(el, "requested", path)?,
-            current: decode_size(el, "current", path)?,
+            block: child_part_named(el, "block", path)?,
+            requested: child_part_named(el, "requested", path)?,
+            current: child_part_named(el, "current", path)?,
             readonly: el.child("readonly").is_some(),
             address: child_part(el, path)?,
         })
@@ -102,17 +101,17 @@ impl XmlPart for MemoryDeviceTarget {
     fn encode_into(&self, el: &mut Element) {
         const O: &[&str] = &["size", "node", "label", "block", "requested", "current", "readonly", "address"];
         set_attr(el, "dynamicMemslots", self.dynamic_memslots.as_deref());
-        set_size(el, "size", self.size.as_ref(), O);
+        set_child_named(el, "size", self.size.as_ref(), O);
         set_child_text(el, "node", self.node, O);
         set_child_with(
             el,
             "label",
-            self.label_size.as_ref().map(|m| |l: &mut Element| set_size(l, "size", Some(m), &["size"])),
+            self.label_size.as_ref().map(|m| |l: &mut Element| set_child_named(l, "size", Some(m), &["size"])),
             O,
         );
-        set_size(el, "block", self.block.as_ref(), O);
-        set_size(el, "requested", self.requested.as_ref(), O);
-        set_size(el, "current", self.current.as_ref(), O);
+        set_child_named(el, "block", self.block.as_ref(), O);
+        set_child_named(el, "requested", self.requested.as_ref(), O);
+        set_child_named(el, "current", self.current.as_ref(), O);
         set_flag_child(el, "readonly", self.readonly, O);
         set_child(el, self.address.as_ref(), O);
     }

@@ -3,8 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::set_info;
-use crate::domain::codec::{attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
-use crate::domain::devices::disk::attrs::attr_part;
+use crate::domain::codec::{attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
 use crate::domain::{Address, Alias, DomainError};
 use crate::xml::Element;
 
