@@ -123,6 +123,26 @@ pub fn required_attr(el: &Element, name: &str, path: &ElementPath<'_>) -> Result
     el.attr(name).map(str::to_string).ok_or_else(|| DomainError::Missing { path: path.attribute(name) })
 }
 
+/// The attribute `attr` of the child `child`, for children that exist to carry one attribute
+/// (`<protocol type='raw'/>`): `None` without the child, [`DomainError::Missing`] for a child
+/// without its attribute (which the model could not write back).
+///
+/// ```
+/// use kvmhost_core::domain::{codec::attr_of_child, ElementPath};
+/// use kvmhost_core::xml::Document;
+/// let d = Document::parse("<rng><protocol/></rng>").unwrap();
+/// let err = attr_of_child(&d.root, "protocol", "type", &ElementPath::root("rng")).unwrap_err();
+/// assert!(err.to_string().contains("/rng/protocol/@type"));
+/// ```
+pub fn attr_of_child(
+    el: &Element,
+    child: &str,
+    attr: &str,
+    path: &ElementPath<'_>,
+) -> Result<Option<String>, DomainError> {
+    el.child(child).map(|c| required_attr(c, attr, &path.child(child))).transpose()
+}
+
 /// An attribute parsed with `FromStr`; a value that does not parse is an
 /// [`DomainError::InvalidValue`] naming the attribute's path.
 ///

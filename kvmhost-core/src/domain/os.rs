@@ -363,7 +363,7 @@ impl XmlPart for Os {
             acpi_tables: el.child("acpi").map(|a| children_parts_named(a, "table", &acpi_path)).transpose()?,
             boot: children_parts_named(el, "boot", path)?,
             bootmenu: child_part_named(el, "bootmenu", path)?,
-            smbios_mode: el.child("smbios").and_then(|s| s.attr("mode")).map(Into::into),
+            smbios_mode: crate::domain::codec::attr_of_child(el, "smbios", "mode", path)?.map(|m| m.as_str().into()),
             bios: child_part_named(el, "bios", path)?,
         })
     }

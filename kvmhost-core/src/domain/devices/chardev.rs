@@ -108,14 +108,14 @@ pub struct CharTarget {
 
 impl XmlPart for CharTarget {
     const TAG: &'static str = "target";
-    fn decode(el: &Element, _path: &ElementPath<'_>) -> Result<Self, DomainError> {
+    fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         Ok(CharTarget {
             target_type: attr_string(el, "type"),
             port: attr_string(el, "port"),
             name: attr_string(el, "name"),
             state: attr_string(el, "state"),
             address: attr_string(el, "address"),
-            model: el.child("model").and_then(|m| attr_string(m, "name")),
+            model: crate::domain::codec::attr_of_child(el, "model", "name", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {
@@ -212,7 +212,7 @@ impl XmlPart for CharDevice {
             char_type: attr_enum(el, "type"),
             tty: attr_string(el, "tty"),
             sources: children_parts(el, path)?,
-            protocol: el.child("protocol").and_then(|p| attr_string(p, "type")),
+            protocol: crate::domain::codec::attr_of_child(el, "protocol", "type", path)?,
             log: child_part(el, path)?,
             target: child_part(el, path)?,
             alias: child_part(el, path)?,

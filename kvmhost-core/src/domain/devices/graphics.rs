@@ -211,7 +211,10 @@ impl XmlPart for Graphics {
 
     fn decode(el: &Element, path: &ElementPath<'_>) -> Result<Self, DomainError> {
         let audio_id = match el.child("audio") {
-            Some(a) => attr_parse(a, "id", &path.child("audio"))?,
+            Some(a) => Some(
+                attr_parse(a, "id", &path.child("audio"))?
+                    .ok_or_else(|| DomainError::Missing { path: path.child("audio").attribute("id") })?,
+            ),
             None => None,
         };
         let mut g = Graphics {
@@ -238,7 +241,7 @@ impl XmlPart for Graphics {
             ..Graphics::default()
         };
         for ((name, attr), field) in ONE_ATTR.iter().zip(g.one_attr_fields_mut()) {
-            *field = el.child(name).and_then(|c| attr_string(c, attr));
+            *field = crate::domain::codec::attr_of_child(el, name, attr, path)?;
         }
         Ok(g)
     }

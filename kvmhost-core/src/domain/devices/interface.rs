@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
 use crate::domain::codec::{
-    attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath, XmlPart,
+    child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath, XmlPart,
 };
 use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError, YesNo};
 use crate::xml::Element;
@@ -245,8 +245,8 @@ impl Interface {
     }
 }
 
-fn path_child(el: &Element, name: &str, attr: &str) -> Option<String> {
-    el.child(name).and_then(|c| attr_string(c, attr))
+fn path_child(el: &Element, name: &str, attr: &str, path: &ElementPath<'_>) -> Result<Option<String>, DomainError> {
+    crate::domain::codec::attr_of_child(el, name, attr, path)
 }
 
 fn set_path_child(el: &mut Element, name: &str, attr: &str, value: Option<&str>) {
@@ -270,9 +270,9 @@ impl XmlPart for Interface {
             ips: children_parts(el, path)?,
             routes: children_parts(el, path)?,
             port_forwards: children_parts(el, path)?,
-            script: path_child(el, "script", "path"),
-            downscript: path_child(el, "downscript", "path"),
-            backenddomain: path_child(el, "backenddomain", "name"),
+            script: path_child(el, "script", "path", path)?,
+            downscript: path_child(el, "downscript", "path", path)?,
+            backenddomain: path_child(el, "backenddomain", "name", path)?,
             target: child_part(el, path)?,
             guest: child_part(el, path)?,
             model: child_part(el, path)?,

@@ -61,7 +61,7 @@ impl XmlPart for RngBackend {
             backend_type: attr_string(el, "type"),
             device,
             source: child_part(el, path)?,
-            protocol: el.child("protocol").and_then(|p| attr_string(p, "type")),
+            protocol: crate::domain::codec::attr_of_child(el, "protocol", "type", path)?,
         })
     }
     fn encode_into(&self, el: &mut Element) {

@@ -54,8 +54,8 @@ impl XmlPart for TpmBackend {
             backend_type: attr_string(el, "type"),
             version: attr_string(el, "version"),
             persistent_state: el.attr("persistent_state").map(Into::into),
-            device_path: el.child("device").and_then(|d| attr_string(d, "path")),
-            encryption_secret: el.child("encryption").and_then(|d| attr_string(d, "secret")),
+            device_path: crate::domain::codec::attr_of_child(el, "device", "path", path)?,
+            encryption_secret: crate::domain::codec::attr_of_child(el, "encryption", "secret", path)?,
             active_pcr_banks: el.child("active_pcr_banks").map(|b| {
                 b.elements().filter(|e| PCR_BANKS.contains(&e.name.as_str())).map(|e| e.name.to_string()).collect()
             }),
