@@ -576,6 +576,25 @@ xml_enum! {
     pub enum OnOff { On = "on", Off = "off" }
 }
 
+/// Test support shared by the typed parts' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{ElementPath, XmlPart};
+    use crate::xml::Document;
+
+    /// Decodes `xml` as a `T` and checks that both a merge into the original element and a
+    /// fresh encoding reproduce the document.
+    pub(crate) fn assert_round_trip<T: XmlPart>(xml: &str) -> T {
+        let d = Document::parse(xml).unwrap();
+        let v = T::decode(&d.root, &ElementPath::root("x")).unwrap();
+        let mut el = d.root.clone();
+        v.encode_into(&mut el);
+        assert!(el.semantically_eq(&d.root), "{xml}");
+        assert!(v.to_element().semantically_eq(&d.root), "fresh {xml}");
+        v
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

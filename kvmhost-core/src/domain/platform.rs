@@ -280,17 +280,8 @@ impl XmlPart for Idmap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xml::Document;
 
-    fn round_trip<T: XmlPart>(xml: &str) -> T {
-        let d = Document::parse(xml).unwrap();
-        let v = T::decode(&d.root, &ElementPath::root("x")).unwrap();
-        let mut el = d.root.clone();
-        v.encode_into(&mut el);
-        assert!(el.semantically_eq(&d.root), "{xml}");
-        assert!(v.to_element().semantically_eq(&d.root), "fresh {xml}");
-        v
-    }
+    use crate::domain::codec::test_support::assert_round_trip as round_trip;
 
     #[test]
     fn platform_round_trips() {

@@ -373,15 +373,7 @@ mod tests {
     use super::*;
     use crate::xml::Document;
 
-    fn round_trip<T: XmlPart>(xml: &str) -> T {
-        let d = Document::parse(xml).unwrap();
-        let v = T::decode(&d.root, &ElementPath::root("x")).unwrap();
-        let mut el = d.root.clone();
-        v.encode_into(&mut el);
-        assert!(el.semantically_eq(&d.root), "{xml}");
-        assert!(v.to_element().semantically_eq(&d.root), "fresh {xml}");
-        v
-    }
+    use crate::domain::codec::test_support::assert_round_trip as round_trip;
 
     #[test]
     fn tuning_round_trips() {
