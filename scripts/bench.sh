@@ -11,7 +11,7 @@
 #    (also written to target/bench/summary.md).
 #
 # Environment:
-#   KVMHOST_TESTDATA   directory holding libvirt-9.0.0/ (default /work/shared/testdata)
+#   KVMHOST_TESTDATA   directory holding libvirt-9.0.0/ (default ../shared/testdata next to the checkout)
 #   VIRTINST_SECONDS   minimum timed duration of the virtinst run (default 10)
 #   SKIP_INSTALL=1     never try to install packages
 set -euo pipefail

@@ -58,7 +58,7 @@ def import_deps():
 
 
 def default_corpus():
-    base = os.environ.get("KVMHOST_TESTDATA", "/work/shared/testdata")
+    base = os.environ.get("KVMHOST_TESTDATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "testdata"))
     return os.path.join(base, "libvirt-9.0.0", "domain")
 
 
@@ -70,7 +70,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=default_corpus(),
                     help="directory of domain XML files (default: $KVMHOST_TESTDATA/libvirt-9.0.0/domain, "
-                         "KVMHOST_TESTDATA defaulting to /work/shared/testdata)")
+                         "KVMHOST_TESTDATA defaulting to ../shared/testdata next to the checkout)")
     ap.add_argument("--seconds", type=float, default=5.0, help="minimum timed duration (default 5)")
     args = ap.parse_args()
 
