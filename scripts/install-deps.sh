@@ -6,7 +6,14 @@ set -euo pipefail
 want=(libvirt-dev pkg-config)
 case "${1:-demo}" in
   demo) ;;
-  test) want+=(libxml2-utils) ;;
+  test)
+    want+=(libxml2-utils)
+    # Packages of the real daemons the tests start (scripts/services/*.sh packages).
+    for svc in "$(dirname "$0")"/services/*.sh; do
+      [ -e "$svc" ] || continue
+      read -r -a extra <<<"$("$svc" packages)"
+      want+=("${extra[@]}")
+    done ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac
 missing=()

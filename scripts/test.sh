@@ -14,6 +14,16 @@ step() { echo; echo "=== $* ==="; }
 step "format";  cargo fmt --all -- --check
 step "clippy";  cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "docs";    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+# Real daemons the tests use (scripts/services/*.sh), stopped again on any exit.
+services=()
+stop_services() { for svc in "${services[@]}"; do "$svc" stop || true; done; }
+trap stop_services EXIT
+for svc in scripts/services/*.sh; do
+  [ -e "$svc" ] || continue
+  step "start $(basename "$svc" .sh)"
+  services=("$svc" "${services[@]}")
+  eval "$("$svc" start)"
+done
 step "tests";   cargo test --workspace 2>&1 | tee target/test-output.log
 if [ -d "$KVMHOST_TESTDATA/libvirt-9.0.0" ]; then
   step "domain_xml check over libvirt's corpus"
