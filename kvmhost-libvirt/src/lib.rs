@@ -21,6 +21,8 @@
 
 use std::sync::Once;
 
+pub mod event_loop;
+
 use kvmhost_core::domain::{Domain, DomainError};
 use serde::{Deserialize, Serialize};
 use virt::error::ErrorNumber;
@@ -155,6 +157,7 @@ impl Connection {
     /// ```
     pub fn open(uri: &str) -> Result<Connection, LibvirtError> {
         silence_default_error_handler();
+        event_loop::ensure_running()?;
         let conn = virt::connect::Connect::open(Some(uri))
             .map_err(|e| LibvirtError::Connect { uri: uri.to_string(), message: e.message().to_string() })?;
         Ok(Connection { conn, uri: uri.to_string() })
