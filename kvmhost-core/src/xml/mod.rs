@@ -445,7 +445,7 @@ pub fn is_xml_char(c: char) -> bool {
 }
 
 /// ASCII bytes that may start an XML name (`A-Z a-z _ :`).
-const ASCII_NAME_START: [bool; 256] = {
+pub(crate) const ASCII_NAME_START: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -457,7 +457,7 @@ const ASCII_NAME_START: [bool; 256] = {
 };
 
 /// ASCII bytes that may continue an XML name (start bytes, digits, `-`, `.`).
-const ASCII_NAME_CHAR: [bool; 256] = {
+pub(crate) const ASCII_NAME_CHAR: [bool; 256] = {
     let mut t = ASCII_NAME_START;
     let mut i = 0;
     while i < 256 {

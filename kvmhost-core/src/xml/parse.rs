@@ -4,7 +4,9 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 
-use super::{check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString};
+use super::{
+    check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString, ASCII_NAME_CHAR, ASCII_NAME_START,
+};
 
 /// An XML text that cannot be parsed or written, with its position when known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -122,12 +124,16 @@ impl<'a> Parser<'a> {
         Ok(s)
     }
 
-    /// A name sliced out of the input, checked against the XML `Name` rule.
-    fn name_of<'b>(&self, bytes: &'b [u8], what: &str) -> Result<&'b str, XmlError>
-    where
-        'a: 'b,
-    {
-        let name = self.str_of(bytes)?;
+    fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
+        Ok(self.text_of(bytes)?.to_string())
+    }
+
+    /// `name` (a slice of the input) checked against the XML `Name` rule; `ascii_ok` says the
+    /// caller already found every byte to be an ASCII name character (the fast path).
+    fn checked_name<'b>(&self, name: &'b str, ascii_ok: bool, what: &str) -> Result<&'b str, XmlError> {
+        if ascii_ok && name.as_bytes().first().is_some_and(|c| ASCII_NAME_START[*c as usize]) {
+            return Ok(name);
+        }
         check_xml_name(name).map_err(|bad| match bad {
             Some(c) => self.malformed_here(format!("character {c:?} is not allowed in {what} name {name:?}")),
             None => self.malformed_here(format!("empty {what} name")),
@@ -135,44 +141,72 @@ impl<'a> Parser<'a> {
         Ok(name)
     }
 
-    fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
-        Ok(self.text_of(bytes)?.to_string())
-    }
-
     fn element_start(&self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
-        let name = XmlString::from(self.name_of(start.name().into_inner(), "element")?);
-        let mut attributes = Vec::new();
-        // quick-xml's own duplicate check allocates per element; duplicates are checked below.
-        for attr in start.attributes().with_checks(false) {
-            let attr = attr.map_err(|e| self.malformed_here(format!("in <{name}>: {e}")))?;
-            let key = XmlString::from(self.name_of(attr.key.into_inner(), "attribute")?);
-            if attributes.iter().any(|a: &Attribute| a.name == key) {
-                return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
+        let name = self.str_of(start.name().into_inner())?;
+        let ascii_ok = name.bytes().all(|c| ASCII_NAME_CHAR[c as usize]);
+        let name = XmlString::from(self.checked_name(name, ascii_ok, "element")?);
+        let mut attributes: Vec<Attribute> = Vec::new();
+        // The attributes are scanned here rather than with quick-xml's iterator: one pass over
+        // the tag that also checks names and enforces what quick-xml leaves out (whitespace
+        // between attributes, no `<` in values, unique names). Every delimiter is ASCII, so
+        // each slice of `raw` below falls on character boundaries.
+        let raw = self.str_of(start.attributes_raw())?;
+        let bytes = raw.as_bytes();
+        let mut i = 0;
+        loop {
+            let before = i;
+            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
+                i += 1;
             }
-            let raw = self.str_of(&attr.value)?;
-            if !self.separated_after(raw) {
+            if i == bytes.len() {
+                break;
+            }
+            if i == before {
                 return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
             }
+            let key_start = i;
+            let mut all = NAME_CHAR;
+            while i < bytes.len() {
+                let class = TAG_BYTES[bytes[i] as usize];
+                if class & KEY_END != 0 {
+                    break;
+                }
+                all &= class;
+                i += 1;
+            }
+            let key = XmlString::from(self.checked_name(&raw[key_start..i], all != 0, "attribute")?);
+            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b'=') {
+                return Err(self.malformed_here(format!("attribute {key} of <{name}> has no value")));
+            }
+            i += 1;
+            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
+                i += 1;
+            }
+            let quote = match bytes.get(i) {
+                Some(q @ (b'"' | b'\'')) => *q,
+                _ => return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not quoted"))),
+            };
+            let value_start = i + 1;
+            let Some(len) = bytes[value_start..].iter().position(|b| *b == quote) else {
+                return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")));
+            };
+            i = value_start + len + 1;
+            if attributes.iter().any(|a| a.name == key) {
+                return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
+            }
             let value = self
-                .attribute_value(raw)
+                .attribute_value(&raw[value_start..i - 1])
                 .map_err(|m| self.malformed_here(format!("in attribute {key} of <{name}>: {m}")))?;
             if attributes.capacity() == 0 {
-                attributes.reserve_exact(4);
+                // At most one attribute per `=`: one exact allocation instead of regrowing.
+                attributes.reserve_exact(bytes[value_start..].iter().filter(|b| **b == b'=').count() + 1);
             }
             attributes.push(Attribute { name: key, value });
         }
         Ok(Element { name, attributes, children: Vec::new() })
-    }
-
-    /// Whether the attribute value `raw` (a slice of the input) is followed, after its closing
-    /// quote, by whitespace or the end of the tag: XML requires `a='1' b='2'`, quick-xml alone
-    /// would also take `a='1'b='2'`.
-    fn separated_after(&self, raw: &str) -> bool {
-        let end = (raw.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize) + raw.len() + 1;
-        match self.input.as_bytes().get(end) {
-            Some(b) => b.is_ascii_whitespace() || matches!(b, b'/' | b'>'),
-            None => true,
-        }
     }
 
     /// Decodes an attribute value in one classifying pass, taking the slow paths (character
@@ -182,6 +216,9 @@ impl<'a> Parser<'a> {
         if flags & CLASS_SUSPECT != 0 {
             if let Err(c) = check_xml_chars(raw) {
                 return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
+            }
+            if raw.contains('<') {
+                return Err("'<' is not allowed in an attribute value (write &lt;)".to_string());
             }
         }
         if flags & (CLASS_WHITESPACE | CLASS_CR) != 0 {
@@ -199,7 +236,7 @@ const CLASS_WHITESPACE: u8 = 2;
 const CLASS_AMP: u8 = 4;
 const CLASS_CR: u8 = 8;
 
-/// Byte classes for [`classify`]: control characters and 0xEF (which starts U+FFFE/U+FFFF)
+/// Byte classes for [`classify`]: control characters, `<` and 0xEF (which starts U+FFFE/U+FFFF)
 /// are suspect, tab and LF are whitespace, CR is its own class, `&` starts a reference.
 const CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -213,6 +250,30 @@ const CLASSES: [u8; 256] = {
     t[b'\r' as usize] = CLASS_CR;
     t[b'&' as usize] = CLASS_AMP;
     t[0xEF] = CLASS_SUSPECT;
+    t[b'<' as usize] = CLASS_SUSPECT;
+    t
+};
+
+const NAME_CHAR: u8 = 1;
+const WHITESPACE: u8 = 2;
+const KEY_END: u8 = 4;
+
+/// Byte classes inside a start tag: ASCII name characters, XML whitespace (space, tab, CR, LF),
+/// and what ends an attribute name (whitespace or `=`).
+const TAG_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        if ASCII_NAME_CHAR[i] {
+            t[i] = NAME_CHAR;
+        }
+        i += 1;
+    }
+    t[b' ' as usize] = WHITESPACE | KEY_END;
+    t[b'\t' as usize] = WHITESPACE | KEY_END;
+    t[b'\r' as usize] = WHITESPACE | KEY_END;
+    t[b'\n' as usize] = WHITESPACE | KEY_END;
+    t[b'=' as usize] = KEY_END;
     t
 };
 
@@ -333,7 +394,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
             Event::End(_) => {
                 // quick-xml checks that end names match their start.
                 let (mut el, start) = stack.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                el.children = open_content.drain(start..).collect();
+                el.children = open_content.split_off(start);
                 match stack.last() {
                     Some(_) => open_content.push(Node::Element(el)),
                     None => root = Some(el),
@@ -435,6 +496,11 @@ mod tests {
         assert!(parse_document("x<a/>").is_err());
         assert!(parse_document("<a x='1'y='2'/>").is_err());
         assert!(parse_document("<a x='1' y=\"2\"/>").is_ok());
+        assert_eq!(parse_document("<a x = '1'\n\ty=\"'\"/>").unwrap().root.attr("y"), Some("'"));
+        for bad in ["<a x/>", "<a x=1/>", "<a x='<'/>", "<a x='1' x='1'/>", "<a ='1'/>", "<a x y='1'/>"] {
+            let e = parse_document(bad).expect_err(bad);
+            assert!(matches!(e, XmlError::Malformed { line: 1, .. }), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -16,39 +16,39 @@ fn check_name(name: &str) -> Result<(), XmlError> {
     })
 }
 
-/// Bytes that need attention in text (`1`) and additionally in attribute values (`2`).
-const SPECIAL: [u8; 256] = {
-    let mut t = [0u8; 256];
+/// Bytes that need escaping or refusing in text: `<`, `&`, `>`, CR, the other C0 controls but
+/// tab and LF, and 0xEF (which starts U+FFFE / U+FFFF).
+const TEXT_SPECIAL: [bool; 256] = special_bytes(false);
+/// Bytes that need escaping or refusing in attribute values: those of text, `"`, tab and LF.
+const ATTRIBUTE_SPECIAL: [bool; 256] = special_bytes(true);
+
+const fn special_bytes(in_attribute: bool) -> [bool; 256] {
+    let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {
-        t[i] = 1;
+        t[i] = in_attribute || (i != b'\t' as usize && i != b'\n' as usize);
         i += 1;
     }
-    t[b'<' as usize] = 1;
-    t[b'&' as usize] = 1;
-    t[b'>' as usize] = 1;
-    t[0xEF] = 1;
-    t[b'\t' as usize] = 2;
-    t[b'\n' as usize] = 2;
-    t[b'"' as usize] = 2;
+    t[b'<' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = in_attribute;
+    t[0xEF] = true;
     t
-};
+}
 
 fn escape_into(out: &mut String, s: &str, in_attribute: bool, context: &str) -> Result<(), XmlError> {
     // One pass: every character that needs escaping or refusing starts with an ASCII byte
     // or 0xEF (U+FFFE / U+FFFF), so byte positions of the others are char boundaries.
-    let level = if in_attribute { 2 } else { 1 };
+    let special = if in_attribute { &ATTRIBUTE_SPECIAL } else { &TEXT_SPECIAL };
     let bytes = s.as_bytes();
-    // Branch-free pre-pass: most values need no escaping at all.
-    let classes = bytes.iter().fold(0u8, |acc, &b| acc | (1 << SPECIAL[b as usize]));
-    if classes & if in_attribute { 0b110 } else { 0b010 } == 0 {
+    let Some(first) = bytes.iter().position(|b| special[*b as usize]) else {
         out.push_str(s);
         return Ok(());
-    }
+    };
     let mut last = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let class = SPECIAL[b as usize];
-        if class == 0 || class > level {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
+        if !special[b as usize] {
             continue;
         }
         let rep = match b {
@@ -61,7 +61,7 @@ fn escape_into(out: &mut String, s: &str, in_attribute: bool, context: &str) -> 
             b'\t' => "&#9;",
             0..=0x1f => return Err(invalid(b as char, context)),
             _ => {
-                if let Err(c) = check_xml_chars(&s[i..i + 3]) {
+                if let Err(c) = check_xml_chars(&s[i..(i + 3).min(s.len())]) {
                     return Err(invalid(c, context));
                 }
                 continue;
