@@ -24,6 +24,7 @@ mod data;
 mod decode;
 mod format;
 mod map;
+mod update;
 
 pub use baseline::{baseline, expand_features};
 pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
@@ -32,6 +33,7 @@ pub use cpuid::host_cpuid;
 pub use data::{CpuidData, CpuidLeaf, MsrBits};
 pub use decode::{decode, decode_guest, decode_host, CpuSignature, DecodeOptions, Decoded, HvModel};
 pub use map::{CpuMap, Feature, FeatureAlias, Model, Signature, Vendor};
+pub use update::{copy_migratable, guest_cpu, has_feature, translate, update};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
