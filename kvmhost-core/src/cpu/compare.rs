@@ -1,6 +1,6 @@
 //! [`compare`]: does a host CPU run a guest CPU? (libvirt's `virCPUx86Compare` / `x86Compute`).
 
-use super::{CpuError, CpuMap, CpuidData};
+use super::{CpuError, CpuMap, CpuSignature, CpuidData};
 use crate::domain::{Cpu, CpuMatch, ElementPath, FeaturePolicy, XmlPart};
 use crate::xml::{Document, Element};
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,9 @@ pub struct CpuDef {
     pub arch: Option<String>,
     /// The typed `<cpu>` content.
     pub cpu: Cpu,
+    /// `<signature family model stepping/>` of a host CPU decoded from CPUID.
+    #[serde(default)]
+    pub signature: Option<CpuSignature>,
 }
 
 impl CpuDef {
@@ -47,7 +50,7 @@ impl CpuDef {
     /// assert!(CpuDef::guest(Cpu::custom("Haswell")).arch.is_none());
     /// ```
     pub fn guest(cpu: Cpu) -> CpuDef {
-        CpuDef { kind: CpuKind::Guest, arch: None, cpu }
+        CpuDef { kind: CpuKind::Guest, arch: None, cpu, signature: None }
     }
 
     /// A host CPU of architecture `x86_64`.
@@ -57,7 +60,7 @@ impl CpuDef {
     /// assert_eq!(CpuDef::host(Cpu::custom("Haswell")).kind, CpuKind::Host);
     /// ```
     pub fn host(cpu: Cpu) -> CpuDef {
-        CpuDef { kind: CpuKind::Host, arch: Some("x86_64".into()), cpu }
+        CpuDef { kind: CpuKind::Host, arch: Some("x86_64".into()), cpu, signature: None }
     }
 
     /// Reads a `<cpu>` element; with an `<arch>` child it is a host CPU, otherwise a guest CPU
@@ -72,7 +75,17 @@ impl CpuDef {
         let cpu = Cpu::decode(el, &ElementPath::root("cpu")).map_err(|e| CpuError::InvalidCpu(e.to_string()))?;
         let arch = el.child("arch").map(|a| a.text().trim().to_string());
         let kind = if arch.is_some() { CpuKind::Host } else { CpuKind::Guest };
-        Ok(CpuDef { kind, arch, cpu })
+        let signature = match el.child("signature") {
+            None => None,
+            Some(s) => {
+                let num = |a: &str| -> Result<u32, CpuError> {
+                    let v = s.attr(a).unwrap_or("0");
+                    v.trim().parse().map_err(|_| CpuError::InvalidCpu(format!("invalid signature {a}='{v}'")))
+                };
+                Some(CpuSignature { family: num("family")?, model: num("model")?, stepping: num("stepping")? })
+            }
+        };
+        Ok(CpuDef { kind, arch, cpu, signature })
     }
 
     /// Parses a document whose root is `<cpu>`.
@@ -154,6 +167,12 @@ fn policy_of(def: &CpuDef, p: Option<&FeaturePolicy>, name: &str) -> Result<Poli
         Some(FeaturePolicy::Forbid) => Policies::Forbid,
         Some(other) => return Err(CpuError::InvalidCpu(format!("invalid policy {other:?} of feature {name}"))),
     })
+}
+
+/// All bits of a CPU: model plus required/forced features, minus disabled/forbidden ones
+/// (libvirt's `x86ModelFromCPU(cpu, map, -1)`).
+pub(crate) fn cpu_data(map: &CpuMap, def: &CpuDef) -> Result<CpuidData, CpuError> {
+    model_from_cpu(map, def, Want::All)
 }
 
 fn model_from_cpu(map: &CpuMap, def: &CpuDef, want: Want) -> Result<CpuidData, CpuError> {

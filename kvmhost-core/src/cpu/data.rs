@@ -184,6 +184,19 @@ impl CpuidData {
         &self.msr
     }
 
+    /// The leaf selected by `eax_in` / `ecx_in`, if any of its bits is set.
+    ///
+    /// ```
+    /// use kvmhost_core::cpu::{CpuidData, CpuidLeaf};
+    /// let mut d = CpuidData::new();
+    /// d.add_cpuid(CpuidLeaf { eax_in: 7, ebx: 0x20, ..Default::default() });
+    /// assert_eq!(d.leaf(7, 0).unwrap().ebx, 0x20);
+    /// assert!(d.leaf(7, 1).is_none());
+    /// ```
+    pub fn leaf(&self, eax_in: u32, ecx_in: u32) -> Option<CpuidLeaf> {
+        find(&self.cpuid, (eax_in, ecx_in)).ok().map(|i| self.cpuid[i])
+    }
+
     /// Sets the bits of `leaf` (merging with an existing leaf of the same input).
     ///
     /// ```

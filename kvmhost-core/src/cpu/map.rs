@@ -122,10 +122,14 @@ pub struct Model {
     pub parent: Option<String>,
     /// Feature names, inherited ones first.
     pub features: Vec<String>,
-    /// Features marked `removed='yes'` (not part of the model's data).
+    /// Features marked `removed='yes'` (not part of the model's data; not inherited).
     pub removed_features: Vec<String>,
     /// The union of the features' bits.
     pub data: CpuidData,
+    /// `<decode host='on'/>`: may name a host CPU decoded from CPUID (default on).
+    pub decode_host: bool,
+    /// `<decode guest='on'/>`: may name a guest CPU (baseline, host-model) (default on).
+    pub decode_guest: bool,
 }
 
 /// libvirt's x86 CPU map: vendors, features and models.
@@ -303,15 +307,43 @@ impl CpuMap {
             features: Vec::new(),
             removed_features: Vec::new(),
             data: CpuidData::new(),
+            decode_host: true,
+            decode_guest: true,
         };
+        let (mut decode_host, mut decode_guest) = (true, true);
+        if let Some(d) = el.child("decode") {
+            let flag = |attr: &str| match d.attr(attr) {
+                None | Some("on") => Ok(true),
+                Some("off") => Ok(false),
+                Some(v) => Err(ctx.err(format!("{at}/decode"), format!("invalid {attr}='{v}'"))),
+            };
+            decode_host = flag("host")?;
+            decode_guest = flag("guest")?;
+        }
         if let Some(anc) = el.child("model") {
             let anc_name = ctx.name(anc, &format!("{at}/model"))?;
             let Some(parent) = self.model(anc_name) else {
                 let msg = format!("ancestor model {anc_name} not found");
                 return Err(ctx.err(format!("{at}/model"), msg));
             };
-            model = Model { name: name.into(), parent: Some(anc_name.into()), ..parent.clone() };
+            // libvirt's x86ModelParseAncestor: the ancestor's data without the features it
+            // removed; removed features themselves are not inherited
+            let mut data = parent.data.clone();
+            for r in &parent.removed_features {
+                if let Some(f) = self.feature(r) {
+                    data.subtract(&f.data);
+                }
+            }
+            model = Model {
+                name: name.into(),
+                parent: Some(anc_name.into()),
+                removed_features: Vec::new(),
+                data,
+                ..parent.clone()
+            };
         }
+        model.decode_host = decode_host;
+        model.decode_guest = decode_guest;
         let sigs: Vec<&Element> = el.children_named("signature").collect();
         if !sigs.is_empty() {
             model.signatures.clear();
@@ -428,6 +460,29 @@ impl CpuMap {
             data.union_with(&self.feature_data(f)?.clone());
         }
         Ok(data)
+    }
+
+    /// The feature called `name` or having `name` as an alias (QEMU's spelling, `sse4_1`).
+    ///
+    /// ```
+    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
+    /// let map = kvmhost_core::cpu::CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// assert_eq!(map.feature_by_any_name("sse4_1").unwrap().name, "sse4.1");
+    /// ```
+    pub fn feature_by_any_name(&self, name: &str) -> Option<&Feature> {
+        self.feature(name).or_else(|| self.features.iter().find(|f| f.aliases.iter().any(|a| a.name == name)))
+    }
+
+    /// The leaf 0 bits spelling the vendor called `name`.
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::CpuMap::default().vendor_data("Intel").is_none());
+    /// ```
+    pub fn vendor_data(&self, name: &str) -> Option<CpuidData> {
+        let v = self.vendor(name)?;
+        let mut d = CpuidData::new();
+        d.add_cpuid(v.cpuid());
+        Some(d)
     }
 
     /// The bits of the feature called `name`.

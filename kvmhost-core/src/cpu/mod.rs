@@ -17,14 +17,23 @@
 //! assert!(avx2.is_subset_of(&haswell));
 //! ```
 
+mod baseline;
 mod compare;
+mod cpuid;
 mod data;
+mod decode;
+mod format;
 mod map;
+mod update;
 
+pub use baseline::{baseline, expand_features};
 pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
 
+pub use cpuid::host_cpuid;
 pub use data::{CpuidData, CpuidLeaf, MsrBits};
+pub use decode::{decode, decode_guest, decode_host, CpuSignature, DecodeOptions, Decoded, HvModel};
 pub use map::{CpuMap, Feature, FeatureAlias, Model, Signature, Vendor};
+pub use update::{copy_migratable, guest_cpu, has_feature, translate, update};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -74,4 +83,8 @@ pub enum CpuError {
     /// A `<cpu>` definition that cannot be used (malformed XML, invalid policy).
     #[error("invalid CPU definition: {0}")]
     InvalidCpu(String),
+    /// The operation cannot be done for these CPUs (libvirt's `VIR_ERR_OPERATION_FAILED` /
+    /// `CONFIG_UNSUPPORTED`: incompatible vendors, no usable model, …).
+    #[error("{0}")]
+    Unsupported(String),
 }
