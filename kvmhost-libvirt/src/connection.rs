@@ -49,7 +49,6 @@ use crate::{event_loop, LibvirtError, Result};
 /// assert!(b.initial < b.max && b.max <= b.give_up_after);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct Backoff {
     /// First wait after a failed attempt.
     pub initial: Duration,
@@ -77,7 +76,6 @@ impl Default for Backoff {
 /// assert_eq!(o.max_concurrent, 4);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct ConnectOptions {
     /// At most this many libvirt calls run at once on the connection; more callers wait.
     /// libvirtd serves 5 concurrent requests per client by default (`max_client_requests`).

@@ -98,7 +98,6 @@ impl From<&DomainId> for DomainId {
 /// assert_eq!(s.domain_id().to_string(), "u");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct DomainSummary {
     /// Name.
     pub name: String,
@@ -186,7 +185,6 @@ impl DomainFilter {
 /// assert_eq!(UndefineOptions { keep_nvram: true, ..Default::default() }.flags(), 8);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct UndefineOptions {
     /// Remove a managed-save image too.
     pub managed_save: bool,

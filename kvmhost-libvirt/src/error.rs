@@ -2,11 +2,11 @@
 //! carrying libvirt's own message.
 //!
 //! ```
-//! use kvmhost_libvirt::LibvirtError;
-//! let conn = virt::connect::Connect::open(Some("test:///default")).unwrap();
-//! let err: LibvirtError = conn.lookup_domain_by_name("nope").unwrap_err().into();
+//! use kvmhost_libvirt::{Connection, LibvirtError};
+//! let conn = Connection::open("test:///default").unwrap();
+//! let err = conn.lookup("nope").err().unwrap();
 //! assert!(matches!(err, LibvirtError::NoSuchDomain { .. }));
-//! assert!(err.to_string().contains("nope"));
+//! assert_eq!(err.to_string(), format!("no such domain: {}", err.message()));
 //! ```
 
 use kvmhost_core::domain::DomainError;

@@ -30,7 +30,6 @@ use crate::{LibvirtError, Result};
 /// assert_eq!(n.topology_cpus(), 16);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct NodeInfo {
     /// CPU model / architecture string.
     pub model: String,
@@ -112,7 +111,6 @@ impl std::fmt::Display for Version {
 /// assert_eq!(v.hypervisor.to_string(), "7.2.0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct Versions {
     /// libvirt (of the daemon for remote connections: `virConnectGetLibVersion`).
     pub library: Version,
@@ -442,7 +440,6 @@ impl DomainCapabilities {
 /// assert!(q.arch.is_none());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct DomainCapsQuery {
     /// Emulator binary.
     pub emulator: Option<String>,

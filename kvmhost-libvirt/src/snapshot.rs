@@ -110,7 +110,6 @@ impl SnapshotSpec {
 
 /// How to take the snapshot (`virDomainSnapshotCreateFlags`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct SnapshotOptions {
     /// Disks only, no memory state.
     pub disk_only: bool,

@@ -83,7 +83,6 @@ impl DomainState {
 /// assert_eq!(s.to_string(), "running (booted)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct StateWithReason {
     /// The state.
     pub state: DomainState,
