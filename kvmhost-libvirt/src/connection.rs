@@ -190,27 +190,29 @@ impl SharedConnection {
         let conn = blocking(move || open_blocking(&uri_owned, &opts))
             .await?
             .map_err(|message| LibvirtError::Connect { uri: uri.to_string(), message })?;
-        let inner = {
+        let (inner, unused) = {
             let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
             // Another task may have opened the same URI meanwhile: use theirs, drop ours.
             if let Some(inner) = reg.get(uri).and_then(Weak::upgrade) {
-                drop(reg);
-                let _ = blocking(move || drop(conn)).await;
-                return Ok(SharedConnection { inner });
+                (inner, Some(conn))
+            } else {
+                let inner = Arc::new(Inner {
+                    uri: uri.to_string(),
+                    options,
+                    permits: Semaphore::new(options.max_concurrent.max(1)),
+                    live: Mutex::new(Some(Live { conn: Arc::new(conn), generation: 1 })),
+                    reconnect: tokio::sync::Mutex::new(Round::default()),
+                    rounds: AtomicU64::new(0),
+                    generation: watch::channel(1).0,
+                });
+                reg.retain(|_, w| w.strong_count() > 0);
+                reg.insert(uri.to_string(), Arc::downgrade(&inner));
+                (inner, None)
             }
-            let inner = Arc::new(Inner {
-                uri: uri.to_string(),
-                options,
-                permits: Semaphore::new(options.max_concurrent.max(1)),
-                live: Mutex::new(Some(Live { conn: Arc::new(conn), generation: 1 })),
-                reconnect: tokio::sync::Mutex::new(Round::default()),
-                rounds: AtomicU64::new(0),
-                generation: watch::channel(1).0,
-            });
-            reg.retain(|_, w| w.strong_count() > 0);
-            reg.insert(uri.to_string(), Arc::downgrade(&inner));
-            inner
         };
+        if let Some(conn) = unused {
+            let _ = blocking(move || drop(conn)).await;
+        }
         Ok(SharedConnection { inner })
     }
 
