@@ -1,0 +1,104 @@
+//! The blocking layer: one [`Connection`] per call site, no pooling or reconnect. The async
+//! [`crate::LibvirtHypervisor`] is what applications should use; this stays for small tools and
+//! scripts (and the examples) that want no runtime.
+//!
+//! ```
+//! use kvmhost_libvirt::Connection;
+//! let conn = Connection::open("test:///default").unwrap();
+//! assert_eq!(conn.uri(), "test:///default");
+//! ```
+
+use kvmhost_core::domain::Domain;
+
+use crate::{DomainState, LibvirtError};
+
+/// An open libvirt connection.
+pub struct Connection {
+    conn: virt::connect::Connect,
+    uri: String,
+}
+
+impl Connection {
+    /// Opens `uri` (`test:///default`, `qemu:///system`, `qemu+unix:///system?socket=…`, …).
+    ///
+    /// ```
+    /// let err = kvmhost_libvirt::Connection::open("nonexistent:///x").err().unwrap();
+    /// assert!(err.to_string().contains("nonexistent:///x"));
+    /// ```
+    pub fn open(uri: &str) -> Result<Connection, LibvirtError> {
+        crate::connection::init_libvirt()?;
+        let conn = virt::connect::Connect::open(Some(uri))
+            .map_err(|e| LibvirtError::Connect { uri: uri.to_string(), message: e.message().to_string() })?;
+        Ok(Connection { conn, uri: uri.to_string() })
+    }
+
+    /// The URI this connection was opened with.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The underlying `virt` connection, for calls this crate does not wrap.
+    ///
+    /// ```
+    /// let conn = kvmhost_libvirt::Connection::open("test:///default").unwrap();
+    /// assert!(conn.virt().is_alive().unwrap());
+    /// ```
+    pub fn virt(&self) -> &virt::connect::Connect {
+        &self.conn
+    }
+
+    /// Defines (persistently) a domain from the typed document (`virDomainDefineXML`).
+    pub fn define(&self, domain: &Domain) -> Result<DomainHandle, LibvirtError> {
+        let xml = domain.to_xml()?;
+        let dom = self.conn.define_domain_xml(&xml)?;
+        Ok(DomainHandle { dom })
+    }
+
+    /// Looks a domain up by name (`virDomainLookupByName`).
+    ///
+    /// ```
+    /// let conn = kvmhost_libvirt::Connection::open("test:///default").unwrap();
+    /// assert!(conn.lookup("test").is_ok());
+    /// assert!(matches!(conn.lookup("nope"), Err(kvmhost_libvirt::LibvirtError::NoSuchDomain { .. })));
+    /// ```
+    pub fn lookup(&self, name: &str) -> Result<DomainHandle, LibvirtError> {
+        Ok(DomainHandle { dom: self.conn.lookup_domain_by_name(name)? })
+    }
+}
+
+/// A defined domain on a connection.
+pub struct DomainHandle {
+    dom: virt::domain::Domain,
+}
+
+impl DomainHandle {
+    /// Starts the domain (`virDomainCreate`).
+    pub fn start(&self) -> Result<(), LibvirtError> {
+        Ok(self.dom.create()?)
+    }
+
+    /// Its current state (`virDomainGetState`).
+    pub fn state(&self) -> Result<DomainState, LibvirtError> {
+        Ok(self.dom.state()?.0.into())
+    }
+
+    /// Its name.
+    pub fn name(&self) -> Result<String, LibvirtError> {
+        Ok(self.dom.name()?)
+    }
+
+    /// Its current XML, read back into the lossless model (`virDomainGetXMLDesc`).
+    pub fn domain(&self) -> Result<Domain, LibvirtError> {
+        Ok(Domain::parse(&self.dom.xml_desc(0)?)?)
+    }
+
+    /// Powers the domain off at once (`virDomainDestroy`).
+    pub fn destroy(&self) -> Result<(), LibvirtError> {
+        Ok(self.dom.destroy()?)
+    }
+
+    /// Removes the persistent definition (`virDomainUndefine`).
+    pub fn undefine(&self) -> Result<(), LibvirtError> {
+        Ok(self.dom.undefine()?)
+    }
+}

@@ -1,0 +1,248 @@
+//! Typed errors: libvirt's `virErrorNumber` codes mapped to variants callers can match on, each
+//! carrying libvirt's own message.
+//!
+//! ```
+//! use kvmhost_libvirt::{Connection, LibvirtError};
+//! let conn = Connection::open("test:///default").unwrap();
+//! let err = conn.lookup("nope").err().unwrap();
+//! assert!(matches!(err, LibvirtError::NoSuchDomain { .. }));
+//! assert_eq!(err.to_string(), format!("no such domain: {}", err.message()));
+//! ```
+
+use kvmhost_core::domain::DomainError;
+use virt::enumutil::Enum;
+use virt::error::ErrorNumber;
+
+/// `Result` with [`LibvirtError`].
+pub type Result<T, E = LibvirtError> = std::result::Result<T, E>;
+
+/// Errors from libvirt calls, with libvirt's own message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LibvirtError {
+    /// The connection could not be opened.
+    #[error("cannot connect to {uri}: {message}")]
+    Connect {
+        /// The URI.
+        uri: String,
+        /// libvirt's message.
+        message: String,
+    },
+    /// The connection to the daemon broke (daemon stopped or restarted, socket closed, keepalive
+    /// timed out) and could not be re-established within the reconnect budget. The next call
+    /// tries to reconnect again.
+    #[error("connection to {uri} lost: {message}")]
+    ConnectionLost {
+        /// The URI.
+        uri: String,
+        /// libvirt's message (or the reconnect failure).
+        message: String,
+    },
+    /// No domain with that name or UUID.
+    #[error("no such domain: {message}")]
+    NoSuchDomain {
+        /// libvirt's message.
+        message: String,
+    },
+    /// No network with that name or UUID.
+    #[error("no such network: {message}")]
+    NoSuchNetwork {
+        /// libvirt's message.
+        message: String,
+    },
+    /// No storage pool with that name, UUID or path.
+    #[error("no such storage pool: {message}")]
+    NoSuchPool {
+        /// libvirt's message.
+        message: String,
+    },
+    /// No storage volume with that name, key or path.
+    #[error("no such storage volume: {message}")]
+    NoSuchVolume {
+        /// libvirt's message.
+        message: String,
+    },
+    /// No snapshot with that name.
+    #[error("no such snapshot: {message}")]
+    NoSuchSnapshot {
+        /// libvirt's message.
+        message: String,
+    },
+    /// An object with that name or UUID already exists.
+    #[error("already exists: {message}")]
+    AlreadyExists {
+        /// libvirt's message.
+        message: String,
+    },
+    /// The operation is not valid in the object's current state.
+    #[error("operation invalid: {message}")]
+    OperationInvalid {
+        /// libvirt's message.
+        message: String,
+    },
+    /// The driver does not support the operation.
+    #[error("not supported by the connection driver: {message}")]
+    NotSupported {
+        /// libvirt's message.
+        message: String,
+    },
+    /// libvirt refused the XML document.
+    #[error("libvirt rejected the XML: {message}")]
+    InvalidXml {
+        /// libvirt's message.
+        message: String,
+    },
+    /// An argument was refused.
+    #[error("invalid argument: {message}")]
+    InvalidArgument {
+        /// libvirt's message.
+        message: String,
+    },
+    /// Authentication or access control refused the call.
+    #[error("access denied: {message}")]
+    AccessDenied {
+        /// libvirt's message.
+        message: String,
+    },
+    /// The operation timed out inside libvirt.
+    #[error("operation timed out: {message}")]
+    Timeout {
+        /// libvirt's message.
+        message: String,
+    },
+    /// Any other libvirt failure, with its raw error code.
+    #[error("libvirt error {code}: {message}")]
+    Other {
+        /// libvirt's `virErrorNumber`.
+        code: u32,
+        /// libvirt's message.
+        message: String,
+    },
+    /// The domain document could not be written or read back.
+    #[error("domain document error")]
+    Domain(#[from] DomainError),
+    /// An XML document libvirt returned (capabilities, snapshot, volume, …) could not be read.
+    #[error("cannot read the {what} XML libvirt returned: {message}")]
+    Parse {
+        /// Which document.
+        what: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// A local I/O error (reading or writing volume data).
+    #[error("{context}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The worker thread running a blocking libvirt call failed (panicked or was cancelled).
+    #[error("libvirt worker failed: {message}")]
+    Worker {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl LibvirtError {
+    /// Whether this error can mean the connection to the daemon broke (libvirt reports a lost
+    /// socket as a system, RPC, "no connect" or internal error); the connection manager then
+    /// asks `virConnectIsAlive` to be sure.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::LibvirtError;
+    /// assert!(LibvirtError::Other { code: 38, message: "Broken pipe".into() }.may_mean_connection_loss());
+    /// assert!(!LibvirtError::NoSuchDomain { message: String::new() }.may_mean_connection_loss());
+    /// ```
+    pub fn may_mean_connection_loss(&self) -> bool {
+        const CONNECTION_CODES: [ErrorNumber; 5] = [
+            ErrorNumber::SystemError,
+            ErrorNumber::Rpc,
+            ErrorNumber::NoConnect,
+            ErrorNumber::InvalidConn,
+            ErrorNumber::InternalError,
+        ];
+        match self {
+            LibvirtError::ConnectionLost { .. } => true,
+            LibvirtError::Other { code, .. } => CONNECTION_CODES.iter().any(|c| Enum::Known(*c).to_raw() == *code),
+            _ => false,
+        }
+    }
+
+    /// Whether this is [`LibvirtError::ConnectionLost`].
+    ///
+    /// ```
+    /// use kvmhost_libvirt::LibvirtError;
+    /// assert!(LibvirtError::ConnectionLost { uri: "u".into(), message: "m".into() }.is_connection_lost());
+    /// ```
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, LibvirtError::ConnectionLost { .. })
+    }
+
+    /// libvirt's message (or this error's text when it did not come from libvirt).
+    ///
+    /// ```
+    /// use kvmhost_libvirt::LibvirtError;
+    /// assert_eq!(LibvirtError::NoSuchDomain { message: "gone".into() }.message(), "gone");
+    /// ```
+    pub fn message(&self) -> String {
+        use LibvirtError as E;
+        match self {
+            E::Connect { message, .. }
+            | E::ConnectionLost { message, .. }
+            | E::NoSuchDomain { message }
+            | E::NoSuchNetwork { message }
+            | E::NoSuchPool { message }
+            | E::NoSuchVolume { message }
+            | E::NoSuchSnapshot { message }
+            | E::AlreadyExists { message }
+            | E::OperationInvalid { message }
+            | E::NotSupported { message }
+            | E::InvalidXml { message }
+            | E::InvalidArgument { message }
+            | E::AccessDenied { message }
+            | E::Timeout { message }
+            | E::Other { message, .. }
+            | E::Parse { message, .. }
+            | E::Worker { message } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    pub(crate) fn parse(what: &'static str, message: impl ToString) -> LibvirtError {
+        LibvirtError::Parse { what, message: message.to_string() }
+    }
+}
+
+impl From<virt::error::Error> for LibvirtError {
+    fn from(e: virt::error::Error) -> Self {
+        use ErrorNumber as N;
+        let message = e.message().to_string();
+        let Enum::Known(code) = e.code() else {
+            return LibvirtError::Other { code: e.code().to_raw(), message };
+        };
+        match code {
+            N::NoDomain => LibvirtError::NoSuchDomain { message },
+            N::NoNetwork => LibvirtError::NoSuchNetwork { message },
+            N::NoStoragePool => LibvirtError::NoSuchPool { message },
+            N::NoStorageVolume => LibvirtError::NoSuchVolume { message },
+            N::NoDomainSnapshot => LibvirtError::NoSuchSnapshot { message },
+            N::DomExist | N::NetworkExist | N::StorageVolExist | N::NetworkPortExists => {
+                LibvirtError::AlreadyExists { message }
+            }
+            N::OperationInvalid => LibvirtError::OperationInvalid { message },
+            N::NoSupport | N::OperationUnsupported | N::ArgumentUnsupported => LibvirtError::NotSupported { message },
+            N::XmlError | N::XmlDetail | N::ConfigUnsupported | N::XmlInvalidSchema => {
+                LibvirtError::InvalidXml { message }
+            }
+            N::InvalidArg => LibvirtError::InvalidArgument { message },
+            N::AuthFailed | N::AuthCancelled | N::AuthUnavailable | N::AccessDenied | N::OperationDenied => {
+                LibvirtError::AccessDenied { message }
+            }
+            N::OperationTimeout => LibvirtError::Timeout { message },
+            _ => LibvirtError::Other { code: e.code().to_raw(), message },
+        }
+    }
+}

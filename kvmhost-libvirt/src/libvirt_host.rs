@@ -1,0 +1,316 @@
+//! [`LibvirtHypervisor`]: the [`Hypervisor`] over a [`SharedConnection`]. Each method is one
+//! closure run by [`SharedConnection::call`] on a worker thread: lookup, operation and error
+//! read happen there together.
+//!
+//! ```
+//! use kvmhost_libvirt::{Hypervisor, LibvirtHypervisor};
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let host = LibvirtHypervisor::connect("test:///default").await.unwrap();
+//! assert_eq!(host.versions().await.unwrap().driver, "TEST");
+//! assert!(host.node_info().await.unwrap().cpus > 0);
+//! # });
+//! ```
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use kvmhost_core::domain::Domain;
+
+use crate::connection::{ConnectOptions, SharedConnection};
+use crate::host::{self, Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Versions};
+use crate::network::{self, NetworkInfo, NetworkSpec};
+use crate::snapshot::{self, RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
+use crate::state::StateWithReason;
+use crate::storage::{self, PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
+use crate::{domains, DomainState, LibvirtError};
+use crate::{DomainFilter, DomainId, DomainSummary, Hypervisor, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView};
+
+/// A libvirt host (`test:///default`, `qemu:///system`, `qemu+unix:///system?socket=…`,
+/// `qemu+tcp://host/system`, …). Cheap to clone; all clones and every other
+/// `LibvirtHypervisor` of the same URI share one connection.
+#[derive(Debug, Clone)]
+pub struct LibvirtHypervisor {
+    conn: SharedConnection,
+}
+
+/// How often `shutdown` polls the state while waiting.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
+
+impl LibvirtHypervisor {
+    /// Connects with default [`ConnectOptions`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let host = kvmhost_libvirt::LibvirtHypervisor::connect("test:///default").await.unwrap();
+    /// assert_eq!(kvmhost_libvirt::Hypervisor::uri(&host), "test:///default");
+    /// # });
+    /// ```
+    pub async fn connect(uri: &str) -> Result<LibvirtHypervisor> {
+        Self::connect_with(uri, ConnectOptions::default()).await
+    }
+
+    /// Connects with `options` (used only if this is the first connection to `uri`).
+    pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<LibvirtHypervisor> {
+        Ok(LibvirtHypervisor { conn: SharedConnection::open(uri, options).await? })
+    }
+
+    /// The shared connection: run calls this crate does not wrap with
+    /// [`SharedConnection::call`], or watch reconnects.
+    pub fn connection(&self) -> &SharedConnection {
+        &self.conn
+    }
+
+    async fn on<T: Send + 'static>(
+        &self,
+        id: &DomainId,
+        f: impl FnOnce(&virt::connect::Connect, &DomainId) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let id = id.clone();
+        self.conn.call(move |c| f(c, &id)).await
+    }
+
+    async fn simple(
+        &self,
+        id: &DomainId,
+        op: fn(&virt::domain::Domain) -> std::result::Result<(), virt::error::Error>,
+    ) -> Result<()> {
+        self.on(id, move |c, id| domains::with(c, id, op)).await
+    }
+
+    /// Uploads the file at `path` into a volume (streamed, never held in memory at once).
+    pub async fn upload_file(&self, pool: &str, volume: &str, path: &Path) -> Result<u64> {
+        let file = std::fs::File::open(path)
+            .map_err(|source| LibvirtError::Io { context: format!("opening {}", path.display()), source })?;
+        let (pool, volume) = (pool.to_string(), volume.to_string());
+        self.conn.call(move |c| storage::upload(c, &pool, &volume, 0, std::io::BufReader::new(file))).await
+    }
+
+    /// Downloads a whole volume into the file at `path` (created or truncated).
+    pub async fn download_file(&self, pool: &str, volume: &str, path: &Path) -> Result<u64> {
+        let file = std::fs::File::create(path)
+            .map_err(|source| LibvirtError::Io { context: format!("creating {}", path.display()), source })?;
+        let (pool, volume) = (pool.to_string(), volume.to_string());
+        self.conn.call(move |c| storage::download(c, &pool, &volume, 0, 0, std::io::BufWriter::new(file))).await
+    }
+
+    async fn named<T: Send + 'static>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&virt::connect::Connect, &str) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let name = name.to_string();
+        self.conn.call(move |c| f(c, &name)).await
+    }
+}
+
+#[async_trait]
+impl Hypervisor for LibvirtHypervisor {
+    fn uri(&self) -> &str {
+        self.conn.uri()
+    }
+
+    async fn node_info(&self) -> Result<NodeInfo> {
+        self.conn.call(|c| Ok(NodeInfo::from_virt(c.node_info()?))).await
+    }
+
+    async fn versions(&self) -> Result<Versions> {
+        self.conn.call(host::versions).await
+    }
+
+    async fn hostname(&self) -> Result<String> {
+        self.conn.call(|c| Ok(c.hostname()?)).await
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities> {
+        Capabilities::parse(&self.conn.call(|c| Ok(c.capabilities()?)).await?)
+    }
+
+    async fn domain_capabilities(&self, query: &DomainCapsQuery) -> Result<DomainCapabilities> {
+        let q = query.clone();
+        DomainCapabilities::parse(&self.conn.call(move |c| host::domain_capabilities(c, &q)).await?)
+    }
+
+    async fn list_domains(&self, filter: DomainFilter) -> Result<Vec<DomainSummary>> {
+        self.conn.call(move |c| domains::list(c, filter)).await
+    }
+
+    async fn lookup(&self, id: &DomainId) -> Result<DomainSummary> {
+        self.on(id, domains::summary).await
+    }
+
+    async fn define(&self, domain: &Domain) -> Result<DomainSummary> {
+        domains::require_name(domain)?;
+        let xml = domain.to_xml()?;
+        self.conn.call(move |c| domains::define(c, &xml)).await
+    }
+
+    async fn undefine(&self, id: &DomainId, options: UndefineOptions) -> Result<()> {
+        self.on(id, move |c, id| domains::undefine(c, id, options)).await
+    }
+
+    async fn start(&self, id: &DomainId) -> Result<()> {
+        self.simple(id, |d| d.create()).await
+    }
+
+    async fn shutdown(&self, id: &DomainId, timeout: Duration) -> Result<ShutdownOutcome> {
+        if !self.state(id).await?.state.is_active() {
+            return Ok(ShutdownOutcome::AlreadyOff);
+        }
+        match self.simple(id, |d| d.shutdown()).await {
+            Ok(()) => {}
+            // It stopped between the state check and the request.
+            Err(LibvirtError::OperationInvalid { .. }) if !self.state(id).await?.state.is_active() => {
+                return Ok(ShutdownOutcome::Graceful)
+            }
+            Err(e) => return Err(e),
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.state(id).await?.state == DomainState::Shutoff {
+                return Ok(ShutdownOutcome::Graceful);
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(SHUTDOWN_POLL.min(deadline.saturating_duration_since(Instant::now()))).await;
+        }
+        match self.destroy(id).await {
+            Ok(()) => Ok(ShutdownOutcome::Destroyed),
+            Err(LibvirtError::OperationInvalid { .. }) => Ok(ShutdownOutcome::Graceful),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn destroy(&self, id: &DomainId) -> Result<()> {
+        self.simple(id, |d| d.destroy()).await
+    }
+
+    async fn reboot(&self, id: &DomainId) -> Result<()> {
+        self.simple(id, |d| d.reboot(0)).await
+    }
+
+    async fn suspend(&self, id: &DomainId) -> Result<()> {
+        self.simple(id, |d| d.suspend()).await
+    }
+
+    async fn resume(&self, id: &DomainId) -> Result<()> {
+        self.simple(id, |d| d.resume()).await
+    }
+
+    async fn set_memory(&self, id: &DomainId, kib: u64, scope: Scope) -> Result<()> {
+        self.on(id, move |c, id| domains::set_memory(c, id, kib, scope)).await
+    }
+
+    async fn set_vcpus(&self, id: &DomainId, count: u32, scope: Scope) -> Result<()> {
+        self.on(id, move |c, id| domains::set_vcpus(c, id, count, scope)).await
+    }
+
+    async fn set_autostart(&self, id: &DomainId, autostart: bool) -> Result<()> {
+        self.on(id, move |c, id| domains::with(c, id, |d| d.set_autostart(autostart))).await
+    }
+
+    async fn state(&self, id: &DomainId) -> Result<StateWithReason> {
+        self.on(id, domains::state).await
+    }
+
+    async fn domain_xml(&self, id: &DomainId, view: XmlView) -> Result<Domain> {
+        domains::parse(&self.on(id, move |c, id| domains::xml(c, id, view)).await?)
+    }
+
+    async fn create_snapshot(&self, id: &DomainId, spec: &SnapshotSpec, options: SnapshotOptions) -> Result<SnapshotInfo> {
+        let xml = spec.to_xml()?;
+        self.on(id, move |c, id| snapshot::create(c, id, &xml, options)).await
+    }
+
+    async fn snapshot(&self, id: &DomainId, name: &str) -> Result<SnapshotInfo> {
+        let name = name.to_string();
+        self.on(id, move |c, id| snapshot::get(c, id, &name)).await
+    }
+
+    async fn list_snapshots(&self, id: &DomainId) -> Result<Vec<SnapshotInfo>> {
+        self.on(id, snapshot::list).await
+    }
+
+    async fn revert_snapshot(&self, id: &DomainId, name: &str, to: RevertTo) -> Result<()> {
+        let name = name.to_string();
+        self.on(id, move |c, id| snapshot::revert(c, id, &name, to)).await
+    }
+
+    async fn delete_snapshot(&self, id: &DomainId, name: &str, what: SnapshotDelete) -> Result<()> {
+        let name = name.to_string();
+        self.on(id, move |c, id| snapshot::delete(c, id, &name, what)).await
+    }
+
+    async fn define_pool(&self, spec: &PoolSpec) -> Result<PoolInfo> {
+        let spec = spec.clone();
+        self.conn.call(move |c| storage::define_pool(c, &spec)).await
+    }
+
+    async fn list_pools(&self) -> Result<Vec<PoolInfo>> {
+        self.conn.call(storage::list_pools).await
+    }
+
+    async fn remove_pool(&self, name: &str, delete_target: bool) -> Result<()> {
+        self.named(name, move |c, n| storage::remove_pool(c, n, delete_target)).await
+    }
+
+    async fn create_volume(&self, pool: &str, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        let spec = spec.clone();
+        self.named(pool, move |c, p| storage::create_volume(c, p, &spec)).await
+    }
+
+    async fn clone_volume(&self, pool: &str, source: &str, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        let (spec, source) = (spec.clone(), source.to_string());
+        self.named(pool, move |c, p| storage::clone_volume(c, p, &source, &spec)).await
+    }
+
+    async fn list_volumes(&self, pool: &str) -> Result<Vec<VolumeInfo>> {
+        self.named(pool, storage::list_volumes).await
+    }
+
+    async fn delete_volume(&self, pool: &str, name: &str) -> Result<()> {
+        let name = name.to_string();
+        self.named(pool, move |c, p| storage::delete_volume(c, p, &name)).await
+    }
+
+    async fn upload_volume(&self, pool: &str, name: &str, offset: u64, data: Vec<u8>) -> Result<u64> {
+        let name = name.to_string();
+        self.named(pool, move |c, p| storage::upload(c, p, &name, offset, data.as_slice())).await
+    }
+
+    async fn download_volume(&self, pool: &str, name: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
+        let name = name.to_string();
+        self.named(pool, move |c, p| {
+            let mut out = Vec::new();
+            storage::download(c, p, &name, offset, length, &mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn define_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo> {
+        let spec = spec.clone();
+        self.conn.call(move |c| network::define(c, &spec)).await
+    }
+
+    async fn network(&self, name: &str) -> Result<NetworkInfo> {
+        self.named(name, |c, n| network::info(&network::lookup(c, n)?)).await
+    }
+
+    async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
+        self.conn.call(network::list).await
+    }
+
+    async fn start_network(&self, name: &str) -> Result<()> {
+        self.named(name, |c, n| Ok(network::lookup(c, n)?.create()?)).await
+    }
+
+    async fn destroy_network(&self, name: &str) -> Result<()> {
+        self.named(name, |c, n| Ok(network::lookup(c, n)?.destroy()?)).await
+    }
+
+    async fn undefine_network(&self, name: &str) -> Result<()> {
+        self.named(name, |c, n| Ok(network::lookup(c, n)?.undefine()?)).await
+    }
+}

@@ -1,0 +1,333 @@
+//! Storage pools and volumes: typed pool and volume XML ([`PoolSpec`], [`VolumeSpec`]), qcow2
+//! volumes with a backing file (golden image) or cloned, volume data upload / download through
+//! libvirt streams, delete.
+//!
+//! ```
+//! use kvmhost_libvirt::{PoolSpec, VolumeSpec};
+//! assert_eq!(PoolSpec::dir("images", "/var/lib/images").to_xml().unwrap(),
+//!     "<pool type=\"dir\"><name>images</name><target><path>/var/lib/images</path></target></pool>");
+//! let vol = VolumeSpec::qcow2("vm1.qcow2", 1 << 30).backed_by("/var/lib/images/golden.qcow2", "qcow2");
+//! assert!(vol.to_xml().unwrap().contains("<backingStore><path>/var/lib/images/golden.qcow2</path>"));
+//! ```
+
+use std::io::{Read, Write};
+
+use kvmhost_core::xml::{Document, Element};
+use serde::{Deserialize, Serialize};
+use virt::connect::Connect;
+use virt::storage_pool::StoragePool;
+use virt::storage_vol::StorageVol;
+use virt::stream::Stream;
+
+use crate::{LibvirtError, Result};
+
+const CHUNK: usize = 256 * 1024;
+
+fn doc(root: Element) -> Result<String> {
+    Document::new(root).to_xml().map_err(|e| LibvirtError::InvalidArgument { message: e.to_string() })
+}
+
+fn text_child(parent: &mut Element, name: &str, text: &str) {
+    parent.push_element(Element::new(name)).set_text(text);
+}
+
+/// A storage pool to define. Only directory pools are typed; any other kind can be defined from
+/// raw XML through [`PoolSpec::Xml`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PoolSpec {
+    /// A directory pool (`<pool type='dir'>`).
+    Dir {
+        /// Pool name.
+        name: String,
+        /// Directory.
+        path: String,
+    },
+    /// Any pool XML, passed through.
+    Xml(String),
+}
+
+impl PoolSpec {
+    /// A directory pool.
+    pub fn dir(name: &str, path: &str) -> PoolSpec {
+        PoolSpec::Dir { name: name.into(), path: path.into() }
+    }
+
+    /// The `<pool>` document.
+    pub fn to_xml(&self) -> Result<String> {
+        match self {
+            PoolSpec::Xml(xml) => Ok(xml.clone()),
+            PoolSpec::Dir { name, path } => {
+                let mut root = Element::new("pool");
+                root.set_attr("type", "dir");
+                text_child(&mut root, "name", name);
+                text_child(root.push_element(Element::new("target")), "path", path);
+                doc(root)
+            }
+        }
+    }
+}
+
+/// A volume to create (`<volume>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VolumeSpec {
+    /// Volume name (the file name in a directory pool).
+    pub name: String,
+    /// Virtual size in bytes.
+    pub capacity: u64,
+    /// Bytes to allocate up front (0: sparse).
+    pub allocation: u64,
+    /// Format: `qcow2`, `raw`, …
+    pub format: String,
+    /// Backing file (path, format): the volume is a copy-on-write overlay of it.
+    pub backing: Option<(String, String)>,
+}
+
+impl VolumeSpec {
+    /// A sparse qcow2 volume.
+    pub fn qcow2(name: &str, capacity: u64) -> VolumeSpec {
+        VolumeSpec { name: name.into(), capacity, allocation: 0, format: "qcow2".into(), backing: None }
+    }
+
+    /// A sparse raw volume.
+    pub fn raw(name: &str, capacity: u64) -> VolumeSpec {
+        VolumeSpec { format: "raw".into(), ..VolumeSpec::qcow2(name, capacity) }
+    }
+
+    /// Over a backing file (a golden image) of the given format.
+    pub fn backed_by(mut self, path: &str, format: &str) -> VolumeSpec {
+        self.backing = Some((path.into(), format.into()));
+        self
+    }
+
+    /// The `<volume>` document.
+    pub fn to_xml(&self) -> Result<String> {
+        let mut root = Element::new("volume");
+        text_child(&mut root, "name", &self.name);
+        let cap = root.push_element(Element::new("capacity"));
+        cap.set_attr("unit", "bytes");
+        cap.set_text(self.capacity.to_string());
+        let alloc = root.push_element(Element::new("allocation"));
+        alloc.set_attr("unit", "bytes");
+        alloc.set_text(self.allocation.to_string());
+        root.push_element(Element::new("target")).push_element(Element::new("format")).set_attr("type", self.format.as_str());
+        if let Some((path, format)) = &self.backing {
+            let b = root.push_element(Element::new("backingStore"));
+            text_child(b, "path", path);
+            b.push_element(Element::new("format")).set_attr("type", format.as_str());
+        }
+        doc(root)
+    }
+}
+
+/// A pool as libvirt reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PoolInfo {
+    /// Name.
+    pub name: String,
+    /// UUID.
+    pub uuid: String,
+    /// Pool type (`dir`, `logical`, `rbd`, …).
+    pub kind: String,
+    /// Target path, when it has one.
+    pub path: Option<String>,
+    /// Running.
+    pub active: bool,
+    /// Persistent.
+    pub persistent: bool,
+    /// Starts with the host.
+    pub autostart: bool,
+    /// Size in bytes.
+    pub capacity: u64,
+    /// Allocated bytes.
+    pub allocation: u64,
+    /// Free bytes.
+    pub available: u64,
+}
+
+/// A volume as libvirt reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VolumeInfo {
+    /// Name.
+    pub name: String,
+    /// Key (unique on the host; the path for file volumes).
+    pub key: String,
+    /// Path.
+    pub path: String,
+    /// Format (`qcow2`, `raw`).
+    pub format: Option<String>,
+    /// Backing file.
+    pub backing: Option<String>,
+    /// Virtual size in bytes.
+    pub capacity: u64,
+    /// Allocated bytes.
+    pub allocation: u64,
+}
+
+fn xml_root(xml: &str, what: &'static str) -> Result<Element> {
+    Ok(Document::parse(xml).map_err(|e| LibvirtError::parse(what, e))?.root)
+}
+
+pub(crate) fn pool_info(p: &StoragePool) -> Result<PoolInfo> {
+    let root = xml_root(&p.xml_desc(0)?, "pool")?;
+    let info = p.info()?;
+    Ok(PoolInfo {
+        name: p.name()?,
+        uuid: p.uuid_string()?,
+        kind: root.attr("type").unwrap_or_default().to_string(),
+        path: root.child("target").and_then(|t| t.child("path")).map(|p| p.text().trim().to_string()),
+        active: p.is_active()?,
+        persistent: p.is_persistent()?,
+        autostart: p.autostart()?,
+        capacity: info.capacity,
+        allocation: info.allocation,
+        available: info.available,
+    })
+}
+
+pub(crate) fn volume_info(v: &StorageVol) -> Result<VolumeInfo> {
+    let root = xml_root(&v.xml_desc(0)?, "volume")?;
+    let info = v.info()?;
+    let format = |parent: Option<&Element>| {
+        parent.and_then(|t| t.child("format")).and_then(|f| f.attr("type")).map(String::from)
+    };
+    Ok(VolumeInfo {
+        name: v.name()?,
+        key: v.key()?,
+        path: v.path()?,
+        format: format(root.child("target")),
+        backing: root.child("backingStore").and_then(|b| b.child("path")).map(|p| p.text().trim().to_string()),
+        capacity: info.capacity,
+        allocation: info.allocation,
+    })
+}
+
+pub(crate) fn pool(c: &Connect, name: &str) -> Result<StoragePool> {
+    Ok(c.lookup_storage_pool_by_name(name)?)
+}
+
+pub(crate) fn volume(c: &Connect, pool_name: &str, vol: &str) -> Result<StorageVol> {
+    Ok(pool(c, pool_name)?.lookup_storage_vol_by_name(vol)?)
+}
+
+/// Defines a pool, builds its target (creates the directory) and starts it.
+pub(crate) fn define_pool(c: &Connect, spec: &PoolSpec) -> Result<PoolInfo> {
+    let p = c.define_storage_pool_xml(&spec.to_xml()?, 0)?;
+    p.build(0)?;
+    p.create(0)?;
+    pool_info(&p)
+}
+
+pub(crate) fn list_pools(c: &Connect) -> Result<Vec<PoolInfo>> {
+    c.list_all_storage_pools(0)?.iter().map(pool_info).collect()
+}
+
+/// Stops (if active) and undefines a pool; with `delete`, removes its (empty) directory first.
+pub(crate) fn remove_pool(c: &Connect, name: &str, delete: bool) -> Result<()> {
+    let p = pool(c, name)?;
+    if p.is_active()? {
+        p.destroy()?;
+    }
+    if delete {
+        p.delete(0)?;
+    }
+    Ok(p.undefine()?)
+}
+
+pub(crate) fn create_volume(c: &Connect, pool_name: &str, spec: &VolumeSpec) -> Result<VolumeInfo> {
+    let p = pool(c, pool_name)?;
+    volume_info(&StorageVol::create_xml(&p, &spec.to_xml()?, 0)?)
+}
+
+pub(crate) fn clone_volume(c: &Connect, pool_name: &str, source: &str, spec: &VolumeSpec) -> Result<VolumeInfo> {
+    let p = pool(c, pool_name)?;
+    let src = p.lookup_storage_vol_by_name(source)?;
+    volume_info(&StorageVol::create_xml_from(&p, &spec.to_xml()?, &src, 0)?)
+}
+
+pub(crate) fn list_volumes(c: &Connect, pool_name: &str) -> Result<Vec<VolumeInfo>> {
+    let p = pool(c, pool_name)?;
+    p.refresh(0)?;
+    p.list_all_volumes(0)?.iter().map(volume_info).collect()
+}
+
+pub(crate) fn delete_volume(c: &Connect, pool_name: &str, vol: &str) -> Result<()> {
+    Ok(volume(c, pool_name, vol)?.delete(0)?)
+}
+
+fn io(context: &str) -> impl FnOnce(std::io::Error) -> LibvirtError + '_ {
+    move |source| LibvirtError::Io { context: context.to_string(), source }
+}
+
+/// Streams everything `data` yields into the volume from `offset` (`virStorageVolUpload`).
+pub(crate) fn upload(c: &Connect, pool_name: &str, vol: &str, offset: u64, mut data: impl Read) -> Result<u64> {
+    let v = volume(c, pool_name, vol)?;
+    let stream = Stream::new(c, 0)?;
+    v.upload(&stream, offset, 0, 0)?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = stream.abort();
+                return Err(io("reading the data to upload")(e));
+            }
+        };
+        let mut sent = 0;
+        while sent < n {
+            match stream.send(&buf[sent..n]) {
+                Ok(k) if k > 0 => sent += k as usize,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = stream.abort();
+                    return Err(e.into());
+                }
+            }
+        }
+        total += n as u64;
+    }
+    stream.finish()?;
+    Ok(total)
+}
+
+/// Streams `length` bytes (0: to the end) of the volume from `offset` into `out`
+/// (`virStorageVolDownload`).
+pub(crate) fn download(
+    c: &Connect,
+    pool_name: &str,
+    vol: &str,
+    offset: u64,
+    length: u64,
+    mut out: impl Write,
+) -> Result<u64> {
+    let v = volume(c, pool_name, vol)?;
+    let stream = Stream::new(c, 0)?;
+    v.download(&stream, offset, length, 0)?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match stream.recv(&mut buf) {
+            Ok(0) => break,
+            Ok(n) if n > 0 => n as usize,
+            Ok(_) => continue,
+            Err(e) => {
+                let _ = stream.abort();
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = out.write_all(&buf[..n]) {
+            let _ = stream.abort();
+            return Err(io("writing the downloaded data")(e));
+        }
+        total += n as u64;
+    }
+    stream.finish()?;
+    out.flush().map_err(io("writing the downloaded data"))?;
+    Ok(total)
+}
