@@ -138,3 +138,36 @@ fn namespace_by_fd_and_veths_with_mtu() {
     assert_eq!(engine.apply(&net2).unwrap().writes, 2);
     assert_eq!(engine.apply(&net2).unwrap().writes, 0);
 }
+
+#[test]
+fn cloudstack_layout_with_veth_stand_ins_moves_the_host_address() {
+    let Some(ns) = TestNs::new("cloudstack_layout_with_veth_stand_ins") else { return };
+    // The host before: eth0 holds the management address and the default route.
+    ns.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
+    ns.ip(&["link", "set", "eth0", "up"]);
+    ns.ip(&["addr", "add", "192.168.42.11/24", "dev", "eth0"]);
+    ns.ip(&["route", "add", "default", "via", "192.168.42.1"]);
+    let layout = kvmhost_net::cloudstack::CloudStackLinux::new(
+        "eth0",
+        100,
+        200,
+        300,
+        "192.168.42.11/24".parse().unwrap(),
+        "192.168.42.1".parse().unwrap(),
+    );
+    // This kernel has no 802.1Q: the VLAN devices are veths of the same names.
+    let net = kvmhost_net::cloudstack::vlans_as_veths(&layout.build());
+    let engine = Engine::new(ns.netns());
+    let plan = engine.plan(&net).unwrap();
+    assert!(plan.to_string().contains("ip addr add 192.168.42.11/24 dev eth0.100"), "{plan}");
+    engine.apply(&net).unwrap();
+    let s = engine.read_state().unwrap();
+    assert!(s.link("eth0").unwrap().addresses.is_empty());
+    assert_eq!(s.link("eth0.100").unwrap().addresses, vec!["192.168.42.11/24".parse().unwrap()]);
+    assert_eq!(s.link("eth0.200").unwrap().controller.as_deref(), Some("cloudbr0"));
+    assert_eq!(s.link("eth0.300").unwrap().controller.as_deref(), Some("cloudbr1"));
+    assert!(matches!(s.link("cloudbr1").unwrap().kind, LinkKind::Bridge { forward_delay_cs: 500, stp: false, .. }));
+    let default: Vec<_> = s.routes.iter().filter(|r| r.destination.is_default()).map(|r| r.device.as_str()).collect();
+    assert_eq!(default, vec!["eth0.100"]);
+    assert_eq!(engine.apply(&net).unwrap().writes, 0);
+}
