@@ -1,0 +1,559 @@
+//! The declarative model: a [`HostNetwork`] says which Linux bridges, VLAN devices, veth pairs
+//! and taps a host should have, which devices are their ports, and which addresses and routes
+//! each carries. It loads from YAML, JSON or TOML and is checked by [`HostNetwork::validate`]
+//! before anything touches the kernel.
+//!
+//! Open vSwitch bridges are a separate part of the model (the `ovs` module) and are planned as
+//! their own steps; this module holds the kernel (netlink) part.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::addr::{IpCidr, MacAddr};
+use crate::Error;
+
+/// The desired host network: every device this library manages.
+///
+/// Devices not named here are never changed (except that an address or route wanted here is
+/// reported if another device holds it). For each device named here, its addresses and its
+/// routes are exactly the listed ones: an uplink that is a bridge port declares none, so the
+/// address it holds today is moved to the bridge.
+///
+/// ```
+/// use kvmhost_net::HostNetwork;
+/// let net = HostNetwork::from_yaml(r#"
+/// uplinks:
+///   - name: eth0
+/// bridges:
+///   - name: cloudbr0
+///     ports: [eth0]
+///     stp: false
+///     forward_delay: 0
+///     addresses: [192.168.42.11/24]
+///     routes:
+///       - gateway: 192.168.42.1
+/// "#).unwrap();
+/// net.validate().unwrap();
+/// assert_eq!(net.bridges[0].routes[0].destination.to_string(), "0.0.0.0/0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HostNetwork {
+    /// Existing (physical) interfaces: never created or deleted, only configured.
+    pub uplinks: Vec<Uplink>,
+    /// Linux bridges.
+    pub bridges: Vec<Bridge>,
+    /// 802.1Q VLAN subinterfaces (`eth0.200`).
+    pub vlans: Vec<Vlan>,
+    /// veth pairs.
+    pub veths: Vec<Veth>,
+    /// Persistent tap devices.
+    pub taps: Vec<Tap>,
+}
+
+/// An existing interface (a NIC, or in tests one end of a veth pair made beforehand).
+///
+/// ```
+/// let u = kvmhost_net::Uplink::new("eth0");
+/// assert!(u.addresses.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Uplink {
+    /// Interface name.
+    pub name: String,
+    /// MTU; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Addresses (exactly these; none when the uplink is a bridge port).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpCidr>,
+    /// Routes through this interface.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+impl Uplink {
+    /// An uplink with no addresses and the MTU left alone.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::Uplink::new("eth1").name, "eth1");
+    /// ```
+    pub fn new(name: &str) -> Self {
+        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![] }
+    }
+}
+
+/// A Linux bridge (`ip link add NAME type bridge`).
+///
+/// ```
+/// let b = kvmhost_net::Bridge::new("cloudbr0");
+/// assert!(!b.stp);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Bridge {
+    /// Interface name.
+    pub name: String,
+    /// Spanning tree on (`stp_state 1`).
+    #[serde(default)]
+    pub stp: bool,
+    /// Forward delay in seconds (`bridge_fd`); the kernel default (15) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_delay: Option<u32>,
+    /// MTU; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// MAC address; left as the kernel chooses when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    /// Ports: names of uplinks, VLANs, veths or taps of this model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    /// Addresses (exactly these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpCidr>,
+    /// Routes through this bridge, the default gateway included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    /// Bridge VLAN filtering (`vlan_filtering 1` and `bridge vlan add`); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_filtering: Option<VlanFiltering>,
+}
+
+impl Bridge {
+    /// A bridge with STP off, no ports and no addresses.
+    ///
+    /// ```
+    /// assert!(kvmhost_net::Bridge::new("br0").ports.is_empty());
+    /// ```
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            stp: false,
+            forward_delay: None,
+            mtu: None,
+            mac: None,
+            ports: vec![],
+            addresses: vec![],
+            routes: vec![],
+            vlan_filtering: None,
+        }
+    }
+}
+
+/// VLAN filtering on a Linux bridge: which VLANs each port carries.
+///
+/// ```
+/// let f = kvmhost_net::VlanFiltering::default();
+/// assert!(f.ports.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct VlanFiltering {
+    /// Per-port VLAN membership (a port may be the bridge itself, for its own addresses).
+    pub ports: Vec<PortVlans>,
+}
+
+/// VLANs of one bridge port (`bridge vlan add dev PORT vid N [pvid] [untagged]`).
+///
+/// ```
+/// let p = kvmhost_net::PortVlans::new("eth0", &[200, 300]);
+/// assert_eq!(p.vids, vec![200, 300]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PortVlans {
+    /// The port (or the bridge's own name for its `self` entries).
+    pub port: String,
+    /// Tagged VLAN ids.
+    #[serde(default)]
+    pub vids: Vec<u16>,
+    /// Port VLAN id: untagged frames in are put on this VLAN (it is added as `pvid untagged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pvid: Option<u16>,
+    /// VLANs among `vids` that leave the port untagged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untagged: Vec<u16>,
+}
+
+impl PortVlans {
+    /// A port carrying the given VLANs tagged.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::PortVlans::new("vnet0", &[5]).pvid, None);
+    /// ```
+    pub fn new(port: &str, vids: &[u16]) -> Self {
+        Self { port: port.into(), vids: vids.to_vec(), pvid: None, untagged: vec![] }
+    }
+}
+
+/// An 802.1Q VLAN subinterface (`ip link add link PARENT name NAME type vlan id ID`).
+///
+/// ```
+/// let v = kvmhost_net::Vlan::new("eth0.200", "eth0", 200);
+/// assert_eq!(v.id, 200);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Vlan {
+    /// Interface name (`eth0.200`).
+    pub name: String,
+    /// The device the VLAN is tagged on.
+    pub parent: String,
+    /// VLAN id, 1..=4094.
+    pub id: u16,
+    /// MTU; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Addresses (exactly these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpCidr>,
+    /// Routes through this VLAN device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+impl Vlan {
+    /// A VLAN subinterface with no addresses.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::Vlan::new("eth0.100", "eth0", 100).parent, "eth0");
+    /// ```
+    pub fn new(name: &str, parent: &str, id: u16) -> Self {
+        Self { name: name.into(), parent: parent.into(), id, mtu: None, addresses: vec![], routes: vec![] }
+    }
+}
+
+/// A veth pair (`ip link add NAME type veth peer name PEER`).
+///
+/// ```
+/// let v = kvmhost_net::Veth::new("veth0", "veth0p");
+/// assert_eq!(v.peer, "veth0p");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Veth {
+    /// Name of this end.
+    pub name: String,
+    /// Name of the other end.
+    pub peer: String,
+    /// MTU of both ends; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Addresses of this end (exactly these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpCidr>,
+    /// Addresses of the peer end (exactly these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_addresses: Vec<IpCidr>,
+    /// Routes through this end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+impl Veth {
+    /// A veth pair with no addresses.
+    ///
+    /// ```
+    /// assert!(kvmhost_net::Veth::new("a", "b").addresses.is_empty());
+    /// ```
+    pub fn new(name: &str, peer: &str) -> Self {
+        Self { name: name.into(), peer: peer.into(), mtu: None, addresses: vec![], peer_addresses: vec![], routes: vec![] }
+    }
+}
+
+/// A persistent tap device (`ip tuntap add NAME mode tap`).
+///
+/// ```
+/// assert_eq!(kvmhost_net::Tap::new("vnet0").name, "vnet0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Tap {
+    /// Interface name.
+    pub name: String,
+    /// MTU; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+impl Tap {
+    /// A tap device.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::Tap::new("tap1").mtu, None);
+    /// ```
+    pub fn new(name: &str) -> Self {
+        Self { name: name.into(), mtu: None }
+    }
+}
+
+/// A route through the device that lists it. The destination defaults to the default route of
+/// the gateway's family, so `{gateway: 192.168.42.1}` is the default gateway.
+///
+/// ```
+/// let r = kvmhost_net::Route::default_via("192.168.42.1".parse().unwrap());
+/// assert!(r.destination.is_default());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Route {
+    /// Destination network; the default route when absent.
+    #[serde(default = "default_destination_placeholder")]
+    pub destination: IpCidr,
+    /// Next hop; a directly connected (link) route when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+    /// Route metric (priority); the kernel default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
+}
+
+fn default_destination_placeholder() -> IpCidr {
+    IpCidr::default_route(false)
+}
+
+impl Route {
+    /// The default route through `gateway`.
+    ///
+    /// ```
+    /// let r = kvmhost_net::Route::default_via("fd00::1".parse().unwrap());
+    /// assert!(r.destination.is_ipv6());
+    /// ```
+    pub fn default_via(gateway: IpAddr) -> Self {
+        Self { destination: IpCidr::default_route(gateway.is_ipv6()), gateway: Some(gateway), metric: None }
+    }
+
+    /// A route to `destination` through `gateway` (or on-link when `None`).
+    ///
+    /// ```
+    /// let r = kvmhost_net::Route::new("10.0.0.0/8".parse().unwrap(), None);
+    /// assert!(r.gateway.is_none());
+    /// ```
+    pub fn new(destination: IpCidr, gateway: Option<IpAddr>) -> Self {
+        Self { destination, gateway, metric: None }
+    }
+
+    /// After deserializing: a default destination written without one takes the gateway's
+    /// family (`{gateway: fd00::1}` is `::/0`).
+    fn fix_family(&mut self) {
+        if let Some(gw) = self.gateway {
+            if self.destination.is_default() && self.destination.is_ipv6() != gw.is_ipv6() {
+                self.destination = IpCidr::default_route(gw.is_ipv6());
+            }
+        }
+    }
+}
+
+/// Which kind of device a name denotes in a [`HostNetwork`].
+///
+/// ```
+/// use kvmhost_net::{HostNetwork, DeviceRole};
+/// let net = HostNetwork::from_yaml("uplinks: [{name: eth0}]").unwrap();
+/// assert_eq!(net.role_of("eth0"), Some(DeviceRole::Uplink));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeviceRole {
+    /// An existing interface.
+    Uplink,
+    /// A Linux bridge.
+    Bridge,
+    /// An 802.1Q subinterface.
+    Vlan,
+    /// One end of a veth pair (the `name` end).
+    Veth,
+    /// The `peer` end of a veth pair.
+    VethPeer,
+    /// A tap device.
+    Tap,
+}
+
+impl HostNetwork {
+    /// An empty network.
+    ///
+    /// ```
+    /// assert!(kvmhost_net::HostNetwork::new().bridges.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn fixed(mut self) -> Self {
+        for r in self.routes_mut() {
+            r.fix_family();
+        }
+        self
+    }
+
+    fn routes_mut(&mut self) -> impl Iterator<Item = &mut Route> {
+        let a = self.uplinks.iter_mut().flat_map(|u| u.routes.iter_mut());
+        let b = self.bridges.iter_mut().flat_map(|u| u.routes.iter_mut());
+        let c = self.vlans.iter_mut().flat_map(|u| u.routes.iter_mut());
+        let d = self.veths.iter_mut().flat_map(|u| u.routes.iter_mut());
+        a.chain(b).chain(c).chain(d)
+    }
+
+    /// Parse YAML.
+    ///
+    /// ```
+    /// assert!(kvmhost_net::HostNetwork::from_yaml("bogus: 1").is_err());
+    /// ```
+    pub fn from_yaml(s: &str) -> Result<Self, Error> {
+        serde_yaml::from_str::<Self>(s).map(Self::fixed).map_err(|e| Error::Parse { format: "YAML", message: e.to_string() })
+    }
+
+    /// Parse JSON.
+    ///
+    /// ```
+    /// let n = kvmhost_net::HostNetwork::from_json(r#"{"taps": [{"name": "vnet0"}]}"#).unwrap();
+    /// assert_eq!(n.taps.len(), 1);
+    /// ```
+    pub fn from_json(s: &str) -> Result<Self, Error> {
+        serde_json::from_str::<Self>(s).map(Self::fixed).map_err(|e| Error::Parse { format: "JSON", message: e.to_string() })
+    }
+
+    /// Parse TOML.
+    ///
+    /// ```
+    /// let n = kvmhost_net::HostNetwork::from_toml("[[bridges]]\nname = \"br0\"\n").unwrap();
+    /// assert_eq!(n.bridges[0].name, "br0");
+    /// ```
+    pub fn from_toml(s: &str) -> Result<Self, Error> {
+        toml::from_str::<Self>(s).map(Self::fixed).map_err(|e| Error::Parse { format: "TOML", message: e.to_string() })
+    }
+
+    /// Read a file, choosing the format by extension (`.json`, `.toml`, otherwise YAML).
+    ///
+    /// ```no_run
+    /// let net = kvmhost_net::HostNetwork::load("host.yaml".as_ref()).unwrap();
+    /// ```
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Self::from_json(&text),
+            Some("toml") => Self::from_toml(&text),
+            _ => Self::from_yaml(&text),
+        }
+    }
+
+    /// As YAML.
+    ///
+    /// ```
+    /// let y = kvmhost_net::HostNetwork::new().to_yaml();
+    /// assert!(y.contains("bridges"));
+    /// ```
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
+
+    /// The role of a declared device name, `None` when the model does not declare it.
+    ///
+    /// ```
+    /// let mut n = kvmhost_net::HostNetwork::new();
+    /// n.veths.push(kvmhost_net::Veth::new("a", "b"));
+    /// assert_eq!(n.role_of("b"), Some(kvmhost_net::DeviceRole::VethPeer));
+    /// ```
+    pub fn role_of(&self, name: &str) -> Option<DeviceRole> {
+        self.devices().into_iter().find(|(n, _, _)| n == name).map(|(_, r, _)| r)
+    }
+
+    /// Every declared device: its name, role and field path (`bridges[0]`), in declaration
+    /// order (uplinks, bridges, VLANs, veths with their peers, taps).
+    ///
+    /// ```
+    /// let n = kvmhost_net::HostNetwork::from_yaml("uplinks: [{name: eth0}]").unwrap();
+    /// assert_eq!(n.devices()[0].2, "uplinks[0]");
+    /// ```
+    pub fn devices(&self) -> Vec<(String, DeviceRole, String)> {
+        let mut out = Vec::new();
+        for (i, d) in self.uplinks.iter().enumerate() {
+            out.push((d.name.clone(), DeviceRole::Uplink, format!("uplinks[{i}]")));
+        }
+        for (i, d) in self.bridges.iter().enumerate() {
+            out.push((d.name.clone(), DeviceRole::Bridge, format!("bridges[{i}]")));
+        }
+        for (i, d) in self.vlans.iter().enumerate() {
+            out.push((d.name.clone(), DeviceRole::Vlan, format!("vlans[{i}]")));
+        }
+        for (i, d) in self.veths.iter().enumerate() {
+            out.push((d.name.clone(), DeviceRole::Veth, format!("veths[{i}]")));
+            out.push((d.peer.clone(), DeviceRole::VethPeer, format!("veths[{i}].peer")));
+        }
+        for (i, d) in self.taps.iter().enumerate() {
+            out.push((d.name.clone(), DeviceRole::Tap, format!("taps[{i}]")));
+        }
+        out
+    }
+
+    /// The bridge that lists `port` among its ports.
+    ///
+    /// ```
+    /// let n = kvmhost_net::HostNetwork::from_yaml("bridges: [{name: br0, ports: [eth0]}]").unwrap();
+    /// assert_eq!(n.bridge_of("eth0").unwrap().name, "br0");
+    /// ```
+    pub fn bridge_of(&self, port: &str) -> Option<&Bridge> {
+        self.bridges.iter().find(|b| b.ports.iter().any(|p| p == port))
+    }
+
+    /// Addresses declared on a device, with the field path of the list.
+    ///
+    /// ```
+    /// let n = kvmhost_net::HostNetwork::from_yaml("bridges: [{name: br0, addresses: [10.0.0.1/24]}]").unwrap();
+    /// assert_eq!(n.addresses_of("br0").0.len(), 1);
+    /// ```
+    pub fn addresses_of(&self, name: &str) -> (Vec<IpCidr>, String) {
+        for (i, d) in self.uplinks.iter().enumerate() {
+            if d.name == name {
+                return (d.addresses.clone(), format!("uplinks[{i}].addresses"));
+            }
+        }
+        for (i, d) in self.bridges.iter().enumerate() {
+            if d.name == name {
+                return (d.addresses.clone(), format!("bridges[{i}].addresses"));
+            }
+        }
+        for (i, d) in self.vlans.iter().enumerate() {
+            if d.name == name {
+                return (d.addresses.clone(), format!("vlans[{i}].addresses"));
+            }
+        }
+        for (i, d) in self.veths.iter().enumerate() {
+            if d.name == name {
+                return (d.addresses.clone(), format!("veths[{i}].addresses"));
+            }
+            if d.peer == name {
+                return (d.peer_addresses.clone(), format!("veths[{i}].peer_addresses"));
+            }
+        }
+        (Vec::new(), String::new())
+    }
+
+    /// Routes declared on a device.
+    ///
+    /// ```
+    /// let n = kvmhost_net::HostNetwork::from_yaml("uplinks: [{name: eth0, routes: [{gateway: 10.0.0.1}]}]").unwrap();
+    /// assert_eq!(n.routes_of("eth0").len(), 1);
+    /// ```
+    pub fn routes_of(&self, name: &str) -> Vec<Route> {
+        let u = self.uplinks.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
+        let b = self.bridges.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
+        let v = self.vlans.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
+        let e = self.veths.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
+        u.chain(b).chain(v).chain(e).collect()
+    }
+}

@@ -1,0 +1,396 @@
+//! The netlink edge: reads a namespace's state and executes plan steps through `rtnetlink`.
+//!
+//! A [`NetlinkKernel`] owns a current-thread tokio runtime and one route-netlink socket. The
+//! socket is opened on a thread that has entered the target namespace (see [`Netns`]); it stays
+//! bound to that namespace while the kernel object is used from any thread afterwards. Its
+//! methods block: call them outside of an async runtime (or from `spawn_blocking`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use futures_util::stream::{StreamExt, TryStreamExt};
+use rtnetlink::packet_core::NetlinkPayload;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::{
+    AfSpecBridge, BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoVlan, LinkAttribute,
+    LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
+use rtnetlink::packet_route::AddressFamily;
+
+use crate::addr::{IpCidr, MacAddr};
+use crate::message::{self, Request};
+use crate::netns::Netns;
+use crate::plan::Step;
+use crate::state::{LinkKind, LinkState, NetState, RouteState, VlanEntry};
+use crate::{Error, Kernel};
+
+/// A route-netlink connection into one network namespace.
+///
+/// ```no_run
+/// use kvmhost_net::{Kernel, Netns, NetlinkKernel};
+/// let mut k = NetlinkKernel::open(&Netns::named("blue")).unwrap();
+/// let state = k.read_state().unwrap();
+/// println!("{}", state.to_yaml());
+/// ```
+pub struct NetlinkKernel {
+    rt: tokio::runtime::Runtime,
+    handle: rtnetlink::Handle,
+    netns: Netns,
+    index: BTreeMap<String, u32>,
+    writes: u64,
+}
+
+impl std::fmt::Debug for NetlinkKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetlinkKernel").field("netns", &self.netns).field("writes", &self.writes).finish()
+    }
+}
+
+fn nl_error(context: String, e: rtnetlink::Error) -> Error {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Error::Kernel {
+            context,
+            errno: m.code.map(|c| -c.get()).unwrap_or(0),
+            message: m.to_string(),
+        },
+        other => Error::Kernel { context, errno: 0, message: other.to_string() },
+    }
+}
+
+impl NetlinkKernel {
+    /// Open a route-netlink socket inside `netns`.
+    ///
+    /// ```no_run
+    /// let k = kvmhost_net::NetlinkKernel::open(&kvmhost_net::Netns::Current).unwrap();
+    /// ```
+    pub fn open(netns: &Netns) -> Result<Self, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
+        let rth = rt.handle().clone();
+        let (conn, handle) = netns.run(move || {
+            let _guard = rth.enter();
+            rtnetlink::new_connection().map(|(c, h, _)| (c, h))
+        })?
+        .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
+        rt.spawn(conn);
+        Ok(Self { rt, handle, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
+    }
+
+    /// The namespace this connection works in.
+    ///
+    /// ```no_run
+    /// let k = kvmhost_net::NetlinkKernel::open(&kvmhost_net::Netns::Current).unwrap();
+    /// println!("{}", k.netns());
+    /// ```
+    pub fn netns(&self) -> &Netns {
+        &self.netns
+    }
+
+    async fn send(handle: &mut rtnetlink::Handle, req: Request) -> Result<(), rtnetlink::Error> {
+        let mut resp = handle.request(req)?;
+        while let Some(m) = resp.next().await {
+            if let NetlinkPayload::Error(e) = m.payload {
+                if e.code.is_some() {
+                    return Err(rtnetlink::Error::NetlinkError(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(&mut self, name: &str) -> Result<u32, Error> {
+        if let Some(i) = self.index.get(name) {
+            return Ok(*i);
+        }
+        let handle = self.handle.clone();
+        let n = name.to_string();
+        let found = self.rt.block_on(async move {
+            let mut s = handle.link().get().match_name(n).execute();
+            s.try_next().await
+        });
+        match found {
+            Ok(Some(m)) => {
+                self.index.insert(name.to_string(), m.header.index);
+                Ok(m.header.index)
+            }
+            _ => Err(Error::MissingDevice { name: name.into(), field: String::new() }),
+        }
+    }
+
+    async fn dump(handle: rtnetlink::Handle) -> Result<NetState, rtnetlink::Error> {
+        let links: Vec<LinkMessage> = handle.link().get().execute().try_collect().await?;
+        let bridge_ports: Vec<LinkMessage> = handle
+            .link()
+            .get()
+            .set_filter_mask(AddressFamily::Bridge, vec![LinkExtentMask::Brvlan])
+            .execute()
+            .try_collect()
+            .await
+            .unwrap_or_default();
+        let addrs: Vec<_> = handle.address().get().execute().try_collect().await?;
+        let mut routes = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut q = RouteMessage::default();
+            q.header.address_family = family;
+            let r: Vec<RouteMessage> = handle.route().get(q).execute().try_collect().await?;
+            routes.extend(r);
+        }
+        Ok(parse_state(&links, &bridge_ports, &addrs, &routes))
+    }
+}
+
+fn parse_link(m: &LinkMessage) -> (LinkState, Option<u32>, Option<u32>) {
+    let mut l = LinkState::new("", LinkKind::Other { kind: String::new() });
+    l.index = m.header.index;
+    l.up = m.header.flags.contains(LinkFlags::Up);
+    let (mut controller, mut link) = (None, None);
+    let mut kind = String::new();
+    let mut data: Option<&InfoData> = None;
+    for a in &m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => l.name = n.clone(),
+            LinkAttribute::Mtu(v) => l.mtu = *v,
+            LinkAttribute::Address(b) if b.len() == 6 => {
+                l.mac = Some(MacAddr::new(b.as_slice().try_into().unwrap_or([0; 6])));
+            }
+            LinkAttribute::Controller(c) => controller = Some(*c),
+            LinkAttribute::Link(i) => link = Some(*i),
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    match i {
+                        LinkInfo::Kind(k) => kind = k.to_string(),
+                        LinkInfo::Data(d) => data = Some(d),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    l.kind = match (kind.as_str(), data) {
+        ("bridge", d) => {
+            let (mut stp, mut fd, mut vf) = (false, 1500, false);
+            if let Some(InfoData::Bridge(infos)) = d {
+                for i in infos {
+                    match i {
+                        InfoBridge::StpState(s) => stp = *s != BridgeStpState::Disabled,
+                        InfoBridge::ForwardDelay(f) => fd = *f,
+                        InfoBridge::VlanFiltering(v) => vf = *v,
+                        _ => {}
+                    }
+                }
+            }
+            LinkKind::Bridge { stp, forward_delay_cs: fd, vlan_filtering: vf }
+        }
+        ("veth", _) => LinkKind::Veth { peer: None },
+        ("vlan", d) => {
+            let mut id = 0;
+            if let Some(InfoData::Vlan(infos)) = d {
+                for i in infos {
+                    if let InfoVlan::Id(v) = i {
+                        id = *v;
+                    }
+                }
+            }
+            LinkKind::Vlan { parent: None, id }
+        }
+        ("tun", _) => LinkKind::Tap,
+        (k, _) => LinkKind::Other { kind: k.to_string() },
+    };
+    (l, controller, link)
+}
+
+fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+fn parse_state(
+    links: &[LinkMessage],
+    bridge_ports: &[LinkMessage],
+    addrs: &[rtnetlink::packet_route::address::AddressMessage],
+    routes: &[RouteMessage],
+) -> NetState {
+    let parsed: Vec<_> = links.iter().map(parse_link).collect();
+    let name_of: BTreeMap<u32, String> = parsed.iter().map(|(l, _, _)| (l.index, l.name.clone())).collect();
+    let mut state = NetState::default();
+    for (mut l, controller, link) in parsed {
+        l.controller = controller.and_then(|c| name_of.get(&c).cloned());
+        let lower = link.and_then(|i| name_of.get(&i).cloned());
+        match &mut l.kind {
+            LinkKind::Veth { peer } => *peer = lower,
+            LinkKind::Vlan { parent, .. } => *parent = lower,
+            _ => {}
+        }
+        state.links.insert(l.name.clone(), l);
+    }
+    for m in bridge_ports {
+        let Some(name) = name_of.get(&m.header.index) else { continue };
+        let mut entries = Vec::new();
+        for a in &m.attributes {
+            if let LinkAttribute::AfSpecBridge(spec) = a {
+                for s in spec {
+                    if let AfSpecBridge::VlanInfo(v) = s {
+                        entries.push(VlanEntry {
+                            vid: v.vid,
+                            pvid: v.flags.contains(BridgeVlanInfoFlags::Pvid),
+                            untagged: v.flags.contains(BridgeVlanInfoFlags::Untagged),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(l) = state.links.get_mut(name) {
+            entries.sort();
+            l.vlans = entries;
+        }
+    }
+    for a in addrs {
+        let Some(name) = name_of.get(&a.header.index) else { continue };
+        let mut ip = None;
+        for attr in &a.attributes {
+            match attr {
+                AddressAttribute::Local(x) => ip = Some(*x),
+                AddressAttribute::Address(x) if ip.is_none() => ip = Some(*x),
+                _ => {}
+            }
+        }
+        let Some(cidr) = ip.and_then(|ip| IpCidr::new(ip, a.header.prefix_len).ok()) else { continue };
+        if cidr.is_link_local() {
+            continue;
+        }
+        if let Some(l) = state.links.get_mut(name) {
+            l.addresses.push(cidr);
+        }
+    }
+    for l in state.links.values_mut() {
+        l.addresses.sort();
+    }
+    for r in routes {
+        let mut table = u32::from(r.header.table);
+        let (mut dst, mut gw, mut oif, mut metric) = (None, None, None, 0);
+        for a in &r.attributes {
+            match a {
+                RouteAttribute::Table(t) => table = *t,
+                RouteAttribute::Destination(d) => dst = ip_of(d),
+                RouteAttribute::Gateway(g) => gw = ip_of(g),
+                RouteAttribute::Oif(o) => oif = Some(*o),
+                RouteAttribute::Priority(p) => metric = *p,
+                _ => {}
+            }
+        }
+        if table != u32::from(RouteHeader::RT_TABLE_MAIN) || r.header.kind != RouteType::Unicast {
+            continue;
+        }
+        let v6 = r.header.address_family == AddressFamily::Inet6;
+        let dst = dst.unwrap_or(IpCidr::default_route(v6).addr());
+        let Ok(destination) = IpCidr::new(dst, r.header.destination_prefix_length) else { continue };
+        if destination.is_link_local() {
+            continue;
+        }
+        let Some(device) = oif.and_then(|o| name_of.get(&o).cloned()) else { continue };
+        state.routes.push(RouteState {
+            destination,
+            gateway: gw,
+            device,
+            metric,
+            protocol: u8::from(r.header.protocol),
+            scope: u8::from(r.header.scope),
+        });
+    }
+    state.routes.sort();
+    state
+}
+
+impl Kernel for NetlinkKernel {
+    fn read_state(&mut self) -> Result<NetState, Error> {
+        let handle = self.handle.clone();
+        let state = self.rt.block_on(Self::dump(handle)).map_err(|e| nl_error("reading the state".into(), e))?;
+        self.index = state.links.values().map(|l| (l.name.clone(), l.index)).collect();
+        Ok(state)
+    }
+
+    fn execute(&mut self, step: &Step) -> Result<(), Error> {
+        if let Step::CreateTap { name } = step {
+            self.writes += 1;
+            let name = name.clone();
+            return self.netns.run(move || crate::tap::create_persistent_tap(&name))?;
+        }
+        // Resolve every name the step needs first (reads), then send the one write.
+        let mut names: Vec<String> = Vec::new();
+        collect_names(step, &mut names);
+        let mut resolved = BTreeMap::new();
+        for n in names {
+            let i = self.lookup(&n)?;
+            resolved.insert(n, i);
+        }
+        let req = message::build(step, &|n| {
+            resolved.get(n).copied().ok_or_else(|| Error::MissingDevice { name: n.into(), field: String::new() })
+        })?
+        .ok_or_else(|| Error::Kernel { context: step.to_string(), errno: 0, message: "not a netlink step".into() })?;
+        self.writes += 1;
+        let mut handle = self.handle.clone();
+        let result = self.rt.block_on(Self::send(&mut handle, req));
+        if let Step::DeleteLink { name } = step {
+            self.index.remove(name);
+        }
+        if let Step::CreateVeth { peer, .. } = step {
+            self.index.remove(peer);
+        }
+        result.map_err(|e| nl_error(step.to_string(), e))
+    }
+
+    fn writes(&self) -> u64 {
+        self.writes
+    }
+}
+
+/// Link names a step refers to, besides the links it creates.
+fn collect_names(step: &Step, out: &mut Vec<String>) {
+    match step {
+        Step::CreateBridge { .. } | Step::CreateTap { .. } => {}
+        Step::CreateVeth { controller, .. } => out.extend(controller.clone()),
+        Step::CreateVlan { parent, controller, .. } => {
+            out.push(parent.clone());
+            out.extend(controller.clone());
+        }
+        Step::SetController { name, controller } => {
+            out.push(name.clone());
+            out.extend(controller.clone());
+        }
+        other => out.push(other.device().to_string()),
+    }
+}
+
+/// Whether a kernel error says the feature is missing (`EOPNOTSUPP`, or `ENODEV`/`EINVAL` for
+/// an unknown link kind as older kernels answer).
+///
+/// ```
+/// let e = kvmhost_net::Error::Kernel { context: "x".into(), errno: 95, message: String::new() };
+/// assert!(kvmhost_net::netlink::is_unsupported(&e));
+/// ```
+pub fn is_unsupported(e: &Error) -> bool {
+    matches!(e, Error::Kernel { errno, .. } if *errno == 95 || *errno == 93 || *errno == 19)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtnetlink::packet_route::link::InfoKind;
+    #[test]
+    fn unknown_kind_is_other() {
+        let mut m = LinkMessage::default();
+        m.header.index = 4;
+        m.attributes.push(LinkAttribute::IfName("x".into()));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Vxlan)]));
+        let (l, _, _) = parse_link(&m);
+        assert_eq!(l.kind, LinkKind::Other { kind: "vxlan".into() });
+        assert_eq!(l.index, 4);
+    }
+}

@@ -1,0 +1,414 @@
+//! Checks of a [`HostNetwork`] made before anything touches the kernel. Every problem found is
+//! reported (not only the first), each naming the field it is about (`bridges[1].ports[0]`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DeviceRole, HostNetwork, Route};
+
+/// One problem in a [`HostNetwork`], with the path of the field it is about.
+///
+/// ```
+/// use kvmhost_net::{HostNetwork, ValidationError};
+/// let net = HostNetwork::from_yaml("vlans: [{name: eth0.5000, parent: eth0, id: 5000}]").unwrap();
+/// let errors = net.validate().unwrap_err();
+/// assert!(errors.iter().any(|e| matches!(e, ValidationError::VlanId { field, .. } if field == "vlans[0].id")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// An interface name the kernel refuses.
+    #[error("{field}: interface name {name:?} is invalid: {reason}")]
+    Name {
+        /// Field path.
+        field: String,
+        /// The name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A VLAN id outside 1..=4094.
+    #[error("{field}: VLAN id {id} is outside 1..=4094")]
+    VlanId {
+        /// Field path.
+        field: String,
+        /// The id.
+        id: u16,
+    },
+    /// A device name declared twice.
+    #[error("{field}: {name:?} is already declared at {first}")]
+    Duplicate {
+        /// Field path of the second declaration.
+        field: String,
+        /// The name.
+        name: String,
+        /// Field path of the first declaration.
+        first: String,
+    },
+    /// A reference to a device the model does not declare.
+    #[error("{field}: {name:?} is not declared (declare it as an uplink, bridge, VLAN, veth or tap)")]
+    UnknownDevice {
+        /// Field path of the reference.
+        field: String,
+        /// The name referred to.
+        name: String,
+    },
+    /// A port listed by two bridges, or a bridge enslaved to a bridge.
+    #[error("{field}: {port:?} cannot be a port here: {reason}")]
+    Port {
+        /// Field path.
+        field: String,
+        /// The port.
+        port: String,
+        /// Why.
+        reason: String,
+    },
+    /// The same address declared twice (on one device or two).
+    #[error("{field}: address {address} is also declared at {other}")]
+    AddressConflict {
+        /// Field path of the second declaration.
+        field: String,
+        /// The address.
+        address: String,
+        /// Field path of the first.
+        other: String,
+    },
+    /// An address on a device that is a bridge port: it would be left on the wrong device
+    /// (the classic mistake: the uplink keeps the address that belongs on the bridge).
+    #[error("{field}: address {address} is on {device}, a port of bridge {bridge}; put it on {bridge}")]
+    AddressOnPort {
+        /// Field path.
+        field: String,
+        /// The address.
+        address: String,
+        /// The port holding it.
+        device: String,
+        /// The bridge it belongs on.
+        bridge: String,
+    },
+    /// An address that cannot be a host address.
+    #[error("{field}: {address} is not usable as an interface address: {reason}")]
+    Address {
+        /// Field path.
+        field: String,
+        /// The address.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// An MTU outside 68..=65535.
+    #[error("{field}: MTU {mtu} is outside 68..=65535")]
+    Mtu {
+        /// Field path.
+        field: String,
+        /// The MTU.
+        mtu: u32,
+    },
+    /// A route that cannot be right.
+    #[error("{field}: {reason}")]
+    Route {
+        /// Field path.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// A bridge setting out of range or inconsistent.
+    #[error("{field}: {reason}")]
+    Bridge {
+        /// Field path.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ValidationError {
+    /// The path of the field the error is about.
+    ///
+    /// ```
+    /// let e = kvmhost_net::ValidationError::Mtu { field: "bridges[0].mtu".into(), mtu: 1 };
+    /// assert_eq!(e.field(), "bridges[0].mtu");
+    /// ```
+    pub fn field(&self) -> &str {
+        match self {
+            Self::Name { field, .. }
+            | Self::VlanId { field, .. }
+            | Self::Duplicate { field, .. }
+            | Self::UnknownDevice { field, .. }
+            | Self::Port { field, .. }
+            | Self::AddressConflict { field, .. }
+            | Self::AddressOnPort { field, .. }
+            | Self::Address { field, .. }
+            | Self::Mtu { field, .. }
+            | Self::Route { field, .. }
+            | Self::Bridge { field, .. } => field,
+        }
+    }
+}
+
+/// Checks an interface name as the kernel does (`dev_valid_name`): 1..=15 bytes, not `.` or
+/// `..`, no `/`, `:` or whitespace.
+///
+/// ```
+/// assert!(kvmhost_net::validate::check_name("cloudbr0").is_ok());
+/// assert!(kvmhost_net::validate::check_name("a-name-far-too-long").is_err());
+/// ```
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.len() > 15 {
+        return Err(format!("it is {} bytes long, at most 15 are allowed", name.len()));
+    }
+    if name == "." || name == ".." {
+        return Err("`.` and `..` are reserved".into());
+    }
+    if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control()) {
+        return Err(format!("it contains {c:?}"));
+    }
+    Ok(())
+}
+
+fn check_mtu(out: &mut Vec<ValidationError>, field: String, mtu: Option<u32>) {
+    if let Some(mtu) = mtu {
+        if !(68..=65535).contains(&mtu) {
+            out.push(ValidationError::Mtu { field, mtu });
+        }
+    }
+}
+
+fn check_routes(out: &mut Vec<ValidationError>, base: &str, routes: &[Route]) {
+    let mut defaults: BTreeMap<(bool, Option<u32>), usize> = BTreeMap::new();
+    for (i, r) in routes.iter().enumerate() {
+        let field = format!("{base}.routes[{i}]");
+        if let Some(gw) = r.gateway {
+            if gw.is_ipv6() != r.destination.is_ipv6() {
+                out.push(ValidationError::Route {
+                    field: format!("{field}.gateway"),
+                    reason: format!("gateway {gw} is not of the family of destination {}", r.destination),
+                });
+            }
+            if gw.is_unspecified() || gw.is_multicast() {
+                out.push(ValidationError::Route {
+                    field: format!("{field}.gateway"),
+                    reason: format!("{gw} cannot be a gateway"),
+                });
+            }
+        }
+        if r.destination.network() != r.destination {
+            out.push(ValidationError::Route {
+                field: format!("{field}.destination"),
+                reason: format!("{} has host bits set (did you mean {}?)", r.destination, r.destination.network()),
+            });
+        }
+        if r.destination.is_default() {
+            if let Some(j) = defaults.insert((r.destination.is_ipv6(), r.metric), i) {
+                out.push(ValidationError::Route {
+                    field,
+                    reason: format!("a second default route with the same metric ({base}.routes[{j}] is the first)"),
+                });
+            }
+        }
+    }
+}
+
+impl HostNetwork {
+    /// Checks the whole model and returns every problem found.
+    ///
+    /// ```
+    /// let net = kvmhost_net::HostNetwork::from_yaml(r#"
+    /// uplinks: [{name: eth0, addresses: [192.168.42.11/24]}]
+    /// bridges: [{name: cloudbr0, ports: [eth0]}]
+    /// "#).unwrap();
+    /// let errors = net.validate().unwrap_err();
+    /// assert_eq!(errors[0].field(), "uplinks[0].addresses[0]");
+    /// ```
+    pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
+        let mut out = Vec::new();
+        let devices = self.devices();
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, role, field) in &devices {
+            let name_field = if *role == DeviceRole::VethPeer { field.clone() } else { format!("{field}.name") };
+            if let Err(reason) = check_name(name) {
+                out.push(ValidationError::Name { field: name_field.clone(), name: name.clone(), reason });
+            }
+            if let Some(first) = seen.insert(name, field) {
+                out.push(ValidationError::Duplicate { field: name_field, name: name.clone(), first: first.to_string() });
+                seen.insert(name, first);
+            }
+        }
+        let role = |n: &str| devices.iter().find(|(d, _, _)| d == n).map(|(_, r, _)| *r);
+
+        for (i, u) in self.uplinks.iter().enumerate() {
+            check_mtu(&mut out, format!("uplinks[{i}].mtu"), u.mtu);
+            check_routes(&mut out, &format!("uplinks[{i}]"), &u.routes);
+        }
+        for (i, v) in self.vlans.iter().enumerate() {
+            if !(1..=4094).contains(&v.id) {
+                out.push(ValidationError::VlanId { field: format!("vlans[{i}].id"), id: v.id });
+            }
+            match role(&v.parent) {
+                None => out.push(ValidationError::UnknownDevice {
+                    field: format!("vlans[{i}].parent"),
+                    name: v.parent.clone(),
+                }),
+                Some(DeviceRole::Vlan) if v.parent == v.name => out.push(ValidationError::UnknownDevice {
+                    field: format!("vlans[{i}].parent"),
+                    name: v.parent.clone(),
+                }),
+                Some(_) => {}
+            }
+            check_mtu(&mut out, format!("vlans[{i}].mtu"), v.mtu);
+            check_routes(&mut out, &format!("vlans[{i}]"), &v.routes);
+        }
+        let mut parent_ids: BTreeMap<(&str, u16), usize> = BTreeMap::new();
+        for (i, v) in self.vlans.iter().enumerate() {
+            if let Some(j) = parent_ids.insert((&v.parent, v.id), i) {
+                out.push(ValidationError::Duplicate {
+                    field: format!("vlans[{i}].id"),
+                    name: format!("VLAN {} on {}", v.id, v.parent),
+                    first: format!("vlans[{j}]"),
+                });
+            }
+        }
+        for (i, v) in self.veths.iter().enumerate() {
+            check_mtu(&mut out, format!("veths[{i}].mtu"), v.mtu);
+            check_routes(&mut out, &format!("veths[{i}]"), &v.routes);
+        }
+        for (i, t) in self.taps.iter().enumerate() {
+            check_mtu(&mut out, format!("taps[{i}].mtu"), t.mtu);
+        }
+
+        let mut port_owner: BTreeMap<&str, String> = BTreeMap::new();
+        for (i, b) in self.bridges.iter().enumerate() {
+            check_mtu(&mut out, format!("bridges[{i}].mtu"), b.mtu);
+            check_routes(&mut out, &format!("bridges[{i}]"), &b.routes);
+            if let Some(fd) = b.forward_delay {
+                let range = if b.stp { 2..=30 } else { 0..=30 };
+                if !range.contains(&fd) {
+                    out.push(ValidationError::Bridge {
+                        field: format!("bridges[{i}].forward_delay"),
+                        reason: format!(
+                            "forward delay {fd} s is outside {}..={} s{}",
+                            range.start(),
+                            range.end(),
+                            if b.stp { " (STP is on)" } else { "" }
+                        ),
+                    });
+                }
+            }
+            if let Some(mac) = b.mac {
+                if mac.is_multicast() || mac.octets() == [0; 6] {
+                    out.push(ValidationError::Bridge {
+                        field: format!("bridges[{i}].mac"),
+                        reason: format!("{mac} cannot be an interface address"),
+                    });
+                }
+            }
+            for (j, p) in b.ports.iter().enumerate() {
+                let field = format!("bridges[{i}].ports[{j}]");
+                match role(p) {
+                    None => out.push(ValidationError::UnknownDevice { field, name: p.clone() }),
+                    Some(DeviceRole::Bridge) => out.push(ValidationError::Port {
+                        field,
+                        port: p.clone(),
+                        reason: "a Linux bridge cannot be a port of another bridge".into(),
+                    }),
+                    Some(_) => {
+                        if let Some(first) = port_owner.insert(p, field.clone()) {
+                            out.push(ValidationError::Port {
+                                field,
+                                port: p.clone(),
+                                reason: format!("it is already a port at {first}"),
+                            });
+                        }
+                    }
+                }
+            }
+            if let Some(f) = &b.vlan_filtering {
+                for (j, pv) in f.ports.iter().enumerate() {
+                    let field = format!("bridges[{i}].vlan_filtering.ports[{j}]");
+                    if pv.port != b.name && !b.ports.contains(&pv.port) {
+                        out.push(ValidationError::UnknownDevice { field: format!("{field}.port"), name: pv.port.clone() });
+                    }
+                    for (k, id) in pv.vids.iter().enumerate() {
+                        if !(1..=4094).contains(id) {
+                            out.push(ValidationError::VlanId { field: format!("{field}.vids[{k}]"), id: *id });
+                        }
+                    }
+                    if let Some(id) = pv.pvid {
+                        if !(1..=4094).contains(&id) {
+                            out.push(ValidationError::VlanId { field: format!("{field}.pvid"), id });
+                        }
+                    }
+                    for (k, id) in pv.untagged.iter().enumerate() {
+                        if !pv.vids.contains(id) && pv.pvid != Some(*id) {
+                            out.push(ValidationError::Bridge {
+                                field: format!("{field}.untagged[{k}]"),
+                                reason: format!("VLAN {id} is untagged but not among the port's vids or pvid"),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        // Addresses: well-formed, not declared twice, not on a bridge port.
+        let mut addr_seen: BTreeMap<std::net::IpAddr, String> = BTreeMap::new();
+        let mut names_done = BTreeSet::new();
+        for (name, _, _) in &devices {
+            if !names_done.insert(name.clone()) {
+                continue;
+            }
+            let (addrs, base) = self.addresses_of(name);
+            for (k, a) in addrs.iter().enumerate() {
+                let field = format!("{base}[{k}]");
+                if a.is_network_address() {
+                    out.push(ValidationError::Address {
+                        field: field.clone(),
+                        address: a.to_string(),
+                        reason: "it is the network address of its prefix".into(),
+                    });
+                }
+                if a.addr().is_unspecified() || a.addr().is_multicast() {
+                    out.push(ValidationError::Address {
+                        field: field.clone(),
+                        address: a.to_string(),
+                        reason: "unspecified and multicast addresses cannot be assigned".into(),
+                    });
+                }
+                if let Some(other) = addr_seen.insert(a.addr(), field.clone()) {
+                    out.push(ValidationError::AddressConflict {
+                        field: field.clone(),
+                        address: a.to_string(),
+                        other: other.clone(),
+                    });
+                    addr_seen.insert(a.addr(), other);
+                }
+                if let Some(b) = self.bridge_of(name) {
+                    out.push(ValidationError::AddressOnPort {
+                        field,
+                        address: a.to_string(),
+                        device: name.clone(),
+                        bridge: b.name.clone(),
+                    });
+                }
+            }
+            if self.bridge_of(name).is_some() {
+                for (k, _) in self.routes_of(name).iter().enumerate() {
+                    let base = base.trim_end_matches(".addresses");
+                    out.push(ValidationError::Route {
+                        field: format!("{base}.routes[{k}]"),
+                        reason: format!("{name} is a bridge port: its routes belong on the bridge"),
+                    });
+                }
+            }
+        }
+        if out.is_empty() {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    }
+}
