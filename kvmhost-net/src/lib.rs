@@ -7,3 +7,6 @@
 //! Status: the crate is reserved in the workspace with its dependencies pinned (`rtnetlink`
 //! 0.23, which shares a lockfile with `virt` 0.5); the engine itself is not written yet and
 //! nothing here is exported.
+
+pub mod ovs;
+pub mod ovsdb;
