@@ -220,6 +220,110 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The rows OVSDB would hold for `cfg` (as `ovs-vsctl` would create them), with made-up
+    /// UUIDs: for planning without a database and for tests.
+    ///
+    /// ```
+    /// use kvmhost_net::ovs::{plan, CloudStackOvs, OvsConfig, Snapshot};
+    /// let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0"));
+    /// let s = Snapshot::synthetic(&cfg);
+    /// assert_eq!(s.config().bridges[0].fake_bridges.len(), 3); // read back sorted by name
+    /// assert!(plan(&cfg, &s).unwrap().is_empty());
+    /// ```
+    pub fn synthetic(cfg: &OvsConfig) -> Snapshot {
+        let mut n = 0u64;
+        let mut next = || {
+            n += 1;
+            Uuid::parse(&format!("00000000-0000-4000-8000-{n:012x}")).expect("well-formed")
+        };
+        let root = next();
+        let mut s = Snapshot {
+            root,
+            root_bridges: Vec::new(),
+            bridges: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            interfaces: BTreeMap::new(),
+        };
+        let set = |atoms: Vec<Atom>| Value::set(atoms).normalized();
+        let ints = |v: &[u16]| set(v.iter().map(|t| Atom::Integer((*t).into())).collect());
+        let strs = |v: Option<&str>| set(v.map(|x| Atom::String(x.into())).into_iter().collect());
+        let empty_map = Value::Map(Vec::new());
+        for b in &cfg.bridges {
+            let mut port_refs = Vec::new();
+            let mut add = |s: &mut Snapshot,
+                           name: &str,
+                           ty: &str,
+                           opts: Value,
+                           tag: Option<u16>,
+                           trunks: &[u16],
+                           mode: Option<&str>,
+                           fake: bool| {
+                let (iu, pu) = (next(), next());
+                let iface: Row = [
+                    ("name", Value::from(name)),
+                    ("type", Value::from(ty)),
+                    ("options", opts),
+                    ("mtu_request", set(vec![])),
+                    ("other_config", empty_map.clone()),
+                    ("external_ids", empty_map.clone()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                let port: Row = [
+                    ("name", Value::from(name)),
+                    ("interfaces", set(vec![Atom::Uuid(iu.clone())])),
+                    ("tag", ints(tag.as_slice())),
+                    ("trunks", ints(trunks)),
+                    ("vlan_mode", strs(mode)),
+                    ("fake_bridge", Value::from(fake)),
+                    ("other_config", empty_map.clone()),
+                    ("external_ids", empty_map.clone()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                s.interfaces.insert(iu, iface);
+                s.ports.insert(pu.clone(), port);
+                pu
+            };
+            port_refs.push(add(&mut s, &b.name, "internal", empty_map.clone(), None, &[], None, false));
+            for p in &b.ports {
+                let opts = match &p.kind {
+                    PortKind::Patch { peer } => Value::string_map([("peer", peer.as_str())]),
+                    _ => empty_map.clone(),
+                };
+                let mode = p.vlan_mode.map(VlanMode::as_str);
+                let mut trunks = p.trunks.clone();
+                trunks.sort_unstable();
+                port_refs.push(add(&mut s, &p.name, p.kind.ovs_type(), opts, p.tag, &trunks, mode, false));
+            }
+            for f in &b.fake_bridges {
+                port_refs.push(add(&mut s, &f.name, "internal", empty_map.clone(), Some(f.vlan), &[], None, true));
+            }
+            let bu = next();
+            let row: Row = [
+                ("name", Value::from(b.name.as_str())),
+                ("ports", set(port_refs.into_iter().map(Atom::Uuid).collect())),
+                ("datapath_type", Value::from(b.datapath_type.as_str())),
+                ("fail_mode", strs(b.fail_mode.map(FailMode::as_str))),
+                ("stp_enable", Value::from(b.stp)),
+                ("protocols", set(vec![])),
+                ("other_config", empty_map.clone()),
+                ("external_ids", empty_map.clone()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            s.bridges.insert(bu.clone(), row);
+            s.root_bridges.push(bu);
+        }
+        s.root_bridges.sort();
+        s
+    }
+}
+
 /// Reads the current Open vSwitch configuration (one `transact` of `select`s).
 ///
 /// ```no_run
