@@ -36,6 +36,8 @@ pub mod message;
 pub mod model;
 pub mod netlink;
 pub mod netns;
+pub mod ovs;
+pub mod ovsdb;
 pub mod plan;
 pub mod render;
 pub mod state;

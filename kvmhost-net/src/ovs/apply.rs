@@ -1,0 +1,313 @@
+//! Applying a [`Plan`] through `transact`, verifying by reading back, rolling back to the
+//! captured [`Snapshot`] on any failure.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::OvsConfig;
+use super::plan::{plan, Plan};
+use super::state::Snapshot;
+use super::{Error, DB};
+use crate::ovsdb::{self, Atom, Client, Condition, Mutation, Mutator, Operation, Row, Value, WaitUntil};
+
+/// How [`apply`] writes.
+///
+/// ```
+/// use kvmhost_net::ovs::{ApplyMode, ApplyOptions};
+/// let o = ApplyOptions::default();
+/// assert_eq!(o.mode, ApplyMode::Atomic);
+/// assert!(o.wait_for_vswitchd.is_some());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApplyMode {
+    /// All steps in one transaction: OVSDB applies all or nothing.
+    Atomic,
+    /// One transaction per step (each visible to ovs-vswitchd on its own); a failure at step
+    /// *k* rolls back steps 1..*k* from the snapshot.
+    Stepwise,
+}
+
+/// Options of [`apply`].
+///
+/// ```
+/// use kvmhost_net::ovs::{ApplyMode, ApplyOptions};
+/// let o = ApplyOptions { mode: ApplyMode::Stepwise, wait_for_vswitchd: None };
+/// assert!(o.wait_for_vswitchd.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyOptions {
+    /// Atomic or step by step.
+    pub mode: ApplyMode,
+    /// After writing, wait up to this long until ovs-vswitchd has applied the configuration
+    /// (`cur_cfg` reaches the `next_cfg` written, as `ovs-vsctl` does without `--no-wait`) and
+    /// check the `error` column of the interfaces added; `None` for no wait (like `--no-wait`).
+    pub wait_for_vswitchd: Option<Duration>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { mode: ApplyMode::Atomic, wait_for_vswitchd: Some(Duration::from_secs(30)) }
+    }
+}
+
+/// What [`apply`] did.
+///
+/// ```
+/// use kvmhost_net::ovs::ApplyReport;
+/// assert_eq!(ApplyReport::default().write_transactions, 0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    /// Steps applied.
+    pub steps: usize,
+    /// Transactions that wrote (0 when the configuration was already in place).
+    pub write_transactions: u64,
+}
+
+/// Reads the current state, plans and applies it: validate → snapshot → plan → write → wait
+/// for ovs-vswitchd → verify → (on failure) roll back. Applying the same configuration again
+/// makes no transaction that writes.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kvmhost_net::ovs::Error> {
+/// use kvmhost_net::ovs::{apply, ApplyOptions, CloudStackOvs, DatapathType, OvsConfig};
+/// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock").await?;
+/// let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev));
+/// let first = apply(&mut c, &cfg, ApplyOptions::default()).await?;
+/// let again = apply(&mut c, &cfg, ApplyOptions::default()).await?;
+/// assert_eq!(again.write_transactions, 0);
+/// # Ok(()) }
+/// ```
+pub async fn apply(client: &mut Client, desired: &OvsConfig, options: ApplyOptions) -> Result<ApplyReport, Error> {
+    desired.validate()?;
+    let prior = Snapshot::capture(client).await?;
+    let plan = plan(desired, &prior)?;
+    apply_plan(client, &plan, &prior, options).await
+}
+
+/// Applies a plan computed on `prior` (which must be the current state); on failure OVSDB is
+/// restored to `prior` and the error says what failed.
+///
+/// ```no_run
+/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client, cfg: &kvmhost_net::ovs::OvsConfig) -> Result<(), kvmhost_net::ovs::Error> {
+/// use kvmhost_net::ovs::{apply_plan, plan, ApplyOptions, Snapshot};
+/// let prior = Snapshot::capture(c).await?;
+/// let p = plan(cfg, &prior)?;
+/// print!("{p}");
+/// apply_plan(c, &p, &prior, ApplyOptions::default()).await?;
+/// # Ok(()) }
+/// ```
+pub async fn apply_plan(
+    client: &mut Client,
+    plan: &Plan,
+    prior: &Snapshot,
+    options: ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    if plan.is_empty() {
+        return Ok(ApplyReport::default());
+    }
+    let writes_before = client.stats().write_transactions;
+    let outcome = write_and_verify(client, plan, options).await;
+    match outcome {
+        Ok(steps) => Ok(ApplyReport { steps, write_transactions: client.stats().write_transactions - writes_before }),
+        Err(cause) => match restore(client, prior).await {
+            Ok(_) => Err(cause),
+            Err(rollback) => Err(Error::RollbackFailed { cause: cause.to_string(), source: Box::new(rollback) }),
+        },
+    }
+}
+
+async fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOptions) -> Result<usize, Error> {
+    let per_step: Vec<Vec<Operation>> = plan.steps.iter().enumerate().map(|(n, s)| s.operations(n)).collect();
+    let batches: Vec<(usize, Vec<Operation>)> = match options.mode {
+        ApplyMode::Atomic => vec![(0, per_step.concat())],
+        ApplyMode::Stepwise => per_step.iter().cloned().enumerate().collect(),
+    };
+    let last = batches.len() - 1;
+    let mut next_cfg = None;
+    for (b, (first_step, mut ops)) in batches.into_iter().enumerate() {
+        let bump = b == last && options.wait_for_vswitchd.is_some();
+        if bump {
+            ops.push(Operation::mutate("Open_vSwitch", vec![], vec![Mutation::new("next_cfg", Mutator::Add, 1i64)]));
+            ops.push(Operation::select("Open_vSwitch", vec![], Some(&["next_cfg"])));
+        }
+        ops.push(Operation::comment(&format!("kvmhost-net ovs: {} step(s)", plan.steps.len())));
+        let step_of = |op: usize| -> usize {
+            if options.mode == ApplyMode::Stepwise {
+                return first_step;
+            }
+            let mut seen = 0;
+            for (s, o) in per_step.iter().enumerate() {
+                seen += o.len();
+                if op < seen {
+                    return s;
+                }
+            }
+            plan.steps.len().saturating_sub(1)
+        };
+        let step_error = |op: usize, source: ovsdb::Error| {
+            let index = step_of(op);
+            Error::StepFailed { index, step: plan.steps[index].to_string(), source }
+        };
+        let results = client.transact(DB, &ops).await.map_err(|e| match e {
+            ovsdb::Error::Operation { index, .. } => step_error(index, e),
+            other => Error::Ovsdb(other),
+        })?;
+        for (i, (op, r)) in ops.iter().zip(&results).enumerate() {
+            if matches!(op, Operation::Update { .. } | Operation::Mutate { .. }) && r.count() != Some(1) {
+                return Err(step_error(
+                    i,
+                    ovsdb::Error::Protocol {
+                        method: "transact".into(),
+                        detail: format!("{} matched {:?} rows, not 1", op.name(), r.count()),
+                    },
+                ));
+            }
+        }
+        if bump {
+            next_cfg = results.iter().rev().find_map(|r| r.rows().first().and_then(|row| row.get("next_cfg")).cloned());
+        }
+    }
+    if let (Some(timeout), Some(cfg)) = (options.wait_for_vswitchd, next_cfg) {
+        wait_for_vswitchd(client, cfg, timeout).await?;
+        check_interface_errors(client, plan).await?;
+    }
+    let after = Snapshot::capture(client).await?;
+    let remaining = plan_after(&plan.desired, &after)?;
+    if !remaining.is_empty() {
+        return Err(Error::VerifyFailed { remaining });
+    }
+    Ok(plan.steps.len())
+}
+
+fn plan_after(desired: &OvsConfig, after: &Snapshot) -> Result<Vec<String>, Error> {
+    Ok(plan(desired, after)?.steps.iter().map(ToString::to_string).collect())
+}
+
+/// Blocks (server side, with OVSDB's `wait`) until `cur_cfg >= next_cfg`.
+async fn wait_for_vswitchd(client: &mut Client, next_cfg: Value, timeout: Duration) -> Result<(), Error> {
+    let op = Operation::Wait {
+        table: "Open_vSwitch".into(),
+        conditions: vec![Condition { column: "cur_cfg".into(), function: ovsdb::Function::Ge, value: next_cfg }],
+        columns: vec!["cur_cfg".into()],
+        until: WaitUntil::NotEqual,
+        rows: vec![],
+        timeout_ms: Some(timeout.as_millis().try_into().unwrap_or(u64::MAX)),
+    };
+    client.set_timeout(timeout + Duration::from_secs(5));
+    let r = client.transact(DB, &[op]).await;
+    client.set_timeout(Duration::from_secs(30));
+    match r {
+        Ok(_) => Ok(()),
+        Err(ovsdb::Error::Operation { error, .. }) if error == "timed out" => Err(Error::VswitchdTimeout(timeout)),
+        Err(e) => Err(Error::Ovsdb(e)),
+    }
+}
+
+/// ovs-vswitchd reports interfaces it could not set up in `Interface.error`.
+async fn check_interface_errors(client: &mut Client, plan: &Plan) -> Result<(), Error> {
+    let names: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            super::Step::AddPort { port, .. } => Some(port.name.as_str()),
+            super::Step::AddFakeBridge { fake, .. } => Some(fake.name.as_str()),
+            super::Step::AddBridge { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let r = client.transact(DB, &[Operation::select("Interface", vec![], Some(&["name", "error"]))]).await?;
+    let mut failed = Vec::new();
+    for row in r[0].rows() {
+        let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
+        if let (true, Some(err)) = (names.contains(&name), row.get("error").and_then(Value::as_str)) {
+            failed.push(format!("{name}: {err}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InterfaceErrors(failed))
+    }
+}
+
+fn without_name(row: &Row) -> Row {
+    row.iter().filter(|(k, _)| k.as_str() != "name").map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The operations that turn `now` back into `prior`: rows deleted since are re-inserted with
+/// their old UUIDs (OVS ≥ 2.13), changed columns are written back, and references added since
+/// are dropped (OVSDB then garbage-collects rows nothing refers to).
+///
+/// ```no_run
+/// # fn demo(prior: &kvmhost_net::ovs::Snapshot, now: &kvmhost_net::ovs::Snapshot) {
+/// let ops = kvmhost_net::ovs::restore_operations(prior, now);
+/// println!("{} operations to restore", ops.len());
+/// # }
+/// ```
+pub fn restore_operations(prior: &Snapshot, now: &Snapshot) -> Vec<Operation> {
+    let mut ops = Vec::new();
+    for (table, before, after) in [
+        ("Interface", &prior.interfaces, &now.interfaces),
+        ("Port", &prior.ports, &now.ports),
+        ("Bridge", &prior.bridges, &now.bridges),
+    ] {
+        for (uuid, row) in before {
+            match after.get(uuid) {
+                None => ops.push(Operation::Insert {
+                    table: table.into(),
+                    row: row.clone(),
+                    uuid_name: None,
+                    uuid: Some(uuid.clone()),
+                }),
+                Some(cur) if cur != row => {
+                    let changed: Row = without_name(row).into_iter().filter(|(k, v)| cur.get(k) != Some(v)).collect();
+                    ops.push(Operation::update(table, vec![Condition::uuid(uuid)], changed));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if prior.root_bridges != now.root_bridges {
+        let set = Value::set(prior.root_bridges.iter().cloned().map(Atom::Uuid));
+        ops.push(Operation::update(
+            "Open_vSwitch",
+            vec![Condition::uuid(&prior.root)],
+            [("bridges".to_string(), set)].into_iter().collect(),
+        ));
+    }
+    // Rows created since are not deleted one by one: every reference column of the kept rows
+    // was written back above, so nothing refers to them and OVSDB drops them at commit.
+    ops
+}
+
+/// Restores OVSDB to `prior` in one transaction (none when nothing changed) and checks the
+/// result row for row; returns the number of operations written.
+///
+/// ```no_run
+/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovs::Error> {
+/// use kvmhost_net::ovs::{restore, Snapshot};
+/// let before = Snapshot::capture(c).await?;
+/// // ... changes by anyone ...
+/// restore(c, &before).await?;
+/// assert_eq!(Snapshot::capture(c).await?, before);
+/// # Ok(()) }
+/// ```
+pub async fn restore(client: &mut Client, prior: &Snapshot) -> Result<usize, Error> {
+    let now = Snapshot::capture(client).await?;
+    let mut ops = restore_operations(prior, &now);
+    let n = ops.len();
+    if n > 0 {
+        ops.push(Operation::comment("kvmhost-net ovs: rollback"));
+        client.transact(DB, &ops).await?;
+        let after = Snapshot::capture(client).await?;
+        if after != *prior {
+            return Err(Error::State("OVSDB differs from the snapshot after restoring it".into()));
+        }
+    }
+    Ok(n)
+}

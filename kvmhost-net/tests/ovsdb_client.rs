@@ -1,0 +1,169 @@
+//! The RFC 7047 client against a real ovsdb-server (scripts/services/ovs.sh).
+
+use kvmhost_net::ovsdb::{Atom, Client, Condition, Error, Mutation, Mutator, Operation, Row, Value};
+
+const DB: &str = "Open_vSwitch";
+
+async fn client() -> Option<Client> {
+    match std::env::var("KVMHOST_OVSDB_SOCK") {
+        Ok(sock) => Some(Client::connect(sock).await.expect("connect to the test ovsdb-server")),
+        Err(_) => {
+            println!("SKIP: ovs not started (run ./scripts/test.sh, or eval \"$(scripts/services/ovs.sh start)\")");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn list_dbs_schema_and_echo() {
+    let Some(mut c) = client().await else { return };
+    let dbs = c.list_dbs().await.unwrap();
+    assert!(dbs.contains(&DB.to_string()), "{dbs:?}");
+    let schema = c.get_schema(DB).await.unwrap();
+    assert_eq!(schema.name, DB);
+    assert!(schema.tables["Open_vSwitch"].is_root);
+    assert!(!schema.tables["Port"].is_root);
+    assert!(!schema.tables["Bridge"].columns["name"].mutable);
+    assert!(schema.tables["Interface"].columns["ofport"].mutable);
+    let echoed = c.echo(serde_json::json!(["kvmhost", 7])).await.unwrap();
+    assert_eq!(echoed, serde_json::json!(["kvmhost", 7]));
+    assert_eq!(c.stats().requests, 3);
+}
+
+#[tokio::test]
+async fn unknown_database_is_a_typed_error() {
+    let Some(mut c) = client().await else { return };
+    match c.get_schema("No_Such_DB").await {
+        Err(Error::Rpc { method, error }) => {
+            assert_eq!(method, "get_schema");
+            assert!(error.to_string().contains("unknown database"), "{error}");
+        }
+        other => panic!("expected an RPC error, got {other:?}"),
+    }
+    // The connection is still usable afterwards.
+    assert!(c.list_dbs().await.unwrap().contains(&DB.to_string()));
+}
+
+fn row(pairs: &[(&str, Value)]) -> Row {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+#[tokio::test]
+async fn transact_errors_carry_the_operation_index() {
+    let Some(mut c) = client().await else { return };
+    // Operation 1 violates the Port.tag constraint (0..4095): nothing of the transaction stays.
+    let ops = [
+        Operation::comment("kvmhost test: typed errors"),
+        Operation::insert("Port", row(&[("name", Value::from("kvmtest-bad")), ("tag", Value::from(5000i64))]), None),
+    ];
+    match c.transact(DB, &ops).await {
+        Err(Error::Operation { index, op, error, .. }) => {
+            assert_eq!((index, op.as_str()), (1, "insert"));
+            assert_eq!(error, "constraint violation");
+        }
+        other => panic!("expected an operation error, got {other:?}"),
+    }
+    // A referential integrity error is found at commit: index == number of operations.
+    let ops = [Operation::insert(
+        "Bridge",
+        row(&[
+            ("name", Value::from("kvmtest-dangling")),
+            (
+                "ports",
+                Value::set([Atom::Uuid(
+                    kvmhost_net::ovsdb::Uuid::parse("00000000-0000-0000-0000-000000000001").unwrap(),
+                )]),
+            ),
+        ]),
+        None,
+    )];
+    match c.transact(DB, &ops).await {
+        Err(Error::Operation { index, op, error, .. }) => {
+            assert_eq!((index, op.as_str()), (1, "commit"));
+            assert_eq!(error, "referential integrity violation");
+        }
+        other => panic!("expected a commit error, got {other:?}"),
+    }
+    let r =
+        c.transact(DB, &[Operation::select("Port", vec![Condition::eq("name", "kvmtest-bad")], None)]).await.unwrap();
+    assert!(r[0].rows().is_empty());
+}
+
+#[tokio::test]
+async fn insert_mutate_select_delete_with_named_uuids() {
+    let Some(mut c) = client().await else { return };
+    let name = "kvmtest-c0";
+    let ops = [
+        Operation::insert(
+            "Interface",
+            row(&[("name", Value::from(name)), ("type", Value::from("internal"))]),
+            Some("i"),
+        ),
+        Operation::insert(
+            "Port",
+            row(&[("name", Value::from(name)), ("interfaces", Value::set([Atom::named("i")]))]),
+            Some("p"),
+        ),
+        Operation::insert(
+            "Bridge",
+            row(&[
+                ("name", Value::from(name)),
+                ("ports", Value::set([Atom::named("p")])),
+                ("datapath_type", Value::from("netdev")),
+                ("external_ids", Value::string_map([("owner", "kvmhost-test")])),
+            ]),
+            Some("b"),
+        ),
+        Operation::mutate(
+            "Open_vSwitch",
+            vec![],
+            vec![Mutation::new("bridges", Mutator::Insert, Value::set([Atom::named("b")]))],
+        ),
+    ];
+    let r = c.transact(DB, &ops).await.unwrap();
+    let bridge_uuid = r[2].uuid().unwrap().clone();
+    assert_eq!(r[3].count(), Some(1));
+    let r = c
+        .transact(
+            DB,
+            &[
+                Operation::select(
+                    "Bridge",
+                    vec![Condition::uuid(&bridge_uuid)],
+                    Some(&["name", "external_ids", "datapath_type"]),
+                ),
+                Operation::update(
+                    "Port",
+                    vec![Condition::eq("name", name)],
+                    row(&[("trunks", Value::set([Atom::Integer(300), Atom::Integer(100)]))]),
+                ),
+                Operation::select("Port", vec![Condition::eq("name", name)], Some(&["trunks"])),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows()[0]["name"].as_str(), Some(name));
+    assert_eq!(r[0].rows()[0]["external_ids"].to_string_map()["owner"], "kvmhost-test");
+    assert_eq!(r[1].count(), Some(1));
+    assert_eq!(r[2].rows()[0]["trunks"].normalized(), Value::set([Atom::Integer(100), Atom::Integer(300)]));
+    // Removing the reference from the root table garbage-collects bridge, port and interface.
+    let r = c
+        .transact(
+            DB,
+            &[Operation::mutate(
+                "Open_vSwitch",
+                vec![],
+                vec![Mutation::new("bridges", Mutator::Delete, Value::set([Atom::Uuid(bridge_uuid.clone())]))],
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].count(), Some(1));
+    // Garbage collection happens at commit: the next transaction no longer sees the rows.
+    let r = c
+        .transact(DB, &[Operation::select("Interface", vec![Condition::eq("name", name)], Some(&["name"]))])
+        .await
+        .unwrap();
+    assert!(r[0].rows().is_empty(), "the interface was garbage-collected");
+    assert!(c.stats().write_transactions >= 3);
+}
