@@ -22,6 +22,7 @@
 use std::sync::Once;
 
 pub mod event_loop;
+pub mod events;
 
 use kvmhost_core::domain::{Domain, DomainError};
 use serde::{Deserialize, Serialize};
