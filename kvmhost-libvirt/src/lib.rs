@@ -23,6 +23,7 @@ use std::sync::Once;
 
 pub mod event_loop;
 pub mod events;
+pub mod migration;
 
 use kvmhost_core::domain::{Domain, DomainError};
 use serde::{Deserialize, Serialize};

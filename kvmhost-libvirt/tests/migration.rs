@@ -1,0 +1,219 @@
+//! Live migration for real, between the two libvirtd hosts of `scripts/services/libvirt-hosts.sh`
+//! (two network namespaces joined by a veth pair). Skips unless the service is started
+//! (`KVMHOST_MIGRATION_SRC_URI`, `KVMHOST_MIGRATION_DST_URI`, `KVMHOST_MIGRATION_DST_ADDR`).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kvmhost_core::cpu::CpuMap;
+use kvmhost_libvirt::events::{self, DomainEvents, EventKind, ResumedDetail, StartedDetail, StoppedDetail};
+use kvmhost_libvirt::migration::{
+    self, check_cpu_offline, host_model_cpu, CpuCheckPolicy, CpuVerdict, GuestCpu, MigrationError, MigrationOptions,
+};
+use virt::connect::Connect;
+
+/// One migration at a time: the tests share two daemons and two CPU cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Hosts {
+    src: Connect,
+    dst: Connect,
+    dst_addr: String,
+}
+
+fn hosts(test: &str) -> Option<Hosts> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    let (Some(src), Some(dst), Some(dst_addr)) =
+        (var("KVMHOST_MIGRATION_SRC_URI"), var("KVMHOST_MIGRATION_DST_URI"), var("KVMHOST_MIGRATION_DST_ADDR"))
+    else {
+        println!("SKIP: {test}: libvirt-hosts not started (run ./scripts/test.sh)");
+        return None;
+    };
+    virt::error::clear_error_callback();
+    // Before the connections open, so that they watch their sockets and deliver events.
+    kvmhost_libvirt::event_loop::ensure_running().unwrap();
+    Some(Hosts { src: Connect::open(Some(&src)).unwrap(), dst: Connect::open(Some(&dst)).unwrap(), dst_addr })
+}
+
+fn virt_type() -> &'static str {
+    if std::path::Path::new("/dev/kvm").exists() {
+        "kvm"
+    } else {
+        "qemu"
+    }
+}
+
+/// A 64 MiB guest without disks or NICs; `cpu` is an optional `<cpu>` element.
+fn tiny(name: &str, cpu: &str) -> String {
+    format!(
+        "<domain type='{}'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os>{cpu}\
+         <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/></devices></domain>",
+        virt_type()
+    )
+}
+
+/// Removes `name` from both hosts (leftovers of an earlier run included).
+fn cleanup(h: &Hosts, name: &str) {
+    for conn in [&h.src, &h.dst] {
+        if let Ok(d) = conn.lookup_domain_by_name(name) {
+            let _ = d.destroy();
+            let _ = d.undefine();
+        }
+    }
+}
+
+async fn kinds_of(events: &mut DomainEvents, name: &str, until: EventKind) -> Vec<EventKind> {
+    let mut seen = vec![];
+    while let Some(ev) = events.recv_timeout(Duration::from_secs(20)).await {
+        if ev.domain == name {
+            seen.push(ev.kind);
+            if ev.kind == until {
+                break;
+            }
+        }
+    }
+    seen
+}
+
+fn running(conn: &Connect, name: &str) -> bool {
+    conn.lookup_domain_by_name(name).and_then(|d| d.is_active()).unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_guest_migrates_live_with_progress_and_events_on_both_hosts() {
+    let Some(h) = hosts("live migration") else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let name = "lvmig-live";
+    cleanup(&h, name);
+    let vm = h.src.define_domain_xml(&tiny(name, "")).unwrap();
+    vm.create().unwrap();
+    let mut src_events = events::subscribe(&h.src).unwrap();
+    let mut dst_events = events::subscribe(&h.dst).unwrap();
+
+    let mut opts =
+        MigrationOptions::managed().migration_uri(&format!("tcp://{}", h.dst_addr)).allow_unsafe(true).auto_converge();
+    opts.progress_interval_ms = 20;
+    if CpuMap::default_path().join("index.xml").exists() {
+        opts.cpu_check = CpuCheckPolicy::LibvirtAndOffline { cpu_map_dir: CpuMap::default_path() };
+    }
+    let mut job = migration::start(&vm, &h.dst, &opts).unwrap();
+    assert!(matches!(job.cpu_verdict(), CpuVerdict::Compatible { .. }), "{:?}", job.cpu_verdict());
+    let mut samples = vec![];
+    while let Some(p) = job.next_progress().await {
+        samples.push(p);
+    }
+    let report = job.wait().await.unwrap();
+    println!(
+        "migrated {name} in {} ms, {} progress samples, completed: {:?}",
+        report.duration_ms,
+        samples.len(),
+        report.completed
+    );
+    assert_eq!(report.destination_domain, name);
+    assert_eq!(report.progress_samples, samples.len());
+    assert!(!samples.is_empty(), "no progress sample while migrating");
+    assert!(samples.iter().all(|p| p.job.is_running()));
+    let processed: Vec<u64> = samples.iter().filter_map(|p| p.data_processed).collect();
+    assert!(processed.windows(2).all(|w| w[0] <= w[1]), "progress went backwards: {processed:?}");
+    if let Some(total) = samples.iter().rev().find_map(|p| p.memory_total) {
+        assert!(total >= 64 << 20, "memory_total {total} below the guest's 64 MiB");
+    }
+
+    assert!(running(&h.dst, name), "not running on the destination");
+    assert!(!running(&h.src, name), "still running on the source");
+    let src_seen = kinds_of(&mut src_events, name, EventKind::Stopped(StoppedDetail::Migrated)).await;
+    assert!(src_seen.contains(&EventKind::Stopped(StoppedDetail::Migrated)), "source events: {src_seen:?}");
+    let dst_seen = kinds_of(&mut dst_events, name, EventKind::Resumed(ResumedDetail::Migrated)).await;
+    assert!(dst_seen.contains(&EventKind::Started(StartedDetail::Migrated)), "destination events: {dst_seen:?}");
+    assert!(dst_seen.contains(&EventKind::Resumed(ResumedDetail::Migrated)), "destination events: {dst_seen:?}");
+    // Persisted on the destination, source definition kept (defaults).
+    assert!(h.dst.lookup_domain_by_name(name).unwrap().is_persistent().unwrap());
+    assert!(h.src.lookup_domain_by_name(name).is_ok());
+    cleanup(&h, name);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_to_peer_migration_undefines_the_source() {
+    let Some(h) = hosts("peer-to-peer migration") else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let name = "lvmig-p2p";
+    cleanup(&h, name);
+    let vm = h.src.define_domain_xml(&tiny(name, "")).unwrap();
+    vm.create().unwrap();
+    // The source daemon reaches the destination daemon over the namespaces' veth link.
+    let opts = MigrationOptions::peer_to_peer(&format!("qemu+tcp://{}/system", h.dst_addr))
+        .migration_uri(&format!("tcp://{}:49200", h.dst_addr))
+        .undefine_source(true)
+        .bandwidth_mib_s(1000)
+        .allow_unsafe(true);
+    let report = migration::start(&vm, &h.dst, &opts).unwrap().wait().await.unwrap();
+    assert_eq!(report.destination_domain, name);
+    assert!(running(&h.dst, name));
+    assert!(h.src.lookup_domain_by_name(name).is_err(), "source definition should be gone");
+    cleanup(&h, name);
+}
+
+/// A CPU feature the destination's host-model CPU lacks, found with the CPU engine.
+fn missing_feature(map: &CpuMap, dst: &Connect) -> String {
+    let caps = dst.domain_capabilities(None, Some("x86_64"), None, Some(virt_type()), 0).unwrap();
+    let host = host_model_cpu(&caps).unwrap();
+    let names: Vec<&str> = host.cpu.features.iter().map(|f| f.name.as_str()).collect();
+    let have = map.expand(host.cpu.model_name(), &names).unwrap();
+    let candidates = ["avx512f", "la57", "amx-tile", "avx512-fp16", "avx512bw", "sha-ni", "svm", "vmx"];
+    candidates
+        .iter()
+        .find(|f| map.feature_data(f).map(|d| !d.is_subset_of(&have)).unwrap_or(false))
+        .expect("the destination has every candidate feature")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpu_precheck_refuses_a_guest_cpu_the_destination_lacks() {
+    let Some(h) = hosts("CPU pre-check") else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Ok(map) = CpuMap::load(CpuMap::default_path()) else {
+        println!("SKIP: CPU pre-check: no libvirt CPU map at {}", CpuMap::default_path().display());
+        return;
+    };
+    let feature = missing_feature(&map, &h.dst);
+    let name = "lvmig-cpu-refused";
+    cleanup(&h, name);
+    let cpu = format!(
+        "<cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model>\
+         <feature policy='disable' name='pni'/><feature policy='disable' name='svm'/>\
+         <feature policy='require' name='{feature}'/></cpu>"
+    );
+    let vm = h.src.define_domain_xml(&tiny(name, &cpu)).unwrap();
+
+    // libvirt on the destination refuses, naming the feature.
+    let err = migration::start(&vm, &h.dst, &MigrationOptions::managed().allow_unsafe(true)).unwrap_err();
+    println!("refused: {err}");
+    match &err {
+        MigrationError::CpuIncompatible { features, .. } => assert!(features.contains(&feature), "{err}"),
+        other => panic!("expected CpuIncompatible, got {other:?}"),
+    }
+    assert!(err.to_string().contains(&feature));
+    // Nothing moved.
+    assert!(h.dst.lookup_domain_by_name(name).is_err());
+    assert!(h.src.lookup_domain_by_name(name).is_ok());
+
+    // The CPU engine offline agrees, against the destination's host-model CPU.
+    let guest = GuestCpu::from_domain_xml(&vm.xml_desc(0).unwrap()).unwrap();
+    let caps = h.dst.domain_capabilities(None, Some("x86_64"), None, Some(virt_type()), 0).unwrap();
+    let offline = check_cpu_offline(&map, &host_model_cpu(&caps).unwrap(), "dst", &guest).unwrap_err();
+    assert!(
+        matches!(&offline, MigrationError::CpuIncompatible { features, .. } if features.contains(&feature)),
+        "{offline}"
+    );
+    // Without the feature the same CPU passes both checks.
+    let ok_xml = tiny(name, &cpu.replace(&format!("<feature policy='require' name='{feature}'/>"), ""));
+    let ok = GuestCpu::from_domain_xml(&ok_xml).unwrap();
+    let dst_uri = h.dst.uri().unwrap();
+    assert!(matches!(migration::check_cpu_with_libvirt(&h.dst, &dst_uri, &ok).unwrap(), CpuVerdict::Compatible { .. }));
+    assert!(matches!(
+        check_cpu_offline(&map, &host_model_cpu(&caps).unwrap(), "dst", &ok).unwrap(),
+        CpuVerdict::Compatible { .. }
+    ));
+    cleanup(&h, name);
+}
