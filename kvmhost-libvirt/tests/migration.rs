@@ -2,7 +2,6 @@
 //! (two network namespaces joined by a veth pair). Skips unless the service is started
 //! (`KVMHOST_MIGRATION_SRC_URI`, `KVMHOST_MIGRATION_DST_URI`, `KVMHOST_MIGRATION_DST_ADDR`).
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use kvmhost_core::cpu::CpuMap;
@@ -13,7 +12,7 @@ use kvmhost_libvirt::migration::{
 use virt::connect::Connect;
 
 /// One migration at a time: the tests share two daemons and two CPU cores.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Hosts {
     src: Connect,
@@ -83,7 +82,7 @@ fn running(conn: &Connect, name: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_guest_migrates_live_with_progress_and_events_on_both_hosts() {
     let Some(h) = hosts("live migration") else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let name = "lvmig-live";
     cleanup(&h, name);
     let vm = h.src.define_domain_xml(&tiny(name, "")).unwrap();
@@ -136,7 +135,7 @@ async fn a_running_guest_migrates_live_with_progress_and_events_on_both_hosts() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_to_peer_migration_undefines_the_source() {
     let Some(h) = hosts("peer-to-peer migration") else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let name = "lvmig-p2p";
     cleanup(&h, name);
     let vm = h.src.define_domain_xml(&tiny(name, "")).unwrap();
@@ -171,7 +170,7 @@ fn missing_feature(map: &CpuMap, dst: &Connect) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cpu_precheck_refuses_a_guest_cpu_the_destination_lacks() {
     let Some(h) = hosts("CPU pre-check") else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let Ok(map) = CpuMap::load(CpuMap::default_path()) else {
         println!("SKIP: CPU pre-check: no libvirt CPU map at {}", CpuMap::default_path().display());
         return;
@@ -215,5 +214,30 @@ async fn the_cpu_precheck_refuses_a_guest_cpu_the_destination_lacks() {
         check_cpu_offline(&map, &host_model_cpu(&caps).unwrap(), "dst", &ok).unwrap(),
         CpuVerdict::Compatible { .. }
     ));
+    cleanup(&h, name);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_migration_leaves_the_guest_running_on_the_source() {
+    let Some(h) = hosts("aborted migration") else { return };
+    let _serial = SERIAL.lock().await;
+    let name = "lvmig-abort";
+    cleanup(&h, name);
+    let vm = h.src.define_domain_xml(&tiny(name, "")).unwrap();
+    vm.create().unwrap();
+    // 1 MiB/s: slow enough to be caught in the middle.
+    let opts = MigrationOptions::managed()
+        .migration_uri(&format!("tcp://{}", h.dst_addr))
+        .allow_unsafe(true)
+        .bandwidth_mib_s(1);
+    let mut job = migration::start(&vm, &h.dst, &opts).unwrap();
+    let first = job.next_progress().await.expect("a progress sample before the end");
+    assert!(first.job.is_running());
+    job.abort().unwrap();
+    let err = job.wait().await.unwrap_err();
+    println!("aborted: {err}");
+    assert!(matches!(err, MigrationError::Libvirt(_)), "{err:?}");
+    assert!(running(&h.src, name), "the guest should still run on the source");
+    assert!(!running(&h.dst, name), "nothing should run on the destination");
     cleanup(&h, name);
 }

@@ -251,7 +251,7 @@ fn run(
             while let Err(std_mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(interval) {
                 // Each call and its error are read on this thread; a failed query (the job is
                 // between phases, the domain just left) is simply not a sample.
-                if let Ok(stats) = src.job_stats(0) {
+                if let Ok(stats) = job_stats(src, 0) {
                     let p = MigrationProgress::from(&stats);
                     if p.job.is_running() && progress.send(p).is_ok() {
                         samples += 1;
@@ -284,34 +284,103 @@ fn run(
 /// source those of the outgoing one while its (persistent) definition remains.
 fn completed_stats(src: &Domain, dst: &Connect, name: &str) -> Option<MigrationProgress> {
     let flags = sys::VIR_DOMAIN_JOB_STATS_COMPLETED;
-    let from_dst = dst.lookup_domain_by_name(name).and_then(|d| d.job_stats(flags));
-    let stats = from_dst.or_else(|_| src.job_stats(flags)).ok()?;
+    let from_dst = dst.lookup_domain_by_name(name).and_then(|d| job_stats(&d, flags));
+    let stats = from_dst.or_else(|_| job_stats(src, flags)).ok()?;
     Some(MigrationProgress::from(&stats))
+}
+
+/// `virDomainGetJobStats`. Not `virt`'s `Domain::job_stats`: virt 0.5 builds a `Vec` from the
+/// parameter array even when libvirt returns none (a NULL pointer: undefined behaviour, caught
+/// as a panic in debug builds), which happens whenever no job runs.
+fn job_stats(dom: &Domain, flags: u32) -> Result<virt::domain::JobStats, virt::error::Error> {
+    let mut kind: std::ffi::c_int = 0;
+    let mut params: sys::virTypedParameterPtr = std::ptr::null_mut();
+    let mut nparams: std::ffi::c_int = 0;
+    // SAFETY: `dom` is a live domain; the out-pointers point to locals libvirt fills in.
+    let rc = unsafe { sys::virDomainGetJobStats(dom.as_ptr(), &mut kind, &mut params, &mut nparams, flags) };
+    if rc < 0 {
+        // The thread-local error, read on the thread that made the call.
+        return Err(virt::error::Error::last_error());
+    }
+    let copied = match usize::try_from(nparams) {
+        // SAFETY: libvirt returned an array of `nparams` initialised parameters at `params`.
+        Ok(n) if n > 0 && !params.is_null() => unsafe { std::slice::from_raw_parts(params, n) }.to_vec(),
+        _ => Vec::new(),
+    };
+    // `JobStats::from` copies the string values, so the array can be freed right after.
+    let stats = virt::domain::JobStats::from((kind, copied));
+    // SAFETY: `params`/`nparams` are libvirt's allocation (or NULL/0), freed exactly once here.
+    unsafe { sys::virTypedParamsFree(params, nparams) };
+    Ok(stats)
 }
 
 impl MigrationJob {
     /// The CPU pre-check's verdict.
+    ///
+    /// ```no_run
+    /// # fn demo(vm: virt::domain::Domain, dst: virt::connect::Connect) -> Result<(), kvmhost_libvirt::migration::MigrationError> {
+    /// let opts = kvmhost_libvirt::migration::MigrationOptions::managed().migration_uri("tcp://10.99.0.2");
+    /// let job = kvmhost_libvirt::migration::start(&vm, &dst, &opts)?;
+    /// println!("CPU check: {:?}", job.cpu_verdict());
+    /// # Ok(()) }
+    /// ```
     pub fn cpu_verdict(&self) -> &CpuVerdict {
         &self.cpu
     }
 
     /// The next progress sample; `None` once the migration has ended and every sample was read.
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: virt::domain::Domain, dst: virt::connect::Connect) -> Result<(), kvmhost_libvirt::migration::MigrationError> {
+    /// let opts = kvmhost_libvirt::migration::MigrationOptions::managed().migration_uri("tcp://10.99.0.2");
+    /// let mut job = kvmhost_libvirt::migration::start(&vm, &dst, &opts)?;
+    /// while let Some(p) = job.next_progress().await {
+    ///     println!("{:?} of {:?} bytes", p.data_processed, p.data_total);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next_progress(&mut self) -> Option<MigrationProgress> {
         self.progress.recv().await
     }
 
     /// Waits for the end of the migration (progress samples not yet read are dropped).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: virt::domain::Domain, dst: virt::connect::Connect) -> Result<(), kvmhost_libvirt::migration::MigrationError> {
+    /// let opts = kvmhost_libvirt::migration::MigrationOptions::managed().migration_uri("tcp://10.99.0.2");
+    /// let mut job = kvmhost_libvirt::migration::start(&vm, &dst, &opts)?;
+    /// let report = job.wait().await?;
+    /// assert_eq!(report.destination_domain, vm.name().unwrap());
+    /// # Ok(()) }
+    /// ```
     pub async fn wait(self) -> Result<MigrationReport, MigrationError> {
         self.outcome.await.map_err(|_| MigrationError::Interrupted)?
     }
 
     /// [`MigrationJob::wait`] for synchronous callers; must not be called from async code.
+    ///
+    /// ```no_run
+    /// # fn demo(vm: virt::domain::Domain, dst: virt::connect::Connect) -> Result<(), kvmhost_libvirt::migration::MigrationError> {
+    /// let opts = kvmhost_libvirt::migration::MigrationOptions::managed().migration_uri("tcp://10.99.0.2");
+    /// let report = kvmhost_libvirt::migration::start(&vm, &dst, &opts)?.wait_blocking()?;
+    /// println!("{} ms", report.duration_ms);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_blocking(self) -> Result<MigrationReport, MigrationError> {
         self.outcome.blocking_recv().map_err(|_| MigrationError::Interrupted)?
     }
 
     /// Cancels the running migration (`virDomainAbortJob`); [`MigrationJob::wait`] then returns
     /// libvirt's "operation aborted" error and the guest keeps running on the source.
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: virt::domain::Domain, dst: virt::connect::Connect) -> Result<(), kvmhost_libvirt::migration::MigrationError> {
+    /// let opts = kvmhost_libvirt::migration::MigrationOptions::managed().migration_uri("tcp://10.99.0.2");
+    /// let mut job = kvmhost_libvirt::migration::start(&vm, &dst, &opts)?;
+    /// job.abort()?;
+    /// assert!(job.wait().await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn abort(&self) -> Result<(), MigrationError> {
         // SAFETY: `self.domain` is a live reference-counted domain; the call only reads it.
         let rc = unsafe { sys::virDomainAbortJob(self.domain.as_ptr()) };

@@ -57,9 +57,10 @@ impl JobKind {
 ///
 /// ```
 /// use kvmhost_libvirt::migration::{JobKind, MigrationProgress};
-/// let p = MigrationProgress { job: JobKind::Unbounded, data_total: Some(200), data_processed: Some(50),
-///     ..MigrationProgress::default() };
-/// assert_eq!(p.fraction(), Some(0.25));
+/// let stats = virt::domain::JobStats { r#type: 2, data_total: Some(200), data_processed: Some(50),
+///     ..Default::default() };
+/// let p = MigrationProgress::from(&stats);
+/// assert_eq!((p.job, p.fraction()), (JobKind::Unbounded, Some(0.25)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
