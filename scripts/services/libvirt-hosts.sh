@@ -24,27 +24,42 @@ ns() { echo "$PREFIX-$1"; }
 log() { echo "libvirt-hosts: $*" >&2; }
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
-pid_of() { [ -s "$1" ] && cat "$1" || true; }
+pid_of() { [ -s "$1" ] && echo "$(cat "$1")" || true; }
 
-# Kills one PID and waits up to 10 s for it to exit (then SIGKILL).
-kill_pid() {
-  local pid=$1
-  alive "$pid" || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do alive "$pid" || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
+# Sends SIGTERM to the given PIDs, waits up to 10 s for all of them, then SIGKILLs the rest.
+kill_pids() {
+  local pid left
+  for pid in "$@"; do alive "$pid" && kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 100); do
+    left=""
+    for pid in "$@"; do alive "$pid" && left=1; done
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  for pid in "$@"; do alive "$pid" && kill -9 "$pid" 2>/dev/null || true; done
 }
 
-stop_host() {
+# The PIDs of one host's guests (QEMU writes them under run/qemu; driver.pid is the daemon's
+# own lock file) and, with "daemons", of its libvirtd and virtlogd.
+pids_of() {
+  local b pidfile
+  b=$(base "$1")
+  [ -d "$b" ] || return 0
+  if [ "$2" = guests ]; then
+    for pidfile in "$b"/run/qemu/*.pid; do
+      [ -e "$pidfile" ] && [ "$(basename "$pidfile")" != driver.pid ] && pid_of "$pidfile"
+    done
+  else
+    pid_of "$b/libvirtd.pid"
+    pid_of "$b/virtlogd.pid"
+  fi
+  return 0
+}
+
+remove_host() {
   local role=$1 b
   b=$(base "$role")
   if [ -d "$b" ]; then
-    # Guests first (QEMU writes its PID under run/qemu), then the daemons.
-    for pidfile in "$b"/run/qemu/*.pid; do
-      [ -e "$pidfile" ] && kill_pid "$(pid_of "$pidfile")"
-    done
-    kill_pid "$(pid_of "$b/libvirtd.pid")"
-    kill_pid "$(pid_of "$b/virtlogd.pid")"
     # The bind mounts live in the daemons' private mount namespace and vanish with them; if one
     # ever leaked into this namespace, take it down before deleting the directory.
     awk -v b="$b" 'index($2, b) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
@@ -115,7 +130,15 @@ start() {
 }
 
 stop() {
-  for role in "${ROLES[@]}"; do stop_host "$role"; done
+  # Guests first, then the daemons (both hosts at once), by PID; then mounts, dirs, namespaces.
+  local guests daemons
+  guests=$(for role in "${ROLES[@]}"; do pids_of "$role" guests; done)
+  daemons=$(for role in "${ROLES[@]}"; do pids_of "$role" daemons; done)
+  # shellcheck disable=SC2086 # one PID per word
+  kill_pids $guests
+  # shellcheck disable=SC2086
+  kill_pids $daemons
+  for role in "${ROLES[@]}"; do remove_host "$role"; done
 }
 
 case "${1:-}" in
