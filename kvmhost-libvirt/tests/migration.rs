@@ -8,6 +8,7 @@ use kvmhost_core::cpu::CpuMap;
 use kvmhost_libvirt::events::{self, DomainEvents, EventKind, ResumedDetail, StartedDetail, StoppedDetail};
 use kvmhost_libvirt::migration::{
     self, check_cpu_offline, host_model_cpu, CpuCheckPolicy, CpuVerdict, GuestCpu, MigrationError, MigrationOptions,
+    StorageMode,
 };
 use virt::connect::Connect;
 
@@ -240,4 +241,92 @@ async fn an_aborted_migration_leaves_the_guest_running_on_the_source() {
     assert!(running(&h.src, name), "the guest should still run on the source");
     assert!(!running(&h.dst, name), "nothing should run on the destination");
     cleanup(&h, name);
+}
+
+/// The hosts' private `/var/lib/libvirt/images` as a (transient) libvirt pool.
+fn images_pool(conn: &Connect) -> virt::storage_pool::StoragePool {
+    if let Ok(pool) = conn.lookup_storage_pool_by_name("lvmig-images") {
+        return pool;
+    }
+    let xml = "<pool type='dir'><name>lvmig-images</name><target><path>/var/lib/libvirt/images</path></target></pool>";
+    conn.create_storage_pool_xml(xml, virt::sys::VIR_STORAGE_POOL_CREATE_WITH_BUILD).unwrap()
+}
+
+fn delete_volume(conn: &Connect, name: &str) {
+    let pool = images_pool(conn);
+    let _ = pool.refresh(0);
+    if let Ok(vol) = pool.lookup_storage_vol_by_name(name) {
+        let _ = vol.delete(0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copied_storage_moves_the_disk_to_the_destination() {
+    let Some(h) = hosts("copied-storage migration") else { return };
+    let _serial = SERIAL.lock().await;
+    let name = "lvmig-copy";
+    let volume = "lvmig-copy.img";
+    cleanup(&h, name);
+    for conn in [&h.src, &h.dst] {
+        delete_volume(conn, volume);
+    }
+    // Only the source has the disk; libvirt pre-creates it in the destination's pool.
+    let vol_xml = format!(
+        "<volume><name>{volume}</name><capacity unit='MiB'>16</capacity><target><format type='raw'/></target></volume>"
+    );
+    let vol = virt::storage_vol::StorageVol::create_xml(&images_pool(&h.src), &vol_xml, 0).unwrap();
+    // A recognisable first MiB, to find again on the destination.
+    let pattern: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    write_volume(&h.src, &vol, &pattern);
+    let disk = format!(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{}'/>\
+         <target dev='vda' bus='virtio'/></disk>",
+        vol.path().unwrap()
+    );
+    let xml = tiny(name, "").replace("<memballoon", &format!("{disk}<memballoon"));
+    let vm = h.src.define_domain_xml(&xml).unwrap();
+    vm.create().unwrap();
+    let opts = MigrationOptions::managed()
+        .migration_uri(&format!("tcp://{}", h.dst_addr))
+        .storage(StorageMode::CopyAll)
+        .allow_unsafe(true);
+    let report = migration::start(&vm, &h.dst, &opts).unwrap().wait().await.unwrap();
+    println!("copied-storage migration: {} ms, completed: {:?}", report.duration_ms, report.completed);
+    assert!(running(&h.dst, name));
+    let dst_pool = images_pool(&h.dst);
+    dst_pool.refresh(0).unwrap();
+    let copied = dst_pool.lookup_storage_vol_by_name(volume).expect("the disk was not created on the destination");
+    assert_eq!(copied.info().unwrap().capacity, 16 << 20);
+    assert!(read_volume(&h.dst, &copied, pattern.len()) == pattern, "the disk's data was not copied");
+    cleanup(&h, name);
+    for conn in [&h.src, &h.dst] {
+        delete_volume(conn, volume);
+    }
+}
+
+fn write_volume(conn: &Connect, vol: &virt::storage_vol::StorageVol, data: &[u8]) {
+    let stream = virt::stream::Stream::new(conn, 0).unwrap();
+    vol.upload(&stream, 0, data.len() as u64, 0).unwrap();
+    let mut sent = 0;
+    while sent < data.len() {
+        sent += stream.send(&data[sent..]).unwrap() as usize;
+    }
+    stream.finish().unwrap();
+}
+
+fn read_volume(conn: &Connect, vol: &virt::storage_vol::StorageVol, len: usize) -> Vec<u8> {
+    let stream = virt::stream::Stream::new(conn, 0).unwrap();
+    vol.download(&stream, 0, len as u64, 0).unwrap();
+    let mut out = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        let n = stream.recv(&mut out[got..]).unwrap();
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    stream.finish().unwrap();
+    out.truncate(got);
+    out
 }
