@@ -45,6 +45,8 @@ pub mod snapshot;
 pub mod state;
 pub mod storage;
 pub mod testing;
+pub mod events;
+pub mod migration;
 
 pub use blocking::{Connection, DomainHandle};
 pub use domains::{DomainFilter, DomainId, DomainSummary, Scope, ShutdownOutcome, UndefineOptions, XmlView};
