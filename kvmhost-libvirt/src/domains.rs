@@ -326,7 +326,12 @@ pub(crate) fn define(c: &Connect, xml: &str) -> Result<DomainSummary> {
 pub(crate) fn undefine(c: &Connect, id: &DomainId, options: UndefineOptions) -> Result<()> {
     let dom = id.lookup(c)?;
     let flags = options.flags();
-    Ok(if flags == 0 { dom.undefine()? } else { dom.undefine_flags(flags)? })
+    if flags == 0 {
+        dom.undefine()?;
+    } else {
+        dom.undefine_flags(flags)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn state(c: &Connect, id: &DomainId) -> Result<StateWithReason> {
