@@ -43,7 +43,7 @@ fn main() {
 }
 
 fn run() {
-    let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(5));
+    let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(10));
     let d = domain();
     let xml = d.to_xml().expect("xml");
     let mut g = c.benchmark_group("libvirt_cycle");
