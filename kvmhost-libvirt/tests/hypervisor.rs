@@ -308,3 +308,30 @@ fn one_connection_per_uri_and_bounded_concurrency() {
         assert!(peak <= limit && peak > 1, "peak {peak}, limit {limit}");
     });
 }
+
+/// libvirt's default error handler prints every error to stderr ("libvirt: … error : …");
+/// this crate replaces it, so failing calls are silent. Checked in a child process (this test
+/// binary re-run with a marker variable) whose stderr is captured.
+#[test]
+fn failing_calls_print_nothing_to_stderr() {
+    if std::env::var_os("KVMHOST_STDERR_CHILD").is_some() {
+        rt().block_on(async {
+            let hv = LibvirtHypervisor::connect("test:///default").await.unwrap();
+            assert!(hv.lookup(&DomainId::from("no-such-vm")).await.is_err());
+            assert!(hv.network("no-such-net").await.is_err());
+            assert!(LibvirtHypervisor::connect("bogus:///x").await.is_err());
+            let conn = kvmhost_libvirt::Connection::open("test:///default").unwrap();
+            assert!(conn.lookup("no-such-vm").is_err());
+        });
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "failing_calls_print_nothing_to_stderr", "--nocapture", "--test-threads=1"])
+        .env("KVMHOST_STDERR_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+    assert!(!stderr.contains("libvirt:") && !stderr.contains("error :"), "stderr: {stderr}");
+}
