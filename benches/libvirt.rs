@@ -3,6 +3,8 @@
 //!
 //! * `raw_virt`: the four `virt` calls on one `virt::connect::Connect`, with the domain XML
 //!   serialized once up front and the `virt::domain::Domain` object kept between calls;
+//! * `raw_virt_on_blocking_pool`: the same four calls as one closure on tokio's blocking pool;
+//! * `raw_virt_one_pool_call_per_op`: the same four calls, one blocking-pool hand-off each;
 //! * `kvmhost_hypervisor`: the same cycle through `LibvirtHypervisor` (async trait, shared
 //!   connection, each call on the blocking pool, a typed `Domain` serialized every cycle, the
 //!   domain looked up by UUID for each operation), driven by `Runtime::block_on`;
@@ -75,6 +77,25 @@ fn run() {
                 dom.undefine().expect("undefine");
             }))
             .expect("join")
+        })
+    });
+
+    // The same calls with one pool hand-off per operation (as the API makes): separates the
+    // cost of the hand-offs from the cost of the API's own work.
+    g.bench_function("raw_virt_one_pool_call_per_op", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (conn, xml) = (raw_shared.clone(), xml_shared.clone());
+                let dom = tokio::task::spawn_blocking(move || conn.define_domain_xml(&xml).expect("define"))
+                    .await
+                    .expect("join");
+                let dom =
+                    tokio::task::spawn_blocking(move || dom.create().map(|_| dom).expect("start")).await.expect("join");
+                let dom = tokio::task::spawn_blocking(move || dom.destroy().map(|_| dom).expect("destroy"))
+                    .await
+                    .expect("join");
+                tokio::task::spawn_blocking(move || dom.undefine().expect("undefine")).await.expect("join");
+            })
         })
     });
 
