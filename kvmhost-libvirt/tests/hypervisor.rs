@@ -335,3 +335,20 @@ fn failing_calls_print_nothing_to_stderr() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
     assert!(!stderr.contains("libvirt:") && !stderr.contains("error :"), "stderr: {stderr}");
 }
+
+#[test]
+fn unreachable_daemon_is_a_typed_connect_error() {
+    rt().block_on(async {
+        let uri = "qemu+unix:///system?socket=/nonexistent/kvmhost-test/libvirt-sock";
+        let t = std::time::Instant::now();
+        let err = LibvirtHypervisor::connect(uri).await.unwrap_err();
+        assert!(matches!(&err, LibvirtError::Connect { uri: u, .. } if u == uri), "{err:?}");
+        assert!(err.message().contains("No such file"), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // A working connection starts at generation 1 and is connected.
+        let host = empty_host().await;
+        let c = host.hypervisor().connection();
+        assert_eq!((c.generation(), c.is_connected()), (1, true));
+        assert_eq!(*c.reconnected().borrow(), 1);
+    });
+}
