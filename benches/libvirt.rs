@@ -12,7 +12,8 @@
 //!   per cycle (test:///default keeps no state across processes, so the four commands share one
 //!   virsh invocation; a shell loop of four separate virsh calls is slower still).
 //!
-//! Run: `cargo bench --bench libvirt`. Numbers: BENCHMARKS.md.
+//! Run: `cargo bench --bench libvirt`; for instruction counts see [`counted`] (modes run without
+//! criterion under `perf stat`). Numbers: BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -44,7 +45,48 @@ fn main() {
         .expect("bench thread panicked");
 }
 
+/// `KVMHOST_LIBVIRT_BENCH_MODE=none|raw|raw_pool|api` (and `KVMHOST_LIBVIRT_BENCH_CYCLES`, default
+/// 2000): run that many cycles of one variant without criterion, for `perf stat` instruction and
+/// CPU-time counts that the machine's load does not distort (`none` = the same setup, no cycles).
+fn counted(mode: &str) {
+    let cycles: usize = std::env::var("KVMHOST_LIBVIRT_BENCH_CYCLES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let d = domain();
+    let xml = d.to_xml().expect("xml");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let hv = rt.block_on(LibvirtHypervisor::connect("test:///default")).expect("connect");
+    let raw = std::sync::Arc::new(virt::connect::Connect::open(Some("test:///default")).expect("open"));
+    let xml = std::sync::Arc::new(xml);
+    let cycle = |conn: &virt::connect::Connect, xml: &str| {
+        let dom = conn.define_domain_xml(xml).expect("define");
+        dom.create().expect("start");
+        dom.destroy().expect("destroy");
+        dom.undefine().expect("undefine");
+    };
+    for _ in 0..cycles {
+        match mode {
+            "none" => {}
+            "raw" => cycle(&raw, &xml),
+            "raw_pool" => {
+                let (conn, xml) = (raw.clone(), xml.clone());
+                rt.block_on(rt.spawn_blocking(move || cycle(&conn, &xml))).expect("join")
+            }
+            "api" => rt.block_on(async {
+                let vm = hv.define(black_box(&d)).await.expect("define");
+                let id = vm.domain_id();
+                hv.start(&id).await.expect("start");
+                hv.destroy(&id).await.expect("destroy");
+                hv.undefine(&id, UndefineOptions::default()).await.expect("undefine");
+            }),
+            other => panic!("unknown KVMHOST_LIBVIRT_BENCH_MODE {other:?}"),
+        }
+    }
+}
+
 fn run() {
+    if let Ok(mode) = std::env::var("KVMHOST_LIBVIRT_BENCH_MODE") {
+        counted(&mode);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(10));
     let d = domain();
     let xml = d.to_xml().expect("xml");
