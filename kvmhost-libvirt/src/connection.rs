@@ -285,7 +285,8 @@ impl SharedConnection {
         T: Send + 'static,
         F: FnOnce(&virt::connect::Connect) -> Result<T> + Send + 'static,
     {
-        let _permit = self.inner.permits.acquire().await.map_err(|e| LibvirtError::Worker { message: e.to_string() })?;
+        let _permit =
+            self.inner.permits.acquire().await.map_err(|e| LibvirtError::Worker { message: e.to_string() })?;
         let mut f = f;
         // At most one reopen for a connection found dead before `f` ran (so `f` never runs twice).
         for _ in 0..2 {

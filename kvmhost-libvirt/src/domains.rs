@@ -320,13 +320,28 @@ pub(crate) fn summary(c: &Connect, id: &DomainId) -> Result<DomainSummary> {
 }
 
 pub(crate) fn define(c: &Connect, xml: &str) -> Result<DomainSummary> {
-    DomainSummary::read(&c.define_domain_xml(xml)?)
+    let dom = c.define_domain_xml(xml)?;
+    // Name, UUID and id are cached in the handle; a just-defined domain is persistent: only
+    // state and autostart need a call.
+    Ok(DomainSummary {
+        name: dom.name()?,
+        uuid: dom.uuid_string()?,
+        id: dom.id(),
+        state: read_state(&dom)?.state,
+        persistent: true,
+        autostart: dom.autostart()?,
+    })
 }
 
 pub(crate) fn undefine(c: &Connect, id: &DomainId, options: UndefineOptions) -> Result<()> {
     let dom = id.lookup(c)?;
     let flags = options.flags();
-    Ok(if flags == 0 { dom.undefine()? } else { dom.undefine_flags(flags)? })
+    if flags == 0 {
+        dom.undefine()?;
+    } else {
+        dom.undefine_flags(flags)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn state(c: &Connect, id: &DomainId) -> Result<StateWithReason> {

@@ -203,8 +203,7 @@ fn text(el: &Element, child: &str) -> Option<String> {
 }
 
 fn num<T: std::str::FromStr>(what: &'static str, s: Option<&str>) -> Result<Option<T>> {
-    s.map(|v| v.trim().parse::<T>().map_err(|_| LibvirtError::parse(what, format!("not a number: {v:?}"))))
-        .transpose()
+    s.map(|v| v.trim().parse::<T>().map_err(|_| LibvirtError::parse(what, format!("not a number: {v:?}")))).transpose()
 }
 
 fn yes(s: Option<&str>) -> bool {
@@ -460,5 +459,11 @@ pub(crate) fn versions(c: &virt::connect::Connect) -> Result<Versions> {
 }
 
 pub(crate) fn domain_capabilities(c: &virt::connect::Connect, q: &DomainCapsQuery) -> Result<String> {
-    Ok(c.domain_capabilities(q.emulator.as_deref(), q.arch.as_deref(), q.machine.as_deref(), q.virt_type.as_deref(), 0)?)
+    Ok(c.domain_capabilities(
+        q.emulator.as_deref(),
+        q.arch.as_deref(),
+        q.machine.as_deref(),
+        q.virt_type.as_deref(),
+        0,
+    )?)
 }

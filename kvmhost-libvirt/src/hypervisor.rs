@@ -92,8 +92,12 @@ pub trait Hypervisor: Send + Sync {
     // ---- snapshots ----
 
     /// Creates a snapshot.
-    async fn create_snapshot(&self, id: &DomainId, spec: &SnapshotSpec, options: SnapshotOptions)
-        -> Result<SnapshotInfo>;
+    async fn create_snapshot(
+        &self,
+        id: &DomainId,
+        spec: &SnapshotSpec,
+        options: SnapshotOptions,
+    ) -> Result<SnapshotInfo>;
     /// One snapshot by name.
     async fn snapshot(&self, id: &DomainId, name: &str) -> Result<SnapshotInfo>;
     /// The domain's snapshots.

@@ -24,7 +24,9 @@ use crate::snapshot::{self, RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOpti
 use crate::state::StateWithReason;
 use crate::storage::{self, PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
 use crate::{domains, DomainState, LibvirtError};
-use crate::{DomainFilter, DomainId, DomainSummary, Hypervisor, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView};
+use crate::{
+    DomainFilter, DomainId, DomainSummary, Hypervisor, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView,
+};
 
 /// A libvirt host (`test:///default`, `qemu:///system`, `qemu+unix:///system?socket=…`,
 /// `qemu+tcp://host/system`, …). Cheap to clone; all clones and every other
@@ -218,7 +220,12 @@ impl Hypervisor for LibvirtHypervisor {
         domains::parse(&self.on(id, move |c, id| domains::xml(c, id, view)).await?)
     }
 
-    async fn create_snapshot(&self, id: &DomainId, spec: &SnapshotSpec, options: SnapshotOptions) -> Result<SnapshotInfo> {
+    async fn create_snapshot(
+        &self,
+        id: &DomainId,
+        spec: &SnapshotSpec,
+        options: SnapshotOptions,
+    ) -> Result<SnapshotInfo> {
         let xml = spec.to_xml()?;
         self.on(id, move |c, id| snapshot::create(c, id, &xml, options)).await
     }

@@ -237,12 +237,7 @@ fn info(s: &virt::domain_snapshot::DomainSnapshot) -> Result<SnapshotInfo> {
     Ok(info)
 }
 
-pub(crate) fn create(
-    c: &Connect,
-    id: &DomainId,
-    xml: &str,
-    options: SnapshotOptions,
-) -> Result<SnapshotInfo> {
+pub(crate) fn create(c: &Connect, id: &DomainId, xml: &str, options: SnapshotOptions) -> Result<SnapshotInfo> {
     info(&id.lookup(c)?.create_snapshot_xml(xml, options.flags())?)
 }
 

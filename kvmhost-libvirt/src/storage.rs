@@ -111,7 +111,9 @@ impl VolumeSpec {
         let alloc = root.push_element(Element::new("allocation"));
         alloc.set_attr("unit", "bytes");
         alloc.set_text(self.allocation.to_string());
-        root.push_element(Element::new("target")).push_element(Element::new("format")).set_attr("type", self.format.as_str());
+        root.push_element(Element::new("target"))
+            .push_element(Element::new("format"))
+            .set_attr("type", self.format.as_str());
         if let Some((path, format)) = &self.backing {
             let b = root.push_element(Element::new("backingStore"));
             text_child(b, "path", path);

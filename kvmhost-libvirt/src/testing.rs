@@ -86,10 +86,8 @@ impl TestHostBuilder {
     /// A predefined storage pool holding empty volumes of the given names.
     pub fn pool(self, spec: &PoolSpec, volumes: &[&str]) -> Self {
         let Ok(pool) = spec.to_xml() else { return self };
-        let vols: String = volumes
-            .iter()
-            .map(|v| crate::VolumeSpec::raw(v, 1 << 20).to_xml().unwrap_or_default())
-            .collect();
+        let vols: String =
+            volumes.iter().map(|v| crate::VolumeSpec::raw(v, 1 << 20).to_xml().unwrap_or_default()).collect();
         match pool.rfind("</pool>") {
             Some(at) => self.xml(format!("{}{vols}{}", &pool[..at], &pool[at..])),
             None => self.xml(pool),
@@ -112,7 +110,8 @@ impl TestHostBuilder {
         let mut node = Element::new("node");
         let cpus = self.cpus.unwrap_or(16);
         let cpu = node.push_element(Element::new("cpu"));
-        for (tag, value) in [("mhz", 2000), ("model", 0), ("nodes", 1), ("sockets", 1), ("cores", cpus), ("threads", 1)] {
+        for (tag, value) in [("mhz", 2000), ("model", 0), ("nodes", 1), ("sockets", 1), ("cores", cpus), ("threads", 1)]
+        {
             let el = cpu.push_element(Element::new(tag));
             el.set_text(if tag == "model" { "x86_64".to_string() } else { value.to_string() });
         }

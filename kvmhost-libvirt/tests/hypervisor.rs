@@ -117,17 +117,15 @@ fn typed_errors_for_bad_input_and_missing_objects() {
     rt().block_on(async {
         let host = empty_host().await;
         let hv = host.hypervisor();
-        let nameless = kvmhost_core::domain::Domain::parse("<domain type='kvm'><memory>1024</memory></domain>").unwrap();
+        let nameless =
+            kvmhost_core::domain::Domain::parse("<domain type='kvm'><memory>1024</memory></domain>").unwrap();
         assert!(matches!(hv.define(&nameless).await, Err(LibvirtError::InvalidArgument { .. })));
         let bad = kvmhost_core::domain::Domain::parse("<domain type='kvm'><name>x</name></domain>").unwrap();
         let err = hv.define(&bad).await.unwrap_err();
         assert!(!matches!(err, LibvirtError::Other { code: 0, .. }), "{err:?}");
         assert!(matches!(hv.network("none").await, Err(LibvirtError::NoSuchNetwork { .. })));
         assert!(matches!(hv.list_volumes("none").await, Err(LibvirtError::NoSuchPool { .. })));
-        assert!(matches!(
-            hv.snapshot(&DomainId::from("none"), "s").await,
-            Err(LibvirtError::NoSuchDomain { .. })
-        ));
+        assert!(matches!(hv.snapshot(&DomainId::from("none"), "s").await, Err(LibvirtError::NoSuchDomain { .. })));
         assert!(matches!(hv.lookup(&DomainId::uuid("not-a-uuid")).await, Err(LibvirtError::InvalidArgument { .. })));
         let err = LibvirtHypervisor::connect("bogus:///nothing").await.unwrap_err();
         assert!(matches!(err, LibvirtError::Connect { .. }), "{err:?}");
@@ -168,7 +166,11 @@ fn import_edit_redefine_keeps_what_the_model_does_not_type() {
 #[test]
 fn snapshots_create_list_revert_delete_with_children() {
     rt().block_on(async {
-        let host = TestHost::builder().domain(&DomainBuilder::new("snap").memory_mib(128).build().unwrap()).start().await.unwrap();
+        let host = TestHost::builder()
+            .domain(&DomainBuilder::new("snap").memory_mib(128).build().unwrap())
+            .start()
+            .await
+            .unwrap();
         let hv = host.hypervisor();
         let id = DomainId::from("snap");
         let s1 = hv
@@ -231,10 +233,14 @@ fn networks_bridge_ovs_and_nat() {
         let host = empty_host().await;
         let hv = host.hypervisor();
         let br = hv.define_network(&NetworkSpec::host_bridge("cloud", "cloudbr0")).await.unwrap();
-        assert_eq!((br.forward_mode.as_deref(), br.bridge.as_deref(), br.active), (Some("bridge"), Some("cloudbr0"), false));
+        assert_eq!(
+            (br.forward_mode.as_deref(), br.bridge.as_deref(), br.active),
+            (Some("bridge"), Some("cloudbr0"), false)
+        );
         let ovs = hv.define_network(&NetworkSpec::ovs_bridge("ovs", "br-int")).await.unwrap();
         assert_eq!(ovs.virtualport.as_deref(), Some("openvswitch"));
-        let nat = NetworkSpec::nat("nat", "virbr42", "192.168.42.1", "255.255.255.0", Some(("192.168.42.2", "192.168.42.9")));
+        let nat =
+            NetworkSpec::nat("nat", "virbr42", "192.168.42.1", "255.255.255.0", Some(("192.168.42.2", "192.168.42.9")));
         assert_eq!(hv.define_network(&nat).await.unwrap().forward_mode.as_deref(), Some("nat"));
         hv.start_network("cloud").await.unwrap();
         assert!(hv.network("cloud").await.unwrap().active);
@@ -265,10 +271,7 @@ fn test_host_is_seeded_and_isolated() {
         let dir = a.dir().to_path_buf();
         drop(a);
         assert!(!dir.exists());
-        assert!(matches!(
-            TestHost::builder().xml("<domain").start().await,
-            Err(LibvirtError::InvalidArgument { .. })
-        ));
+        assert!(matches!(TestHost::builder().xml("<domain").start().await, Err(LibvirtError::InvalidArgument { .. })));
     });
 }
 
@@ -303,5 +306,49 @@ fn one_connection_per_uri_and_bounded_concurrency() {
         }
         let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
         assert!(peak <= limit && peak > 1, "peak {peak}, limit {limit}");
+    });
+}
+
+/// libvirt's default error handler prints every error to stderr ("libvirt: … error : …");
+/// this crate replaces it, so failing calls are silent. Checked in a child process (this test
+/// binary re-run with a marker variable) whose stderr is captured.
+#[test]
+fn failing_calls_print_nothing_to_stderr() {
+    if std::env::var_os("KVMHOST_STDERR_CHILD").is_some() {
+        rt().block_on(async {
+            let hv = LibvirtHypervisor::connect("test:///default").await.unwrap();
+            assert!(hv.lookup(&DomainId::from("no-such-vm")).await.is_err());
+            assert!(hv.network("no-such-net").await.is_err());
+            assert!(LibvirtHypervisor::connect("bogus:///x").await.is_err());
+            let conn = kvmhost_libvirt::Connection::open("test:///default").unwrap();
+            assert!(conn.lookup("no-such-vm").is_err());
+        });
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "failing_calls_print_nothing_to_stderr", "--nocapture", "--test-threads=1"])
+        .env("KVMHOST_STDERR_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+    assert!(!stderr.contains("libvirt:") && !stderr.contains("error :"), "stderr: {stderr}");
+}
+
+#[test]
+fn unreachable_daemon_is_a_typed_connect_error() {
+    rt().block_on(async {
+        let uri = "qemu+unix:///system?socket=/nonexistent/kvmhost-test/libvirt-sock";
+        let t = std::time::Instant::now();
+        let err = LibvirtHypervisor::connect(uri).await.unwrap_err();
+        assert!(matches!(&err, LibvirtError::Connect { uri: u, .. } if u == uri), "{err:?}");
+        assert!(err.message().contains("No such file"), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // A working connection starts at generation 1 and is connected.
+        let host = empty_host().await;
+        let c = host.hypervisor().connection();
+        assert_eq!((c.generation(), c.is_connected()), (1, true));
+        assert_eq!(*c.reconnected().borrow(), 1);
     });
 }

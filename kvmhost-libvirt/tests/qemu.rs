@@ -203,7 +203,10 @@ fn import_of_a_virsh_defined_domain_keeps_everything() {
         );
         let file = env.dir.join("kvmhost-t-import.xml");
         std::fs::write(&file, xml).unwrap();
-        let out = std::process::Command::new("virsh").args(["-c", &env.uri, "define", file.to_str().unwrap()]).output().unwrap();
+        let out = std::process::Command::new("virsh")
+            .args(["-c", &env.uri, "define", file.to_str().unwrap()])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
         let id = DomainId::from(name);

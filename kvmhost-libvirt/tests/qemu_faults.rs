@@ -40,7 +40,8 @@ fn options() -> ConnectOptions {
 #[test]
 fn killed_daemon_gives_connection_lost_then_recovers() {
     let Some(uri) = uri() else { return };
-    let (Ok(pidfile), Ok(relaunch)) = (std::env::var("KVMHOST_LIBVIRTD_PIDFILE"), std::env::var("KVMHOST_LIBVIRTD_RELAUNCH"))
+    let (Ok(pidfile), Ok(relaunch)) =
+        (std::env::var("KVMHOST_LIBVIRTD_PIDFILE"), std::env::var("KVMHOST_LIBVIRTD_RELAUNCH"))
     else {
         println!("SKIP: KVMHOST_LIBVIRTD_PIDFILE / KVMHOST_LIBVIRTD_RELAUNCH unset");
         return;
@@ -91,13 +92,22 @@ fn killed_daemon_gives_connection_lost_then_recovers() {
 
 /// `kill -9 PID` through the `kill` binary (no unsafe libc call needed).
 fn unsafe_free_kill(pid: i32) -> i32 {
-    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().map(|s| s.code().unwrap_or(1)).unwrap_or(1)
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .map(|s| s.code().unwrap_or(1))
+        .unwrap_or(1)
 }
 
 #[test]
 fn five_hundred_concurrent_callers_share_one_client_slot() {
     let Some(uri) = uri() else { return };
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    // Occupy 19 of the daemon's 20 client slots with plain connections (a 21st client would
+    // hang in connect until one is freed): all 500 callers must make do with the last slot.
+    let held: Vec<virt::connect::Connect> = (0..19)
+        .map(|i| virt::connect::Connect::open(Some(&uri)).unwrap_or_else(|e| panic!("raw client {i}: {e}")))
+        .collect();
     rt().block_on(async {
         let mut tasks = Vec::new();
         for i in 0..500 {
@@ -122,4 +132,5 @@ fn five_hundred_concurrent_callers_share_one_client_slot() {
         }
         assert!(failures.is_empty(), "{} of 500 failed, first: {:?}", failures.len(), failures.first());
     });
+    drop(held);
 }
