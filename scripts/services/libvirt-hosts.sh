@@ -142,7 +142,7 @@ stop() {
 }
 
 case "${1:-}" in
-  packages) echo "libvirt-daemon-system libvirt-clients qemu-system-x86 iproute2 iputils-ping" ;;
+  packages) echo "libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 iputils-ping" ;;
   start) start ;;
   stop) stop ;;
   *) echo "usage: $0 packages|start|stop" >&2; exit 2 ;;
