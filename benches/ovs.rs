@@ -23,7 +23,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
-use kvmhost_net::ovs::{apply, ApplyOptions, CloudStackOvs, DatapathType, FakeBridge, OvsBridge, OvsConfig, OvsPort, Snapshot};
+use kvmhost_net::ovs::{
+    apply, ApplyOptions, CloudStackOvs, DatapathType, FakeBridge, OvsBridge, OvsConfig, OvsPort, Snapshot,
+};
 use kvmhost_net::ovsdb::Client;
 use tokio::runtime::Runtime;
 
@@ -96,7 +98,10 @@ fn main() {
         return;
     }
     // The uplink device, in ovs-vswitchd's namespace.
-    let ip = |args: &[&str]| Command::new("ip").args(["-n", &netns]).args(args).status().unwrap().success();
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(["-n", &netns]).args(args).output().unwrap();
+        out.status.success()
+    };
     ip(&["link", "del", "eth0"]);
     assert!(ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]), "create the uplink");
     assert!(ip(&["link", "set", "eth0", "up"]));
@@ -185,7 +190,13 @@ fn main() {
         writeln!(
             out,
             "| {name} | {:.1} / {:.1} ({}) | {:.1} / {:.1} ({}) | {:.1}x |",
-            s.mean, s.median, s.n, o.mean, o.median, o.n, s.mean / o.mean
+            s.mean,
+            s.median,
+            s.n,
+            o.mean,
+            o.median,
+            o.n,
+            s.mean / o.mean
         )
         .unwrap();
     }
