@@ -126,7 +126,6 @@ fn main() {
         script_vl.push(run_script(&script_vlans(&vsctl)));
     }
     set(&empty);
-    drop(set);
 
     // --- kvmhost-net under criterion ----------------------------------------------------------
     let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(1));
