@@ -321,3 +321,48 @@ fn invalid_configuration_touches_nothing() {
         assert_eq!(c.stats().transactions, reads, "not even read");
     });
 }
+
+/// The Debian stanzas, run the way openvswitch-switch's ifupdown hook runs them
+/// (`/usr/share/openvswitch/scripts/ifupdown.sh`: `add-br NAME` + `ovs_extra`, `add-port BRIDGE
+/// NAME OVS_OPTIONS`, internal ports typed `internal`), give exactly the configuration rendered:
+/// reading OVSDB afterwards plans nothing.
+#[test]
+fn debian_stanzas_replayed_like_ifupdown_give_the_same_state() {
+    with_ovs(&[], &[], |env, mut c| async move {
+        let mut cfg = layout();
+        cfg.bridges[0].ports.push(OvsPort::access("kvo-vnet0", 200));
+        cfg.bridges[0].ports.push(OvsPort::internal("kvo-int0").vlan(kvmhost_net::ovs::VlanMode::Access, Some(300)));
+        for st in kvmhost_net::ovs::interfaces_stanzas(&cfg) {
+            let get = |k: &str| st.options.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            let options = get("ovs_options").unwrap_or_default();
+            let mut args: Vec<String> = match get("ovs_type").as_deref() {
+                Some("OVSBridge") => vec!["--".into(), "--may-exist".into(), "add-br".into(), st.name.clone()],
+                Some("OVSPort") | Some("OVSIntPort") => {
+                    let mut a = vec![
+                        "--".into(),
+                        "--may-exist".into(),
+                        "add-port".into(),
+                        get("ovs_bridge").unwrap(),
+                        st.name.clone(),
+                    ];
+                    a.extend(options.split_whitespace().map(str::to_string));
+                    if get("ovs_type").as_deref() == Some("OVSIntPort") {
+                        a.extend(["--", "set", "Interface", &st.name, "type=internal"].map(str::to_string));
+                    }
+                    a
+                }
+                other => panic!("unexpected stanza type {other:?}"),
+            };
+            if let Some(extra) = get("ovs_extra") {
+                args.push("--".into());
+                args.extend(extra.replace("${IFACE}", &st.name).split_whitespace().map(str::to_string));
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            vsctl(&env, &refs);
+        }
+        let now = Snapshot::capture(&mut c).await.unwrap();
+        let p = plan(&cfg, &now).unwrap();
+        assert!(p.is_empty(), "replayed stanzas differ from the configuration:\n{p}");
+        assert_eq!(vsctl(&env, &["br-to-vlan", "cloudbr1"]), "300");
+    });
+}
