@@ -4,6 +4,9 @@
 //! reading back, and rolled back to the captured rows on any failure ([`restore`]).
 //! Applying the same configuration twice writes nothing the second time.
 //!
+//! Combined with other engines (netlink), keep the [`Snapshot`] taken before planning: if a
+//! later, non-OVS step fails, [`restore`] puts back exactly those rows (UUIDs included).
+//!
 //! Persistence: [`render_interfaces`] (Debian ifupdown with openvswitch-switch's hooks) and
 //! [`ifcfg_files`] (RHEL network-scripts, `DEVICETYPE=ovs`).
 //!
