@@ -205,9 +205,10 @@ fn traffic_flows_within_a_vlan_and_not_across() {
         let mut cfg = layout();
         let br = &mut cfg.bridges[0];
         br.ports.push(OvsPort::access("kvo-a", 200));
-        br.ports.push(OvsPort::access("kvo-b", 200));
+        br.ports.push(OvsPort::new("kvo-b").on_fake_bridge("cloudbr0")); // VLAN 200 too
         br.ports.push(OvsPort::access("kvo-x", 300));
         apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap();
+        assert_eq!(vsctl(&env, &["get", "port", "kvo-b", "tag"]), "200");
 
         assert!(ping(a, "10.77.0.2"), "VLAN 200 -> VLAN 200 must pass");
         assert!(ping(b, "10.77.0.1"), "and back");

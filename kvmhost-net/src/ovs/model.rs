@@ -279,6 +279,27 @@ impl OvsBridge {
         self
     }
 
+    /// A port as OVSDB holds it: a port on a fake bridge gets that fake bridge's VLAN as `tag`
+    /// (and no `fake_bridge` reference), trunks are sorted and deduplicated.
+    ///
+    /// ```
+    /// # use kvmhost_net::ovs::{OvsBridge, OvsPort, FakeBridge};
+    /// let br = OvsBridge::new("br0").fake_bridge(FakeBridge::new("cloudbr0", 200));
+    /// let p = br.resolved_port(&OvsPort::new("vnet0").on_fake_bridge("cloudbr0"));
+    /// assert_eq!((p.tag, p.fake_bridge), (Some(200), None));
+    /// ```
+    pub fn resolved_port(&self, port: &OvsPort) -> OvsPort {
+        let mut p = port.clone();
+        if let Some(fb) = p.fake_bridge.take() {
+            if let Some(f) = self.fake_bridges.iter().find(|f| f.name == fb) {
+                p.tag = Some(f.vlan);
+            }
+        }
+        p.trunks.sort_unstable();
+        p.trunks.dedup();
+        p
+    }
+
     /// Adds a fake bridge.
     ///
     /// ```
@@ -377,6 +398,10 @@ pub struct OvsPort {
     /// VLAN mode (`None`: OVS's default, access if tagged, else trunk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan_mode: Option<VlanMode>,
+    /// Plug the port into this fake bridge of the same bridge (`ovs-vsctl add-port cloudbr0
+    /// vnet0`): it becomes an access port on the fake bridge's VLAN (read back as `tag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fake_bridge: Option<String>,
 }
 
 impl OvsPort {
@@ -387,7 +412,14 @@ impl OvsPort {
     /// assert_eq!(OvsPort::new("eth0").kind, PortKind::System);
     /// ```
     pub fn new(name: &str) -> Self {
-        OvsPort { name: name.into(), kind: PortKind::System, tag: None, trunks: Vec::new(), vlan_mode: None }
+        OvsPort {
+            name: name.into(),
+            kind: PortKind::System,
+            tag: None,
+            trunks: Vec::new(),
+            vlan_mode: None,
+            fake_bridge: None,
+        }
     }
 
     /// An internal port (OVS creates the device).
@@ -418,6 +450,17 @@ impl OvsPort {
     /// ```
     pub fn trunk(name: &str, vlans: impl IntoIterator<Item = u16>) -> Self {
         OvsPort { trunks: vlans.into_iter().collect(), vlan_mode: Some(VlanMode::Trunk), ..OvsPort::new(name) }
+    }
+
+    /// Plugs the port into a fake bridge of its bridge (its VLAN becomes the port's tag).
+    ///
+    /// ```
+    /// # use kvmhost_net::ovs::OvsPort;
+    /// assert_eq!(OvsPort::new("vnet0").on_fake_bridge("cloudbr0").fake_bridge.as_deref(), Some("cloudbr0"));
+    /// ```
+    pub fn on_fake_bridge(mut self, fake_bridge: &str) -> Self {
+        self.fake_bridge = Some(fake_bridge.into());
+        self
     }
 
     /// Sets the interface type.
