@@ -25,6 +25,7 @@
 //! ```
 
 mod apply;
+mod cloudstack;
 mod model;
 mod plan;
 mod render;
@@ -34,7 +35,8 @@ mod validate;
 use std::time::Duration;
 
 pub use apply::{apply, apply_plan, restore, restore_operations, ApplyMode, ApplyOptions, ApplyReport};
-pub use model::{CloudStackOvs, DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
+pub use cloudstack::CloudStackOvs;
+pub use model::{DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
 pub use plan::{plan, Plan, Step};
 pub use render::{ifcfg_files, interfaces_stanzas, render_interfaces, IfcfgFile, InterfacesStanza};
 pub use state::{read, Snapshot, BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS};
