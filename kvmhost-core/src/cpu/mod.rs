@@ -18,21 +18,25 @@
 //! ```
 
 mod baseline;
+mod cluster;
 mod compare;
 mod cpuid;
 mod data;
 mod decode;
 mod format;
 mod map;
+mod policy;
 mod update;
 
 pub use baseline::{baseline, expand_features};
+pub use cluster::{check_migration, migration_safe_cpu, placement, ClusterHost, HostVerdict, MigrationCheck};
 pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
 
 pub use cpuid::host_cpuid;
 pub use data::{CpuidData, CpuidLeaf, MsrBits};
 pub use decode::{decode, decode_guest, decode_host, CpuSignature, DecodeOptions, Decoded, HvModel};
 pub use map::{CpuMap, Feature, FeatureAlias, Model, Signature, Vendor};
+pub use policy::{CpuFlag, CpuPolicy, KVM_MSR_0X10A_QUIRK};
 pub use update::{copy_migratable, guest_cpu, has_feature, translate, update};
 
 use serde::{Deserialize, Serialize};
