@@ -39,8 +39,7 @@ fn cpu_cli_commands() {
     let (_, out, _) = cli(&["compare", "--cpu-map", map, &p(&t("host")), &p(&t("bogus-model"))]);
     assert!(out.starts_with("ERROR\n"), "{out}");
 
-    let (code, out, err) =
-        cli(&["baseline", "--cpu-map", map, "--migratable", &p(&t("baseline-Westmere+Nehalem"))]);
+    let (code, out, err) = cli(&["baseline", "--cpu-map", map, "--migratable", &p(&t("baseline-Westmere+Nehalem"))]);
     assert_eq!(code, 0, "{err}");
     assert!(same_xml(&out, &t("baseline-Westmere+Nehalem-migratable")), "{out}");
     let (code, out, _) = cli(&["baseline", "--cpu-map", map, "--expand-features", &p(&t("baseline-features"))]);

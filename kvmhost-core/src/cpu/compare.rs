@@ -73,6 +73,11 @@ impl CpuDef {
     /// ```
     pub fn from_element(el: &Element) -> Result<CpuDef, CpuError> {
         let cpu = Cpu::decode(el, &ElementPath::root("cpu")).map_err(|e| CpuError::InvalidCpu(e.to_string()))?;
+        for (i, f) in cpu.features.iter().enumerate() {
+            if cpu.features[..i].iter().any(|g| g.name == f.name) {
+                return Err(CpuError::InvalidCpu(format!("CPU feature '{}' specified more than once", f.name)));
+            }
+        }
         let arch = el.child("arch").map(|a| a.text().trim().to_string());
         let kind = if arch.is_some() { CpuKind::Host } else { CpuKind::Guest };
         let signature = match el.child("signature") {
