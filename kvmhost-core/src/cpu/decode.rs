@@ -160,10 +160,7 @@ impl Decoded {
 }
 
 pub(crate) fn feature(name: &str, policy: Option<FeaturePolicy>) -> CpuFeature {
-    let mut f = CpuFeature::default();
-    f.name = name.to_string();
-    f.policy = policy;
-    f
+    CpuFeature { name: name.to_string(), policy }
 }
 
 /// Finds the vendor whose string is in leaf 0 and clears its bits (libvirt's `x86DataToVendor`).

@@ -147,12 +147,13 @@ impl CpuPolicy {
     pub fn from_agent_properties(text: &str) -> Result<CpuPolicy, CpuError> {
         let get = |key: &str| {
             text.lines()
+                .rev()
                 .map(str::trim)
                 .filter(|l| !l.starts_with('#'))
                 .filter_map(|l| l.split_once('='))
                 .filter(|(k, _)| k.trim() == key)
                 .map(|(_, v)| v.trim())
-                .last()
+                .next()
         };
         CpuPolicy::from_cloudstack(get("guest.cpu.mode"), get("guest.cpu.model"), get("guest.cpu.features"))
     }
