@@ -1,8 +1,11 @@
 //! The same baselines and compares through libvirt 9.0 itself:
 //! - `virConnectBaselineCPU` on `test:///default` (libvirt's own x86 CPU driver, no daemon) for
 //!   libvirt's cputest baselines and 400 generated CPU sets: identical XML;
-//! - with `KVMHOST_QEMU_URI` (a real libvirtd), `virsh cpu-compare` of libvirt's guest CPUs
-//!   against that host and `virsh cpu-baseline`: identical answers.
+//! - libvirt's embedded QEMU driver (`qemu:///embed`, in-process in `virsh`, no daemon; needs
+//!   `qemu-system-x86_64`): this machine's host CPU as libvirt decodes it equals ours from the
+//!   `cpuid` instruction, and `virsh cpu-compare` of libvirt's test guest CPUs against it gives
+//!   our answers;
+//! - with `KVMHOST_QEMU_URI` (a real libvirtd), the same compares and `virsh cpu-baseline`.
 
 use kvmhost_core::cpu::{baseline, compare_defs, CompareResult, CpuDef, CpuMap};
 use kvmhost_core::xml::Document;
@@ -109,33 +112,76 @@ fn virsh(uri: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The host `<cpu>` of a capabilities document without what CPUID does not tell
+/// (microcode, TSC counter, topology, address size, pages).
+fn caps_host_cpu(caps: &str) -> CpuDef {
+    let mut h = kvmhost_core::cpu::ClusterHost::from_capabilities("libvirt", caps).unwrap().cpu;
+    h.cpu.topology = None;
+    h.cpu.maxphysaddr = None;
+    h
+}
+
 #[test]
-fn compares_and_baselines_match_a_real_libvirtd() {
-    let Ok(uri) = std::env::var("KVMHOST_QEMU_URI") else {
-        println!("SKIP: KVMHOST_QEMU_URI is not set (no real libvirtd)");
+fn live_host_and_compares_match_embedded_libvirt() {
+    if !cfg!(target_arch = "x86_64") || !std::path::Path::new("/usr/bin/qemu-system-x86_64").exists() {
+        println!("SKIP: needs an x86_64 host with qemu-system-x86_64 for qemu:///embed");
         return;
-    };
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
-        println!("SKIP: libvirt test corpus not found");
-        return;
-    };
-    let map = CpuMap::load(CpuMap::default_path()).unwrap();
+    }
+    let root = std::env::temp_dir().join(format!("kvmhost-cpu-embed-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let uri = format!("qemu:///embed?root={}", root.display());
     let (ok, caps) = virsh(&uri, &["capabilities"]);
-    assert!(ok, "{caps}");
-    let host = kvmhost_core::cpu::ClusterHost::from_capabilities("qemu", &caps).unwrap().cpu;
-    let dir = std::env::temp_dir().join(format!("kvmhost-cpu-libvirt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    if !ok {
+        std::fs::remove_dir_all(&root).ok();
+        println!("SKIP: qemu:///embed does not open here: {caps}");
+        return;
+    }
+    let map = CpuMap::load(CpuMap::default_path()).unwrap();
+    let theirs = caps_host_cpu(&caps);
+    let ours = kvmhost_core::cpu::decode_host(&map, &kvmhost_core::cpu::host_cpuid().unwrap()).unwrap();
+    // libvirt also reads MSRs (e.g. arch-capabilities bits) that plain CPUID cannot see
+    let msr_features: Vec<&str> =
+        map.features().iter().filter(|f| !f.data.msr().is_empty()).map(|f| f.name.as_str()).collect();
+    let mut t = theirs.clone();
+    t.cpu.features.retain(|f| !msr_features.contains(&f.name.as_str()));
+    assert_eq!(ours.cpu.model_name(), t.cpu.model_name(), "libvirt: {}\nkvmhost: {}", theirs.to_xml(), ours.to_xml());
+    assert_eq!(ours.cpu.vendor, t.cpu.vendor);
+    assert_eq!(ours.signature, t.signature);
+    let names = |c: &CpuDef| c.cpu.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ours), names(&t), "libvirt: {}\nkvmhost: {}", theirs.to_xml(), ours.to_xml());
+    let compared = compare_with(&uri, &map, &theirs);
+    std::fs::remove_dir_all(&root).ok();
+    println!("host CPU {} decoded identically; {compared} compares identical", ours.cpu.model_name().unwrap());
+}
+
+/// libvirt's test guest CPUs compared with `host` by us and by `virsh cpu-compare` on `uri`.
+fn compare_with(uri: &str, map: &CpuMap, host: &CpuDef) -> usize {
+    let corpus = kvmhost_core::testdata::libvirt_corpus().unwrap();
     let mut compared = 0;
-    for name in ["min", "pentium3", "exact", "exact-forbid", "strict", "guest", "penryn-force", "host-SandyBridge"] {
+    for name in [
+        "min",
+        "pentium3",
+        "exact",
+        "exact-forbid",
+        "strict",
+        "guest",
+        "penryn-force",
+        "host-SandyBridge",
+        "host-amd",
+        "pentium3-amd",
+        "bogus-model",
+        "exact-require-extra",
+    ] {
         let file = corpus.join(format!("cputest/x86_64-{name}.xml"));
         let guest = CpuDef::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        let mine = match compare_defs(&map, &host, &guest) {
+        let guest = CpuDef { kind: kvmhost_core::cpu::CpuKind::Guest, ..guest };
+        let mine = match compare_defs(map, host, &guest) {
             Ok(CompareResult::Identical) => "identical",
             Ok(CompareResult::Superset) => "superset",
             Ok(CompareResult::Incompatible { .. }) => "incompatible",
             Err(_) => "error",
         };
-        let (_, out) = virsh(&uri, &["cpu-compare", file.to_str().unwrap()]);
+        let (_, out) = virsh(uri, &["cpu-compare", file.to_str().unwrap()]);
         let theirs = if out.contains("identical") {
             "identical"
         } else if out.contains("superset") {
@@ -148,6 +194,26 @@ fn compares_and_baselines_match_a_real_libvirtd() {
         assert_eq!(mine, theirs, "{name}: virsh said {out}");
         compared += 1;
     }
+    compared
+}
+
+#[test]
+fn compares_and_baselines_match_a_real_libvirtd() {
+    let Ok(uri) = std::env::var("KVMHOST_QEMU_URI") else {
+        println!("SKIP: KVMHOST_QEMU_URI is not set (no real libvirtd)");
+        return;
+    };
+    if kvmhost_core::testdata::libvirt_corpus().is_none() {
+        println!("SKIP: libvirt test corpus not found");
+        return;
+    }
+    let map = CpuMap::load(CpuMap::default_path()).unwrap();
+    let (ok, caps) = virsh(&uri, &["capabilities"]);
+    assert!(ok, "{caps}");
+    let host = caps_host_cpu(&caps);
+    let dir = std::env::temp_dir().join(format!("kvmhost-cpu-libvirt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let compared = compare_with(&uri, &map, &host);
     // baseline of this host with libvirt's cputest hosts of the same vendor
     let host_xml = host.to_xml();
     let f = dir.join("host.xml");
