@@ -147,7 +147,7 @@ fn main() {
                     kvmhost_core::cpu::CompareResult::Identical => 1,
                     kvmhost_core::cpu::CompareResult::Superset => 2,
                 };
-                assert_eq!(ours, theirs as i32, "{g}");
+                assert_eq!(ours, theirs, "{g}");
             }
             let mut g = c.benchmark_group("compare_10000_same_host");
             g.throughput(Throughput::Elements(10_000));
