@@ -172,7 +172,8 @@ impl CpuPolicy {
         CpuPolicy::build(mode, models, parse_flags(extra_flags.iter().copied())?, "cpu_mode")
     }
 
-    /// Checks every model and flag against the CPU map (unknown ones are errors).
+    /// Checks every model and flag against the CPU map: unknown ones are errors, and so are
+    /// features named the QEMU way (see [`CpuPolicy::canonicalize`]).
     ///
     /// ```
     /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
@@ -188,9 +189,40 @@ impl CpuPolicy {
             }
         }
         for f in self.flags() {
-            map.feature_by_any_name(&f.name).ok_or_else(|| CpuError::UnknownFeature(f.name.clone()))?;
+            map.feature(&f.name).ok_or_else(|| match map.feature_by_any_name(&f.name) {
+                Some(real) => {
+                    CpuError::InvalidCpu(format!("CPU feature {} is called {} by libvirt", f.name, real.name))
+                }
+                None => CpuError::UnknownFeature(f.name.clone()),
+            })?;
         }
         Ok(())
+    }
+
+    /// Renames flags given by another name of a feature (QEMU's `sse4_2`, `pclmulqdq`) to
+    /// libvirt's (`sse4.2`, `pclmuldq`), then [`CpuPolicy::validate`]s.
+    ///
+    /// ```
+    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
+    /// use kvmhost_core::cpu::{CpuMap, CpuPolicy};
+    /// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let mut p = CpuPolicy::from_nova(Some("host-model"), &[], &["+sse4_2", "-pclmulqdq"]).unwrap();
+    /// p.canonicalize(&map).unwrap();
+    /// let names: Vec<String> = p.flags().iter().map(ToString::to_string).collect();
+    /// assert_eq!(names, ["+sse4.2", "-pclmuldq"]);
+    /// ```
+    pub fn canonicalize(&mut self, map: &CpuMap) -> Result<(), CpuError> {
+        let flags = match self {
+            CpuPolicy::Custom { flags, .. } | CpuPolicy::HostModel { flags } | CpuPolicy::HostPassthrough { flags } => {
+                flags
+            }
+            CpuPolicy::Maximum | CpuPolicy::HypervisorDefault => return Ok(()),
+        };
+        for f in flags.iter_mut() {
+            let feature = map.feature_by_any_name(&f.name).ok_or_else(|| CpuError::UnknownFeature(f.name.clone()))?;
+            f.name = feature.name.clone();
+        }
+        self.validate(map)
     }
 
     /// The extra flags.
