@@ -190,3 +190,25 @@ fn bad_maps_give_typed_errors() {
     std::fs::write(tmp.0.join("index.xml"), "<cpus><arch name='ppc64'/></cpus>").unwrap();
     assert_invalid(CpuMap::load(&tmp.0).unwrap_err(), "index.xml", "cpus", "no <arch name='x86'>");
 }
+
+#[test]
+fn removed_features_and_decode_flags() {
+    // like libvirt's x86ModelParseAncestor: an ancestor's removed features are subtracted from
+    // the child's data and not inherited; <decode> flags are per model
+    let models = "<cpus><model name='Base'><decode host='on' guest='off'/><vendor name='Intel'/>\
+        <feature name='a'/><feature name='b' removed='yes'/></model>\
+        <model name='Child'><decode host='off' guest='on'/><model name='Base'/><feature name='c'/></model></cpus>";
+    let tmp = TempMap::new("removed", &[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", models)]);
+    let map = CpuMap::load(&tmp.0).unwrap();
+    let base = map.model("Base").unwrap();
+    assert_eq!(base.removed_features, vec!["b"]);
+    assert!(!map.feature_data("b").unwrap().is_subset_of(&base.data));
+    assert!(base.decode_host && !base.decode_guest);
+    let child = map.model("Child").unwrap();
+    assert!(child.removed_features.is_empty());
+    assert!(!child.decode_host && child.decode_guest);
+    assert_eq!(child.data, map.expand(None, &["a", "c"]).unwrap());
+    let bad = "<cpus><model name='X'><decode host='maybe' guest='on'/></model></cpus>";
+    let tmp = TempMap::new("baddecode", &[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", bad)]);
+    assert!(matches!(CpuMap::load(&tmp.0), Err(CpuError::InvalidMap { .. })));
+}

@@ -73,6 +73,11 @@ impl CpuDef {
     /// ```
     pub fn from_element(el: &Element) -> Result<CpuDef, CpuError> {
         let cpu = Cpu::decode(el, &ElementPath::root("cpu")).map_err(|e| CpuError::InvalidCpu(e.to_string()))?;
+        for (i, f) in cpu.features.iter().enumerate() {
+            if cpu.features[..i].iter().any(|g| g.name == f.name) {
+                return Err(CpuError::InvalidCpu(format!("CPU feature '{}' specified more than once", f.name)));
+            }
+        }
         let arch = el.child("arch").map(|a| a.text().trim().to_string());
         let kind = if arch.is_some() { CpuKind::Host } else { CpuKind::Guest };
         let signature = match el.child("signature") {
@@ -100,6 +105,41 @@ impl CpuDef {
             return Err(CpuError::InvalidCpu(format!("root element <{}> is not <cpu>", doc.root.name)));
         }
         CpuDef::from_element(&doc.root)
+    }
+}
+
+impl CpuDef {
+    /// The host-model CPU of a domain capabilities document (`virsh domcapabilities`:
+    /// `/domainCapabilities/cpu/mode[@name='host-model']`), as the custom guest CPU libvirt
+    /// would start a `host-model` guest with.
+    ///
+    /// ```
+    /// use kvmhost_core::cpu::CpuDef;
+    /// let xml = "<domainCapabilities><cpu><mode name='host-model' supported='yes'>\
+    ///     <model fallback='forbid'>EPYC-Rome</model><vendor>AMD</vendor>\
+    ///     <feature policy='require' name='x2apic'/></mode></cpu></domainCapabilities>";
+    /// let cpu = CpuDef::from_domain_capabilities(xml).unwrap();
+    /// assert_eq!(cpu.cpu.model_name(), Some("EPYC-Rome"));
+    /// assert!(cpu.to_xml().starts_with("<cpu mode='custom' match='exact'>"));
+    /// assert!(CpuDef::from_domain_capabilities("<domainCapabilities/>").is_err());
+    /// ```
+    pub fn from_domain_capabilities(xml: &str) -> Result<CpuDef, CpuError> {
+        let doc = Document::parse(xml).map_err(|e| CpuError::InvalidCpu(e.to_string()))?;
+        let mode = doc
+            .root
+            .child("cpu")
+            .and_then(|c| c.children_named("mode").find(|m| m.attr("name") == Some("host-model")))
+            .filter(|m| m.attr("supported") != Some("no"))
+            .ok_or_else(|| CpuError::InvalidCpu("no supported host-model CPU in domain capabilities".into()))?;
+        let mut el = mode.clone();
+        el.name = "cpu".into();
+        el.attributes.clear();
+        let mut def = CpuDef::from_element(&el)?;
+        def.kind = CpuKind::Guest;
+        def.arch = None;
+        def.cpu.mode = Some(crate::domain::CpuMode::Custom);
+        def.cpu.cpu_match = Some(CpuMatch::Exact);
+        Ok(def)
     }
 }
 

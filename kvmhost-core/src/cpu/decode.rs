@@ -160,10 +160,7 @@ impl Decoded {
 }
 
 pub(crate) fn feature(name: &str, policy: Option<FeaturePolicy>) -> CpuFeature {
-    let mut f = CpuFeature::default();
-    f.name = name.to_string();
-    f.policy = policy;
-    f
+    CpuFeature { name: name.to_string(), policy }
 }
 
 /// Finds the vendor whose string is in leaf 0 and clears its bits (libvirt's `x86DataToVendor`).
@@ -199,16 +196,28 @@ struct Candidate<'m> {
     model: &'m Model,
     required: Vec<usize>,
     disabled: Vec<usize>,
+    /// Guest CPUs: features the model removed, listed as disabled (they count as disabled).
+    removed: Vec<&'m str>,
 }
 
 impl Candidate<'_> {
     fn nfeatures(&self) -> usize {
-        self.required.len() + self.disabled.len()
+        self.required.len() + self.disabled.len() + self.removed.len()
+    }
+
+    fn ndisabled(&self) -> usize {
+        self.disabled.len() + self.removed.len()
     }
 }
 
 /// libvirt's `x86DataToCPU`: the features to add to and remove from `model` to get `data`.
-fn to_candidate<'m>(map: &CpuMap, data: &CpuidData, model: &'m Model, hv: Option<&HvModel>) -> Candidate<'m> {
+fn to_candidate<'m>(
+    map: &CpuMap,
+    data: &CpuidData,
+    model: &'m Model,
+    hv: Option<&HvModel>,
+    kind: CpuKind,
+) -> Candidate<'m> {
     let mut extra = data.difference(&model.data);
     let mut missing = model.data.difference(data);
     if let Some(hv) = hv {
@@ -223,7 +232,13 @@ fn to_candidate<'m>(map: &CpuMap, data: &CpuidData, model: &'m Model, hv: Option
     let (mut required, mut disabled) = (Vec::new(), Vec::new());
     take_features(map, &mut extra, &mut required);
     take_features(map, &mut missing, &mut disabled);
-    Candidate { model, required, disabled }
+    let mut removed = Vec::new();
+    if kind == CpuKind::Guest {
+        // virCPUx86DisableRemovedFeatures: removed features are listed (disabled) unless present
+        let named = |r: &str| required.iter().chain(&disabled).any(|i| map.features()[*i].name == r);
+        removed = model.removed_features.iter().map(String::as_str).filter(|r| !named(r)).collect();
+    }
+    Candidate { model, required, disabled, removed }
 }
 
 /// Removes `hle` and `rtm` on Intel CPUs whose TSX is broken (`x86DataFilterTSX`).
@@ -251,7 +266,7 @@ fn weight(c: &Candidate<'_>, kind: CpuKind) -> (usize, usize) {
     if kind == CpuKind::Host {
         return (c.nfeatures(), 0);
     }
-    let half = c.disabled.len().div_ceil(2);
+    let half = c.ndisabled().div_ceil(2);
     let disabled = half * (half + 3) / 2;
     (c.nfeatures() - half + disabled, disabled)
 }
@@ -267,7 +282,7 @@ fn use_candidate(
     match o.kind {
         CpuKind::Host if !m.decode_host => return 0,
         CpuKind::Guest if !m.decode_guest => return 0,
-        CpuKind::Host if !cand.disabled.is_empty() => return 0,
+        CpuKind::Host if cand.ndisabled() > 0 => return 0,
         _ => {}
     }
     let preferred = o.preferred.iter().any(|p| *p == m.name);
@@ -333,7 +348,7 @@ pub fn decode(map: &CpuMap, data: &CpuidData, o: &DecodeOptions<'_>) -> Result<D
                 continue;
             }
         }
-        let cand = to_candidate(map, &data, model, hv);
+        let cand = to_candidate(map, &data, model, hv, o.kind);
         match use_candidate(best.as_ref(), &cand, sig, o) {
             0 => {}
             1 => best = Some(cand),
@@ -355,13 +370,8 @@ pub fn decode(map: &CpuMap, data: &CpuidData, o: &DecodeOptions<'_>) -> Result<D
     for i in best.disabled.iter().filter(|i| keep(i)) {
         features.push((feats[*i].name.clone(), FeaturePolicy::Disable));
     }
-    if o.kind == CpuKind::Guest {
-        // x86DataToCPU: removed features are always listed, disabled unless already mentioned
-        for r in &best.model.removed_features {
-            if !features.iter().any(|(n, _)| n == r) {
-                features.push((r.clone(), FeaturePolicy::Disable));
-            }
-        }
+    for r in best.removed.iter().filter(|r| !o.migratable || map.feature(r).map_or(true, |f| f.migratable)) {
+        features.push((r.to_string(), FeaturePolicy::Disable));
     }
     Ok(Decoded { model: best.model.name.clone(), vendor: vendor.map(String::from), signature, features })
 }

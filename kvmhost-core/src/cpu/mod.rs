@@ -1,12 +1,20 @@
 //! # x86 CPU models, the way libvirt 9.0 sees them
 //!
-//! A pure-Rust reading of libvirt's CPU map (`/usr/share/libvirt/cpu_map`) and the x86
-//! driver's feature-bit algebra:
+//! A pure-Rust reading of libvirt's CPU map (`/usr/share/libvirt/cpu_map`) and its x86 CPU
+//! driver, checked against libvirt's own test suite and against libvirt itself:
 //!
 //! - [`CpuMap`]: vendors, features (CPUID / MSR bits) and models from `index.xml` and the
-//!   `x86_*.xml` files it includes; [`CpuMap::expand`] turns a model plus features into bits.
-//! - [`CpuidData`]: a set of CPUID leaves / MSRs with union, intersection, difference, subset.
-//! - [`compare`] / [`compare_defs`]: libvirt's host-vs-guest CPU comparison ([`CompareResult`]).
+//!   `x86_*.xml` files it includes; [`CpuidData`]: the bit algebra.
+//! - [`CpuDef`]: a `<cpu>` (the domain model's [`Cpu`](crate::domain::Cpu) plus kind, arch and
+//!   signature), written back as libvirt formats it ([`CpuDef::to_xml`]).
+//! - [`compare`] / [`compare_defs`]: host vs guest ([`CompareResult`]); [`baseline`] and
+//!   [`expand_features`]; [`decode`] / [`decode_host`] / [`decode_guest`]: raw CPUID (a
+//!   `<cpudata>` dump or this machine's [`host_cpuid`]) to the CPU libvirt reports;
+//!   [`update`], [`translate`], [`guest_cpu`], [`has_feature`], [`copy_migratable`].
+//! - Policy: [`CpuPolicy`] from CloudStack's `agent.properties` or Nova's options, rendered as
+//!   the domain `<cpu>` with per-host exclusions ([`KVM_MSR_0X10A_QUIRK`]).
+//! - Cluster planning: [`migration_safe_cpu`], [`placement`] (each refusal explained),
+//!   [`check_migration`] (says when host-passthrough / host-model cannot migrate).
 //!
 //! ```
 //! # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
@@ -18,21 +26,25 @@
 //! ```
 
 mod baseline;
+mod cluster;
 mod compare;
 mod cpuid;
 mod data;
 mod decode;
 mod format;
 mod map;
+mod policy;
 mod update;
 
 pub use baseline::{baseline, expand_features};
+pub use cluster::{check_migration, migration_safe_cpu, placement, ClusterHost, HostVerdict, MigrationCheck};
 pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
 
 pub use cpuid::host_cpuid;
 pub use data::{CpuidData, CpuidLeaf, MsrBits};
 pub use decode::{decode, decode_guest, decode_host, CpuSignature, DecodeOptions, Decoded, HvModel};
 pub use map::{CpuMap, Feature, FeatureAlias, Model, Signature, Vendor};
+pub use policy::{CpuFlag, CpuPolicy, KVM_MSR_0X10A_QUIRK};
 pub use update::{copy_migratable, guest_cpu, has_feature, translate, update};
 
 use serde::{Deserialize, Serialize};
