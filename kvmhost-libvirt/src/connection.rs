@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Semaphore};
 
+use crate::domain_cache::DomainCache;
 use crate::{event_loop, LibvirtError, Result};
 
 /// Exponential backoff for reconnecting.
@@ -109,6 +110,14 @@ pub(crate) fn init_libvirt() -> Result<()> {
 struct Live {
     conn: Arc<virt::connect::Connect>,
     generation: u64,
+    /// Domain handles by UUID, valid for this connection only (a reconnect starts empty).
+    domains: Arc<DomainCache>,
+}
+
+impl Live {
+    fn new(conn: virt::connect::Connect, generation: u64) -> Live {
+        Live { conn: Arc::new(conn), generation, domains: Arc::new(DomainCache::default()) }
+    }
 }
 
 struct Inner {
@@ -200,7 +209,7 @@ impl SharedConnection {
                     uri: uri.to_string(),
                     options,
                     permits: Semaphore::new(options.max_concurrent.max(1)),
-                    live: Mutex::new(Some(Live { conn: Arc::new(conn), generation: 1 })),
+                    live: Mutex::new(Some(Live::new(conn, 1))),
                     reconnect: tokio::sync::Mutex::new(Round::default()),
                     rounds: AtomicU64::new(0),
                     generation: watch::channel(1).0,
@@ -285,19 +294,34 @@ impl SharedConnection {
         T: Send + 'static,
         F: FnOnce(&virt::connect::Connect) -> Result<T> + Send + 'static,
     {
+        self.call_cached(move |c, _| f(c)).await
+    }
+
+    /// The live `virt` connection (reconnecting first if there is none), for work that must
+    /// outlive one call, such as a migration thread. Calls on it bypass the concurrency bound.
+    pub(crate) async fn raw(&self) -> Result<Arc<virt::connect::Connect>> {
+        Ok(self.live().await?.conn)
+    }
+
+    /// [`SharedConnection::call`] with the connection's domain-handle cache.
+    pub(crate) async fn call_cached<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&virt::connect::Connect, &DomainCache) -> Result<T> + Send + 'static,
+    {
         let _permit =
             self.inner.permits.acquire().await.map_err(|e| LibvirtError::Worker { message: e.to_string() })?;
         let mut f = f;
         // At most one reopen for a connection found dead before `f` ran (so `f` never runs twice).
         for _ in 0..2 {
             let live = self.live().await?;
-            let conn = live.conn.clone();
+            let (conn, cache) = (live.conn.clone(), live.domains.clone());
             let uri = self.inner.uri.clone();
             let outcome = blocking(move || {
                 if !conn.is_alive().unwrap_or(false) {
                     return Outcome::NotAlive(f);
                 }
-                match f(&conn) {
+                match f(&conn, &cache) {
                     Err(e) if e.may_mean_connection_loss() && !conn.is_alive().unwrap_or(false) => {
                         Outcome::Done(Err(LibvirtError::ConnectionLost { uri, message: e.message() }))
                     }
@@ -364,7 +388,7 @@ impl SharedConnection {
             match blocking(move || open_blocking(&uri, &opts)).await? {
                 Ok(conn) => {
                     let generation = self.generation() + 1;
-                    let live = Live { conn: Arc::new(conn), generation };
+                    let live = Live::new(conn, generation);
                     *self.inner.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live.clone());
                     self.inner.generation.send_replace(generation);
                     round.last_failure = None;

@@ -35,6 +35,7 @@
 pub mod blocking;
 pub mod connection;
 pub mod domains;
+mod domain_cache;
 pub mod error;
 pub mod event_loop;
 pub mod host;

@@ -18,12 +18,14 @@ use async_trait::async_trait;
 use kvmhost_core::domain::Domain;
 
 use crate::connection::{ConnectOptions, SharedConnection};
+use crate::events::HostEvents;
 use crate::host::{self, Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Versions};
+use crate::migration::{self, MigrationError, MigrationJob, MigrationOptions};
 use crate::network::{self, NetworkInfo, NetworkSpec};
 use crate::snapshot::{self, RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
-use crate::state::StateWithReason;
+use crate::state::{read_state, StateWithReason};
 use crate::storage::{self, PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
-use crate::{domains, DomainState, LibvirtError};
+use crate::{domain_cache, domains, DomainState, LibvirtError};
 use crate::{
     DomainFilter, DomainId, DomainSummary, Hypervisor, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView,
 };
@@ -72,12 +74,23 @@ impl LibvirtHypervisor {
         self.conn.call(move |c| f(c, &id)).await
     }
 
+    /// Runs `op` on the domain `id` on a worker thread, through the connection's domain-handle
+    /// cache (no lookup round trip for a UUID seen before; see `domain_cache`).
+    async fn on_domain<T: Send + 'static>(
+        &self,
+        id: &DomainId,
+        op: impl Fn(&virt::domain::Domain) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let id = id.clone();
+        self.conn.call_cached(move |c, cache| domain_cache::with_domain(c, cache, &id, op)).await
+    }
+
     async fn simple(
         &self,
         id: &DomainId,
         op: fn(&virt::domain::Domain) -> std::result::Result<(), virt::error::Error>,
     ) -> Result<()> {
-        self.on(id, move |c, id| domains::with(c, id, op)).await
+        self.on_domain(id, move |d| Ok(op(d)?)).await
     }
 
     /// Uploads the file at `path` into a volume (streamed, never held in memory at once).
@@ -94,6 +107,41 @@ impl LibvirtHypervisor {
             .map_err(|source| LibvirtError::Io { context: format!("creating {}", path.display()), source })?;
         let (pool, volume) = (pool.to_string(), volume.to_string());
         self.conn.call(move |c| storage::download(c, &pool, &volume, 0, 0, std::io::BufWriter::new(file))).await
+    }
+
+    /// Live-migrates the domain `id` to `destination` over both hosts' shared connections:
+    /// the options are checked and the CPU pre-check ([`migration::precheck`]) runs on the
+    /// destination before anything moves (a refusal is
+    /// [`MigrationError::CpuIncompatible`]); then the migration runs on its own thread and the
+    /// returned [`MigrationJob`] streams its progress and reports the outcome
+    /// ([`MigrationJob::wait`]).
+    ///
+    /// ```
+    /// use kvmhost_libvirt::migration::{MigrationError, MigrationOptions};
+    /// use kvmhost_libvirt::{DomainId, LibvirtHypervisor};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let src = LibvirtHypervisor::connect("test:///default").await.unwrap();
+    /// let dst = LibvirtHypervisor::connect("test:///default").await.unwrap();
+    /// // Malformed options are refused before libvirt is asked to migrate.
+    /// let bad = MigrationOptions::managed().migration_uri("tcp://h:80");
+    /// let err = src.migrate(&DomainId::name("test"), &dst, &bad).await.unwrap_err();
+    /// assert!(matches!(err, MigrationError::InvalidOptions(_)));
+    /// # });
+    /// ```
+    pub async fn migrate(
+        &self,
+        id: &DomainId,
+        destination: &LibvirtHypervisor,
+        options: &MigrationOptions,
+    ) -> std::result::Result<MigrationJob, MigrationError> {
+        let dst = destination.conn.raw().await?;
+        let (id, options) = (id.clone(), options.clone());
+        self.conn
+            .call_cached(move |c, cache| {
+                let dom = domain_cache::with_domain(c, cache, &id, |d| Ok(d.clone()))?;
+                Ok(migration::start(&dom, &dst, &options))
+            })
+            .await?
     }
 
     async fn named<T: Send + 'static>(
@@ -144,11 +192,27 @@ impl Hypervisor for LibvirtHypervisor {
     async fn define(&self, domain: &Domain) -> Result<DomainSummary> {
         domains::require_name(domain)?;
         let xml = domain.to_xml()?;
-        self.conn.call(move |c| domains::define(c, &xml)).await
+        self.conn
+            .call_cached(move |c, cache| {
+                let (summary, dom) = domains::define(c, &xml)?;
+                cache.insert(&summary.uuid, &dom);
+                Ok(summary)
+            })
+            .await
     }
 
     async fn undefine(&self, id: &DomainId, options: UndefineOptions) -> Result<()> {
-        self.on(id, move |c, id| domains::undefine(c, id, options)).await
+        let id = id.clone();
+        self.conn
+            .call_cached(move |c, cache| {
+                let uuid = domain_cache::with_domain(c, cache, &id, |d| {
+                    domains::undefine(d, options)?;
+                    Ok(d.uuid_string()?)
+                })?;
+                cache.evict(&uuid);
+                Ok(())
+            })
+            .await
     }
 
     async fn start(&self, id: &DomainId) -> Result<()> {
@@ -201,23 +265,27 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn set_memory(&self, id: &DomainId, kib: u64, scope: Scope) -> Result<()> {
-        self.on(id, move |c, id| domains::set_memory(c, id, kib, scope)).await
+        self.on_domain(id, move |d| Ok(d.set_memory_flags(kib, scope.flags())?)).await
     }
 
     async fn set_vcpus(&self, id: &DomainId, count: u32, scope: Scope) -> Result<()> {
-        self.on(id, move |c, id| domains::set_vcpus(c, id, count, scope)).await
+        self.on_domain(id, move |d| Ok(d.set_vcpus_flags(count, scope.flags())?)).await
     }
 
     async fn set_autostart(&self, id: &DomainId, autostart: bool) -> Result<()> {
-        self.on(id, move |c, id| domains::with(c, id, |d| d.set_autostart(autostart))).await
+        self.on_domain(id, move |d| Ok(d.set_autostart(autostart)?)).await
     }
 
     async fn state(&self, id: &DomainId) -> Result<StateWithReason> {
-        self.on(id, domains::state).await
+        self.on_domain(id, read_state).await
     }
 
     async fn domain_xml(&self, id: &DomainId, view: XmlView) -> Result<Domain> {
-        domains::parse(&self.on(id, move |c, id| domains::xml(c, id, view)).await?)
+        domains::parse(&self.on_domain(id, move |d| Ok(d.xml_desc(view.flags())?)).await?)
+    }
+
+    async fn events(&self, filter: Option<DomainId>) -> Result<HostEvents> {
+        HostEvents::follow(&self.conn, filter).await
     }
 
     async fn create_snapshot(
