@@ -243,6 +243,11 @@ impl SharedConnection {
         self.inner.options
     }
 
+    /// A process-unique key of the shared connection (stable while any handle exists).
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// Whether two handles share one connection.
     pub fn same_as(&self, other: &SharedConnection) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

@@ -119,7 +119,7 @@ mod tests {
         let calls = std::cell::Cell::new(0);
         let res = with_domain(&conn, &cache, &DomainId::uuid(gone_uuid), |d| {
             calls.set(calls.get() + 1);
-            Ok(d.state()?)
+            Ok(d.is_active()?)
         });
         assert!(matches!(res, Err(LibvirtError::NoSuchDomain { .. })), "{res:?}");
         assert_eq!(calls.get(), 1, "the fresh lookup fails before a second call");

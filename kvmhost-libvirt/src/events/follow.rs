@@ -1,19 +1,25 @@
 //! [`HostEvents`]: a lifecycle event stream that follows a [`SharedConnection`] across
 //! reconnects — what [`crate::Hypervisor::events`] returns.
 //!
-//! A background task owns the libvirt [`Registration`]. It registers on the live connection,
+//! libvirt accepts one registration of a callback per connection, so all the streams of one
+//! shared connection share one hub: one libvirt [`Registration`] whose events a task copies to
+//! every stream. The hub's task owns the registration. It registers on the live connection,
 //! then waits for [`SharedConnection::reconnected`]; after every reconnect it registers on the
 //! new connection (and drops the old registration), so the caller's stream keeps delivering.
 //! Every [`PROBE_INTERVAL`] it also makes an empty call on the connection, which notices a dead
 //! daemon and reconnects by itself: a subscriber that makes no calls of its own still gets its
 //! events back once the daemon returns. Events of the gap (while no connection existed) are
-//! lost: libvirt does not replay them. Dropping the stream stops the task and deregisters.
+//! lost: libvirt does not replay them. Dropping the last stream of a connection stops the task
+//! and deregisters.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{channel, DomainEvent, DomainEvents, EventSender, Registration};
 use crate::connection::SharedConnection;
@@ -42,10 +48,58 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Debug)]
 pub struct HostEvents {
-    events: DomainEvents,
+    rx: mpsc::UnboundedReceiver<DomainEvent>,
     filter: Option<DomainId>,
     registered: watch::Receiver<u64>,
+    _hub: Arc<Hub>,
+}
+
+/// The one registration of a shared connection and the streams it feeds.
+#[derive(Debug)]
+struct Hub {
+    subscribers: Subscribers,
+    registered: watch::Receiver<u64>,
     _stop: oneshot::Sender<()>,
+}
+
+type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<DomainEvent>>>>;
+
+/// The live hubs, by [`SharedConnection::key`].
+fn hubs() -> &'static Mutex<HashMap<usize, Weak<Hub>>> {
+    static HUBS: OnceLock<Mutex<HashMap<usize, Weak<Hub>>>> = OnceLock::new();
+    HUBS.get_or_init(Default::default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The hub of `conn`, started (first registration made) if none runs.
+async fn hub(conn: &SharedConnection) -> crate::Result<Arc<Hub>> {
+    if let Some(hub) = lock(hubs()).get(&conn.key()).and_then(Weak::upgrade) {
+        return Ok(hub);
+    }
+    let (sender, events) = channel();
+    let mut reconnected = conn.reconnected();
+    let generation = *reconnected.borrow_and_update();
+    let first = register(conn, None, &sender).await?;
+    // Another task may have started one meanwhile: use it (ours is deregistered when dropped).
+    let existing = lock(hubs()).get(&conn.key()).and_then(Weak::upgrade);
+    if let Some(hub) = existing {
+        let _ = tokio::task::spawn_blocking(move || drop(first)).await;
+        return Ok(hub);
+    }
+    let (registered_tx, registered) = watch::channel(generation);
+    let (stop, stopped) = oneshot::channel();
+    let subscribers = Subscribers::default();
+    let state = Follower { conn: conn.clone(), sender, events, subscribers: subscribers.clone(), registered: registered_tx };
+    tokio::spawn(state.run(first, generation, reconnected, stopped));
+    let hub = Arc::new(Hub { subscribers, registered, _stop: stop });
+    let mut map = lock(hubs());
+    map.retain(|_, w| w.strong_count() > 0);
+    map.insert(conn.key(), Arc::downgrade(&hub));
+    drop(map);
+    Ok(hub)
 }
 
 impl HostEvents {
@@ -62,14 +116,10 @@ impl HostEvents {
     /// # });
     /// ```
     pub async fn follow(conn: &SharedConnection, filter: Option<DomainId>) -> crate::Result<HostEvents> {
-        let (sender, events) = channel();
-        let mut reconnected = conn.reconnected();
-        let generation = *reconnected.borrow_and_update();
-        let first = register(conn, None, &sender).await?;
-        let (registered_tx, registered) = watch::channel(generation);
-        let (stop, stopped) = oneshot::channel();
-        tokio::spawn(follow(conn.clone(), sender, first, generation, reconnected, registered_tx, stopped));
-        Ok(HostEvents { events, filter, registered, _stop: stop })
+        let hub = hub(conn).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&hub.subscribers).push(tx);
+        Ok(HostEvents { rx, filter, registered: hub.registered.clone(), _hub: hub })
     }
 
     /// The connection generation ([`SharedConnection::generation`]) the stream is registered
@@ -139,7 +189,7 @@ impl HostEvents {
     /// ```
     pub async fn recv(&mut self) -> Option<DomainEvent> {
         loop {
-            let ev = self.events.recv().await?;
+            let ev = self.rx.recv().await?;
             if self.wanted(&ev) {
                 return Some(ev);
             }
@@ -166,7 +216,7 @@ impl futures_core::Stream for HostEvents {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<DomainEvent>> {
         loop {
-            match Pin::new(&mut self.events).poll_next(cx) {
+            match self.rx.poll_recv(cx) {
                 Poll::Ready(Some(ev)) if !self.wanted(&ev) => continue,
                 other => return other,
             }
@@ -188,48 +238,66 @@ async fn register(
     .await
 }
 
-/// The follower task: re-register after each reconnect, probe the connection while idle, stop
-/// when the stream is dropped.
-async fn follow(
+/// The hub's task and what it owns.
+struct Follower {
     conn: SharedConnection,
     sender: EventSender,
-    first: Registration,
-    mut generation: u64,
-    mut reconnected: watch::Receiver<u64>,
+    events: DomainEvents,
+    subscribers: Subscribers,
     registered: watch::Sender<u64>,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    let mut current = Some(first);
-    loop {
-        tokio::select! {
-            _ = &mut stopped => break,
-            changed = reconnected.changed() => {
-                if changed.is_err() {
-                    break;
+}
+
+impl Follower {
+    /// Copies events to the streams, re-registers after each reconnect, probes the connection
+    /// while idle; ends when the hub is dropped.
+    async fn run(
+        mut self,
+        first: Registration,
+        mut generation: u64,
+        mut reconnected: watch::Receiver<u64>,
+        mut stopped: oneshot::Receiver<()>,
+    ) {
+        let mut current = Some(first);
+        let mut probe = tokio::time::interval(PROBE_INTERVAL);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        probe.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                ev = self.events.recv() => {
+                    if let Some(ev) = ev {
+                        lock(&self.subscribers).retain(|s| s.send(ev.clone()).is_ok());
+                    }
+                    continue;
+                }
+                changed = reconnected.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                _ = probe.tick() => {
+                    // Notices a dead connection (and reconnects): `reconnected` then changes.
+                    let _ = self.conn.call(|_| Ok(())).await;
                 }
             }
-            _ = tokio::time::sleep(PROBE_INTERVAL) => {
-                // Notices a dead connection (and reconnects): `reconnected` then changes.
-                let _ = conn.call(|_| Ok(())).await;
+            let now = *reconnected.borrow_and_update();
+            if now == generation && current.is_some() {
+                continue;
+            }
+            self.registered.send_replace(0);
+            match register(&self.conn, current.take(), &self.sender).await {
+                Ok(reg) => {
+                    current = Some(reg);
+                    generation = now;
+                    self.registered.send_replace(now);
+                }
+                // Still down: the next probe tries again.
+                Err(_) => generation = 0,
             }
         }
-        let now = *reconnected.borrow_and_update();
-        if now == generation && current.is_some() {
-            continue;
+        // Deregister on a worker thread (a libvirt call), not on the runtime.
+        if let Some(reg) = current {
+            let _ = tokio::task::spawn_blocking(move || drop(reg)).await;
         }
-        registered.send_replace(0);
-        match register(&conn, current.take(), &sender).await {
-            Ok(reg) => {
-                current = Some(reg);
-                generation = now;
-                registered.send_replace(now);
-            }
-            // Still down: the next probe tries again.
-            Err(_) => generation = 0,
-        }
-    }
-    // Deregister on a worker thread (a libvirt call), not on the runtime.
-    if let Some(reg) = current {
-        let _ = tokio::task::spawn_blocking(move || drop(reg)).await;
     }
 }
