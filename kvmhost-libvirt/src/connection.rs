@@ -87,12 +87,44 @@ pub struct ConnectOptions {
     pub keepalive_count: u32,
     /// Reconnect pacing.
     pub reconnect: Backoff,
+    /// Which thread runs each libvirt call.
+    #[serde(default)]
+    pub calls: CallThread,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { max_concurrent: 5, keepalive_interval: 5, keepalive_count: 3, reconnect: Backoff::default() }
+        ConnectOptions {
+            max_concurrent: 5,
+            keepalive_interval: 5,
+            keepalive_count: 3,
+            reconnect: Backoff::default(),
+            calls: CallThread::default(),
+        }
     }
+}
+
+/// Which thread runs a libvirt call (the call and its error read always share one thread).
+///
+/// ```
+/// use kvmhost_libvirt::connection::{CallThread, ConnectOptions};
+/// let o = ConnectOptions { calls: CallThread::InPlace, ..ConnectOptions::default() };
+/// assert_ne!(o, ConnectOptions::default());
+/// assert_eq!(ConnectOptions::default().calls, CallThread::BlockingPool);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CallThread {
+    /// Hand each call to tokio's blocking pool (`spawn_blocking`): the caller's task and every
+    /// other future in it stay responsive while libvirt blocks. One thread hand-off per call.
+    #[default]
+    BlockingPool,
+    /// Run each call on the calling thread through `tokio::task::block_in_place` (on a
+    /// multi-thread runtime; a current-thread runtime falls back to the pool). No hand-off when
+    /// called from `Runtime::block_on`, and a worker thread gives its other tasks to another
+    /// thread while it blocks, but futures joined *within the same task* wait for the call.
+    /// For callers that make many short calls one after another.
+    InPlace,
 }
 
 static QUIET: std::sync::Once = std::sync::Once::new();
@@ -299,7 +331,7 @@ impl SharedConnection {
         T: Send + 'static,
         F: FnOnce(&virt::connect::Connect) -> Result<T> + Send + 'static,
     {
-        self.call_cached(move |c, _| f(c)).await
+        self.call_cached(None, move |c, _| f(c)).await
     }
 
     /// The live `virt` connection (reconnecting first if there is none), for work that must
@@ -309,7 +341,8 @@ impl SharedConnection {
     }
 
     /// [`SharedConnection::call`] with the connection's domain-handle cache.
-    pub(crate) async fn call_cached<T, F>(&self, f: F) -> Result<T>
+    /// `thread` overrides [`ConnectOptions::calls`] for this call.
+    pub(crate) async fn call_cached<T, F>(&self, thread: Option<CallThread>, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&virt::connect::Connect, &DomainCache) -> Result<T> + Send + 'static,
@@ -322,7 +355,7 @@ impl SharedConnection {
             let live = self.live().await?;
             let (conn, cache) = (live.conn.clone(), live.domains.clone());
             let uri = self.inner.uri.clone();
-            let outcome = blocking(move || {
+            let outcome = self.run(thread, move || {
                 if !conn.is_alive().unwrap_or(false) {
                     return Outcome::NotAlive(f);
                 }
@@ -351,6 +384,20 @@ impl SharedConnection {
             uri: self.inner.uri.clone(),
             message: "the connection closed again right after reconnecting".into(),
         })
+    }
+
+    /// Runs one call's closure on the thread [`ConnectOptions::calls`] chooses.
+    async fn run<T: Send + 'static>(
+        &self,
+        thread: Option<CallThread>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        match thread.unwrap_or(self.inner.options.calls) {
+            CallThread::InPlace if multi_thread => Ok(tokio::task::block_in_place(f)),
+            _ => blocking(f).await,
+        }
     }
 
     /// Forgets the connection of `generation` (if it is still the current one); the next call

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use kvmhost_core::domain::Domain;
 
-use crate::connection::{ConnectOptions, SharedConnection};
+use crate::connection::{CallThread, ConnectOptions, SharedConnection};
 use crate::events::HostEvents;
 use crate::host::{self, Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Versions};
 use crate::migration::{self, MigrationError, MigrationJob, MigrationOptions};
@@ -36,6 +36,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct LibvirtHypervisor {
     conn: SharedConnection,
+    calls: Option<CallThread>,
 }
 
 /// How often `shutdown` polls the state while waiting.
@@ -56,7 +57,23 @@ impl LibvirtHypervisor {
 
     /// Connects with `options` (used only if this is the first connection to `uri`).
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<LibvirtHypervisor> {
-        Ok(LibvirtHypervisor { conn: SharedConnection::open(uri, options).await? })
+        Ok(LibvirtHypervisor { conn: SharedConnection::open(uri, options).await?, calls: None })
+    }
+
+    /// This handle with its own choice of the thread that runs its calls (the shared
+    /// connection's [`ConnectOptions::calls`] otherwise): [`CallThread::InPlace`] saves the
+    /// hand-off to the blocking pool per operation, for callers making many short calls.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{connection::CallThread, Hypervisor, LibvirtHypervisor};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let host = LibvirtHypervisor::connect("test:///default").await.unwrap().with_call_thread(CallThread::InPlace);
+    /// assert!(host.node_info().await.unwrap().cpus > 0);
+    /// # });
+    /// ```
+    pub fn with_call_thread(mut self, calls: CallThread) -> LibvirtHypervisor {
+        self.calls = Some(calls);
+        self
     }
 
     /// The shared connection: run calls this crate does not wrap with
@@ -71,7 +88,16 @@ impl LibvirtHypervisor {
         f: impl FnOnce(&virt::connect::Connect, &DomainId) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let id = id.clone();
-        self.conn.call(move |c| f(c, &id)).await
+        self.call(move |c| f(c, &id)).await
+    }
+
+    /// [`SharedConnection::call`] on this handle's choice of thread.
+    async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&virt::connect::Connect) -> Result<T> + Send + 'static,
+    {
+        self.conn.call_cached(self.calls, move |c, _| f(c)).await
     }
 
     /// Runs `op` on the domain `id` on a worker thread, through the connection's domain-handle
@@ -82,7 +108,7 @@ impl LibvirtHypervisor {
         op: impl Fn(&virt::domain::Domain) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let id = id.clone();
-        self.conn.call_cached(move |c, cache| domain_cache::with_domain(c, cache, &id, op)).await
+        self.conn.call_cached(self.calls, move |c, cache| domain_cache::with_domain(c, cache, &id, op)).await
     }
 
     async fn simple(
@@ -98,7 +124,7 @@ impl LibvirtHypervisor {
         let file = std::fs::File::open(path)
             .map_err(|source| LibvirtError::Io { context: format!("opening {}", path.display()), source })?;
         let (pool, volume) = (pool.to_string(), volume.to_string());
-        self.conn.call(move |c| storage::upload(c, &pool, &volume, 0, std::io::BufReader::new(file))).await
+        self.call(move |c| storage::upload(c, &pool, &volume, 0, std::io::BufReader::new(file))).await
     }
 
     /// Downloads a whole volume into the file at `path` (created or truncated).
@@ -106,7 +132,7 @@ impl LibvirtHypervisor {
         let file = std::fs::File::create(path)
             .map_err(|source| LibvirtError::Io { context: format!("creating {}", path.display()), source })?;
         let (pool, volume) = (pool.to_string(), volume.to_string());
-        self.conn.call(move |c| storage::download(c, &pool, &volume, 0, 0, std::io::BufWriter::new(file))).await
+        self.call(move |c| storage::download(c, &pool, &volume, 0, 0, std::io::BufWriter::new(file))).await
     }
 
     /// Live-migrates the domain `id` to `destination` over both hosts' shared connections:
@@ -137,7 +163,7 @@ impl LibvirtHypervisor {
         let dst = destination.conn.raw().await?;
         let (id, options) = (id.clone(), options.clone());
         self.conn
-            .call_cached(move |c, cache| {
+            .call_cached(self.calls, move |c, cache| {
                 let dom = domain_cache::with_domain(c, cache, &id, |d| Ok(d.clone()))?;
                 Ok(migration::start(&dom, &dst, &options))
             })
@@ -150,7 +176,7 @@ impl LibvirtHypervisor {
         f: impl FnOnce(&virt::connect::Connect, &str) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let name = name.to_string();
-        self.conn.call(move |c| f(c, &name)).await
+        self.call(move |c| f(c, &name)).await
     }
 }
 
@@ -161,28 +187,28 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn node_info(&self) -> Result<NodeInfo> {
-        self.conn.call(|c| Ok(NodeInfo::from_virt(c.node_info()?))).await
+        self.call(|c| Ok(NodeInfo::from_virt(c.node_info()?))).await
     }
 
     async fn versions(&self) -> Result<Versions> {
-        self.conn.call(host::versions).await
+        self.call(host::versions).await
     }
 
     async fn hostname(&self) -> Result<String> {
-        self.conn.call(|c| Ok(c.hostname()?)).await
+        self.call(|c| Ok(c.hostname()?)).await
     }
 
     async fn capabilities(&self) -> Result<Capabilities> {
-        Capabilities::parse(&self.conn.call(|c| Ok(c.capabilities()?)).await?)
+        Capabilities::parse(&self.call(|c| Ok(c.capabilities()?)).await?)
     }
 
     async fn domain_capabilities(&self, query: &DomainCapsQuery) -> Result<DomainCapabilities> {
         let q = query.clone();
-        DomainCapabilities::parse(&self.conn.call(move |c| host::domain_capabilities(c, &q)).await?)
+        DomainCapabilities::parse(&self.call(move |c| host::domain_capabilities(c, &q)).await?)
     }
 
     async fn list_domains(&self, filter: DomainFilter) -> Result<Vec<DomainSummary>> {
-        self.conn.call(move |c| domains::list(c, filter)).await
+        self.call(move |c| domains::list(c, filter)).await
     }
 
     async fn lookup(&self, id: &DomainId) -> Result<DomainSummary> {
@@ -193,7 +219,7 @@ impl Hypervisor for LibvirtHypervisor {
         domains::require_name(domain)?;
         let xml = domain.to_xml()?;
         self.conn
-            .call_cached(move |c, cache| {
+            .call_cached(self.calls, move |c, cache| {
                 let (summary, dom) = domains::define(c, &xml)?;
                 cache.insert(&summary.uuid, &dom);
                 Ok(summary)
@@ -204,7 +230,7 @@ impl Hypervisor for LibvirtHypervisor {
     async fn undefine(&self, id: &DomainId, options: UndefineOptions) -> Result<()> {
         let id = id.clone();
         self.conn
-            .call_cached(move |c, cache| {
+            .call_cached(self.calls, move |c, cache| {
                 let uuid = domain_cache::with_domain(c, cache, &id, |d| {
                     domains::undefine(d, options)?;
                     Ok(d.uuid_string()?)
@@ -319,11 +345,11 @@ impl Hypervisor for LibvirtHypervisor {
 
     async fn define_pool(&self, spec: &PoolSpec) -> Result<PoolInfo> {
         let spec = spec.clone();
-        self.conn.call(move |c| storage::define_pool(c, &spec)).await
+        self.call(move |c| storage::define_pool(c, &spec)).await
     }
 
     async fn list_pools(&self) -> Result<Vec<PoolInfo>> {
-        self.conn.call(storage::list_pools).await
+        self.call(storage::list_pools).await
     }
 
     async fn remove_pool(&self, name: &str, delete_target: bool) -> Result<()> {
@@ -366,7 +392,7 @@ impl Hypervisor for LibvirtHypervisor {
 
     async fn define_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo> {
         let spec = spec.clone();
-        self.conn.call(move |c| network::define(c, &spec)).await
+        self.call(move |c| network::define(c, &spec)).await
     }
 
     async fn network(&self, name: &str) -> Result<NetworkInfo> {
@@ -374,7 +400,7 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
-        self.conn.call(network::list).await
+        self.call(network::list).await
     }
 
     async fn start_network(&self, name: &str) -> Result<()> {
