@@ -355,18 +355,19 @@ impl SharedConnection {
             let live = self.live().await?;
             let (conn, cache) = (live.conn.clone(), live.domains.clone());
             let uri = self.inner.uri.clone();
-            let outcome = self.run(thread, move || {
-                if !conn.is_alive().unwrap_or(false) {
-                    return Outcome::NotAlive(f);
-                }
-                match f(&conn, &cache) {
-                    Err(e) if e.may_mean_connection_loss() && !conn.is_alive().unwrap_or(false) => {
-                        Outcome::Done(Err(LibvirtError::ConnectionLost { uri, message: e.message() }))
+            let outcome = self
+                .run(thread, move || {
+                    if !conn.is_alive().unwrap_or(false) {
+                        return Outcome::NotAlive(f);
                     }
-                    other => Outcome::Done(other),
-                }
-            })
-            .await?;
+                    match f(&conn, &cache) {
+                        Err(e) if e.may_mean_connection_loss() && !conn.is_alive().unwrap_or(false) => {
+                            Outcome::Done(Err(LibvirtError::ConnectionLost { uri, message: e.message() }))
+                        }
+                        other => Outcome::Done(other),
+                    }
+                })
+                .await?;
             match outcome {
                 Outcome::Done(result) => {
                     if matches!(&result, Err(e) if e.is_connection_lost()) {

@@ -36,20 +36,20 @@
 
 pub mod blocking;
 pub mod connection;
-pub mod domains;
 mod domain_cache;
+pub mod domains;
 pub mod error;
 pub mod event_loop;
+pub mod events;
 pub mod host;
 pub mod hypervisor;
 mod libvirt_host;
+pub mod migration;
 pub mod network;
 pub mod snapshot;
 pub mod state;
 pub mod storage;
 pub mod testing;
-pub mod events;
-pub mod migration;
 
 pub use blocking::{Connection, DomainHandle};
 pub use domains::{DomainFilter, DomainId, DomainSummary, Scope, ShutdownOutcome, UndefineOptions, XmlView};

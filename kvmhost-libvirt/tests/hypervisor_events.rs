@@ -41,10 +41,7 @@ async fn events_stream_delivers_lifecycle_in_order_and_filters_by_uuid() {
             seen.push((ev.domain, ev.kind.name()));
         }
     }
-    assert_eq!(
-        seen,
-        vec![("hvev-b".into(), "Started"), ("hvev-a".into(), "Started"), ("hvev-a".into(), "Stopped")]
-    );
+    assert_eq!(seen, vec![("hvev-b".into(), "Started"), ("hvev-a".into(), "Started"), ("hvev-a".into(), "Stopped")]);
 
     // A name filter works as well; a dropped stream no longer receives (nor blocks anything).
     let mut by_name = host.events(Some(DomainId::name("hvev-b"))).await.unwrap();

@@ -9,8 +9,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kvmhost_libvirt::connection::{Backoff, ConnectOptions};
 use kvmhost_core::domain::{Display, DomainBuilder, DomainType};
+use kvmhost_libvirt::connection::{Backoff, ConnectOptions};
 use kvmhost_libvirt::events::HostEvents;
 use kvmhost_libvirt::{DomainFilter, DomainId, Hypervisor, LibvirtError, LibvirtHypervisor, UndefineOptions};
 

@@ -92,7 +92,8 @@ async fn hub(conn: &SharedConnection) -> crate::Result<Arc<Hub>> {
     let (registered_tx, registered) = watch::channel(generation);
     let (stop, stopped) = oneshot::channel();
     let subscribers = Subscribers::default();
-    let state = Follower { conn: conn.clone(), sender, events, subscribers: subscribers.clone(), registered: registered_tx };
+    let state =
+        Follower { conn: conn.clone(), sender, events, subscribers: subscribers.clone(), registered: registered_tx };
     tokio::spawn(state.run(first, generation, reconnected, stopped));
     let hub = Arc::new(Hub { subscribers, registered, _stop: stop });
     let mut map = lock(hubs());
