@@ -7,7 +7,9 @@
 //! * `raw_virt_one_pool_call_per_op`: the same four calls, one blocking-pool hand-off each;
 //! * `kvmhost_hypervisor`: the same cycle through `LibvirtHypervisor` (async trait, shared
 //!   connection, each call on the blocking pool, a typed `Domain` serialized every cycle, the
-//!   domain looked up by UUID for each operation), driven by `Runtime::block_on`;
+//!   domain handle taken from the connection's cache by UUID), driven by `Runtime::block_on`;
+//! * `kvmhost_hypervisor_in_place`: the same with `CallThread::InPlace` (each call through
+//!   `block_in_place` on the calling thread instead of a blocking-pool hand-off);
 //! * `virsh`: one `virsh -c test:///default 'define F; start N; destroy N; undefine N'` process
 //!   per cycle (test:///default keeps no state across processes, so the four commands share one
 //!   virsh invocation; a shell loop of four separate virsh calls is slower still).
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use kvmhost::core::domain::{Display, DomainBuilder};
+use kvmhost::libvirt::connection::CallThread;
 use kvmhost::libvirt::{Hypervisor, LibvirtHypervisor, UndefineOptions};
 
 fn domain() -> kvmhost::core::domain::Domain {
@@ -45,7 +48,7 @@ fn main() {
         .expect("bench thread panicked");
 }
 
-/// `KVMHOST_LIBVIRT_BENCH_MODE=none|raw|raw_pool|api` (and `KVMHOST_LIBVIRT_BENCH_CYCLES`, default
+/// `KVMHOST_LIBVIRT_BENCH_MODE=none|raw|raw_pool|api|api_in_place` (and `KVMHOST_LIBVIRT_BENCH_CYCLES`, default
 /// 2000): run that many cycles of one variant without criterion, for `perf stat` instruction and
 /// CPU-time counts that the machine's load does not distort (`none` = the same setup, no cycles).
 fn counted(mode: &str) {
@@ -54,6 +57,7 @@ fn counted(mode: &str) {
     let xml = d.to_xml().expect("xml");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let hv = rt.block_on(LibvirtHypervisor::connect("test:///default")).expect("connect");
+    let in_place = hv.clone().with_call_thread(CallThread::InPlace);
     let raw = std::sync::Arc::new(virt::connect::Connect::open(Some("test:///default")).expect("open"));
     let xml = std::sync::Arc::new(xml);
     let cycle = |conn: &virt::connect::Connect, xml: &str| {
@@ -70,16 +74,20 @@ fn counted(mode: &str) {
                 let (conn, xml) = (raw.clone(), xml.clone());
                 rt.block_on(rt.spawn_blocking(move || cycle(&conn, &xml))).expect("join")
             }
-            "api" => rt.block_on(async {
-                let vm = hv.define(black_box(&d)).await.expect("define");
-                let id = vm.domain_id();
-                hv.start(&id).await.expect("start");
-                hv.destroy(&id).await.expect("destroy");
-                hv.undefine(&id, UndefineOptions::default()).await.expect("undefine");
-            }),
+            "api" => rt.block_on(api_cycle(&hv, &d)),
+            "api_in_place" => rt.block_on(api_cycle(&in_place, &d)),
             other => panic!("unknown KVMHOST_LIBVIRT_BENCH_MODE {other:?}"),
         }
     }
+}
+
+/// One define / start / destroy / undefine cycle through the API.
+async fn api_cycle(hv: &LibvirtHypervisor, d: &kvmhost::core::domain::Domain) {
+    let vm = hv.define(black_box(d)).await.expect("define");
+    let id = vm.domain_id();
+    hv.start(&id).await.expect("start");
+    hv.destroy(&id).await.expect("destroy");
+    hv.undefine(&id, UndefineOptions::default()).await.expect("undefine");
 }
 
 fn run() {
@@ -141,17 +149,9 @@ fn run() {
         })
     });
 
-    g.bench_function("kvmhost_hypervisor", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let vm = hv.define(black_box(&d)).await.expect("define");
-                let id = vm.domain_id();
-                hv.start(&id).await.expect("start");
-                hv.destroy(&id).await.expect("destroy");
-                hv.undefine(&id, UndefineOptions::default()).await.expect("undefine");
-            })
-        })
-    });
+    g.bench_function("kvmhost_hypervisor", |b| b.iter(|| rt.block_on(api_cycle(&hv, &d))));
+    let in_place = hv.clone().with_call_thread(CallThread::InPlace);
+    g.bench_function("kvmhost_hypervisor_in_place", |b| b.iter(|| rt.block_on(api_cycle(&in_place, &d))));
 
     let virsh_ok = std::process::Command::new("virsh").arg("--version").output().is_ok_and(|o| o.status.success());
     if virsh_ok {

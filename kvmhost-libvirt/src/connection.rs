@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Semaphore};
 
+use crate::domain_cache::DomainCache;
 use crate::{event_loop, LibvirtError, Result};
 
 /// Exponential backoff for reconnecting.
@@ -86,12 +87,44 @@ pub struct ConnectOptions {
     pub keepalive_count: u32,
     /// Reconnect pacing.
     pub reconnect: Backoff,
+    /// Which thread runs each libvirt call.
+    #[serde(default)]
+    pub calls: CallThread,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { max_concurrent: 5, keepalive_interval: 5, keepalive_count: 3, reconnect: Backoff::default() }
+        ConnectOptions {
+            max_concurrent: 5,
+            keepalive_interval: 5,
+            keepalive_count: 3,
+            reconnect: Backoff::default(),
+            calls: CallThread::default(),
+        }
     }
+}
+
+/// Which thread runs a libvirt call (the call and its error read always share one thread).
+///
+/// ```
+/// use kvmhost_libvirt::connection::{CallThread, ConnectOptions};
+/// let o = ConnectOptions { calls: CallThread::InPlace, ..ConnectOptions::default() };
+/// assert_ne!(o, ConnectOptions::default());
+/// assert_eq!(ConnectOptions::default().calls, CallThread::BlockingPool);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CallThread {
+    /// Hand each call to tokio's blocking pool (`spawn_blocking`): the caller's task and every
+    /// other future in it stay responsive while libvirt blocks. One thread hand-off per call.
+    #[default]
+    BlockingPool,
+    /// Run each call on the calling thread through `tokio::task::block_in_place` (on a
+    /// multi-thread runtime; a current-thread runtime falls back to the pool). No hand-off when
+    /// called from `Runtime::block_on`, and a worker thread gives its other tasks to another
+    /// thread while it blocks, but futures joined *within the same task* wait for the call.
+    /// For callers that make many short calls one after another.
+    InPlace,
 }
 
 static QUIET: std::sync::Once = std::sync::Once::new();
@@ -109,6 +142,14 @@ pub(crate) fn init_libvirt() -> Result<()> {
 struct Live {
     conn: Arc<virt::connect::Connect>,
     generation: u64,
+    /// Domain handles by UUID, valid for this connection only (a reconnect starts empty).
+    domains: Arc<DomainCache>,
+}
+
+impl Live {
+    fn new(conn: virt::connect::Connect, generation: u64) -> Live {
+        Live { conn: Arc::new(conn), generation, domains: Arc::new(DomainCache::default()) }
+    }
 }
 
 struct Inner {
@@ -200,7 +241,7 @@ impl SharedConnection {
                     uri: uri.to_string(),
                     options,
                     permits: Semaphore::new(options.max_concurrent.max(1)),
-                    live: Mutex::new(Some(Live { conn: Arc::new(conn), generation: 1 })),
+                    live: Mutex::new(Some(Live::new(conn, 1))),
                     reconnect: tokio::sync::Mutex::new(Round::default()),
                     rounds: AtomicU64::new(0),
                     generation: watch::channel(1).0,
@@ -232,6 +273,11 @@ impl SharedConnection {
     /// The options in effect (the first opener's).
     pub fn options(&self) -> ConnectOptions {
         self.inner.options
+    }
+
+    /// A process-unique key of the shared connection (stable while any handle exists).
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     /// Whether two handles share one connection.
@@ -285,26 +331,43 @@ impl SharedConnection {
         T: Send + 'static,
         F: FnOnce(&virt::connect::Connect) -> Result<T> + Send + 'static,
     {
+        self.call_cached(None, move |c, _| f(c)).await
+    }
+
+    /// The live `virt` connection (reconnecting first if there is none), for work that must
+    /// outlive one call, such as a migration thread. Calls on it bypass the concurrency bound.
+    pub(crate) async fn raw(&self) -> Result<Arc<virt::connect::Connect>> {
+        Ok(self.live().await?.conn)
+    }
+
+    /// [`SharedConnection::call`] with the connection's domain-handle cache.
+    /// `thread` overrides [`ConnectOptions::calls`] for this call.
+    pub(crate) async fn call_cached<T, F>(&self, thread: Option<CallThread>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&virt::connect::Connect, &DomainCache) -> Result<T> + Send + 'static,
+    {
         let _permit =
             self.inner.permits.acquire().await.map_err(|e| LibvirtError::Worker { message: e.to_string() })?;
         let mut f = f;
         // At most one reopen for a connection found dead before `f` ran (so `f` never runs twice).
         for _ in 0..2 {
             let live = self.live().await?;
-            let conn = live.conn.clone();
+            let (conn, cache) = (live.conn.clone(), live.domains.clone());
             let uri = self.inner.uri.clone();
-            let outcome = blocking(move || {
-                if !conn.is_alive().unwrap_or(false) {
-                    return Outcome::NotAlive(f);
-                }
-                match f(&conn) {
-                    Err(e) if e.may_mean_connection_loss() && !conn.is_alive().unwrap_or(false) => {
-                        Outcome::Done(Err(LibvirtError::ConnectionLost { uri, message: e.message() }))
+            let outcome = self
+                .run(thread, move || {
+                    if !conn.is_alive().unwrap_or(false) {
+                        return Outcome::NotAlive(f);
                     }
-                    other => Outcome::Done(other),
-                }
-            })
-            .await?;
+                    match f(&conn, &cache) {
+                        Err(e) if e.may_mean_connection_loss() && !conn.is_alive().unwrap_or(false) => {
+                            Outcome::Done(Err(LibvirtError::ConnectionLost { uri, message: e.message() }))
+                        }
+                        other => Outcome::Done(other),
+                    }
+                })
+                .await?;
             match outcome {
                 Outcome::Done(result) => {
                     if matches!(&result, Err(e) if e.is_connection_lost()) {
@@ -322,6 +385,20 @@ impl SharedConnection {
             uri: self.inner.uri.clone(),
             message: "the connection closed again right after reconnecting".into(),
         })
+    }
+
+    /// Runs one call's closure on the thread [`ConnectOptions::calls`] chooses.
+    async fn run<T: Send + 'static>(
+        &self,
+        thread: Option<CallThread>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        match thread.unwrap_or(self.inner.options.calls) {
+            CallThread::InPlace if multi_thread => Ok(tokio::task::block_in_place(f)),
+            _ => blocking(f).await,
+        }
     }
 
     /// Forgets the connection of `generation` (if it is still the current one); the next call
@@ -364,7 +441,7 @@ impl SharedConnection {
             match blocking(move || open_blocking(&uri, &opts)).await? {
                 Ok(conn) => {
                     let generation = self.generation() + 1;
-                    let live = Live { conn: Arc::new(conn), generation };
+                    let live = Live::new(conn, generation);
                     *self.inner.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live.clone());
                     self.inner.generation.send_replace(generation);
                     round.last_failure = None;

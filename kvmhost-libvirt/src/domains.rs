@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use virt::connect::Connect;
 use virt::sys;
 
-use crate::state::{read_state, StateWithReason};
+use crate::state::read_state;
 use crate::{DomainState, LibvirtError, Result};
 
 /// Which domain: by name or by UUID.
@@ -319,22 +319,23 @@ pub(crate) fn summary(c: &Connect, id: &DomainId) -> Result<DomainSummary> {
     DomainSummary::read(&id.lookup(c)?)
 }
 
-pub(crate) fn define(c: &Connect, xml: &str) -> Result<DomainSummary> {
+/// Defines the domain and reads its summary; also returns the handle (for the domain cache).
+pub(crate) fn define(c: &Connect, xml: &str) -> Result<(DomainSummary, virt::domain::Domain)> {
     let dom = c.define_domain_xml(xml)?;
     // Name, UUID and id are cached in the handle; a just-defined domain is persistent: only
     // state and autostart need a call.
-    Ok(DomainSummary {
+    let summary = DomainSummary {
         name: dom.name()?,
         uuid: dom.uuid_string()?,
         id: dom.id(),
         state: read_state(&dom)?.state,
         persistent: true,
         autostart: dom.autostart()?,
-    })
+    };
+    Ok((summary, dom))
 }
 
-pub(crate) fn undefine(c: &Connect, id: &DomainId, options: UndefineOptions) -> Result<()> {
-    let dom = id.lookup(c)?;
+pub(crate) fn undefine(dom: &virt::domain::Domain, options: UndefineOptions) -> Result<()> {
     let flags = options.flags();
     if flags == 0 {
         dom.undefine()?;
@@ -344,33 +345,8 @@ pub(crate) fn undefine(c: &Connect, id: &DomainId, options: UndefineOptions) -> 
     Ok(())
 }
 
-pub(crate) fn state(c: &Connect, id: &DomainId) -> Result<StateWithReason> {
-    read_state(&id.lookup(c)?)
-}
-
-pub(crate) fn xml(c: &Connect, id: &DomainId, view: XmlView) -> Result<String> {
-    Ok(id.lookup(c)?.xml_desc(view.flags())?)
-}
-
 pub(crate) fn parse(xml: &str) -> Result<Domain> {
     Ok(Domain::parse(xml)?)
-}
-
-/// Runs a simple one-call operation on the domain `id`.
-pub(crate) fn with<T>(
-    c: &Connect,
-    id: &DomainId,
-    op: impl FnOnce(&virt::domain::Domain) -> std::result::Result<T, virt::error::Error>,
-) -> Result<T> {
-    Ok(op(&id.lookup(c)?)?)
-}
-
-pub(crate) fn set_vcpus(c: &Connect, id: &DomainId, count: u32, scope: Scope) -> Result<()> {
-    with(c, id, |d| d.set_vcpus_flags(count, scope.flags()))
-}
-
-pub(crate) fn set_memory(c: &Connect, id: &DomainId, kib: u64, scope: Scope) -> Result<()> {
-    with(c, id, |d| d.set_memory_flags(kib, scope.flags()))
 }
 
 /// Checks that a domain document names itself (libvirt would invent nothing for a missing name).

@@ -21,6 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kvmhost_core::domain::Domain;
 
+use crate::events::HostEvents;
 use crate::host::{Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Versions};
 use crate::network::{NetworkInfo, NetworkSpec};
 use crate::snapshot::{RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
@@ -88,6 +89,13 @@ pub trait Hypervisor: Send + Sync {
     async fn import(&self, id: &DomainId) -> Result<Domain> {
         self.domain_xml(id, XmlView::Inactive).await
     }
+
+    // ---- events ----
+
+    /// Lifecycle events of every domain, or of the one `filter` names, as a stream that
+    /// survives reconnects: after the daemon restarts, the registration moves to the new
+    /// connection and the same stream keeps delivering (events of the gap are lost).
+    async fn events(&self, filter: Option<DomainId>) -> Result<HostEvents>;
 
     // ---- snapshots ----
 

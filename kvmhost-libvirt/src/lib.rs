@@ -5,7 +5,9 @@
 //!
 //! - [`Hypervisor`] (trait) / [`LibvirtHypervisor`]: one object per host for async code — host
 //!   facts ([`host`]), domains ([`domains`]), snapshots ([`snapshot`]), storage ([`storage`]),
-//!   networks ([`network`]).
+//!   networks ([`network`]), lifecycle events ([`Hypervisor::events`], a [`events::HostEvents`]
+//!   stream that survives reconnects) and live migration ([`LibvirtHypervisor::migrate`], see
+//!   [`migration`]).
 //! - [`connection`]: one shared connection per URI, blocking calls on a bounded worker pool
 //!   (each call and its thread-local error on one thread), keepalive, typed
 //!   [`LibvirtError::ConnectionLost`] and automatic reconnect with backoff.
@@ -34,6 +36,7 @@
 
 pub mod blocking;
 pub mod connection;
+mod domain_cache;
 pub mod domains;
 pub mod error;
 pub mod event_loop;

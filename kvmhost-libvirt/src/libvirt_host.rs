@@ -17,13 +17,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use kvmhost_core::domain::Domain;
 
-use crate::connection::{ConnectOptions, SharedConnection};
+use crate::connection::{CallThread, ConnectOptions, SharedConnection};
+use crate::events::HostEvents;
 use crate::host::{self, Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Versions};
+use crate::migration::{self, MigrationError, MigrationJob, MigrationOptions};
 use crate::network::{self, NetworkInfo, NetworkSpec};
 use crate::snapshot::{self, RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
-use crate::state::StateWithReason;
+use crate::state::{read_state, StateWithReason};
 use crate::storage::{self, PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
-use crate::{domains, DomainState, LibvirtError};
+use crate::{domain_cache, domains, DomainState, LibvirtError};
 use crate::{
     DomainFilter, DomainId, DomainSummary, Hypervisor, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView,
 };
@@ -34,6 +36,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct LibvirtHypervisor {
     conn: SharedConnection,
+    calls: Option<CallThread>,
 }
 
 /// How often `shutdown` polls the state while waiting.
@@ -54,7 +57,23 @@ impl LibvirtHypervisor {
 
     /// Connects with `options` (used only if this is the first connection to `uri`).
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<LibvirtHypervisor> {
-        Ok(LibvirtHypervisor { conn: SharedConnection::open(uri, options).await? })
+        Ok(LibvirtHypervisor { conn: SharedConnection::open(uri, options).await?, calls: None })
+    }
+
+    /// This handle with its own choice of the thread that runs its calls (the shared
+    /// connection's [`ConnectOptions::calls`] otherwise): [`CallThread::InPlace`] saves the
+    /// hand-off to the blocking pool per operation, for callers making many short calls.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{connection::CallThread, Hypervisor, LibvirtHypervisor};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let host = LibvirtHypervisor::connect("test:///default").await.unwrap().with_call_thread(CallThread::InPlace);
+    /// assert!(host.node_info().await.unwrap().cpus > 0);
+    /// # });
+    /// ```
+    pub fn with_call_thread(mut self, calls: CallThread) -> LibvirtHypervisor {
+        self.calls = Some(calls);
+        self
     }
 
     /// The shared connection: run calls this crate does not wrap with
@@ -69,7 +88,27 @@ impl LibvirtHypervisor {
         f: impl FnOnce(&virt::connect::Connect, &DomainId) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let id = id.clone();
-        self.conn.call(move |c| f(c, &id)).await
+        self.call(move |c| f(c, &id)).await
+    }
+
+    /// [`SharedConnection::call`] on this handle's choice of thread.
+    async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&virt::connect::Connect) -> Result<T> + Send + 'static,
+    {
+        self.conn.call_cached(self.calls, move |c, _| f(c)).await
+    }
+
+    /// Runs `op` on the domain `id` on a worker thread, through the connection's domain-handle
+    /// cache (no lookup round trip for a UUID seen before; see `domain_cache`).
+    async fn on_domain<T: Send + 'static>(
+        &self,
+        id: &DomainId,
+        op: impl Fn(&virt::domain::Domain) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let id = id.clone();
+        self.conn.call_cached(self.calls, move |c, cache| domain_cache::with_domain(c, cache, &id, op)).await
     }
 
     async fn simple(
@@ -77,7 +116,7 @@ impl LibvirtHypervisor {
         id: &DomainId,
         op: fn(&virt::domain::Domain) -> std::result::Result<(), virt::error::Error>,
     ) -> Result<()> {
-        self.on(id, move |c, id| domains::with(c, id, op)).await
+        self.on_domain(id, move |d| Ok(op(d)?)).await
     }
 
     /// Uploads the file at `path` into a volume (streamed, never held in memory at once).
@@ -85,7 +124,7 @@ impl LibvirtHypervisor {
         let file = std::fs::File::open(path)
             .map_err(|source| LibvirtError::Io { context: format!("opening {}", path.display()), source })?;
         let (pool, volume) = (pool.to_string(), volume.to_string());
-        self.conn.call(move |c| storage::upload(c, &pool, &volume, 0, std::io::BufReader::new(file))).await
+        self.call(move |c| storage::upload(c, &pool, &volume, 0, std::io::BufReader::new(file))).await
     }
 
     /// Downloads a whole volume into the file at `path` (created or truncated).
@@ -93,7 +132,42 @@ impl LibvirtHypervisor {
         let file = std::fs::File::create(path)
             .map_err(|source| LibvirtError::Io { context: format!("creating {}", path.display()), source })?;
         let (pool, volume) = (pool.to_string(), volume.to_string());
-        self.conn.call(move |c| storage::download(c, &pool, &volume, 0, 0, std::io::BufWriter::new(file))).await
+        self.call(move |c| storage::download(c, &pool, &volume, 0, 0, std::io::BufWriter::new(file))).await
+    }
+
+    /// Live-migrates the domain `id` to `destination` over both hosts' shared connections:
+    /// the options are checked and the CPU pre-check ([`migration::precheck`]) runs on the
+    /// destination before anything moves (a refusal is
+    /// [`MigrationError::CpuIncompatible`]); then the migration runs on its own thread and the
+    /// returned [`MigrationJob`] streams its progress and reports the outcome
+    /// ([`MigrationJob::wait`]).
+    ///
+    /// ```
+    /// use kvmhost_libvirt::migration::{MigrationError, MigrationOptions};
+    /// use kvmhost_libvirt::{DomainId, LibvirtHypervisor};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let src = LibvirtHypervisor::connect("test:///default").await.unwrap();
+    /// let dst = LibvirtHypervisor::connect("test:///default").await.unwrap();
+    /// // Malformed options are refused before libvirt is asked to migrate.
+    /// let bad = MigrationOptions::managed().migration_uri("tcp://h:80");
+    /// let err = src.migrate(&DomainId::name("test"), &dst, &bad).await.unwrap_err();
+    /// assert!(matches!(err, MigrationError::InvalidOptions(_)));
+    /// # });
+    /// ```
+    pub async fn migrate(
+        &self,
+        id: &DomainId,
+        destination: &LibvirtHypervisor,
+        options: &MigrationOptions,
+    ) -> std::result::Result<MigrationJob, MigrationError> {
+        let dst = destination.conn.raw().await?;
+        let (id, options) = (id.clone(), options.clone());
+        self.conn
+            .call_cached(self.calls, move |c, cache| {
+                let dom = domain_cache::with_domain(c, cache, &id, |d| Ok(d.clone()))?;
+                Ok(migration::start(&dom, &dst, &options))
+            })
+            .await?
     }
 
     async fn named<T: Send + 'static>(
@@ -102,7 +176,7 @@ impl LibvirtHypervisor {
         f: impl FnOnce(&virt::connect::Connect, &str) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let name = name.to_string();
-        self.conn.call(move |c| f(c, &name)).await
+        self.call(move |c| f(c, &name)).await
     }
 }
 
@@ -113,28 +187,28 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn node_info(&self) -> Result<NodeInfo> {
-        self.conn.call(|c| Ok(NodeInfo::from_virt(c.node_info()?))).await
+        self.call(|c| Ok(NodeInfo::from_virt(c.node_info()?))).await
     }
 
     async fn versions(&self) -> Result<Versions> {
-        self.conn.call(host::versions).await
+        self.call(host::versions).await
     }
 
     async fn hostname(&self) -> Result<String> {
-        self.conn.call(|c| Ok(c.hostname()?)).await
+        self.call(|c| Ok(c.hostname()?)).await
     }
 
     async fn capabilities(&self) -> Result<Capabilities> {
-        Capabilities::parse(&self.conn.call(|c| Ok(c.capabilities()?)).await?)
+        Capabilities::parse(&self.call(|c| Ok(c.capabilities()?)).await?)
     }
 
     async fn domain_capabilities(&self, query: &DomainCapsQuery) -> Result<DomainCapabilities> {
         let q = query.clone();
-        DomainCapabilities::parse(&self.conn.call(move |c| host::domain_capabilities(c, &q)).await?)
+        DomainCapabilities::parse(&self.call(move |c| host::domain_capabilities(c, &q)).await?)
     }
 
     async fn list_domains(&self, filter: DomainFilter) -> Result<Vec<DomainSummary>> {
-        self.conn.call(move |c| domains::list(c, filter)).await
+        self.call(move |c| domains::list(c, filter)).await
     }
 
     async fn lookup(&self, id: &DomainId) -> Result<DomainSummary> {
@@ -144,11 +218,27 @@ impl Hypervisor for LibvirtHypervisor {
     async fn define(&self, domain: &Domain) -> Result<DomainSummary> {
         domains::require_name(domain)?;
         let xml = domain.to_xml()?;
-        self.conn.call(move |c| domains::define(c, &xml)).await
+        self.conn
+            .call_cached(self.calls, move |c, cache| {
+                let (summary, dom) = domains::define(c, &xml)?;
+                cache.insert(&summary.uuid, &dom);
+                Ok(summary)
+            })
+            .await
     }
 
     async fn undefine(&self, id: &DomainId, options: UndefineOptions) -> Result<()> {
-        self.on(id, move |c, id| domains::undefine(c, id, options)).await
+        let id = id.clone();
+        self.conn
+            .call_cached(self.calls, move |c, cache| {
+                let uuid = domain_cache::with_domain(c, cache, &id, |d| {
+                    domains::undefine(d, options)?;
+                    Ok(d.uuid_string()?)
+                })?;
+                cache.evict(&uuid);
+                Ok(())
+            })
+            .await
     }
 
     async fn start(&self, id: &DomainId) -> Result<()> {
@@ -201,23 +291,27 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn set_memory(&self, id: &DomainId, kib: u64, scope: Scope) -> Result<()> {
-        self.on(id, move |c, id| domains::set_memory(c, id, kib, scope)).await
+        self.on_domain(id, move |d| Ok(d.set_memory_flags(kib, scope.flags())?)).await
     }
 
     async fn set_vcpus(&self, id: &DomainId, count: u32, scope: Scope) -> Result<()> {
-        self.on(id, move |c, id| domains::set_vcpus(c, id, count, scope)).await
+        self.on_domain(id, move |d| Ok(d.set_vcpus_flags(count, scope.flags())?)).await
     }
 
     async fn set_autostart(&self, id: &DomainId, autostart: bool) -> Result<()> {
-        self.on(id, move |c, id| domains::with(c, id, |d| d.set_autostart(autostart))).await
+        self.on_domain(id, move |d| Ok(d.set_autostart(autostart)?)).await
     }
 
     async fn state(&self, id: &DomainId) -> Result<StateWithReason> {
-        self.on(id, domains::state).await
+        self.on_domain(id, read_state).await
     }
 
     async fn domain_xml(&self, id: &DomainId, view: XmlView) -> Result<Domain> {
-        domains::parse(&self.on(id, move |c, id| domains::xml(c, id, view)).await?)
+        domains::parse(&self.on_domain(id, move |d| Ok(d.xml_desc(view.flags())?)).await?)
+    }
+
+    async fn events(&self, filter: Option<DomainId>) -> Result<HostEvents> {
+        HostEvents::follow(&self.conn, filter).await
     }
 
     async fn create_snapshot(
@@ -251,11 +345,11 @@ impl Hypervisor for LibvirtHypervisor {
 
     async fn define_pool(&self, spec: &PoolSpec) -> Result<PoolInfo> {
         let spec = spec.clone();
-        self.conn.call(move |c| storage::define_pool(c, &spec)).await
+        self.call(move |c| storage::define_pool(c, &spec)).await
     }
 
     async fn list_pools(&self) -> Result<Vec<PoolInfo>> {
-        self.conn.call(storage::list_pools).await
+        self.call(storage::list_pools).await
     }
 
     async fn remove_pool(&self, name: &str, delete_target: bool) -> Result<()> {
@@ -298,7 +392,7 @@ impl Hypervisor for LibvirtHypervisor {
 
     async fn define_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo> {
         let spec = spec.clone();
-        self.conn.call(move |c| network::define(c, &spec)).await
+        self.call(move |c| network::define(c, &spec)).await
     }
 
     async fn network(&self, name: &str) -> Result<NetworkInfo> {
@@ -306,7 +400,7 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
-        self.conn.call(network::list).await
+        self.call(network::list).await
     }
 
     async fn start_network(&self, name: &str) -> Result<()> {

@@ -15,7 +15,7 @@
 # unix sockets: qemu+unix:///system?socket=/tmp/kvmhost-mig-ROLE/run/libvirt-sock.
 set -eEuo pipefail
 
-PREFIX=kvmhost-mig
+PREFIX="${KVMHOST_MIGRATION_PREFIX:-kvmhost-mig}"  # namespaces and /tmp dirs; override to run instances side by side
 ROLES=(src dst)
 declare -A ADDR=([src]=10.99.0.1 [dst]=10.99.0.2)
 

@@ -13,7 +13,7 @@
 # a bridge without addresses ($BRIDGE) that test guests' NICs attach to.
 # The daemon allows at most 20 clients (max_clients = 20, the limit the seeds hit).
 set -euo pipefail
-B="${KVMHOST_LIBVIRTD_BASE:-/tmp/kvmhost-libvirtd}"
+B="${KVMHOST_LIBVIRTD_BASE:-${KVMHOST_LIBVIRTD_DIR:-/tmp/kvmhost-libvirtd}}"  # DIR: what `start` exported (relaunch)
 BRIDGE="${KVMHOST_LIBVIRTD_BRIDGE:-kvmhost-br0}"
 
 in_ns() { # run a command inside the daemons' mount namespace (held by virtlogd)

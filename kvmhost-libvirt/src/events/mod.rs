@@ -6,6 +6,9 @@
 //! and sends it into an unbounded tokio channel, so it never blocks libvirt's loop. The
 //! receiving end, [`DomainEvents`], is a `Stream` and has `recv().await`.
 //!
+//! Through a [`crate::Hypervisor`], use [`crate::Hypervisor::events`]: its [`HostEvents`]
+//! stream is re-registered by itself after every reconnect of the shared connection.
+//!
 //! A registration belongs to one connection. After a reconnect (new `virConnect`), call
 //! [`DomainEvents::reregister`] with the new connection: the same stream keeps delivering.
 //! Dropping a [`Registration`] (or the [`DomainEvents`] holding it) deregisters the callback.
@@ -22,7 +25,10 @@
 //! assert_eq!((ev.domain.as_str(), ev.kind), ("test", EventKind::Stopped(StoppedDetail::Destroyed)));
 //! ```
 
+mod follow;
 mod kind;
+
+pub use follow::{HostEvents, PROBE_INTERVAL};
 
 pub use kind::{
     CrashedDetail, DefinedDetail, DomainEvent, EventKind, PmSuspendedDetail, ResumedDetail, ShutdownDetail,
