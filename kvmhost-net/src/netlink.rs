@@ -12,8 +12,8 @@ use futures_util::stream::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{
-    AfSpecBridge, BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoVlan, LinkAttribute,
-    LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecBridge, BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoVlan, LinkAttribute, LinkExtentMask,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
@@ -49,11 +49,9 @@ impl std::fmt::Debug for NetlinkKernel {
 
 fn nl_error(context: String, e: rtnetlink::Error) -> Error {
     match e {
-        rtnetlink::Error::NetlinkError(m) => Error::Kernel {
-            context,
-            errno: m.code.map(|c| -c.get()).unwrap_or(0),
-            message: m.to_string(),
-        },
+        rtnetlink::Error::NetlinkError(m) => {
+            Error::Kernel { context, errno: m.code.map(|c| -c.get()).unwrap_or(0), message: m.to_string() }
+        }
         other => Error::Kernel { context, errno: 0, message: other.to_string() },
     }
 }
@@ -70,11 +68,12 @@ impl NetlinkKernel {
             .build()
             .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
         let rth = rt.handle().clone();
-        let (conn, handle) = netns.run(move || {
-            let _guard = rth.enter();
-            rtnetlink::new_connection().map(|(c, h, _)| (c, h))
-        })?
-        .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
+        let (conn, handle) = netns
+            .run(move || {
+                let _guard = rth.enter();
+                rtnetlink::new_connection().map(|(c, h, _)| (c, h))
+            })?
+            .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
         rt.spawn(conn);
         Ok(Self { rt, handle, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
     }
@@ -333,7 +332,11 @@ impl Kernel for NetlinkKernel {
         let req = message::build(step, &|n| {
             resolved.get(n).copied().ok_or_else(|| Error::MissingDevice { name: n.into(), field: String::new() })
         })?
-        .ok_or_else(|| Error::Kernel { context: step.to_string(), errno: 0, message: "not a netlink step".into() })?;
+        .ok_or_else(|| Error::Kernel {
+            context: step.to_string(),
+            errno: 0,
+            message: "not a netlink step".into(),
+        })?;
         self.writes += 1;
         let mut handle = self.handle.clone();
         let result = self.rt.block_on(Self::send(&mut handle, req));

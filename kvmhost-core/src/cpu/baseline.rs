@@ -135,3 +135,24 @@ pub fn expand_features(map: &CpuMap, def: &mut CpuDef) -> Result<(), CpuError> {
     def.cpu.features = features;
     Ok(())
 }
+
+/// Features libvirt's QEMU driver drops from every CPU it returns from a baseline
+/// (`virQEMUCapsCPUFilterFeatures`): QEMU does not accept them as guest CPU features
+/// (cache monitoring, and the OS-controlled `osxsave` / `ospke` bits).
+pub const QEMU_FILTERED_FEATURES: [&str; 5] = ["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"];
+
+/// Removes the features libvirt's QEMU driver filters out ([`QEMU_FILTERED_FEATURES`]) from a
+/// CPU, as `virsh -c qemu:///system cpu-baseline` / `hypervisor-cpu-baseline` do after the
+/// generic baseline; the test driver and [`baseline`] itself keep them.
+///
+/// ```
+/// use kvmhost_core::cpu::{filter_qemu_unsupported, CpuDef};
+/// let mut cpu = CpuDef::parse("<cpu><model>Haswell</model><feature policy='require' name='osxsave'/>\
+///     <feature policy='require' name='avx2'/></cpu>").unwrap();
+/// filter_qemu_unsupported(&mut cpu);
+/// let names: Vec<&str> = cpu.cpu.features.iter().map(|f| f.name.as_str()).collect();
+/// assert_eq!(names, ["avx2"]);
+/// ```
+pub fn filter_qemu_unsupported(cpu: &mut CpuDef) {
+    cpu.cpu.features.retain(|f| !QEMU_FILTERED_FEATURES.contains(&f.name.as_str()));
+}

@@ -36,7 +36,7 @@ mod map;
 mod policy;
 mod update;
 
-pub use baseline::{baseline, expand_features};
+pub use baseline::{baseline, expand_features, filter_qemu_unsupported, QEMU_FILTERED_FEATURES};
 pub use cluster::{check_migration, migration_safe_cpu, placement, ClusterHost, HostVerdict, MigrationCheck};
 pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
 
