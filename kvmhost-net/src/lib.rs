@@ -37,6 +37,7 @@ pub mod model;
 pub mod netlink;
 pub mod netns;
 pub mod plan;
+mod rawlink;
 pub mod render;
 pub mod state;
 pub mod tap;
