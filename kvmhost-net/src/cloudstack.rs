@@ -82,7 +82,14 @@ impl CloudStackLinux {
     ///     "10.0.0.2/24".parse().unwrap(), "10.0.0.1".parse().unwrap());
     /// assert_eq!(l.forward_delay, 5);
     /// ```
-    pub fn new(uplink: &str, mgmt_vlan: u16, public_vlan: u16, private_vlan: u16, address: IpCidr, gateway: IpAddr) -> Self {
+    pub fn new(
+        uplink: &str,
+        mgmt_vlan: u16,
+        public_vlan: u16,
+        private_vlan: u16,
+        address: IpCidr,
+        gateway: IpAddr,
+    ) -> Self {
         Self {
             uplink: uplink.into(),
             mgmt_vlan,

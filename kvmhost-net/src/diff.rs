@@ -68,7 +68,13 @@ pub(crate) struct Desired {
 }
 
 fn route_spec(r: &crate::model::Route, device: &str) -> RouteSpec {
-    RouteSpec { destination: r.destination, gateway: r.gateway, device: device.into(), metric: r.metric, protocol: None }
+    RouteSpec {
+        destination: r.destination,
+        gateway: r.gateway,
+        device: device.into(),
+        metric: r.metric,
+        protocol: None,
+    }
 }
 
 impl Desired {
@@ -93,7 +99,11 @@ impl Desired {
                 for pv in &f.ports {
                     let set = vlans_of.entry(pv.port.clone()).or_default();
                     for vid in &pv.vids {
-                        set.insert(VlanEntry { vid: *vid, pvid: pv.pvid == Some(*vid), untagged: pv.untagged.contains(vid) });
+                        set.insert(VlanEntry {
+                            vid: *vid,
+                            pvid: pv.pvid == Some(*vid),
+                            untagged: pv.untagged.contains(vid),
+                        });
                     }
                     if let Some(p) = pv.pvid {
                         if !pv.vids.contains(&p) {
@@ -290,8 +300,11 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
                 return Err(Error::MissingDevice { name: d.name.clone(), field: d.origin.clone() })
             }
             None => {}
-            Some(l) => kind_matches(&d.create, &l.kind)
-                .map_err(|reason| Error::Conflict { name: d.name.clone(), field: d.origin.clone(), reason })?,
+            Some(l) => kind_matches(&d.create, &l.kind).map_err(|reason| Error::Conflict {
+                name: d.name.clone(),
+                field: d.origin.clone(),
+                reason,
+            })?,
         }
     }
 
@@ -492,7 +505,10 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
     for d in &desired.links {
         let v = &views[d.name.as_str()];
         if let Some(up) = d.up.filter(|u| *u != v.up) {
-            plan.push(Step::SetUp { name: d.name.clone(), up }, format!("{}: {} wanted", d.origin, if up { "up" } else { "down" }));
+            plan.push(
+                Step::SetUp { name: d.name.clone(), up },
+                format!("{}: {} wanted", d.origin, if up { "up" } else { "down" }),
+            );
         }
     }
     // 9. Addresses.

@@ -268,7 +268,14 @@ impl Veth {
     /// assert!(kvmhost_net::Veth::new("a", "b").addresses.is_empty());
     /// ```
     pub fn new(name: &str, peer: &str) -> Self {
-        Self { name: name.into(), peer: peer.into(), mtu: None, addresses: vec![], peer_addresses: vec![], routes: vec![] }
+        Self {
+            name: name.into(),
+            peer: peer.into(),
+            mtu: None,
+            addresses: vec![],
+            peer_addresses: vec![],
+            routes: vec![],
+        }
     }
 }
 
@@ -413,7 +420,9 @@ impl HostNetwork {
     /// assert!(kvmhost_net::HostNetwork::from_yaml("bogus: 1").is_err());
     /// ```
     pub fn from_yaml(s: &str) -> Result<Self, Error> {
-        serde_yaml::from_str::<Self>(s).map(Self::fixed).map_err(|e| Error::Parse { format: "YAML", message: e.to_string() })
+        serde_yaml::from_str::<Self>(s)
+            .map(Self::fixed)
+            .map_err(|e| Error::Parse { format: "YAML", message: e.to_string() })
     }
 
     /// Parse JSON.
@@ -423,7 +432,9 @@ impl HostNetwork {
     /// assert_eq!(n.taps.len(), 1);
     /// ```
     pub fn from_json(s: &str) -> Result<Self, Error> {
-        serde_json::from_str::<Self>(s).map(Self::fixed).map_err(|e| Error::Parse { format: "JSON", message: e.to_string() })
+        serde_json::from_str::<Self>(s)
+            .map(Self::fixed)
+            .map_err(|e| Error::Parse { format: "JSON", message: e.to_string() })
     }
 
     /// Parse TOML.

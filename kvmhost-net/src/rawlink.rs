@@ -98,9 +98,12 @@ fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
+/// A link, the indexes of its controller and lower link, and its bridge VLAN entries.
+pub(crate) type ParsedLink = (LinkState, Option<u32>, Option<u32>, Vec<VlanEntry>);
+
 /// A link from an `RTM_NEWLINK` payload (ifinfomsg + attributes): the state with name, kind,
 /// MTU, MAC, up flag, and the raw indexes of its controller and lower link.
-pub(crate) fn parse_link(payload: &[u8]) -> Option<(LinkState, Option<u32>, Option<u32>, Vec<VlanEntry>)> {
+pub(crate) fn parse_link(payload: &[u8]) -> Option<ParsedLink> {
     if payload.len() < 16 {
         return None;
     }

@@ -234,7 +234,11 @@ impl HostNetwork {
                 out.push(ValidationError::Name { field: name_field.clone(), name: name.clone(), reason });
             }
             if let Some(first) = seen.insert(name, field) {
-                out.push(ValidationError::Duplicate { field: name_field, name: name.clone(), first: first.to_string() });
+                out.push(ValidationError::Duplicate {
+                    field: name_field,
+                    name: name.clone(),
+                    first: first.to_string(),
+                });
                 seen.insert(name, first);
             }
         }
@@ -330,7 +334,10 @@ impl HostNetwork {
                 for (j, pv) in f.ports.iter().enumerate() {
                     let field = format!("bridges[{i}].vlan_filtering.ports[{j}]");
                     if pv.port != b.name && !b.ports.contains(&pv.port) {
-                        out.push(ValidationError::UnknownDevice { field: format!("{field}.port"), name: pv.port.clone() });
+                        out.push(ValidationError::UnknownDevice {
+                            field: format!("{field}.port"),
+                            name: pv.port.clone(),
+                        });
                     }
                     for (k, id) in pv.vids.iter().enumerate() {
                         if !(1..=4094).contains(id) {

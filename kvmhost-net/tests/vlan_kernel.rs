@@ -64,7 +64,9 @@ const AF_UNSPEC: u8 = 0;
 const IFF_UP: u32 = 1;
 
 /// Split a request into (type, flags, family, index, ifi_flags, ifi_change, attributes).
-fn link_request(bytes: &[u8]) -> (u16, u16, u8, u32, u32, u32, Vec<(u16, Vec<u8>)>) {
+type LinkRequest = (u16, u16, u8, u32, u32, u32, Vec<(u16, Vec<u8>)>);
+
+fn link_request(bytes: &[u8]) -> LinkRequest {
     assert_eq!(u32_of(&bytes[0..4]) as usize, bytes.len(), "nlmsg_len");
     let ty = u16_of(&bytes[4..6]);
     let flags = u16_of(&bytes[6..8]);
@@ -134,7 +136,8 @@ fn bridge_vlan_filtering_request_bytes() {
     assert_eq!((u16_of(&vi[0..2]), u16_of(&vi[2..4])), (BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 200));
 
     // bridge vlan add dev cloudbr0 vid 300 self
-    let add_self = Step::AddBridgeVlan { port: "cloudbr0".into(), vid: 300, pvid: false, untagged: false, bridge_self: true };
+    let add_self =
+        Step::AddBridgeVlan { port: "cloudbr0".into(), vid: 300, pvid: false, untagged: false, bridge_self: true };
     let (_, _, family, idx, _, _, a) = link_request(&to_bytes(&build(&add_self, &index).unwrap().unwrap()));
     assert_eq!((family, idx), (AF_BRIDGE, 7));
     let spec = attrs(&get(&a, IFLA_AF_SPEC));
@@ -179,7 +182,8 @@ bridges:
 }
 
 const SKIP_8021Q: &str = "SKIP (kernel): 802.1Q not supported by this kernel, message assertions ran";
-const SKIP_FILTERING: &str = "SKIP (kernel): bridge vlan_filtering not supported by this kernel, message assertions ran";
+const SKIP_FILTERING: &str =
+    "SKIP (kernel): bridge vlan_filtering not supported by this kernel, message assertions ran";
 
 #[test]
 fn vlan_subinterfaces_for_real_where_supported() {
