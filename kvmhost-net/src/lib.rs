@@ -39,6 +39,7 @@ pub mod netns;
 pub mod ovs;
 pub mod ovsdb;
 pub mod plan;
+mod rawlink;
 pub mod render;
 pub mod state;
 pub mod tap;

@@ -11,18 +11,15 @@ use std::net::IpAddr;
 use futures_util::stream::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::packet_route::link::{
-    AfSpecBridge, BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoVlan, LinkAttribute,
-    LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
-};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
 
-use crate::addr::{IpCidr, MacAddr};
+use crate::addr::IpCidr;
 use crate::message::{self, Request};
+use crate::rawlink::{self, LinkDumper};
 use crate::netns::Netns;
 use crate::plan::Step;
-use crate::state::{LinkKind, LinkState, NetState, RouteState, VlanEntry};
+use crate::state::{LinkKind, NetState, RouteState};
 use crate::{Error, Kernel};
 
 /// A route-netlink connection into one network namespace.
@@ -36,6 +33,7 @@ use crate::{Error, Kernel};
 pub struct NetlinkKernel {
     rt: tokio::runtime::Runtime,
     handle: rtnetlink::Handle,
+    dumper: LinkDumper,
     netns: Netns,
     index: BTreeMap<String, u32>,
     writes: u64,
@@ -70,13 +68,15 @@ impl NetlinkKernel {
             .build()
             .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
         let rth = rt.handle().clone();
-        let (conn, handle) = netns.run(move || {
-            let _guard = rth.enter();
-            rtnetlink::new_connection().map(|(c, h, _)| (c, h))
-        })?
-        .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
+        let (conn, handle, dumper) = netns
+            .run(move || {
+                let _guard = rth.enter();
+                let (c, h, _) = rtnetlink::new_connection()?;
+                Ok::<_, std::io::Error>((c, h, LinkDumper::open()?))
+            })?
+            .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
         rt.spawn(conn);
-        Ok(Self { rt, handle, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
+        Ok(Self { rt, handle, dumper, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
     }
 
     /// The namespace this connection works in.
@@ -120,16 +120,9 @@ impl NetlinkKernel {
         }
     }
 
-    async fn dump(handle: rtnetlink::Handle) -> Result<NetState, rtnetlink::Error> {
-        let links: Vec<LinkMessage> = handle.link().get().execute().try_collect().await?;
-        let bridge_ports: Vec<LinkMessage> = handle
-            .link()
-            .get()
-            .set_filter_mask(AddressFamily::Bridge, vec![LinkExtentMask::Brvlan])
-            .execute()
-            .try_collect()
-            .await
-            .unwrap_or_default();
+    async fn dump_l3(
+        handle: rtnetlink::Handle,
+    ) -> Result<(Vec<rtnetlink::packet_route::address::AddressMessage>, Vec<RouteMessage>), rtnetlink::Error> {
         let addrs: Vec<_> = handle.address().get().execute().try_collect().await?;
         let mut routes = Vec::new();
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {
@@ -138,69 +131,8 @@ impl NetlinkKernel {
             let r: Vec<RouteMessage> = handle.route().get(q).execute().try_collect().await?;
             routes.extend(r);
         }
-        Ok(parse_state(&links, &bridge_ports, &addrs, &routes))
+        Ok((addrs, routes))
     }
-}
-
-fn parse_link(m: &LinkMessage) -> (LinkState, Option<u32>, Option<u32>) {
-    let mut l = LinkState::new("", LinkKind::Other { kind: String::new() });
-    l.index = m.header.index;
-    l.up = m.header.flags.contains(LinkFlags::Up);
-    let (mut controller, mut link) = (None, None);
-    let mut kind = String::new();
-    let mut data: Option<&InfoData> = None;
-    for a in &m.attributes {
-        match a {
-            LinkAttribute::IfName(n) => l.name = n.clone(),
-            LinkAttribute::Mtu(v) => l.mtu = *v,
-            LinkAttribute::Address(b) if b.len() == 6 => {
-                l.mac = Some(MacAddr::new(b.as_slice().try_into().unwrap_or([0; 6])));
-            }
-            LinkAttribute::Controller(c) => controller = Some(*c),
-            LinkAttribute::Link(i) => link = Some(*i),
-            LinkAttribute::LinkInfo(infos) => {
-                for i in infos {
-                    match i {
-                        LinkInfo::Kind(k) => kind = k.to_string(),
-                        LinkInfo::Data(d) => data = Some(d),
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    l.kind = match (kind.as_str(), data) {
-        ("bridge", d) => {
-            let (mut stp, mut fd, mut vf) = (false, 1500, false);
-            if let Some(InfoData::Bridge(infos)) = d {
-                for i in infos {
-                    match i {
-                        InfoBridge::StpState(s) => stp = *s != BridgeStpState::Disabled,
-                        InfoBridge::ForwardDelay(f) => fd = *f,
-                        InfoBridge::VlanFiltering(v) => vf = *v,
-                        _ => {}
-                    }
-                }
-            }
-            LinkKind::Bridge { stp, forward_delay_cs: fd, vlan_filtering: vf }
-        }
-        ("veth", _) => LinkKind::Veth { peer: None },
-        ("vlan", d) => {
-            let mut id = 0;
-            if let Some(InfoData::Vlan(infos)) = d {
-                for i in infos {
-                    if let InfoVlan::Id(v) = i {
-                        id = *v;
-                    }
-                }
-            }
-            LinkKind::Vlan { parent: None, id }
-        }
-        ("tun", _) => LinkKind::Tap,
-        (k, _) => LinkKind::Other { kind: k.to_string() },
-    };
-    (l, controller, link)
 }
 
 fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
@@ -212,15 +144,15 @@ fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
 }
 
 fn parse_state(
-    links: &[LinkMessage],
-    bridge_ports: &[LinkMessage],
+    links: &[Vec<u8>],
+    bridge_ports: &[Vec<u8>],
     addrs: &[rtnetlink::packet_route::address::AddressMessage],
     routes: &[RouteMessage],
 ) -> NetState {
-    let parsed: Vec<_> = links.iter().map(parse_link).collect();
-    let name_of: BTreeMap<u32, String> = parsed.iter().map(|(l, _, _)| (l.index, l.name.clone())).collect();
+    let parsed: Vec<_> = links.iter().filter_map(|p| rawlink::parse_link(p)).collect();
+    let name_of: BTreeMap<u32, String> = parsed.iter().map(|(l, _, _, _)| (l.index, l.name.clone())).collect();
     let mut state = NetState::default();
-    for (mut l, controller, link) in parsed {
+    for (mut l, controller, link, _) in parsed {
         l.controller = controller.and_then(|c| name_of.get(&c).cloned());
         let lower = link.and_then(|i| name_of.get(&i).cloned());
         match &mut l.kind {
@@ -230,25 +162,10 @@ fn parse_state(
         }
         state.links.insert(l.name.clone(), l);
     }
-    for m in bridge_ports {
-        let Some(name) = name_of.get(&m.header.index) else { continue };
-        let mut entries = Vec::new();
-        for a in &m.attributes {
-            if let LinkAttribute::AfSpecBridge(spec) = a {
-                for s in spec {
-                    if let AfSpecBridge::VlanInfo(v) = s {
-                        entries.push(VlanEntry {
-                            vid: v.vid,
-                            pvid: v.flags.contains(BridgeVlanInfoFlags::Pvid),
-                            untagged: v.flags.contains(BridgeVlanInfoFlags::Untagged),
-                        });
-                    }
-                }
-            }
-        }
-        if let Some(l) = state.links.get_mut(name) {
-            entries.sort();
-            l.vlans = entries;
+    for p in bridge_ports {
+        let Some((port, _, _, vlans)) = rawlink::parse_link(p) else { continue };
+        if let Some(l) = name_of.get(&port.index).and_then(|n| state.links.get_mut(n)) {
+            l.vlans = vlans;
         }
     }
     for a in addrs {
@@ -310,8 +227,17 @@ fn parse_state(
 
 impl Kernel for NetlinkKernel {
     fn read_state(&mut self) -> Result<NetState, Error> {
+        let read_err = |source: std::io::Error| Error::Kernel {
+            context: "reading the links".into(),
+            errno: source.raw_os_error().unwrap_or(0),
+            message: source.to_string(),
+        };
+        let links = self.dumper.dump(0, rawlink::FILTER_SKIP_STATS).map_err(read_err)?;
+        let ports = self.dumper.dump(rawlink::AF_BRIDGE, rawlink::FILTER_BRVLAN | rawlink::FILTER_SKIP_STATS).unwrap_or_default();
         let handle = self.handle.clone();
-        let state = self.rt.block_on(Self::dump(handle)).map_err(|e| nl_error("reading the state".into(), e))?;
+        let (addrs, routes) =
+            self.rt.block_on(Self::dump_l3(handle)).map_err(|e| nl_error("reading the state".into(), e))?;
+        let state = parse_state(&links, &ports, &addrs, &routes);
         self.index = state.links.values().map(|l| (l.name.clone(), l.index)).collect();
         Ok(state)
     }
@@ -381,16 +307,36 @@ pub fn is_unsupported(e: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use rtnetlink::packet_route::link::InfoKind;
+    use crate::plan::Step;
+    use crate::state::LinkKind;
+
+    fn parse(step: &Step) -> crate::state::LinkState {
+        let req = crate::message::build(step, &|_| Ok(2)).unwrap().unwrap();
+        let bytes = crate::message::to_bytes(&req);
+        crate::rawlink::parse_link(&bytes[16..]).unwrap().0
+    }
+
     #[test]
-    fn unknown_kind_is_other() {
-        let mut m = LinkMessage::default();
-        m.header.index = 4;
-        m.attributes.push(LinkAttribute::IfName("x".into()));
-        m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Vxlan)]));
-        let (l, _, _) = parse_link(&m);
-        assert_eq!(l.kind, LinkKind::Other { kind: "vxlan".into() });
-        assert_eq!(l.index, 4);
+    fn raw_parser_reads_what_the_builder_writes() {
+        let vlan = Step::CreateVlan { name: "eth0.200".into(), parent: "eth0".into(), id: 200, mtu: Some(1400), controller: None };
+        let l = parse(&vlan);
+        assert_eq!((l.name.as_str(), l.mtu, l.up), ("eth0.200", 1400, true));
+        assert_eq!(l.kind, LinkKind::Vlan { parent: None, id: 200 });
+        let br = Step::CreateBridge {
+            name: "br0".into(),
+            stp: true,
+            forward_delay_cs: Some(400),
+            vlan_filtering: Some(true),
+            mtu: None,
+            mac: Some("02:00:00:00:00:01".parse().unwrap()),
+        };
+        let l = parse(&br);
+        assert_eq!(l.kind, LinkKind::Bridge { stp: true, forward_delay_cs: 400, vlan_filtering: true });
+        assert_eq!(l.mac.unwrap().to_string(), "02:00:00:00:00:01");
+        let add = Step::AddBridgeVlan { port: "eth0".into(), vid: 7, pvid: true, untagged: false, bridge_self: false };
+        let req = crate::message::build(&add, &|_| Ok(2)).unwrap().unwrap();
+        let (p, _, _, vlans) = crate::rawlink::parse_link(&crate::message::to_bytes(&req)[16..]).unwrap();
+        assert_eq!(p.index, 2);
+        assert_eq!(vlans, vec![crate::state::VlanEntry { vid: 7, pvid: true, untagged: false }]);
     }
 }

@@ -300,8 +300,10 @@ impl fmt::Display for Step {
 /// A step with the reason it is in the plan.
 ///
 /// ```
-/// let p = kvmhost_net::PlannedStep { step: kvmhost_net::Step::CreateTap { name: "t".into() }, reason: "declared".into() };
-/// assert_eq!(p.reason, "declared");
+/// let net = kvmhost_net::HostNetwork::from_yaml("taps: [{name: t0}]").unwrap();
+/// let plan = kvmhost_net::engine::plan_against(&net, &Default::default()).unwrap();
+/// assert_eq!(plan.steps[0].step.to_string(), "ip tuntap add t0 mode tap");
+/// assert!(plan.steps[0].reason.contains("taps[0]"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

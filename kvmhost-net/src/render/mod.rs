@@ -16,7 +16,8 @@ pub mod networkd;
 /// One file to write.
 ///
 /// ```
-/// let f = kvmhost_net::render::RenderedFile { path: "/etc/network/interfaces".into(), contents: String::new() };
+/// use kvmhost_net::render::{render, Format};
+/// let f = &render(&kvmhost_net::HostNetwork::new(), Format::Interfaces)[0];
 /// assert!(f.path.ends_with("interfaces"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,191 @@
+//! Link dumps read straight from a plain netlink socket. `netlink-packet-route` 0.33 formats
+//! every IPv6 and statistics attribute of every link into a debug string while parsing it
+//! (eager error context), which makes a dump of a few hundred links take hundreds of
+//! milliseconds; this reader picks out only the attributes the state needs.
+
+use std::io;
+
+use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+use crate::addr::MacAddr;
+use crate::state::{LinkKind, LinkState, VlanEntry};
+
+const RTM_NEWLINK: u16 = 16;
+const RTM_GETLINK: u16 = 18;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_DUMP: u16 = 0x300;
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_LINK: u16 = 5;
+const IFLA_MASTER: u16 = 10;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_AF_SPEC: u16 = 26;
+const IFLA_EXT_MASK: u16 = 29;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_BR_FORWARD_DELAY: u16 = 1;
+const IFLA_BR_STP_STATE: u16 = 5;
+const IFLA_BR_VLAN_FILTERING: u16 = 7;
+const IFLA_VLAN_ID: u16 = 1;
+const IFLA_BRIDGE_VLAN_INFO: u16 = 2;
+const IFF_UP: u32 = 1;
+/// `RTEXT_FILTER_BRVLAN`.
+pub(crate) const FILTER_BRVLAN: u32 = 2;
+/// `RTEXT_FILTER_SKIP_STATS`.
+pub(crate) const FILTER_SKIP_STATS: u32 = 8;
+/// `AF_BRIDGE`.
+pub(crate) const AF_BRIDGE: u8 = 7;
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_ne_bytes([b[i], b[i + 1]])
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// (type without flag bits, payload) of each attribute.
+fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if b.len() < 4 {
+            return None;
+        }
+        let len = u16_at(b, 0) as usize;
+        if len < 4 || len > b.len() {
+            return None;
+        }
+        let item = (u16_at(b, 2) & 0x3fff, &b[4..len]);
+        b = &b[((len + 3) & !3).min(b.len())..];
+        Some(item)
+    })
+}
+
+/// A link from an `RTM_NEWLINK` payload (ifinfomsg + attributes): the state with name, kind,
+/// MTU, MAC, up flag, and the raw indexes of its controller and lower link.
+pub(crate) fn parse_link(payload: &[u8]) -> Option<(LinkState, Option<u32>, Option<u32>, Vec<VlanEntry>)> {
+    if payload.len() < 16 {
+        return None;
+    }
+    let mut l = LinkState::new("", LinkKind::Other { kind: String::new() });
+    l.index = u32_at(payload, 4);
+    l.up = u32_at(payload, 8) & IFF_UP != 0;
+    let (mut controller, mut link, mut vlans) = (None, None, Vec::new());
+    let mut kind = String::new();
+    let mut data: &[u8] = &[];
+    for (ty, v) in attrs(&payload[16..]) {
+        match ty {
+            IFLA_IFNAME => l.name = String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(&[])).into_owned(),
+            IFLA_MTU if v.len() >= 4 => l.mtu = u32_at(v, 0),
+            IFLA_ADDRESS if v.len() == 6 => l.mac = Some(MacAddr::new([v[0], v[1], v[2], v[3], v[4], v[5]])),
+            IFLA_MASTER if v.len() >= 4 => controller = Some(u32_at(v, 0)),
+            IFLA_LINK if v.len() >= 4 => link = Some(u32_at(v, 0)),
+            IFLA_LINKINFO => {
+                for (t, w) in attrs(v) {
+                    match t {
+                        IFLA_INFO_KIND => {
+                            kind = String::from_utf8_lossy(w.split(|c| *c == 0).next().unwrap_or(&[])).into_owned()
+                        }
+                        IFLA_INFO_DATA => data = w,
+                        _ => {}
+                    }
+                }
+            }
+            IFLA_AF_SPEC => {
+                for (t, w) in attrs(v) {
+                    if t == IFLA_BRIDGE_VLAN_INFO && w.len() >= 4 {
+                        let flags = u16_at(w, 0);
+                        vlans.push(VlanEntry { vid: u16_at(w, 2), pvid: flags & 2 != 0, untagged: flags & 4 != 0 });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    l.kind = match kind.as_str() {
+        "bridge" => {
+            let (mut stp, mut fd, mut vf) = (false, 1500, false);
+            for (t, w) in attrs(data) {
+                match t {
+                    IFLA_BR_STP_STATE if w.len() >= 4 => stp = u32_at(w, 0) != 0,
+                    IFLA_BR_FORWARD_DELAY if w.len() >= 4 => fd = u32_at(w, 0),
+                    IFLA_BR_VLAN_FILTERING if !w.is_empty() => vf = w[0] != 0,
+                    _ => {}
+                }
+            }
+            LinkKind::Bridge { stp, forward_delay_cs: fd, vlan_filtering: vf }
+        }
+        "veth" => LinkKind::Veth { peer: None },
+        "vlan" => {
+            let id = attrs(data).find(|(t, w)| *t == IFLA_VLAN_ID && w.len() >= 2).map(|(_, w)| u16_at(w, 0));
+            LinkKind::Vlan { parent: None, id: id.unwrap_or(0) }
+        }
+        "tun" => LinkKind::Tap,
+        k => LinkKind::Other { kind: k.to_string() },
+    };
+    vlans.sort();
+    Some((l, controller, link, vlans))
+}
+
+/// A plain (blocking) route-netlink socket for dumps.
+pub(crate) struct LinkDumper {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl LinkDumper {
+    /// Open the socket in the calling thread's namespace.
+    pub(crate) fn open() -> io::Result<Self> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        Ok(Self { sock, seq: 0, buf: Vec::with_capacity(1 << 16) })
+    }
+
+    /// `RTM_GETLINK` dump of a family with an extended filter mask; the payload of each link.
+    pub(crate) fn dump(&mut self, family: u8, ext_mask: u32) -> io::Result<Vec<Vec<u8>>> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut req = Vec::with_capacity(40);
+        req.extend_from_slice(&40u32.to_ne_bytes());
+        req.extend_from_slice(&RTM_GETLINK.to_ne_bytes());
+        req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        req.extend_from_slice(&self.seq.to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes());
+        req.extend_from_slice(&[family, 0, 0, 0]);
+        req.extend_from_slice(&[0u8; 12]);
+        req.extend_from_slice(&8u16.to_ne_bytes());
+        req.extend_from_slice(&IFLA_EXT_MASK.to_ne_bytes());
+        req.extend_from_slice(&ext_mask.to_ne_bytes());
+        self.sock.send(&req, 0)?;
+        let mut out = Vec::new();
+        loop {
+            self.buf.clear();
+            let n = self.sock.recv(&mut self.buf, 0)?;
+            let mut b = &self.buf[..n];
+            while b.len() >= 16 {
+                let len = u32_at(b, 0) as usize;
+                if len < 16 || len > b.len() {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "truncated netlink message"));
+                }
+                let (ty, seq) = (u16_at(b, 4), u32_at(b, 8));
+                if seq == self.seq {
+                    match ty {
+                        NLMSG_DONE => return Ok(out),
+                        NLMSG_ERROR => {
+                            let errno = if len >= 20 { -(u32_at(b, 16) as i32) } else { 0 };
+                            if errno != 0 {
+                                return Err(io::Error::from_raw_os_error(errno));
+                            }
+                        }
+                        RTM_NEWLINK => out.push(b[16..len].to_vec()),
+                        _ => {}
+                    }
+                }
+                b = &b[((len + 3) & !3).min(b.len())..];
+            }
+        }
+    }
+}
