@@ -171,6 +171,45 @@ fn unlisted_bridges_are_kept_unless_pruned_and_ports_move() {
 }
 
 #[test]
+fn ports_on_fake_bridges() {
+    let mut cfg = layout();
+    cfg.bridges[0].ports.push(OvsPort::new("vnet0").on_fake_bridge("cloudbr1"));
+    let p = plan(&cfg, &Snapshot::synthetic(&layout())).unwrap();
+    assert!(
+        matches!(p.steps.as_slice(), [Step::AddPort { port, .. }] if port.tag == Some(300) && port.fake_bridge.is_none()),
+        "{p}"
+    );
+    // Read back, the port has the tag: the same configuration plans nothing.
+    let resolved = {
+        let mut c = cfg.clone();
+        c.bridges[0].ports[1] = OvsPort::new("vnet0").vlan(VlanMode::Access, None);
+        c.bridges[0].ports[1].vlan_mode = None;
+        c.bridges[0].ports[1].tag = Some(300);
+        c
+    };
+    assert!(plan(&cfg, &Snapshot::synthetic(&resolved)).unwrap().is_empty());
+    assert!(render_interfaces(&cfg)
+        .contains("iface vnet0 inet manual\n    ovs_bridge br0\n    ovs_type OVSPort\n    ovs_options tag=300\n"));
+
+    let mut bad = layout();
+    bad.bridges[0].ports.push(OvsPort::new("vnet0").on_fake_bridge("cloudbr7"));
+    bad.bridges[0].ports.push(OvsPort::access("vnet1", 5).on_fake_bridge("cloudbr0"));
+    assert_eq!(
+        bad.validation_errors(),
+        [
+            ValidationError::UnknownParent {
+                field: "bridges[0].ports[1].fake_bridge".into(),
+                parent: "cloudbr7".into()
+            },
+            ValidationError::VlanModeConflict {
+                field: "bridges[0].ports[2].fake_bridge".into(),
+                reason: "a port on fake bridge cloudbr0 is an access port on VLAN 200: no other tag, no trunks".into()
+            },
+        ]
+    );
+}
+
+#[test]
 fn serde_round_trip_and_readable_names() {
     let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev).vlans(10, 20, 30));
     let json = serde_json::to_string(&cfg).unwrap();

@@ -167,3 +167,70 @@ async fn insert_mutate_select_delete_with_named_uuids() {
     assert!(r[0].rows().is_empty(), "the interface was garbage-collected");
     assert!(c.stats().write_transactions >= 3);
 }
+
+/// Server behaviour the real ovsdb-server shows only on some connections (inactivity probes,
+/// arbitrary TCP-like fragmentation, notifications between replies), played by a scripted
+/// peer on a unix socket: the client must answer the server's `echo` with the same id and
+/// params, skip notifications, and reassemble a reply split at any byte.
+#[tokio::test]
+async fn echo_requests_notifications_and_split_replies() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = std::env::temp_dir().join(format!("kvmhost-ovs-client-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("peer.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let peer = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        let req: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(req["method"], "list_dbs");
+        // An echo request and a notification before the reply; the reply in three pieces.
+        s.write_all(
+            br#"{"method":"echo","params":["probe"],"id":"echo-7"} {"method":"update","params":[null,{}],"id":null}"#,
+        )
+        .await
+        .unwrap();
+        let n = s.read(&mut buf).await.unwrap();
+        let echo: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let reply = format!(r#"{{"id":{},"result":["Open_vSwitch","_Server"],"error":null}}"#, req["id"]);
+        let (a, b) = reply.split_at(5);
+        let (b, c) = b.split_at(17);
+        for piece in [a, b, c] {
+            s.write_all(piece.as_bytes()).await.unwrap();
+            s.flush().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        echo
+    });
+    let mut c = Client::connect(&path).await.unwrap();
+    let dbs = c.list_dbs().await.unwrap();
+    assert_eq!(dbs, ["Open_vSwitch", "_Server"]);
+    let echo = peer.await.unwrap();
+    assert_eq!(echo, serde_json::json!({"id": "echo-7", "result": ["probe"], "error": null}));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_peer_closing_or_stalling_is_a_typed_error() {
+    let dir = std::env::temp_dir().join(format!("kvmhost-ovs-client2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("peer.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let peer = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap(); // stalls: never answers
+        let (s2, _) = listener.accept().await.unwrap(); // closes at once
+        drop(s2);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        drop(s);
+    });
+    let mut stalled = Client::connect(&path).await.unwrap();
+    stalled.set_timeout(std::time::Duration::from_millis(100));
+    assert!(matches!(stalled.list_dbs().await, Err(Error::Timeout { method, .. }) if method == "list_dbs"));
+    let mut closed = Client::connect(&path).await.unwrap();
+    assert!(matches!(closed.list_dbs().await, Err(Error::Closed | Error::Io(_))));
+    peer.await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

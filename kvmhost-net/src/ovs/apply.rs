@@ -169,11 +169,33 @@ async fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOption
             next_cfg = results.iter().rev().find_map(|r| r.rows().first().and_then(|row| row.get("next_cfg")).cloned());
         }
     }
+    // Wait for ovs-vswitchd, read its interface errors and read back, in one transaction: the
+    // selects run once the wait is satisfied.
+    let mut lead = Vec::new();
     if let (Some(timeout), Some(cfg)) = (options.wait_for_vswitchd, next_cfg) {
-        wait_for_vswitchd(client, cfg, timeout).await?;
-        check_interface_errors(client, plan).await?;
+        lead.push(Operation::Wait {
+            table: "Open_vSwitch".into(),
+            conditions: vec![Condition { column: "cur_cfg".into(), function: ovsdb::Function::Ge, value: cfg }],
+            columns: vec!["cur_cfg".into()],
+            until: WaitUntil::NotEqual,
+            rows: vec![],
+            timeout_ms: Some(timeout.as_millis().try_into().unwrap_or(u64::MAX)),
+        });
+        lead.push(Operation::select("Interface", vec![], Some(&["name", "error"])));
+        client.set_timeout(timeout + Duration::from_secs(5));
     }
-    let after = Snapshot::capture(client).await?;
+    let read = Snapshot::capture_after(client, lead).await;
+    client.set_timeout(Duration::from_secs(30));
+    let (after, lead) = match read {
+        Ok(r) => r,
+        Err(Error::Ovsdb(ovsdb::Error::Operation { index: 0, error, .. })) if error == "timed out" => {
+            return Err(Error::VswitchdTimeout(options.wait_for_vswitchd.unwrap_or_default()))
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(errors) = lead.get(1) {
+        check_interface_errors(plan, errors.rows())?;
+    }
     let remaining = plan_after(&plan.desired, &after)?;
     if !remaining.is_empty() {
         return Err(Error::VerifyFailed { remaining });
@@ -185,28 +207,8 @@ fn plan_after(desired: &OvsConfig, after: &Snapshot) -> Result<Vec<String>, Erro
     Ok(plan(desired, after)?.steps.iter().map(ToString::to_string).collect())
 }
 
-/// Blocks (server side, with OVSDB's `wait`) until `cur_cfg >= next_cfg`.
-async fn wait_for_vswitchd(client: &mut Client, next_cfg: Value, timeout: Duration) -> Result<(), Error> {
-    let op = Operation::Wait {
-        table: "Open_vSwitch".into(),
-        conditions: vec![Condition { column: "cur_cfg".into(), function: ovsdb::Function::Ge, value: next_cfg }],
-        columns: vec!["cur_cfg".into()],
-        until: WaitUntil::NotEqual,
-        rows: vec![],
-        timeout_ms: Some(timeout.as_millis().try_into().unwrap_or(u64::MAX)),
-    };
-    client.set_timeout(timeout + Duration::from_secs(5));
-    let r = client.transact(DB, &[op]).await;
-    client.set_timeout(Duration::from_secs(30));
-    match r {
-        Ok(_) => Ok(()),
-        Err(ovsdb::Error::Operation { error, .. }) if error == "timed out" => Err(Error::VswitchdTimeout(timeout)),
-        Err(e) => Err(Error::Ovsdb(e)),
-    }
-}
-
 /// ovs-vswitchd reports interfaces it could not set up in `Interface.error`.
-async fn check_interface_errors(client: &mut Client, plan: &Plan) -> Result<(), Error> {
+fn check_interface_errors(plan: &Plan, rows: &[Row]) -> Result<(), Error> {
     let names: Vec<&str> = plan
         .steps
         .iter()
@@ -217,12 +219,8 @@ async fn check_interface_errors(client: &mut Client, plan: &Plan) -> Result<(), 
             _ => None,
         })
         .collect();
-    if names.is_empty() {
-        return Ok(());
-    }
-    let r = client.transact(DB, &[Operation::select("Interface", vec![], Some(&["name", "error"]))]).await?;
     let mut failed = Vec::new();
-    for row in r[0].rows() {
+    for row in rows {
         let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
         if let (true, Some(err)) = (names.contains(&name), row.get("error").and_then(Value::as_str)) {
             failed.push(format!("{name}: {err}"));

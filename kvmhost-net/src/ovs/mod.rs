@@ -4,6 +4,9 @@
 //! reading back, and rolled back to the captured rows on any failure ([`restore`]).
 //! Applying the same configuration twice writes nothing the second time.
 //!
+//! Combined with other engines (netlink), keep the [`Snapshot`] taken before planning: if a
+//! later, non-OVS step fails, [`restore`] puts back exactly those rows (UUIDs included).
+//!
 //! Persistence: [`render_interfaces`] (Debian ifupdown with openvswitch-switch's hooks) and
 //! [`ifcfg_files`] (RHEL network-scripts, `DEVICETYPE=ovs`).
 //!
@@ -22,6 +25,7 @@
 //! ```
 
 mod apply;
+mod cloudstack;
 mod model;
 mod plan;
 mod render;
@@ -31,7 +35,8 @@ mod validate;
 use std::time::Duration;
 
 pub use apply::{apply, apply_plan, restore, restore_operations, ApplyMode, ApplyOptions, ApplyReport};
-pub use model::{CloudStackOvs, DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
+pub use cloudstack::CloudStackOvs;
+pub use model::{DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
 pub use plan::{plan, Plan, Step};
 pub use render::{ifcfg_files, interfaces_stanzas, render_interfaces, IfcfgFile, InterfacesStanza};
 pub use state::{read, Snapshot, BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS};

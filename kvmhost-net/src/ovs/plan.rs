@@ -205,14 +205,6 @@ impl fmt::Display for Plan {
     }
 }
 
-/// A port in canonical form for comparison (trunks sorted, deduplicated).
-fn canonical(port: &OvsPort) -> OvsPort {
-    let mut p = port.clone();
-    p.trunks.sort_unstable();
-    p.trunks.dedup();
-    p
-}
-
 /// Computes the plan from `current` to `desired` (validated first).
 ///
 /// Order: ports and fake bridges leaving (removed, moved, or changing kind) first, then bridges
@@ -242,7 +234,7 @@ pub fn plan(desired: &OvsConfig, current: &Snapshot) -> Result<Plan, Error> {
     }
     for b in &desired.bridges {
         for p in &b.ports {
-            wanted.insert(&p.name, (&b.name, Some(canonical(p)), None));
+            wanted.insert(&p.name, (&b.name, Some(b.resolved_port(p)), None));
         }
         for fb in &b.fake_bridges {
             wanted.insert(&fb.name, (&b.name, None, Some(fb)));
@@ -318,7 +310,7 @@ pub fn plan(desired: &OvsConfig, current: &Snapshot) -> Result<Plan, Error> {
             .filter_map(|s| if let Step::RemovePort { name, .. } = s { Some(name.as_str()) } else { None })
             .collect();
         for p in &b.ports {
-            let p = canonical(p);
+            let p = b.resolved_port(p);
             match existing.get(&p.name) {
                 Some((_, Some(have), _)) if !removed.contains(p.name.as_str()) => {
                     if *have != p {

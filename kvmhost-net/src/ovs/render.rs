@@ -99,6 +99,7 @@ pub fn interfaces_stanzas(cfg: &OvsConfig) -> Vec<InterfacesStanza> {
         }
         out.push(InterfacesStanza { name: b.name.clone(), allow: "ovs".into(), method: "manual".into(), options });
         for p in &b.ports {
+            let p = &b.resolved_port(p);
             let kind = match &p.kind {
                 PortKind::Internal => "OVSIntPort",
                 PortKind::Patch { .. } => "OVSPatchPort",
@@ -227,6 +228,7 @@ pub fn ifcfg_files(cfg: &OvsConfig) -> Vec<IfcfgFile> {
         }
         out.push(f);
         for p in &b.ports {
+            let p = &b.resolved_port(p);
             let kind = match &p.kind {
                 PortKind::Internal => "OVSIntPort",
                 PortKind::Patch { .. } => "OVSPatchPort",

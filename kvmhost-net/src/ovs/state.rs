@@ -94,24 +94,36 @@ impl Snapshot {
     /// # Ok(()) }
     /// ```
     pub async fn capture(client: &mut Client) -> Result<Self, Error> {
-        let ops = [
+        Ok(Snapshot::capture_after(client, Vec::new()).await?.0)
+    }
+
+    /// Runs `leading` operations, then captures, in one transaction; returns the snapshot and
+    /// the results of `leading`.
+    pub(crate) async fn capture_after(
+        client: &mut Client,
+        mut ops: Vec<Operation>,
+    ) -> Result<(Self, Vec<crate::ovsdb::OpResult>), Error> {
+        let lead = ops.len();
+        ops.extend([
             select("Open_vSwitch", &["bridges"]),
             select("Bridge", BRIDGE_COLUMNS),
             select("Port", PORT_COLUMNS),
             select("Interface", INTERFACE_COLUMNS),
-        ];
-        let r = client.transact(DB, &ops).await?;
-        let roots = keyed(r[0].rows())?;
+        ]);
+        let mut r = client.transact(DB, &ops).await?;
+        let rest = r.split_off(lead);
+        let roots = keyed(rest[0].rows())?;
         let (root, root_row) = roots.into_iter().next().ok_or(Error::NoRootRow)?;
         let mut root_bridges = refs(&root_row, "bridges");
         root_bridges.sort();
-        Ok(Snapshot {
+        let snapshot = Snapshot {
             root,
             root_bridges,
-            bridges: keyed(r[1].rows())?,
-            ports: keyed(r[2].rows())?,
-            interfaces: keyed(r[3].rows())?,
-        })
+            bridges: keyed(rest[1].rows())?,
+            ports: keyed(rest[2].rows())?,
+            interfaces: keyed(rest[3].rows())?,
+        };
+        Ok((snapshot, r))
     }
 
     /// Names of the bridges attached to the root row, sorted.

@@ -78,6 +78,14 @@ pub enum ValidationError {
         /// The peer named.
         peer: String,
     },
+    /// A port plugged into a fake bridge its bridge does not have.
+    #[error("{field}: {parent:?} is not a fake bridge of this bridge")]
+    UnknownParent {
+        /// The field.
+        field: String,
+        /// The fake bridge named.
+        parent: String,
+    },
     /// `tag`/`trunks` that contradict `vlan_mode`.
     #[error("{field}: {reason}")]
     VlanModeConflict {
@@ -104,6 +112,7 @@ impl ValidationError {
             | ValidationError::Duplicate { field, .. }
             | ValidationError::DuplicateVlan { field, .. }
             | ValidationError::UnknownPeer { field, .. }
+            | ValidationError::UnknownParent { field, .. }
             | ValidationError::VlanModeConflict { field, .. } => field,
         }
     }
@@ -198,6 +207,28 @@ impl OvsConfig {
                 let field = format!("bridges[{b}].ports[{p}]");
                 claim(format!("{field}.name"), &port.name, &mut errs);
                 check_port(&field, port, &mut errs);
+                if let Some(parent) = &port.fake_bridge {
+                    match bridge.fake_bridges.iter().find(|f| &f.name == parent) {
+                        None => errs.push(ValidationError::UnknownParent {
+                            field: format!("{field}.fake_bridge"),
+                            parent: parent.clone(),
+                        }),
+                        Some(f)
+                            if port.tag.is_some_and(|t| t != f.vlan)
+                                || !port.trunks.is_empty()
+                                || port.vlan_mode.is_some_and(|m| m != VlanMode::Access) =>
+                        {
+                            errs.push(ValidationError::VlanModeConflict {
+                                field: format!("{field}.fake_bridge"),
+                                reason: format!(
+                                    "a port on fake bridge {parent} is an access port on VLAN {}: no other tag, no trunks",
+                                    f.vlan
+                                ),
+                            })
+                        }
+                        Some(_) => {}
+                    }
+                }
                 if let PortKind::Patch { peer } = &port.kind {
                     patches.insert(&port.name, (peer, format!("{field}.kind.patch.peer")));
                 }

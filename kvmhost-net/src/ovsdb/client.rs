@@ -93,7 +93,9 @@ pub struct Schema {
 /// An RFC 7047 client on ovsdb-server's unix socket.
 ///
 /// Requests are sent one at a time; while waiting for a reply the client answers the server's
-/// `echo` requests (inactivity probes) and skips notifications.
+/// `echo` requests (inactivity probes) and skips notifications. Between requests nothing reads
+/// the socket: ovsdb-server does not probe unix-socket clients, but over a connection where it
+/// does, an idle client is disconnected ([`Error::Closed`] on the next call; connect again).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), kvmhost_net::ovsdb::Error> {

@@ -1,0 +1,207 @@
+//! Open vSwitch configuration speed (issue 5): kvmhost-net's OVSDB engine against a shell script
+//! of `ovs-vsctl` commands doing the same, as CloudStack's scripts do (one `ovs-vsctl add-br
+//! NAME PARENT VLAN` per VLAN).
+//!
+//! Workloads, both sides waiting for ovs-vswitchd to apply the change (`ovs-vsctl` without
+//! `--no-wait`; `ApplyOptions::default()`):
+//!
+//! * `cloudstack`: from no bridges to the CloudStack layout (`br0` on `eth0` as a trunk of
+//!   100,200,300; fake bridges `mgmt0`/100, `cloudbr0`/200, `cloudbr1`/300), userspace datapath;
+//! * `vlans200`: from `br0` on `eth0` (trunk, all VLANs) to 200 more fake bridges `vb1000`…`vb1199`
+//!   on VLANs 1000…1199;
+//! * `noop_*`: applying a configuration already in place (read, diff, zero writes).
+//!
+//! The OVS instance is the one `scripts/services/ovs.sh start` starts (`KVMHOST_OVSDB_SOCK`,
+//! `KVMHOST_OVS_NETNS`); without it the bench prints SKIP and measures nothing. It must hold no
+//! bridges when the bench starts (it is left without bridges at the end).
+//!
+//! Run: `eval "$(scripts/services/ovs.sh start)"; cargo bench --bench ovs; scripts/services/ovs.sh stop`.
+//! A summary with the ratios is printed at the end and written to `target/bench/ovs-summary.md`.
+
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode};
+use kvmhost_net::ovs::{
+    apply, ApplyOptions, CloudStackOvs, DatapathType, FakeBridge, OvsBridge, OvsConfig, OvsPort, Snapshot,
+};
+use kvmhost_net::ovsdb::Client;
+use tokio::runtime::Runtime;
+
+const SCRIPT_RUNS_CLOUDSTACK: usize = 10;
+const SCRIPT_RUNS_VLANS: usize = 3;
+
+fn cloudstack() -> OvsConfig {
+    OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev))
+}
+
+fn base() -> OvsConfig {
+    OvsConfig::new().bridge(OvsBridge::new("br0").datapath(DatapathType::Netdev).port(OvsPort::trunk("eth0", [])))
+}
+
+fn vlans200() -> OvsConfig {
+    let mut cfg = base();
+    for v in 1000..1200u16 {
+        cfg.bridges[0].fake_bridges.push(FakeBridge::new(&format!("vb{v}"), v));
+    }
+    cfg
+}
+
+fn script_cloudstack(vsctl: &str) -> String {
+    format!(
+        "set -e\n{vsctl} add-br br0 -- set bridge br0 datapath_type=netdev\n{vsctl} add-port br0 eth0\n\
+         {vsctl} set port eth0 trunks=100,200,300 vlan_mode=trunk\n{vsctl} add-br mgmt0 br0 100\n\
+         {vsctl} add-br cloudbr0 br0 200\n{vsctl} add-br cloudbr1 br0 300\n"
+    )
+}
+
+fn script_vlans(vsctl: &str) -> String {
+    let mut s = String::from("set -e\n");
+    for v in 1000..1200 {
+        writeln!(s, "{vsctl} add-br vb{v} br0 {v}").unwrap();
+    }
+    s
+}
+
+fn run_script(script: &str) -> Duration {
+    let start = Instant::now();
+    let out = Command::new("bash").arg("-c").arg(script).output().expect("bash");
+    let took = start.elapsed();
+    assert!(out.status.success(), "script failed: {}", String::from_utf8_lossy(&out.stderr));
+    took
+}
+
+struct Stats {
+    mean: f64,
+    median: f64,
+    n: usize,
+}
+
+fn stats(samples: &[Duration]) -> Stats {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    Stats { mean: ms.iter().sum::<f64>() / ms.len() as f64, median: ms[ms.len() / 2], n: ms.len() }
+}
+
+fn main() {
+    let Ok(sock) = std::env::var("KVMHOST_OVSDB_SOCK") else {
+        println!("SKIP: ovs not started (eval \"$(scripts/services/ovs.sh start)\" first)");
+        return;
+    };
+    let netns = std::env::var("KVMHOST_OVS_NETNS").unwrap_or_else(|_| "kvmhost-ovs-svc".into());
+    let rt = Runtime::new().unwrap();
+    let mut client = rt.block_on(Client::connect(&sock)).expect("connect");
+    let start = rt.block_on(Snapshot::capture(&mut client)).unwrap();
+    if !start.root_bridges.is_empty() {
+        println!("SKIP: the OVS instance at {sock} already has bridges {:?}", start.bridge_names());
+        return;
+    }
+    // The uplink device, in ovs-vswitchd's namespace.
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(["-n", &netns]).args(args).output().unwrap();
+        out.status.success()
+    };
+    ip(&["link", "del", "eth0"]);
+    assert!(ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]), "create the uplink");
+    assert!(ip(&["link", "set", "eth0", "up"]));
+
+    let opts = ApplyOptions::default();
+    let vsctl = format!("ovs-vsctl --db=unix:{sock}");
+    let empty = OvsConfig::new().pruning(true);
+    let mut set = |cfg: &OvsConfig| {
+        rt.block_on(apply(&mut client, cfg, opts)).expect("apply");
+    };
+
+    // --- the scripts (too slow for criterion's sample counts: timed runs) ---------------------
+    let mut script_cs = Vec::new();
+    for _ in 0..SCRIPT_RUNS_CLOUDSTACK {
+        set(&empty);
+        script_cs.push(run_script(&script_cloudstack(&vsctl)));
+    }
+    let mut script_vl = Vec::new();
+    for _ in 0..SCRIPT_RUNS_VLANS {
+        set(&empty);
+        set(&base());
+        script_vl.push(run_script(&script_vlans(&vsctl)));
+    }
+    set(&empty);
+
+    // --- kvmhost-net under criterion ----------------------------------------------------------
+    let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(1));
+    let mut g = c.benchmark_group("ovs");
+    g.sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(2));
+    let mut ours_cs = Vec::new();
+    let mut ours_vl = Vec::new();
+    g.bench_function("kvmhost_cloudstack", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                rt.block_on(apply(&mut client, &empty, opts)).unwrap();
+                let t = Instant::now();
+                rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+                let took = t.elapsed();
+                ours_cs.push(took);
+                total += took;
+            }
+            total
+        })
+    });
+    g.bench_function("kvmhost_noop_cloudstack", |b| {
+        rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+        b.iter(|| {
+            let r = rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+            assert_eq!(r.write_transactions, 0);
+        })
+    });
+    g.bench_function("kvmhost_vlans200", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                rt.block_on(apply(&mut client, &base(), opts)).unwrap();
+                let t = Instant::now();
+                let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+                let took = t.elapsed();
+                assert_eq!((r.steps, r.write_transactions), (200, 1));
+                ours_vl.push(took);
+                total += took;
+            }
+            total
+        })
+    });
+    g.bench_function("kvmhost_noop_vlans200", |b| {
+        rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+        b.iter(|| {
+            let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+            assert_eq!(r.write_transactions, 0);
+        })
+    });
+    g.finish();
+    rt.block_on(apply(&mut client, &empty, opts)).unwrap();
+    ip(&["link", "del", "eth0"]);
+
+    // --- summary ------------------------------------------------------------------------------
+    let mut out = String::new();
+    let (sc, sv, oc, ov) = (stats(&script_cs), stats(&script_vl), stats(&ours_cs), stats(&ours_vl));
+    writeln!(out, "| workload | ovs-vsctl script, ms (mean / median, runs) | kvmhost-net, ms (mean / median, runs) | speed-up (mean) |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|").unwrap();
+    for (name, s, o) in [("CloudStack layout", &sc, &oc), ("200 VLAN fake bridges", &sv, &ov)] {
+        writeln!(
+            out,
+            "| {name} | {:.1} / {:.1} ({}) | {:.1} / {:.1} ({}) | {:.1}x |",
+            s.mean,
+            s.median,
+            s.n,
+            o.mean,
+            o.median,
+            o.n,
+            s.mean / o.mean
+        )
+        .unwrap();
+    }
+    writeln!(out, "\nno-op re-apply (read + diff, zero writes): see criterion's `ovs/kvmhost_noop_*` above").unwrap();
+    println!("\n{out}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("ovs-summary.md"), out);
+}
