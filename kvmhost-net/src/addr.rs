@@ -146,7 +146,8 @@ impl IpCidr {
     /// assert!(!a.contains("192.168.43.1".parse().unwrap()));
     /// ```
     pub fn contains(&self, other: IpAddr) -> bool {
-        other.is_ipv4() == self.addr.is_ipv4() && (Self::bits(other) & self.mask_bits()) == Self::bits(self.network().addr)
+        other.is_ipv4() == self.addr.is_ipv4()
+            && (Self::bits(other) & self.mask_bits()) == Self::bits(self.network().addr)
     }
 
     /// Whether the address is the network address of its own prefix (`192.168.42.0/24`), which

@@ -13,10 +13,20 @@ use crate::Error;
 pub(crate) enum Create {
     Existing,
     Bridge,
-    Veth { peer: String },
-    VethPeer { partner: String },
-    Vlan { parent: String, id: u16 },
+    Veth {
+        peer: String,
+    },
+    VethPeer {
+        partner: String,
+    },
+    Vlan {
+        parent: String,
+        id: u16,
+    },
     Tap,
+    /// Made by Open vSwitch (an internal interface): never created or deleted over netlink, and
+    /// possibly not there yet when planning (OVS steps run first).
+    Ovs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +78,13 @@ pub(crate) struct Desired {
 }
 
 fn route_spec(r: &crate::model::Route, device: &str) -> RouteSpec {
-    RouteSpec { destination: r.destination, gateway: r.gateway, device: device.into(), metric: r.metric, protocol: None }
+    RouteSpec {
+        destination: r.destination,
+        gateway: r.gateway,
+        device: device.into(),
+        metric: r.metric,
+        protocol: None,
+    }
 }
 
 impl Desired {
@@ -93,7 +109,11 @@ impl Desired {
                 for pv in &f.ports {
                     let set = vlans_of.entry(pv.port.clone()).or_default();
                     for vid in &pv.vids {
-                        set.insert(VlanEntry { vid: *vid, pvid: pv.pvid == Some(*vid), untagged: pv.untagged.contains(vid) });
+                        set.insert(VlanEntry {
+                            vid: *vid,
+                            pvid: pv.pvid == Some(*vid),
+                            untagged: pv.untagged.contains(vid),
+                        });
                     }
                     if let Some(p) = pv.pvid {
                         if !pv.vids.contains(&p) {
@@ -112,6 +132,9 @@ impl Desired {
             let mut d = DesiredLink::new(&u.name, format!("uplinks[{i}]"), Create::Existing);
             d.mtu = u.mtu;
             d.controller = controller(&u.name);
+            if net.ovs_port_bridge(&u.name).is_some() {
+                d.controller = None; // OVS attaches it (the kernel datapath sets a controller)
+            }
             d.addresses = Some(u.addresses.iter().copied().collect());
             d.routes = Some(u.routes.iter().map(|r| route_spec(r, &u.name)).collect());
             links.push(d);
@@ -148,9 +171,21 @@ impl Desired {
             d.routes = Some(v.routes.iter().map(|r| route_spec(r, &v.name)).collect());
             links.push(d);
         }
+        for (i, o) in net.ovs_interfaces.iter().enumerate() {
+            let mut d = DesiredLink::new(&o.name, format!("ovs_interfaces[{i}]"), Create::Ovs);
+            d.mtu = o.mtu;
+            d.addresses = Some(o.addresses.iter().copied().collect());
+            d.routes = Some(o.routes.iter().map(|r| route_spec(r, &o.name)).collect());
+            links.push(d);
+        }
         for d in &mut links {
             if let Some(v) = vlans_of.remove(&d.name) {
                 d.vlans = Some(v);
+            }
+            if matches!(d.create, Create::Veth { .. } | Create::VethPeer { .. } | Create::Tap)
+                && net.ovs_port_bridge(&d.name).is_some()
+            {
+                d.controller = None;
             }
         }
         Desired { links, absent: vec![], check_foreign: true }
@@ -173,8 +208,10 @@ impl Desired {
         Desired { links, absent, check_foreign: false }
     }
 
-    /// The state captured before a change, for the links the change touched.
-    pub(crate) fn restore(prior: &NetState, touched: &BTreeSet<String>) -> Self {
+    /// The state captured before a change, for the links the change touched. Links in
+    /// `ovs_made` that did not exist before lose the addresses and routes the change gave them
+    /// (the OVS rollback then removes the devices themselves).
+    pub(crate) fn restore(prior: &NetState, touched: &BTreeSet<String>, ovs_made: &BTreeSet<String>) -> Self {
         let mut links: Vec<DesiredLink> = Vec::new();
         let mut absent = Vec::new();
         let mut ordered: Vec<&String> = touched.iter().collect();
@@ -186,7 +223,15 @@ impl Desired {
         ordered.sort_by_key(|n| rank(n));
         for name in ordered {
             let Some(l) = prior.link(name) else {
-                absent.push(name.clone());
+                if ovs_made.contains(name) {
+                    let mut d = DesiredLink::new(name, format!("the state before ({name}, made by OVS)"), Create::Ovs);
+                    d.up = None;
+                    d.addresses = Some(BTreeSet::new());
+                    d.routes = Some(vec![]);
+                    links.push(d);
+                } else {
+                    absent.push(name.clone());
+                }
                 continue;
             };
             let create = match &l.kind {
@@ -244,7 +289,7 @@ struct View {
 
 fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
     let ok = match (create, kind) {
-        (Create::Existing, _) => true,
+        (Create::Existing | Create::Ovs, _) => true,
         (Create::Bridge, LinkKind::Bridge { .. }) => true,
         (Create::Veth { peer }, LinkKind::Veth { peer: p }) => p.as_deref() == Some(peer.as_str()),
         (Create::VethPeer { partner }, LinkKind::Veth { peer: p }) => p.as_deref() == Some(partner.as_str()),
@@ -258,7 +303,7 @@ fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
         Ok(())
     } else {
         let want = match create {
-            Create::Existing => "any link".to_string(),
+            Create::Existing | Create::Ovs => "any link".to_string(),
             Create::Bridge => "a bridge".into(),
             Create::Veth { peer } => format!("a veth with peer {peer}"),
             Create::VethPeer { partner } => format!("a veth with peer {partner}"),
@@ -290,8 +335,11 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
                 return Err(Error::MissingDevice { name: d.name.clone(), field: d.origin.clone() })
             }
             None => {}
-            Some(l) => kind_matches(&d.create, &l.kind)
-                .map_err(|reason| Error::Conflict { name: d.name.clone(), field: d.origin.clone(), reason })?,
+            Some(l) => kind_matches(&d.create, &l.kind).map_err(|reason| Error::Conflict {
+                name: d.name.clone(),
+                field: d.origin.clone(),
+                reason,
+            })?,
         }
     }
 
@@ -377,6 +425,11 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
         };
         match &d.create {
             Create::Existing => unreachable!("checked above"),
+            Create::Ovs => {
+                // Open vSwitch makes it (down, no addresses) in the steps before these.
+                view.up = false;
+                view.mtu = None;
+            }
             Create::Bridge => {
                 let b = d.bridge.unwrap_or(BridgeWant { stp: false, forward_delay_cs: None, vlan_filtering: false });
                 plan.push(
@@ -492,7 +545,10 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
     for d in &desired.links {
         let v = &views[d.name.as_str()];
         if let Some(up) = d.up.filter(|u| *u != v.up) {
-            plan.push(Step::SetUp { name: d.name.clone(), up }, format!("{}: {} wanted", d.origin, if up { "up" } else { "down" }));
+            plan.push(
+                Step::SetUp { name: d.name.clone(), up },
+                format!("{}: {} wanted", d.origin, if up { "up" } else { "down" }),
+            );
         }
     }
     // 9. Addresses.

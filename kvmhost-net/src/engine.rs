@@ -2,6 +2,16 @@
 //! back and diff again (must be empty) → on any failure, restore every touched link to the state
 //! captured before the first write (addresses, routes, ports, up/down, MTU; links made are
 //! deleted, links deleted are made again).
+//!
+//! With an `ovs` section and an OVSDB connection ([`Engine::with_ovsdb`]) the plan starts with
+//! the Open vSwitch steps (one OVSDB transaction, verified and waited for), then the netlink
+//! steps (addresses and routes onto the interfaces OVS made). A failure anywhere, or a failed
+//! verification of either part, restores both: the touched links over netlink, then the exact
+//! OVSDB rows captured before (see [`crate::ovs::restore`]).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +19,7 @@ use crate::diff::{diff, touched, Desired};
 use crate::model::HostNetwork;
 use crate::netlink::NetlinkKernel;
 use crate::netns::Netns;
+use crate::ovs::{self, OvsdbSession, Snapshot};
 use crate::plan::{Plan, Step};
 use crate::state::NetState;
 use crate::Error;
@@ -77,8 +88,12 @@ impl Default for ApplyOptions {
 pub struct ApplyReport {
     /// The plan executed.
     pub plan: Plan,
-    /// Kernel writes performed (0 when the namespace already was as wanted).
+    /// Writes performed: netlink requests plus OVSDB write transactions (0 when the namespace
+    /// and OVSDB already were as wanted).
     pub writes: u64,
+    /// Of `writes`, the OVSDB transactions that wrote.
+    #[serde(default)]
+    pub ovs_writes: u64,
     /// The state read back after applying.
     pub after: NetState,
 }
@@ -96,8 +111,13 @@ pub struct RollbackReport {
     pub plan: Plan,
     /// Errors of restoring steps (the rollback goes on past them).
     pub errors: Vec<String>,
-    /// Whether the touched links are as they were before (read back and compared).
+    /// Whether the touched links (and OVSDB, when it was changed) are as they were before (read
+    /// back and compared).
     pub restored: bool,
+    /// OVSDB operations written to restore the captured rows; `None` when OVSDB was not part
+    /// of the rollback.
+    #[serde(default)]
+    pub ovs_operations: Option<usize>,
 }
 
 fn run_plan(kernel: &mut dyn Kernel, plan: &Plan, fail_before: Option<usize>) -> Result<(), (usize, Error)> {
@@ -113,11 +133,17 @@ fn run_plan(kernel: &mut dyn Kernel, plan: &Plan, fail_before: Option<usize>) ->
     Ok(())
 }
 
-/// Restore the links a plan touched to `prior`.
-fn rollback(kernel: &mut dyn Kernel, prior: &NetState, plan: &Plan) -> RollbackReport {
-    let names = touched(plan, prior);
+/// Restore the links a plan touched to `prior` (`current`: the state the plan was run on).
+fn rollback(
+    kernel: &mut dyn Kernel,
+    prior: &NetState,
+    current: &NetState,
+    plan: &Plan,
+    ovs_made: &BTreeSet<String>,
+) -> RollbackReport {
+    let names = touched(plan, current);
     let mut report = RollbackReport::default();
-    let desired = Desired::restore(prior, &names);
+    let desired = Desired::restore(prior, &names, ovs_made);
     let now = match kernel.read_state() {
         Ok(s) => s,
         Err(e) => {
@@ -156,7 +182,7 @@ fn execute_checked(
 ) -> Result<ApplyReport, Error> {
     let start = kernel.writes();
     if plan.is_empty() {
-        return Ok(ApplyReport { plan, writes: 0, after: prior });
+        return Ok(ApplyReport { plan, writes: 0, ovs_writes: 0, after: prior });
     }
     let failure = match run_plan(kernel, &plan, opts.fail_before_step) {
         Err((index, e)) => Some((index, e)),
@@ -169,14 +195,15 @@ fn execute_checked(
     };
     let Some((index, error)) = failure else {
         let after = kernel.read_state()?;
-        return Ok(ApplyReport { plan, writes: kernel.writes() - start, after });
+        return Ok(ApplyReport { plan, writes: kernel.writes() - start, ovs_writes: 0, after });
     };
     let step = plan.steps.get(index).map(|p| p.step.to_string()).unwrap_or_else(|| "verification".into());
-    let rb = if opts.rollback { Some(rollback(kernel, &prior, &plan)) } else { None };
+    let rb = if opts.rollback { Some(rollback(kernel, &prior, &prior, &plan, &BTreeSet::new())) } else { None };
     Err(Error::Apply { index, step, source: Box::new(error), rollback: rb.map(Box::new) })
 }
 
 /// Apply `net` through any [`Kernel`]: validate, plan, execute, verify, roll back on failure.
+/// A model with an `ovs` section needs [`apply_with_ovsdb`].
 ///
 /// ```no_run
 /// use kvmhost_net::{engine, HostNetwork, NetlinkKernel, Netns, ApplyOptions};
@@ -186,11 +213,188 @@ fn execute_checked(
 /// println!("{} writes", report.writes);
 /// ```
 pub fn apply(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
+    apply_with_ovsdb(kernel, None, net, opts)
+}
+
+/// How long the netlink part waits for the interfaces Open vSwitch makes to show up in its
+/// namespace (and, on rollback, to go away).
+const OVS_DEVICE_WAIT: Duration = Duration::from_secs(10);
+
+/// Validate, capture OVSDB (when the model has an `ovs` section), read the namespace, plan.
+fn prepare(
+    kernel: &mut dyn Kernel,
+    ovsdb: Option<&mut OvsdbSession>,
+    net: &HostNetwork,
+) -> Result<(NetState, Option<Snapshot>, Plan), Error> {
     net.validate().map_err(Error::Invalid)?;
-    let desired = Desired::from_model(net);
+    let ovs = match (&net.ovs, ovsdb) {
+        (None, _) => None,
+        (Some(_), None) => return Err(Error::OvsdbRequired),
+        (Some(cfg), Some(session)) => {
+            let snapshot = session.capture().map_err(Error::Ovs)?;
+            let p = ovs::plan(cfg, &snapshot).map_err(Error::Ovs)?;
+            Some((snapshot, p))
+        }
+    };
     let prior = kernel.read_state()?;
-    let plan = diff(&desired, &prior)?;
-    execute_checked(kernel, &desired, prior, plan, opts)
+    let mut plan = diff(&Desired::from_model(net), &prior)?;
+    let snapshot = ovs.map(|(snapshot, p)| {
+        plan.ovs = Some(p);
+        snapshot
+    });
+    Ok((prior, snapshot, plan))
+}
+
+/// Poll the namespace until `names` all exist (`present`) or none of them does.
+fn wait_for_links(kernel: &mut dyn Kernel, names: &[String], present: bool) -> Result<NetState, Error> {
+    let deadline = Instant::now() + OVS_DEVICE_WAIT;
+    loop {
+        let state = kernel.read_state()?;
+        let missing: Vec<&String> = names.iter().filter(|n| state.link(n).is_some() != present).collect();
+        if missing.is_empty() {
+            return Ok(state);
+        }
+        if Instant::now() >= deadline {
+            let what = if present { "did not appear" } else { "did not go away" };
+            return Err(Error::OvsDevices {
+                names: missing.into_iter().cloned().collect(),
+                reason: format!("{what} within {OVS_DEVICE_WAIT:?} (does ovs-vswitchd run in this namespace?)"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Apply `net` — its Open vSwitch part through `ovsdb`, then its netlink part through `kernel` —
+/// with verification of both and a combined rollback: whatever fails (an OVSDB step,
+/// ovs-vswitchd, a netlink step, either verification), the touched links are restored and
+/// OVSDB gets back exactly the rows captured before. Applying the same model again performs
+/// zero writes on either side.
+///
+/// ```no_run
+/// use kvmhost_net::{engine, ovs::OvsdbSession, ApplyOptions, HostNetwork, NetlinkKernel, Netns};
+/// let net = HostNetwork::load("host-ovs.yaml".as_ref()).unwrap();
+/// let mut k = NetlinkKernel::open(&Netns::named("blue")).unwrap();
+/// let mut db = OvsdbSession::connect("/var/run/openvswitch/db.sock".as_ref()).unwrap();
+/// let report = engine::apply_with_ovsdb(&mut k, Some(&mut db), &net, &ApplyOptions::default()).unwrap();
+/// println!("{} writes ({} OVSDB transactions)", report.writes, report.ovs_writes);
+/// ```
+pub fn apply_with_ovsdb(
+    kernel: &mut dyn Kernel,
+    mut ovsdb: Option<&mut OvsdbSession>,
+    net: &HostNetwork,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    let (prior, snapshot, plan) = prepare(kernel, ovsdb.as_deref_mut(), net)?;
+    let (Some(snapshot), Some(session)) = (snapshot, ovsdb) else {
+        return execute_checked(kernel, &Desired::from_model(net), prior, plan, opts);
+    };
+    if plan.is_empty() {
+        return Ok(ApplyReport { plan, writes: 0, ovs_writes: 0, after: prior });
+    }
+    let (k_start, o_start) = (kernel.writes(), session.write_transactions());
+    let k = plan.ovs_len();
+    let fail = |index: usize, source: Error, rollback: Option<RollbackReport>| Error::Apply {
+        index,
+        step: plan.describe(index).unwrap_or_else(|| "verification".into()),
+        source: Box::new(source),
+        rollback: rollback.map(Box::new),
+    };
+
+    // 1. Open vSwitch: one transaction, waited for and verified; on failure OVSDB is restored by
+    //    `apply_plan` and the namespace has not been touched yet.
+    if let Some(oplan) = plan.ovs.as_ref().filter(|p| !p.is_empty()) {
+        if let Some(i) = opts.fail_before_step.filter(|i| *i < k) {
+            let e = Error::Kernel {
+                context: plan.describe(i).unwrap_or_default(),
+                errno: 0,
+                message: "injected failure (test)".into(),
+            };
+            // The OVS steps are one transaction: a refused step means nothing was written.
+            let rb = RollbackReport { restored: true, ovs_operations: Some(0), ..Default::default() };
+            return Err(fail(i, e, opts.rollback.then_some(rb)));
+        }
+        if let Err(e) = session.apply_plan(oplan, &snapshot, ovs::ApplyOptions::default()) {
+            let index = match &e {
+                ovs::Error::StepFailed { index, .. } => *index,
+                _ => k.saturating_sub(1),
+            };
+            let restored = !matches!(e, ovs::Error::RollbackFailed { .. });
+            let rb = RollbackReport { restored, ovs_operations: None, ..Default::default() };
+            return Err(fail(index, Error::Ovs(e), Some(rb)));
+        }
+    }
+
+    // 2. Netlink, planned again on the namespace as OVS left it (the internal interfaces exist now).
+    let desired = Desired::from_model(net);
+    let ovs_made: BTreeSet<String> = net.ovs_devices().into_iter().map(|(n, _, _)| n).collect();
+    let wanted: Vec<String> = net.ovs_interfaces.iter().map(|o| o.name.clone()).collect();
+    let mut current = prior.clone();
+    let mut netplan = Plan::default();
+    let failure = match wait_for_links(kernel, &wanted, true).and_then(|now| {
+        current = now;
+        netplan = diff(&desired, &current)?;
+        Ok(())
+    }) {
+        Err(e) => Some((k, e)),
+        Ok(()) => match run_plan(kernel, &netplan, opts.fail_before_step.and_then(|i| i.checked_sub(k))) {
+            Err((i, e)) => Some((k + i, e)),
+            Ok(()) if !opts.verify => None,
+            // 3. Verify both sides.
+            Ok(()) => match verify(kernel, session, &desired, net) {
+                Ok(()) => None,
+                Err(e) => Some((plan.len(), e)),
+            },
+        },
+    };
+    let Some((index, error)) = failure else {
+        let after = kernel.read_state()?;
+        let ovs_writes = session.write_transactions() - o_start;
+        let mut done = netplan;
+        done.ovs = plan.ovs.clone();
+        return Ok(ApplyReport { plan: done, writes: kernel.writes() - k_start + ovs_writes, ovs_writes, after });
+    };
+    if !opts.rollback {
+        return Err(fail(index, error, None));
+    }
+    // 4. Roll back both: links first (addresses and routes leave the OVS interfaces and go back
+    //    where they were), then the OVSDB rows, then wait for ovs-vswitchd to remove the devices.
+    let mut rb = rollback(kernel, &prior, &current, &netplan, &ovs_made);
+    match session.restore(&snapshot) {
+        Ok(n) => rb.ovs_operations = Some(n),
+        Err(e) => {
+            rb.errors.push(format!("restoring OVSDB: {e}"));
+            rb.restored = false;
+        }
+    }
+    let new: Vec<String> = ovs_made.iter().filter(|n| prior.link(n).is_none()).cloned().collect();
+    if let Err(e) = wait_for_links(kernel, &new, false) {
+        rb.errors.push(e.to_string());
+        rb.restored = false;
+    }
+    Err(fail(index, error, Some(rb)))
+}
+
+/// Read back both sides: the netlink diff and the OVS plan must be empty.
+fn verify(
+    kernel: &mut dyn Kernel,
+    session: &mut OvsdbSession,
+    desired: &Desired,
+    net: &HostNetwork,
+) -> Result<(), Error> {
+    let rest = diff(desired, &kernel.read_state()?)?;
+    let mut remaining = if rest.is_empty() { String::new() } else { rest.to_string() };
+    if let Some(cfg) = &net.ovs {
+        let now = session.capture().map_err(Error::Ovs)?;
+        for s in ovs::plan(cfg, &now).map_err(Error::Ovs)?.steps {
+            remaining.push_str(&format!("OVS: {s}\n"));
+        }
+    }
+    if remaining.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Verify { remaining })
+    }
 }
 
 /// The plan `apply` would execute (validates first; nothing is written).
@@ -201,12 +405,27 @@ pub fn apply(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions) ->
 /// print!("{}", engine::plan(&mut k, &HostNetwork::new()).unwrap());
 /// ```
 pub fn plan(kernel: &mut dyn Kernel, net: &HostNetwork) -> Result<Plan, Error> {
-    net.validate().map_err(Error::Invalid)?;
-    let prior = kernel.read_state()?;
-    diff(&Desired::from_model(net), &prior)
+    plan_with_ovsdb(kernel, None, net)
 }
 
-/// The plan between a model and a given state, without any kernel (pure).
+/// The combined plan (OVS steps first, then netlink) that [`apply_with_ovsdb`] would execute.
+///
+/// ```no_run
+/// use kvmhost_net::{engine, ovs::OvsdbSession, HostNetwork, NetlinkKernel, Netns};
+/// let mut k = NetlinkKernel::open(&Netns::Current).unwrap();
+/// let mut db = OvsdbSession::connect("/var/run/openvswitch/db.sock".as_ref()).unwrap();
+/// print!("{}", engine::plan_with_ovsdb(&mut k, Some(&mut db), &HostNetwork::new()).unwrap());
+/// ```
+pub fn plan_with_ovsdb(
+    kernel: &mut dyn Kernel,
+    ovsdb: Option<&mut OvsdbSession>,
+    net: &HostNetwork,
+) -> Result<Plan, Error> {
+    Ok(prepare(kernel, ovsdb, net)?.2)
+}
+
+/// The plan between a model and a given state, without any kernel (pure). An `ovs` section is
+/// planned against an empty OVSDB.
 ///
 /// ```
 /// use kvmhost_net::{engine, HostNetwork, NetState};
@@ -215,8 +434,24 @@ pub fn plan(kernel: &mut dyn Kernel, net: &HostNetwork) -> Result<Plan, Error> {
 /// assert!(p.to_string().contains("ip link add br0"));
 /// ```
 pub fn plan_against(net: &HostNetwork, state: &NetState) -> Result<Plan, Error> {
+    plan_against_ovs(net, state, &Snapshot::synthetic(&ovs::OvsConfig::new()))
+}
+
+/// The plan between a model and given states of the namespace and of OVSDB (pure).
+///
+/// ```
+/// use kvmhost_net::{engine, ovs::{OvsConfig, Snapshot}, HostNetwork, NetState};
+/// let net = HostNetwork::from_yaml("ovs: {bridges: [{name: br0}]}").unwrap();
+/// let p = engine::plan_against_ovs(&net, &NetState::default(), &Snapshot::synthetic(&OvsConfig::new())).unwrap();
+/// assert_eq!(p.ovs_len(), 1);
+/// ```
+pub fn plan_against_ovs(net: &HostNetwork, state: &NetState, ovsdb: &Snapshot) -> Result<Plan, Error> {
     net.validate().map_err(Error::Invalid)?;
-    diff(&Desired::from_model(net), state)
+    let mut plan = diff(&Desired::from_model(net), state)?;
+    if let Some(cfg) = &net.ovs {
+        plan.ovs = Some(ovs::plan(cfg, ovsdb).map_err(Error::Ovs)?);
+    }
+    Ok(plan)
 }
 
 /// Remove what `net` creates (bridges, VLANs, veths, taps), with the same rollback.
@@ -245,6 +480,7 @@ pub fn teardown(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions)
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     netns: Netns,
+    ovsdb: Option<PathBuf>,
 }
 
 impl Engine {
@@ -255,7 +491,49 @@ impl Engine {
     /// assert_eq!(e.netns().to_string(), "the current namespace");
     /// ```
     pub fn new(netns: Netns) -> Self {
-        Self { netns }
+        Self { netns, ovsdb: None }
+    }
+
+    /// Use the ovsdb-server at this unix socket (`unix:PATH` or `PATH`) for the `ovs` section.
+    ///
+    /// ```
+    /// let e = kvmhost_net::Engine::default().with_ovsdb("unix:/var/run/openvswitch/db.sock");
+    /// assert_eq!(e.ovsdb().unwrap().to_str(), Some("unix:/var/run/openvswitch/db.sock"));
+    /// ```
+    pub fn with_ovsdb(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ovsdb = Some(path.into());
+        self
+    }
+
+    /// The OVSDB socket, when set.
+    ///
+    /// ```
+    /// assert!(kvmhost_net::Engine::default().ovsdb().is_none());
+    /// ```
+    pub fn ovsdb(&self) -> Option<&std::path::Path> {
+        self.ovsdb.as_deref()
+    }
+
+    /// An OVSDB connection (`None` when no socket is set).
+    ///
+    /// ```no_run
+    /// let s = kvmhost_net::Engine::default().with_ovsdb("/tmp/db.sock").connect_ovsdb().unwrap();
+    /// assert!(s.is_some());
+    /// ```
+    pub fn connect_ovsdb(&self) -> Result<Option<OvsdbSession>, Error> {
+        self.ovsdb.as_deref().map(|p| OvsdbSession::connect(p).map_err(Error::Ovs)).transpose()
+    }
+
+    /// The Open vSwitch configuration OVSDB holds now (`None` when no socket is set).
+    ///
+    /// ```no_run
+    /// let cfg = kvmhost_net::Engine::default().with_ovsdb("/tmp/db.sock").read_ovs().unwrap();
+    /// ```
+    pub fn read_ovs(&self) -> Result<Option<ovs::OvsConfig>, Error> {
+        match self.connect_ovsdb()? {
+            None => Ok(None),
+            Some(mut s) => Ok(Some(s.capture().map_err(Error::Ovs)?.config())),
+        }
     }
 
     /// The namespace.
@@ -292,7 +570,8 @@ impl Engine {
     /// print!("{}", kvmhost_net::Engine::default().plan(&kvmhost_net::HostNetwork::new()).unwrap());
     /// ```
     pub fn plan(&self, net: &HostNetwork) -> Result<Plan, Error> {
-        plan(&mut self.connect()?, net)
+        let mut db = self.connect_ovsdb()?;
+        plan_with_ovsdb(&mut self.connect()?, db.as_mut(), net)
     }
 
     /// Apply with verification and rollback.
@@ -311,7 +590,8 @@ impl Engine {
     /// kvmhost_net::Engine::default().apply_with(&kvmhost_net::HostNetwork::new(), &o).unwrap();
     /// ```
     pub fn apply_with(&self, net: &HostNetwork, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
-        apply(&mut self.connect()?, net, opts)
+        let mut db = self.connect_ovsdb()?;
+        apply_with_ovsdb(&mut self.connect()?, db.as_mut(), net, opts)
     }
 
     /// Remove what `net` creates.

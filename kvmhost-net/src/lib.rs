@@ -37,6 +37,7 @@ pub mod model;
 pub mod netlink;
 pub mod netns;
 pub mod ovs;
+pub mod ovs_ip;
 pub mod ovsdb;
 pub mod plan;
 mod rawlink;
@@ -136,6 +137,20 @@ pub enum Error {
         /// The plan that remains.
         remaining: String,
     },
+    /// The model has an `ovs` section but no OVSDB connection was given.
+    #[error("ovs: the host network has an Open vSwitch section: an OVSDB socket is needed (Engine::with_ovsdb, --ovsdb unix:PATH)")]
+    OvsdbRequired,
+    /// The Open vSwitch part failed (OVSDB, ovs-vswitchd, or its validation).
+    #[error("Open vSwitch")]
+    Ovs(#[source] crate::ovs::Error),
+    /// Interfaces Open vSwitch makes did not appear (or, on rollback, go away) in the namespace.
+    #[error("Open vSwitch interfaces {} {reason}", names.join(", "))]
+    OvsDevices {
+        /// The interfaces.
+        names: Vec<String>,
+        /// What did not happen.
+        reason: String,
+    },
     /// Applying failed at a step; the rollback's outcome is attached.
     #[error("step {} ({step}) failed{}", index + 1, rollback_summary(.rollback))]
     Apply {
@@ -155,7 +170,8 @@ fn rollback_summary(r: &Option<Box<RollbackReport>>) -> String {
     match r {
         None => ", no rollback".into(),
         Some(r) if r.restored && r.errors.is_empty() => {
-            format!("; rolled back ({} steps), the prior state is restored", r.plan.len())
+            let ovs = r.ovs_operations.map(|n| format!(" and {n} OVSDB operations")).unwrap_or_default();
+            format!("; rolled back ({} steps{ovs}), the prior state is restored", r.plan.len())
         }
         Some(r) => format!("; rollback incomplete: {}", r.errors.join("; ")),
     }

@@ -4,9 +4,7 @@
 
 use std::net::IpAddr;
 
-use rtnetlink::packet_core::{
-    NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
-};
+use rtnetlink::packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
     AfSpecBridge, BridgeFlag, BridgeStpState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind,
@@ -237,8 +235,12 @@ pub fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> Result<
             let m = bridge_vlan_message(index(port)?, *vid, BridgeVlanInfoFlags::empty(), *bridge_self);
             request(R::DelLink(m), CHANGE)
         }
-        Step::AddAddress { device, address } => request(R::NewAddress(address_message(index(device)?, address)), CREATE),
-        Step::DelAddress { device, address } => request(R::DelAddress(address_message(index(device)?, address)), CHANGE),
+        Step::AddAddress { device, address } => {
+            request(R::NewAddress(address_message(index(device)?, address)), CREATE)
+        }
+        Step::DelAddress { device, address } => {
+            request(R::DelAddress(address_message(index(device)?, address)), CHANGE)
+        }
         Step::AddRoute(r) => request(R::NewRoute(route_message(r, index(&r.device)?, true)), CREATE),
         Step::DelRoute(r) => request(R::DelRoute(route_message(r, index(&r.device)?, false)), CHANGE),
     };

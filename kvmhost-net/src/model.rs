@@ -52,6 +52,14 @@ pub struct HostNetwork {
     pub veths: Vec<Veth>,
     /// Persistent tap devices.
     pub taps: Vec<Tap>,
+    /// Open vSwitch bridges, ports and VLAN fake bridges (applied through OVSDB, before the
+    /// netlink steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovs: Option<crate::ovs::OvsConfig>,
+    /// Addresses, routes and MTU of Open vSwitch internal interfaces (bridges, fake bridges,
+    /// internal ports of `ovs`), set over netlink once OVS has made the devices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ovs_interfaces: Vec<crate::ovs_ip::OvsInterface>,
 }
 
 /// An existing interface (a NIC, or in tests one end of a veth pair made beforehand).
@@ -268,7 +276,14 @@ impl Veth {
     /// assert!(kvmhost_net::Veth::new("a", "b").addresses.is_empty());
     /// ```
     pub fn new(name: &str, peer: &str) -> Self {
-        Self { name: name.into(), peer: peer.into(), mtu: None, addresses: vec![], peer_addresses: vec![], routes: vec![] }
+        Self {
+            name: name.into(),
+            peer: peer.into(),
+            mtu: None,
+            addresses: vec![],
+            peer_addresses: vec![],
+            routes: vec![],
+        }
     }
 }
 
@@ -380,6 +395,10 @@ pub enum DeviceRole {
     VethPeer,
     /// A tap device.
     Tap,
+    /// An Open vSwitch bridge (its internal interface carries the bridge's name).
+    OvsBridge,
+    /// An Open vSwitch fake bridge or internal port (an internal interface OVS makes).
+    OvsInternal,
 }
 
 impl HostNetwork {
@@ -404,7 +423,8 @@ impl HostNetwork {
         let b = self.bridges.iter_mut().flat_map(|u| u.routes.iter_mut());
         let c = self.vlans.iter_mut().flat_map(|u| u.routes.iter_mut());
         let d = self.veths.iter_mut().flat_map(|u| u.routes.iter_mut());
-        a.chain(b).chain(c).chain(d)
+        let e = self.ovs_interfaces.iter_mut().flat_map(|u| u.routes.iter_mut());
+        a.chain(b).chain(c).chain(d).chain(e)
     }
 
     /// Parse YAML.
@@ -413,7 +433,9 @@ impl HostNetwork {
     /// assert!(kvmhost_net::HostNetwork::from_yaml("bogus: 1").is_err());
     /// ```
     pub fn from_yaml(s: &str) -> Result<Self, Error> {
-        serde_yaml::from_str::<Self>(s).map(Self::fixed).map_err(|e| Error::Parse { format: "YAML", message: e.to_string() })
+        serde_yaml::from_str::<Self>(s)
+            .map(Self::fixed)
+            .map_err(|e| Error::Parse { format: "YAML", message: e.to_string() })
     }
 
     /// Parse JSON.
@@ -423,7 +445,9 @@ impl HostNetwork {
     /// assert_eq!(n.taps.len(), 1);
     /// ```
     pub fn from_json(s: &str) -> Result<Self, Error> {
-        serde_json::from_str::<Self>(s).map(Self::fixed).map_err(|e| Error::Parse { format: "JSON", message: e.to_string() })
+        serde_json::from_str::<Self>(s)
+            .map(Self::fixed)
+            .map_err(|e| Error::Parse { format: "JSON", message: e.to_string() })
     }
 
     /// Parse TOML.
@@ -473,7 +497,8 @@ impl HostNetwork {
     }
 
     /// Every declared device: its name, role and field path (`bridges[0]`), in declaration
-    /// order (uplinks, bridges, VLANs, veths with their peers, taps).
+    /// order (uplinks, bridges, VLANs, veths with their peers, taps, then the interfaces Open
+    /// vSwitch makes: bridges, fake bridges and internal ports of `ovs`).
     ///
     /// ```
     /// let n = kvmhost_net::HostNetwork::from_yaml("uplinks: [{name: eth0}]").unwrap();
@@ -497,6 +522,7 @@ impl HostNetwork {
         for (i, d) in self.taps.iter().enumerate() {
             out.push((d.name.clone(), DeviceRole::Tap, format!("taps[{i}]")));
         }
+        out.extend(self.ovs_devices());
         out
     }
 
@@ -540,6 +566,11 @@ impl HostNetwork {
                 return (d.peer_addresses.clone(), format!("veths[{i}].peer_addresses"));
             }
         }
+        for (i, d) in self.ovs_interfaces.iter().enumerate() {
+            if d.name == name {
+                return (d.addresses.clone(), format!("ovs_interfaces[{i}].addresses"));
+            }
+        }
         (Vec::new(), String::new())
     }
 
@@ -554,6 +585,7 @@ impl HostNetwork {
         let b = self.bridges.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         let v = self.vlans.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         let e = self.veths.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
-        u.chain(b).chain(v).chain(e).collect()
+        let o = self.ovs_interfaces.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
+        u.chain(b).chain(v).chain(e).chain(o).collect()
     }
 }

@@ -16,9 +16,9 @@ use rtnetlink::packet_route::AddressFamily;
 
 use crate::addr::IpCidr;
 use crate::message::{self, Request};
-use crate::rawlink::{self, LinkDumper};
 use crate::netns::Netns;
 use crate::plan::Step;
+use crate::rawlink::{self, LinkDumper};
 use crate::state::{LinkKind, NetState, RouteState};
 use crate::{Error, Kernel};
 
@@ -47,11 +47,9 @@ impl std::fmt::Debug for NetlinkKernel {
 
 fn nl_error(context: String, e: rtnetlink::Error) -> Error {
     match e {
-        rtnetlink::Error::NetlinkError(m) => Error::Kernel {
-            context,
-            errno: m.code.map(|c| -c.get()).unwrap_or(0),
-            message: m.to_string(),
-        },
+        rtnetlink::Error::NetlinkError(m) => {
+            Error::Kernel { context, errno: m.code.map(|c| -c.get()).unwrap_or(0), message: m.to_string() }
+        }
         other => Error::Kernel { context, errno: 0, message: other.to_string() },
     }
 }
@@ -233,7 +231,10 @@ impl Kernel for NetlinkKernel {
             message: source.to_string(),
         };
         let links = self.dumper.dump(0, rawlink::FILTER_SKIP_STATS).map_err(read_err)?;
-        let ports = self.dumper.dump(rawlink::AF_BRIDGE, rawlink::FILTER_BRVLAN | rawlink::FILTER_SKIP_STATS).unwrap_or_default();
+        let ports = self
+            .dumper
+            .dump(rawlink::AF_BRIDGE, rawlink::FILTER_BRVLAN | rawlink::FILTER_SKIP_STATS)
+            .unwrap_or_default();
         let handle = self.handle.clone();
         let (addrs, routes) =
             self.rt.block_on(Self::dump_l3(handle)).map_err(|e| nl_error("reading the state".into(), e))?;
@@ -259,7 +260,11 @@ impl Kernel for NetlinkKernel {
         let req = message::build(step, &|n| {
             resolved.get(n).copied().ok_or_else(|| Error::MissingDevice { name: n.into(), field: String::new() })
         })?
-        .ok_or_else(|| Error::Kernel { context: step.to_string(), errno: 0, message: "not a netlink step".into() })?;
+        .ok_or_else(|| Error::Kernel {
+            context: step.to_string(),
+            errno: 0,
+            message: "not a netlink step".into(),
+        })?;
         self.writes += 1;
         let mut handle = self.handle.clone();
         let result = self.rt.block_on(Self::send(&mut handle, req));
@@ -318,7 +323,13 @@ mod tests {
 
     #[test]
     fn raw_parser_reads_what_the_builder_writes() {
-        let vlan = Step::CreateVlan { name: "eth0.200".into(), parent: "eth0".into(), id: 200, mtu: Some(1400), controller: None };
+        let vlan = Step::CreateVlan {
+            name: "eth0.200".into(),
+            parent: "eth0".into(),
+            id: 200,
+            mtu: Some(1400),
+            controller: None,
+        };
         let l = parse(&vlan);
         assert_eq!((l.name.as_str(), l.mtu, l.up), ("eth0.200", 1400, true));
         assert_eq!(l.kind, LinkKind::Vlan { parent: None, id: 200 });

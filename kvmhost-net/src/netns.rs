@@ -47,9 +47,9 @@ impl Netns {
     fn enter(&self) -> Result<(), Error> {
         let fd: OwnedFd = match self {
             Netns::Current => return Ok(()),
-            Netns::Path(p) => File::open(p)
-                .map_err(|source| Error::Netns { netns: self.to_string(), source: source.into() })?
-                .into(),
+            Netns::Path(p) => {
+                File::open(p).map_err(|source| Error::Netns { netns: self.to_string(), source: source.into() })?.into()
+            }
             Netns::Fd(fd) => fd
                 .as_fd()
                 .try_clone_to_owned()

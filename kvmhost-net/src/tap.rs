@@ -34,7 +34,11 @@ fn err(name: &str, what: &str, source: std::io::Error) -> Error {
 /// kvmhost_net::tap::create_persistent_tap("vnet9").unwrap();
 /// ```
 pub fn create_persistent_tap(name: &str) -> Result<(), Error> {
-    let f = OpenOptions::new().read(true).write(true).open("/dev/net/tun").map_err(|e| err(name, "open /dev/net/tun", e))?;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .map_err(|e| err(name, "open /dev/net/tun", e))?;
     let mut req = IfReq { name: [0; 16], flags: IFF_TAP | IFF_NO_PI, _pad: [0; 22] };
     let bytes = name.as_bytes();
     if bytes.len() > 15 {

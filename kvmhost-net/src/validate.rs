@@ -121,6 +121,14 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// A problem of the Open vSwitch section (`ovs.bridges[0].ports[1].tag`).
+    #[error("ovs.{error}")]
+    Ovs {
+        /// Field path, `ovs.` included.
+        field: String,
+        /// The Open vSwitch validation error (its field is relative to `ovs`).
+        error: crate::ovs::ValidationError,
+    },
 }
 
 impl ValidationError {
@@ -142,7 +150,8 @@ impl ValidationError {
             | Self::Address { field, .. }
             | Self::Mtu { field, .. }
             | Self::Route { field, .. }
-            | Self::Bridge { field, .. } => field,
+            | Self::Bridge { field, .. }
+            | Self::Ovs { field, .. } => field,
         }
     }
 }
@@ -228,16 +237,30 @@ impl HostNetwork {
         let mut out = Vec::new();
         let devices = self.devices();
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let is_ovs = |r: &DeviceRole| matches!(r, DeviceRole::OvsBridge | DeviceRole::OvsInternal);
+        let mut first_role: BTreeMap<&str, DeviceRole> = BTreeMap::new();
         for (name, role, field) in &devices {
             let name_field = if *role == DeviceRole::VethPeer { field.clone() } else { format!("{field}.name") };
+            // Names inside the OVS section are checked by its own validation.
+            if is_ovs(role) && first_role.get(name.as_str()).map_or(true, is_ovs) {
+                first_role.entry(name).or_insert(*role);
+                seen.entry(name).or_insert(field);
+                continue;
+            }
             if let Err(reason) = check_name(name) {
                 out.push(ValidationError::Name { field: name_field.clone(), name: name.clone(), reason });
             }
             if let Some(first) = seen.insert(name, field) {
-                out.push(ValidationError::Duplicate { field: name_field, name: name.clone(), first: first.to_string() });
+                out.push(ValidationError::Duplicate {
+                    field: name_field,
+                    name: name.clone(),
+                    first: first.to_string(),
+                });
                 seen.insert(name, first);
             }
+            first_role.entry(name).or_insert(*role);
         }
+        self.validate_ovs(&mut out);
         let role = |n: &str| devices.iter().find(|(d, _, _)| d == n).map(|(_, r, _)| *r);
 
         for (i, u) in self.uplinks.iter().enumerate() {
@@ -315,6 +338,11 @@ impl HostNetwork {
                         port: p.clone(),
                         reason: "a Linux bridge cannot be a port of another bridge".into(),
                     }),
+                    Some(DeviceRole::OvsBridge | DeviceRole::OvsInternal) => out.push(ValidationError::Port {
+                        field,
+                        port: p.clone(),
+                        reason: "an Open vSwitch internal interface cannot be a port of a Linux bridge".into(),
+                    }),
                     Some(_) => {
                         if let Some(first) = port_owner.insert(p, field.clone()) {
                             out.push(ValidationError::Port {
@@ -330,7 +358,10 @@ impl HostNetwork {
                 for (j, pv) in f.ports.iter().enumerate() {
                     let field = format!("bridges[{i}].vlan_filtering.ports[{j}]");
                     if pv.port != b.name && !b.ports.contains(&pv.port) {
-                        out.push(ValidationError::UnknownDevice { field: format!("{field}.port"), name: pv.port.clone() });
+                        out.push(ValidationError::UnknownDevice {
+                            field: format!("{field}.port"),
+                            name: pv.port.clone(),
+                        });
                     }
                     for (k, id) in pv.vids.iter().enumerate() {
                         if !(1..=4094).contains(id) {

@@ -76,10 +76,8 @@ fn guest_ports_of_a_managed_bridge_are_left_alone() {
     // A guest's vnet on cloudbr0 that the model does not declare stays where it is.
     let net = HostNetwork::from_yaml("uplinks: [{name: eth0}]\nbridges: [{name: cloudbr0, ports: [eth0]}]").unwrap();
     let mut s = NetState::default();
-    let mut br = LinkState::new(
-        "cloudbr0",
-        LinkKind::Bridge { stp: false, forward_delay_cs: 1500, vlan_filtering: false },
-    );
+    let mut br =
+        LinkState::new("cloudbr0", LinkKind::Bridge { stp: false, forward_delay_cs: 1500, vlan_filtering: false });
     br.up = true;
     s.links.insert("cloudbr0".into(), br);
     for n in ["eth0", "vnet7"] {

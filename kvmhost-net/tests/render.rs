@@ -58,7 +58,10 @@ iface eth0.300 inet manual
 #[test]
 fn networkd_files() {
     let files = render(&layout().clone(), Format::Networkd);
-    assert_eq!(file(&files, "10-cloudbr0.netdev"), "[NetDev]\nName=cloudbr0\nKind=bridge\n\n[Bridge]\nSTP=no\nForwardDelaySec=5\n");
+    assert_eq!(
+        file(&files, "10-cloudbr0.netdev"),
+        "[NetDev]\nName=cloudbr0\nKind=bridge\n\n[Bridge]\nSTP=no\nForwardDelaySec=5\n"
+    );
     assert_eq!(file(&files, "10-eth0.200.netdev"), "[NetDev]\nName=eth0.200\nKind=vlan\n\n[VLAN]\nId=200\n");
     let eth0 = file(&files, "20-eth0.network");
     for l in ["Name=eth0", "VLAN=eth0.100", "VLAN=eth0.200", "VLAN=eth0.300", "LinkLocalAddressing=no"] {
@@ -73,9 +76,16 @@ fn networkd_files() {
 
 #[test]
 fn ifcfg_files() {
-    let net = CloudStackLinux::new("eth0", 100, 200, 300, "192.168.42.11/24".parse().unwrap(), "192.168.42.1".parse().unwrap())
-        .naming(BridgeNaming::PifVlan)
-        .build();
+    let net = CloudStackLinux::new(
+        "eth0",
+        100,
+        200,
+        300,
+        "192.168.42.11/24".parse().unwrap(),
+        "192.168.42.1".parse().unwrap(),
+    )
+    .naming(BridgeNaming::PifVlan)
+    .build();
     let files = render(&net, Format::Ifcfg);
     assert_eq!(
         file(&files, "ifcfg-eth0.100"),
@@ -120,10 +130,17 @@ bridges:
         assert!(i.contains(l), "{l:?} missing:\n{i}");
     }
     let f = render(&net, Format::Ifcfg);
-    assert!(file(&f, "ifcfg-br1").contains("IPADDR1=10.1.1.2\nPREFIX1=24\nIPV6INIT=yes\nIPV6ADDR=fd00::2/64\nGATEWAY=10.1.0.1\nIPV6_DEFAULTGW=fd00::1\n"));
+    assert!(file(&f, "ifcfg-br1").contains(
+        "IPADDR1=10.1.1.2\nPREFIX1=24\nIPV6INIT=yes\nIPV6ADDR=fd00::2/64\nGATEWAY=10.1.0.1\nIPV6_DEFAULTGW=fd00::1\n"
+    ));
     assert_eq!(file(&f, "route-br1"), "10.50.0.0/16 via 10.1.0.254 dev br1 metric 10\n");
     let n = render(&net, Format::Networkd);
-    assert!(file(&n, "10-br1.netdev").contains("MTUBytes=9000\n\n[Bridge]\nSTP=no\nVLANFiltering=yes\nDefaultPVID=none\n"));
+    assert!(
+        file(&n, "10-br1.netdev").contains("MTUBytes=9000\n\n[Bridge]\nSTP=no\nVLANFiltering=yes\nDefaultPVID=none\n")
+    );
     let port = file(&n, "20-eth1.network");
-    assert!(port.contains("[BridgeVLAN]\nVLAN=200\n") && port.contains("[BridgeVLAN]\nPVID=100\nEgressUntagged=100\n"), "{port}");
+    assert!(
+        port.contains("[BridgeVLAN]\nVLAN=200\n") && port.contains("[BridgeVLAN]\nPVID=100\nEgressUntagged=100\n"),
+        "{port}"
+    );
 }

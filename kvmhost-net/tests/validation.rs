@@ -1,6 +1,6 @@
 //! Bad input: every validation error, each naming its field. Pure (no kernel).
 
-use kvmhost_net::{engine, cloudstack, HostNetwork, NetState, ValidationError as V};
+use kvmhost_net::{cloudstack, engine, HostNetwork, NetState, ValidationError as V};
 
 fn errors(yaml: &str) -> Vec<V> {
     HostNetwork::from_yaml(yaml).expect("parses").validate().expect_err("must be invalid")
@@ -15,7 +15,9 @@ fn has(errs: &[V], field: &str, pred: impl Fn(&V) -> bool) {
 
 #[test]
 fn interface_names() {
-    let e = errors("bridges: [{name: a-name-far-too-long}, {name: 'bad name'}, {name: 'x/y'}, {name: ''}, {name: 'eth0:1'}]");
+    let e = errors(
+        "bridges: [{name: a-name-far-too-long}, {name: 'bad name'}, {name: 'x/y'}, {name: ''}, {name: 'eth0:1'}]",
+    );
     has(&e, "bridges[0].name", |e| matches!(e, V::Name { reason, .. } if reason.contains("15")));
     has(&e, "bridges[1].name", |e| matches!(e, V::Name { .. }));
     has(&e, "bridges[2].name", |e| matches!(e, V::Name { .. }));
@@ -57,7 +59,8 @@ fn unknown_parents_and_ports() {
     let e = errors("uplinks: [{name: eth0}]\nbridges: [{name: br0, ports: [eth0]}, {name: br1, ports: [eth0, br0]}]");
     has(&e, "bridges[1].ports[0]", |e| matches!(e, V::Port { reason, .. } if reason.contains("bridges[0].ports[0]")));
     has(&e, "bridges[1].ports[1]", |e| matches!(e, V::Port { .. }));
-    let e = errors("uplinks: [{name: eth0}]\nbridges: [{name: br0, vlan_filtering: {ports: [{port: eth0, vids: [5]}]}}]");
+    let e =
+        errors("uplinks: [{name: eth0}]\nbridges: [{name: br0, vlan_filtering: {ports: [{port: eth0, vids: [5]}]}}]");
     has(&e, "bridges[0].vlan_filtering.ports[0].port", |e| matches!(e, V::UnknownDevice { .. }));
 }
 
@@ -66,16 +69,22 @@ fn address_conflicts_and_addresses_left_on_the_wrong_device() {
     let e = errors(
         "bridges: [{name: br0, addresses: [10.0.0.1/24]}, {name: br1, addresses: [10.0.0.1/16, 10.1.0.0/24, 224.0.0.1/4]}]",
     );
-    has(&e, "bridges[1].addresses[0]", |e| matches!(e, V::AddressConflict { other, .. } if other == "bridges[0].addresses[0]"));
+    has(
+        &e,
+        "bridges[1].addresses[0]",
+        |e| matches!(e, V::AddressConflict { other, .. } if other == "bridges[0].addresses[0]"),
+    );
     has(&e, "bridges[1].addresses[1]", |e| matches!(e, V::Address { .. }));
     has(&e, "bridges[1].addresses[2]", |e| matches!(e, V::Address { .. }));
     // The classic mistake: the uplink keeps the address that must move to the bridge.
     let e = errors(
         "uplinks: [{name: eth0, addresses: [192.168.42.11/24], routes: [{gateway: 192.168.42.1}]}]\nbridges: [{name: cloudbr0, ports: [eth0]}]",
     );
-    has(&e, "uplinks[0].addresses[0]", |e| {
-        matches!(e, V::AddressOnPort { device, bridge, .. } if device == "eth0" && bridge == "cloudbr0")
-    });
+    has(
+        &e,
+        "uplinks[0].addresses[0]",
+        |e| matches!(e, V::AddressOnPort { device, bridge, .. } if device == "eth0" && bridge == "cloudbr0"),
+    );
     has(&e, "uplinks[0].routes[0]", |e| matches!(e, V::Route { .. }));
 }
 
@@ -101,7 +110,11 @@ bridges:
     has(&e, "bridges[0].forward_delay", |e| matches!(e, V::Bridge { reason, .. } if reason.contains("STP")));
     has(&e, "bridges[0].mac", |e| matches!(e, V::Bridge { .. }));
     has(&e, "bridges[0].routes[0].gateway", |e| matches!(e, V::Route { .. }));
-    has(&e, "bridges[0].routes[1].destination", |e| matches!(e, V::Route { reason, .. } if reason.contains("10.0.0.0/8")));
+    has(
+        &e,
+        "bridges[0].routes[1].destination",
+        |e| matches!(e, V::Route { reason, .. } if reason.contains("10.0.0.0/8")),
+    );
     has(&e, "bridges[0].routes[3]", |e| matches!(e, V::Route { reason, .. } if reason.contains("default")));
 }
 
@@ -134,8 +147,15 @@ fn formats_agree_and_cloudstack_layout_is_valid() {
     let toml = toml::to_string(&net).unwrap();
     assert_eq!(HostNetwork::from_toml(&toml).unwrap(), net);
     // Invalid VLAN ids from the constructor are caught, with the field.
-    let bad = cloudstack::CloudStackLinux::new("eth0", 100, 0, 300, "10.0.0.2/24".parse().unwrap(), "10.0.0.1".parse().unwrap())
-        .build();
+    let bad = cloudstack::CloudStackLinux::new(
+        "eth0",
+        100,
+        0,
+        300,
+        "10.0.0.2/24".parse().unwrap(),
+        "10.0.0.1".parse().unwrap(),
+    )
+    .build();
     let e = bad.validate().unwrap_err();
     has(&e, "vlans[1].id", |e| matches!(e, V::VlanId { .. }));
     // Planning refuses invalid input before reading anything.

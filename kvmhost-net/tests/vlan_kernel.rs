@@ -134,7 +134,8 @@ fn bridge_vlan_filtering_request_bytes() {
     assert_eq!((u16_of(&vi[0..2]), u16_of(&vi[2..4])), (BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 200));
 
     // bridge vlan add dev cloudbr0 vid 300 self
-    let add_self = Step::AddBridgeVlan { port: "cloudbr0".into(), vid: 300, pvid: false, untagged: false, bridge_self: true };
+    let add_self =
+        Step::AddBridgeVlan { port: "cloudbr0".into(), vid: 300, pvid: false, untagged: false, bridge_self: true };
     let (_, _, family, idx, _, _, a) = link_request(&to_bytes(&build(&add_self, &index).unwrap().unwrap()));
     assert_eq!((family, idx), (AF_BRIDGE, 7));
     let spec = attrs(&get(&a, IFLA_AF_SPEC));
@@ -179,7 +180,8 @@ bridges:
 }
 
 const SKIP_8021Q: &str = "SKIP (kernel): 802.1Q not supported by this kernel, message assertions ran";
-const SKIP_FILTERING: &str = "SKIP (kernel): bridge vlan_filtering not supported by this kernel, message assertions ran";
+const SKIP_FILTERING: &str =
+    "SKIP (kernel): bridge vlan_filtering not supported by this kernel, message assertions ran";
 
 #[test]
 fn vlan_subinterfaces_for_real_where_supported() {

@@ -29,7 +29,11 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
         match role {
             DeviceRole::Veth | DeviceRole::VethPeer => {
                 let v = net.veths.iter().find(|v| v.name == name || v.peer == name).expect("declared");
-                let _ = writeln!(s, "# ifcfg has no veth type: create the pair first (ip link add {} type veth peer name {})", v.name, v.peer);
+                let _ = writeln!(
+                    s,
+                    "# ifcfg has no veth type: create the pair first (ip link add {} type veth peer name {})",
+                    v.name, v.peer
+                );
                 mtu = v.mtu;
             }
             DeviceRole::Tap => {
