@@ -245,6 +245,17 @@ fn prepare(
     Ok((prior, snapshot, plan))
 }
 
+/// The links Open vSwitch makes for `net` that were not there before: the internal interfaces,
+/// and the userspace datapath's own `ovs-netdev` device. After a rollback of OVSDB they must go.
+fn ovs_new_links(net: &HostNetwork, prior: &NetState) -> Vec<String> {
+    let mut names: Vec<String> = net.ovs_devices().into_iter().map(|(n, _, _)| n).collect();
+    if net.ovs.iter().flat_map(|c| &c.bridges).any(|b| b.datapath_type == ovs::DatapathType::Netdev) {
+        names.push("ovs-netdev".into());
+    }
+    names.retain(|n| prior.link(n).is_none());
+    names
+}
+
 /// Poll the namespace until `names` all exist (`present`) or none of them does.
 fn wait_for_links(kernel: &mut dyn Kernel, names: &[String], present: bool) -> Result<NetState, Error> {
     let deadline = Instant::now() + OVS_DEVICE_WAIT;
@@ -319,8 +330,13 @@ pub fn apply_with_ovsdb(
                 ovs::Error::StepFailed { index, .. } => *index,
                 _ => k.saturating_sub(1),
             };
-            let restored = !matches!(e, ovs::Error::RollbackFailed { .. });
-            let rb = RollbackReport { restored, ovs_operations: None, ..Default::default() };
+            let mut rb = RollbackReport { restored: true, ..Default::default() };
+            if matches!(e, ovs::Error::RollbackFailed { .. }) {
+                rb.restored = false;
+            } else if let Err(w) = wait_for_links(kernel, &ovs_new_links(net, &prior), false) {
+                rb.errors.push(w.to_string());
+                rb.restored = false;
+            }
             return Err(fail(index, Error::Ovs(e), Some(rb)));
         }
     }
@@ -367,8 +383,7 @@ pub fn apply_with_ovsdb(
             rb.restored = false;
         }
     }
-    let new: Vec<String> = ovs_made.iter().filter(|n| prior.link(n).is_none()).cloned().collect();
-    if let Err(e) = wait_for_links(kernel, &new, false) {
+    if let Err(e) = wait_for_links(kernel, &ovs_new_links(net, &prior), false) {
         rb.errors.push(e.to_string());
         rb.restored = false;
     }
