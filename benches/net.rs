@@ -35,7 +35,14 @@ fn before_model() -> HostNetwork {
 }
 
 fn cloudstack() -> HostNetwork {
-    let l = CloudStackLinux::new("eth0", 100, 200, 300, "192.168.42.11/24".parse().unwrap(), "192.168.42.1".parse().unwrap());
+    let l = CloudStackLinux::new(
+        "eth0",
+        100,
+        200,
+        300,
+        "192.168.42.11/24".parse().unwrap(),
+        "192.168.42.1".parse().unwrap(),
+    );
     vlans_as_veths(&l.build())
 }
 

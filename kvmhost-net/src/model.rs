@@ -3,8 +3,9 @@
 //! each carries. It loads from YAML, JSON or TOML and is checked by [`HostNetwork::validate`]
 //! before anything touches the kernel.
 //!
-//! Open vSwitch bridges are a separate part of the model (the `ovs` module) and are planned as
-//! their own steps; this module holds the kernel (netlink) part.
+//! Open vSwitch bridges are the `ovs` section (an [`OvsConfig`](crate::ovs::OvsConfig), planned
+//! as OVSDB steps before the netlink ones); the addresses and routes of the interfaces OVS makes
+//! are in `ovs_interfaces` (see [`crate::ovs_ip`]).
 
 use std::net::IpAddr;
 use std::path::Path;
