@@ -6,13 +6,9 @@
 //! methods block: call them outside of an async runtime (or from `spawn_blocking`).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use futures_util::stream::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::NetlinkPayload;
-use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
-use rtnetlink::packet_route::AddressFamily;
 
 use crate::addr::IpCidr;
 use crate::message::{self, Request};
@@ -117,35 +113,13 @@ impl NetlinkKernel {
             _ => Err(Error::MissingDevice { name: name.into(), field: String::new() }),
         }
     }
-
-    async fn dump_l3(
-        handle: rtnetlink::Handle,
-    ) -> Result<(Vec<rtnetlink::packet_route::address::AddressMessage>, Vec<RouteMessage>), rtnetlink::Error> {
-        let addrs: Vec<_> = handle.address().get().execute().try_collect().await?;
-        let mut routes = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut q = RouteMessage::default();
-            q.header.address_family = family;
-            let r: Vec<RouteMessage> = handle.route().get(q).execute().try_collect().await?;
-            routes.extend(r);
-        }
-        Ok((addrs, routes))
-    }
-}
-
-fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
-    match a {
-        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
-        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
-        _ => None,
-    }
 }
 
 fn parse_state(
     links: &[Vec<u8>],
     bridge_ports: &[Vec<u8>],
-    addrs: &[rtnetlink::packet_route::address::AddressMessage],
-    routes: &[RouteMessage],
+    addrs: &[(u32, IpCidr)],
+    routes: &[rawlink::RawRoute],
 ) -> NetState {
     let parsed: Vec<_> = links.iter().filter_map(|p| rawlink::parse_link(p)).collect();
     let name_of: BTreeMap<u32, String> = parsed.iter().map(|(l, _, _, _)| (l.index, l.name.clone())).collect();
@@ -166,57 +140,29 @@ fn parse_state(
             l.vlans = vlans;
         }
     }
-    for a in addrs {
-        let Some(name) = name_of.get(&a.header.index) else { continue };
-        let mut ip = None;
-        for attr in &a.attributes {
-            match attr {
-                AddressAttribute::Local(x) => ip = Some(*x),
-                AddressAttribute::Address(x) if ip.is_none() => ip = Some(*x),
-                _ => {}
-            }
-        }
-        let Some(cidr) = ip.and_then(|ip| IpCidr::new(ip, a.header.prefix_len).ok()) else { continue };
+    for (index, cidr) in addrs {
         if cidr.is_link_local() {
             continue;
         }
-        if let Some(l) = state.links.get_mut(name) {
-            l.addresses.push(cidr);
+        if let Some(l) = name_of.get(index).and_then(|n| state.links.get_mut(n)) {
+            l.addresses.push(*cidr);
         }
     }
     for l in state.links.values_mut() {
         l.addresses.sort();
     }
     for r in routes {
-        let mut table = u32::from(r.header.table);
-        let (mut dst, mut gw, mut oif, mut metric) = (None, None, None, 0);
-        for a in &r.attributes {
-            match a {
-                RouteAttribute::Table(t) => table = *t,
-                RouteAttribute::Destination(d) => dst = ip_of(d),
-                RouteAttribute::Gateway(g) => gw = ip_of(g),
-                RouteAttribute::Oif(o) => oif = Some(*o),
-                RouteAttribute::Priority(p) => metric = *p,
-                _ => {}
-            }
-        }
-        if table != u32::from(RouteHeader::RT_TABLE_MAIN) || r.header.kind != RouteType::Unicast {
+        if r.destination.is_link_local() {
             continue;
         }
-        let v6 = r.header.address_family == AddressFamily::Inet6;
-        let dst = dst.unwrap_or(IpCidr::default_route(v6).addr());
-        let Ok(destination) = IpCidr::new(dst, r.header.destination_prefix_length) else { continue };
-        if destination.is_link_local() {
-            continue;
-        }
-        let Some(device) = oif.and_then(|o| name_of.get(&o).cloned()) else { continue };
+        let Some(device) = name_of.get(&r.oif).cloned() else { continue };
         state.routes.push(RouteState {
-            destination,
-            gateway: gw,
+            destination: r.destination,
+            gateway: r.gateway,
             device,
-            metric,
-            protocol: u8::from(r.header.protocol),
-            scope: u8::from(r.header.scope),
+            metric: r.metric,
+            protocol: r.protocol,
+            scope: r.scope,
         });
     }
     state.routes.sort();
@@ -235,9 +181,8 @@ impl Kernel for NetlinkKernel {
             .dumper
             .dump(rawlink::AF_BRIDGE, rawlink::FILTER_BRVLAN | rawlink::FILTER_SKIP_STATS)
             .unwrap_or_default();
-        let handle = self.handle.clone();
-        let (addrs, routes) =
-            self.rt.block_on(Self::dump_l3(handle)).map_err(|e| nl_error("reading the state".into(), e))?;
+        let addrs = self.dumper.addresses().map_err(read_err)?;
+        let routes = self.dumper.routes().map_err(read_err)?;
         let state = parse_state(&links, &ports, &addrs, &routes);
         self.index = state.links.values().map(|l| (l.name.clone(), l.index)).collect();
         Ok(state)

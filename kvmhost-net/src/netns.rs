@@ -47,18 +47,13 @@ impl Netns {
     fn enter(&self) -> Result<(), Error> {
         let fd: OwnedFd = match self {
             Netns::Current => return Ok(()),
-            Netns::Path(p) => {
-                File::open(p).map_err(|source| Error::Netns { netns: self.to_string(), source: source.into() })?.into()
+            Netns::Path(p) => File::open(p).map_err(|source| Error::Netns { netns: self.to_string(), source })?.into(),
+            Netns::Fd(fd) => {
+                fd.as_fd().try_clone_to_owned().map_err(|source| Error::Netns { netns: self.to_string(), source })?
             }
-            Netns::Fd(fd) => fd
-                .as_fd()
-                .try_clone_to_owned()
-                .map_err(|source| Error::Netns { netns: self.to_string(), source: source.into() })?,
         };
-        setns(fd, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Netns {
-            netns: self.to_string(),
-            source: std::io::Error::from_raw_os_error(e as i32).into(),
-        })
+        setns(fd, CloneFlags::CLONE_NEWNET)
+            .map_err(|e| Error::Netns { netns: self.to_string(), source: std::io::Error::from_raw_os_error(e as i32) })
     }
 
     /// Run `f` on a fresh thread that has entered this namespace, and return its result.
@@ -75,10 +70,10 @@ impl Netns {
                 me.enter()?;
                 Ok(f())
             })
-            .map_err(|source| Error::Netns { netns: self.to_string(), source: source.into() })?;
+            .map_err(|source| Error::Netns { netns: self.to_string(), source })?;
         t.join().map_err(|_| Error::Netns {
             netns: self.to_string(),
-            source: std::io::Error::other("the namespace thread panicked").into(),
+            source: std::io::Error::other("the namespace thread panicked"),
         })?
     }
 }

@@ -7,10 +7,27 @@ use std::io;
 
 use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
-use crate::addr::MacAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::addr::{IpCidr, MacAddr};
 use crate::state::{LinkKind, LinkState, VlanEntry};
 
 const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_GETROUTE: u16 = 26;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PRIORITY: u16 = 6;
+const RTA_TABLE: u16 = 15;
+const RTN_UNICAST: u8 = 1;
+const RT_TABLE_MAIN: u32 = 254;
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
 const RTM_GETLINK: u16 = 18;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -47,6 +64,24 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
     u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
+fn ip_from(family: u8, v: &[u8]) -> Option<IpAddr> {
+    match (family, v.len()) {
+        (AF_INET, 4) => Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
+        (AF_INET6, 16) => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(v).ok()?))),
+        _ => None,
+    }
+}
+
+/// A route as the kernel reports it, with its output interface index.
+pub(crate) struct RawRoute {
+    pub(crate) destination: IpCidr,
+    pub(crate) gateway: Option<IpAddr>,
+    pub(crate) oif: u32,
+    pub(crate) metric: u32,
+    pub(crate) protocol: u8,
+    pub(crate) scope: u8,
+}
+
 /// (type without flag bits, payload) of each attribute.
 fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
@@ -63,9 +98,12 @@ fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
+/// A link, the indexes of its controller and lower link, and its bridge VLAN entries.
+pub(crate) type ParsedLink = (LinkState, Option<u32>, Option<u32>, Vec<VlanEntry>);
+
 /// A link from an `RTM_NEWLINK` payload (ifinfomsg + attributes): the state with name, kind,
 /// MTU, MAC, up flag, and the raw indexes of its controller and lower link.
-pub(crate) fn parse_link(payload: &[u8]) -> Option<(LinkState, Option<u32>, Option<u32>, Vec<VlanEntry>)> {
+pub(crate) fn parse_link(payload: &[u8]) -> Option<ParsedLink> {
     if payload.len() < 16 {
         return None;
     }
@@ -129,7 +167,7 @@ pub(crate) fn parse_link(payload: &[u8]) -> Option<(LinkState, Option<u32>, Opti
     Some((l, controller, link, vlans))
 }
 
-/// A plain (blocking) route-netlink socket for dumps.
+/// A plain (blocking) route-netlink socket for dumps (links, addresses, routes).
 pub(crate) struct LinkDumper {
     sock: Socket,
     seq: u32,
@@ -147,18 +185,80 @@ impl LinkDumper {
 
     /// `RTM_GETLINK` dump of a family with an extended filter mask; the payload of each link.
     pub(crate) fn dump(&mut self, family: u8, ext_mask: u32) -> io::Result<Vec<Vec<u8>>> {
+        let mut body = vec![family, 0, 0, 0];
+        body.extend_from_slice(&[0u8; 12]);
+        body.extend_from_slice(&8u16.to_ne_bytes());
+        body.extend_from_slice(&IFLA_EXT_MASK.to_ne_bytes());
+        body.extend_from_slice(&ext_mask.to_ne_bytes());
+        self.dump_raw(RTM_GETLINK, RTM_NEWLINK, &body)
+    }
+
+    /// All addresses: (interface index, address with prefix).
+    pub(crate) fn addresses(&mut self) -> io::Result<Vec<(u32, IpCidr)>> {
+        let mut out = Vec::new();
+        for p in self.dump_raw(RTM_GETADDR, RTM_NEWADDR, &[0u8; 8])? {
+            if p.len() < 8 {
+                continue;
+            }
+            let (family, prefix, index) = (p[0], p[1], u32_at(&p, 4));
+            let (mut local, mut address) = (None, None);
+            for (t, v) in attrs(&p[8..]) {
+                match t {
+                    IFA_ADDRESS => address = ip_from(family, v),
+                    IFA_LOCAL => local = ip_from(family, v),
+                    _ => {}
+                }
+            }
+            if let Some(c) = local.or(address).and_then(|a| IpCidr::new(a, prefix).ok()) {
+                out.push((index, c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Unicast routes of the main table: (destination, gateway, oif, metric, protocol, scope).
+    pub(crate) fn routes(&mut self) -> io::Result<Vec<RawRoute>> {
+        let mut out = Vec::new();
+        for family in [AF_INET, AF_INET6] {
+            let mut body = [0u8; 12];
+            body[0] = family;
+            for p in self.dump_raw(RTM_GETROUTE, RTM_NEWROUTE, &body)? {
+                if p.len() < 12 || p[7] != RTN_UNICAST {
+                    continue;
+                }
+                let (dst_len, mut table, protocol, scope) = (p[1], u32::from(p[4]), p[5], p[6]);
+                let (mut dst, mut gw, mut oif, mut metric) = (None, None, None, 0);
+                for (t, v) in attrs(&p[12..]) {
+                    match t {
+                        RTA_DST => dst = ip_from(family, v),
+                        RTA_GATEWAY => gw = ip_from(family, v),
+                        RTA_OIF if v.len() >= 4 => oif = Some(u32_at(v, 0)),
+                        RTA_PRIORITY if v.len() >= 4 => metric = u32_at(v, 0),
+                        RTA_TABLE if v.len() >= 4 => table = u32_at(v, 0),
+                        _ => {}
+                    }
+                }
+                if table != RT_TABLE_MAIN {
+                    continue;
+                }
+                let dst = dst.unwrap_or(IpCidr::default_route(family == AF_INET6).addr());
+                let (Ok(destination), Some(oif)) = (IpCidr::new(dst, dst_len), oif) else { continue };
+                out.push(RawRoute { destination, gateway: gw, oif, metric, protocol, scope });
+            }
+        }
+        Ok(out)
+    }
+
+    fn dump_raw(&mut self, request: u16, reply: u16, body: &[u8]) -> io::Result<Vec<Vec<u8>>> {
         self.seq = self.seq.wrapping_add(1);
-        let mut req = Vec::with_capacity(40);
-        req.extend_from_slice(&40u32.to_ne_bytes());
-        req.extend_from_slice(&RTM_GETLINK.to_ne_bytes());
+        let len = 16 + body.len() as u32;
+        let mut req = Vec::with_capacity(len as usize);
+        req.extend_from_slice(&len.to_ne_bytes());
+        req.extend_from_slice(&request.to_ne_bytes());
         req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
         req.extend_from_slice(&self.seq.to_ne_bytes());
         req.extend_from_slice(&0u32.to_ne_bytes());
-        req.extend_from_slice(&[family, 0, 0, 0]);
-        req.extend_from_slice(&[0u8; 12]);
-        req.extend_from_slice(&8u16.to_ne_bytes());
-        req.extend_from_slice(&IFLA_EXT_MASK.to_ne_bytes());
-        req.extend_from_slice(&ext_mask.to_ne_bytes());
+        req.extend_from_slice(body);
         self.sock.send(&req, 0)?;
         let mut out = Vec::new();
         loop {
@@ -180,7 +280,7 @@ impl LinkDumper {
                                 return Err(io::Error::from_raw_os_error(errno));
                             }
                         }
-                        RTM_NEWLINK => out.push(b[16..len].to_vec()),
+                        t if t == reply => out.push(b[16..len].to_vec()),
                         _ => {}
                     }
                 }

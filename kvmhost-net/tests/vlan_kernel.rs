@@ -64,7 +64,9 @@ const AF_UNSPEC: u8 = 0;
 const IFF_UP: u32 = 1;
 
 /// Split a request into (type, flags, family, index, ifi_flags, ifi_change, attributes).
-fn link_request(bytes: &[u8]) -> (u16, u16, u8, u32, u32, u32, Vec<(u16, Vec<u8>)>) {
+type LinkRequest = (u16, u16, u8, u32, u32, u32, Vec<(u16, Vec<u8>)>);
+
+fn link_request(bytes: &[u8]) -> LinkRequest {
     assert_eq!(u32_of(&bytes[0..4]) as usize, bytes.len(), "nlmsg_len");
     let ty = u16_of(&bytes[4..6]);
     let flags = u16_of(&bytes[6..8]);
