@@ -277,7 +277,9 @@ pub fn plan_against_ovs(net: &HostNetwork, state: &NetState, ovsdb: &Snapshot) -
     Ok(plan)
 }
 
-/// Remove what `net` creates (bridges, VLANs, veths, taps), with the same rollback.
+/// Remove what `net` creates (bridges, VLANs, veths, taps), with the same rollback. The `ovs`
+/// section is left as it is (apply an `ovs` section without those bridges, with `prune`, to
+/// remove them).
 ///
 /// ```no_run
 /// use kvmhost_net::{engine, HostNetwork, NetlinkKernel, Netns, ApplyOptions};
