@@ -59,7 +59,8 @@ pub struct ApplyOptions {
     /// Restore the prior state when a step or the verification fails.
     pub rollback: bool,
     /// Fault injection for tests: fail before executing the step with this index (0-based), as if
-    /// the kernel had refused it.
+    /// the kernel had refused it. With an OVS section, the index after the last step fails the
+    /// verification (both sides changed, both rolled back).
     pub fail_before_step: Option<usize>,
 }
 

@@ -65,10 +65,7 @@ impl Env {
 fn with_host(test: &str, body: impl FnOnce(&Env)) {
     let Some(env) = env(test) else { return };
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    // ovs-vswitchd keeps its userspace datapath device (ovs-netdev) once it has made it: make
-    // it before the test so the namespace before and after compare equal.
-    env.vsctl(&["--may-exist", "add-br", "kvi-warm", "--", "set", "bridge", "kvi-warm", "datapath_type=netdev"]);
-    env.vsctl(&["del-br", "kvi-warm"]);
+    wait_for_ovs_devices_gone(&env);
     let before = env.snapshot();
     let _ = Command::new("ip").args(["-n", &env.ns, "link", "del", "eth0"]).output();
     env.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
@@ -79,8 +76,25 @@ fn with_host(test: &str, body: impl FnOnce(&Env)) {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&env)));
     OvsdbSession::connect(env.sock.as_ref()).unwrap().restore(&before).expect("restore OVSDB after the test");
     let _ = Command::new("ip").args(["-n", &env.ns, "link", "del", "eth0"]).output();
+    wait_for_ovs_devices_gone(&env);
     if let Err(p) = result {
         std::panic::resume_unwind(p);
+    }
+}
+
+/// ovs-vswitchd removes the devices of deleted ports after the OVSDB change: wait for it, so
+/// that the next test's "before" is the namespace without them.
+fn wait_for_ovs_devices_gone(env: &Env) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let names = ["br0", "mgmt0", "cloudbr0", "cloudbr1", "ovs-netdev"];
+    let present = || {
+        let out = Command::new("ip").args(["-n", &env.ns, "-o", "link", "show"]).output().expect("ip link");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        names.iter().any(|n| text.contains(&format!(": {n}:")))
+    };
+    while present() {
+        assert!(std::time::Instant::now() < deadline, "ovs-vswitchd did not remove its devices");
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
@@ -185,6 +199,17 @@ fn netlink_failure_after_the_ovs_steps_restores_ovsdb_and_the_namespace() {
         assert!(matches!(&err, Error::Apply { index: 2, rollback: Some(rb), .. } if rb.restored), "{err:?}");
         assert_eq!(env.snapshot(), ovs_before);
         assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+
+        // A failed verification once both sides have changed: both restored.
+        let err = engine.apply_with(&net, &ApplyOptions::default().fail_before(plan.len())).unwrap_err();
+        assert!(
+            matches!(&err, Error::Apply { source, rollback: Some(rb), .. }
+                if matches!(**source, Error::Verify { .. }) && rb.restored && rb.ovs_operations > Some(0)),
+            "{err:?}"
+        );
+        assert_eq!(env.snapshot(), ovs_before);
+        assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+        assert_eq!(env.ip(&["route", "show"]), routes_before);
 
         // The same model without an injected failure applies.
         engine.apply(&net).unwrap();

@@ -151,6 +151,11 @@ pub fn apply_with_ovsdb(
         Err(e) => Some((k, e)),
         Ok(()) => match run_plan(kernel, &netplan, opts.fail_before_step.and_then(|i| i.checked_sub(k))) {
             Err((i, e)) => Some((k + i, e)),
+            // Fault injection at the index after the last step: the verification fails, with
+            // both sides changed.
+            Ok(()) if opts.fail_before_step == Some(k + netplan.len()) => {
+                Some((plan.len(), Error::Verify { remaining: "injected verification failure (test)".into() }))
+            }
             Ok(()) if !opts.verify => None,
             // 3. Verify both sides.
             Ok(()) => match verify(kernel, session, &desired, net) {
