@@ -133,7 +133,16 @@ pub fn apply_with_ovsdb(
                 rb.errors.push(w.to_string());
                 rb.restored = false;
             }
-            return Err(fail(index, Error::Ovs(e), Some(rb)));
+            if let ovs::Error::StepFailed { .. } = e {
+                return Err(fail(index, Error::Ovs(e), Some(rb)));
+            }
+            // ovs-vswitchd or the read-back refused the transaction as a whole.
+            return Err(Error::Apply {
+                index,
+                step: format!("OVS: the transaction of steps 1-{k}"),
+                source: Box::new(Error::Ovs(e)),
+                rollback: Some(Box::new(rb)),
+            });
         }
     }
 
