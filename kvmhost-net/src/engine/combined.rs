@@ -68,7 +68,7 @@ fn wait_for_links(kernel: &mut dyn Kernel, names: &[String], present: bool) -> R
                 reason: format!("{what} within {OVS_DEVICE_WAIT:?} (does ovs-vswitchd run in this namespace?)"),
             });
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -152,6 +152,7 @@ pub fn apply_with_ovsdb(
     let wanted: Vec<String> = net.ovs_interfaces.iter().map(|o| o.name.clone()).collect();
     let mut current = prior.clone();
     let mut netplan = Plan::default();
+    let mut verified = None;
     let failure = match wait_for_links(kernel, &wanted, true).and_then(|now| {
         current = now;
         netplan = diff(&desired, &current)?;
@@ -168,13 +169,19 @@ pub fn apply_with_ovsdb(
             Ok(()) if !opts.verify => None,
             // 3. Verify both sides.
             Ok(()) => match verify(kernel, session, &desired, net) {
-                Ok(()) => None,
+                Ok(state) => {
+                    verified = Some(state);
+                    None
+                }
                 Err(e) => Some((plan.len(), e)),
             },
         },
     };
     let Some((index, error)) = failure else {
-        let after = kernel.read_state()?;
+        let after = match verified {
+            Some(state) => state,
+            None => kernel.read_state()?,
+        };
         let ovs_writes = session.write_transactions() - o_start;
         let mut done = netplan;
         done.ovs = plan.ovs.clone();
@@ -200,14 +207,15 @@ pub fn apply_with_ovsdb(
     Err(fail(index, error, Some(rb)))
 }
 
-/// Read back both sides: the netlink diff and the OVS plan must be empty.
+/// Read back both sides: the netlink diff and the OVS plan must be empty; returns the state read.
 fn verify(
     kernel: &mut dyn Kernel,
     session: &mut OvsdbSession,
     desired: &Desired,
     net: &HostNetwork,
-) -> Result<(), Error> {
-    let rest = diff(desired, &kernel.read_state()?)?;
+) -> Result<NetState, Error> {
+    let state = kernel.read_state()?;
+    let rest = diff(desired, &state)?;
     let mut remaining = if rest.is_empty() { String::new() } else { rest.to_string() };
     if let Some(cfg) = &net.ovs {
         let now = session.capture().map_err(Error::Ovs)?;
@@ -216,7 +224,7 @@ fn verify(
         }
     }
     if remaining.is_empty() {
-        Ok(())
+        Ok(state)
     } else {
         Err(Error::Verify { remaining })
     }
