@@ -9,7 +9,11 @@
 //!   100,200,300; fake bridges `mgmt0`/100, `cloudbr0`/200, `cloudbr1`/300), userspace datapath;
 //! * `vlans200`: from `br0` on `eth0` (trunk, all VLANs) to 200 more fake bridges `vb1000`…`vb1199`
 //!   on VLANs 1000…1199;
-//! * `noop_*`: applying a configuration already in place (read, diff, zero writes).
+//! * `noop_*`: applying a configuration already in place (read, diff, zero writes);
+//! * `host_cloudstack`: the whole CloudStack OVS host through the combined engine
+//!   (`Engine::with_ovsdb`): the OVS layout, then the host's address and default route moved from
+//!   the uplink onto `mgmt0` over netlink (in ovs-vswitchd's namespace), verified on both sides —
+//!   against the same `ovs-vsctl` commands followed by `ip` commands; `host_noop` re-applies it.
 //!
 //! The OVS instance is the one `scripts/services/ovs.sh start` starts (`KVMHOST_OVSDB_SOCK`,
 //! `KVMHOST_OVS_NETNS`); without it the bench prints SKIP and measures nothing. It must hold no
@@ -23,10 +27,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+use kvmhost_net::cloudstack::CloudStackLinux;
 use kvmhost_net::ovs::{
     apply, ApplyOptions, CloudStackOvs, DatapathType, FakeBridge, OvsBridge, OvsConfig, OvsPort, Snapshot,
 };
 use kvmhost_net::ovsdb::Client;
+use kvmhost_net::{Engine, HostNetwork, Netns};
 use tokio::runtime::Runtime;
 
 const SCRIPT_RUNS_CLOUDSTACK: usize = 10;
@@ -61,6 +67,22 @@ fn script_vlans(vsctl: &str) -> String {
     for v in 1000..1200 {
         writeln!(s, "{vsctl} add-br vb{v} br0 {v}").unwrap();
     }
+    s
+}
+
+fn host() -> HostNetwork {
+    CloudStackLinux::new("eth0", 100, 200, 300, "192.168.42.11/24".parse().unwrap(), "192.168.42.1".parse().unwrap())
+        .build_ovs(DatapathType::Netdev)
+}
+
+fn script_host(vsctl: &str, netns: &str) -> String {
+    let ip = format!("ip -n {netns}");
+    let mut s = script_cloudstack(vsctl);
+    s += &format!(
+        "{ip} route del default via 192.168.42.1 dev eth0\n{ip} addr del 192.168.42.11/24 dev eth0\n\
+         {ip} link set mgmt0 up\n{ip} link set cloudbr0 up\n{ip} link set cloudbr1 up\n\
+         {ip} addr add 192.168.42.11/24 dev mgmt0\n{ip} route add default via 192.168.42.1 dev mgmt0\n"
+    );
     s
 }
 
@@ -105,6 +127,8 @@ fn main() {
     ip(&["link", "del", "eth0"]);
     assert!(ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]), "create the uplink");
     assert!(ip(&["link", "set", "eth0", "up"]));
+    assert!(ip(&["addr", "add", "192.168.42.11/24", "dev", "eth0"]));
+    assert!(ip(&["route", "add", "default", "via", "192.168.42.1", "dev", "eth0"]));
 
     let opts = ApplyOptions::default();
     let vsctl = format!("ovs-vsctl --db=unix:{sock}");
@@ -176,7 +200,42 @@ fn main() {
             assert_eq!(r.write_transactions, 0);
         })
     });
+
+    // --- the whole host: OVS then netlink, through the combined engine ----------------------
+    let reset_host = |client: &mut Client| {
+        rt.block_on(apply(client, &empty, opts)).unwrap();
+        // The fake bridges are gone with their addresses: the host is back on eth0.
+        let _ = ip(&["addr", "add", "192.168.42.11/24", "dev", "eth0"]);
+        let _ = ip(&["route", "add", "default", "via", "192.168.42.1", "dev", "eth0"]);
+    };
+    let engine = Engine::new(Netns::named(&netns)).with_ovsdb(&sock);
+    let mut ours_host = Vec::new();
+    g.bench_function("kvmhost_host_cloudstack", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                reset_host(&mut client);
+                let t = Instant::now();
+                let r = engine.apply(&host()).unwrap();
+                let took = t.elapsed();
+                assert_eq!(r.ovs_writes, 1);
+                ours_host.push(took);
+                total += took;
+            }
+            total
+        })
+    });
+    g.bench_function("kvmhost_host_noop", |b| {
+        engine.apply(&host()).unwrap();
+        b.iter(|| assert_eq!(engine.apply(&host()).unwrap().writes, 0))
+    });
     g.finish();
+    let mut script_host_runs = Vec::new();
+    for _ in 0..SCRIPT_RUNS_CLOUDSTACK {
+        reset_host(&mut client);
+        script_host_runs.push(run_script(&script_host(&vsctl, &netns)));
+    }
+    reset_host(&mut client);
     rt.block_on(apply(&mut client, &empty, opts)).unwrap();
     ip(&["link", "del", "eth0"]);
 
@@ -185,7 +244,16 @@ fn main() {
     let (sc, sv, oc, ov) = (stats(&script_cs), stats(&script_vl), stats(&ours_cs), stats(&ours_vl));
     writeln!(out, "| workload | ovs-vsctl script, ms (mean / median, runs) | kvmhost-net, ms (mean / median, runs) | speed-up (mean) |").unwrap();
     writeln!(out, "|---|---:|---:|---:|").unwrap();
-    for (name, s, o) in [("CloudStack layout", &sc, &oc), ("200 VLAN fake bridges", &sv, &ov)] {
+    let (sh, oh) = (stats(&script_host_runs), stats(&ours_host));
+    for (name, s, o) in [
+        ("CloudStack layout", &sc, &oc),
+        ("200 VLAN fake bridges", &sv, &ov),
+        (
+            "CloudStack host: OVS layout + address and default route onto mgmt0 (combined engine vs ovs-vsctl + ip)",
+            &sh,
+            &oh,
+        ),
+    ] {
         writeln!(
             out,
             "| {name} | {:.1} / {:.1} ({}) | {:.1} / {:.1} ({}) | {:.1}x |",

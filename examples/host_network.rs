@@ -8,28 +8,30 @@
 //!   render --format networkd|interfaces|ifcfg FILE
 //!   cloudstack --uplink IF --backend linux|ovs --mgmt-vlan N --public-vlan N --private-vlan N
 //!              --address CIDR --gateway IP [--naming cloudbr|pif-vlan] [--vlans-as-veths]
-//!              [--plan|--apply]
+//!              [--datapath system|netdev] [--plan|--apply]
 //! ```
 //! FILE is YAML, JSON (`.json`) or TOML (`.toml`). Exit status: 0 done, 1 failed, 2 usage.
+//!
+//! With `--ovsdb unix:PATH` the Open vSwitch part (the `ovs` section, `--backend ovs`) goes
+//! through that ovsdb-server: `show` adds the OVS configuration, `plan` lists the OVS steps first,
+//! `apply` applies both with one verification and one rollback. The netlink part works in
+//! `--netns`, which must be the namespace ovs-vswitchd runs in when the model puts addresses on
+//! OVS interfaces.
 
 use std::error::Error as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kvmhost_net::cloudstack::{BridgeNaming, CloudStackLinux};
+use kvmhost_net::ovs::DatapathType;
 use kvmhost_net::render::{render, to_text, Format};
 use kvmhost_net::{Engine, Error, HostNetwork, Netns};
 
 const USAGE: &str = "usage: host_network [--netns NAME|PATH] [--ovsdb unix:PATH] \
 show | plan FILE | apply FILE | render --format networkd|interfaces|ifcfg FILE | \
 cloudstack --uplink IF --backend linux|ovs --mgmt-vlan N --public-vlan N --private-vlan N \
---address CIDR --gateway IP [--naming cloudbr|pif-vlan] [--vlans-as-veths] [--plan|--apply]";
-
-/// The one place the Open vSwitch backend plugs in once the `ovs` module is integrated.
-fn ovs_not_integrated(what: &str) -> ExitCode {
-    eprintln!("error: {what}: the Open vSwitch backend is not yet integrated into this CLI");
-    ExitCode::from(1)
-}
+--address CIDR --gateway IP [--naming cloudbr|pif-vlan] [--vlans-as-veths] [--datapath system|netdev] \
+[--plan|--apply]";
 
 fn usage(msg: &str) -> ExitCode {
     eprintln!("error: {msg}\n{USAGE}");
@@ -45,6 +47,9 @@ fn report(e: &Error) -> ExitCode {
     }
     if let Error::Apply { rollback: Some(rb), .. } = e {
         eprintln!("rollback plan:\n{}", rb.plan);
+        if let Some(n) = rb.ovs_operations {
+            eprintln!("OVSDB: {n} operations restored the rows captured before");
+        }
     }
     ExitCode::from(1)
 }
@@ -100,7 +105,7 @@ fn plan_or_apply(engine: &Engine, net: &HostNetwork, apply: bool) -> ExitCode {
     match engine.apply(net) {
         Ok(r) => {
             print!("{}", r.plan);
-            println!("applied and verified: {} writes", r.writes);
+            println!("applied and verified: {} writes ({} OVSDB transactions)", r.writes, r.ovs_writes);
             ExitCode::SUCCESS
         }
         Err(e) => report(&e),
@@ -113,16 +118,23 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
         Some(p) if p.contains('/') => Netns::Path(PathBuf::from(p)),
         Some(n) => Netns::named(&n),
     };
+    let mut engine = Engine::new(netns);
     if let Some(db) = args.take("--ovsdb")? {
-        return Ok(ovs_not_integrated(&format!("--ovsdb {db}")));
+        if !db.starts_with("unix:") && !db.starts_with('/') {
+            return Err(format!("--ovsdb {db}: unix:PATH"));
+        }
+        engine = engine.with_ovsdb(db);
     }
-    let engine = Engine::new(netns);
     let Some(cmd) = args.rest.first().cloned() else { return Err("a COMMAND is required".into()) };
     args.rest.remove(0);
     Ok(match cmd.as_str() {
-        "show" => match engine.read_state() {
-            Ok(s) => {
+        "show" => match engine.read_state().and_then(|s| Ok((s, engine.read_ovs()?))) {
+            Ok((s, ovs)) => {
                 print!("{}", s.to_yaml());
+                if let Some(cfg) = ovs {
+                    let yaml = cfg.to_yaml();
+                    print!("ovs:\n{}", yaml.lines().map(|l| format!("  {l}\n")).collect::<String>());
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => report(&e),
@@ -161,12 +173,17 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
             }
             let (plan, apply) = (args.switch("--plan"), args.switch("--apply"));
             let as_veths = args.switch("--vlans-as-veths");
-            match backend.as_str() {
-                "linux" => {}
-                "ovs" => return Ok(ovs_not_integrated("--backend ovs")),
+            let datapath = match args.take("--datapath")?.as_deref() {
+                None | Some("system") => DatapathType::System,
+                Some("netdev") => DatapathType::Netdev,
+                Some(other) => return Err(format!("--datapath {other}: system or netdev")),
+            };
+            let mut net = match backend.as_str() {
+                "linux" => layout.build(),
+                "ovs" if as_veths => return Err("--vlans-as-veths is for --backend linux".into()),
+                "ovs" => layout.build_ovs(datapath),
                 other => return Err(format!("--backend {other}: linux or ovs")),
-            }
-            let mut net = layout.build();
+            };
             if as_veths {
                 // For kernels without 802.1Q (tests, demos): veths stand in for the VLAN devices.
                 net = kvmhost_net::cloudstack::vlans_as_veths(&net);

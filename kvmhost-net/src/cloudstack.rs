@@ -1,7 +1,9 @@
 //! CloudStack host layouts, as CloudStack's installation guide builds them by hand: management
 //! on a VLAN subinterface of the uplink carrying the host's address and default gateway, and a
 //! bridge per guest network (public `cloudbr0`, private `cloudbr1`) on a VLAN subinterface each.
-//! The Open vSwitch layout is built by the `ovs` module.
+//! The Open vSwitch layout ([`CloudStackLinux::build_ovs`]): a main bridge on the uplink in trunk
+//! mode and the VLAN fake bridges `mgmt0`, `cloudbr0`, `cloudbr1`, with the host's address and
+//! default gateway on `mgmt0`.
 
 use std::net::IpAddr;
 
@@ -9,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::IpCidr;
 use crate::model::{Bridge, HostNetwork, Route, Uplink, Veth, Vlan};
+use crate::ovs::{CloudStackOvs, DatapathType, OvsConfig};
+use crate::ovs_ip::OvsInterface;
 
 /// How the guest bridges are named.
 ///
@@ -137,6 +141,41 @@ impl CloudStackLinux {
             b.ports.push(vname(id));
             net.bridges.push(b);
         }
+        net
+    }
+
+    /// The Open vSwitch layout with the same parameters: bridge `br0` on the uplink (a trunk of
+    /// the three VLANs), fake bridges `mgmt0` (management, with the address and default gateway),
+    /// `cloudbr0` (public) and `cloudbr1` (private), all brought up. `datapath` is `Netdev` for
+    /// the userspace datapath.
+    ///
+    /// ```
+    /// use kvmhost_net::{cloudstack::CloudStackLinux, ovs::DatapathType};
+    /// let n = CloudStackLinux::new("eth0", 100, 200, 300, "10.0.0.2/24".parse().unwrap(),
+    ///     "10.0.0.1".parse().unwrap()).build_ovs(DatapathType::System);
+    /// n.validate().unwrap();
+    /// assert_eq!(n.ovs.as_ref().unwrap().bridges[0].fake_bridges[0].name, "mgmt0");
+    /// assert_eq!(n.ovs_interfaces[0].addresses[0].to_string(), "10.0.0.2/24");
+    /// assert!(n.uplinks[0].addresses.is_empty()); // moved onto mgmt0
+    /// ```
+    pub fn build_ovs(&self, datapath: DatapathType) -> HostNetwork {
+        let p = CloudStackOvs::new(&self.uplink)
+            .vlans(self.mgmt_vlan, self.public_vlan, self.private_vlan)
+            .datapath(datapath)
+            .fake_bridge_names(
+                "mgmt0",
+                &self.naming.bridge_name(&self.uplink, self.public_vlan, 0),
+                &self.naming.bridge_name(&self.uplink, self.private_vlan, 1),
+            );
+        let mut net = HostNetwork::new();
+        net.uplinks.push(Uplink::new(&self.uplink));
+        let mut mgmt = OvsInterface::new(&p.mgmt_bridge);
+        mgmt.addresses.push(self.address);
+        mgmt.routes.push(Route::default_via(self.gateway));
+        net.ovs_interfaces.push(mgmt);
+        net.ovs_interfaces.push(OvsInterface::new(&p.public_bridge));
+        net.ovs_interfaces.push(OvsInterface::new(&p.private_bridge));
+        net.ovs = Some(OvsConfig::cloudstack(&p));
         net
     }
 }

@@ -9,14 +9,27 @@ use crate::plan::{Plan, RouteSpec, Step};
 use crate::state::{LinkKind, NetState, RouteState, VlanEntry};
 use crate::Error;
 
+mod restore;
+pub(crate) use restore::touched;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Create {
     Existing,
     Bridge,
-    Veth { peer: String },
-    VethPeer { partner: String },
-    Vlan { parent: String, id: u16 },
+    Veth {
+        peer: String,
+    },
+    VethPeer {
+        partner: String,
+    },
+    Vlan {
+        parent: String,
+        id: u16,
+    },
     Tap,
+    /// Made by Open vSwitch (an internal interface): never created or deleted over netlink, and
+    /// possibly not there yet when planning (OVS steps run first).
+    Ovs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +135,9 @@ impl Desired {
             let mut d = DesiredLink::new(&u.name, format!("uplinks[{i}]"), Create::Existing);
             d.mtu = u.mtu;
             d.controller = controller(&u.name);
+            if net.ovs_port_bridge(&u.name).is_some() {
+                d.controller = None; // OVS attaches it (the kernel datapath sets a controller)
+            }
             d.addresses = Some(u.addresses.iter().copied().collect());
             d.routes = Some(u.routes.iter().map(|r| route_spec(r, &u.name)).collect());
             links.push(d);
@@ -158,9 +174,21 @@ impl Desired {
             d.routes = Some(v.routes.iter().map(|r| route_spec(r, &v.name)).collect());
             links.push(d);
         }
+        for (i, o) in net.ovs_interfaces.iter().enumerate() {
+            let mut d = DesiredLink::new(&o.name, format!("ovs_interfaces[{i}]"), Create::Ovs);
+            d.mtu = o.mtu;
+            d.addresses = Some(o.addresses.iter().copied().collect());
+            d.routes = Some(o.routes.iter().map(|r| route_spec(r, &o.name)).collect());
+            links.push(d);
+        }
         for d in &mut links {
             if let Some(v) = vlans_of.remove(&d.name) {
                 d.vlans = Some(v);
+            }
+            if matches!(d.create, Create::Veth { .. } | Create::VethPeer { .. } | Create::Tap)
+                && net.ovs_port_bridge(&d.name).is_some()
+            {
+                d.controller = None;
             }
         }
         Desired { links, absent: vec![], check_foreign: true }
@@ -182,62 +210,6 @@ impl Desired {
         absent.extend(net.taps.iter().map(|b| b.name.clone()));
         Desired { links, absent, check_foreign: false }
     }
-
-    /// The state captured before a change, for the links the change touched.
-    pub(crate) fn restore(prior: &NetState, touched: &BTreeSet<String>) -> Self {
-        let mut links: Vec<DesiredLink> = Vec::new();
-        let mut absent = Vec::new();
-        let mut ordered: Vec<&String> = touched.iter().collect();
-        let rank = |n: &String| match prior.link(n).map(|l| &l.kind) {
-            Some(LinkKind::Bridge { .. }) => 0,
-            Some(LinkKind::Vlan { .. }) => 2,
-            _ => 1,
-        };
-        ordered.sort_by_key(|n| rank(n));
-        for name in ordered {
-            let Some(l) = prior.link(name) else {
-                absent.push(name.clone());
-                continue;
-            };
-            let create = match &l.kind {
-                LinkKind::Bridge { .. } => Create::Bridge,
-                LinkKind::Veth { peer: Some(p) } => {
-                    if links.iter().any(|d| d.create == Create::Veth { peer: name.clone() }) {
-                        Create::VethPeer { partner: p.clone() }
-                    } else {
-                        Create::Veth { peer: p.clone() }
-                    }
-                }
-                LinkKind::Vlan { parent: Some(p), id } => Create::Vlan { parent: p.clone(), id: *id },
-                LinkKind::Tap => Create::Tap,
-                _ => Create::Existing,
-            };
-            let mut d = DesiredLink::new(name, format!("the state before ({name})"), create);
-            d.mtu = Some(l.mtu);
-            d.up = Some(l.up);
-            d.controller = Some(l.controller.clone());
-            d.addresses = Some(l.addresses.iter().copied().collect());
-            d.routes = Some(
-                prior
-                    .routes_on(name)
-                    .filter(|r| !r.is_kernel())
-                    .map(|r| RouteSpec {
-                        destination: r.destination,
-                        gateway: r.gateway,
-                        device: r.device.clone(),
-                        metric: Some(r.metric),
-                        protocol: Some(r.protocol),
-                    })
-                    .collect(),
-            );
-            if let LinkKind::Bridge { stp, forward_delay_cs, vlan_filtering } = l.kind {
-                d.bridge = Some(BridgeWant { stp, forward_delay_cs: Some(forward_delay_cs), vlan_filtering });
-            }
-            d.vlans = Some(l.vlans.iter().copied().collect());
-            links.push(d);
-        }
-        Desired { links, absent, check_foreign: false }
-    }
 }
 
 /// What a link will look like after the create step (or is now).
@@ -254,7 +226,7 @@ struct View {
 
 fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
     let ok = match (create, kind) {
-        (Create::Existing, _) => true,
+        (Create::Existing | Create::Ovs, _) => true,
         (Create::Bridge, LinkKind::Bridge { .. }) => true,
         (Create::Veth { peer }, LinkKind::Veth { peer: p }) => p.as_deref() == Some(peer.as_str()),
         (Create::VethPeer { partner }, LinkKind::Veth { peer: p }) => p.as_deref() == Some(partner.as_str()),
@@ -268,7 +240,7 @@ fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
         Ok(())
     } else {
         let want = match create {
-            Create::Existing => "any link".to_string(),
+            Create::Existing | Create::Ovs => "any link".to_string(),
             Create::Bridge => "a bridge".into(),
             Create::Veth { peer } => format!("a veth with peer {peer}"),
             Create::VethPeer { partner } => format!("a veth with peer {partner}"),
@@ -390,6 +362,11 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
         };
         match &d.create {
             Create::Existing => unreachable!("checked above"),
+            Create::Ovs => {
+                // Open vSwitch makes it (down, no addresses) in the steps before these.
+                view.up = false;
+                view.mtu = None;
+            }
             Create::Bridge => {
                 let b = d.bridge.unwrap_or(BridgeWant { stp: false, forward_delay_cs: None, vlan_filtering: false });
                 plan.push(
@@ -549,24 +526,4 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
         }
     }
     Ok(plan)
-}
-
-/// The names a plan changes (a veth's peer included), for rollback.
-pub(crate) fn touched(plan: &Plan, current: &NetState) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for p in &plan.steps {
-        out.insert(p.step.device().to_string());
-        match &p.step {
-            Step::CreateVeth { peer, .. } => {
-                out.insert(peer.clone());
-            }
-            Step::DeleteLink { name } => {
-                if let Some(LinkKind::Veth { peer: Some(peer) }) = current.link(name).map(|l| &l.kind) {
-                    out.insert(peer.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }

@@ -2,6 +2,15 @@
 //! back and diff again (must be empty) → on any failure, restore every touched link to the state
 //! captured before the first write (addresses, routes, ports, up/down, MTU; links made are
 //! deleted, links deleted are made again).
+//!
+//! With an `ovs` section and an OVSDB connection ([`Engine::with_ovsdb`]) the plan starts with
+//! the Open vSwitch steps (one OVSDB transaction, verified and waited for), then the netlink
+//! steps (addresses and routes onto the interfaces OVS made). A failure anywhere, or a failed
+//! verification of either part, restores both: the touched links over netlink, then the exact
+//! OVSDB rows captured before (see [`crate::ovs::restore`]).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -9,9 +18,15 @@ use crate::diff::{diff, touched, Desired};
 use crate::model::HostNetwork;
 use crate::netlink::NetlinkKernel;
 use crate::netns::Netns;
+use crate::ovs::{self, OvsdbSession, Snapshot};
 use crate::plan::{Plan, Step};
 use crate::state::NetState;
 use crate::Error;
+
+mod combined;
+
+pub use combined::apply_with_ovsdb;
+use combined::prepare;
 
 /// The kernel as the engine sees it: read the state, execute one step. [`NetlinkKernel`] is
 /// the real one; tests of the pure engine may use any other.
@@ -44,7 +59,8 @@ pub struct ApplyOptions {
     /// Restore the prior state when a step or the verification fails.
     pub rollback: bool,
     /// Fault injection for tests: fail before executing the step with this index (0-based), as if
-    /// the kernel had refused it.
+    /// the kernel had refused it. With an OVS section, the index after the last step fails the
+    /// verification (both sides changed, both rolled back).
     pub fail_before_step: Option<usize>,
 }
 
@@ -77,8 +93,12 @@ impl Default for ApplyOptions {
 pub struct ApplyReport {
     /// The plan executed.
     pub plan: Plan,
-    /// Kernel writes performed (0 when the namespace already was as wanted).
+    /// Writes performed: netlink requests plus OVSDB write transactions (0 when the namespace
+    /// and OVSDB already were as wanted).
     pub writes: u64,
+    /// Of `writes`, the OVSDB transactions that wrote.
+    #[serde(default)]
+    pub ovs_writes: u64,
     /// The state read back after applying.
     pub after: NetState,
 }
@@ -96,8 +116,13 @@ pub struct RollbackReport {
     pub plan: Plan,
     /// Errors of restoring steps (the rollback goes on past them).
     pub errors: Vec<String>,
-    /// Whether the touched links are as they were before (read back and compared).
+    /// Whether the touched links (and OVSDB, when it was changed) are as they were before (read
+    /// back and compared).
     pub restored: bool,
+    /// OVSDB operations written to restore the captured rows; `None` when OVSDB was not part
+    /// of the rollback.
+    #[serde(default)]
+    pub ovs_operations: Option<usize>,
 }
 
 fn run_plan(kernel: &mut dyn Kernel, plan: &Plan, fail_before: Option<usize>) -> Result<(), (usize, Error)> {
@@ -113,11 +138,17 @@ fn run_plan(kernel: &mut dyn Kernel, plan: &Plan, fail_before: Option<usize>) ->
     Ok(())
 }
 
-/// Restore the links a plan touched to `prior`.
-fn rollback(kernel: &mut dyn Kernel, prior: &NetState, plan: &Plan) -> RollbackReport {
-    let names = touched(plan, prior);
+/// Restore the links a plan touched to `prior` (`current`: the state the plan was run on).
+fn rollback(
+    kernel: &mut dyn Kernel,
+    prior: &NetState,
+    current: &NetState,
+    plan: &Plan,
+    ovs_made: &BTreeSet<String>,
+) -> RollbackReport {
+    let names = touched(plan, current);
     let mut report = RollbackReport::default();
-    let desired = Desired::restore(prior, &names);
+    let desired = Desired::restore(prior, &names, ovs_made);
     let now = match kernel.read_state() {
         Ok(s) => s,
         Err(e) => {
@@ -156,7 +187,7 @@ fn execute_checked(
 ) -> Result<ApplyReport, Error> {
     let start = kernel.writes();
     if plan.is_empty() {
-        return Ok(ApplyReport { plan, writes: 0, after: prior });
+        return Ok(ApplyReport { plan, writes: 0, ovs_writes: 0, after: prior });
     }
     let failure = match run_plan(kernel, &plan, opts.fail_before_step) {
         Err((index, e)) => Some((index, e)),
@@ -169,14 +200,15 @@ fn execute_checked(
     };
     let Some((index, error)) = failure else {
         let after = kernel.read_state()?;
-        return Ok(ApplyReport { plan, writes: kernel.writes() - start, after });
+        return Ok(ApplyReport { plan, writes: kernel.writes() - start, ovs_writes: 0, after });
     };
     let step = plan.steps.get(index).map(|p| p.step.to_string()).unwrap_or_else(|| "verification".into());
-    let rb = if opts.rollback { Some(rollback(kernel, &prior, &plan)) } else { None };
+    let rb = if opts.rollback { Some(rollback(kernel, &prior, &prior, &plan, &BTreeSet::new())) } else { None };
     Err(Error::Apply { index, step, source: Box::new(error), rollback: rb.map(Box::new) })
 }
 
 /// Apply `net` through any [`Kernel`]: validate, plan, execute, verify, roll back on failure.
+/// A model with an `ovs` section needs [`apply_with_ovsdb`].
 ///
 /// ```no_run
 /// use kvmhost_net::{engine, HostNetwork, NetlinkKernel, Netns, ApplyOptions};
@@ -186,11 +218,7 @@ fn execute_checked(
 /// println!("{} writes", report.writes);
 /// ```
 pub fn apply(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
-    net.validate().map_err(Error::Invalid)?;
-    let desired = Desired::from_model(net);
-    let prior = kernel.read_state()?;
-    let plan = diff(&desired, &prior)?;
-    execute_checked(kernel, &desired, prior, plan, opts)
+    apply_with_ovsdb(kernel, None, net, opts)
 }
 
 /// The plan `apply` would execute (validates first; nothing is written).
@@ -201,12 +229,27 @@ pub fn apply(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions) ->
 /// print!("{}", engine::plan(&mut k, &HostNetwork::new()).unwrap());
 /// ```
 pub fn plan(kernel: &mut dyn Kernel, net: &HostNetwork) -> Result<Plan, Error> {
-    net.validate().map_err(Error::Invalid)?;
-    let prior = kernel.read_state()?;
-    diff(&Desired::from_model(net), &prior)
+    plan_with_ovsdb(kernel, None, net)
 }
 
-/// The plan between a model and a given state, without any kernel (pure).
+/// The combined plan (OVS steps first, then netlink) that [`apply_with_ovsdb`] would execute.
+///
+/// ```no_run
+/// use kvmhost_net::{engine, ovs::OvsdbSession, HostNetwork, NetlinkKernel, Netns};
+/// let mut k = NetlinkKernel::open(&Netns::Current).unwrap();
+/// let mut db = OvsdbSession::connect("/var/run/openvswitch/db.sock".as_ref()).unwrap();
+/// print!("{}", engine::plan_with_ovsdb(&mut k, Some(&mut db), &HostNetwork::new()).unwrap());
+/// ```
+pub fn plan_with_ovsdb(
+    kernel: &mut dyn Kernel,
+    ovsdb: Option<&mut OvsdbSession>,
+    net: &HostNetwork,
+) -> Result<Plan, Error> {
+    Ok(prepare(kernel, ovsdb, net)?.2)
+}
+
+/// The plan between a model and a given state, without any kernel (pure). An `ovs` section is
+/// planned against an empty OVSDB.
 ///
 /// ```
 /// use kvmhost_net::{engine, HostNetwork, NetState};
@@ -215,11 +258,29 @@ pub fn plan(kernel: &mut dyn Kernel, net: &HostNetwork) -> Result<Plan, Error> {
 /// assert!(p.to_string().contains("ip link add br0"));
 /// ```
 pub fn plan_against(net: &HostNetwork, state: &NetState) -> Result<Plan, Error> {
-    net.validate().map_err(Error::Invalid)?;
-    diff(&Desired::from_model(net), state)
+    plan_against_ovs(net, state, &Snapshot::synthetic(&ovs::OvsConfig::new()))
 }
 
-/// Remove what `net` creates (bridges, VLANs, veths, taps), with the same rollback.
+/// The plan between a model and given states of the namespace and of OVSDB (pure).
+///
+/// ```
+/// use kvmhost_net::{engine, ovs::{OvsConfig, Snapshot}, HostNetwork, NetState};
+/// let net = HostNetwork::from_yaml("ovs: {bridges: [{name: br0}]}").unwrap();
+/// let p = engine::plan_against_ovs(&net, &NetState::default(), &Snapshot::synthetic(&OvsConfig::new())).unwrap();
+/// assert_eq!(p.ovs_len(), 1);
+/// ```
+pub fn plan_against_ovs(net: &HostNetwork, state: &NetState, ovsdb: &Snapshot) -> Result<Plan, Error> {
+    net.validate().map_err(Error::Invalid)?;
+    let mut plan = diff(&Desired::from_model(net), state)?;
+    if let Some(cfg) = &net.ovs {
+        plan.ovs = Some(ovs::plan(cfg, ovsdb).map_err(Error::Ovs)?);
+    }
+    Ok(plan)
+}
+
+/// Remove what `net` creates (bridges, VLANs, veths, taps), with the same rollback. The `ovs`
+/// section is left as it is (apply an `ovs` section without those bridges, with `prune`, to
+/// remove them).
 ///
 /// ```no_run
 /// use kvmhost_net::{engine, HostNetwork, NetlinkKernel, Netns, ApplyOptions};
@@ -245,6 +306,7 @@ pub fn teardown(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions)
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     netns: Netns,
+    ovsdb: Option<PathBuf>,
 }
 
 impl Engine {
@@ -255,7 +317,49 @@ impl Engine {
     /// assert_eq!(e.netns().to_string(), "the current namespace");
     /// ```
     pub fn new(netns: Netns) -> Self {
-        Self { netns }
+        Self { netns, ovsdb: None }
+    }
+
+    /// Use the ovsdb-server at this unix socket (`unix:PATH` or `PATH`) for the `ovs` section.
+    ///
+    /// ```
+    /// let e = kvmhost_net::Engine::default().with_ovsdb("unix:/var/run/openvswitch/db.sock");
+    /// assert_eq!(e.ovsdb().unwrap().to_str(), Some("unix:/var/run/openvswitch/db.sock"));
+    /// ```
+    pub fn with_ovsdb(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ovsdb = Some(path.into());
+        self
+    }
+
+    /// The OVSDB socket, when set.
+    ///
+    /// ```
+    /// assert!(kvmhost_net::Engine::default().ovsdb().is_none());
+    /// ```
+    pub fn ovsdb(&self) -> Option<&std::path::Path> {
+        self.ovsdb.as_deref()
+    }
+
+    /// An OVSDB connection (`None` when no socket is set).
+    ///
+    /// ```no_run
+    /// let s = kvmhost_net::Engine::default().with_ovsdb("/tmp/db.sock").connect_ovsdb().unwrap();
+    /// assert!(s.is_some());
+    /// ```
+    pub fn connect_ovsdb(&self) -> Result<Option<OvsdbSession>, Error> {
+        self.ovsdb.as_deref().map(|p| OvsdbSession::connect(p).map_err(Error::Ovs)).transpose()
+    }
+
+    /// The Open vSwitch configuration OVSDB holds now (`None` when no socket is set).
+    ///
+    /// ```no_run
+    /// let cfg = kvmhost_net::Engine::default().with_ovsdb("/tmp/db.sock").read_ovs().unwrap();
+    /// ```
+    pub fn read_ovs(&self) -> Result<Option<ovs::OvsConfig>, Error> {
+        match self.connect_ovsdb()? {
+            None => Ok(None),
+            Some(mut s) => Ok(Some(s.capture().map_err(Error::Ovs)?.config())),
+        }
     }
 
     /// The namespace.
@@ -292,7 +396,8 @@ impl Engine {
     /// print!("{}", kvmhost_net::Engine::default().plan(&kvmhost_net::HostNetwork::new()).unwrap());
     /// ```
     pub fn plan(&self, net: &HostNetwork) -> Result<Plan, Error> {
-        plan(&mut self.connect()?, net)
+        let mut db = self.connect_ovsdb()?;
+        plan_with_ovsdb(&mut self.connect()?, db.as_mut(), net)
     }
 
     /// Apply with verification and rollback.
@@ -311,7 +416,8 @@ impl Engine {
     /// kvmhost_net::Engine::default().apply_with(&kvmhost_net::HostNetwork::new(), &o).unwrap();
     /// ```
     pub fn apply_with(&self, net: &HostNetwork, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
-        apply(&mut self.connect()?, net, opts)
+        let mut db = self.connect_ovsdb()?;
+        apply_with_ovsdb(&mut self.connect()?, db.as_mut(), net, opts)
     }
 
     /// Remove what `net` creates.

@@ -1,8 +1,9 @@
 //! # kvmhost-net
 //!
 //! Declarative host networking for KVM hosts: Linux bridges, 802.1Q VLANs, bridge VLAN
-//! filtering, veth pairs and taps, as a plan → apply → verify → roll back engine over
-//! rtnetlink, inside any network namespace.
+//! filtering, veth pairs and taps over rtnetlink, and Open vSwitch bridges, ports and VLAN fake
+//! bridges over OVSDB, as one plan → apply → verify → roll back engine, inside any network
+//! namespace.
 //!
 //! A tour, in the order data flows:
 //! - [`model`]: the serde [`HostNetwork`] (YAML, JSON, TOML) and [`validate`] (every error names
@@ -15,6 +16,11 @@
 //!   the classic cut-off: the uplink's address and default route moving onto the bridge).
 //!   Re-applying the same model performs zero writes.
 //! - [`render`]: the same model as systemd-networkd, ifupdown or ifcfg files.
+//! - [`ovs`] and [`ovsdb`]: the Open vSwitch model, its plan and apply with exact-row rollback,
+//!   over an RFC 7047 client. A [`HostNetwork`] holds it as its `ovs` section, with the
+//!   addresses and routes of the interfaces OVS makes in `ovs_interfaces` ([`ovs_ip`]); the
+//!   [`Engine`] given an OVSDB socket ([`Engine::with_ovsdb`]) plans and applies both parts
+//!   together: OVS steps first, one verification, one rollback of both.
 //!
 //! ```no_run
 //! use kvmhost_net::{cloudstack, Engine, Netns};
@@ -27,6 +33,19 @@
 //! assert_eq!(engine.apply(&net)?.writes, 0); // idempotent
 //! # Ok::<(), kvmhost_net::Error>(())
 //! ```
+//!
+//! The Open vSwitch layout (bridge `br0` on `eth0` as a trunk, fake bridges `mgmt0`, `cloudbr0`,
+//! `cloudbr1`, the host's address and default route on `mgmt0`):
+//!
+//! ```no_run
+//! use kvmhost_net::{cloudstack::CloudStackLinux, ovs::DatapathType, Engine, Netns};
+//! let net = CloudStackLinux::new("eth0", 100, 200, 300, "192.168.42.11/24".parse().unwrap(),
+//!     "192.168.42.1".parse().unwrap()).build_ovs(DatapathType::System);
+//! let engine = Engine::new(Netns::Current).with_ovsdb("unix:/var/run/openvswitch/db.sock");
+//! print!("{}", engine.plan(&net)?);          // OVS steps, then the netlink steps
+//! engine.apply(&net)?;                       // on failure OVSDB and links are both restored
+//! # Ok::<(), kvmhost_net::Error>(())
+//! ```
 
 pub mod addr;
 pub mod cloudstack;
@@ -37,6 +56,7 @@ pub mod model;
 pub mod netlink;
 pub mod netns;
 pub mod ovs;
+pub mod ovs_ip;
 pub mod ovsdb;
 pub mod plan;
 mod rawlink;
@@ -136,6 +156,20 @@ pub enum Error {
         /// The plan that remains.
         remaining: String,
     },
+    /// The model has an `ovs` section but no OVSDB connection was given.
+    #[error("ovs: the host network has an Open vSwitch section: an OVSDB socket is needed (Engine::with_ovsdb, --ovsdb unix:PATH)")]
+    OvsdbRequired,
+    /// The Open vSwitch part failed (OVSDB, ovs-vswitchd, or its validation).
+    #[error("Open vSwitch")]
+    Ovs(#[source] crate::ovs::Error),
+    /// Interfaces Open vSwitch makes did not appear (or, on rollback, go away) in the namespace.
+    #[error("Open vSwitch interfaces {} {reason}", names.join(", "))]
+    OvsDevices {
+        /// The interfaces.
+        names: Vec<String>,
+        /// What did not happen.
+        reason: String,
+    },
     /// Applying failed at a step; the rollback's outcome is attached.
     #[error("step {} ({step}) failed{}", index + 1, rollback_summary(.rollback))]
     Apply {
@@ -155,7 +189,8 @@ fn rollback_summary(r: &Option<Box<RollbackReport>>) -> String {
     match r {
         None => ", no rollback".into(),
         Some(r) if r.restored && r.errors.is_empty() => {
-            format!("; rolled back ({} steps), the prior state is restored", r.plan.len())
+            let ovs = r.ovs_operations.map(|n| format!(" and {n} OVSDB operations")).unwrap_or_default();
+            format!("; rolled back ({} steps{ovs}), the prior state is restored", r.plan.len())
         }
         Some(r) => format!("; rollback incomplete: {}", r.errors.join("; ")),
     }

@@ -3,8 +3,9 @@
 //! each carries. It loads from YAML, JSON or TOML and is checked by [`HostNetwork::validate`]
 //! before anything touches the kernel.
 //!
-//! Open vSwitch bridges are a separate part of the model (the `ovs` module) and are planned as
-//! their own steps; this module holds the kernel (netlink) part.
+//! Open vSwitch bridges are the `ovs` section (an [`OvsConfig`](crate::ovs::OvsConfig), planned
+//! as OVSDB steps before the netlink ones); the addresses and routes of the interfaces OVS makes
+//! are in `ovs_interfaces` (see [`crate::ovs_ip`]).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -52,6 +53,14 @@ pub struct HostNetwork {
     pub veths: Vec<Veth>,
     /// Persistent tap devices.
     pub taps: Vec<Tap>,
+    /// Open vSwitch bridges, ports and VLAN fake bridges (applied through OVSDB, before the
+    /// netlink steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovs: Option<crate::ovs::OvsConfig>,
+    /// Addresses, routes and MTU of Open vSwitch internal interfaces (bridges, fake bridges,
+    /// internal ports of `ovs`), set over netlink once OVS has made the devices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ovs_interfaces: Vec<crate::ovs_ip::OvsInterface>,
 }
 
 /// An existing interface (a NIC, or in tests one end of a veth pair made beforehand).
@@ -387,6 +396,10 @@ pub enum DeviceRole {
     VethPeer,
     /// A tap device.
     Tap,
+    /// An Open vSwitch bridge (its internal interface carries the bridge's name).
+    OvsBridge,
+    /// An Open vSwitch fake bridge or internal port (an internal interface OVS makes).
+    OvsInternal,
 }
 
 impl HostNetwork {
@@ -411,7 +424,8 @@ impl HostNetwork {
         let b = self.bridges.iter_mut().flat_map(|u| u.routes.iter_mut());
         let c = self.vlans.iter_mut().flat_map(|u| u.routes.iter_mut());
         let d = self.veths.iter_mut().flat_map(|u| u.routes.iter_mut());
-        a.chain(b).chain(c).chain(d)
+        let e = self.ovs_interfaces.iter_mut().flat_map(|u| u.routes.iter_mut());
+        a.chain(b).chain(c).chain(d).chain(e)
     }
 
     /// Parse YAML.
@@ -484,7 +498,8 @@ impl HostNetwork {
     }
 
     /// Every declared device: its name, role and field path (`bridges[0]`), in declaration
-    /// order (uplinks, bridges, VLANs, veths with their peers, taps).
+    /// order (uplinks, bridges, VLANs, veths with their peers, taps, then the interfaces Open
+    /// vSwitch makes: bridges, fake bridges and internal ports of `ovs`).
     ///
     /// ```
     /// let n = kvmhost_net::HostNetwork::from_yaml("uplinks: [{name: eth0}]").unwrap();
@@ -508,6 +523,7 @@ impl HostNetwork {
         for (i, d) in self.taps.iter().enumerate() {
             out.push((d.name.clone(), DeviceRole::Tap, format!("taps[{i}]")));
         }
+        out.extend(self.ovs_devices());
         out
     }
 
@@ -551,6 +567,11 @@ impl HostNetwork {
                 return (d.peer_addresses.clone(), format!("veths[{i}].peer_addresses"));
             }
         }
+        for (i, d) in self.ovs_interfaces.iter().enumerate() {
+            if d.name == name {
+                return (d.addresses.clone(), format!("ovs_interfaces[{i}].addresses"));
+            }
+        }
         (Vec::new(), String::new())
     }
 
@@ -565,6 +586,7 @@ impl HostNetwork {
         let b = self.bridges.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         let v = self.vlans.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         let e = self.veths.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
-        u.chain(b).chain(v).chain(e).collect()
+        let o = self.ovs_interfaces.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
+        u.chain(b).chain(v).chain(e).chain(o).collect()
     }
 }

@@ -327,7 +327,11 @@ pub struct PlannedStep {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Plan {
-    /// The steps, in order.
+    /// The Open vSwitch steps (one OVSDB transaction), run before the netlink steps: bridges
+    /// and fake bridges exist before addresses and routes go onto their interfaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ovs: Option<crate::ovs::Plan>,
+    /// The netlink steps, in order.
     pub steps: Vec<PlannedStep>,
 }
 
@@ -338,7 +342,29 @@ impl Plan {
     /// assert!(kvmhost_net::Plan::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
+        self.steps.is_empty() && self.ovs_len() == 0
+    }
+
+    /// Number of Open vSwitch steps (they come first in the numbering).
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::Plan::default().ovs_len(), 0);
+    /// ```
+    pub fn ovs_len(&self) -> usize {
+        self.ovs.as_ref().map_or(0, |p| p.steps.len())
+    }
+
+    /// The step with this (0-based) number in the printed plan: OVS steps first.
+    ///
+    /// ```
+    /// assert!(kvmhost_net::Plan::default().describe(0).is_none());
+    /// ```
+    pub fn describe(&self, index: usize) -> Option<String> {
+        let k = self.ovs_len();
+        if index < k {
+            return self.ovs.as_ref().map(|p| format!("OVS: {}", p.steps[index]));
+        }
+        self.steps.get(index - k).map(|p| p.step.to_string())
     }
 
     /// Number of steps.
@@ -347,7 +373,7 @@ impl Plan {
     /// assert_eq!(kvmhost_net::Plan::default().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.steps.len()
+        self.steps.len() + self.ovs_len()
     }
 
     pub(crate) fn push(&mut self, step: Step, reason: impl Into<String>) {
@@ -361,6 +387,12 @@ impl Plan {
     /// ```
     pub fn to_script(&self) -> String {
         let mut s = String::from("#!/bin/sh -e\n");
+        for o in self.ovs.iter().flat_map(|p| p.steps.iter()) {
+            let t = o.to_string();
+            let cmd = t.find("(ovs-vsctl ").map_or(t.as_str(), |i| t[i + 1..].trim_end_matches(')'));
+            s.push_str(cmd);
+            s.push('\n');
+        }
         for p in &self.steps {
             s.push_str(&p.step.to_string());
             s.push('\n');
@@ -371,12 +403,17 @@ impl Plan {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.steps.is_empty() {
+        if self.is_empty() {
             return writeln!(f, "nothing to do");
         }
-        let width = self.steps.len().to_string().len();
+        let width = self.len().to_string().len();
+        let k = self.ovs_len();
+        for (i, s) in self.ovs.iter().flat_map(|p| p.steps.iter()).enumerate() {
+            writeln!(f, "{:>width$}. OVS: {s}", i + 1)?;
+            writeln!(f, "{:>width$}  # ovs: one OVSDB transaction with the other OVS steps (all or none)", "")?;
+        }
         for (i, p) in self.steps.iter().enumerate() {
-            writeln!(f, "{:>width$}. {}", i + 1, p.step)?;
+            writeln!(f, "{:>width$}. {}", k + i + 1, p.step)?;
             writeln!(f, "{:>width$}  # {}", "", p.reason)?;
         }
         Ok(())

@@ -121,6 +121,14 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// A problem of the Open vSwitch section (`ovs.bridges[0].ports[1].tag`).
+    #[error("ovs.{error}")]
+    Ovs {
+        /// Field path, `ovs.` included.
+        field: String,
+        /// The Open vSwitch validation error (its field is relative to `ovs`).
+        error: crate::ovs::ValidationError,
+    },
 }
 
 impl ValidationError {
@@ -142,7 +150,8 @@ impl ValidationError {
             | Self::Address { field, .. }
             | Self::Mtu { field, .. }
             | Self::Route { field, .. }
-            | Self::Bridge { field, .. } => field,
+            | Self::Bridge { field, .. }
+            | Self::Ovs { field, .. } => field,
         }
     }
 }
@@ -228,8 +237,16 @@ impl HostNetwork {
         let mut out = Vec::new();
         let devices = self.devices();
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let is_ovs = |r: &DeviceRole| matches!(r, DeviceRole::OvsBridge | DeviceRole::OvsInternal);
+        let mut first_role: BTreeMap<&str, DeviceRole> = BTreeMap::new();
         for (name, role, field) in &devices {
             let name_field = if *role == DeviceRole::VethPeer { field.clone() } else { format!("{field}.name") };
+            // Names inside the OVS section are checked by its own validation.
+            if is_ovs(role) && first_role.get(name.as_str()).map_or(true, is_ovs) {
+                first_role.entry(name).or_insert(*role);
+                seen.entry(name).or_insert(field);
+                continue;
+            }
             if let Err(reason) = check_name(name) {
                 out.push(ValidationError::Name { field: name_field.clone(), name: name.clone(), reason });
             }
@@ -241,7 +258,9 @@ impl HostNetwork {
                 });
                 seen.insert(name, first);
             }
+            first_role.entry(name).or_insert(*role);
         }
+        self.validate_ovs(&mut out);
         let role = |n: &str| devices.iter().find(|(d, _, _)| d == n).map(|(_, r, _)| *r);
 
         for (i, u) in self.uplinks.iter().enumerate() {
@@ -318,6 +337,11 @@ impl HostNetwork {
                         field,
                         port: p.clone(),
                         reason: "a Linux bridge cannot be a port of another bridge".into(),
+                    }),
+                    Some(DeviceRole::OvsBridge | DeviceRole::OvsInternal) => out.push(ValidationError::Port {
+                        field,
+                        port: p.clone(),
+                        reason: "an Open vSwitch internal interface cannot be a port of a Linux bridge".into(),
                     }),
                     Some(_) => {
                         if let Some(first) = port_owner.insert(p, field.clone()) {

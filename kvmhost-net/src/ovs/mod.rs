@@ -29,6 +29,7 @@ mod cloudstack;
 mod model;
 mod plan;
 mod render;
+mod session;
 mod state;
 mod validate;
 
@@ -39,6 +40,7 @@ pub use cloudstack::CloudStackOvs;
 pub use model::{DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
 pub use plan::{plan, Plan, Step};
 pub use render::{ifcfg_files, interfaces_stanzas, render_interfaces, IfcfgFile, InterfacesStanza};
+pub use session::OvsdbSession;
 pub use state::{read, Snapshot, BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS};
 pub use validate::{check_name, ValidationError};
 

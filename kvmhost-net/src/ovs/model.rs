@@ -68,6 +68,16 @@ impl OvsConfig {
     pub fn find_bridge(&self, name: &str) -> Option<&OvsBridge> {
         self.bridges.iter().find(|b| b.name == name)
     }
+
+    /// As YAML (the form of a host network's `ovs` section).
+    ///
+    /// ```
+    /// # use kvmhost_net::ovs::{OvsConfig, OvsBridge};
+    /// assert!(OvsConfig::new().bridge(OvsBridge::new("br0")).to_yaml().contains("name: br0"));
+    /// ```
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
 }
 
 /// An OVS bridge (`ovs-vsctl add-br NAME`).

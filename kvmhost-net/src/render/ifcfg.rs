@@ -21,7 +21,7 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
     let mut out = Vec::new();
     let mut done = std::collections::BTreeSet::new();
     for (name, role, _) in net.devices() {
-        if !done.insert(name.clone()) {
+        if !done.insert(name.clone()) || super::ovs::is_ovs_device(net, &name) {
             continue;
         }
         let mut s = String::new();
@@ -102,5 +102,6 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
             }
         }
     }
+    out.extend(super::ovs::ifcfg(net, DIR));
     out
 }

@@ -20,7 +20,7 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
     let mut s = String::from("auto lo\niface lo inet loopback\n");
     let mut done = std::collections::BTreeSet::new();
     for (name, role, _) in net.devices() {
-        if !done.insert(name.clone()) || role == DeviceRole::VethPeer {
+        if !done.insert(name.clone()) || role == DeviceRole::VethPeer || super::ovs::is_ovs_device(net, &name) {
             continue;
         }
         let (addrs, routes) = l3(net, &name);
@@ -112,5 +112,6 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
             }
         }
     }
+    s.push_str(&super::ovs::interfaces(net));
     vec![RenderedFile { path: "/etc/network/interfaces".into(), contents: s }]
 }

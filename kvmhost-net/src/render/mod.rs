@@ -1,7 +1,8 @@
 //! Persistence: the same [`HostNetwork`] as the files a distribution reads at boot, as
 //! CloudStack's installation guide writes them by hand: systemd-networkd `.netdev`/`.network`
 //! ([`networkd`]), Debian `/etc/network/interfaces` ([`interfaces`]), RHEL `ifcfg-*` and
-//! `route-*` ([`ifcfg`]). Open vSwitch stanzas are rendered by the `ovs` module.
+//! `route-*` ([`ifcfg`]), each with the Open vSwitch part (`ovs` section) included: the
+//! openvswitch-switch stanzas, `DEVICETYPE=ovs` files, or an `ovs-vsctl` script for networkd.
 
 use std::fmt::Write as _;
 
@@ -12,6 +13,7 @@ use crate::model::{HostNetwork, Route};
 pub mod ifcfg;
 pub mod interfaces;
 pub mod networkd;
+mod ovs;
 
 /// One file to write.
 ///

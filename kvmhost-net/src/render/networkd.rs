@@ -92,7 +92,7 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
             let _ = writeln!(s, "\n[Link]\nMTUBytes={m}");
         }
         s.push_str("\n[Network]\n");
-        if role == DeviceRole::Bridge {
+        if matches!(role, DeviceRole::Bridge | DeviceRole::OvsBridge | DeviceRole::OvsInternal) {
             s.push_str("ConfigureWithoutCarrier=yes\n");
         }
         let (addrs, routes) = l3(net, &name);
@@ -123,5 +123,6 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
         s.push_str(&bridge_vlans(net, &name));
         out.push(RenderedFile { path: format!("{DIR}/20-{name}.network"), contents: s });
     }
+    out.extend(super::ovs::vsctl_script(net));
     out
 }

@@ -1,0 +1,111 @@
+//! A blocking OVSDB connection for the (blocking) host network engine: the async [`Client`]
+//! driven by its own current-thread runtime, like the netlink edge. Call it outside of an async
+//! runtime (or from `spawn_blocking`).
+
+use std::path::{Path, PathBuf};
+
+use super::{apply_plan, plan, restore, ApplyOptions, ApplyReport, Error, OvsConfig, Plan, Snapshot};
+use crate::ovsdb::Client;
+
+/// One OVSDB connection with blocking calls.
+///
+/// ```no_run
+/// use kvmhost_net::ovs::{OvsConfig, OvsdbSession};
+/// let mut s = OvsdbSession::connect("unix:/tmp/kvmhost-ovs/db.sock".as_ref()).unwrap();
+/// let before = s.capture().unwrap();
+/// print!("{}", s.plan(&OvsConfig::new(), &before).unwrap());
+/// ```
+pub struct OvsdbSession {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for OvsdbSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OvsdbSession").field("path", &self.path).field("stats", &self.client.stats()).finish()
+    }
+}
+
+impl OvsdbSession {
+    /// Connects to ovsdb-server's unix socket (`unix:PATH` or `PATH`).
+    ///
+    /// ```no_run
+    /// let s = kvmhost_net::ovs::OvsdbSession::connect("/var/run/openvswitch/db.sock".as_ref()).unwrap();
+    /// ```
+    pub fn connect(path: &Path) -> Result<Self, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Ovsdb(crate::ovsdb::Error::Connect { path: path.to_path_buf(), source: e }))?;
+        let client = rt.block_on(Client::connect(path))?;
+        Ok(Self { rt, client, path: path.to_path_buf() })
+    }
+
+    /// The socket path given to [`OvsdbSession::connect`].
+    ///
+    /// ```no_run
+    /// let s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
+    /// assert_eq!(s.path().to_str(), Some("/tmp/db.sock"));
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current bridges, ports and interfaces.
+    ///
+    /// ```no_run
+    /// let mut s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
+    /// println!("{} bridges", s.capture().unwrap().bridges.len());
+    /// ```
+    pub fn capture(&mut self) -> Result<Snapshot, Error> {
+        self.rt.block_on(Snapshot::capture(&mut self.client))
+    }
+
+    /// The plan from `current` to `desired` (pure; no request).
+    ///
+    /// ```no_run
+    /// # let mut s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
+    /// let now = s.capture().unwrap();
+    /// assert!(s.plan(&kvmhost_net::ovs::OvsConfig::new(), &now).unwrap().is_empty());
+    /// ```
+    pub fn plan(&self, desired: &OvsConfig, current: &Snapshot) -> Result<Plan, Error> {
+        plan(desired, current)
+    }
+
+    /// [`apply_plan`](super::apply_plan): write, wait for ovs-vswitchd, verify; on failure OVSDB
+    /// is restored to `prior`.
+    ///
+    /// ```no_run
+    /// # let mut s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
+    /// # let cfg = kvmhost_net::ovs::OvsConfig::new();
+    /// let prior = s.capture().unwrap();
+    /// let p = s.plan(&cfg, &prior).unwrap();
+    /// s.apply_plan(&p, &prior, Default::default()).unwrap();
+    /// ```
+    pub fn apply_plan(&mut self, plan: &Plan, prior: &Snapshot, options: ApplyOptions) -> Result<ApplyReport, Error> {
+        self.rt.block_on(apply_plan(&mut self.client, plan, prior, options))
+    }
+
+    /// [`restore`](super::restore): puts back exactly the rows of `prior` (UUIDs included);
+    /// returns the number of operations written (0 when nothing changed).
+    ///
+    /// ```no_run
+    /// # let mut s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
+    /// let before = s.capture().unwrap();
+    /// assert_eq!(s.restore(&before).unwrap(), 0);
+    /// ```
+    pub fn restore(&mut self, prior: &Snapshot) -> Result<usize, Error> {
+        self.rt.block_on(restore(&mut self.client, prior))
+    }
+
+    /// Transactions that wrote, so far on this connection.
+    ///
+    /// ```no_run
+    /// let s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
+    /// assert_eq!(s.write_transactions(), 0);
+    /// ```
+    pub fn write_transactions(&self) -> u64 {
+        self.client.stats().write_transactions
+    }
+}

@@ -1,0 +1,253 @@
+//! The combined engine (Open vSwitch through OVSDB, then netlink) for real: the CloudStack OVS
+//! layout on a veth uplink, the management address and default route moved onto `mgmt0`'s
+//! internal interface, verification, zero-write re-apply, and rollback of both sides.
+//!
+//! Needs scripts/services/ovs.sh (KVMHOST_OVSDB_SOCK, KVMHOST_OVS_NETNS). ovs-vswitchd runs in
+//! the namespace $KVMHOST_OVS_NETNS, made by the script for this run: the internal interfaces
+//! appear there, so the netlink part works inside that namespace too. Each test restores the
+//! OVSDB rows and deletes the devices it made, also when it fails.
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use kvmhost_net::cloudstack::CloudStackLinux;
+use kvmhost_net::ovs::{DatapathType, OvsdbSession, Snapshot};
+use kvmhost_net::{ApplyOptions, Engine, Error, HostNetwork, NetState, Netns, Step};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+struct Env {
+    sock: String,
+    ns: String,
+}
+
+fn env(test: &str) -> Option<Env> {
+    match std::env::var("KVMHOST_OVSDB_SOCK") {
+        Ok(sock) => {
+            Some(Env { sock, ns: std::env::var("KVMHOST_OVS_NETNS").unwrap_or_else(|_| "kvmhost-ovs-svc".into()) })
+        }
+        Err(_) => {
+            println!("SKIP: {test}: ovs not started (eval \"$(scripts/services/ovs.sh start)\")");
+            None
+        }
+    }
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Env {
+    fn ip(&self, args: &[&str]) -> String {
+        let mut a = vec!["ip", "-n", self.ns.as_str()];
+        a.extend_from_slice(args);
+        run(&a)
+    }
+    fn vsctl(&self, args: &[&str]) -> String {
+        let db = format!("--db=unix:{}", self.sock);
+        let mut a = vec!["ovs-vsctl", db.as_str(), "--timeout=20"];
+        a.extend_from_slice(args);
+        run(&a)
+    }
+    fn engine(&self) -> Engine {
+        Engine::new(Netns::named(&self.ns)).with_ovsdb(format!("unix:{}", self.sock))
+    }
+    fn snapshot(&self) -> Snapshot {
+        OvsdbSession::connect(self.sock.as_ref()).unwrap().capture().unwrap()
+    }
+}
+
+/// Runs `body` on a host whose uplink `eth0` (a veth to `eth0p`) holds 192.168.42.11/24 and
+/// the default route via 192.168.42.1, inside ovs-vswitchd's namespace; afterwards restores
+/// OVSDB and deletes the veth.
+fn with_host(test: &str, body: impl FnOnce(&Env)) {
+    let Some(env) = env(test) else { return };
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    wait_for_ovs_devices_gone(&env);
+    let before = env.snapshot();
+    let _ = Command::new("ip").args(["-n", &env.ns, "link", "del", "eth0"]).output();
+    env.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
+    env.ip(&["link", "set", "eth0", "up"]);
+    env.ip(&["link", "set", "eth0p", "up"]);
+    env.ip(&["addr", "add", "192.168.42.11/24", "dev", "eth0"]);
+    env.ip(&["route", "add", "default", "via", "192.168.42.1", "dev", "eth0"]);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&env)));
+    OvsdbSession::connect(env.sock.as_ref()).unwrap().restore(&before).expect("restore OVSDB after the test");
+    let _ = Command::new("ip").args(["-n", &env.ns, "link", "del", "eth0"]).output();
+    wait_for_ovs_devices_gone(&env);
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+/// ovs-vswitchd removes the devices of deleted ports after the OVSDB change: wait for it, so
+/// that the next test's "before" is the namespace without them.
+fn wait_for_ovs_devices_gone(env: &Env) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let names = ["br0", "mgmt0", "cloudbr0", "cloudbr1", "ovs-netdev"];
+    let present = || {
+        let out = Command::new("ip").args(["-n", &env.ns, "-o", "link", "show"]).output().expect("ip link");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        names.iter().any(|n| text.contains(&format!(": {n}:")))
+    };
+    while present() {
+        assert!(std::time::Instant::now() < deadline, "ovs-vswitchd did not remove its devices");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn layout() -> HostNetwork {
+    CloudStackLinux::new("eth0", 100, 200, 300, "192.168.42.11/24".parse().unwrap(), "192.168.42.1".parse().unwrap())
+        .build_ovs(DatapathType::Netdev)
+}
+
+/// The state of the namespace without interface indexes (devices made again get new ones).
+fn comparable(s: &NetState) -> NetState {
+    let mut s = s.clone();
+    for l in s.links.values_mut() {
+        l.index = 0;
+    }
+    s
+}
+
+#[test]
+fn cloudstack_ovs_layout_moves_the_host_onto_mgmt0_and_reapplies_with_zero_writes() {
+    with_host("cloudstack_ovs_layout", |env| {
+        let net = layout();
+        let engine = env.engine();
+        let plan = engine.plan(&net).unwrap();
+        let text = plan.to_string();
+        println!("plan:\n{text}");
+        // OVS first: br0 on eth0 and the three fake bridges, in one transaction.
+        assert_eq!(plan.ovs_len(), 5, "{text}");
+        // Then the cut-off, planned: the uplink loses address and route, mgmt0 gets them.
+        let steps: Vec<String> = plan.steps.iter().map(|p| p.step.to_string()).collect();
+        let pos = |s: &str| steps.iter().position(|t| t == s).unwrap_or_else(|| panic!("no step {s:?} in\n{text}"));
+        let del_route = pos("ip route del default via 192.168.42.1 dev eth0 metric 0");
+        let del_addr = pos("ip addr del 192.168.42.11/24 dev eth0");
+        let up = pos("ip link set mgmt0 up");
+        let add_addr = pos("ip addr add 192.168.42.11/24 dev mgmt0");
+        let add_route = pos("ip route add default via 192.168.42.1 dev mgmt0");
+        assert!(del_route < del_addr && del_addr < add_addr && up < add_addr && add_addr < add_route, "{text}");
+        assert!(
+            text.find("OVS: add fake bridge mgmt0").unwrap()
+                < text.find("ip addr add 192.168.42.11/24 dev mgmt0").unwrap()
+        );
+
+        let report = engine.apply(&net).unwrap();
+        assert_eq!(report.ovs_writes, 1, "one OVSDB transaction");
+        assert_eq!(report.writes, report.ovs_writes + plan.steps.len() as u64);
+
+        // OVSDB: trunk uplink, fake bridges with their VLANs.
+        assert_eq!(env.vsctl(&["get", "port", "eth0", "trunks"]), "[100, 200, 300]");
+        assert_eq!(env.vsctl(&["get", "port", "eth0", "vlan_mode"]), "trunk");
+        for (fake, vlan) in [("mgmt0", "100"), ("cloudbr0", "200"), ("cloudbr1", "300")] {
+            assert_eq!(env.vsctl(&["br-to-vlan", fake]), vlan);
+            assert_eq!(env.vsctl(&["br-to-parent", fake]), "br0");
+        }
+        // The namespace: the host's address and default route on mgmt0, none left on eth0.
+        let s = engine.read_state().unwrap();
+        let mgmt = s.link("mgmt0").expect("mgmt0 made by ovs-vswitchd");
+        assert!(mgmt.up);
+        assert_eq!(mgmt.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(), ["192.168.42.11/24"]);
+        assert!(s.link("eth0").unwrap().addresses.is_empty());
+        assert!(s.link("cloudbr0").unwrap().up && s.link("cloudbr1").unwrap().up);
+        assert_eq!(env.ip(&["route", "show", "default"]), "default via 192.168.42.1 dev mgmt0 proto static");
+        assert!(env.ip(&["-4", "addr", "show", "dev", "mgmt0"]).contains("inet 192.168.42.11/24"));
+
+        // Idempotent on both sides.
+        let again = engine.apply(&net).unwrap();
+        assert_eq!((again.writes, again.ovs_writes), (0, 0), "{}", again.plan);
+        assert!(engine.plan(&net).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn netlink_failure_after_the_ovs_steps_restores_ovsdb_and_the_namespace() {
+    with_host("combined_rollback", |env| {
+        let net = layout();
+        let engine = env.engine();
+        let ovs_before = env.snapshot();
+        let ns_before = comparable(&engine.read_state().unwrap());
+        let routes_before = env.ip(&["route", "show"]);
+        let plan = engine.plan(&net).unwrap();
+        // Fail at the address going onto mgmt0: OVS has made the fake bridges, the uplink has
+        // already lost its address and default route (the cut-off half done).
+        let k = plan.ovs_len();
+        let at =
+            plan.steps.iter().position(|p| matches!(&p.step, Step::AddAddress { device, .. } if device == "mgmt0"));
+        let at = k + at.expect("an address step for mgmt0");
+        let err = engine.apply_with(&net, &ApplyOptions::default().fail_before(at)).unwrap_err();
+        println!("{err}");
+        let Error::Apply { index, rollback: Some(rb), .. } = &err else {
+            panic!("expected Apply with rollback: {err:?}")
+        };
+        assert_eq!(*index, at);
+        assert!(rb.restored && rb.errors.is_empty(), "{rb:?}");
+        assert!(rb.ovs_operations.unwrap() > 0, "the OVS rows were restored: {rb:?}");
+        assert!(err.to_string().contains("OVSDB operations"), "{err}");
+        // OVSDB exactly as before (rows and UUIDs), the namespace too.
+        assert_eq!(env.snapshot(), ovs_before);
+        assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+        assert_eq!(env.ip(&["route", "show"]), routes_before);
+        assert!(env.ip(&["-4", "addr", "show", "dev", "eth0"]).contains("inet 192.168.42.11/24"));
+
+        // Failing in the OVS part (one transaction): nothing written anywhere.
+        let err = engine.apply_with(&net, &ApplyOptions::default().fail_before(2)).unwrap_err();
+        assert!(matches!(&err, Error::Apply { index: 2, rollback: Some(rb), .. } if rb.restored), "{err:?}");
+        assert_eq!(env.snapshot(), ovs_before);
+        assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+
+        // A failed verification once both sides have changed: both restored.
+        let err = engine.apply_with(&net, &ApplyOptions::default().fail_before(plan.len())).unwrap_err();
+        assert!(
+            matches!(&err, Error::Apply { source, rollback: Some(rb), .. }
+                if matches!(**source, Error::Verify { .. }) && rb.restored && rb.ovs_operations > Some(0)),
+            "{err:?}"
+        );
+        assert_eq!(env.snapshot(), ovs_before);
+        assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+        assert_eq!(env.ip(&["route", "show"]), routes_before);
+
+        // The same model without an injected failure applies.
+        engine.apply(&net).unwrap();
+        assert_eq!(env.ip(&["route", "show", "default"]), "default via 192.168.42.1 dev mgmt0 proto static");
+    });
+}
+
+#[test]
+fn ovs_refusing_a_device_leaves_the_namespace_untouched() {
+    with_host("ovs_refusal", |env| {
+        let mut net = layout();
+        // A port whose device does not exist: ovs-vswitchd reports it, the OVS part fails.
+        let cfg = net.ovs.as_mut().unwrap();
+        cfg.bridges[0].ports.push(kvmhost_net::ovs::OvsPort::access("kvi-missing", 200));
+        let engine = env.engine();
+        let ovs_before = env.snapshot();
+        let ns_before = comparable(&engine.read_state().unwrap());
+        let err = engine.apply(&net).unwrap_err();
+        println!("{err}");
+        let Error::Apply { source, rollback: Some(rb), .. } = &err else { panic!("{err:?}") };
+        assert!(matches!(**source, Error::Ovs(kvmhost_net::ovs::Error::InterfaceErrors(_))), "{source:?}");
+        assert!(rb.restored);
+        assert_eq!(env.snapshot(), ovs_before);
+        // No netlink step ran, and the engine waited for ovs-vswitchd to remove the devices of
+        // the undone transaction: the namespace is as before.
+        assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+    });
+}
+
+#[test]
+fn an_ovs_section_without_an_ovsdb_socket_is_refused_before_anything_runs() {
+    let net = layout();
+    let Some(ns) = std::env::var("KVMHOST_OVS_NETNS").ok() else {
+        // Needs no service: the refusal comes before any I/O, in the current namespace.
+        let err = Engine::new(Netns::Current).plan(&net).unwrap_err();
+        assert!(matches!(err, Error::OvsdbRequired), "{err:?}");
+        return;
+    };
+    let err = Engine::new(Netns::named(&ns)).plan(&net).unwrap_err();
+    assert!(matches!(err, Error::OvsdbRequired), "{err:?}");
+}
