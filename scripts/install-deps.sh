@@ -33,6 +33,8 @@ for round in 1 2; do
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     apt_updated=1
   fi
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # All wanted packages in one command (those present are no-ops): apt then resolves them together,
+  # as ../shared/ENVIRONMENT.md's "qemu-system-x86 qemu-utils" in one command does.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 done
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
