@@ -1,7 +1,9 @@
 //! Every x86_64 `baseline` case of libvirt 9.0's tests/cputest.c (MANIFEST.tsv) gives libvirt's
 //! expected `<cpu>` XML, compared semantically.
 
-use kvmhost_core::cpu::{baseline, compare_defs, CpuDef, CpuMap};
+mod common;
+
+use kvmhost_core::cpu::{baseline, compare_defs, CpuDef};
 use kvmhost_core::xml::Document;
 
 /// The `<cpu>` elements of a `<cpuTest>` file (or a single `<cpu>`).
@@ -15,11 +17,7 @@ fn load_multi(path: &std::path::Path) -> Vec<CpuDef> {
 
 #[test]
 fn manifest_baseline_cases() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
-        println!("SKIP: libvirt test corpus not found");
-        return;
-    };
-    let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    let Some((corpus, map)) = common::corpus_and_map() else { return };
     let dir = corpus.join("cputest");
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let (mut total, mut failures) = (0, Vec::new());
@@ -71,11 +69,7 @@ fn manifest_baseline_cases() {
 
 #[test]
 fn baseline_errors_are_explained() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
-        println!("SKIP: libvirt test corpus not found");
-        return;
-    };
-    let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    let Some((corpus, map)) = common::corpus_and_map() else { return };
     let cpus = load_multi(&corpus.join("cputest/x86_64-baseline-incompatible-vendors.xml"));
     let e = baseline(&map, &cpus, false, false).unwrap_err();
     assert_eq!(e.to_string(), "CPU vendors do not match");

@@ -1,14 +1,12 @@
 //! Every `compare` case of libvirt 9.0's tests/cputest.c (MANIFEST.tsv) gives libvirt's result.
 
-use kvmhost_core::cpu::{compare_defs, CompareResult, CpuDef, CpuMap};
+mod common;
+
+use kvmhost_core::cpu::{compare_defs, CompareResult, CpuDef};
 
 #[test]
 fn manifest_compare_cases() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
-        println!("SKIP: libvirt test corpus not found");
-        return;
-    };
-    let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    let Some((corpus, map)) = common::corpus_and_map() else { return };
     let dir = corpus.join("cputest");
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let load = |name: &str| {
@@ -38,11 +36,7 @@ fn manifest_compare_cases() {
 fn compare_details() {
     use kvmhost_core::cpu::{compare, CpuError};
     use kvmhost_core::domain::{Cpu, FeaturePolicy};
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
-        println!("SKIP: libvirt test corpus not found");
-        return;
-    };
-    let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    let Some((corpus, map)) = common::corpus_and_map() else { return };
     let dir = corpus.join("cputest");
     let load = |name: &str| {
         let xml = std::fs::read_to_string(dir.join(format!("x86_64-{name}.xml"))).unwrap();

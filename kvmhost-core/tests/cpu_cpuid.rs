@@ -2,7 +2,9 @@
 //! decoded into the host CPU (`-host.xml`), the guest CPU (`-guest.xml`, limited to the models
 //! QEMU reported in the `.json` replies when the case has them) and the signature (`.sig`).
 
-use kvmhost_core::cpu::{decode_guest, decode_host, CpuMap, CpuidData, HvModel};
+mod common;
+
+use kvmhost_core::cpu::{decode_guest, decode_host, CpuidData, HvModel};
 use kvmhost_core::xml::Document;
 use std::path::Path;
 
@@ -35,11 +37,7 @@ fn same(ours: &str, expected_file: &Path) -> Option<String> {
 
 #[test]
 fn manifest_cpuid_cases() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
-        println!("SKIP: libvirt test corpus not found");
-        return;
-    };
-    let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    let Some((corpus, map)) = common::corpus_and_map() else { return };
     let dir = corpus.join("cputest");
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let (mut total, mut failures) = (0, Vec::new());
@@ -101,11 +99,7 @@ fn live_host_cpuid_decodes() {
         println!("SKIP: not an x86_64 host");
         return;
     }
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
-        println!("SKIP: libvirt test corpus not found");
-        return;
-    };
-    let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    let Some((_, map)) = common::corpus_and_map() else { return };
     let data = kvmhost_core::cpu::host_cpuid().unwrap();
     let host = decode_host(&map, &data).unwrap();
     let model = host.cpu.model_name().unwrap().to_string();
