@@ -4,15 +4,19 @@
 //! - a 200-VLAN plan (200 bridges `breth0-N`, each with its port `eth0.N`),
 //! - the no-op re-apply of the 200-VLAN state.
 //!
-//! The script runs the very commands of the plan (`Plan::to_script`), so both do the same
-//! changes. Each measured apply starts from the same state (reset outside the timing).
+//! Two peers: a script of the very commands of the plan (`Plan::to_script`: one `ip` process
+//! per step, the cheapest script doing the same changes), and, for the 200 VLANs, CloudStack's
+//! own per-VLAN procedure (`benches/peers/modifyvlan-ip.sh`: modifyvlan.sh's checks and changes
+//! written with `ip`, run once per VLAN as the agent does). Each measured apply starts from the
+//! same state (reset outside the timing); kvmhost-net and the peers are timed alternately so
+//! that the shared machine's load hits both.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kvmhost_net::cloudstack::{vlans_as_veths, CloudStackLinux};
-use kvmhost_net::{engine, ApplyOptions, Bridge, HostNetwork, Kernel, NetlinkKernel, Netns, Uplink, Veth};
+use kvmhost_net::{engine, ApplyOptions, Bridge, HostNetwork, Kernel, NetlinkKernel, Netns, Route, Uplink, Veth};
 
 struct Ns(String);
 
@@ -49,7 +53,11 @@ fn cloudstack() -> HostNetwork {
 
 fn vlans200() -> HostNetwork {
     let mut net = HostNetwork::new();
-    net.uplinks.push(Uplink::new("eth0"));
+    // The host keeps its management address and default route on the uplink.
+    let mut eth0 = Uplink::new("eth0");
+    eth0.addresses.push("192.168.42.11/24".parse().unwrap());
+    eth0.routes.push(Route::default_via("192.168.42.1".parse().unwrap()));
+    net.uplinks.push(eth0);
     for vid in 2..202u16 {
         let port = format!("eth0.{vid}");
         net.veths.push(Veth::new(&port, &format!("{port}p")));
@@ -79,6 +87,69 @@ fn run_script(ns: &str, script: &str) -> Duration {
     let d = t.elapsed();
     assert!(ok, "script failed:\n{script}");
     d
+}
+
+/// CloudStack's procedure: `modifyvlan-ip.sh -o add` once per VLAN, veths standing in for the
+/// 802.1Q devices.
+fn run_modifyvlan(ns: &str, vids: &[u16]) -> Duration {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/modifyvlan-ip.sh");
+    let list: Vec<String> = vids.iter().map(u16::to_string).collect();
+    let driver =
+        format!("for v in {}; do sh {script} -o add -v $v -p eth0 -b breth0-$v || exit 1; done", list.join(" "));
+    let t = Instant::now();
+    let ok = Command::new("ip")
+        .args(["netns", "exec", ns, "sh", "-c", &driver])
+        .env("KVMHOST_VLAN_STANDIN", "veth")
+        .status()
+        .unwrap()
+        .success();
+    let d = t.elapsed();
+    assert!(ok, "modifyvlan-ip.sh failed");
+    d
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// kvmhost-net, the plan's command script and modifyvlan-ip.sh on the 200 VLANs, alternately,
+/// `runs` times each; then the second (no-op) run of each.
+fn compare_200(ns: &str, k: &mut NetlinkKernel, net: &HostNetwork, runs: usize) {
+    let vids: Vec<u16> = (2..202).collect();
+    let script = {
+        reset(k, net);
+        engine::plan(k, net).unwrap().to_script()
+    };
+    let (mut ours, mut commands, mut modifyvlan) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        reset(k, net);
+        let t = Instant::now();
+        let r = engine::apply(k, net, &ApplyOptions::default()).unwrap();
+        ours.push(t.elapsed());
+        assert_eq!(r.writes, 600);
+        reset(k, net);
+        commands.push(run_script(ns, &script));
+        assert!(engine::plan(k, net).unwrap().is_empty());
+        reset(k, net);
+        modifyvlan.push(run_modifyvlan(ns, &vids));
+        // CloudStack's procedure made exactly the declared state: nothing left to do.
+        let left = engine::plan(k, net).unwrap();
+        assert!(left.is_empty(), "modifyvlan-ip.sh left:\n{left}");
+    }
+    // The state is in place: both sides again, changing nothing.
+    let t = Instant::now();
+    assert_eq!(engine::apply(k, net, &ApplyOptions::default()).unwrap().writes, 0);
+    let ours_noop = t.elapsed();
+    let modifyvlan_noop = run_modifyvlan(ns, &vids);
+    let (o, c, m) = (median(ours.clone()), median(commands.clone()), median(modifyvlan.clone()));
+    println!("vlans_200 (median of {runs}, alternating): kvmhost-net {o:?} {ours:?}");
+    println!("  plan's commands as a script: {c:?} {commands:?} -> {:.1}x", c.as_secs_f64() / o.as_secs_f64());
+    println!("  modifyvlan-ip.sh per VLAN:    {m:?} {modifyvlan:?} -> {:.1}x", m.as_secs_f64() / o.as_secs_f64());
+    println!(
+        "  no-op second run: kvmhost-net {ours_noop:?}, modifyvlan-ip.sh {modifyvlan_noop:?} -> {:.0}x",
+        modifyvlan_noop.as_secs_f64() / ours_noop.as_secs_f64()
+    );
 }
 
 fn compare(c: &mut Criterion, ns: &str, k: &mut NetlinkKernel, name: &str, net: &HostNetwork, script_runs: usize) {
@@ -134,6 +205,7 @@ fn bench(c: &mut Criterion) {
 
     compare(c, &ns, &mut k, "cloudstack_linux_layout", &cloudstack(), 7);
     compare(c, &ns, &mut k, "vlans_200", &vlans200(), 3);
+    compare_200(&ns, &mut k, &vlans200(), 5);
 
     // No-op re-apply of the 200-VLAN state: read, diff, nothing to write.
     let net = vlans200();

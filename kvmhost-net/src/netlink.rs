@@ -1,17 +1,17 @@
-//! The netlink edge: reads a namespace's state and executes plan steps through `rtnetlink`.
+//! The netlink edge: reads a namespace's state and executes plan steps as `rtnetlink` messages.
 //!
-//! A [`NetlinkKernel`] owns a current-thread tokio runtime and one route-netlink socket. The
-//! socket is opened on a thread that has entered the target namespace (see [`Netns`]); it stays
-//! bound to that namespace while the kernel object is used from any thread afterwards. Its
-//! methods block: call them outside of an async runtime (or from `spawn_blocking`).
+//! A [`NetlinkKernel`] owns one route-netlink socket (`rtnetlink`'s socket type). The socket is
+//! opened on a thread that has entered the target namespace (see [`Netns`]); it stays bound to
+//! that namespace while the kernel object is used from any thread afterwards. Each step is built
+//! with `rtnetlink`'s message types ([`crate::message::build`]), sent, and its acknowledgement
+//! awaited before the next step, without an async runtime in between (a plan is a sequence:
+//! each step may depend on the one before). Its methods block: call them outside of an async
+//! runtime (or from `spawn_blocking`).
 
 use std::collections::BTreeMap;
 
-use futures_util::stream::{StreamExt, TryStreamExt};
-use rtnetlink::packet_core::NetlinkPayload;
-
 use crate::addr::IpCidr;
-use crate::message::{self, Request};
+use crate::message;
 use crate::netns::Netns;
 use crate::plan::Step;
 use crate::rawlink::{self, LinkDumper};
@@ -27,8 +27,6 @@ use crate::{Error, Kernel};
 /// println!("{}", state.to_yaml());
 /// ```
 pub struct NetlinkKernel {
-    rt: tokio::runtime::Runtime,
-    handle: rtnetlink::Handle,
     dumper: LinkDumper,
     netns: Netns,
     index: BTreeMap<String, u32>,
@@ -41,13 +39,8 @@ impl std::fmt::Debug for NetlinkKernel {
     }
 }
 
-fn nl_error(context: String, e: rtnetlink::Error) -> Error {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => {
-            Error::Kernel { context, errno: m.code.map(|c| -c.get()).unwrap_or(0), message: m.to_string() }
-        }
-        other => Error::Kernel { context, errno: 0, message: other.to_string() },
-    }
+fn refused(context: String, r: rawlink::NetlinkRefusal) -> Error {
+    Error::Kernel { context, errno: r.errno, message: r.to_string() }
 }
 
 impl NetlinkKernel {
@@ -57,20 +50,9 @@ impl NetlinkKernel {
     /// let k = kvmhost_net::NetlinkKernel::open(&kvmhost_net::Netns::Current).unwrap();
     /// ```
     pub fn open(netns: &Netns) -> Result<Self, Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
-        let rth = rt.handle().clone();
-        let (conn, handle, dumper) = netns
-            .run(move || {
-                let _guard = rth.enter();
-                let (c, h, _) = rtnetlink::new_connection()?;
-                Ok::<_, std::io::Error>((c, h, LinkDumper::open()?))
-            })?
-            .map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
-        rt.spawn(conn);
-        Ok(Self { rt, handle, dumper, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
+        let dumper =
+            netns.run(LinkDumper::open)?.map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
+        Ok(Self { dumper, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
     }
 
     /// The namespace this connection works in.
@@ -83,34 +65,17 @@ impl NetlinkKernel {
         &self.netns
     }
 
-    async fn send(handle: &mut rtnetlink::Handle, req: Request) -> Result<(), rtnetlink::Error> {
-        let mut resp = handle.request(req)?;
-        while let Some(m) = resp.next().await {
-            if let NetlinkPayload::Error(e) = m.payload {
-                if e.code.is_some() {
-                    return Err(rtnetlink::Error::NetlinkError(e));
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn lookup(&mut self, name: &str) -> Result<u32, Error> {
         if let Some(i) = self.index.get(name) {
             return Ok(*i);
         }
-        let handle = self.handle.clone();
-        let n = name.to_string();
-        let found = self.rt.block_on(async move {
-            let mut s = handle.link().get().match_name(n).execute();
-            s.try_next().await
-        });
-        match found {
-            Ok(Some(m)) => {
-                self.index.insert(name.to_string(), m.header.index);
-                Ok(m.header.index)
+        match self.dumper.link_index(name) {
+            Ok(Some(i)) => {
+                self.index.insert(name.to_string(), i);
+                Ok(i)
             }
-            _ => Err(Error::MissingDevice { name: name.into(), field: String::new() }),
+            Ok(None) => Err(Error::MissingDevice { name: name.into(), field: String::new() }),
+            Err(r) => Err(refused(format!("looking up {name}"), r)),
         }
     }
 }
@@ -211,15 +176,15 @@ impl Kernel for NetlinkKernel {
             message: "not a netlink step".into(),
         })?;
         self.writes += 1;
-        let mut handle = self.handle.clone();
-        let result = self.rt.block_on(Self::send(&mut handle, req));
+        let mut bytes = message::to_bytes(&req);
+        let result = self.dumper.request(&mut bytes);
         if let Step::DeleteLink { name } = step {
             self.index.remove(name);
         }
         if let Step::CreateVeth { peer, .. } = step {
             self.index.remove(peer);
         }
-        result.map_err(|e| nl_error(step.to_string(), e))
+        result.map_err(|r| refused(step.to_string(), r))
     }
 
     fn writes(&self) -> u64 {

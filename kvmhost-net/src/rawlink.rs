@@ -2,6 +2,11 @@
 //! every IPv6 and statistics attribute of every link into a debug string while parsing it
 //! (eager error context), which makes a dump of a few hundred links take hundreds of
 //! milliseconds; this reader picks out only the attributes the state needs.
+//!
+//! Writes go through the same socket: the request is built with `rtnetlink`'s message types
+//! ([`crate::message::build`]), serialized, sent, and its acknowledgement read back here, one
+//! request at a time and without an async runtime in between. The kernel's extended
+//! acknowledgement (its own words for a refusal) is kept in the error.
 
 use std::io;
 
@@ -33,6 +38,12 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_DUMP: u16 = 0x300;
+/// `NLM_F_ACK_TLVS`: the error message carries extended-ack attributes.
+const NLM_F_ACK_TLVS: u16 = 0x200;
+/// `NLM_F_CAPPED`: the error message does not repeat the request's payload.
+const NLM_F_CAPPED: u16 = 0x100;
+/// `NLMSGERR_ATTR_MSG`.
+const NLMSGERR_ATTR_MSG: u16 = 1;
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
@@ -180,6 +191,9 @@ impl LinkDumper {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
         sock.bind_auto()?;
         sock.connect(&SocketAddr::new(0, 0))?;
+        // Best effort: without them errors lose the kernel's text, or carry the request back.
+        let _ = sock.set_ext_ack(true);
+        let _ = sock.set_cap_ack(true);
         Ok(Self { sock, seq: 0, buf: Vec::with_capacity(1 << 16) })
     }
 
@@ -249,15 +263,78 @@ impl LinkDumper {
         Ok(out)
     }
 
+    /// The index of the link named `name` (one `RTM_GETLINK` without statistics), or `None`
+    /// when there is no such link.
+    pub(crate) fn link_index(&mut self, name: &str) -> Result<Option<u32>, NetlinkRefusal> {
+        let mut body = vec![0u8; 16];
+        let name_len = name.len() + 1;
+        body.extend_from_slice(&((4 + name_len) as u16).to_ne_bytes());
+        body.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
+        body.extend_from_slice(name.as_bytes());
+        body.resize(body.len() + 1 + (4 - (4 + name_len) % 4) % 4, 0);
+        body.extend_from_slice(&8u16.to_ne_bytes());
+        body.extend_from_slice(&IFLA_EXT_MASK.to_ne_bytes());
+        body.extend_from_slice(&FILTER_SKIP_STATS.to_ne_bytes());
+        let mut req = header(16 + body.len(), RTM_GETLINK, NLM_F_REQUEST);
+        req.extend_from_slice(&body);
+        match self.transact(&mut req, Some(RTM_NEWLINK)) {
+            Ok(reply) => Ok(reply.filter(|p| p.len() >= 16).map(|p| u32_at(&p, 4))),
+            Err(e) if e.errno == ENODEV => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send one serialized request (header flags as built, `NLM_F_ACK` set) and wait for its
+    /// acknowledgement.
+    pub(crate) fn request(&mut self, req: &mut [u8]) -> Result<(), NetlinkRefusal> {
+        self.transact(req, None).map(|_| ())
+    }
+
+    /// Send `req` with the next sequence number; return the payload of the first reply of type
+    /// `reply` (if any), stop at the acknowledgement or error.
+    fn transact(&mut self, req: &mut [u8], reply: Option<u16>) -> Result<Option<Vec<u8>>, NetlinkRefusal> {
+        self.seq = self.seq.wrapping_add(1);
+        req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+        self.sock.send(req, 0).map_err(NetlinkRefusal::io)?;
+        let mut found = None;
+        loop {
+            self.buf.clear();
+            let n = self.sock.recv(&mut self.buf, 0).map_err(NetlinkRefusal::io)?;
+            let mut b = &self.buf[..n];
+            while b.len() >= 16 {
+                let len = u32_at(b, 0) as usize;
+                if len < 16 || len > b.len() {
+                    return Err(NetlinkRefusal::io(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "truncated netlink message",
+                    )));
+                }
+                let (ty, flags, seq) = (u16_at(b, 4), u16_at(b, 6), u32_at(b, 8));
+                if seq == self.seq {
+                    if ty == NLMSG_ERROR {
+                        let errno = if len >= 20 { -(u32_at(b, 16) as i32) } else { 0 };
+                        if errno == 0 {
+                            return Ok(found);
+                        }
+                        return Err(NetlinkRefusal { errno, extack: extack_message(&b[..len], flags) });
+                    }
+                    if Some(ty) == reply && found.is_none() {
+                        found = Some(b[16..len].to_vec());
+                        if reply.is_some() && flags & NLM_F_MULTI == 0 {
+                            // A plain GET answers with the object and no acknowledgement.
+                            return Ok(found);
+                        }
+                    }
+                }
+                b = &b[((len + 3) & !3).min(b.len())..];
+            }
+        }
+    }
+
     fn dump_raw(&mut self, request: u16, reply: u16, body: &[u8]) -> io::Result<Vec<Vec<u8>>> {
         self.seq = self.seq.wrapping_add(1);
-        let len = 16 + body.len() as u32;
-        let mut req = Vec::with_capacity(len as usize);
-        req.extend_from_slice(&len.to_ne_bytes());
-        req.extend_from_slice(&request.to_ne_bytes());
-        req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-        req.extend_from_slice(&self.seq.to_ne_bytes());
-        req.extend_from_slice(&0u32.to_ne_bytes());
+        let mut req = header(16 + body.len(), request, NLM_F_REQUEST | NLM_F_DUMP);
+        req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         req.extend_from_slice(body);
         self.sock.send(&req, 0)?;
         let mut out = Vec::new();
@@ -287,5 +364,57 @@ impl LinkDumper {
                 b = &b[((len + 3) & !3).min(b.len())..];
             }
         }
+    }
+}
+
+const NLM_F_MULTI: u16 = 2;
+const ENODEV: i32 = 19;
+
+/// A netlink header for a message of `len` bytes (sequence number filled in when sent).
+fn header(len: usize, ty: u16, flags: u16) -> Vec<u8> {
+    let mut h = Vec::with_capacity(len);
+    h.extend_from_slice(&(len as u32).to_ne_bytes());
+    h.extend_from_slice(&ty.to_ne_bytes());
+    h.extend_from_slice(&flags.to_ne_bytes());
+    h.extend_from_slice(&[0u8; 8]);
+    h
+}
+
+/// The kernel's own text in an extended acknowledgement (`NLMSGERR_ATTR_MSG`), if any.
+fn extack_message(msg: &[u8], flags: u16) -> Option<String> {
+    if flags & NLM_F_ACK_TLVS == 0 || msg.len() < 36 {
+        return None;
+    }
+    // nlmsghdr (16) + error (4) + the request's header (16) [+ its payload unless capped].
+    let mut start = 36;
+    if flags & NLM_F_CAPPED == 0 {
+        start = 20 + u32_at(msg, 20) as usize;
+    }
+    let tlvs = msg.get(((start + 3) & !3).min(msg.len())..)?;
+    attrs(tlvs)
+        .find(|(t, _)| *t == NLMSGERR_ATTR_MSG)
+        .map(|(_, v)| String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(&[])).into_owned())
+}
+
+/// The kernel refused a request: its errno and, when it said more, its words.
+#[derive(Debug)]
+pub(crate) struct NetlinkRefusal {
+    pub(crate) errno: i32,
+    pub(crate) extack: Option<String>,
+}
+
+impl NetlinkRefusal {
+    fn io(e: io::Error) -> Self {
+        NetlinkRefusal { errno: e.raw_os_error().unwrap_or(0), extack: Some(e.to_string()) }
+    }
+}
+
+impl std::fmt::Display for NetlinkRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", io::Error::from_raw_os_error(self.errno))?;
+        if let Some(m) = &self.extack {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
     }
 }

@@ -171,3 +171,22 @@ fn cloudstack_layout_with_veth_stand_ins_moves_the_host_address() {
     assert_eq!(default, vec!["eth0.100"]);
     assert_eq!(engine.apply(&net).unwrap().writes, 0);
 }
+
+#[test]
+fn kernel_refusal_carries_errno_and_the_kernels_own_words() {
+    let Some(ns) = TestNs::new("kernel_refusal_carries_words") else { return };
+    ns.ip(&["link", "add", "br0", "type", "bridge"]);
+    ns.ip(&["link", "add", "br1", "type", "bridge"]);
+    let mut k = NetlinkKernel::open(&ns.netns()).unwrap();
+    k.read_state().unwrap();
+    let step = kvmhost_net::Step::SetController { name: "br1".into(), controller: Some("br0".into()) };
+    let err = k.execute(&step).unwrap_err();
+    let Error::Kernel { context, errno, message } = &err else { panic!("{err}") };
+    // br_add_if: ELOOP, with the extended acknowledgement's text.
+    assert_eq!(*errno, 40, "{err}");
+    assert_eq!(context, "ip link set br1 master br0");
+    assert!(message.contains("bridge to a bridge"), "{message}");
+    // A name the kernel does not know is a missing device, not a kernel error.
+    let step = kvmhost_net::Step::SetUp { name: "nosuch0".into(), up: true };
+    assert!(matches!(k.execute(&step), Err(Error::MissingDevice { ref name, .. }) if name == "nosuch0"));
+}
