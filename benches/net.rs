@@ -4,10 +4,11 @@
 //! - a 200-VLAN plan (200 bridges `breth0-N`, each with its port `eth0.N`),
 //! - the no-op re-apply of the 200-VLAN state.
 //!
-//! Two peers: a script of the very commands of the plan (`Plan::to_script`: one `ip` process
-//! per step, the cheapest script doing the same changes), and, for the 200 VLANs, CloudStack's
-//! own per-VLAN procedure (`benches/peers/modifyvlan-ip.sh`: modifyvlan.sh's checks and changes
-//! written with `ip`, run once per VLAN as the agent does). Each measured apply starts from the
+//! Two peers each: a script of the very commands of the plan (`Plan::to_script`: one `ip`
+//! process per step, the cheapest script doing the same changes), and CloudStack's own
+//! procedure — `benches/peers/modifyvlan-ip.sh` (modifyvlan.sh's checks and changes written with
+//! `ip`) once per VLAN as the agent runs it, and, for the layout, the CloudStack guide's
+//! interfaces file applied action by action as ifupdown does (one `ip` command per action). Each measured apply starts from the
 //! same state (reset outside the timing); kvmhost-net and the peers are timed alternately so
 //! that the shared machine's load hits both.
 
@@ -113,49 +114,86 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// kvmhost-net, the plan's command script and modifyvlan-ip.sh on the 200 VLANs, alternately,
-/// `runs` times each; then the second (no-op) run of each.
-fn compare_200(ns: &str, k: &mut NetlinkKernel, net: &HostNetwork, runs: usize) {
-    let vids: Vec<u16> = (2..202).collect();
-    let script = {
-        reset(k, net);
-        engine::plan(k, net).unwrap().to_script()
-    };
-    let (mut ours, mut commands, mut modifyvlan) = (Vec::new(), Vec::new(), Vec::new());
+/// A peer: what it is, and how to run it once (returns its wall time).
+type Peer<'a> = (&'a str, Box<dyn Fn() -> Duration + 'a>);
+
+/// kvmhost-net and each peer, alternately (so that the shared machine's load hits all of
+/// them), `runs` times, each from the reset state; every peer must leave exactly the declared
+/// state. Then the second (no-op) run of kvmhost-net and, when it checks before it changes
+/// (`last_rerunnable`), of the last peer.
+fn compare_alternating(
+    name: &str,
+    k: &mut NetlinkKernel,
+    net: &HostNetwork,
+    peers: &[Peer],
+    runs: usize,
+    last_rerunnable: bool,
+) {
+    let mut ours = Vec::new();
+    let mut theirs: Vec<Vec<Duration>> = vec![Vec::new(); peers.len()];
+    let mut steps = 0;
     for _ in 0..runs {
         reset(k, net);
         let t = Instant::now();
         let r = engine::apply(k, net, &ApplyOptions::default()).unwrap();
         ours.push(t.elapsed());
-        assert_eq!(r.writes, 600);
-        reset(k, net);
-        commands.push(run_script(ns, &script));
-        assert!(engine::plan(k, net).unwrap().is_empty());
-        reset(k, net);
-        modifyvlan.push(run_modifyvlan(ns, &vids));
-        // CloudStack's procedure made exactly the declared state: nothing left to do.
-        let left = engine::plan(k, net).unwrap();
-        assert!(left.is_empty(), "modifyvlan-ip.sh left:\n{left}");
+        steps = r.writes;
+        for ((label, run), times) in peers.iter().zip(&mut theirs) {
+            reset(k, net);
+            times.push(run());
+            // The peer made exactly the declared state: nothing left to do.
+            let left = engine::plan(k, net).unwrap();
+            assert!(left.is_empty(), "{label} left:\n{left}");
+        }
     }
-    // The state is in place: both sides again, changing nothing.
     let t = Instant::now();
     assert_eq!(engine::apply(k, net, &ApplyOptions::default()).unwrap().writes, 0);
     let ours_noop = t.elapsed();
-    let modifyvlan_noop = run_modifyvlan(ns, &vids);
-    let (o, c, m) = (median(ours.clone()), median(commands.clone()), median(modifyvlan.clone()));
-    println!("vlans_200 (median of {runs}, alternating): kvmhost-net {o:?} {ours:?}");
-    println!("  plan's commands as a script: {c:?} {commands:?} -> {:.1}x", c.as_secs_f64() / o.as_secs_f64());
-    println!("  modifyvlan-ip.sh per VLAN:    {m:?} {modifyvlan:?} -> {:.1}x", m.as_secs_f64() / o.as_secs_f64());
-    println!(
-        "  no-op second run: kvmhost-net {ours_noop:?}, modifyvlan-ip.sh {modifyvlan_noop:?} -> {:.0}x",
-        modifyvlan_noop.as_secs_f64() / ours_noop.as_secs_f64()
-    );
+    let last_noop = peers.last().filter(|_| last_rerunnable).map(|(_, run)| run());
+    let o = median(ours.clone());
+    println!("{name} (median of {runs}, alternating): kvmhost-net {o:?} ({steps} writes) {ours:?}");
+    for ((label, _), times) in peers.iter().zip(theirs) {
+        let m = median(times.clone());
+        println!("  {label}: {m:?} {times:?} -> {:.1}x", m.as_secs_f64() / o.as_secs_f64());
+    }
+    if let (Some((label, _)), Some(noop)) = (peers.last(), last_noop) {
+        // The peer checked everything and changed nothing: the state is still the declared one.
+        assert!(engine::plan(k, net).unwrap().is_empty());
+        println!(
+            "  no-op second run: kvmhost-net {ours_noop:?}, {label} {noop:?} -> {:.0}x",
+            noop.as_secs_f64() / ours_noop.as_secs_f64()
+        );
+    }
 }
 
-fn compare(c: &mut Criterion, ns: &str, k: &mut NetlinkKernel, name: &str, net: &HostNetwork, script_runs: usize) {
+/// The CloudStack Linux layout the way the CloudStack guide has it made: its
+/// `/etc/network/interfaces` stanzas (`eth0.100` with the address and gateway, `cloudbr0` /
+/// `cloudbr1` with `bridge_ports eth0.200` / `eth0.300`, `bridge_stp off`, `bridge_fd 5`) applied
+/// action by action as ifupdown's vlan and bridge-utils hooks do it (VLAN device, `brctl addbr`,
+/// `stp off`, `setfd`, port up, `addif`, bridge up), each action one `ip` command. Veths stand
+/// in for the 802.1Q devices.
+fn run_guide_procedure(ns: &str) -> Duration {
+    let mut script = String::from(
+        "set -e\nip link add eth0.100 type veth peer name eth0.100p\nip link set eth0.100p up\n\
+         ip link set eth0.100 up\nip route del default via 192.168.42.1 dev eth0\n\
+         ip addr del 192.168.42.11/24 dev eth0\nip addr add 192.168.42.11/24 dev eth0.100\n\
+         ip route add default via 192.168.42.1 dev eth0.100\n",
+    );
+    for (vid, br) in [(200, "cloudbr0"), (300, "cloudbr1")] {
+        script += &format!(
+            "ip link add eth0.{vid} type veth peer name eth0.{vid}p\nip link set eth0.{vid}p up\n\
+             ip link add {br} type bridge\nip link set {br} type bridge stp_state 0\n\
+             ip link set {br} type bridge forward_delay 500\nip link set eth0.{vid} up\n\
+             ip link set eth0.{vid} master {br}\nip link set {br} up\n"
+        );
+    }
+    run_script(ns, &script)
+}
+
+/// kvmhost-net alone under criterion (the peers take seconds per run: `compare_alternating`).
+fn compare(c: &mut Criterion, k: &mut NetlinkKernel, name: &str, net: &HostNetwork) {
     reset(k, net);
     let plan = engine::plan(k, net).unwrap();
-    let script = plan.to_script();
     let mut g = c.benchmark_group(name);
     g.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(2));
     g.bench_function("kvmhost-net apply", |b| {
@@ -172,24 +210,6 @@ fn compare(c: &mut Criterion, ns: &str, k: &mut NetlinkKernel, name: &str, net: 
         })
     });
     g.finish();
-    // The script takes seconds per run at 200 VLANs: timed by hand (median of a few runs), not
-    // by criterion's sampling.
-    let mut runs: Vec<Duration> = (0..script_runs)
-        .map(|_| {
-            reset(k, net);
-            let d = run_script(ns, &script);
-            // The script did the same changes: nothing left to do.
-            assert!(engine::plan(k, net).unwrap().is_empty());
-            d
-        })
-        .collect();
-    runs.sort();
-    println!(
-        "{name}: {} steps; ip/bridge shell script ({} commands): median {:?} of {script_runs} runs {runs:?}",
-        plan.len(),
-        script.lines().count() - 1,
-        runs[runs.len() / 2]
-    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -203,9 +223,24 @@ fn bench(c: &mut Criterion) {
     let mut k = NetlinkKernel::open(&Netns::named(&ns)).unwrap();
     engine::apply(&mut k, &before_model(), &ApplyOptions::default()).unwrap();
 
-    compare(c, &ns, &mut k, "cloudstack_linux_layout", &cloudstack(), 7);
-    compare(c, &ns, &mut k, "vlans_200", &vlans200(), 3);
-    compare_200(&ns, &mut k, &vlans200(), 5);
+    compare(c, &mut k, "cloudstack_linux_layout", &cloudstack());
+    compare(c, &mut k, "vlans_200", &vlans200());
+
+    for (name, net, runs) in [("cloudstack_linux_layout", cloudstack(), 7), ("vlans_200", vlans200(), 5)] {
+        let script = {
+            reset(&mut k, &net);
+            engine::plan(&mut k, &net).unwrap().to_script()
+        };
+        let vids: Vec<u16> = (2..202).collect();
+        let procedure: Peer = if name == "vlans_200" {
+            ("modifyvlan-ip.sh once per VLAN", Box::new(|| run_modifyvlan(&ns, &vids)))
+        } else {
+            ("the guide's interfaces file as ifupdown applies it", Box::new(|| run_guide_procedure(&ns)))
+        };
+        let peers: Vec<Peer> =
+            vec![("the plan's commands as a script", Box::new(|| run_script(&ns, &script))), procedure];
+        compare_alternating(name, &mut k, &net, &peers, runs, name == "vlans_200");
+    }
 
     // No-op re-apply of the 200-VLAN state: read, diff, nothing to write.
     let net = vlans200();

@@ -35,8 +35,8 @@ use kvmhost_net::ovsdb::Client;
 use kvmhost_net::{Engine, HostNetwork, Netns};
 use tokio::runtime::Runtime;
 
-const SCRIPT_RUNS_CLOUDSTACK: usize = 10;
-const SCRIPT_RUNS_VLANS: usize = 3;
+const RUNS_CLOUDSTACK: usize = 15;
+const RUNS_VLANS: usize = 3;
 
 fn cloudstack() -> OvsConfig {
     OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev))
@@ -133,73 +133,38 @@ fn main() {
     let opts = ApplyOptions::default();
     let vsctl = format!("ovs-vsctl --db=unix:{sock}");
     let empty = OvsConfig::new().pruning(true);
-    let mut set = |cfg: &OvsConfig| {
-        rt.block_on(apply(&mut client, cfg, opts)).expect("apply");
+    let set = |client: &mut Client, cfg: &OvsConfig| {
+        rt.block_on(apply(client, cfg, opts)).expect("apply");
     };
 
-    // --- the scripts (too slow for criterion's sample counts: timed runs) ---------------------
+    // --- each workload: kvmhost-net and the script alternately, from the same starting state ---
+    // (alternating, so that the shared machine's load hits both sides alike)
     let mut script_cs = Vec::new();
-    for _ in 0..SCRIPT_RUNS_CLOUDSTACK {
-        set(&empty);
+    let mut ours_cs = Vec::new();
+    for _ in 0..RUNS_CLOUDSTACK {
+        set(&mut client, &empty);
+        let t = Instant::now();
+        let r = rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+        ours_cs.push(t.elapsed());
+        assert_eq!(r.write_transactions, 1);
+        set(&mut client, &empty);
         script_cs.push(run_script(&script_cloudstack(&vsctl)));
+        assert_eq!(rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap().write_transactions, 0);
     }
     let mut script_vl = Vec::new();
-    for _ in 0..SCRIPT_RUNS_VLANS {
-        set(&empty);
-        set(&base());
-        script_vl.push(run_script(&script_vlans(&vsctl)));
-    }
-    set(&empty);
-
-    // --- kvmhost-net under criterion ----------------------------------------------------------
-    let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(1));
-    let mut g = c.benchmark_group("ovs");
-    g.sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(2));
-    let mut ours_cs = Vec::new();
     let mut ours_vl = Vec::new();
-    g.bench_function("kvmhost_cloudstack", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                rt.block_on(apply(&mut client, &empty, opts)).unwrap();
-                let t = Instant::now();
-                rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
-                let took = t.elapsed();
-                ours_cs.push(took);
-                total += took;
-            }
-            total
-        })
-    });
-    g.bench_function("kvmhost_noop_cloudstack", |b| {
-        rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
-        b.iter(|| {
-            let r = rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
-            assert_eq!(r.write_transactions, 0);
-        })
-    });
-    g.bench_function("kvmhost_vlans200", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                rt.block_on(apply(&mut client, &base(), opts)).unwrap();
-                let t = Instant::now();
-                let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
-                let took = t.elapsed();
-                assert_eq!((r.steps, r.write_transactions), (200, 1));
-                ours_vl.push(took);
-                total += took;
-            }
-            total
-        })
-    });
-    g.bench_function("kvmhost_noop_vlans200", |b| {
-        rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
-        b.iter(|| {
-            let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
-            assert_eq!(r.write_transactions, 0);
-        })
-    });
+    for _ in 0..RUNS_VLANS {
+        set(&mut client, &empty);
+        set(&mut client, &base());
+        let t = Instant::now();
+        let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+        ours_vl.push(t.elapsed());
+        assert_eq!((r.steps, r.write_transactions), (200, 1));
+        set(&mut client, &empty);
+        set(&mut client, &base());
+        script_vl.push(run_script(&script_vlans(&vsctl)));
+        assert_eq!(rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap().write_transactions, 0);
+    }
 
     // --- the whole host: OVS then netlink, through the combined engine ----------------------
     let reset_host = |client: &mut Client| {
@@ -210,31 +175,42 @@ fn main() {
     };
     let engine = Engine::new(Netns::named(&netns)).with_ovsdb(&sock);
     let mut ours_host = Vec::new();
-    g.bench_function("kvmhost_host_cloudstack", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                reset_host(&mut client);
-                let t = Instant::now();
-                let r = engine.apply(&host()).unwrap();
-                let took = t.elapsed();
-                assert_eq!(r.ovs_writes, 1);
-                ours_host.push(took);
-                total += took;
-            }
-            total
+    let mut script_host_runs = Vec::new();
+    for _ in 0..RUNS_CLOUDSTACK {
+        reset_host(&mut client);
+        let t = Instant::now();
+        let r = engine.apply(&host()).unwrap();
+        ours_host.push(t.elapsed());
+        assert_eq!(r.ovs_writes, 1);
+        reset_host(&mut client);
+        script_host_runs.push(run_script(&script_host(&vsctl, &netns)));
+        assert_eq!(engine.apply(&host()).unwrap().writes, 0, "the script made the declared host");
+    }
+
+    // --- no-op re-applies under criterion -------------------------------------------------------
+    let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(1));
+    let mut g = c.benchmark_group("ovs");
+    g.sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(2));
+    g.bench_function("kvmhost_noop_cloudstack", |b| {
+        rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+        b.iter(|| {
+            let r = rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+            assert_eq!(r.write_transactions, 0);
+        })
+    });
+    g.bench_function("kvmhost_noop_vlans200", |b| {
+        rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+        b.iter(|| {
+            let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+            assert_eq!(r.write_transactions, 0);
         })
     });
     g.bench_function("kvmhost_host_noop", |b| {
+        reset_host(&mut client);
         engine.apply(&host()).unwrap();
         b.iter(|| assert_eq!(engine.apply(&host()).unwrap().writes, 0))
     });
     g.finish();
-    let mut script_host_runs = Vec::new();
-    for _ in 0..SCRIPT_RUNS_CLOUDSTACK {
-        reset_host(&mut client);
-        script_host_runs.push(run_script(&script_host(&vsctl, &netns)));
-    }
     reset_host(&mut client);
     rt.block_on(apply(&mut client, &empty, opts)).unwrap();
     ip(&["link", "del", "eth0"]);
@@ -242,7 +218,7 @@ fn main() {
     // --- summary ------------------------------------------------------------------------------
     let mut out = String::new();
     let (sc, sv, oc, ov) = (stats(&script_cs), stats(&script_vl), stats(&ours_cs), stats(&ours_vl));
-    writeln!(out, "| workload | ovs-vsctl script, ms (mean / median, runs) | kvmhost-net, ms (mean / median, runs) | speed-up (mean) |").unwrap();
+    writeln!(out, "| workload | ovs-vsctl script, ms (mean / median, runs) | kvmhost-net, ms (mean / median, runs) | speed-up (mean / median) |").unwrap();
     writeln!(out, "|---|---:|---:|---:|").unwrap();
     let (sh, oh) = (stats(&script_host_runs), stats(&ours_host));
     for (name, s, o) in [
@@ -256,18 +232,20 @@ fn main() {
     ] {
         writeln!(
             out,
-            "| {name} | {:.1} / {:.1} ({}) | {:.1} / {:.1} ({}) | {:.1}x |",
+            "| {name} | {:.1} / {:.1} ({}) | {:.1} / {:.1} ({}) | {:.1}x / {:.1}x |",
             s.mean,
             s.median,
             s.n,
             o.mean,
             o.median,
             o.n,
-            s.mean / o.mean
+            s.mean / o.mean,
+            s.median / o.median
         )
         .unwrap();
     }
-    writeln!(out, "\nno-op re-apply (read + diff, zero writes): see criterion's `ovs/kvmhost_noop_*` above").unwrap();
+    writeln!(out, "\nBoth sides run alternately, each from the same starting state (reset untimed).").unwrap();
+    writeln!(out, "no-op re-apply (read + diff, zero writes): see criterion's `ovs/kvmhost_*noop*` above").unwrap();
     println!("\n{out}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     let _ = std::fs::create_dir_all(&dir);
