@@ -90,6 +90,17 @@ fn run_script(ns: &str, script: &str) -> Duration {
     d
 }
 
+/// `ip -n NS -batch FILE`: the commands in one process.
+fn run_batch(ns: &str, commands: &str) -> Duration {
+    let path = std::env::temp_dir().join(format!("{ns}.batch"));
+    std::fs::write(&path, commands).unwrap();
+    let t = Instant::now();
+    let ok = Command::new("ip").args(["-n", ns, "-batch"]).arg(&path).status().unwrap().success();
+    let d = t.elapsed();
+    assert!(ok, "ip -batch failed:\n{commands}");
+    d
+}
+
 /// CloudStack's procedure: `modifyvlan-ip.sh -o add` once per VLAN, veths standing in for the
 /// 802.1Q devices.
 fn run_modifyvlan(ns: &str, vids: &[u16]) -> Duration {
@@ -237,8 +248,13 @@ fn bench(c: &mut Criterion) {
         } else {
             ("the guide's interfaces file as ifupdown applies it", Box::new(|| run_guide_procedure(&ns)))
         };
-        let peers: Vec<Peer> =
-            vec![("the plan's commands as a script", Box::new(|| run_script(&ns, &script))), procedure];
+        // The same commands through one `ip -batch` process: about the kernel's own share.
+        let batch: String = script.lines().filter_map(|l| l.strip_prefix("ip ")).map(|l| format!("{l}\n")).collect();
+        let peers: Vec<Peer> = vec![
+            ("the plan's commands as a script", Box::new(|| run_script(&ns, &script))),
+            ("(the same commands in one `ip -batch`: the kernel's share)", Box::new(|| run_batch(&ns, &batch))),
+            procedure,
+        ];
         compare_alternating(name, &mut k, &net, &peers, runs, name == "vlans_200");
     }
 
