@@ -244,6 +244,16 @@ fn main() {
         )
         .unwrap();
     }
+    for (name, samples) in [
+        ("CloudStack layout, script", &script_cs),
+        ("CloudStack layout, kvmhost-net", &ours_cs),
+        ("CloudStack host, script", &script_host_runs),
+        ("CloudStack host, kvmhost-net", &ours_host),
+    ] {
+        let mut ms: Vec<f64> = samples.iter().map(|d| (d.as_secs_f64() * 1e4).round() / 10.0).collect();
+        ms.sort_by(f64::total_cmp);
+        writeln!(out, "\n{name}, ms (sorted): {ms:?}").unwrap();
+    }
     writeln!(out, "\nBoth sides run alternately, each from the same starting state (reset untimed).").unwrap();
     writeln!(out, "no-op re-apply (read + diff, zero writes): see criterion's `ovs/kvmhost_*noop*` above").unwrap();
     println!("\n{out}");
