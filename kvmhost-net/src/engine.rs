@@ -25,8 +25,8 @@ use crate::Error;
 
 mod combined;
 
-pub use combined::apply_with_ovsdb;
 use combined::prepare;
+pub use combined::{apply_with_ovsdb, teardown_with_ovsdb};
 
 /// The kernel as the engine sees it: read the state, execute one step. [`NetlinkKernel`] is
 /// the real one; tests of the pure engine may use any other.
@@ -279,8 +279,8 @@ pub fn plan_against_ovs(net: &HostNetwork, state: &NetState, ovsdb: &Snapshot) -
 }
 
 /// Remove what `net` creates (bridges, VLANs, veths, taps), with the same rollback. The `ovs`
-/// section is left as it is (apply an `ovs` section without those bridges, with `prune`, to
-/// remove them).
+/// section is left as it is: [`teardown_with_ovsdb`] (or [`Engine::teardown`] with an OVSDB
+/// socket) removes its bridges too.
 ///
 /// ```no_run
 /// use kvmhost_net::{engine, HostNetwork, NetlinkKernel, Netns, ApplyOptions};
@@ -420,12 +420,14 @@ impl Engine {
         apply_with_ovsdb(&mut self.connect()?, db.as_mut(), net, opts)
     }
 
-    /// Remove what `net` creates.
+    /// Remove what `net` creates: its links and, with an OVSDB socket, the bridges of its `ovs`
+    /// section ([`teardown_with_ovsdb`]).
     ///
     /// ```no_run
     /// kvmhost_net::Engine::default().teardown(&kvmhost_net::HostNetwork::new()).unwrap();
     /// ```
     pub fn teardown(&self, net: &HostNetwork) -> Result<ApplyReport, Error> {
-        teardown(&mut self.connect()?, net, &ApplyOptions::default())
+        let mut db = self.connect_ovsdb()?;
+        teardown_with_ovsdb(&mut self.connect()?, db.as_mut(), net, &ApplyOptions::default())
     }
 }

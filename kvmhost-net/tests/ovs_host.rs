@@ -251,3 +251,25 @@ fn an_ovs_section_without_an_ovsdb_socket_is_refused_before_anything_runs() {
     let err = Engine::new(Netns::named(&ns)).plan(&net).unwrap_err();
     assert!(matches!(err, Error::OvsdbRequired), "{err:?}");
 }
+
+#[test]
+fn teardown_removes_the_ovs_bridges_and_their_devices_then_writes_nothing() {
+    with_host("ovs_teardown", |env| {
+        let net = layout();
+        let engine = env.engine();
+        // Another bridge OVSDB holds, not declared by the model: teardown leaves it.
+        env.vsctl(&["add-br", "kvt-other", "--", "set", "bridge", "kvt-other", "datapath_type=netdev"]);
+        engine.apply(&net).unwrap();
+        assert_eq!(env.snapshot().bridge_names(), ["br0", "kvt-other"]);
+        let down = engine.teardown(&net).unwrap();
+        assert_eq!(down.ovs_writes, 1, "{}", down.plan);
+        assert_eq!(env.snapshot().bridge_names(), ["kvt-other"]);
+        let s = engine.read_state().unwrap();
+        for gone in ["br0", "mgmt0", "cloudbr0", "cloudbr1"] {
+            assert!(s.link(gone).is_none(), "{gone} still in the namespace");
+        }
+        assert!(s.link("eth0").is_some() && s.link("kvt-other").is_some());
+        assert_eq!(engine.teardown(&net).unwrap().writes, 0);
+        env.vsctl(&["del-br", "kvt-other"]);
+    });
+}

@@ -222,3 +222,75 @@ fn verify(kernel: &mut dyn Kernel, desired: &Desired) -> Result<NetState, Error>
         Err(Error::Verify { remaining: rest.to_string() })
     }
 }
+
+/// Remove what `net` creates — the netlink part (bridges, VLANs, veths, taps) through `kernel`,
+/// then the Open vSwitch bridges of its `ovs` section (with their ports and fake bridges)
+/// through `ovsdb` — each verified, with a combined rollback: if the OVS part fails, OVSDB is
+/// restored by the OVS engine and the links the netlink part removed are put back. Bridges
+/// OVSDB holds that `net` does not declare are left alone. Tearing down again performs zero
+/// writes.
+///
+/// ```no_run
+/// use kvmhost_net::{engine, ovs::OvsdbSession, ApplyOptions, HostNetwork, NetlinkKernel, Netns};
+/// let net = HostNetwork::load("host-ovs.yaml".as_ref()).unwrap();
+/// let mut k = NetlinkKernel::open(&Netns::named("blue")).unwrap();
+/// let mut db = OvsdbSession::connect("/var/run/openvswitch/db.sock".as_ref()).unwrap();
+/// let report = engine::teardown_with_ovsdb(&mut k, Some(&mut db), &net, &ApplyOptions::default()).unwrap();
+/// println!("{} writes ({} OVSDB transactions)", report.writes, report.ovs_writes);
+/// ```
+pub fn teardown_with_ovsdb(
+    kernel: &mut dyn Kernel,
+    ovsdb: Option<&mut OvsdbSession>,
+    net: &HostNetwork,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    let session = match (&net.ovs, ovsdb) {
+        (None, _) => return super::teardown(kernel, net, opts),
+        (Some(_), None) => return Err(Error::OvsdbRequired),
+        (Some(_), Some(s)) => s,
+    };
+    net.validate().map_err(Error::Invalid)?;
+    let snapshot = session.capture().map_err(Error::Ovs)?;
+    let declared: BTreeSet<&str> = net.ovs.iter().flat_map(|c| &c.bridges).map(|b| b.name.as_str()).collect();
+    let mut keep = snapshot.config().pruning(true);
+    keep.bridges.retain(|b| !declared.contains(b.name.as_str()));
+    let oplan = ovs::plan(&keep, &snapshot).map_err(Error::Ovs)?;
+
+    // 1. Netlink: the links `net` creates go (with rollback of its own on failure).
+    let desired = Desired::teardown(net);
+    let prior = kernel.read_state()?;
+    let netplan = diff(&desired, &prior)?;
+    let mut report = super::execute_checked(kernel, &desired, prior.clone(), netplan, opts)?;
+    if oplan.is_empty() {
+        return Ok(report);
+    }
+    // 2. Open vSwitch: one transaction, waited for and verified; OVSDB is restored on failure.
+    let o_start = session.write_transactions();
+    let gone: Vec<String> =
+        net.ovs_devices().into_iter().map(|(n, _, _)| n).filter(|n| prior.link(n).is_some()).collect();
+    let result = session.apply_plan(&oplan, &snapshot, ovs::ApplyOptions::default()).map_err(Error::Ovs);
+    let result = result.and_then(|_| wait_for_links(kernel, &gone, false));
+    let ovs_writes = session.write_transactions() - o_start;
+    match result {
+        Ok(after) => {
+            report.writes += ovs_writes;
+            report.ovs_writes = ovs_writes;
+            report.after = after;
+            report.plan.ovs = Some(oplan);
+            Ok(report)
+        }
+        Err(error) => {
+            let k = report.plan.len();
+            let rb = opts.rollback.then(|| {
+                let now = kernel.read_state().unwrap_or_else(|_| report.after.clone());
+                rollback(kernel, &prior, &now, &report.plan, &BTreeSet::new())
+            });
+            Err(Error::Apply {
+                index: k,
+                step: format!("OVS: the transaction removing {}", declared.into_iter().collect::<Vec<_>>().join(", ")),
+                source: Box::new(error),
+                rollback: rb.map(Box::new),
+            })
+        }
+    }
+}
