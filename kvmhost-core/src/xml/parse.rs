@@ -141,18 +141,27 @@ impl<'a> Parser<'a> {
         Ok(name)
     }
 
-    fn element_start(&self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
-        let name = self.str_of(start.name().into_inner())?;
-        let ascii_ok = name.bytes().all(|c| ASCII_NAME_CHAR[c as usize]);
-        let name = XmlString::from(self.checked_name(name, ascii_ok, "element")?);
-        let mut attributes: Vec<Attribute> = Vec::new();
+    /// Builds the element of a start tag: its name and attributes, checked and decoded in one
+    /// pass over the tag. `scratch` is an empty vector kept across calls, so that the element
+    /// gets an exactly sized attribute vector without counting first.
+    fn element_start(&self, start: &BytesStart<'_>, scratch: &mut Vec<Attribute>) -> Result<Element, XmlError> {
+        // The whole tag body (`name attr='v' ...`), found in the input; every delimiter below is
+        // ASCII, so each slice of `raw` falls on character boundaries.
+        let raw = self.str_of(start)?;
+        let bytes = raw.as_bytes();
+        let name_len = start.name().into_inner().len();
+        let mut all = NAME_CHAR;
+        for &b in &bytes[..name_len] {
+            all &= TAG_BYTES[b as usize];
+        }
+        let name = XmlString::from(self.checked_name(&raw[..name_len], all != 0, "element")?);
+        if name_len == bytes.len() {
+            return Ok(Element { name, attributes: Vec::new(), children: Vec::new() });
+        }
         // The attributes are scanned here rather than with quick-xml's iterator: one pass over
         // the tag that also checks names and enforces what quick-xml leaves out (whitespace
-        // between attributes, no `<` in values, unique names). Every delimiter is ASCII, so
-        // each slice of `raw` below falls on character boundaries.
-        let raw = self.str_of(start.attributes_raw())?;
-        let bytes = raw.as_bytes();
-        let mut i = 0;
+        // between attributes, no `<` in values, unique names).
+        let mut i = name_len;
         loop {
             let before = i;
             while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
@@ -174,7 +183,7 @@ impl<'a> Parser<'a> {
                 all &= class;
                 i += 1;
             }
-            let key = XmlString::from(self.checked_name(&raw[key_start..i], all != 0, "attribute")?);
+            let key = self.checked_name(&raw[key_start..i], all != 0, "attribute")?;
             while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
                 i += 1;
             }
@@ -189,46 +198,61 @@ impl<'a> Parser<'a> {
                 Some(q @ (b'"' | b'\'')) => *q,
                 _ => return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not quoted"))),
             };
-            let value_start = i + 1;
-            let Some(len) = bytes[value_start..].iter().position(|b| *b == quote) else {
-                return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")));
-            };
-            i = value_start + len + 1;
-            if attributes.iter().any(|a| a.name == key) {
+            i += 1;
+            let value_start = i;
+            // Find the closing quote and classify the value's bytes in the same pass.
+            let mut flags = 0u8;
+            loop {
+                match bytes.get(i) {
+                    Some(&b) if b == quote => break,
+                    Some(&b) => {
+                        flags |= CLASSES[b as usize];
+                        i += 1;
+                    }
+                    None => {
+                        return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")))
+                    }
+                }
+            }
+            let value_raw = &raw[value_start..i];
+            i += 1;
+            if scratch.iter().any(|a| a.name == key) {
+                scratch.clear();
                 return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
             }
-            let value = self
-                .attribute_value(&raw[value_start..i - 1])
-                .map_err(|m| self.malformed_here(format!("in attribute {key} of <{name}>: {m}")))?;
-            if attributes.capacity() == 0 {
-                // At most one attribute per `=`: one exact allocation instead of regrowing.
-                attributes.reserve_exact(bytes[value_start..].iter().filter(|b| **b == b'=').count() + 1);
-            }
-            attributes.push(Attribute { name: key, value });
+            let value = match attribute_value(value_raw, flags) {
+                Ok(v) => v,
+                Err(m) => {
+                    scratch.clear();
+                    return Err(self.malformed_here(format!("in attribute {key} of <{name}>: {m}")));
+                }
+            };
+            scratch.push(Attribute { name: XmlString::from(key), value });
         }
+        // Collecting a drain allocates exactly once, at the exact length.
+        let attributes: Vec<Attribute> = scratch.drain(..).collect();
         Ok(Element { name, attributes, children: Vec::new() })
     }
+}
 
-    /// Decodes an attribute value in one classifying pass, taking the slow paths (character
-    /// check, whitespace normalisation, references) only when the value needs them.
-    fn attribute_value(&self, raw: &str) -> Result<XmlString, String> {
-        let flags = classify(raw.as_bytes());
-        if flags & CLASS_SUSPECT != 0 {
-            if let Err(c) = check_xml_chars(raw) {
-                return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
-            }
-            if raw.contains('<') {
-                return Err("'<' is not allowed in an attribute value (write &lt;)".to_string());
-            }
+/// Decodes an attribute value whose bytes have the classes `flags`, taking the slow paths
+/// (character check, whitespace normalisation, references) only when the value needs them.
+fn attribute_value(raw: &str, flags: u8) -> Result<XmlString, String> {
+    if flags & CLASS_SUSPECT != 0 {
+        if let Err(c) = check_xml_chars(raw) {
+            return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
         }
-        if flags & (CLASS_WHITESPACE | CLASS_CR) != 0 {
-            return unescape(&normalize_attribute_whitespace(raw));
+        if raw.contains('<') {
+            return Err("'<' is not allowed in an attribute value (write &lt;)".to_string());
         }
-        if flags & CLASS_AMP != 0 {
-            return unescape(raw);
-        }
-        Ok(XmlString::from(raw))
     }
+    if flags & (CLASS_WHITESPACE | CLASS_CR) != 0 {
+        return unescape(&normalize_attribute_whitespace(raw));
+    }
+    if flags & CLASS_AMP != 0 {
+        return unescape(raw);
+    }
+    Ok(XmlString::from(raw))
 }
 
 const CLASS_SUSPECT: u8 = 1;
@@ -353,8 +377,9 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
     // Open elements (innermost last), each with the index in `open_content` where its content
     // starts: the content of all open elements is collected in one scratch vector and moved
     // into an exactly sized `children` vector when the element closes.
-    let mut stack: Vec<(Element, usize)> = Vec::new();
+    let mut stack: Vec<(Element, usize)> = Vec::with_capacity(16);
     let mut open_content: Vec<Node> = Vec::with_capacity(64);
+    let mut attr_scratch: Vec<Attribute> = Vec::with_capacity(16);
 
     loop {
         let event = match p.reader.read_event() {
@@ -380,11 +405,11 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 if stack.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
-                let el = p.element_start(&start)?;
+                let el = p.element_start(&start, &mut attr_scratch)?;
                 stack.push((el, open_content.len()));
             }
             Event::Empty(start) => {
-                let el = p.element_start(&start)?;
+                let el = p.element_start(&start, &mut attr_scratch)?;
                 match stack.last() {
                     Some(_) => open_content.push(Node::Element(el)),
                     None if root.is_none() => root = Some(el),
