@@ -4,6 +4,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 
+use super::scan;
 use super::{
     check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString, ASCII_NAME_CHAR, ASCII_NAME_START,
 };
@@ -110,18 +111,54 @@ impl<'a> Parser<'a> {
     }
 
     /// Like [`Parser::text_of`] without the XML character check.
+    #[inline(always)]
     fn str_of<'b>(&self, bytes: &'b [u8]) -> Result<&'b str, XmlError>
     where
         'a: 'b,
     {
-        let base = self.input.as_ptr() as usize;
-        let start = bytes.as_ptr() as usize;
-        let borrowed = start.checked_sub(base).and_then(|off| self.input.get(off..off + bytes.len()));
-        let s = match borrowed {
-            Some(s) if s.as_bytes().as_ptr() == bytes.as_ptr() => s,
-            _ => std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))?,
-        };
-        Ok(s)
+        let off = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        match self.input.get(off..off.saturating_add(bytes.len())) {
+            Some(s) if s.as_ptr() == bytes.as_ptr() => Ok(s),
+            _ => self.str_of_copy(bytes),
+        }
+    }
+
+    /// The document bytes and the offset of `bytes` in them, for reading past the end of
+    /// `bytes` (see [`scan`]); empty if `bytes` is not a slice of the input.
+    #[inline(always)]
+    fn window(&self, bytes: &[u8]) -> (&'a [u8], usize) {
+        let input = self.input.as_bytes();
+        let off = (bytes.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+        match input.get(off..) {
+            Some(rest) if rest.as_ptr() == bytes.as_ptr() => (input, off),
+            _ => (&[], 0),
+        }
+    }
+
+    /// Whether text (a slice of the input) holds no character that needs a closer look (see
+    /// [`scan::text_marks`]): 16 bytes at a time, the last few byte by byte.
+    #[inline(always)]
+    fn plain_text(&self, text: &[u8]) -> bool {
+        let (win, base) = self.window(text);
+        let mut i = 0;
+        while i < text.len() {
+            match scan::text_marks(win, base + i) {
+                Some(marks) => {
+                    if marks & scan::low_bits(text.len() - i) != 0 {
+                        return false;
+                    }
+                    i += 16;
+                }
+                None => return classify(&text[i..]) & (CLASS_SUSPECT | CLASS_CR) == 0,
+            }
+        }
+        true
+    }
+
+    /// [`Parser::str_of`] for bytes that are not a slice of the input.
+    #[cold]
+    fn str_of_copy<'b>(&self, bytes: &'b [u8]) -> Result<&'b str, XmlError> {
+        std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))
     }
 
     fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
@@ -130,10 +167,18 @@ impl<'a> Parser<'a> {
 
     /// `name` (a slice of the input) checked against the XML `Name` rule; `ascii_ok` says the
     /// caller already found every byte to be an ASCII name character (the fast path).
+    #[inline(always)]
     fn checked_name<'b>(&self, name: &'b str, ascii_ok: bool, what: &str) -> Result<&'b str, XmlError> {
         if ascii_ok && name.as_bytes().first().is_some_and(|c| ASCII_NAME_START[*c as usize]) {
             return Ok(name);
         }
+        self.checked_name_slow(name, what)
+    }
+
+    /// [`Parser::checked_name`] for names that are not all ASCII name characters.
+    #[cold]
+    #[inline(never)]
+    fn checked_name_slow<'b>(&self, name: &'b str, what: &str) -> Result<&'b str, XmlError> {
         check_xml_name(name).map_err(|bad| match bad {
             Some(c) => self.malformed_here(format!("character {c:?} is not allowed in {what} name {name:?}")),
             None => self.malformed_here(format!("empty {what} name")),
@@ -149,12 +194,15 @@ impl<'a> Parser<'a> {
         // ASCII, so each slice of `raw` falls on character boundaries.
         let raw = self.str_of(start)?;
         let bytes = raw.as_bytes();
+        // The 16-byte fast paths (`scan`) read the document around `raw`, at `base + i` for
+        // `raw[i]`; `win` is empty (so they all decline) if `raw` is not a slice of the input.
+        let (win, base) = self.window(bytes);
         let name_len = start.name().into_inner().len();
-        let mut all = NAME_CHAR;
-        for &b in &bytes[..name_len] {
-            all &= TAG_BYTES[b as usize];
-        }
-        let name = XmlString::from(self.checked_name(&raw[..name_len], all != 0, "element")?);
+        let ascii_name = match scan::name_chars(win, base) {
+            Some(m) if name_len <= 16 => m & scan::low_bits(name_len) == scan::low_bits(name_len),
+            _ => bytes[..name_len].iter().fold(NAME_CHAR, |all, &b| all & TAG_BYTES[b as usize]) != 0,
+        };
+        let name = XmlString::from(self.checked_name(&raw[..name_len], ascii_name, "element")?);
         if name_len == bytes.len() {
             return Ok(Element { name, attributes: Vec::new(), children: Vec::new() });
         }
@@ -174,16 +222,31 @@ impl<'a> Parser<'a> {
                 return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
             }
             let key_start = i;
-            let mut all = NAME_CHAR;
-            while i < bytes.len() {
-                let class = TAG_BYTES[bytes[i] as usize];
-                if class & KEY_END != 0 {
-                    break;
+            // Fast path: the key is a run of ASCII name characters ended by `=` or whitespace
+            // within 16 bytes. Otherwise (long or non-ASCII key) byte by byte.
+            let fast_end = scan::name_chars(win, base + i).and_then(|m| {
+                let end = i + (!m & 0xffff).trailing_zeros() as usize;
+                (end < i + 16 && bytes.get(end).is_some_and(|b| TAG_BYTES[*b as usize] & KEY_END != 0)).then_some(end)
+            });
+            let ascii_key = match fast_end {
+                Some(end) => {
+                    i = end;
+                    true
                 }
-                all &= class;
-                i += 1;
-            }
-            let key = self.checked_name(&raw[key_start..i], all != 0, "attribute")?;
+                None => {
+                    let mut all = NAME_CHAR;
+                    while i < bytes.len() {
+                        let class = TAG_BYTES[bytes[i] as usize];
+                        if class & KEY_END != 0 {
+                            break;
+                        }
+                        all &= class;
+                        i += 1;
+                    }
+                    all != 0
+                }
+            };
+            let key = self.checked_name(&raw[key_start..i], ascii_key, "attribute")?;
             while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
                 i += 1;
             }
@@ -200,19 +263,34 @@ impl<'a> Parser<'a> {
             };
             i += 1;
             let value_start = i;
-            // Find the closing quote and classify the value's bytes in the same pass.
+            // Find the closing quote and classify the value's bytes: 16 at a time when the
+            // quote is within them, else byte by byte.
             let mut flags = 0u8;
-            loop {
-                match bytes.get(i) {
-                    Some(&b) if b == quote => break,
-                    Some(&b) => {
-                        flags |= CLASSES[b as usize];
-                        i += 1;
-                    }
-                    None => {
-                        return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")))
+            let fast = scan::value_marks(win, base + i, quote).and_then(|(quotes, special)| {
+                let len = quotes.trailing_zeros() as usize;
+                (len < 16 && i + len < bytes.len()).then_some((len, special & scan::low_bits(len) != 0))
+            });
+            match fast {
+                Some((len, special)) => {
+                    i += len;
+                    if special {
+                        flags = classify(&bytes[value_start..i]);
                     }
                 }
+                None => loop {
+                    match bytes.get(i) {
+                        Some(&b) if b == quote => break,
+                        Some(&b) => {
+                            flags |= CLASSES[b as usize];
+                            i += 1;
+                        }
+                        None => {
+                            return Err(
+                                self.malformed_here(format!("value of attribute {key} of <{name}> is not closed"))
+                            )
+                        }
+                    }
+                },
             }
             let value_raw = &raw[value_start..i];
             i += 1;
@@ -237,7 +315,17 @@ impl<'a> Parser<'a> {
 
 /// Decodes an attribute value whose bytes have the classes `flags`, taking the slow paths
 /// (character check, whitespace normalisation, references) only when the value needs them.
+#[inline(always)]
 fn attribute_value(raw: &str, flags: u8) -> Result<XmlString, String> {
+    if flags == 0 {
+        return Ok(XmlString::from(raw));
+    }
+    attribute_value_slow(raw, flags)
+}
+
+#[cold]
+#[inline(never)]
+fn attribute_value_slow(raw: &str, flags: u8) -> Result<XmlString, String> {
     if flags & CLASS_SUSPECT != 0 {
         if let Err(c) = check_xml_chars(raw) {
             return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
@@ -354,6 +442,16 @@ fn unescape(raw: &str) -> Result<XmlString, String> {
     Ok(out)
 }
 
+/// Appends text to the content of an open element, merging with a preceding text node.
+#[inline(always)]
+fn push_plain_text(children: &mut Vec<Node>, own_start: usize, text: &str) {
+    if children.len() > own_start && matches!(children.last(), Some(Node::Text(_))) {
+        push_text(children, own_start, text.into());
+    } else {
+        children.push(Node::Text(XmlString::from(text)));
+    }
+}
+
 /// Appends text to the content, merging with a preceding text node.
 fn push_text(children: &mut Vec<Node>, own_start: usize, text: std::borrow::Cow<'_, str>) {
     if let Some(Node::Text(prev)) = children.get_mut(own_start..).and_then(|own| own.last_mut()) {
@@ -427,6 +525,13 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
             }
             Event::Text(t) => {
                 let raw = p.str_of(&t)?;
+                // The common case: text inside the root with nothing to check or normalise.
+                if let Some((_, start)) = stack.last() {
+                    if p.plain_text(raw.as_bytes()) {
+                        push_plain_text(&mut open_content, *start, raw);
+                        continue;
+                    }
+                }
                 let flags = classify(raw.as_bytes());
                 if flags & CLASS_SUSPECT != 0 {
                     p.checked(raw)?;

@@ -78,6 +78,16 @@ const fn special_bytes(in_attribute: bool) -> [u8; 256] {
     t
 }
 
+/// Whether `s` has no byte that `special` marks (a branch-free table pass).
+#[inline(always)]
+fn is_clean(s: &str, special: &[u8; 256]) -> bool {
+    let mut any = 0u8;
+    for &b in s.as_bytes() {
+        any |= special[b as usize];
+    }
+    any == 0
+}
+
 /// The output: only whole `str`s and ASCII are ever appended, so it is always valid UTF-8.
 struct Out {
     buf: Vec<u8>,
@@ -117,15 +127,53 @@ impl Out {
         self.put(s.as_bytes());
     }
 
+    /// Appends `pre`, `s` and `post` with one capacity check; `pre` and `post` are short ASCII
+    /// constants (at most 16 bytes), `s` a `str`'s bytes.
+    #[inline(always)]
+    fn framed(&mut self, pre: &[u8], s: &[u8], post: &[u8]) {
+        let n = pre.len() + s.len() + post.len();
+        self.buf.reserve(n);
+        let len = self.buf.len();
+        // SAFETY: `reserve` made room for `n` bytes after `len`, and the three copies write
+        // exactly `n` bytes there; the sources are shared borrows, so they do not overlap `buf`.
+        unsafe {
+            let mut p = self.buf.as_mut_ptr().add(len);
+            copy_small(pre.as_ptr(), p, pre.len());
+            p = p.add(pre.len());
+            copy_small(s.as_ptr(), p, s.len());
+            p = p.add(s.len());
+            copy_small(post.as_ptr(), p, post.len());
+            self.buf.set_len(len + n);
+        }
+    }
+
+    /// Appends ` key="value"` for a value that needs no escaping, with one capacity check.
+    #[inline(always)]
+    fn attribute(&mut self, key: &[u8], value: &[u8]) {
+        let n = key.len() + value.len() + 4;
+        self.buf.reserve(n);
+        let len = self.buf.len();
+        // SAFETY: as in `framed`: `n` bytes were reserved and exactly `n` are written.
+        unsafe {
+            let mut p = self.buf.as_mut_ptr().add(len);
+            *p = b' ';
+            p = p.add(1);
+            copy_small(key.as_ptr(), p, key.len());
+            p = p.add(key.len());
+            *p = b'=';
+            *p.add(1) = b'"';
+            p = p.add(2);
+            copy_small(value.as_ptr(), p, value.len());
+            *p.add(value.len()) = b'"';
+            self.buf.set_len(len + n);
+        }
+    }
+
     /// Appends `s` escaped for text (`in_attribute` false) or a double-quoted attribute value.
     #[inline(always)]
     fn escaped(&mut self, s: &str, in_attribute: bool, context: &str) -> Result<(), XmlError> {
         let special = if in_attribute { &ATTRIBUTE_SPECIAL } else { &TEXT_SPECIAL };
-        let mut any = 0u8;
-        for &b in s.as_bytes() {
-            any |= special[b as usize];
-        }
-        if any == 0 {
+        if is_clean(s, special) {
             self.put(s.as_bytes());
             Ok(())
         } else {
@@ -213,13 +261,13 @@ fn check_verbatim(s: &str, forbidden: &str, context: &str) -> Result<(), XmlErro
     Ok(())
 }
 
+#[inline(always)]
 fn write_node(out: &mut Out, node: &Node, parent: &str) -> Result<(), XmlError> {
     match node {
-        Node::Element(e) => write_element(out, e)?,
-        Node::Text(t) => out.escaped(t, false, parent)?,
-        other => write_other(out, other)?,
+        Node::Element(e) => write_element(out, e),
+        Node::Text(t) => out.escaped(t, false, parent),
+        other => write_other(out, other),
     }
-    Ok(())
 }
 
 /// Comments, CDATA, processing instructions and prolog nodes: written verbatim after a check.
@@ -264,27 +312,27 @@ fn write_other(out: &mut Out, node: &Node) -> Result<(), XmlError> {
 fn write_element(out: &mut Out, e: &Element) -> Result<(), XmlError> {
     let name = e.name.as_str();
     check_name(name)?;
-    out.byte(b'<');
-    out.str(name);
+    out.framed(b"<", name.as_bytes(), b"");
     for a in &e.attributes {
-        check_name(&a.name)?;
-        out.byte(b' ');
-        out.str(&a.name);
-        out.put(b"=\"");
-        out.escaped(&a.value, true, &a.name)?;
-        out.byte(b'"');
+        let (key, value) = (a.name.as_str(), a.value.as_str());
+        check_name(key)?;
+        if is_clean(value, &ATTRIBUTE_SPECIAL) {
+            out.attribute(key.as_bytes(), value.as_bytes());
+        } else {
+            out.framed(b" ", key.as_bytes(), b"=\"");
+            out.escaped_slow(value, &ATTRIBUTE_SPECIAL, key)?;
+            out.byte(b'"');
+        }
     }
     if e.children.is_empty() {
-        out.put(b"/>");
+        out.framed(b"", b"/>", b"");
         return Ok(());
     }
     out.byte(b'>');
     for c in &e.children {
         write_node(out, c, name)?;
     }
-    out.put(b"</");
-    out.str(name);
-    out.byte(b'>');
+    out.framed(b"</", name.as_bytes(), b">");
     Ok(())
 }
 
