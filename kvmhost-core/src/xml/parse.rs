@@ -307,8 +307,10 @@ impl<'a> Parser<'a> {
             };
             scratch.push(Attribute { name: XmlString::from(key), value });
         }
-        // Collecting a drain allocates exactly once, at the exact length.
-        let attributes: Vec<Attribute> = scratch.drain(..).collect();
+        // One allocation of the exact length; `append` moves the attributes and empties
+        // `scratch` for the next tag.
+        let mut attributes = Vec::with_capacity(scratch.len());
+        attributes.append(scratch);
         Ok(Element { name, attributes, children: Vec::new() })
     }
 }
