@@ -202,7 +202,7 @@ impl<'a> Parser<'a> {
             Some(m) if name_len <= 16 => m & scan::low_bits(name_len) == scan::low_bits(name_len),
             _ => bytes[..name_len].iter().fold(NAME_CHAR, |all, &b| all & TAG_BYTES[b as usize]) != 0,
         };
-        let name = XmlString::from(self.checked_name(&raw[..name_len], ascii_name, "element")?);
+        let name = XmlString::from(self.checked_name(ascii_slice(raw, 0, name_len), ascii_name, "element")?);
         if name_len == bytes.len() {
             return Ok(Element { name, attributes: Vec::new(), children: Vec::new() });
         }
@@ -246,7 +246,7 @@ impl<'a> Parser<'a> {
                     all != 0
                 }
             };
-            let key = self.checked_name(&raw[key_start..i], ascii_key, "attribute")?;
+            let key = self.checked_name(ascii_slice(raw, key_start, i), ascii_key, "attribute")?;
             while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
                 i += 1;
             }
@@ -292,7 +292,7 @@ impl<'a> Parser<'a> {
                     }
                 },
             }
-            let value_raw = &raw[value_start..i];
+            let value_raw = ascii_slice(raw, value_start, i);
             i += 1;
             if scratch.iter().any(|a| a.name == key) {
                 scratch.clear();
@@ -313,6 +313,17 @@ impl<'a> Parser<'a> {
         attributes.append(scratch);
         Ok(Element { name, attributes, children: Vec::new() })
     }
+}
+
+/// `raw[start..end]` for positions that are at ASCII bytes or at the end of `raw` (the tag
+/// scanner only cuts at ASCII delimiters), without re-checking character boundaries.
+#[inline(always)]
+fn ascii_slice(raw: &str, start: usize, end: usize) -> &str {
+    let bytes = &raw.as_bytes()[start..end];
+    debug_assert!(raw.is_char_boundary(start) && raw.is_char_boundary(end));
+    // SAFETY: `raw` is valid UTF-8 and both cuts are at ASCII bytes or the end of `raw`,
+    // which are character boundaries, so the bytes between them are valid UTF-8 too.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
 /// Decodes an attribute value whose bytes have the classes `flags`, taking the slow paths

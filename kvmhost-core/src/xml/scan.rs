@@ -16,7 +16,7 @@ mod sse2 {
     /// The 16 bytes at `at`, if there are that many.
     #[inline(always)]
     pub(super) fn load(input: &[u8], at: usize) -> Option<__m128i> {
-        let block: &[u8; 16] = input.get(at..at.checked_add(16)?)?.try_into().ok()?;
+        let block: &[u8; 16] = input.get(at..at.wrapping_add(16))?.try_into().ok()?;
         // SAFETY: `block` is 16 readable bytes; the load has no alignment requirement.
         #[allow(unused_unsafe)]
         Some(unsafe { _mm_loadu_si128(block.as_ptr().cast()) })
