@@ -123,23 +123,10 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The document bytes and the offset of `bytes` in them, for reading past the end of
-    /// `bytes` (see [`scan`]); empty if `bytes` is not a slice of the input.
-    #[inline(always)]
-    fn window(&self, bytes: &[u8]) -> (&'a [u8], usize) {
-        let input = self.input.as_bytes();
-        let off = (bytes.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
-        match input.get(off..) {
-            Some(rest) if rest.as_ptr() == bytes.as_ptr() => (input, off),
-            _ => (&[], 0),
-        }
-    }
-
     /// Whether text (a slice of the input) holds no character that needs a closer look (see
     /// [`scan::text_marks`]): 16 bytes at a time, the last few byte by byte.
     #[inline(always)]
-    fn plain_text(&self, text: &[u8]) -> bool {
-        let (win, base) = self.window(text);
+    fn plain_text(text: &[u8], win: &[u8], base: usize) -> bool {
         let mut i = 0;
         while i < text.len() {
             match scan::text_marks(win, base + i) {
@@ -153,6 +140,21 @@ impl<'a> Parser<'a> {
             }
         }
         true
+    }
+
+    /// [`Parser::str_of`], plus the document bytes and the offset of `bytes` in them for
+    /// reading past the end of `bytes` (see [`scan`]); those are empty if `bytes` is not a
+    /// slice of the input.
+    #[inline(always)]
+    fn str_window<'b>(&self, bytes: &'b [u8]) -> Result<(&'b str, &'a [u8], usize), XmlError>
+    where
+        'a: 'b,
+    {
+        let off = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        match self.input.get(off..off.saturating_add(bytes.len())) {
+            Some(s) if s.as_ptr() == bytes.as_ptr() => Ok((s, self.input.as_bytes(), off)),
+            _ => Ok((self.str_of_copy(bytes)?, &[], 0)),
+        }
     }
 
     /// [`Parser::str_of`] for bytes that are not a slice of the input.
@@ -192,11 +194,10 @@ impl<'a> Parser<'a> {
     fn element_start(&self, start: &BytesStart<'_>, scratch: &mut Vec<Attribute>) -> Result<Element, XmlError> {
         // The whole tag body (`name attr='v' ...`), found in the input; every delimiter below is
         // ASCII, so each slice of `raw` falls on character boundaries.
-        let raw = self.str_of(start)?;
+        let (raw, win, base) = self.str_window(start)?;
         let bytes = raw.as_bytes();
         // The 16-byte fast paths (`scan`) read the document around `raw`, at `base + i` for
         // `raw[i]`; `win` is empty (so they all decline) if `raw` is not a slice of the input.
-        let (win, base) = self.window(bytes);
         let name_len = start.name().into_inner().len();
         let ascii_name = match scan::name_chars(win, base) {
             Some(m) if name_len <= 16 => m & scan::low_bits(name_len) == scan::low_bits(name_len),
@@ -537,10 +538,10 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 }
             }
             Event::Text(t) => {
-                let raw = p.str_of(&t)?;
+                let (raw, win, base) = p.str_window(&t)?;
                 // The common case: text inside the root with nothing to check or normalise.
                 if let Some((_, start)) = stack.last() {
-                    if p.plain_text(raw.as_bytes()) {
+                    if Parser::plain_text(raw.as_bytes(), win, base) {
                         push_plain_text(&mut open_content, *start, raw);
                         continue;
                     }
