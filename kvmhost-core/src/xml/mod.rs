@@ -15,6 +15,7 @@
 //! ```
 
 mod parse;
+mod scan;
 mod write;
 
 use serde::{Deserialize, Serialize};

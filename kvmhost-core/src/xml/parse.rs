@@ -4,6 +4,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 
+use super::scan;
 use super::{
     check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString, ASCII_NAME_CHAR, ASCII_NAME_START,
 };
@@ -110,18 +111,56 @@ impl<'a> Parser<'a> {
     }
 
     /// Like [`Parser::text_of`] without the XML character check.
+    #[inline(always)]
     fn str_of<'b>(&self, bytes: &'b [u8]) -> Result<&'b str, XmlError>
     where
         'a: 'b,
     {
-        let base = self.input.as_ptr() as usize;
-        let start = bytes.as_ptr() as usize;
-        let borrowed = start.checked_sub(base).and_then(|off| self.input.get(off..off + bytes.len()));
-        let s = match borrowed {
-            Some(s) if s.as_bytes().as_ptr() == bytes.as_ptr() => s,
-            _ => std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))?,
-        };
-        Ok(s)
+        let off = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        match self.input.get(off..off.saturating_add(bytes.len())) {
+            Some(s) if s.as_ptr() == bytes.as_ptr() => Ok(s),
+            _ => self.str_of_copy(bytes),
+        }
+    }
+
+    /// Whether text (a slice of the input) holds no character that needs a closer look (see
+    /// [`scan::text_marks`]): 16 bytes at a time, the last few byte by byte.
+    #[inline(always)]
+    fn plain_text(text: &[u8], win: &[u8], base: usize) -> bool {
+        let mut i = 0;
+        while i < text.len() {
+            match scan::text_marks(win, base + i) {
+                Some(marks) => {
+                    if marks & scan::low_bits(text.len() - i) != 0 {
+                        return false;
+                    }
+                    i += 16;
+                }
+                None => return classify(&text[i..]) & (CLASS_SUSPECT | CLASS_CR) == 0,
+            }
+        }
+        true
+    }
+
+    /// [`Parser::str_of`], plus the document bytes and the offset of `bytes` in them for
+    /// reading past the end of `bytes` (see [`scan`]); those are empty if `bytes` is not a
+    /// slice of the input.
+    #[inline(always)]
+    fn str_window<'b>(&self, bytes: &'b [u8]) -> Result<(&'b str, &'a [u8], usize), XmlError>
+    where
+        'a: 'b,
+    {
+        let off = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        match self.input.get(off..off.saturating_add(bytes.len())) {
+            Some(s) if s.as_ptr() == bytes.as_ptr() => Ok((s, self.input.as_bytes(), off)),
+            _ => Ok((self.str_of_copy(bytes)?, &[], 0)),
+        }
+    }
+
+    /// [`Parser::str_of`] for bytes that are not a slice of the input.
+    #[cold]
+    fn str_of_copy<'b>(&self, bytes: &'b [u8]) -> Result<&'b str, XmlError> {
+        std::str::from_utf8(bytes).map_err(|_| self.malformed_here("invalid UTF-8"))
     }
 
     fn utf8(&self, bytes: &[u8]) -> Result<String, XmlError> {
@@ -130,10 +169,18 @@ impl<'a> Parser<'a> {
 
     /// `name` (a slice of the input) checked against the XML `Name` rule; `ascii_ok` says the
     /// caller already found every byte to be an ASCII name character (the fast path).
+    #[inline(always)]
     fn checked_name<'b>(&self, name: &'b str, ascii_ok: bool, what: &str) -> Result<&'b str, XmlError> {
         if ascii_ok && name.as_bytes().first().is_some_and(|c| ASCII_NAME_START[*c as usize]) {
             return Ok(name);
         }
+        self.checked_name_slow(name, what)
+    }
+
+    /// [`Parser::checked_name`] for names that are not all ASCII name characters.
+    #[cold]
+    #[inline(never)]
+    fn checked_name_slow<'b>(&self, name: &'b str, what: &str) -> Result<&'b str, XmlError> {
         check_xml_name(name).map_err(|bad| match bad {
             Some(c) => self.malformed_here(format!("character {c:?} is not allowed in {what} name {name:?}")),
             None => self.malformed_here(format!("empty {what} name")),
@@ -141,18 +188,29 @@ impl<'a> Parser<'a> {
         Ok(name)
     }
 
-    fn element_start(&self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
-        let name = self.str_of(start.name().into_inner())?;
-        let ascii_ok = name.bytes().all(|c| ASCII_NAME_CHAR[c as usize]);
-        let name = XmlString::from(self.checked_name(name, ascii_ok, "element")?);
-        let mut attributes: Vec<Attribute> = Vec::new();
+    /// Builds the element of a start tag: its name and attributes, checked and decoded in one
+    /// pass over the tag. `scratch` is an empty vector kept across calls, so that the element
+    /// gets an exactly sized attribute vector without counting first.
+    fn element_start(&self, start: &BytesStart<'_>, scratch: &mut Vec<Attribute>) -> Result<Element, XmlError> {
+        // The whole tag body (`name attr='v' ...`), found in the input; every delimiter below is
+        // ASCII, so each slice of `raw` falls on character boundaries.
+        let (raw, win, base) = self.str_window(start)?;
+        let bytes = raw.as_bytes();
+        // The 16-byte fast paths (`scan`) read the document around `raw`, at `base + i` for
+        // `raw[i]`; `win` is empty (so they all decline) if `raw` is not a slice of the input.
+        let name_len = start.name().into_inner().len();
+        let ascii_name = match scan::name_chars(win, base) {
+            Some(m) if name_len <= 16 => m & scan::low_bits(name_len) == scan::low_bits(name_len),
+            _ => bytes[..name_len].iter().fold(NAME_CHAR, |all, &b| all & TAG_BYTES[b as usize]) != 0,
+        };
+        let name = XmlString::from(self.checked_name(ascii_slice(raw, 0, name_len), ascii_name, "element")?);
+        if name_len == bytes.len() {
+            return Ok(Element { name, attributes: Vec::new(), children: Vec::new() });
+        }
         // The attributes are scanned here rather than with quick-xml's iterator: one pass over
         // the tag that also checks names and enforces what quick-xml leaves out (whitespace
-        // between attributes, no `<` in values, unique names). Every delimiter is ASCII, so
-        // each slice of `raw` below falls on character boundaries.
-        let raw = self.str_of(start.attributes_raw())?;
-        let bytes = raw.as_bytes();
-        let mut i = 0;
+        // between attributes, no `<` in values, unique names).
+        let mut i = name_len;
         loop {
             let before = i;
             while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
@@ -165,16 +223,31 @@ impl<'a> Parser<'a> {
                 return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
             }
             let key_start = i;
-            let mut all = NAME_CHAR;
-            while i < bytes.len() {
-                let class = TAG_BYTES[bytes[i] as usize];
-                if class & KEY_END != 0 {
-                    break;
+            // Fast path: the key is a run of ASCII name characters ended by `=` or whitespace
+            // within 16 bytes. Otherwise (long or non-ASCII key) byte by byte.
+            let fast_end = scan::name_chars(win, base + i).and_then(|m| {
+                let end = i + (!m & 0xffff).trailing_zeros() as usize;
+                (end < i + 16 && bytes.get(end).is_some_and(|b| TAG_BYTES[*b as usize] & KEY_END != 0)).then_some(end)
+            });
+            let ascii_key = match fast_end {
+                Some(end) => {
+                    i = end;
+                    true
                 }
-                all &= class;
-                i += 1;
-            }
-            let key = XmlString::from(self.checked_name(&raw[key_start..i], all != 0, "attribute")?);
+                None => {
+                    let mut all = NAME_CHAR;
+                    while i < bytes.len() {
+                        let class = TAG_BYTES[bytes[i] as usize];
+                        if class & KEY_END != 0 {
+                            break;
+                        }
+                        all &= class;
+                        i += 1;
+                    }
+                    all != 0
+                }
+            };
+            let key = self.checked_name(ascii_slice(raw, key_start, i), ascii_key, "attribute")?;
             while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
                 i += 1;
             }
@@ -189,46 +262,99 @@ impl<'a> Parser<'a> {
                 Some(q @ (b'"' | b'\'')) => *q,
                 _ => return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not quoted"))),
             };
-            let value_start = i + 1;
-            let Some(len) = bytes[value_start..].iter().position(|b| *b == quote) else {
-                return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")));
-            };
-            i = value_start + len + 1;
-            if attributes.iter().any(|a| a.name == key) {
+            i += 1;
+            let value_start = i;
+            // Find the closing quote and classify the value's bytes: 16 at a time when the
+            // quote is within them, else byte by byte.
+            let mut flags = 0u8;
+            let fast = scan::value_marks(win, base + i, quote).and_then(|(quotes, special)| {
+                let len = quotes.trailing_zeros() as usize;
+                (len < 16 && i + len < bytes.len()).then_some((len, special & scan::low_bits(len) != 0))
+            });
+            match fast {
+                Some((len, special)) => {
+                    i += len;
+                    if special {
+                        flags = classify(&bytes[value_start..i]);
+                    }
+                }
+                None => loop {
+                    match bytes.get(i) {
+                        Some(&b) if b == quote => break,
+                        Some(&b) => {
+                            flags |= CLASSES[b as usize];
+                            i += 1;
+                        }
+                        None => {
+                            return Err(
+                                self.malformed_here(format!("value of attribute {key} of <{name}> is not closed"))
+                            )
+                        }
+                    }
+                },
+            }
+            let value_raw = ascii_slice(raw, value_start, i);
+            i += 1;
+            if scratch.iter().any(|a| a.name == key) {
+                scratch.clear();
                 return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
             }
-            let value = self
-                .attribute_value(&raw[value_start..i - 1])
-                .map_err(|m| self.malformed_here(format!("in attribute {key} of <{name}>: {m}")))?;
-            if attributes.capacity() == 0 {
-                // At most one attribute per `=`: one exact allocation instead of regrowing.
-                attributes.reserve_exact(bytes[value_start..].iter().filter(|b| **b == b'=').count() + 1);
-            }
-            attributes.push(Attribute { name: key, value });
+            let value = match attribute_value(value_raw, flags) {
+                Ok(v) => v,
+                Err(m) => {
+                    scratch.clear();
+                    return Err(self.malformed_here(format!("in attribute {key} of <{name}>: {m}")));
+                }
+            };
+            scratch.push(Attribute { name: XmlString::from(key), value });
         }
+        // One allocation of the exact length; `append` moves the attributes and empties
+        // `scratch` for the next tag.
+        let mut attributes = Vec::with_capacity(scratch.len());
+        attributes.append(scratch);
         Ok(Element { name, attributes, children: Vec::new() })
     }
+}
 
-    /// Decodes an attribute value in one classifying pass, taking the slow paths (character
-    /// check, whitespace normalisation, references) only when the value needs them.
-    fn attribute_value(&self, raw: &str) -> Result<XmlString, String> {
-        let flags = classify(raw.as_bytes());
-        if flags & CLASS_SUSPECT != 0 {
-            if let Err(c) = check_xml_chars(raw) {
-                return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
-            }
-            if raw.contains('<') {
-                return Err("'<' is not allowed in an attribute value (write &lt;)".to_string());
-            }
-        }
-        if flags & (CLASS_WHITESPACE | CLASS_CR) != 0 {
-            return unescape(&normalize_attribute_whitespace(raw));
-        }
-        if flags & CLASS_AMP != 0 {
-            return unescape(raw);
-        }
-        Ok(XmlString::from(raw))
+/// `raw[start..end]` for positions that are at ASCII bytes or at the end of `raw` (the tag
+/// scanner only cuts at ASCII delimiters), without re-checking character boundaries.
+#[inline(always)]
+fn ascii_slice(raw: &str, start: usize, end: usize) -> &str {
+    let bytes = &raw.as_bytes()[start..end];
+    debug_assert!(raw.is_char_boundary(start) && raw.is_char_boundary(end));
+    // SAFETY: `raw` is valid UTF-8 and both cuts are at ASCII bytes or the end of `raw`,
+    // which are character boundaries, so the bytes between them are valid UTF-8 too.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+/// Decodes an attribute value whose bytes have the classes `flags`, taking the slow paths
+/// (character check, whitespace normalisation, references) only when the value needs them.
+#[inline(always)]
+fn attribute_value(raw: &str, flags: u8) -> Result<XmlString, String> {
+    if flags == 0 {
+        return Ok(XmlString::from(raw));
     }
+    attribute_value_slow(raw, flags)
+}
+
+#[cold]
+#[inline(never)]
+fn attribute_value_slow(raw: &str, flags: u8) -> Result<XmlString, String> {
+    if flags & CLASS_SUSPECT != 0 {
+        if let Err(c) = check_xml_chars(raw) {
+            return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
+        }
+        if raw.contains('<') {
+            return Err("'<' is not allowed in an attribute value (write &lt;)".to_string());
+        }
+    }
+    if flags & (CLASS_WHITESPACE | CLASS_CR) != 0 {
+        return unescape(&normalize_attribute_whitespace(raw));
+    }
+    if flags & CLASS_AMP != 0 {
+        return unescape(raw);
+    }
+    Ok(XmlString::from(raw))
 }
 
 const CLASS_SUSPECT: u8 = 1;
@@ -330,6 +456,16 @@ fn unescape(raw: &str) -> Result<XmlString, String> {
     Ok(out)
 }
 
+/// Appends text to the content of an open element, merging with a preceding text node.
+#[inline(always)]
+fn push_plain_text(children: &mut Vec<Node>, own_start: usize, text: &str) {
+    if children.len() > own_start && matches!(children.last(), Some(Node::Text(_))) {
+        push_text(children, own_start, text.into());
+    } else {
+        children.push(Node::Text(XmlString::from(text)));
+    }
+}
+
 /// Appends text to the content, merging with a preceding text node.
 fn push_text(children: &mut Vec<Node>, own_start: usize, text: std::borrow::Cow<'_, str>) {
     if let Some(Node::Text(prev)) = children.get_mut(own_start..).and_then(|own| own.last_mut()) {
@@ -353,8 +489,9 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
     // Open elements (innermost last), each with the index in `open_content` where its content
     // starts: the content of all open elements is collected in one scratch vector and moved
     // into an exactly sized `children` vector when the element closes.
-    let mut stack: Vec<(Element, usize)> = Vec::new();
+    let mut stack: Vec<(Element, usize)> = Vec::with_capacity(16);
     let mut open_content: Vec<Node> = Vec::with_capacity(64);
+    let mut attr_scratch: Vec<Attribute> = Vec::with_capacity(16);
 
     loop {
         let event = match p.reader.read_event() {
@@ -380,11 +517,11 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 if stack.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
-                let el = p.element_start(&start)?;
+                let el = p.element_start(&start, &mut attr_scratch)?;
                 stack.push((el, open_content.len()));
             }
             Event::Empty(start) => {
-                let el = p.element_start(&start)?;
+                let el = p.element_start(&start, &mut attr_scratch)?;
                 match stack.last() {
                     Some(_) => open_content.push(Node::Element(el)),
                     None if root.is_none() => root = Some(el),
@@ -401,7 +538,14 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 }
             }
             Event::Text(t) => {
-                let raw = p.str_of(&t)?;
+                let (raw, win, base) = p.str_window(&t)?;
+                // The common case: text inside the root with nothing to check or normalise.
+                if let Some((_, start)) = stack.last() {
+                    if Parser::plain_text(raw.as_bytes(), win, base) {
+                        push_plain_text(&mut open_content, *start, raw);
+                        continue;
+                    }
+                }
                 let flags = classify(raw.as_bytes());
                 if flags & CLASS_SUSPECT != 0 {
                     p.checked(raw)?;

@@ -1,0 +1,166 @@
+//! Sixteen bytes at a time: byte-class masks for the parser's hot loops (attribute names and
+//! values, element names, text), with SSE2 on x86_64 and no fast path elsewhere.
+//!
+//! Each function looks at the 16 bytes of `input` starting at `at` and returns a bit mask
+//! (bit `i` is about byte `at + i`), or `None` when fewer than 16 bytes remain, in which case
+//! the caller takes its byte-at-a-time path. Reads never leave `input`: the bytes after the
+//! slice the caller is interested in belong to the same document.
+
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_sub_epi8,
+    };
+
+    /// The 16 bytes at `at`, if there are that many.
+    #[inline(always)]
+    pub(super) fn load(input: &[u8], at: usize) -> Option<__m128i> {
+        let block: &[u8; 16] = input.get(at..at.wrapping_add(16))?.try_into().ok()?;
+        // SAFETY: `block` is 16 readable bytes; the load has no alignment requirement.
+        #[allow(unused_unsafe)]
+        Some(unsafe { _mm_loadu_si128(block.as_ptr().cast()) })
+    }
+
+    // SAFETY (every `unsafe` below): SSE2 is part of the x86_64 baseline, so these intrinsics
+    // are always available; they only compute on registers. (They are `unsafe` to call only
+    // on older toolchains.)
+
+    #[inline(always)]
+    pub(super) fn eq(v: __m128i, b: u8) -> __m128i {
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))
+        }
+    }
+
+    /// Bytes in `lo..=hi` (unsigned).
+    #[inline(always)]
+    pub(super) fn in_range(v: __m128i, lo: u8, hi: u8) -> __m128i {
+        #[allow(unused_unsafe)]
+        unsafe {
+            let d = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((hi - lo) as i8)), d)
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn or(a: __m128i, b: __m128i) -> __m128i {
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_or_si128(a, b)
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn mask(v: __m128i) -> u32 {
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_movemask_epi8(v) as u32
+        }
+    }
+
+    /// ASCII XML name characters: `A-Z a-z 0-9 _ : - .`.
+    #[inline(always)]
+    pub(super) fn name_chars(v: __m128i) -> u32 {
+        let letters = in_range(or(v, eq_all(0x20)), b'a', b'z');
+        let digits_colon = in_range(v, b'0', b':');
+        let dash_dot = in_range(v, b'-', b'.');
+        mask(or(or(letters, digits_colon), or(dash_dot, eq(v, b'_'))))
+    }
+
+    #[inline(always)]
+    fn eq_all(b: u8) -> __m128i {
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_set1_epi8(b as i8)
+        }
+    }
+}
+
+/// Bit `i` set where byte `at + i` is an ASCII XML name character (`A-Z a-z 0-9 _ : - .`).
+#[inline(always)]
+pub(crate) fn name_chars(input: &[u8], at: usize) -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse2::load(input, at).map(sse2::name_chars)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (input, at);
+        None
+    }
+}
+
+/// For an attribute value: bytes equal to `quote`, and bytes that need a closer look (C0
+/// controls, `<`, `&`, 0xEF which starts U+FFFE / U+FFFF).
+#[inline(always)]
+pub(crate) fn value_marks(input: &[u8], at: usize, quote: u8) -> Option<(u32, u32)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use sse2::{eq, in_range, mask, or};
+        let v = sse2::load(input, at)?;
+        let special = or(or(in_range(v, 0, 0x1f), eq(v, b'<')), or(eq(v, b'&'), eq(v, 0xEF)));
+        Some((mask(eq(v, quote)), mask(special)))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (input, at, quote);
+        None
+    }
+}
+
+/// For text: bytes that need a closer look (C0 controls other than tab and LF, CR included,
+/// and 0xEF).
+#[inline(always)]
+pub(crate) fn text_marks(input: &[u8], at: usize) -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use sse2::{eq, in_range, mask, or};
+        let v = sse2::load(input, at)?;
+        Some(mask(or(or(in_range(v, 0, 0x08), in_range(v, 0x0B, 0x1f)), eq(v, 0xEF))))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (input, at);
+        None
+    }
+}
+
+/// Bits `0..n` set (`n` at most 32).
+#[inline(always)]
+pub(crate) fn low_bits(n: usize) -> u32 {
+    if n >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << n) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_match_the_byte_tables() {
+        let mut input: Vec<u8> = (0u8..=255).collect();
+        input.extend_from_slice(&[b'x'; 16]);
+        for at in 0..256 {
+            let Some(names) = name_chars(&input, at) else { continue };
+            let (quotes, special) = value_marks(&input, at, b'"').unwrap();
+            let text = text_marks(&input, at).unwrap();
+            for i in 0..16 {
+                let b = input[at + i];
+                assert_eq!(names >> i & 1 == 1, crate::xml::ASCII_NAME_CHAR[b as usize], "name byte {b:#x}");
+                assert_eq!(quotes >> i & 1 == 1, b == b'"', "quote byte {b:#x}");
+                let want = b < 0x20 || b == b'<' || b == b'&' || b == 0xEF;
+                assert_eq!(special >> i & 1 == 1, want, "value byte {b:#x}");
+                let want = (b < 0x20 && b != b'\t' && b != b'\n') || b == 0xEF;
+                assert_eq!(text >> i & 1 == 1, want, "text byte {b:#x}");
+            }
+        }
+        assert!(name_chars(b"short", 0).is_none());
+        assert_eq!(low_bits(3), 0b111);
+        assert_eq!(low_bits(40), u32::MAX);
+    }
+}
