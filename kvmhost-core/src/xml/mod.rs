@@ -14,13 +14,14 @@
 //! assert_eq!(doc.to_xml().unwrap(), "<a x=\"1\"><!-- c --><b>t &amp; u</b></a>");
 //! ```
 
+mod error;
 mod parse;
 mod scan;
 mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use parse::XmlError;
+pub use error::XmlError;
 
 /// The string type of names, attribute values and text in the tree: short strings (up to 24
 /// bytes, which is nearly every name, value and indentation run in a libvirt document) are
