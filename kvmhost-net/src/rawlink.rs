@@ -293,10 +293,26 @@ impl LinkDumper {
     /// Send `req` with the next sequence number; return the payload of the first reply of type
     /// `reply` (if any), stop at the acknowledgement or error.
     fn transact(&mut self, req: &mut [u8], reply: Option<u16>) -> Result<Option<Vec<u8>>, NetlinkRefusal> {
+        Ok(self.exchange(req, reply)?.into_iter().next())
+    }
+
+    fn dump_raw(&mut self, request: u16, reply: u16, body: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+        let mut req = header(16 + body.len(), request, NLM_F_REQUEST | NLM_F_DUMP);
+        req.extend_from_slice(body);
+        self.exchange(&mut req, Some(reply)).map_err(|r| match r.errno {
+            0 => io::Error::new(io::ErrorKind::InvalidData, r.to_string()),
+            errno => io::Error::from_raw_os_error(errno),
+        })
+    }
+
+    /// The one receive loop of this socket: send `req` with the next sequence number and
+    /// collect the payloads of the replies of type `reply` until the dump's end, the
+    /// acknowledgement, a single (not multi-part) reply, or the kernel's refusal.
+    fn exchange(&mut self, req: &mut [u8], reply: Option<u16>) -> Result<Vec<Vec<u8>>, NetlinkRefusal> {
         self.seq = self.seq.wrapping_add(1);
         req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         self.sock.send(req, 0).map_err(NetlinkRefusal::io)?;
-        let mut found = None;
+        let mut out = Vec::new();
         loop {
             self.buf.clear();
             let n = self.sock.recv(&mut self.buf, 0).map_err(NetlinkRefusal::io)?;
@@ -304,60 +320,27 @@ impl LinkDumper {
             while b.len() >= 16 {
                 let len = u32_at(b, 0) as usize;
                 if len < 16 || len > b.len() {
-                    return Err(NetlinkRefusal::io(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "truncated netlink message",
-                    )));
+                    let e = io::Error::new(io::ErrorKind::InvalidData, "truncated netlink message");
+                    return Err(NetlinkRefusal::io(e));
                 }
                 let (ty, flags, seq) = (u16_at(b, 4), u16_at(b, 6), u32_at(b, 8));
-                if seq == self.seq {
-                    if ty == NLMSG_ERROR {
-                        let errno = if len >= 20 { -(u32_at(b, 16) as i32) } else { 0 };
-                        if errno == 0 {
-                            return Ok(found);
-                        }
-                        return Err(NetlinkRefusal { errno, extack: extack_message(&b[..len], flags) });
-                    }
-                    if Some(ty) == reply && found.is_none() {
-                        found = Some(b[16..len].to_vec());
-                        if reply.is_some() && flags & NLM_F_MULTI == 0 {
-                            // A plain GET answers with the object and no acknowledgement.
-                            return Ok(found);
-                        }
-                    }
-                }
-                b = &b[((len + 3) & !3).min(b.len())..];
-            }
-        }
-    }
-
-    fn dump_raw(&mut self, request: u16, reply: u16, body: &[u8]) -> io::Result<Vec<Vec<u8>>> {
-        self.seq = self.seq.wrapping_add(1);
-        let mut req = header(16 + body.len(), request, NLM_F_REQUEST | NLM_F_DUMP);
-        req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
-        req.extend_from_slice(body);
-        self.sock.send(&req, 0)?;
-        let mut out = Vec::new();
-        loop {
-            self.buf.clear();
-            let n = self.sock.recv(&mut self.buf, 0)?;
-            let mut b = &self.buf[..n];
-            while b.len() >= 16 {
-                let len = u32_at(b, 0) as usize;
-                if len < 16 || len > b.len() {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "truncated netlink message"));
-                }
-                let (ty, seq) = (u16_at(b, 4), u32_at(b, 8));
                 if seq == self.seq {
                     match ty {
                         NLMSG_DONE => return Ok(out),
                         NLMSG_ERROR => {
                             let errno = if len >= 20 { -(u32_at(b, 16) as i32) } else { 0 };
-                            if errno != 0 {
-                                return Err(io::Error::from_raw_os_error(errno));
+                            if errno == 0 {
+                                return Ok(out);
+                            }
+                            return Err(NetlinkRefusal { errno, extack: extack_message(&b[..len], flags) });
+                        }
+                        t if Some(t) == reply => {
+                            out.push(b[16..len].to_vec());
+                            if flags & NLM_F_MULTI == 0 {
+                                // A plain GET answers with the object and no acknowledgement.
+                                return Ok(out);
                             }
                         }
-                        t if t == reply => out.push(b[16..len].to_vec()),
                         _ => {}
                     }
                 }
