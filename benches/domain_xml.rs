@@ -114,7 +114,67 @@ fn bench_domain_xml(c: &mut Criterion) {
     group.finish();
 }
 
+/// One whole-corpus pass of `f`, timed.
+fn timed_pass(docs: &[String], f: impl Fn(&str) -> usize) -> (std::time::Duration, usize) {
+    let t = std::time::Instant::now();
+    let mut out = 0usize;
+    for d in docs {
+        out += f(black_box(d));
+    }
+    (t.elapsed(), black_box(out))
+}
+
+fn parse_write(d: &str) -> usize {
+    let dom = Domain::parse(d).expect("parse");
+    dom.to_xml().expect("write").len()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Parse + write and the raw scan timed alternately, pass by pass (the order swapped every
+/// round), so that the shared machine's load changes hit both sides alike; the ratio of each
+/// round's pair is the paired figure, reported as the median over all rounds with its spread.
+fn paired_ratio(docs: &[String], rounds: usize) {
+    for _ in 0..3 {
+        timed_pass(docs, parse_write);
+        timed_pass(docs, raw_scan);
+    }
+    let (mut ours, mut floor, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (a, b) = if round % 2 == 0 {
+            let a = timed_pass(docs, parse_write).0;
+            (a, timed_pass(docs, raw_scan).0)
+        } else {
+            let b = timed_pass(docs, raw_scan).0;
+            (timed_pass(docs, parse_write).0, b)
+        };
+        ours.push(a.as_secs_f64() * 1e3);
+        floor.push(b.as_secs_f64() * 1e3);
+        ratios.push(a.as_secs_f64() / b.as_secs_f64());
+    }
+    let (o, f) = (median(&mut ours), median(&mut floor));
+    let r = median(&mut ratios);
+    let (q1, q3) = (ratios[rounds / 4], ratios[rounds * 3 / 4]);
+    println!(
+        "domain_xml paired ({rounds} alternating rounds of whole-corpus passes, medians): \
+         parse+write {o:.3} ms ({:.0} docs/s), raw scan {f:.3} ms ({:.0} docs/s), \
+         ratio of pairs {r:.2}x (quartiles {q1:.2}x-{q3:.2}x)",
+        docs.len() as f64 / o * 1e3,
+        docs.len() as f64 / f * 1e3,
+    );
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--paired") {
+        match load_corpus() {
+            Ok(docs) => paired_ratio(&docs, 400),
+            Err(why) => eprintln!("domain_xml paired measurement skipped: {why}"),
+        }
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     bench_domain_xml(&mut c);
     c.final_summary();
