@@ -29,6 +29,12 @@ pub use error::XmlError;
 /// into `String`.
 pub type XmlString = compact_str::CompactString;
 
+/// The vector type of an element's attributes and content: one pointer wide (length and
+/// capacity live in the heap block, an empty vector allocates nothing), so an [`Element`] and
+/// a [`Node`] stay small in the parser's hot paths. It dereferences to a slice and has `Vec`'s
+/// methods (`push`, `insert`, `remove`, `retain`, `iter_mut`, ...).
+pub type XmlVec<T> = thin_vec::ThinVec<T>;
+
 /// One node of an element's content, in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -80,9 +86,9 @@ pub struct Element {
     /// Qualified name as written (`disk`, `qemu:commandline`).
     pub name: XmlString,
     /// Attributes in document order.
-    pub attributes: Vec<Attribute>,
+    pub attributes: XmlVec<Attribute>,
     /// Content in document order.
-    pub children: Vec<Node>,
+    pub children: XmlVec<Node>,
 }
 
 /// A whole XML document: prolog nodes, the root element, trailing nodes.
@@ -156,7 +162,7 @@ impl Element {
     /// assert!(Element::new("vcpu").children.is_empty());
     /// ```
     pub fn new(name: impl Into<XmlString>) -> Element {
-        Element { name: name.into(), attributes: Vec::new(), children: Vec::new() }
+        Element { name: name.into(), attributes: XmlVec::new(), children: XmlVec::new() }
     }
 
     /// The value of attribute `name`.

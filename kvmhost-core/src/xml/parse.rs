@@ -4,7 +4,8 @@ use super::error::line_column;
 use super::error::XmlError;
 use super::scan;
 use super::{
-    check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString, ASCII_NAME_CHAR, ASCII_NAME_START,
+    check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString, XmlVec, ASCII_NAME_CHAR,
+    ASCII_NAME_START,
 };
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -135,7 +136,7 @@ impl<'a> Parser<'a> {
         };
         let name = XmlString::from(self.checked_name(ascii_slice(raw, 0, name_len), ascii_name, "element")?);
         if name_len == bytes.len() {
-            return Ok(Element { name, attributes: Vec::new(), children: Vec::new() });
+            return Ok(Element { name, attributes: XmlVec::new(), children: XmlVec::new() });
         }
         // The attributes are scanned here rather than with quick-xml's iterator: one pass over
         // the tag that also checks names and enforces what quick-xml leaves out (whitespace
@@ -238,12 +239,29 @@ impl<'a> Parser<'a> {
             };
             scratch.push(Attribute { name: XmlString::from(key), value });
         }
-        // One allocation of the exact length; `append` moves the attributes and empties
-        // `scratch` for the next tag.
-        let mut attributes = Vec::with_capacity(scratch.len());
-        attributes.append(scratch);
-        Ok(Element { name, attributes, children: Vec::new() })
+        // One allocation of the exact length; the attributes move out and `scratch` is left
+        // empty for the next tag.
+        let attributes = take_tail(scratch, 0);
+        Ok(Element { name, attributes, children: XmlVec::new() })
     }
+}
+
+/// Moves `v[start..]` into a new, exactly sized [`XmlVec`] (one allocation, one copy).
+#[inline(always)]
+fn take_tail<T>(v: &mut Vec<T>, start: usize) -> XmlVec<T> {
+    let n = v.len().saturating_sub(start);
+    if n == 0 {
+        return XmlVec::new();
+    }
+    let mut out = XmlVec::with_capacity(n);
+    // SAFETY: `out` has room for `n` elements; the `n` elements at `v[start..]` are moved
+    // there bit for bit, and `v`'s length is cut to `start` so they are not dropped twice.
+    unsafe {
+        std::ptr::copy_nonoverlapping(v.as_ptr().add(start), out.as_mut_ptr(), n);
+        v.set_len(start);
+        out.set_len(n);
+    }
+    out
 }
 
 /// `raw[start..end]` for positions that are at ASCII bytes or at the end of `raw` (the tag
@@ -461,7 +479,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
             Event::End(_) => {
                 // quick-xml checks that end names match their start.
                 let (mut el, start) = stack.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                el.children = open_content.split_off(start);
+                el.children = take_tail(&mut open_content, start);
                 match stack.last() {
                     Some(_) => open_content.push(Node::Element(el)),
                     None => root = Some(el),

@@ -350,7 +350,8 @@ fn write_pretty(out: &mut Out, e: &Element, depth: usize) -> Result<(), XmlError
     if !element_only(e) {
         return write_element(out, e);
     }
-    let mut shallow = Element { name: e.name.clone(), attributes: e.attributes.clone(), children: Vec::new() };
+    let mut shallow =
+        Element { name: e.name.clone(), attributes: e.attributes.clone(), children: super::XmlVec::new() };
     shallow.children.push(Node::Text(super::XmlString::default()));
     let mut open = Out::with_capacity(64);
     write_element(&mut open, &shallow)?;
