@@ -423,7 +423,36 @@ fn push_text(children: &mut Vec<Node>, own_start: usize, text: std::borrow::Cow<
     }
 }
 
+/// The parser's working vectors, kept per thread between documents so that a parse does not
+/// allocate them again (they are emptied after every document, whatever its outcome).
+#[derive(Default)]
+struct Scratch {
+    /// Open elements, innermost last: where each sits in `content`.
+    open: Vec<usize>,
+    /// The content of all open elements, each open element followed by its content so far;
+    /// when an element closes, its content moves into an exactly sized `children` vector.
+    content: Vec<Node>,
+    /// One start tag's attributes.
+    attributes: Vec<Attribute>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
 pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
+    // Taken out of the thread's slot (leaving empty vectors, which allocate nothing) and put
+    // back afterwards, so a nested parse on the same thread simply starts with new vectors.
+    let mut scratch = SCRATCH.take();
+    let result = parse_with(input, &mut scratch);
+    scratch.open.clear();
+    scratch.content.clear();
+    scratch.attributes.clear();
+    SCRATCH.set(scratch);
+    result
+}
+
+fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> {
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.trim_text(false);
@@ -434,12 +463,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
     let mut prolog: Vec<Node> = Vec::new();
     let mut epilog: Vec<Node> = Vec::new();
     let mut root: Option<Element> = None;
-    // Open elements (innermost last), each with the index in `open_content` where its content
-    // starts: the content of all open elements is collected in one scratch vector and moved
-    // into an exactly sized `children` vector when the element closes.
-    let mut stack: Vec<(Element, usize)> = Vec::with_capacity(16);
-    let mut open_content: Vec<Node> = Vec::with_capacity(64);
-    let mut attr_scratch: Vec<Attribute> = Vec::with_capacity(16);
+    let Scratch { open, content, attributes: attr_scratch } = scratch;
 
     loop {
         let event = match p.reader.read_event() {
@@ -453,8 +477,8 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
         // the current element's own content starts (for merging adjacent text).
         macro_rules! target {
             () => {
-                match stack.last() {
-                    Some((_, start)) => (&mut open_content, *start),
+                match open.last() {
+                    Some(at) => (&mut *content, *at + 1),
                     None if root.is_none() => (&mut prolog, 0),
                     None => (&mut epilog, 0),
                 }
@@ -462,35 +486,42 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
         }
         match event {
             Event::Start(start) => {
-                if stack.is_empty() && root.is_some() {
+                if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
-                let el = p.element_start(&start, &mut attr_scratch)?;
-                stack.push((el, open_content.len()));
+                let el = p.element_start(&start, attr_scratch)?;
+                open.push(content.len());
+                content.push(Node::Element(el));
             }
             Event::Empty(start) => {
-                let el = p.element_start(&start, &mut attr_scratch)?;
-                match stack.last() {
-                    Some(_) => open_content.push(Node::Element(el)),
-                    None if root.is_none() => root = Some(el),
-                    None => return Err(p.malformed_here("more than one root element")),
+                let el = p.element_start(&start, attr_scratch)?;
+                if !open.is_empty() {
+                    content.push(Node::Element(el));
+                } else if root.is_none() {
+                    root = Some(el);
+                } else {
+                    return Err(p.malformed_here("more than one root element"));
                 }
             }
             Event::End(_) => {
                 // quick-xml checks that end names match their start.
-                let (mut el, start) = stack.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                el.children = take_tail(&mut open_content, start);
-                match stack.last() {
-                    Some(_) => open_content.push(Node::Element(el)),
-                    None => root = Some(el),
+                let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
+                let children = take_tail(content, at + 1);
+                if open.is_empty() {
+                    if let Some(Node::Element(mut el)) = content.pop() {
+                        el.children = children;
+                        root = Some(el);
+                    }
+                } else if let Some(Node::Element(el)) = content.last_mut() {
+                    el.children = children;
                 }
             }
             Event::Text(t) => {
                 let (raw, win, base) = p.str_window(&t)?;
                 // The common case: text inside the root with nothing to check or normalise.
-                if let Some((_, start)) = stack.last() {
+                if let Some(at) = open.last() {
                     if Parser::plain_text(raw.as_bytes(), win, base) {
-                        push_plain_text(&mut open_content, *start, raw);
+                        push_plain_text(content, *at + 1, raw);
                         continue;
                     }
                 }
@@ -504,7 +535,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 } else {
                     raw.into()
                 };
-                if stack.is_empty() && !text.trim().is_empty() {
+                if open.is_empty() && !text.trim().is_empty() {
                     return Err(p.malformed_here("text outside the root element"));
                 }
                 let (nodes, start) = target!();
@@ -513,7 +544,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
             Event::GeneralRef(r) => {
                 let name = p.utf8(&r)?;
                 let c = resolve_reference(&name).map_err(|m| p.malformed_here(m))?;
-                if stack.is_empty() {
+                if open.is_empty() {
                     return Err(p.malformed_here("reference outside the root element"));
                 }
                 let mut buf = [0u8; 4];
@@ -521,7 +552,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 push_text(nodes, start, (&*c.encode_utf8(&mut buf)).into());
             }
             Event::CData(c) => {
-                if stack.is_empty() {
+                if open.is_empty() {
                     return Err(p.malformed_here("CDATA outside the root element"));
                 }
                 let text = p.utf8(&c)?;
@@ -539,14 +570,14 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                 target!().0.push(Node::ProcessingInstruction(text));
             }
             Event::Decl(d) => {
-                if root.is_some() || !stack.is_empty() || !prolog.is_empty() {
+                if root.is_some() || !open.is_empty() || !prolog.is_empty() {
                     return Err(p.malformed_here("XML declaration not at the start"));
                 }
                 let text = p.utf8(&d)?;
                 prolog.push(Node::Declaration(text));
             }
             Event::DocType(d) => {
-                if root.is_some() || !stack.is_empty() {
+                if root.is_some() || !open.is_empty() {
                     return Err(p.malformed_here("DOCTYPE after the root element"));
                 }
                 let text = p.utf8(&d)?;
@@ -555,8 +586,11 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
             Event::Eof => break,
         }
     }
-    if let Some((open, _)) = stack.last() {
-        let name = open.name.clone();
+    if let Some(&at) = open.last() {
+        let name = match &content[at] {
+            Node::Element(open) => open.name.clone(),
+            _ => XmlString::default(),
+        };
         return Err(p.malformed_at(input.len() as u64, format!("element <{name}> is not closed")));
     }
     let root = root.ok_or_else(|| p.malformed_at(input.len() as u64, "no root element"))?;
