@@ -17,11 +17,13 @@
 mod error;
 mod parse;
 mod scan;
+mod vec;
 mod write;
 
 use serde::{Deserialize, Serialize};
 
 pub use error::XmlError;
+pub use vec::{XmlVec, CACHED_BLOCK_MAX, CACHED_PER_SIZE};
 
 /// The string type of names, attribute values and text in the tree: short strings (up to 24
 /// bytes, which is nearly every name, value and indentation run in a libvirt document) are
@@ -29,11 +31,6 @@ pub use error::XmlError;
 /// into `String`.
 pub type XmlString = compact_str::CompactString;
 
-/// The vector type of an element's attributes and content: one pointer wide (length and
-/// capacity live in the heap block, an empty vector allocates nothing), so an [`Element`] and
-/// a [`Node`] stay small in the parser's hot paths. It dereferences to a slice and has `Vec`'s
-/// methods (`push`, `insert`, `remove`, `retain`, `iter_mut`, ...).
-pub type XmlVec<T> = thin_vec::ThinVec<T>;
 
 /// One node of an element's content, in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

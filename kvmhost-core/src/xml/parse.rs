@@ -246,22 +246,10 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Moves `v[start..]` into a new, exactly sized [`XmlVec`] (one allocation, one copy).
+/// Moves `v[start..]` into a new, exactly sized [`XmlVec`] (one block, one copy).
 #[inline(always)]
 fn take_tail<T>(v: &mut Vec<T>, start: usize) -> XmlVec<T> {
-    let n = v.len().saturating_sub(start);
-    if n == 0 {
-        return XmlVec::new();
-    }
-    let mut out = XmlVec::with_capacity(n);
-    // SAFETY: `out` has room for `n` elements; the `n` elements at `v[start..]` are moved
-    // there bit for bit, and `v`'s length is cut to `start` so they are not dropped twice.
-    unsafe {
-        std::ptr::copy_nonoverlapping(v.as_ptr().add(start), out.as_mut_ptr(), n);
-        v.set_len(start);
-        out.set_len(n);
-    }
-    out
+    XmlVec::take_tail_of(v, start)
 }
 
 /// `raw[start..end]` for positions that are at ASCII bytes or at the end of `raw` (the tag

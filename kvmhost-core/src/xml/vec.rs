@@ -1,0 +1,694 @@
+//! [`XmlVec`]: the vector behind an element's attributes and content.
+//!
+//! A parsed libvirt document is a few dozen small vectors (one per element with attributes,
+//! one per element with content), and parse → edit → write → drop cycles make and free them by
+//! the thousand. Two things keep that cheap:
+//!
+//! * the vector is one pointer wide (length and capacity sit in front of the elements in the
+//!   heap block, an empty vector has no block), so an [`Element`](super::Element) and a
+//!   [`Node`](super::Node) stay small when the parser moves them;
+//! * freed blocks up to [`CACHED_BLOCK_MAX`] bytes are kept in a small per-thread cache (at most
+//!   [`CACHED_PER_SIZE`] per 16-byte size step) and handed out again before the global
+//!   allocator is asked, so the next document's vectors reuse the last one's memory.
+//!
+//! It dereferences to a slice and has the `Vec` methods a tree editor needs.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+use std::ops::{Deref, DerefMut};
+use std::ptr::{self, NonNull};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Blocks up to this many bytes (header included) are cached per thread when freed.
+pub const CACHED_BLOCK_MAX: usize = 512;
+/// At most this many freed blocks of one size are cached per thread.
+pub const CACHED_PER_SIZE: usize = 64;
+
+/// Blocks are 16-byte aligned and sized in 16-byte steps.
+const STEP: usize = 16;
+/// `len` and `cap` in front of the elements.
+const HEADER: usize = 16;
+const CLASSES: usize = CACHED_BLOCK_MAX / STEP + 1;
+
+#[repr(C)]
+struct Header {
+    len: usize,
+    cap: usize,
+}
+
+/// A growable array, one pointer wide, whose blocks are recycled per thread (see the module
+/// documentation). Element types must not be zero-sized and may be aligned to at most 16 bytes.
+///
+/// ```
+/// use kvmhost_core::xml::XmlVec;
+/// let mut v: XmlVec<u32> = XmlVec::new();
+/// v.push(1);
+/// v.insert(0, 0);
+/// v.extend([2, 3]);
+/// v.retain(|x| *x != 2);
+/// assert_eq!(v, XmlVec::from(vec![0, 1, 3]));
+/// assert_eq!(v.remove(1), 1);
+/// assert_eq!(&v[..], &[0, 3]);
+/// assert_eq!(std::mem::size_of::<XmlVec<u32>>(), std::mem::size_of::<usize>());
+/// ```
+pub struct XmlVec<T> {
+    block: Option<NonNull<Header>>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: an `XmlVec<T>` owns its `T`s like a `Vec<T>`; the block cache it uses is per thread
+// and holds only memory no vector owns any more.
+unsafe impl<T: Send> Send for XmlVec<T> {}
+// SAFETY: shared access only reads, as for `Vec<T>`.
+unsafe impl<T: Sync> Sync for XmlVec<T> {}
+
+/// The size of the block holding `cap` elements of `T`, header included, in 16-byte steps.
+fn block_size<T>(cap: usize) -> usize {
+    let bytes = cap
+        .checked_mul(size_of::<T>())
+        .and_then(|b| b.checked_add(HEADER + STEP - 1))
+        .filter(|b| *b <= isize::MAX as usize)
+        .expect("XmlVec capacity overflow");
+    bytes & !(STEP - 1)
+}
+
+impl<T> XmlVec<T> {
+    const TYPE_OK: () = assert!(size_of::<T>() > 0 && align_of::<T>() <= STEP, "XmlVec: unsupported element type");
+
+    /// An empty vector; allocates nothing.
+    ///
+    /// ```
+    /// assert!(kvmhost_core::xml::XmlVec::<u8>::new().is_empty());
+    /// ```
+    pub const fn new() -> XmlVec<T> {
+        XmlVec { block: None, _owns: PhantomData }
+    }
+
+    /// An empty vector with room for at least `cap` elements.
+    ///
+    /// ```
+    /// let v = kvmhost_core::xml::XmlVec::<u64>::with_capacity(3);
+    /// assert!(v.capacity() >= 3 && v.is_empty());
+    /// ```
+    pub fn with_capacity(cap: usize) -> XmlVec<T> {
+        let mut v = XmlVec::new();
+        if cap > 0 {
+            v.reallocate(cap);
+        }
+        v
+    }
+
+    /// How many elements fit without a new block.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_core::xml::XmlVec::<u8>::new().capacity(), 0);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        // SAFETY: a present block always starts with an initialised header.
+        self.block.map_or(0, |h| unsafe { (*h.as_ptr()).cap })
+    }
+
+    #[inline(always)]
+    fn len_(&self) -> usize {
+        // SAFETY: as in `capacity`.
+        self.block.map_or(0, |h| unsafe { (*h.as_ptr()).len })
+    }
+
+    /// Sets the length; the caller guarantees that `len <= capacity` and that the first `len`
+    /// elements are initialised. A no-op for `len == 0` without a block.
+    #[inline(always)]
+    unsafe fn set_len_(&mut self, len: usize) {
+        if let Some(h) = self.block {
+            // SAFETY: the header is initialised and owned by `self`.
+            unsafe { (*h.as_ptr()).len = len };
+        }
+    }
+
+    /// Pointer to the first element (dangling but aligned without a block).
+    #[inline(always)]
+    fn data(&self) -> *mut T {
+        match self.block {
+            // SAFETY: the elements start `HEADER` bytes into the block.
+            Some(h) => unsafe { h.as_ptr().cast::<u8>().add(HEADER).cast::<T>() },
+            None => NonNull::<T>::dangling().as_ptr(),
+        }
+    }
+
+    /// Moves the elements into a block with room for at least `cap` (>= len) elements.
+    fn reallocate(&mut self, cap: usize) {
+        let () = Self::TYPE_OK;
+        let len = self.len_();
+        debug_assert!(cap >= len && cap > 0);
+        let size = block_size::<T>(cap);
+        let fits = (size - HEADER) / size_of::<T>();
+        let new = cache::allocate(size).cast::<Header>();
+        // SAFETY: `new` is a fresh block of `size` bytes, 16-byte aligned: the header and `fits`
+        // elements fit. The `len` initialised elements move over bit for bit and the old block
+        // (of the size its capacity gives) is released without dropping them again.
+        unsafe {
+            new.as_ptr().write(Header { len, cap: fits });
+            let dst = new.as_ptr().cast::<u8>().add(HEADER).cast::<T>();
+            if let Some(old) = self.block {
+                ptr::copy_nonoverlapping(self.data(), dst, len);
+                cache::release(old.cast(), block_size::<T>((*old.as_ptr()).cap));
+            }
+        }
+        self.block = Some(new);
+    }
+
+    /// Makes room for `additional` more elements.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::<u8>::new();
+    /// v.reserve(10);
+    /// assert!(v.capacity() >= 10);
+    /// ```
+    pub fn reserve(&mut self, additional: usize) {
+        let len = self.len_();
+        let need = len.checked_add(additional).expect("XmlVec capacity overflow");
+        let cap = self.capacity();
+        if need > cap {
+            self.reallocate(need.max(cap * 2).max(4));
+        }
+    }
+
+    /// Appends `value`.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::new();
+    /// v.push('a');
+    /// assert_eq!(v.len(), 1);
+    /// ```
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        let len = self.len_();
+        if len == self.capacity() {
+            self.reserve(1);
+        }
+        // SAFETY: there is room for one more element at `len`.
+        unsafe {
+            self.data().add(len).write(value);
+            self.set_len_(len + 1);
+        }
+    }
+
+    /// Removes and returns the last element.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::from(vec![1, 2]);
+    /// assert_eq!(v.pop(), Some(2));
+    /// ```
+    pub fn pop(&mut self) -> Option<T> {
+        let len = self.len_();
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: element `len - 1` is initialised; the length drops first, so it is read out
+        // exactly once.
+        unsafe {
+            self.set_len_(len - 1);
+            Some(self.data().add(len - 1).read())
+        }
+    }
+
+    /// Inserts `value` at `index`, shifting the rest right.
+    ///
+    /// # Panics
+    /// If `index > len`.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::from(vec![1, 3]);
+    /// v.insert(1, 2);
+    /// assert_eq!(&v[..], &[1, 2, 3]);
+    /// ```
+    pub fn insert(&mut self, index: usize, value: T) {
+        let len = self.len_();
+        assert!(index <= len, "insertion index (is {index}) should be <= len (is {len})");
+        if len == self.capacity() {
+            self.reserve(1);
+        }
+        // SAFETY: there is room for `len + 1` elements; the tail moves one place right
+        // (overlapping copy) and the gap is filled.
+        unsafe {
+            let p = self.data().add(index);
+            ptr::copy(p, p.add(1), len - index);
+            p.write(value);
+            self.set_len_(len + 1);
+        }
+    }
+
+    /// Removes and returns the element at `index`, shifting the rest left.
+    ///
+    /// # Panics
+    /// If `index >= len`.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::from(vec![1, 2, 3]);
+    /// assert_eq!(v.remove(0), 1);
+    /// ```
+    pub fn remove(&mut self, index: usize) -> T {
+        let len = self.len_();
+        assert!(index < len, "removal index (is {index}) should be < len (is {len})");
+        // SAFETY: `index` is in bounds; the element is read out once and the tail closes the gap.
+        unsafe {
+            let p = self.data().add(index);
+            let value = p.read();
+            ptr::copy(p.add(1), p, len - index - 1);
+            self.set_len_(len - 1);
+            value
+        }
+    }
+
+    /// Shortens the vector to `len` elements, dropping the rest.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::from(vec![1, 2, 3]);
+    /// v.truncate(1);
+    /// assert_eq!(&v[..], &[1]);
+    /// ```
+    pub fn truncate(&mut self, len: usize) {
+        let old = self.len_();
+        if len >= old {
+            return;
+        }
+        // SAFETY: the length drops before the tail is dropped, so a panicking `Drop` cannot
+        // lead to a double drop (the rest of the tail leaks instead).
+        unsafe {
+            self.set_len_(len);
+            ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.data().add(len), old - len));
+        }
+    }
+
+    /// Drops every element; the block is kept.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::from(vec![1]);
+    /// v.clear();
+    /// assert!(v.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
+    /// Keeps only the elements for which `keep` returns true, in order.
+    ///
+    /// ```
+    /// let mut v = kvmhost_core::xml::XmlVec::from(vec![1, 2, 3, 4]);
+    /// v.retain(|x| x % 2 == 0);
+    /// assert_eq!(&v[..], &[2, 4]);
+    /// ```
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let len = self.len_();
+        // While running, the vector claims no elements: if `keep` or a `Drop` panics, the
+        // elements not yet moved leak instead of being dropped twice.
+        // SAFETY: `len` stays within the initialised part throughout.
+        unsafe { self.set_len_(0) };
+        let base = self.data();
+        let mut kept = 0;
+        for i in 0..len {
+            // SAFETY: element `i` is initialised and not yet moved or dropped; kept elements
+            // move down to `kept <= i`.
+            unsafe {
+                let p = base.add(i);
+                if keep(&*p) {
+                    if kept != i {
+                        ptr::copy_nonoverlapping(p, base.add(kept), 1);
+                    }
+                    kept += 1;
+                } else {
+                    ptr::drop_in_place(p);
+                }
+            }
+        }
+        // SAFETY: the first `kept` elements are initialised.
+        unsafe { self.set_len_(kept) };
+    }
+
+    /// Moves `v[start..]` into a new, exactly sized vector; `v` keeps `v[..start]`.
+    pub(crate) fn take_tail_of(v: &mut Vec<T>, start: usize) -> XmlVec<T> {
+        let n = v.len().saturating_sub(start);
+        if n == 0 {
+            return XmlVec::new();
+        }
+        let mut out = XmlVec::with_capacity(n);
+        // SAFETY: `out` has room for `n`; the `n` elements move bit for bit and `v` forgets
+        // them by its new length.
+        unsafe {
+            ptr::copy_nonoverlapping(v.as_ptr().add(start), out.data(), n);
+            v.set_len(start);
+            out.set_len_(n);
+        }
+        out
+    }
+}
+
+impl<T> Drop for XmlVec<T> {
+    fn drop(&mut self) {
+        if let Some(h) = self.block {
+            // SAFETY: the first `len` elements are initialised and owned; the block is then
+            // released with the size its capacity gives (as it was allocated).
+            unsafe {
+                let len = (*h.as_ptr()).len;
+                ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.data(), len));
+                cache::release(h.cast(), block_size::<T>((*h.as_ptr()).cap));
+            }
+        }
+    }
+}
+
+impl<T> Deref for XmlVec<T> {
+    type Target = [T];
+    #[inline(always)]
+    fn deref(&self) -> &[T] {
+        // SAFETY: `data()` is aligned and non-null, and the first `len` elements are initialised.
+        unsafe { std::slice::from_raw_parts(self.data(), self.len_()) }
+    }
+}
+
+impl<T> DerefMut for XmlVec<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in `deref`, and `self` is borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.data(), self.len_()) }
+    }
+}
+
+impl<T> Default for XmlVec<T> {
+    fn default() -> Self {
+        XmlVec::new()
+    }
+}
+
+impl<T: Clone> Clone for XmlVec<T> {
+    fn clone(&self) -> Self {
+        let mut out = XmlVec::with_capacity(self.len());
+        for x in self.iter() {
+            out.push(x.clone());
+        }
+        out
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for XmlVec<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: PartialEq> PartialEq for XmlVec<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl<T: Eq> Eq for XmlVec<T> {}
+
+impl<T: std::hash::Hash> std::hash::Hash for XmlVec<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self[..].hash(state)
+    }
+}
+
+impl<T> Extend<T> for XmlVec<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.reserve(iter.size_hint().0);
+        for x in iter {
+            self.push(x);
+        }
+    }
+}
+
+impl<T> FromIterator<T> for XmlVec<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut v = XmlVec::new();
+        v.extend(iter);
+        v
+    }
+}
+
+impl<T> From<Vec<T>> for XmlVec<T> {
+    fn from(mut v: Vec<T>) -> Self {
+        XmlVec::take_tail_of(&mut v, 0)
+    }
+}
+
+impl<T> From<XmlVec<T>> for Vec<T> {
+    fn from(mut v: XmlVec<T>) -> Self {
+        let len = v.len();
+        let mut out = Vec::with_capacity(len);
+        // SAFETY: the `len` elements move bit for bit into `out`, and `v` forgets them.
+        unsafe {
+            ptr::copy_nonoverlapping(v.data(), out.as_mut_ptr(), len);
+            out.set_len(len);
+            v.set_len_(0);
+        }
+        out
+    }
+}
+
+impl<T> IntoIterator for XmlVec<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        Vec::from(self).into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a XmlVec<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut XmlVec<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+impl<T> AsRef<[T]> for XmlVec<T> {
+    fn as_ref(&self) -> &[T] {
+        self
+    }
+}
+
+impl<T: Serialize> Serialize for XmlVec<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self[..].serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for XmlVec<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<T>::deserialize(d).map(XmlVec::from)
+    }
+}
+
+/// The per-thread cache of freed blocks: one intrusive free list per 16-byte size step.
+mod cache {
+    use super::{UnsafeCell, CACHED_BLOCK_MAX, CACHED_PER_SIZE, CLASSES, STEP};
+    use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+    use std::ptr::NonNull;
+
+    struct Lists {
+        heads: [Option<NonNull<Free>>; CLASSES],
+        counts: [u16; CLASSES],
+    }
+
+    /// A cached block's first bytes: the next block of the same size.
+    struct Free {
+        next: Option<NonNull<Free>>,
+    }
+
+    struct Cache(UnsafeCell<Lists>);
+
+    impl Drop for Cache {
+        fn drop(&mut self) {
+            let lists = self.0.get_mut();
+            for (class, head) in lists.heads.iter_mut().enumerate() {
+                while let Some(block) = *head {
+                    // SAFETY: cached blocks are owned by the cache, hold a `Free` and were
+                    // allocated with this class's layout.
+                    unsafe {
+                        *head = (*block.as_ptr()).next;
+                        dealloc(block.as_ptr().cast(), layout(class * STEP));
+                    }
+                }
+            }
+        }
+    }
+
+    thread_local! {
+        static CACHE: Cache = const { Cache(UnsafeCell::new(Lists { heads: [None; CLASSES], counts: [0; CLASSES] })) };
+    }
+
+    fn layout(size: usize) -> Layout {
+        // `size` is a non-zero multiple of 16 that `block_size` checked against `isize::MAX`.
+        Layout::from_size_align(size, STEP).expect("XmlVec block layout")
+    }
+
+    /// A block of `size` bytes (a multiple of 16), 16-byte aligned.
+    #[inline]
+    pub(super) fn allocate(size: usize) -> NonNull<u8> {
+        if size <= CACHED_BLOCK_MAX {
+            // The closure only unlinks a list head: no allocation or user code runs while the
+            // lists are borrowed. During thread teardown the cache is gone and `try_with` fails.
+            let cached = CACHE.try_with(|c| {
+                // SAFETY: the only access to this thread's lists for the closure's duration.
+                let lists = unsafe { &mut *c.0.get() };
+                let class = size / STEP;
+                let block = lists.heads[class]?;
+                // SAFETY: a cached block holds a `Free`.
+                lists.heads[class] = unsafe { (*block.as_ptr()).next };
+                lists.counts[class] -= 1;
+                Some(block.cast::<u8>())
+            });
+            if let Ok(Some(block)) = cached {
+                return block;
+            }
+        }
+        let l = layout(size);
+        // SAFETY: `l` has a non-zero size.
+        NonNull::new(unsafe { alloc(l) }).unwrap_or_else(|| handle_alloc_error(l))
+    }
+
+    /// Gives back a block that `allocate(size)` returned.
+    #[inline]
+    pub(super) fn release(block: NonNull<u8>, size: usize) {
+        if size <= CACHED_BLOCK_MAX {
+            let kept = CACHE.try_with(|c| {
+                // SAFETY: as in `allocate`.
+                let lists = unsafe { &mut *c.0.get() };
+                let class = size / STEP;
+                if lists.counts[class] as usize >= CACHED_PER_SIZE {
+                    return false;
+                }
+                let free = block.cast::<Free>();
+                // SAFETY: the block is at least 16 bytes, 16-byte aligned and no longer used by
+                // any vector: it now holds the list link.
+                unsafe { free.as_ptr().write(Free { next: lists.heads[class] }) };
+                lists.heads[class] = Some(free);
+                lists.counts[class] += 1;
+                true
+            });
+            if kept == Ok(true) {
+                return;
+            }
+        }
+        // SAFETY: `block` came from `allocate(size)`, i.e. from `alloc` with this layout.
+        unsafe { dealloc(block.as_ptr(), layout(size)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::rc::Rc;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(u16),
+        Insert(usize, u16),
+        Remove(usize),
+        Pop,
+        Retain(u16),
+        Truncate(usize),
+        Clear,
+        Reserve(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => any::<u16>().prop_map(Op::Push),
+            2 => (0usize..40, any::<u16>()).prop_map(|(i, x)| Op::Insert(i, x)),
+            2 => (0usize..40).prop_map(Op::Remove),
+            1 => Just(Op::Pop),
+            1 => (1u16..5).prop_map(Op::Retain),
+            1 => (0usize..40).prop_map(Op::Truncate),
+            1 => Just(Op::Clear),
+            1 => (0usize..70).prop_map(Op::Reserve),
+        ]
+    }
+
+    proptest! {
+        /// Every operation does what `Vec` does, and every element is dropped exactly once
+        /// (the `Rc` counts go back to one).
+        #[test]
+        fn behaves_like_vec(ops in proptest::collection::vec(op(), 0..120)) {
+            let token = Rc::new(());
+            let mut ours: XmlVec<(u16, Rc<()>)> = XmlVec::new();
+            let mut model: Vec<(u16, Rc<()>)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Push(x) => { ours.push((x, token.clone())); model.push((x, token.clone())); }
+                    Op::Insert(i, x) if i <= model.len() => {
+                        ours.insert(i, (x, token.clone()));
+                        model.insert(i, (x, token.clone()));
+                    }
+                    Op::Remove(i) if i < model.len() => { prop_assert_eq!(ours.remove(i).0, model.remove(i).0); }
+                    Op::Pop => { prop_assert_eq!(ours.pop().map(|x| x.0), model.pop().map(|x| x.0)); }
+                    Op::Retain(m) => { ours.retain(|x| x.0 % m == 0); model.retain(|x| x.0 % m == 0); }
+                    Op::Truncate(n) => { ours.truncate(n); model.truncate(n); }
+                    Op::Clear => { ours.clear(); model.clear(); }
+                    Op::Reserve(n) => { ours.reserve(n); prop_assert!(ours.capacity() >= ours.len() + n); }
+                    _ => {}
+                }
+                prop_assert_eq!(ours.iter().map(|x| x.0).collect::<Vec<_>>(), model.iter().map(|x| x.0).collect::<Vec<_>>());
+                prop_assert!(ours.capacity() >= ours.len());
+            }
+            let cloned = ours.clone();
+            prop_assert_eq!(Rc::strong_count(&token), 1 + 2 * model.len() + cloned.len());
+            let back: Vec<_> = cloned.into();
+            prop_assert_eq!(back.len(), model.len());
+            drop((ours, back));
+            drop(model);
+            prop_assert_eq!(Rc::strong_count(&token), 1);
+        }
+    }
+
+    #[test]
+    fn freed_blocks_are_reused_on_the_same_thread() {
+        let v: XmlVec<u64> = XmlVec::with_capacity(5);
+        let first = v.block.map(|b| b.as_ptr() as usize);
+        drop(v);
+        let again: XmlVec<u64> = XmlVec::with_capacity(5);
+        assert_eq!(again.block.map(|b| b.as_ptr() as usize), first, "the cached block comes back");
+        // Another size step gets another block.
+        let other: XmlVec<u64> = XmlVec::with_capacity(40);
+        assert_ne!(other.block.map(|b| b.as_ptr() as usize), first);
+    }
+
+    #[test]
+    fn blocks_cross_threads_and_the_cache_is_bounded() {
+        // Made on one thread, dropped on another: the block joins that thread's cache (or goes
+        // back to the allocator), and that thread's cache is freed when it ends.
+        let vs: Vec<XmlVec<u32>> = (0..(CACHED_PER_SIZE * 2)).map(|i| XmlVec::from(vec![i as u32; 3])).collect();
+        std::thread::spawn(move || drop(vs)).join().unwrap();
+        let big: XmlVec<u8> = XmlVec::from(vec![7u8; CACHED_BLOCK_MAX * 2]);
+        assert_eq!(big.len(), CACHED_BLOCK_MAX * 2);
+        assert!(big.iter().all(|b| *b == 7));
+    }
+
+    #[test]
+    fn serde_is_a_plain_list() {
+        let v = XmlVec::from(vec![1, 2]);
+        assert_eq!(serde_json::to_string(&v).unwrap(), "[1,2]");
+        let back: XmlVec<i32> = serde_json::from_str("[3]").unwrap();
+        assert_eq!(&back[..], &[3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "insertion index")]
+    fn insert_out_of_bounds_panics_like_vec() {
+        XmlVec::<u8>::new().insert(1, 0);
+    }
+}
