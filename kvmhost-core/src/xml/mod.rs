@@ -31,7 +31,6 @@ pub use vec::{XmlVec, CACHED_BLOCK_MAX, CACHED_PER_SIZE};
 /// into `String`.
 pub type XmlString = compact_str::CompactString;
 
-
 /// One node of an element's content, in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -69,6 +69,34 @@ mod sse2 {
         mask(or(or(letters, digits_colon), or(dash_dot, eq(v, b'_'))))
     }
 
+    /// Every byte of `s` (1 to 16 bytes) in one vector, some of them repeated: two
+    /// overlapping loads, all inside `s`, so no lane holds a byte from outside it.
+    #[inline(always)]
+    pub(super) fn gather(s: &[u8]) -> __m128i {
+        use core::arch::x86_64::_mm_set_epi64x;
+        let n = s.len();
+        debug_assert!((1..=16).contains(&n));
+        let p = s.as_ptr();
+        // SAFETY: every read below lies within `s[..n]` (for each length range, the first and
+        // last windows start at 0 and end at `n`); unaligned reads are allowed.
+        #[allow(unused_unsafe)]
+        unsafe {
+            let (lo, hi) = if n >= 8 {
+                (p.cast::<u64>().read_unaligned(), p.add(n - 8).cast::<u64>().read_unaligned())
+            } else if n >= 4 {
+                let a = p.cast::<u32>().read_unaligned() as u64;
+                let b = p.add(n - 4).cast::<u32>().read_unaligned() as u64;
+                let w = a | (b << 32);
+                (w, w)
+            } else {
+                let (a, b, c) = (u64::from(*p), u64::from(*p.add(n / 2)), u64::from(*p.add(n - 1)));
+                let w = ((a * 0x0101_0101_0101_0101) & !0xffff) | b | (c << 8);
+                (w, w)
+            };
+            _mm_set_epi64x(hi as i64, lo as i64)
+        }
+    }
+
     #[inline(always)]
     fn eq_all(b: u8) -> __m128i {
         #[allow(unused_unsafe)]
@@ -127,6 +155,51 @@ pub(crate) fn text_marks(input: &[u8], at: usize) -> Option<u32> {
     }
 }
 
+/// Whether every byte of `s` is an ASCII XML name character; `None` for an empty `s`, one
+/// longer than 16 bytes, or without the 16-byte path.
+#[inline(always)]
+pub(crate) fn all_name_chars(s: &[u8]) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if s.is_empty() || s.len() > 16 {
+            return None;
+        }
+        Some(sse2::name_chars(sse2::gather(s)) == 0xffff)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = s;
+        None
+    }
+}
+
+/// Whether `s` needs no escaping or refusing when written as text (`in_attribute` false) or
+/// as a double-quoted attribute value: no C0 control (but tab and LF in text), `<`, `&`, `>`,
+/// 0xEF, nor (in attributes) `"`, tab and LF. `None` as for [`all_name_chars`].
+#[inline(always)]
+pub(crate) fn writes_verbatim(s: &[u8], in_attribute: bool) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use sse2::{eq, in_range, mask, or};
+        if s.is_empty() || s.len() > 16 {
+            return None;
+        }
+        let v = sse2::gather(s);
+        let markup = or(or(eq(v, b'<'), eq(v, b'&')), or(eq(v, b'>'), eq(v, 0xEF)));
+        let special = if in_attribute {
+            or(or(in_range(v, 0, 0x1f), eq(v, b'"')), markup)
+        } else {
+            or(or(in_range(v, 0, 0x08), in_range(v, 0x0B, 0x1f)), markup)
+        };
+        Some(mask(special) == 0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (s, in_attribute);
+        None
+    }
+}
+
 /// Bits `0..n` set (`n` at most 32).
 #[inline(always)]
 pub(crate) fn low_bits(n: usize) -> u32 {
@@ -160,6 +233,23 @@ mod tests {
             }
         }
         assert!(name_chars(b"short", 0).is_none());
+        #[cfg(target_arch = "x86_64")]
+        for n in 1..=16 {
+            for at in 0..n {
+                for b in 0u8..=255 {
+                    let mut s = vec![b'a'; n];
+                    s[at] = b;
+                    let name_ok = crate::xml::ASCII_NAME_CHAR[b as usize];
+                    assert_eq!(all_name_chars(&s), Some(name_ok), "name {s:?}");
+                    let text_ok = !((b < 0x20 && b != b'\t' && b != b'\n') || b"<&>\xEF".contains(&b));
+                    assert_eq!(writes_verbatim(&s, false), Some(text_ok), "text {s:?}");
+                    let attr_ok = !(b < 0x20 || b"<&>\"\xEF".contains(&b));
+                    assert_eq!(writes_verbatim(&s, true), Some(attr_ok), "attribute {s:?}");
+                }
+            }
+        }
+        assert_eq!(all_name_chars(b""), None);
+        assert_eq!(writes_verbatim(&[b'a'; 17], true), None);
         assert_eq!(low_bits(3), 0b111);
         assert_eq!(low_bits(40), u32::MAX);
     }

@@ -30,6 +30,9 @@ fn check_name_slow(name: &str) -> Result<(), XmlError> {
 #[inline(always)]
 fn check_name(name: &str) -> Result<(), XmlError> {
     let b = name.as_bytes();
+    if let (Some(all), Some(&first)) = (super::scan::all_name_chars(b), b.first()) {
+        return if all && NAME_START_BYTE[first as usize] != 0 { Ok(()) } else { check_name_slow(name) };
+    }
     let mut all = match b.first() {
         Some(&c) => NAME_START_BYTE[c as usize],
         None => 0,
@@ -80,7 +83,11 @@ const fn special_bytes(in_attribute: bool) -> [u8; 256] {
 
 /// Whether `s` has no byte that `special` marks (a branch-free table pass).
 #[inline(always)]
-fn is_clean(s: &str, special: &[u8; 256]) -> bool {
+fn is_clean(s: &str, in_attribute: bool) -> bool {
+    if let Some(clean) = super::scan::writes_verbatim(s.as_bytes(), in_attribute) {
+        return clean;
+    }
+    let special = if in_attribute { &ATTRIBUTE_SPECIAL } else { &TEXT_SPECIAL };
     let mut any = 0u8;
     for &b in s.as_bytes() {
         any |= special[b as usize];
@@ -172,12 +179,11 @@ impl Out {
     /// Appends `s` escaped for text (`in_attribute` false) or a double-quoted attribute value.
     #[inline(always)]
     fn escaped(&mut self, s: &str, in_attribute: bool, context: &str) -> Result<(), XmlError> {
-        let special = if in_attribute { &ATTRIBUTE_SPECIAL } else { &TEXT_SPECIAL };
-        if is_clean(s, special) {
+        if is_clean(s, in_attribute) {
             self.put(s.as_bytes());
             Ok(())
         } else {
-            self.escaped_slow(s, special, context)
+            self.escaped_slow(s, if in_attribute { &ATTRIBUTE_SPECIAL } else { &TEXT_SPECIAL }, context)
         }
     }
 
@@ -316,7 +322,7 @@ fn write_element(out: &mut Out, e: &Element) -> Result<(), XmlError> {
     for a in &e.attributes {
         let (key, value) = (a.name.as_str(), a.value.as_str());
         check_name(key)?;
-        if is_clean(value, &ATTRIBUTE_SPECIAL) {
+        if is_clean(value, true) {
             out.attribute(key.as_bytes(), value.as_bytes());
         } else {
             out.framed(b" ", key.as_bytes(), b"=\"");
