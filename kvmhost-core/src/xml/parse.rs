@@ -454,13 +454,9 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
     let Scratch { open, content, attributes: attr_scratch } = scratch;
 
     loop {
-        let event = match p.reader.read_event() {
-            Ok(e) => e,
-            Err(e) => {
-                let pos = p.reader.error_position();
-                return Err(p.malformed_at(pos, e.to_string()));
-            }
-        };
+        // Matched where quick-xml returned it (moving the event out of the `Result` first
+        // copies it, and the copy stalls on the stores that just wrote it).
+        let event = p.reader.read_event();
         // Where a node goes: the open element, else prolog (before root) or epilog; and where
         // the current element's own content starts (for merging adjacent text).
         macro_rules! target {
@@ -473,7 +469,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
             };
         }
         match event {
-            Event::Start(start) => {
+            Ok(Event::Start(start)) => {
                 if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
@@ -481,7 +477,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 open.push(content.len());
                 content.push(Node::Element(el));
             }
-            Event::Empty(start) => {
+            Ok(Event::Empty(start)) => {
                 let el = p.element_start(&start, attr_scratch)?;
                 if !open.is_empty() {
                     content.push(Node::Element(el));
@@ -491,7 +487,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                     return Err(p.malformed_here("more than one root element"));
                 }
             }
-            Event::End(_) => {
+            Ok(Event::End(_)) => {
                 // quick-xml checks that end names match their start.
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
                 let children = take_tail(content, at + 1);
@@ -504,7 +500,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                     el.children = children;
                 }
             }
-            Event::Text(t) => {
+            Ok(Event::Text(t)) => {
                 let (raw, win, base) = p.str_window(&t)?;
                 // The common case: text inside the root with nothing to check or normalise.
                 if let Some(at) = open.last() {
@@ -529,7 +525,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 let (nodes, start) = target!();
                 push_text(nodes, start, text);
             }
-            Event::GeneralRef(r) => {
+            Ok(Event::GeneralRef(r)) => {
                 let name = p.utf8(&r)?;
                 let c = resolve_reference(&name).map_err(|m| p.malformed_here(m))?;
                 if open.is_empty() {
@@ -539,39 +535,43 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 let (nodes, start) = target!();
                 push_text(nodes, start, (&*c.encode_utf8(&mut buf)).into());
             }
-            Event::CData(c) => {
+            Ok(Event::CData(c)) => {
                 if open.is_empty() {
                     return Err(p.malformed_here("CDATA outside the root element"));
                 }
                 let text = p.utf8(&c)?;
                 target!().0.push(Node::CData(text));
             }
-            Event::Comment(c) => {
+            Ok(Event::Comment(c)) => {
                 let text = p.utf8(&c)?;
                 if text.contains("--") {
                     return Err(p.malformed_here("'--' inside a comment"));
                 }
                 target!().0.push(Node::Comment(text));
             }
-            Event::PI(pi) => {
+            Ok(Event::PI(pi)) => {
                 let text = p.utf8(&pi)?;
                 target!().0.push(Node::ProcessingInstruction(text));
             }
-            Event::Decl(d) => {
+            Ok(Event::Decl(d)) => {
                 if root.is_some() || !open.is_empty() || !prolog.is_empty() {
                     return Err(p.malformed_here("XML declaration not at the start"));
                 }
                 let text = p.utf8(&d)?;
                 prolog.push(Node::Declaration(text));
             }
-            Event::DocType(d) => {
+            Ok(Event::DocType(d)) => {
                 if root.is_some() || !open.is_empty() {
                     return Err(p.malformed_here("DOCTYPE after the root element"));
                 }
                 let text = p.utf8(&d)?;
                 prolog.push(Node::DocType(text));
             }
-            Event::Eof => break,
+            Ok(Event::Eof) => break,
+            Err(e) => {
+                let pos = p.reader.error_position();
+                return Err(p.malformed_at(pos, e.to_string()));
+            }
         }
     }
     if let Some(&at) = open.last() {
