@@ -39,8 +39,17 @@ struct Header {
     cap: usize,
 }
 
-/// A growable array, one pointer wide, whose blocks are recycled per thread (see the module
-/// documentation). Element types must not be zero-sized and may be aligned to at most 16 bytes.
+/// A growable array, one pointer wide, whose blocks are recycled per thread: the vector behind
+/// [`Element::attributes`](super::Element::attributes) and
+/// [`Element::children`](super::Element::children).
+///
+/// Length and capacity sit in front of the elements in the heap block (an empty vector has no
+/// block), so elements and nodes stay small while the parser moves them. Freed blocks of up to
+/// [`CACHED_BLOCK_MAX`] bytes are kept in a per-thread cache (at most [`CACHED_PER_SIZE`] per
+/// 16-byte size step, so at most about 0.5 MiB per thread) and handed out again before the
+/// global allocator is asked: a parse → edit → write → drop cycle reuses the previous
+/// document's memory. Element types must not be zero-sized and may be aligned to at most 16
+/// bytes. It dereferences to a slice and has the `Vec` methods a tree editor needs.
 ///
 /// ```
 /// use kvmhost_core::xml::XmlVec;
