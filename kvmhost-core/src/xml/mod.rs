@@ -14,6 +14,7 @@
 //! assert_eq!(doc.to_xml().unwrap(), "<a x=\"1\"><!-- c --><b>t &amp; u</b></a>");
 //! ```
 
+mod decode;
 mod error;
 mod parse;
 mod scan;
@@ -539,4 +540,17 @@ pub fn check_xml_chars(s: &str) -> Result<(), char> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod layout_tests {
+    /// The parser moves elements and nodes around by value; their size is part of its speed
+    /// (see BENCHMARKS.md). A field that grows them should be a conscious choice.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn elements_and_nodes_stay_five_words() {
+        assert_eq!(std::mem::size_of::<super::Element>(), 40);
+        assert_eq!(std::mem::size_of::<super::Node>(), 40);
+        assert_eq!(std::mem::size_of::<super::XmlVec<super::Node>>(), 8);
+    }
 }
