@@ -123,7 +123,13 @@ impl<'a> Parser<'a> {
     /// Builds the element of a start tag: its name and attributes, checked and decoded in one
     /// pass over the tag. `scratch` is an empty vector kept across calls, so that the element
     /// gets an exactly sized attribute vector without counting first.
-    fn element_start(&self, start: &BytesStart<'_>, scratch: &mut Vec<Attribute>) -> Result<Element, XmlError> {
+    /// The element is appended to `out` (written in place: see [`push_with`]).
+    fn element_start(
+        &self,
+        start: &BytesStart<'_>,
+        scratch: &mut Vec<Attribute>,
+        out: &mut Vec<Node>,
+    ) -> Result<(), XmlError> {
         // The whole tag body (`name attr='v' ...`), found in the input; every delimiter below is
         // ASCII, so each slice of `raw` falls on character boundaries.
         let (raw, win, base) = self.str_window(start)?;
@@ -137,7 +143,8 @@ impl<'a> Parser<'a> {
         };
         let name = XmlString::from(self.checked_name(ascii_slice(raw, 0, name_len), ascii_name, "element")?);
         if name_len == bytes.len() {
-            return Ok(Element { name, attributes: XmlVec::new(), children: XmlVec::new() });
+            push_with(out, || Node::Element(Element { name, attributes: XmlVec::new(), children: XmlVec::new() }));
+            return Ok(());
         }
         // The attributes are scanned here rather than with quick-xml's iterator: one pass over
         // the tag that also checks names and enforces what quick-xml leaves out (whitespace
@@ -238,12 +245,13 @@ impl<'a> Parser<'a> {
                     return Err(self.malformed_here(format!("in attribute {key} of <{name}>: {m}")));
                 }
             };
-            scratch.push(Attribute { name: XmlString::from(key), value });
+            push_with(scratch, || Attribute { name: XmlString::from(key), value });
         }
         // One allocation of the exact length; the attributes move out and `scratch` is left
         // empty for the next tag.
         let attributes = take_tail(scratch, 0);
-        Ok(Element { name, attributes, children: XmlVec::new() })
+        push_with(out, || Node::Element(Element { name, attributes, children: XmlVec::new() }));
+        Ok(())
     }
 }
 
@@ -251,6 +259,24 @@ impl<'a> Parser<'a> {
 #[inline(always)]
 fn take_tail<T>(v: &mut Vec<T>, start: usize) -> XmlVec<T> {
     XmlVec::take_tail_of(v, start)
+}
+
+/// Appends `make()` to `v`, making room first, so that the value is built where it is stored:
+/// built before a possible reallocation (as `v.push(value)` does), a node lives on the stack,
+/// written in pieces (a one-byte variant tag among them), and is then read back in wider
+/// blocks, and each such read waits for the writes it straddles.
+#[inline(always)]
+fn push_with<T>(v: &mut Vec<T>, make: impl FnOnce() -> T) {
+    if v.len() == v.capacity() {
+        v.reserve(1);
+    }
+    let len = v.len();
+    // SAFETY: there is room at `len`; the length covers the slot only once it is written (if
+    // `make` panics, `v` is unchanged).
+    unsafe {
+        v.as_mut_ptr().add(len).write(make());
+        v.set_len(len + 1);
+    }
 }
 
 /// `raw[start..end]` for positions that are at ASCII bytes or at the end of `raw` (the tag
@@ -293,7 +319,7 @@ fn push_plain_text(children: &mut Vec<Node>, own_start: usize, text: &str) {
     if children.len() > own_start && matches!(children.last(), Some(Node::Text(_))) {
         push_text(children, own_start, text.into());
     } else {
-        children.push(Node::Text(XmlString::from(text)));
+        push_with(children, || Node::Text(XmlString::from(text)));
     }
 }
 
@@ -302,7 +328,7 @@ fn push_text(children: &mut Vec<Node>, own_start: usize, text: std::borrow::Cow<
     if let Some(Node::Text(prev)) = children.get_mut(own_start..).and_then(|own| own.last_mut()) {
         prev.push_str(&text);
     } else {
-        children.push(Node::Text(XmlString::from(text)));
+        push_with(children, || Node::Text(XmlString::from(text)));
     }
 }
 
@@ -368,18 +394,18 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
-                let el = p.element_start(&start, attr_scratch)?;
                 open.push(content.len());
-                content.push(Node::Element(el));
+                p.element_start(&start, attr_scratch, content)?;
             }
             Ok(Event::Empty(start)) => {
-                let el = p.element_start(&start, attr_scratch)?;
-                if !open.is_empty() {
-                    content.push(Node::Element(el));
-                } else if root.is_none() {
-                    root = Some(el);
-                } else {
+                if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
+                }
+                p.element_start(&start, attr_scratch, content)?;
+                if open.is_empty() {
+                    if let Some(Node::Element(el)) = content.pop() {
+                        root = Some(el);
+                    }
                 }
             }
             Ok(Event::End(_)) => {
