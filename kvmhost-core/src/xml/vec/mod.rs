@@ -179,7 +179,7 @@ impl<T> XmlVec<T> {
         let need = len.checked_add(additional).expect("XmlVec capacity overflow");
         let cap = self.capacity();
         if need > cap {
-            self.reallocate(need.max(cap * 2).max(4));
+            self.reallocate(need.max(cap.saturating_mul(2)).max(4));
         }
     }
 
