@@ -48,11 +48,7 @@ impl<'a> Parser<'a> {
     where
         'a: 'b,
     {
-        let off = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-        match self.input.get(off..off.saturating_add(bytes.len())) {
-            Some(s) if s.as_ptr() == bytes.as_ptr() => Ok(s),
-            _ => self.str_of_copy(bytes),
-        }
+        self.str_window(bytes).map(|(s, _, _)| s)
     }
 
     /// Whether text (a slice of the input) holds no character that needs a closer look (see
@@ -122,8 +118,8 @@ impl<'a> Parser<'a> {
 
     /// Builds the element of a start tag: its name and attributes, checked and decoded in one
     /// pass over the tag. `scratch` is an empty vector kept across calls, so that the element
-    /// gets an exactly sized attribute vector without counting first.
-    /// The element is appended to `out` (written in place: see [`push_with`]).
+    /// gets an exactly sized attribute vector without counting first. The element is appended
+    /// to `out` (written in place: see [`push_with`]).
     fn element_start(
         &self,
         start: &BytesStart<'_>,
@@ -249,16 +245,10 @@ impl<'a> Parser<'a> {
         }
         // One allocation of the exact length; the attributes move out and `scratch` is left
         // empty for the next tag.
-        let attributes = take_tail(scratch, 0);
+        let attributes = XmlVec::take_tail_of(scratch, 0);
         push_with(out, || Node::Element(Element { name, attributes, children: XmlVec::new() }));
         Ok(())
     }
-}
-
-/// Moves `v[start..]` into a new, exactly sized [`XmlVec`] (one block, one copy).
-#[inline(always)]
-fn take_tail<T>(v: &mut Vec<T>, start: usize) -> XmlVec<T> {
-    XmlVec::take_tail_of(v, start)
 }
 
 /// Appends `make()` to `v`, making room first, so that the value is built where it is stored:
@@ -411,7 +401,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
             Ok(Event::End(_)) => {
                 // quick-xml checks that end names match their start.
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                let children = take_tail(content, at + 1);
+                let children = XmlVec::take_tail_of(content, at + 1);
                 if open.is_empty() {
                     if let Some(Node::Element(mut el)) = content.pop() {
                         el.children = children;

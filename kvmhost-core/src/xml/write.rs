@@ -4,9 +4,10 @@
 //! ends are escaped so that a conforming parser reads back exactly the stored values.
 //!
 //! The writer is on the hot path of every parse/edit/write cycle, so the common case is kept
-//! short: names are checked against a byte table (the full XML `Name` rule runs only for
-//! non-ASCII names), values and text are classified by a branch-free table pass and copied
-//! whole when they need no escaping, and small copies avoid a `memcpy` call.
+//! short: names, values and text of up to 16 bytes are checked in one 16-byte step
+//! ([`super::scan`]), longer ones by a branch-free byte-table pass (the full XML `Name` rule
+//! runs only for non-ASCII names); clean values are copied whole, and small copies avoid a
+//! `memcpy` call.
 
 use super::{
     check_xml_chars, check_xml_name, is_xml_char, Document, Element, Node, XmlError, ASCII_NAME_CHAR, ASCII_NAME_START,
@@ -26,7 +27,8 @@ fn check_name_slow(name: &str) -> Result<(), XmlError> {
     })
 }
 
-/// Checks an element or attribute name: a table pass for ASCII names, the full rule otherwise.
+/// Checks an element or attribute name: one 16-byte step (up to 16 bytes) or a table pass
+/// for ASCII names, the full rule otherwise.
 #[inline(always)]
 fn check_name(name: &str) -> Result<(), XmlError> {
     let b = name.as_bytes();
@@ -81,13 +83,24 @@ const fn special_bytes(in_attribute: bool) -> [u8; 256] {
     t
 }
 
-/// Whether `s` has no byte that `special` marks (a branch-free table pass).
+/// The bytes that need escaping or refusing in an attribute value or in text.
+#[inline(always)]
+fn special_bytes_of(in_attribute: bool) -> &'static [u8; 256] {
+    if in_attribute {
+        &ATTRIBUTE_SPECIAL
+    } else {
+        &TEXT_SPECIAL
+    }
+}
+
+/// Whether `s` needs no escaping or refusing: one 16-byte step for up to 16 bytes, else a
+/// branch-free table pass.
 #[inline(always)]
 fn is_clean(s: &str, in_attribute: bool) -> bool {
     if let Some(clean) = super::scan::writes_verbatim(s.as_bytes(), in_attribute) {
         return clean;
     }
-    let special = if in_attribute { &ATTRIBUTE_SPECIAL } else { &TEXT_SPECIAL };
+    let special = special_bytes_of(in_attribute);
     let mut any = 0u8;
     for &b in s.as_bytes() {
         any |= special[b as usize];
@@ -183,7 +196,7 @@ impl Out {
             self.put(s.as_bytes());
             Ok(())
         } else {
-            self.escaped_slow(s, if in_attribute { &ATTRIBUTE_SPECIAL } else { &TEXT_SPECIAL }, context)
+            self.escaped_slow(s, special_bytes_of(in_attribute), context)
         }
     }
 

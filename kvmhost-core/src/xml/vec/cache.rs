@@ -94,3 +94,13 @@ pub(super) fn release(block: NonNull<u8>, size: usize) {
     // SAFETY: `block` came from `allocate(size)`, i.e. from `alloc` with this layout.
     unsafe { dealloc(block.as_ptr(), layout(size)) }
 }
+
+/// How many freed blocks of `size` bytes this thread's cache holds (for tests).
+#[cfg(test)]
+pub(super) fn cached(size: usize) -> usize {
+    CACHE.with(|c| {
+        // SAFETY: a read of this thread's counts; nothing else holds the lists meanwhile.
+        let lists = unsafe { &*c.0.get() };
+        lists.counts[size / STEP] as usize
+    })
+}

@@ -335,7 +335,8 @@ impl<T> XmlVec<T> {
         unsafe { self.set_len_(kept) };
     }
 
-    /// Moves `v[start..]` into a new, exactly sized vector; `v` keeps `v[..start]`.
+    /// Moves `v[start..]` into a new, exactly sized vector (one block, one copy); `v` keeps
+    /// `v[..start]`.
     pub(crate) fn take_tail_of(v: &mut Vec<T>, start: usize) -> XmlVec<T> {
         let n = v.len().saturating_sub(start);
         if n == 0 {

@@ -78,13 +78,26 @@ fn freed_blocks_are_reused_on_the_same_thread() {
 
 #[test]
 fn blocks_cross_threads_and_the_cache_is_bounded() {
-    // Made on one thread, dropped on another: the block joins that thread's cache (or goes
-    // back to the allocator), and that thread's cache is freed when it ends.
+    // Made on this thread, dropped on another: the blocks join that thread's cache up to its
+    // bound, the rest go back to the allocator (and that cache is freed when the thread ends).
     let vs: Vec<XmlVec<u32>> = (0..(CACHED_PER_SIZE * 2)).map(|i| XmlVec::from(vec![i as u32; 3])).collect();
-    std::thread::spawn(move || drop(vs)).join().unwrap();
+    let size = block_size::<u32>(3);
+    let cached_there = std::thread::spawn(move || {
+        let before = super::cache::cached(size);
+        drop(vs);
+        (before, super::cache::cached(size))
+    })
+    .join()
+    .unwrap();
+    assert_eq!(cached_there, (0, CACHED_PER_SIZE));
+    // Blocks over the cached size bypass the cache.
     let big: XmlVec<u8> = XmlVec::from(vec![7u8; CACHED_BLOCK_MAX * 2]);
     assert_eq!(big.len(), CACHED_BLOCK_MAX * 2);
     assert!(big.iter().all(|b| *b == 7));
+    let size = block_size::<u8>(big.capacity());
+    let before = super::cache::cached(size.min(CACHED_BLOCK_MAX));
+    drop(big);
+    assert_eq!(super::cache::cached(size.min(CACHED_BLOCK_MAX)), before);
 }
 
 #[test]
