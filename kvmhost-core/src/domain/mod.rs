@@ -86,6 +86,9 @@ pub enum DomainError {
         /// The attribute's path (`/domain/cpu/feature[1]/@name`).
         path: String,
     },
+    /// An interface libvirt would refuse (see [`Interface::validate`]).
+    #[error(transparent)]
+    Interface(#[from] InterfaceError),
     /// A value a builder or setter cannot accept.
     #[error("invalid domain at {path}: {reason}")]
     Invalid {
