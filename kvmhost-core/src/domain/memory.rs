@@ -343,8 +343,8 @@ impl Domain {
     /// both become `m`, so the guest boots with the new size (setting `<memory>` alone would
     /// leave the balloon at the old `<currentMemory>`). `<currentMemory>` is written even when
     /// the document had none, as virt-xml and libvirt itself write it; it takes the amount
-    /// only (`slots` and `dumpCore` belong to `<memory>`). `<memory>` is merged: its other
-    /// attributes stay unless `m` sets them. `None` removes both.
+    /// only (`slots` and `dumpCore` belong to `<memory>`). `<memory>` keeps its `dumpCore` and
+    /// `slots` unless `m` sets them. `None` removes both.
     ///
     /// To set one of them alone, use [`Domain::set_memory_only`] or
     /// [`Domain::set_current_memory`]. With a `<cpu><numa>` topology libvirt derives
@@ -352,14 +352,23 @@ impl Domain {
     ///
     /// ```
     /// use kvmhost_core::domain::{Domain, Memory};
-    /// let mut d = Domain::parse("<domain>\n  <memory unit='KiB'>1048576</memory>\n  \
+    /// let mut d = Domain::parse("<domain>\n  <memory unit='KiB' dumpCore='off'>1048576</memory>\n  \
     ///                            <currentMemory unit='KiB'>524288</currentMemory>\n</domain>").unwrap();
     /// d.set_memory(Some(&Memory::gib(3)));
     /// assert_eq!(d.current_memory().unwrap(), Some(Memory::gib(3)));
-    /// assert!(d.to_xml().unwrap().contains(">3</memory>\n  <currentMemory unit=\"GiB\">3</currentMemory>"));
+    /// assert!(d.to_xml().unwrap().contains(
+    ///     "<memory unit=\"GiB\" dumpCore=\"off\">3</memory>\n  <currentMemory unit=\"GiB\">3</currentMemory>"));
     /// ```
     pub fn set_memory(&mut self, m: Option<&Memory>) {
-        self.set_memory_only(m);
+        let merged = m.map(|m| {
+            let mut m = m.clone();
+            if let Ok(Some(old)) = self.memory() {
+                m.slots = m.slots.or(old.slots);
+                m.dump_core = m.dump_core.or(old.dump_core);
+            }
+            m
+        });
+        self.set_memory_only(merged.as_ref());
         let current = m.map(|m| Memory { value: m.value, unit: m.unit, slots: None, dump_core: None });
         self.set_current_memory(current.as_ref());
     }

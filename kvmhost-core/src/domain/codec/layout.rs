@@ -159,7 +159,10 @@ pub(super) fn insert_indented(el: &mut Element, pos: usize, mut child: Element) 
         el.children.insert(pos, Node::Element(child));
         return;
     };
-    let unit = indent_unit(el).to_string();
+    // The unit is the step from the closing tag to this line (documents are not always
+    // consistent: the line the child copies is the one to go one unit deeper from).
+    let own = closing_break(el).and_then(|c| indentation(&ws).strip_prefix(indentation(c))).filter(|u| !u.is_empty());
+    let unit = own.unwrap_or_else(|| indent_unit(el)).to_string();
     indent_subtree(&mut child, indentation(&ws), &unit, newline(&ws));
     if pos > 0 && line_break(&el.children[pos - 1]).is_some() {
         // The break before `pos` now introduces `child`; the node that was at `pos` gets a copy.
