@@ -1,33 +1,4 @@
-//! Where a new child element goes and how it is indented.
-//!
-//! A typed edit that adds an element (a device, `<currentMemory>`, a `<vlan>` inside an
-//! existing interface, …) inserts it at libvirt's canonical position and lays it out like the
-//! document around it:
-//!
-//! - the new element gets the line break and indentation its siblings have;
-//! - a freshly built subtree (elements holding only elements, no text at all) is indented
-//!   below it, one *indent unit* per level, closing tags aligned with their opening tags;
-//! - the indent unit is the step between the parent's closing-tag indentation and its
-//!   children's indentation (`"\n  </devices>"` vs `"\n    <disk"` gives two spaces); when the
-//!   parent does not show it, the first such step found inside the parent, else two spaces
-//!   (libvirt's own);
-//! - a parent whose children are not on lines of their own (a one-line document, an inline
-//!   `<os><type>hvm</type></os>`) gets no whitespace at all;
-//! - existing nodes are never changed, and a subtree that already holds text (formatted by its
-//!   author, or mixed content) is inserted as it is.
-//!
-//! ```
-//! use kvmhost_core::domain::codec::insert_child;
-//! use kvmhost_core::xml::{Document, Element};
-//! let mut d = Document::parse("<domain>\n    <devices>\n        <disk/>\n    </devices>\n</domain>").unwrap();
-//! let mut nic = Element::new("interface");
-//! nic.push_element(Element::new("model"));
-//! insert_child(d.root.child_mut("devices").unwrap(), nic, &["disk", "interface"]);
-//! assert_eq!(
-//!     d.to_xml().unwrap(),
-//!     "<domain>\n    <devices>\n        <disk/>\n        <interface>\n            <model/>\n        </interface>\n    </devices>\n</domain>"
-//! );
-//! ```
+//! Where a new child element goes and how it is indented (see [`insert_child`]).
 
 use crate::xml::{Element, Node, XmlString};
 
@@ -146,7 +117,7 @@ fn indent_subtree(el: &mut Element, indent: &str, unit: &str, nl: &str) {
     el.children.push(Node::Text(format!("{nl}{indent}").into()));
 }
 
-/// Inserts `child` at `pos`, laid out like the children around it (see the module docs).
+/// Inserts `child` at `pos`, laid out like the children around it (see [`insert_child`]).
 pub(super) fn insert_indented(el: &mut Element, pos: usize, mut child: Element) {
     let before = sibling_breaks(el).filter(|&i| i < pos).last().or_else(|| sibling_breaks(el).next());
     let ws: Option<String> = match (before, closing_break(el)) {
@@ -175,7 +146,36 @@ pub(super) fn insert_indented(el: &mut Element, pos: usize, mut child: Element) 
 }
 
 /// Inserts a new child element at its canonical place (after its peers, per `order`), laid out
-/// like the document (see the [module docs](self)).
+/// like the document.
+///
+/// A typed edit that adds an element (a device, `<currentMemory>`, a `<vlan>` inside an
+/// existing interface, …) inserts it at libvirt's canonical position and lays it out like the
+/// document around it:
+///
+/// - the new element gets the line break and indentation its siblings have;
+/// - a freshly built subtree (elements holding only elements, no text at all) is indented
+///   below it, one *indent unit* per level, closing tags aligned with their opening tags;
+/// - the indent unit is the step between the parent's closing-tag indentation and the
+///   indentation the new element copies (`"\n  </devices>"` vs `"\n    <disk"`: two spaces);
+///   when the parent does not show it, the first such step found inside the parent, else two
+///   spaces (libvirt's own);
+/// - a parent whose children are not on lines of their own (a one-line document, an inline
+///   `<os><type>hvm</type></os>`) gets no whitespace at all;
+/// - existing nodes are never changed, and a subtree that already holds text (formatted by its
+///   author, or mixed content) is inserted as it is.
+///
+/// ```
+/// use kvmhost_core::domain::codec::insert_child;
+/// use kvmhost_core::xml::{Document, Element};
+/// let mut d = Document::parse("<domain>\n    <devices>\n        <disk/>\n    </devices>\n</domain>").unwrap();
+/// let mut nic = Element::new("interface");
+/// nic.push_element(Element::new("model"));
+/// insert_child(d.root.child_mut("devices").unwrap(), nic, &["disk", "interface"]);
+/// assert_eq!(
+///     d.to_xml().unwrap(),
+///     "<domain>\n    <devices>\n        <disk/>\n        <interface>\n            <model/>\n        </interface>\n    </devices>\n</domain>"
+/// );
+/// ```
 pub fn insert_child(el: &mut Element, child: Element, order: &[&str]) {
     let pos = insert_position(el, &child.name, order);
     insert_indented(el, pos, child);

@@ -236,11 +236,9 @@ mod tests {
         assert_eq!(refused(Interface::bridge("br0")), "a Linux bridge (no <virtualport type='openvswitch'/>)");
         assert_eq!(refused(Interface::direct("eth0", "vepa")), "a macvtap interface in mode 'vepa'");
         assert_eq!(refused(Interface::user()), "an interface of type 'user'");
-        let mut hostdev = Interface::default();
-        hostdev.interface_type = Some(InterfaceType::Hostdev);
-        assert_eq!(hostdev.with_vlan(vlan).validate(), Ok(()));
-        let mut unknown = Interface::default();
-        unknown.interface_type = Some(InterfaceType::Other("future".into()));
-        assert_eq!(unknown.with_vlan(vlan).validate(), Ok(()));
+        for t in [InterfaceType::Hostdev, InterfaceType::Other("future".into())] {
+            let nic = Interface { interface_type: Some(t), ..Interface::default() };
+            assert_eq!(nic.with_vlan(vlan).validate(), Ok(()));
+        }
     }
 }
