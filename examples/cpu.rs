@@ -101,7 +101,8 @@ fn run(cmd: &str, a: &Args) -> Result<String, String> {
             for f in &a.files {
                 cpus.extend(load_cpus(f)?);
             }
-            let b = cpu::baseline(&map, &cpus, a.expand, a.migratable).map_err(|e| e.to_string())?;
+            let opts = cpu::BaselineOptions::new().expand_features(a.expand).migratable(a.migratable);
+            let b = cpu::baseline(&map, &cpus, &opts).map_err(|e| e.to_string())?;
             Ok(b.to_xml())
         }
         "decode" => {

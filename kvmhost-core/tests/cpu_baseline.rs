@@ -3,7 +3,7 @@
 
 mod common;
 
-use kvmhost_core::cpu::{baseline, compare_defs, CpuDef};
+use kvmhost_core::cpu::{baseline, compare_defs, BaselineOptions, CpuDef};
 use kvmhost_core::xml::Document;
 
 /// The `<cpu>` elements of a `<cpuTest>` file (or a single `<cpu>`).
@@ -28,7 +28,7 @@ fn manifest_baseline_cases() {
         let migratable = flags.contains("MIGRATABLE");
         let cpus = load_multi(&dir.join(format!("x86_64-baseline-{name}.xml")));
         total += 1;
-        let got = baseline(&map, &cpus, expand, migratable);
+        let got = baseline(&map, &cpus, &BaselineOptions::new().expand_features(expand).migratable(migratable));
         if expected == "-1" {
             if let Ok(cpu) = got {
                 failures.push(format!("{name}: expected an error, got {}", cpu.to_xml()));
@@ -71,16 +71,16 @@ fn manifest_baseline_cases() {
 fn baseline_errors_are_explained() {
     let Some((corpus, map)) = common::corpus_and_map() else { return };
     let cpus = load_multi(&corpus.join("cputest/x86_64-baseline-incompatible-vendors.xml"));
-    let e = baseline(&map, &cpus, false, false).unwrap_err();
+    let e = baseline(&map, &cpus, &BaselineOptions::new()).unwrap_err();
     assert_eq!(e.to_string(), "CPU vendors do not match");
-    assert!(baseline(&map, &[], false, false).is_err());
+    assert!(baseline(&map, &[], &BaselineOptions::new()).is_err());
     let bogus = CpuDef::parse("<cpu><arch>x86_64</arch><model>Penryn</model><vendor>Bogus</vendor></cpu>").unwrap();
-    assert_eq!(baseline(&map, &[bogus], false, false).unwrap_err().to_string(), "Unknown CPU vendor Bogus");
+    assert_eq!(baseline(&map, &[bogus], &BaselineOptions::new()).unwrap_err().to_string(), "Unknown CPU vendor Bogus");
     let bad = CpuDef::parse("<cpu><arch>x86_64</arch><model>Nope</model></cpu>").unwrap();
-    assert!(baseline(&map, &[bad], false, false).is_err());
+    assert!(baseline(&map, &[bad], &BaselineOptions::new()).is_err());
     let amd_model =
         CpuDef::parse("<cpu><arch>x86_64</arch><model>Opteron_G3</model><vendor>Intel</vendor></cpu>").unwrap();
     let intel = CpuDef::parse("<cpu><arch>x86_64</arch><model>Penryn</model><vendor>Intel</vendor></cpu>").unwrap();
-    let e = baseline(&map, &[intel, amd_model], false, false).unwrap_err();
+    let e = baseline(&map, &[intel, amd_model], &BaselineOptions::new()).unwrap_err();
     assert!(e.to_string().contains("differs from vendor Intel"), "{e}");
 }
