@@ -476,17 +476,19 @@ fn migration_safe_cpu_matches_qemu_driver_baseline() {
         }
         sets.push(set);
     }
-    let mut tally = Tally::default();
     let file = root.join("cpus.xml");
-    for (k, set) in sets.iter().enumerate() {
+    std::fs::write(&file, "<cpu><arch>x86_64</arch><model>Penryn</model></cpu>").unwrap();
+    let (ok, out) = virsh(&uri, &["cpu-baseline", file.to_str().unwrap()]);
+    if !ok {
+        std::fs::remove_dir_all(&root).ok();
+        println!("SKIP: cpu-baseline on qemu:///embed does not work here: {out}");
+        return;
+    }
+    let mut tally = Tally::default();
+    for set in &sets {
         let xmls: Vec<String> = set.iter().map(Input::xml).collect();
         std::fs::write(&file, xmls.concat()).unwrap();
         let (ok, out) = virsh(&uri, &["cpu-baseline", "--migratable", file.to_str().unwrap()]);
-        if k == 0 && !ok && !out.contains("<cpu") && out.contains("embed") {
-            std::fs::remove_dir_all(&root).ok();
-            println!("SKIP: qemu:///embed does not open here: {out}");
-            return;
-        }
         let theirs = if ok { Ok(out.trim().to_string()) } else { Err(out) };
         let hosts: Vec<ClusterHost> = xmls
             .iter()
