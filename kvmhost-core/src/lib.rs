@@ -18,6 +18,7 @@
 //! assert!(d.to_xml().unwrap().contains("<name>vm2</name>"));
 //! ```
 
+pub mod config;
 pub mod cpu;
 pub mod domain;
 pub mod testdata;
