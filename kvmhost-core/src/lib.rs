@@ -21,5 +21,6 @@
 pub mod config;
 pub mod cpu;
 pub mod domain;
+pub mod preflight;
 pub mod testdata;
 pub mod xml;

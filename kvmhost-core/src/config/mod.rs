@@ -148,8 +148,26 @@ pub fn read_text(path: impl AsRef<Path>) -> Result<Option<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("open", e)),
     };
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(|e| io("read", e))?;
+    // One read for a regular file (its size is known); pseudo files report 0 and are read on.
+    let hint = file.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_FILE_SIZE) as usize;
+    let mut bytes = vec![0u8; if hint == 0 { 16 * 1024 } else { hint + 1 }];
+    let mut len = 0;
+    let mut file = file;
+    loop {
+        if len == bytes.len() {
+            if len as u64 > MAX_FILE_SIZE {
+                break;
+            }
+            bytes.resize((len * 2).min(MAX_FILE_SIZE as usize + 1).max(len + 1), 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io("read", e)),
+        }
+    }
+    bytes.truncate(len);
     if bytes.len() as u64 > MAX_FILE_SIZE {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(bytes.len() as u64);
         return Err(ConfigError::TooLarge { path: path.to_path_buf(), size, limit: MAX_FILE_SIZE });
