@@ -161,13 +161,19 @@ fn main() -> ExitCode {
             r = (|| {
                 let diff = p.diff();
                 if a.dry_run {
-                    writeln!(out, "\n--fix --dry-run: {} file(s) would change{}", p.edits.len(), if diff.is_empty() { "" } else { ":" })?;
+                    writeln!(
+                        out,
+                        "\n--fix --dry-run: {} file(s) would change{}",
+                        p.edits.len(),
+                        if diff.is_empty() { "" } else { ":" }
+                    )?;
                     out.write_all(diff.as_bytes())?;
                 } else {
                     let changed: Vec<_> = applied.iter().filter(|x| x.changed).collect();
                     writeln!(out, "\n--fix: {} file(s) changed", changed.len())?;
                     for x in changed {
-                        let backup = x.backup.as_ref().map(|b| format!(" (backup {})", b.display())).unwrap_or_default();
+                        let backup =
+                            x.backup.as_ref().map(|b| format!(" (backup {})", b.display())).unwrap_or_default();
                         writeln!(out, "  {}{backup}", x.path.display())?;
                     }
                 }

@@ -227,7 +227,15 @@ impl Check {
             Verdict::Advice { message, remedy, fixes } => (Status::Warn, message, Some(remedy), fixes),
             Verdict::Unknown(m) => (Status::Unknown, m, None, Vec::new()),
         };
-        CheckResult { id: self.id.clone(), title: self.title.clone(), severity: self.severity, status, message, remedy, fixes }
+        CheckResult {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            severity: self.severity,
+            status,
+            message,
+            remedy,
+            fixes,
+        }
     }
 }
 
@@ -289,7 +297,12 @@ impl Report {
             checks: self
                 .checks
                 .iter()
-                .map(|c| ContractCheck { id: &c.id, status: c.status, message: &c.message, remedy: c.remedy.as_deref() })
+                .map(|c| ContractCheck {
+                    id: &c.id,
+                    status: c.status,
+                    message: &c.message,
+                    remedy: c.remedy.as_deref(),
+                })
                 .collect(),
         }
     }

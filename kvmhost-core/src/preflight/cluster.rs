@@ -5,16 +5,15 @@ use super::{CheckResult, Fact, HostFacts, Report, Severity, Status};
 use crate::cpu::{migration_safe_cpu, placement, ClusterHost, CpuMap};
 use std::collections::BTreeMap;
 
-fn result(id: &str, title: &str, severity: Severity, status: Status, message: String, remedy: Option<String>) -> CheckResult {
-    CheckResult {
-        id: id.into(),
-        title: title.into(),
-        severity,
-        status,
-        message,
-        remedy,
-        fixes: Vec::new(),
-    }
+fn result(
+    id: &str,
+    title: &str,
+    severity: Severity,
+    status: Status,
+    message: String,
+    remedy: Option<String>,
+) -> CheckResult {
+    CheckResult { id: id.into(), title: title.into(), severity, status, message, remedy, fixes: Vec::new() }
 }
 
 /// Groups hosts by a key; `Err` names the hosts whose key is unknown.
@@ -89,21 +88,50 @@ fn fact_str<T>(f: &Fact<T>, show: impl Fn(&T) -> String) -> Result<String, Strin
 /// ```
 pub fn cluster_checks(map: Option<&CpuMap>, hosts: &[(String, HostFacts)]) -> Report {
     let mut checks = vec![
-        same(hosts, "cluster-os", "same Linux release on every host", Severity::Required, "install the same release on every host of the cluster", |f| {
-            fact_str(&f.os, |o| format!("{} {}", o.id, o.version_id.as_deref().unwrap_or("?")))
-        }),
-        same(hosts, "cluster-arch", "same CPU architecture", Severity::Required, "put hosts of other architectures in another cluster", |f| {
-            fact_str(&f.kernel, |k| k.machine.clone())
-        }),
-        same(hosts, "cluster-cpu-count", "same number of CPUs", Severity::Recommended, "the guide asks for identical hosts; keep differing ones in another cluster", |f| {
-            fact_str(&f.cpu, |c| format!("{} logical CPUs", c.logical_cpus))
-        }),
-        same(hosts, "cluster-libvirt", "same libvirt version", Severity::Recommended, "upgrade every host to the same libvirt (migration to an older one can fail)", |f| {
-            fact_str(&f.libvirt, |p| p.as_ref().map_or("not installed".into(), |p| format!("libvirt {}", p.version)))
-        }),
-        same(hosts, "cluster-qemu", "same QEMU version", Severity::Recommended, "upgrade every host to the same QEMU (migration to an older one can fail)", |f| {
-            fact_str(&f.qemu, |p| p.as_ref().map_or("not installed".into(), |p| format!("QEMU {}", p.version)))
-        }),
+        same(
+            hosts,
+            "cluster-os",
+            "same Linux release on every host",
+            Severity::Required,
+            "install the same release on every host of the cluster",
+            |f| fact_str(&f.os, |o| format!("{} {}", o.id, o.version_id.as_deref().unwrap_or("?"))),
+        ),
+        same(
+            hosts,
+            "cluster-arch",
+            "same CPU architecture",
+            Severity::Required,
+            "put hosts of other architectures in another cluster",
+            |f| fact_str(&f.kernel, |k| k.machine.clone()),
+        ),
+        same(
+            hosts,
+            "cluster-cpu-count",
+            "same number of CPUs",
+            Severity::Recommended,
+            "the guide asks for identical hosts; keep differing ones in another cluster",
+            |f| fact_str(&f.cpu, |c| format!("{} logical CPUs", c.logical_cpus)),
+        ),
+        same(
+            hosts,
+            "cluster-libvirt",
+            "same libvirt version",
+            Severity::Recommended,
+            "upgrade every host to the same libvirt (migration to an older one can fail)",
+            |f| {
+                fact_str(&f.libvirt, |p| {
+                    p.as_ref().map_or("not installed".into(), |p| format!("libvirt {}", p.version))
+                })
+            },
+        ),
+        same(
+            hosts,
+            "cluster-qemu",
+            "same QEMU version",
+            Severity::Recommended,
+            "upgrade every host to the same QEMU (migration to an older one can fail)",
+            |f| fact_str(&f.qemu, |p| p.as_ref().map_or("not installed".into(), |p| format!("QEMU {}", p.version))),
+        ),
     ];
     checks.push(cpu_model(map, hosts));
     Report { checks }
@@ -140,7 +168,8 @@ fn cpu_model(map: Option<&CpuMap>, hosts: &[(String, HostFacts)]) -> CheckResult
         // A host stands out when the others alone could share a CPU it cannot run.
         let mut outliers = Vec::new();
         for (i, h) in members.iter().enumerate() {
-            let others: Vec<ClusterHost> = members.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, m)| m.clone()).collect();
+            let others: Vec<ClusterHost> =
+                members.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, m)| m.clone()).collect();
             if others.is_empty() {
                 continue;
             }

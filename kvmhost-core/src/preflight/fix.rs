@@ -153,7 +153,11 @@ fn edit_for(path: &Path, file: &str, fixes: &[(&str, &Fix)]) -> Result<Option<Fi
                         let current = v.get(name).unwrap_or("").to_string();
                         let has = current.split_whitespace().any(|w| w == arg || present.iter().any(|p| p == w));
                         if !has {
-                            let new = if current.trim().is_empty() { arg.clone() } else { format!("{} {arg}", current.trim()) };
+                            let new = if current.trim().is_empty() {
+                                arg.clone()
+                            } else {
+                                format!("{} {arg}", current.trim())
+                            };
                             v.set(name, &new).map_err(err)?;
                         }
                     }

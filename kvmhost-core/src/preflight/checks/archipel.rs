@@ -25,7 +25,12 @@ pub fn qemu_spice() -> Check {
             Fact::Known(None) => {
                 return Verdict::problem(
                     "QEMU is not installed",
-                    install(f, &format!("qemu-system-x86 {}", spice_pkg.0), &format!("qemu-kvm {}", spice_pkg.1), ("libvirtd", "libvirtd")),
+                    install(
+                        f,
+                        &format!("qemu-system-x86 {}", spice_pkg.0),
+                        &format!("qemu-kvm {}", spice_pkg.1),
+                        ("libvirtd", "libvirtd"),
+                    ),
                 )
             }
             Fact::Unknown(e) => return Verdict::Unknown(format!("QEMU unknown: {e}")),
@@ -36,7 +41,10 @@ pub fn qemu_spice() -> Check {
         match &f.qemu_spice {
             Fact::Known(true) => Verdict::Pass(format!("QEMU {} with SPICE ({})", qemu.version, qemu.source)),
             Fact::Known(false) => Verdict::problem(
-                format!("QEMU {} is built with modules and its SPICE module (ui-spice-core) is not installed", qemu.version),
+                format!(
+                    "QEMU {} is built with modules and its SPICE module (ui-spice-core) is not installed",
+                    qemu.version
+                ),
                 install(f, spice_pkg.0, spice_pkg.1, ("libvirtd", "libvirtd")),
             ),
             Fact::Unknown(e) => Verdict::Unknown(format!("QEMU {}: SPICE support unknown: {e}", qemu.version)),

@@ -75,7 +75,9 @@ pub fn fqdn() -> Check {
             Ok(h) => h,
             Err(v) => return v,
         };
-        let hosts_line = |domain: &str| format!("add \"IP {0}.{domain} {0}\" to /etc/hosts (IP: the host's management address)", h.name);
+        let hosts_line = |domain: &str| {
+            format!("add \"IP {0}.{domain} {0}\" to /etc/hosts (IP: the host's management address)", h.name)
+        };
         match (&h.fqdn, h.search_domains.first()) {
             (Some(fqdn), _) => Verdict::Pass(format!("{fqdn} (from {})", h.fqdn_source.as_deref().unwrap_or("?"))),
             (None, Some(domain)) => Verdict::advice(
@@ -104,8 +106,10 @@ pub fn ntp() -> Check {
     Check::new("ntp", "clock synchronised by NTP", Severity::Required, |f: &HostFacts| {
         let daemons = f.time_daemons.known().cloned().unwrap_or_default();
         let running: Vec<String> = daemons.iter().filter(|d| d.running == Some(true)).map(|d| d.name.clone()).collect();
-        let configured: Vec<String> =
-            daemons.iter().map(|d| format!("{}{}", d.name, d.config.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())).collect();
+        let configured: Vec<String> = daemons
+            .iter()
+            .map(|d| format!("{}{}", d.name, d.config.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()))
+            .collect();
         let start = daemons.first().map(|d| {
             let unit = match d.name.as_str() {
                 "chronyd" => "chrony",
@@ -118,16 +122,23 @@ pub fn ntp() -> Check {
         let clock = match &f.clock {
             Fact::Known(c) => c,
             Fact::Unknown(why) => {
-                return Verdict::Unknown(format!("clock synchronisation unknown ({why}); NTP daemons: {}", list(&configured)))
+                return Verdict::Unknown(format!(
+                    "clock synchronisation unknown ({why}); NTP daemons: {}",
+                    list(&configured)
+                ))
             }
         };
         match (clock.synchronised, running.is_empty(), daemons.is_empty()) {
-            (true, false, _) => Verdict::Pass(format!("synchronised ({}); running: {}", clock.detail, running.join(", "))),
+            (true, false, _) => {
+                Verdict::Pass(format!("synchronised ({}); running: {}", clock.detail, running.join(", ")))
+            }
             (true, true, true) => Verdict::advice(
                 format!("the clock is synchronised now ({}) but no NTP daemon is installed", clock.detail),
                 fix,
             ),
-            (true, true, false) => Verdict::Pass(format!("synchronised ({}); configured: {}", clock.detail, list(&configured))),
+            (true, true, false) => {
+                Verdict::Pass(format!("synchronised ({}); configured: {}", clock.detail, list(&configured)))
+            }
             (false, _, _) => Verdict::problem(
                 format!(
                     "the kernel clock is not synchronised ({}); NTP daemons configured: {}, running: {}",
@@ -185,7 +196,11 @@ fn version_check(
 pub fn libvirt_version() -> Check {
     Check::new("libvirt-version", "libvirt >= 0.9.4 (0.9.11 with Open vSwitch)", Severity::Required, |f: &HostFacts| {
         let ovs = matches!(f.ovs, Fact::Known(Some(_)));
-        let (min, why) = if ovs { (Version::new(&[0, 9, 11]), " (Open vSwitch is installed)") } else { (Version::new(&[0, 9, 4]), "") };
+        let (min, why) = if ovs {
+            (Version::new(&[0, 9, 11]), " (Open vSwitch is installed)")
+        } else {
+            (Version::new(&[0, 9, 4]), "")
+        };
         let cmd = install(f, "libvirt-daemon-system", "libvirt", ("libvirtd", "libvirtd"));
         version_check(f, "libvirt", &f.libvirt, min, why, cmd)
     })
@@ -202,7 +217,9 @@ pub fn qemu_version() -> Check {
 /// `ovs-version`: Open vSwitch >= 1.7.1 when it is used.
 pub fn ovs_version() -> Check {
     Check::new("ovs-version", "Open vSwitch >= 1.7.1 (if used)", Severity::Required, |f: &HostFacts| match &f.ovs {
-        Fact::Known(None) => Verdict::Pass("Open vSwitch is not installed: Linux bridges (CloudStack's default)".into()),
+        Fact::Known(None) => {
+            Verdict::Pass("Open vSwitch is not installed: Linux bridges (CloudStack's default)".into())
+        }
         other => version_check(f, "Open vSwitch", other, Version::new(&[1, 7, 1]), "", String::new()),
     })
 }
@@ -224,7 +241,11 @@ pub fn selinux() -> Check {
         if s.config == Fact::Known(Some(SelinuxMode::Enforcing)) {
             problems.push("/etc/selinux/config sets SELINUX=enforcing (enforced again at boot)".into());
             steps.push("set SELINUX=permissive in /etc/selinux/config".into());
-            fixes.push(Fix::ShellVar { file: "/etc/selinux/config".into(), name: "SELINUX".into(), value: "permissive".into() });
+            fixes.push(Fix::ShellVar {
+                file: "/etc/selinux/config".into(),
+                name: "SELINUX".into(),
+                value: "permissive".into(),
+            });
         }
         if !problems.is_empty() {
             return Verdict::Problem {
@@ -253,7 +274,11 @@ pub fn apparmor() -> Check {
             Ok(a) => a,
             Err(v) => return v,
         };
-        let enforced: Vec<String> = a.loaded.known().map(|l| l.iter().filter(|p| p.contains("(enforce)")).cloned().collect()).unwrap_or_default();
+        let enforced: Vec<String> = a
+            .loaded
+            .known()
+            .map(|l| l.iter().filter(|p| p.contains("(enforce)")).cloned().collect())
+            .unwrap_or_default();
         let pending: Vec<&String> = a.installed.iter().filter(|p| !a.disabled.contains(p)).collect();
         let enabled = a.enabled.known().copied();
         if enforced.is_empty() && (pending.is_empty() || enabled == Some(false)) {
@@ -276,11 +301,18 @@ pub fn apparmor() -> Check {
         let mut steps = Vec::new();
         let mut fixes = Vec::new();
         for p in &pending {
-            steps.push(format!("ln -s /etc/apparmor.d/{p} /etc/apparmor.d/disable/ && apparmor_parser -R /etc/apparmor.d/{p}"));
-            fixes.push(Fix::Symlink { path: format!("/etc/apparmor.d/disable/{p}"), target: format!("/etc/apparmor.d/{p}") });
+            steps.push(format!(
+                "ln -s /etc/apparmor.d/{p} /etc/apparmor.d/disable/ && apparmor_parser -R /etc/apparmor.d/{p}"
+            ));
+            fixes.push(Fix::Symlink {
+                path: format!("/etc/apparmor.d/disable/{p}"),
+                target: format!("/etc/apparmor.d/{p}"),
+            });
         }
         if steps.is_empty() {
-            steps.push("apparmor_parser -R /etc/apparmor.d/usr.sbin.libvirtd (the profile files are disabled already)".into());
+            steps.push(
+                "apparmor_parser -R /etc/apparmor.d/usr.sbin.libvirtd (the profile files are disabled already)".into(),
+            );
         }
         let pending: Vec<String> = pending.into_iter().cloned().collect();
         Verdict::Problem {
@@ -297,45 +329,54 @@ pub fn apparmor() -> Check {
 
 /// `firewall-ports`: an enabled firewall lets the KVM host's ports in.
 pub fn firewall_ports() -> Check {
-    Check::new("firewall-ports", "firewall opens 22, 1798, 16509, 16514, 5900-6100, 49152-49216", Severity::Required, |f: &HostFacts| {
-        let fws = match known(&f.firewall, "the firewall") {
-            Ok(w) => w,
-            Err(v) => return v,
-        };
-        let active: Vec<_> = fws.iter().filter(|w| w.enabled).collect();
-        if active.is_empty() {
-            let found: Vec<String> = fws.iter().map(|w| format!("{} (disabled)", w.kind)).collect();
-            return Verdict::Pass(format!(
-                "no host firewall is enabled by its configuration (ufw, firewalld, nftables, iptables; found: {})",
-                list(&found)
-            ));
-        }
-        let mut missing_all = Vec::new();
-        let mut remedy = String::new();
-        let mut ok = Vec::new();
-        for w in active {
-            let missing: Vec<_> = kvm_host_ports()
-                .into_iter()
-                .filter(|p| w.default_deny && !w.open.iter().any(|o: &PortRange| o.contains(&p.range)))
-                .collect();
-            if missing.is_empty() {
-                ok.push(format!("{} ({})", w.kind, if w.default_deny { "opens them" } else { "accepts by default" }));
-            } else {
-                missing_all.push(format!(
-                    "{} ({}) does not open {}",
-                    w.kind,
-                    w.source,
-                    missing.iter().map(|p| p.range.to_string()).collect::<Vec<_>>().join(", ")
+    Check::new(
+        "firewall-ports",
+        "firewall opens 22, 1798, 16509, 16514, 5900-6100, 49152-49216",
+        Severity::Required,
+        |f: &HostFacts| {
+            let fws = match known(&f.firewall, "the firewall") {
+                Ok(w) => w,
+                Err(v) => return v,
+            };
+            let active: Vec<_> = fws.iter().filter(|w| w.enabled).collect();
+            if active.is_empty() {
+                let found: Vec<String> = fws.iter().map(|w| format!("{} (disabled)", w.kind)).collect();
+                return Verdict::Pass(format!(
+                    "no host firewall is enabled by its configuration (ufw, firewalld, nftables, iptables; found: {})",
+                    list(&found)
                 ));
-                remedy.push_str(&render(w.kind, &missing));
             }
-        }
-        if missing_all.is_empty() {
-            Verdict::Pass(format!("enabled firewalls: {}", ok.join(", ")))
-        } else {
-            Verdict::problem(missing_all.join("; "), remedy.trim_end().to_string())
-        }
-    })
+            let mut missing_all = Vec::new();
+            let mut remedy = String::new();
+            let mut ok = Vec::new();
+            for w in active {
+                let missing: Vec<_> = kvm_host_ports()
+                    .into_iter()
+                    .filter(|p| w.default_deny && !w.open.iter().any(|o: &PortRange| o.contains(&p.range)))
+                    .collect();
+                if missing.is_empty() {
+                    ok.push(format!(
+                        "{} ({})",
+                        w.kind,
+                        if w.default_deny { "opens them" } else { "accepts by default" }
+                    ));
+                } else {
+                    missing_all.push(format!(
+                        "{} ({}) does not open {}",
+                        w.kind,
+                        w.source,
+                        missing.iter().map(|p| p.range.to_string()).collect::<Vec<_>>().join(", ")
+                    ));
+                    remedy.push_str(&render(w.kind, &missing));
+                }
+            }
+            if missing_all.is_empty() {
+                Verdict::Pass(format!("enabled firewalls: {}", ok.join(", ")))
+            } else {
+                Verdict::problem(missing_all.join("; "), remedy.trim_end().to_string())
+            }
+        },
+    )
 }
 
 /// `bridges`: the guide's bridges `cloudbr0` and `cloudbr1` exist.
@@ -345,8 +386,11 @@ pub fn bridges() -> Check {
             Ok(i) => i,
             Err(v) => return v,
         };
-        let missing: Vec<String> =
-            ["cloudbr0", "cloudbr1"].into_iter().filter(|b| !ifs.iter().any(|i| i.name == *b)).map(str::to_string).collect();
+        let missing: Vec<String> = ["cloudbr0", "cloudbr1"]
+            .into_iter()
+            .filter(|b| !ifs.iter().any(|i| i.name == *b))
+            .map(str::to_string)
+            .collect();
         if missing.is_empty() {
             Verdict::Pass("cloudbr0 and cloudbr1 exist".into())
         } else {

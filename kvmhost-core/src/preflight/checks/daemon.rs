@@ -44,8 +44,15 @@ pub fn tcp() -> Check {
         let (configured, how, remedy, fixes) = if let Some(units) = socket_activated(f) {
             let unit = format!("{daemon}-tcp.socket");
             let on = units.contains(&unit);
-            let remedy = format!("systemctl stop {daemon}.service && systemctl enable --now {unit} && systemctl start {daemon}.service");
-            (on, format!("systemd socket activation, {unit} {}", if on { "enabled" } else { "not enabled" }), remedy, vec![])
+            let remedy = format!(
+                "systemctl stop {daemon}.service && systemctl enable --now {unit} && systemctl start {daemon}.service"
+            );
+            (
+                on,
+                format!("systemd socket activation, {unit} {}", if on { "enabled" } else { "not enabled" }),
+                remedy,
+                vec![],
+            )
         } else {
             let args = match known(&f.libvirtd.args, "the daemon's arguments") {
                 Ok(a) => a,
@@ -144,28 +151,33 @@ fn any_address(v: &Value) -> bool {
 
 /// `libvirtd-listen-tls`: `listen_tls = 0`, as the guide sets it.
 pub fn listen_tls() -> Check {
-    Check::new("libvirtd-listen-tls", "libvirt's TLS listener off (listen_tls = 0)", Severity::Recommended, |f: &HostFacts| {
-        if let Some(units) = socket_activated(f) {
-            let on = units.iter().any(|u| u.ends_with("-tls.socket"));
-            return Verdict::Pass(format!(
-                "systemd socket activation: listen_tls is ignored, the TLS socket unit is {}",
-                if on { "enabled" } else { "not enabled" }
-            ));
-        }
-        let c = setting(
-            "libvirtd-listen-tls",
-            "",
-            Severity::Recommended,
-            false,
-            "listen_tls",
-            Value::Int(1),
-            Value::Int(0),
-            |v| *v == Value::Int(0),
-            "with --listen, libvirtd refuses to start without TLS certificates (/etc/pki/libvirt/servercert.pem); \
+    Check::new(
+        "libvirtd-listen-tls",
+        "libvirt's TLS listener off (listen_tls = 0)",
+        Severity::Recommended,
+        |f: &HostFacts| {
+            if let Some(units) = socket_activated(f) {
+                let on = units.iter().any(|u| u.ends_with("-tls.socket"));
+                return Verdict::Pass(format!(
+                    "systemd socket activation: listen_tls is ignored, the TLS socket unit is {}",
+                    if on { "enabled" } else { "not enabled" }
+                ));
+            }
+            let c = setting(
+                "libvirtd-listen-tls",
+                "",
+                Severity::Recommended,
+                false,
+                "listen_tls",
+                Value::Int(1),
+                Value::Int(0),
+                |v| *v == Value::Int(0),
+                "with --listen, libvirtd refuses to start without TLS certificates (/etc/pki/libvirt/servercert.pem); \
              the CloudStack guide turns TLS off",
-        );
-        c.verdict(f)
-    })
+            );
+            c.verdict(f)
+        },
+    )
 }
 
 /// `libvirtd-auth-tcp`: `auth_tcp = "none"` (the CloudStack agent connects without SASL).
@@ -209,7 +221,9 @@ pub fn mdns() -> Check {
         };
         let version = f.libvirt.known().and_then(|p| p.as_ref()).map(|p| &p.version);
         if let Some(v) = version.filter(|v| **v >= Version::new(&[5, 5])) {
-            return Verdict::Pass(format!("libvirt {v} has no mDNS advertisement (removed in 5.5): mdns_adv is ignored"));
+            return Verdict::Pass(format!(
+                "libvirt {v} has no mDNS advertisement (removed in 5.5): mdns_adv is ignored"
+            ));
         }
         let fix = vec![Fix::Virconf { file: conf.path.clone(), key: "mdns_adv".into(), value: Value::Int(0) }];
         let remedy = format!("set mdns_adv = 0 in {}, then restart libvirt", conf.path);
@@ -221,7 +235,10 @@ pub fn mdns() -> Check {
                 fixes: fix,
             },
             None => Verdict::Advice {
-                message: format!("mdns_adv is unset in {}: older libvirt advertised over mDNS; the guide sets it to 0", conf.path),
+                message: format!(
+                    "mdns_adv is unset in {}: older libvirt advertised over mDNS; the guide sets it to 0",
+                    conf.path
+                ),
                 remedy,
                 fixes: fix,
             },
@@ -270,8 +287,11 @@ pub fn max_clients() -> Check {
             Ok(c) => c,
             Err(v) => return v,
         };
-        let fixes =
-            vec![Fix::Virconf { file: conf.path.clone(), key: "max_clients".into(), value: Value::Int(ARCHIPEL_MAX_CLIENTS) }];
+        let fixes = vec![Fix::Virconf {
+            file: conf.path.clone(),
+            key: "max_clients".into(),
+            value: Value::Int(ARCHIPEL_MAX_CLIENTS),
+        }];
         let remedy = format!("set max_clients = {ARCHIPEL_MAX_CLIENTS} in {}, then restart libvirt", conf.path);
         match conf.int("max_clients") {
             Some(n) if n >= ARCHIPEL_MAX_CLIENTS => Verdict::Pass(format!("max_clients = {n} in {}", conf.path)),

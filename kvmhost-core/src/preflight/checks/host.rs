@@ -26,7 +26,9 @@ pub fn hw_virt() -> Check {
         let has_flag = flags.as_deref().is_some_and(|s| !s.contains("neither"));
         if kvm.usable {
             let note = match &flags {
-                Some(s) if !has_flag => format!(" ({s}: a hypervisor hides them, yet KVM answers, so guests get hardware acceleration)"),
+                Some(s) if !has_flag => {
+                    format!(" ({s}: a hypervisor hides them, yet KVM answers, so guests get hardware acceleration)")
+                }
                 Some(s) => format!(" ({s})"),
                 None => String::new(),
             };
@@ -39,7 +41,10 @@ pub fn hw_virt() -> Check {
         } else {
             let flags = flags.map(|s| format!("; {s}")).unwrap_or_default();
             Verdict::problem(
-                format!("KVM is not usable ({}){flags}: guests would only be emulated (TCG), many times slower", kvm.detail),
+                format!(
+                    "KVM is not usable ({}){flags}: guests would only be emulated (TCG), many times slower",
+                    kvm.detail
+                ),
                 "enable VT-x / AMD-V in the firmware setup (in a virtual machine: nested virtualization on its host), \
                  then modprobe kvm_intel or kvm_amd",
             )
@@ -78,7 +83,13 @@ pub fn dev_kvm() -> Check {
 }
 
 /// A device check: exists or not.
-fn device_check(id: &'static str, path: &'static str, severity: Severity, missing: &'static str, remedy: &'static str) -> Check {
+fn device_check(
+    id: &'static str,
+    path: &'static str,
+    severity: Severity,
+    missing: &'static str,
+    remedy: &'static str,
+) -> Check {
     Check::new(id, format!("{path} exists"), severity, move |f: &HostFacts| match device(f, path) {
         Ok(d) if d.exists => Verdict::Pass(format!("{path} exists")),
         Ok(_) => Verdict::problem(format!("{path} does not exist: {missing}"), remedy),
@@ -212,7 +223,9 @@ pub fn secure_guest() -> Check {
         }
         if s.sev_flag {
             return match (s.sev_enabled, dev_sev) {
-                (Some(true), true) => Verdict::Pass("AMD SEV: the CPU has sev, kvm_amd enables it and /dev/sev exists".into()),
+                (Some(true), true) => {
+                    Verdict::Pass("AMD SEV: the CPU has sev, kvm_amd enables it and /dev/sev exists".into())
+                }
                 (Some(true), false) => Verdict::problem(
                     "AMD SEV is enabled in kvm_amd but /dev/sev does not exist: disabled in the firmware",
                     "enable SEV (and the SEV ASID count) in the firmware setup",

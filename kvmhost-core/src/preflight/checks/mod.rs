@@ -9,7 +9,7 @@ pub mod cloudstack;
 pub mod daemon;
 pub mod host;
 
-use super::{ConfFile, Fact, HostFacts, Profile, PreflightError, Verdict};
+use super::{ConfFile, Fact, HostFacts, PreflightError, Profile, Verdict};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -129,7 +129,9 @@ pub(crate) fn remote_daemon(f: &HostFacts) -> (&'static str, &Fact<ConfFile>) {
 /// The command installing and starting a package on this OS.
 pub(crate) fn install(f: &HostFacts, debian: &str, rhel: &str, service: (&str, &str)) -> String {
     match f.os.known() {
-        Some(os) if os.is_like("debian") => format!("apt-get install -y {debian} && systemctl enable --now {}", service.0),
+        Some(os) if os.is_like("debian") => {
+            format!("apt-get install -y {debian} && systemctl enable --now {}", service.0)
+        }
         Some(os) if os.is_like("rhel") || os.is_like("fedora") || os.is_like("centos") => {
             format!("dnf install -y {rhel} && systemctl enable --now {}", service.1)
         }

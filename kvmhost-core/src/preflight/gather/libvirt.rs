@@ -135,10 +135,12 @@ fn pick(
 
 pub(crate) fn versions(r: &Root, commands: bool) -> Versions {
     let db = dpkg(r);
-    let libvirt = pick(r, &db, LIBVIRT_PKGS, &["/usr/sbin/libvirtd", "/usr/sbin/virtqemud"], || libvirt_soname(r), commands);
+    let libvirt =
+        pick(r, &db, LIBVIRT_PKGS, &["/usr/sbin/libvirtd", "/usr/sbin/virtqemud"], || libvirt_soname(r), commands);
     let qemu = pick(r, &db, QEMU_PKGS, QEMU_BINS, || qemu_from_cache(r), commands);
     let ovs = pick(r, &db, OVS_PKGS, &["/usr/sbin/ovs-vswitchd"], || None, commands);
-    let module_dirs = ["/usr/lib/x86_64-linux-gnu/qemu", "/usr/lib64/qemu", "/usr/lib/qemu", "/usr/lib/aarch64-linux-gnu/qemu"];
+    let module_dirs =
+        ["/usr/lib/x86_64-linux-gnu/qemu", "/usr/lib64/qemu", "/usr/lib/qemu", "/usr/lib/aarch64-linux-gnu/qemu"];
     let ui_modules = module_dirs.iter().any(|d| r.list(d).iter().any(|m| m.starts_with("ui-")));
     let spice_pkg = matches!(&db, Ok(Some(db)) if SPICE_PKGS.iter().any(|p| db.contains_key(*p)));
     let spice = if spice_pkg || module_dirs.iter().any(|d| r.exists(&format!("{d}/ui-spice-core.so"))) {
@@ -318,4 +320,3 @@ mod tests {
         assert_eq!(super::qemu_name(&a("qemu -name")), None);
     }
 }
-

@@ -178,7 +178,12 @@ impl LiveProbe for FileProbe {
     fn kvm(&self) -> Fact<Kvm> {
         let source = format!("{LIVE_FACTS_FILE} of {}", self.root.display());
         if let Some(e) = self.str("kvm_error") {
-            return Fact::Known(Kvm { usable: false, api_version: None, max_vcpus: None, detail: format!("{e} ({source})") });
+            return Fact::Known(Kvm {
+                usable: false,
+                api_version: None,
+                max_vcpus: None,
+                detail: format!("{e} ({source})"),
+            });
         }
         match self.int("kvm_api_version") {
             Some(api) => {

@@ -133,7 +133,9 @@ impl Gatherer {
         let path = self.root.join("kvmhost-facts/host-cpu.xml");
         match crate::config::read_text(&path) {
             Ok(Some(xml)) => CpuDef::parse(&xml).map_err(|e| format!("{}: {e}", path.display())).into(),
-            Ok(None) => Fact::Unknown(format!("{} is not the live system and has no {}", self.root.display(), path.display())),
+            Ok(None) => {
+                Fact::Unknown(format!("{} is not the live system and has no {}", self.root.display(), path.display()))
+            }
             Err(e) => Fact::Unknown(e.to_string()),
         }
     }
@@ -248,4 +250,3 @@ impl Root {
         names
     }
 }
-

@@ -43,7 +43,8 @@ pub(crate) fn apparmor(r: &Root) -> Fact<AppArmor> {
         .into_iter()
         .filter(|n| is_libvirt_profile(n) && !r.is_dir(&format!("/etc/apparmor.d/{n}")))
         .collect();
-    let disabled: Vec<String> = r.list("/etc/apparmor.d/disable").into_iter().filter(|n| is_libvirt_profile(n)).collect();
+    let disabled: Vec<String> =
+        r.list("/etc/apparmor.d/disable").into_iter().filter(|n| is_libvirt_profile(n)).collect();
     let (enabled, loaded) = match r.pseudo("sys") {
         Err(e) => (Fact::Unknown(e.clone()), Fact::Unknown(e)),
         Ok(()) => {
@@ -87,9 +88,7 @@ fn ufw(r: &Root) -> Option<Firewall> {
     let conf = r.read("/etc/ufw/ufw.conf").ok()??;
     let enabled = ShellVars::parse(&conf).ok().and_then(|v| v.get("ENABLED").map(|e| e == "yes")).unwrap_or(false);
     let policy = r.read("/etc/default/ufw").ok().flatten().and_then(|t| ShellVars::parse(&t).ok());
-    let default_deny = policy
-        .and_then(|v| v.get("DEFAULT_INPUT_POLICY").map(|p| p != "ACCEPT"))
-        .unwrap_or(true);
+    let default_deny = policy.and_then(|v| v.get("DEFAULT_INPUT_POLICY").map(|p| p != "ACCEPT")).unwrap_or(true);
     let mut open = Vec::new();
     for f in ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"] {
         let Ok(Some(text)) = r.read(f) else { continue };

@@ -17,7 +17,11 @@ pub(crate) fn processes(r: &Root) -> Result<Vec<Proc>, String> {
         let mut cmdline = Vec::new();
         if WATCHED.iter().any(|w| comm.starts_with(w)) {
             if let Ok(bytes) = std::fs::read(r.path(&format!("/proc/{pid}/cmdline"))) {
-                cmdline = bytes.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+                cmdline = bytes
+                    .split(|b| *b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
             }
         }
         out.push(Proc { pid, comm, cmdline });
@@ -88,7 +92,9 @@ pub(crate) fn os_release(r: &Root) -> Fact<OsRelease> {
                 let get = |k: &str| vars.get(k).map(str::to_string);
                 return Fact::Known(OsRelease {
                     id: get("ID").unwrap_or_else(|| "linux".into()),
-                    id_like: get("ID_LIKE").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
+                    id_like: get("ID_LIKE")
+                        .map(|s| s.split_whitespace().map(str::to_string).collect())
+                        .unwrap_or_default(),
                     version_id: get("VERSION_ID"),
                     pretty_name: get("PRETTY_NAME"),
                 });

@@ -43,7 +43,8 @@ fn unescape(s: &str) -> String {
 }
 
 /// The cgroup v1 controllers libvirt knows (`vircgroup.c`).
-const V1_CONTROLLERS: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "net_cls", "perf_event", "name=systemd"];
+const V1_CONTROLLERS: &[&str] =
+    &["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "net_cls", "perf_event", "name=systemd"];
 
 pub(crate) fn cgroups(r: &Root) -> Fact<Cgroups> {
     if let Err(e) = r.pseudo("proc") {
