@@ -343,7 +343,8 @@ impl Virconf {
                 let rest = &text[end..];
                 let skip = rest.len() - rest.trim_start_matches([' ', '\t']).len();
                 if rest[skip..].starts_with(';') {
-                    end += skip + 1;
+                    let after = &rest[skip + 1..];
+                    end += skip + 1 + (after.len() - after.trim_start_matches([' ', '\t']).len());
                 }
                 text.replace_range(e.start..end, "");
             }

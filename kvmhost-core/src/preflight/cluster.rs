@@ -158,7 +158,12 @@ fn cpu_model(map: Option<&CpuMap>, hosts: &[(String, HostFacts)]) -> CheckResult
             fact_str(&f.host_cpu, |c| {
                 let mut feats: Vec<String> = c.cpu.features.iter().map(|x| x.name.clone()).collect();
                 feats.sort();
-                format!("{} [{}]", c.cpu.model_name().unwrap_or("?"), feats.join(" "))
+                let model = c.cpu.model_name().unwrap_or("?");
+                if feats.is_empty() {
+                    model.to_string()
+                } else {
+                    format!("{model} +{}", feats.join(" +"))
+                }
             })
         })
         .unwrap_or_default();
