@@ -216,11 +216,40 @@ fn libvirt_too_old_for_open_vswitch() {
     assert_eq!(status(&r, "libvirtd-mdns"), Status::Pass, "old libvirt, mdns_adv = 0 set explicitly");
     // Without Open vSwitch, libvirt 0.9.8 is new enough (>= 0.9.4).
     let status_file = root.read("var/lib/dpkg/status");
-    let without_ovs = status_file.split("\n\nPackage: openvswitch-switch").next().unwrap();
-    root.write("var/lib/dpkg/status", without_ovs);
+    let without_ovs: Vec<&str> = status_file.split("\n\n").filter(|s| !s.contains("openvswitch")).collect();
+    root.write("var/lib/dpkg/status", &without_ovs.join("\n\n"));
+    std::fs::remove_file(root.join("var/lib/dpkg/info/openvswitch-switch.list")).unwrap();
     let r = Profile::cloudstack().run(&Gatherer::new(root.path()).gather());
     assert_eq!(status(&r, "libvirt-version"), Status::Pass, "{}", message(&r, "libvirt-version"));
     assert_eq!(status(&r, "ovs-version"), Status::Pass);
+}
+
+#[test]
+fn dpkg_database_sorted_or_not() {
+    let root = fixture("libvirt-old");
+    // dpkg writes its database sorted by name; a hand-made unsorted one is still read right,
+    // since dpkg lists the files of every installed package.
+    let mut stanzas: Vec<String> = root.read("var/lib/dpkg/status").split("\n\n").map(str::to_string).collect();
+    stanzas.reverse();
+    root.write("var/lib/dpkg/status", &stanzas.join("\n\n"));
+    let f = Gatherer::new(root.path()).gather();
+    assert_eq!(f.libvirt.known().unwrap().as_ref().unwrap().version, Version::new(&[0, 9, 8]));
+    assert_eq!(f.qemu.known().unwrap().as_ref().unwrap().version, Version::new(&[1, 0]));
+    assert_eq!(f.ovs.known().unwrap().as_ref().unwrap().version, Version::new(&[1, 4, 0]));
+    // A large sorted database: every package found by bisection, absent ones absent.
+    let mut big = String::new();
+    for i in 0..5000 {
+        big.push_str(&format!(
+            "Package: aaa-filler-{i:05}\nStatus: install ok installed\nVersion: 1.{i}\nDescription: ü\n\n"
+        ));
+    }
+    big.push_str("Package: libvirt-daemon\nStatus: install ok installed\nVersion: 10.0.0-2\n\n");
+    big.push_str("Package: qemu-system-x86\nStatus: install ok installed\nVersion: 1:8.2.2+ds-0ubuntu1\n");
+    root.write("var/lib/dpkg/status", &big);
+    let f = Gatherer::new(root.path()).gather();
+    assert_eq!(f.libvirt.known().unwrap().as_ref().unwrap().version, Version::new(&[10, 0, 0]));
+    assert_eq!(f.qemu.known().unwrap().as_ref().unwrap().version, Version::new(&[8, 2, 2]));
+    assert_eq!(f.ovs, Fact::Known(None));
 }
 
 #[test]

@@ -67,3 +67,37 @@ fn live_verdicts_match_the_device_nodes() {
     assert!(matches!(g.clock, Fact::Unknown(_)));
     std::fs::remove_dir_all(&other).unwrap();
 }
+
+#[test]
+fn a_qemu_started_by_hand_is_a_running_vm() {
+    // TCG and no devices: needs only the qemu-system-x86 package this project installs.
+    let mut child = match std::process::Command::new("qemu-system-x86_64")
+        .args(["-machine", "none", "-nodefaults", "-display", "none", "-name", "guest=kvmhost-live-probe", "-S"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("qemu-system-x86_64 (package qemu-system-x86) must be installed: {e}"),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let f = Gatherer::live().gather();
+        let vms = f.running_vms.known().cloned().unwrap_or_default();
+        if let Some(vm) = vms.into_iter().find(|v| v.name == "kvmhost-live-probe") {
+            break Some((vm, Profile::cloudstack().run(&f)));
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let (vm, report) = found.expect("the QEMU process is seen within 10 s");
+    assert_eq!(vm.source, format!("process {} (qemu-system-x86)", child.id()));
+    let c = report.get("no-running-vms").unwrap();
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.message.contains("kvmhost-live-probe"), "{}", c.message);
+}

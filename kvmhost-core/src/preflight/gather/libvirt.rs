@@ -29,43 +29,79 @@ const LIB_DIRS: &[&str] = &[
 const QEMU_BINS: &[&str] =
     &["/usr/bin/qemu-system-x86_64", "/usr/libexec/qemu-kvm", "/usr/bin/qemu-kvm", "/usr/bin/qemu-system-aarch64"];
 
-/// Installed packages of interest from dpkg's database: name -> version.
-fn dpkg(r: &Root) -> Result<Option<BTreeMap<String, String>>, String> {
-    let Some(text) = r.read("/var/lib/dpkg/status")? else { return Ok(None) };
-    let wanted: Vec<&str> = [LIBVIRT_PKGS, QEMU_PKGS, OVS_PKGS, SPICE_PKGS].concat();
-    let mut out = BTreeMap::new();
-    // (name, installed, version) of the stanza being read, when it is one of `wanted`.
-    let mut cur: Option<(&str, bool, Option<&str>)> = None;
-    let mut finish = |cur: &mut Option<(&str, bool, Option<&str>)>| {
-        if let Some((name, true, Some(v))) = cur.take() {
-            out.insert(name.to_string(), v.to_string());
-        }
-    };
-    // Split on '\n' (a memchr search): much faster than looking for "\n\n".
-    for line in text.split('\n') {
-        if let Some(name) = line.strip_prefix("Package: ") {
-            finish(&mut cur);
-            let name = name.trim();
-            cur = wanted.contains(&name).then_some((name, false, None));
-        } else if line.is_empty() {
-            finish(&mut cur);
-        } else if let Some((_, installed, version)) = &mut cur {
-            if let Some(st) = line.strip_prefix("Status: ") {
-                *installed = st.trim_end().ends_with(" installed");
-            } else if let Some(v) = line.strip_prefix("Version: ") {
-                *version = Some(v.trim());
-            }
-        }
-    }
-    finish(&mut cur);
-    Ok(Some(out))
+/// dpkg's database (`/var/lib/dpkg/status`).
+struct Dpkg<'a> {
+    r: &'a Root,
+    text: String,
 }
 
-fn from_dpkg(db: &BTreeMap<String, String>, names: &[&str]) -> Option<Package> {
-    names.iter().find_map(|n| {
-        let v = db.get(*n)?;
-        Some(Package::new(v.parse().ok()?, format!("dpkg: {n} {v}")))
-    })
+/// The stanza holding byte `pos` (skipping blank lines): its byte range.
+fn stanza_at(text: &str, mut pos: usize) -> Option<(usize, usize)> {
+    while !text.is_char_boundary(pos) {
+        pos += 1;
+    }
+    let mut line = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    while text[line..].starts_with('\n') {
+        line += 1;
+    }
+    if line >= text.len() {
+        return None;
+    }
+    let start = text[..line].rfind("\n\n").map_or(0, |i| i + 2);
+    let end = text[line..].find("\n\n").map_or(text.len(), |i| line + i + 1);
+    Some((start, end))
+}
+
+fn stanza_name(stanza: &str) -> Option<&str> {
+    stanza.strip_prefix("Package: ").map(|s| s.split('\n').next().unwrap_or("").trim())
+}
+
+impl Dpkg<'_> {
+    /// `Ok(None)`: the package is not in the database (or not installed).
+    fn version(&self, name: &str) -> Option<String> {
+        let stanza = self.bisect(name).or_else(|| {
+            // Not where a sorted file has it: absent, unless dpkg lists its files (an unsorted
+            // file, never written by dpkg itself): then read the whole file.
+            if !self.r.exists(&format!("/var/lib/dpkg/info/{name}.list")) {
+                return None;
+            }
+            self.text.split("\n\n").find(|s| stanza_name(s.trim_start_matches('\n')) == Some(name))
+        })?;
+        let field = |f: &str| stanza.lines().find_map(|l| l.strip_prefix(f)).map(str::trim);
+        if !field("Status: ").is_some_and(|s| s.ends_with(" installed")) {
+            return None;
+        }
+        field("Version: ").map(str::to_string)
+    }
+
+    /// dpkg writes its status file sorted by package name: a binary search over the stanzas.
+    fn bisect(&self, name: &str) -> Option<&str> {
+        let text = self.text.as_str();
+        let (mut lo, mut hi) = (0, text.len());
+        while lo < hi {
+            let Some((s, e)) = stanza_at(text, lo + (hi - lo) / 2) else {
+                hi = lo + (hi - lo) / 2;
+                continue;
+            };
+            match stanza_name(&text[s..e])?.cmp(name) {
+                std::cmp::Ordering::Equal => return Some(&text[s..e]),
+                std::cmp::Ordering::Less => lo = e.max(lo + 1),
+                std::cmp::Ordering::Greater => hi = s.min(hi - 1),
+            }
+        }
+        None
+    }
+
+    fn find(&self, names: &[&str]) -> Option<Package> {
+        names.iter().find_map(|n| {
+            let v = self.version(n)?;
+            Some(Package::new(v.parse().ok()?, format!("dpkg: {n} {v}")))
+        })
+    }
+}
+
+fn dpkg(r: &Root) -> Result<Option<Dpkg<'_>>, String> {
+    Ok(r.read("/var/lib/dpkg/status")?.map(|text| Dpkg { r, text }))
 }
 
 /// `libvirt.so.0.MAJMIN.MICRO` (libvirt's soname encodes its version: 9000 = 9.0).
@@ -112,14 +148,14 @@ fn command_version(r: &Root, bin: &str, enabled: bool) -> Option<Package> {
 
 fn pick(
     r: &Root,
-    db: &Result<Option<BTreeMap<String, String>>, String>,
+    db: &Result<Option<Dpkg<'_>>, String>,
     pkgs: &[&str],
     bins: &[&str],
     files: impl FnOnce() -> Option<Package>,
     commands: bool,
 ) -> Fact<Option<Package>> {
     if let Ok(Some(db)) = db {
-        return Fact::Known(from_dpkg(db, pkgs));
+        return Fact::Known(db.find(pkgs));
     }
     let Some(bin) = bins.iter().find(|b| r.exists(b)) else {
         return match db {
@@ -142,7 +178,7 @@ pub(crate) fn versions(r: &Root, commands: bool) -> Versions {
     let module_dirs =
         ["/usr/lib/x86_64-linux-gnu/qemu", "/usr/lib64/qemu", "/usr/lib/qemu", "/usr/lib/aarch64-linux-gnu/qemu"];
     let ui_modules = module_dirs.iter().any(|d| r.list(d).iter().any(|m| m.starts_with("ui-")));
-    let spice_pkg = matches!(&db, Ok(Some(db)) if SPICE_PKGS.iter().any(|p| db.contains_key(*p)));
+    let spice_pkg = matches!(&db, Ok(Some(db)) if db.find(SPICE_PKGS).is_some());
     let spice = if spice_pkg || module_dirs.iter().any(|d| r.exists(&format!("{d}/ui-spice-core.so"))) {
         Fact::Known(true)
     } else if ui_modules {

@@ -167,6 +167,10 @@ impl Root {
     fn new(dir: &Path, live: bool) -> Root {
         let check = |fs: &str| {
             let p = dir.join(fs);
+            if live {
+                // The running system's own: a file missing there is missing.
+                return Ok(());
+            }
             match std::fs::read_dir(&p).map(|mut d| d.next().is_some()) {
                 Ok(true) => Ok(()),
                 _ => Err(format!("{} is empty or missing: {} is not a running system", p.display(), dir.display())),
@@ -224,21 +228,20 @@ impl Root {
         }
     }
 
-    /// A small sysfs/procfs value (its first 4 KiB), trimmed; `None` when absent or unreadable.
+    /// A small sysfs/procfs value (what one read of at most 4 KiB returns: such files are
+    /// produced whole), trimmed; `None` when absent or unreadable.
     pub fn value(&self, host: &str) -> Option<String> {
         use std::io::Read;
         let mut f = std::fs::File::open(self.path(host)).ok()?;
         let mut buf = [0u8; 4096];
-        let mut len = 0;
-        while len < buf.len() {
-            match f.read(&mut buf[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
+        let n = loop {
+            match f.read(&mut buf) {
+                Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return None,
             }
-        }
-        Some(String::from_utf8_lossy(&buf[..len]).trim().to_string())
+        };
+        Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())
     }
 
     /// The names in a directory, sorted (at most [`MAX_ENTRIES`]); empty when absent.

@@ -7,13 +7,36 @@ use crate::preflight::{CpuInfo, Fact, Hostname, Interface, Memory, OsRelease, Ti
 /// Processes whose command line is read.
 const WATCHED: &[&str] = &["qemu", "kvm", "libvirtd", "virtqemud", "virtproxyd"];
 
-/// The host's processes (`/proc/PID/comm`; the command line of those preflight looks at).
+/// The host's processes: on a live root the name of `/proc/PID/exe` (one `readlink` a process;
+/// kernel threads have none and are skipped; `comm` when it may not be read), otherwise
+/// `/proc/PID/comm`; names are cut to 15 bytes as the kernel cuts `comm`. The command line is
+/// read for the processes preflight looks at.
 pub(crate) fn processes(r: &Root) -> Result<Vec<Proc>, String> {
     r.pseudo("proc")?;
     let mut out = Vec::new();
     for name in r.list("/proc") {
         let Ok(pid) = name.parse::<u32>() else { continue };
-        let Some(comm) = r.value(&format!("/proc/{pid}/comm")) else { continue };
+        let exe = if r.live {
+            std::fs::read_link(r.path(&format!("/proc/{pid}/exe")))
+        } else {
+            Err(std::io::ErrorKind::Other.into())
+        };
+        let comm = match exe {
+            Ok(path) => {
+                let path = path.to_string_lossy().into_owned();
+                let base = path.trim_end_matches(" (deleted)").rsplit('/').next().unwrap_or("").to_string();
+                let mut end = base.len().min(15);
+                while !base.is_char_boundary(end) {
+                    end -= 1;
+                }
+                base[..end].to_string()
+            }
+            Err(e) if r.live && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => match r.value(&format!("/proc/{pid}/comm")) {
+                Some(c) => c,
+                None => continue,
+            },
+        };
         let mut cmdline = Vec::new();
         if WATCHED.iter().any(|w| comm.starts_with(w)) {
             if let Ok(bytes) = std::fs::read(r.path(&format!("/proc/{pid}/cmdline"))) {
