@@ -17,10 +17,10 @@ fn result(
 }
 
 /// Groups hosts by a key; `Err` names the hosts whose key is unknown.
-fn group<'a>(
-    hosts: &'a [(String, HostFacts)],
+fn group(
+    hosts: &[(String, HostFacts)],
     key: impl Fn(&HostFacts) -> Result<String, String>,
-) -> Result<BTreeMap<String, Vec<&'a str>>, String> {
+) -> Result<BTreeMap<String, Vec<&str>>, String> {
     let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut unknown = Vec::new();
     for (name, f) in hosts {

@@ -1,4 +1,4 @@
-//! [`HostFacts`]: everything the checks look at, gathered once (see [`gather`](super::gather)).
+//! [`HostFacts`]: everything the checks look at, gathered once (see [`gather`](mod@super::gather)).
 //!
 //! Every fact is a [`Fact`]: known, or unknown with the reason it could not be read.
 

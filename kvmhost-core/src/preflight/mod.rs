@@ -5,9 +5,10 @@
 //! or edit by hand, as a library, and `virt-host-validate qemu` done right (hardware
 //! virtualization is KVM answering `KVM_GET_API_VERSION`, not `vmx`/`svm` in `/proc/cpuinfo`):
 //!
-//! - [`gather`] / [`Gatherer`]: the only I/O. Files under a root directory (`/`, or a fixture,
-//!   or a mounted image) and a few syscalls ([`LiveProbe`]) become [`HostFacts`], serde
-//!   serialisable; a fact that cannot be read is [`Fact::Unknown`] with the reason.
+//! - [`gather()`] / [`Gatherer`] (module [`gather`](mod@gather)): the only I/O. Files under a
+//!   root directory (`/`, or a fixture, or a mounted image) and a few syscalls ([`LiveProbe`])
+//!   become [`HostFacts`], serde serialisable; a fact that cannot be read is [`Fact::Unknown`]
+//!   with the reason.
 //! - [`Check`]: a stable id, a [`Severity`] and a pure function of the facts giving a
 //!   [`Verdict`] — a [`CheckResult`] with a [`Status`], a message saying why and a remedy (the
 //!   exact edit or command), plus [`Fix`]es where a file edit does it.

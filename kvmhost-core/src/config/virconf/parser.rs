@@ -31,7 +31,7 @@ impl Parser<'_> {
         }
     }
 
-    fn to_eol(&mut self) {
+    fn skip_to_eol(&mut self) {
         while !matches!(self.cur(), None | Some(b'\n' | b'\r')) {
             self.i += 1;
         }
@@ -43,7 +43,7 @@ impl Parser<'_> {
             self.skip_blanks_and_eol();
             let Some(c) = self.cur() else { break };
             if c == b'#' {
-                self.to_eol();
+                self.skip_to_eol();
             } else {
                 entries.push(self.statement()?);
             }
@@ -82,7 +82,7 @@ impl Parser<'_> {
         let value_end = self.i;
         self.skip_blanks();
         if self.cur() == Some(b'#') {
-            self.to_eol();
+            self.skip_to_eol();
         }
         Ok(Entry { name, value, start, value_start, value_end, quote })
     }

@@ -216,8 +216,10 @@ pub(crate) fn hostname(r: &Root) -> Fact<Hostname> {
     Fact::Known(h)
 }
 
-/// NTP daemons: (name, process names, configuration files, systemd units).
-const TIME_DAEMONS: &[(&str, &[&str], &[&str], &[&str])] = &[
+/// An NTP daemon: name, process names, configuration files, systemd units.
+type TimeDaemonSpec = (&'static str, &'static [&'static str], &'static [&'static str], &'static [&'static str]);
+
+const TIME_DAEMONS: &[TimeDaemonSpec] = &[
     ("chronyd", &["chronyd"], &["/etc/chrony/chrony.conf", "/etc/chrony.conf"], &["chrony.service", "chronyd.service"]),
     ("ntpd", &["ntpd"], &["/etc/ntpsec/ntp.conf", "/etc/ntp.conf"], &["ntpsec.service", "ntp.service", "ntpd.service"]),
     ("openntpd", &["openntpd"], &["/etc/openntpd/ntpd.conf"], &["openntpd.service"]),
