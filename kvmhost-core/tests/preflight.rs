@@ -47,7 +47,7 @@ fn ready_host_facts() {
     assert_eq!(h.search_domains, ["lab.example.org"]);
     assert!(f.clock.known().unwrap().synchronised);
     let ntp = f.time_daemons.known().unwrap();
-    assert_eq!((ntp[0].name.as_str(), ntp[0].running), ("chronyd", Some(true)));
+    assert_eq!((ntp[0].name.as_str(), ntp[0].running, ntp[0].enabled), ("chronyd", Some(true), Some(true)));
     assert_eq!(f.os.known().unwrap().version_id.as_deref(), Some("12"));
     let libvirt = f.libvirt.known().unwrap().as_ref().unwrap();
     assert_eq!(libvirt.version, Version::new(&[9, 0, 0]));
@@ -67,7 +67,7 @@ fn ready_host_facts() {
     assert_eq!((conf.int("listen_tcp"), conf.str("auth_tcp")), (Some(1), Some("none")));
     assert!(f.libvirtd.args.known().unwrap().listen());
     assert_eq!(f.libvirtd.running.known().unwrap(), &vec![vec!["/usr/sbin/libvirtd".to_string(), "--listen".into()]]);
-    assert_eq!(f.libvirtd.socket_units, Fact::Known(None), "no systemd in the fixture");
+    assert_eq!(f.libvirtd.socket_units, Fact::Known(Some(vec![])), "systemd, libvirt's sockets not enabled");
     assert_eq!(f.libvirtd.listening, Fact::Known(vec![22, 16509]), "LISTEN sockets only, not the established one");
     let fw = f.firewall.known().unwrap();
     assert_eq!(fw.len(), 1);
@@ -275,6 +275,19 @@ fn libvirtd_not_listening_on_tcp() {
     assert_eq!(status(&r, "libvirtd-auth-tcp"), Status::Fail);
     assert_eq!(status(&r, "vnc-listen"), Status::Fail);
     assert_eq!(status(&r, "libvirtd-tcp-port"), Status::Pass, "libvirt's default port");
+    // With systemd socket activation, TCP is a socket unit, not a file edit.
+    let (root, _) = facts("no-tcp");
+    root.write("etc/systemd/system/sockets.target.wants/libvirtd.socket", "");
+    let r = Profile::cloudstack().run(&Gatherer::new(root.path()).gather());
+    let tcp = r.get("libvirtd-tcp").unwrap();
+    assert_eq!(tcp.status, Status::Fail);
+    assert!(tcp.message.contains("libvirtd-tcp.socket not enabled"), "{}", tcp.message);
+    assert_eq!(
+        tcp.remedy.as_deref(),
+        Some("systemctl stop libvirtd.service && systemctl enable --now libvirtd-tcp.socket && systemctl start libvirtd.service")
+    );
+    assert!(tcp.fixes.is_empty());
+    assert_eq!(status(&r, "libvirtd-listen-tls"), Status::Pass, "listen_tls is ignored under socket activation");
     let a = Profile::archipel().run(&f);
     assert_eq!(status(&a, "spice-listen"), Status::Fail);
     assert_eq!(status(&a, "max-clients"), Status::Pass, "unset: libvirt 9.0's default is 5000");

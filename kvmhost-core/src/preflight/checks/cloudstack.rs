@@ -110,13 +110,18 @@ pub fn ntp() -> Check {
             .iter()
             .map(|d| format!("{}{}", d.name, d.config.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()))
             .collect();
-        let start = daemons.first().map(|d| {
+        let no_systemd = super::systemd(f) == Some(false);
+        let start = daemons.iter().find(|d| !(no_systemd && d.name == "systemd-timesyncd")).map(|d| {
             let unit = match d.name.as_str() {
                 "chronyd" => "chrony",
                 "ntpd" => "ntp",
                 other => other,
             };
-            format!("systemctl enable --now {unit}")
+            if no_systemd {
+                format!("start {} (this host runs no systemd)", d.name)
+            } else {
+                format!("systemctl enable --now {unit}")
+            }
         });
         let fix = start.unwrap_or_else(|| install(f, "chrony", "chrony", ("chrony", "chronyd")));
         let clock = match &f.clock {

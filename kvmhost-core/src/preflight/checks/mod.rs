@@ -126,8 +126,17 @@ pub(crate) fn remote_daemon(f: &HostFacts) -> (&'static str, &Fact<ConfFile>) {
     }
 }
 
+/// Whether the host runs systemd (`None`: unknown).
+pub(crate) fn systemd(f: &HostFacts) -> Option<bool> {
+    f.libvirtd.socket_units.known().map(Option::is_some)
+}
+
 /// The command installing and starting a package on this OS.
 pub(crate) fn install(f: &HostFacts, debian: &str, rhel: &str, service: (&str, &str)) -> String {
+    if systemd(f) == Some(false) {
+        let pkg = if f.os.known().is_some_and(|o| o.is_like("debian")) { debian } else { rhel };
+        return format!("install {pkg} and start {} (this host runs no systemd)", service.1);
+    }
     match f.os.known() {
         Some(os) if os.is_like("debian") => {
             format!("apt-get install -y {debian} && systemctl enable --now {}", service.0)
