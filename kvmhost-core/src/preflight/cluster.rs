@@ -76,7 +76,8 @@ fn fact_str<T>(f: &Fact<T>, show: impl Fn(&T) -> String) -> Result<String, Strin
 /// use kvmhost_core::preflight::{cluster_checks, Fact, HostFacts, OsRelease, Status};
 /// let host = |id: &str, v: &str| {
 ///     let mut f = HostFacts::default();
-///     let os = OsRelease { id: id.into(), version_id: Some(v.into()), ..Default::default() };
+///     let mut os = OsRelease::default();
+///     (os.id, os.version_id) = (id.into(), Some(v.into()));
 ///     f.os = Fact::Known(os);
 ///     f
 /// };

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 /// A fact: known, or unknown because of the reason given.
 ///
+/// The fact structures are `#[non_exhaustive]`: outside this crate, build them from
+/// `Default::default()` and set their fields (or deserialise them).
+///
 /// ```
 /// use kvmhost_core::preflight::Fact;
 /// let f: Fact<u32> = Fact::Unknown("/proc/meminfo: no such file".into());
@@ -127,7 +130,7 @@ pub struct HostFacts {
 }
 
 /// `uname`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Kernel {
     /// `Linux`.
@@ -188,7 +191,7 @@ impl CpuInfo {
 }
 
 /// What KVM answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Kvm {
     /// `KVM_GET_API_VERSION` answered 12 and `KVM_CHECK_EXTENSION` answered.
@@ -202,7 +205,7 @@ pub struct Kvm {
 }
 
 /// A device node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Device {
     /// It exists.
@@ -212,7 +215,7 @@ pub struct Device {
 }
 
 /// `/proc/meminfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Memory {
     /// `MemTotal` in bytes.
@@ -222,7 +225,7 @@ pub struct Memory {
 }
 
 /// A network interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Interface {
     /// `eth0`.
@@ -236,7 +239,7 @@ pub struct Interface {
 }
 
 /// The host name and its fully qualified form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Hostname {
     /// The name the host calls itself.
@@ -252,7 +255,7 @@ pub struct Hostname {
 }
 
 /// The kernel clock's synchronisation state (`adjtimex`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ClockSync {
     /// Not `TIME_ERROR` and `STA_UNSYNC` clear.
@@ -262,7 +265,7 @@ pub struct ClockSync {
 }
 
 /// An NTP daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TimeDaemon {
     /// `chronyd`, `ntpd`, `openntpd`, `systemd-timesyncd`.
@@ -293,7 +296,7 @@ impl Package {
 }
 
 /// SELinux, at run time and in `/etc/selinux/config`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Selinux {
     /// The running mode (`/sys/fs/selinux/enforce`; disabled without selinuxfs).
@@ -303,7 +306,7 @@ pub struct Selinux {
 }
 
 /// AppArmor and libvirt's profiles.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AppArmor {
     /// Enabled in the kernel (`/sys/module/apparmor/parameters/enabled`).
@@ -317,7 +320,7 @@ pub struct AppArmor {
 }
 
 /// A running virtual machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RunningVm {
     /// Its name.
@@ -369,7 +372,7 @@ impl ConfFile {
 }
 
 /// How the daemon reads its arguments (`/etc/default/libvirtd`, `/etc/sysconfig/libvirtd`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DaemonArgs {
     /// The file (as on the host), `None` when none of the known files exists.
@@ -410,6 +413,13 @@ pub struct Libvirtd {
 }
 
 /// One firewall configuration found on the host.
+///
+/// ```
+/// use kvmhost_core::config::firewall::FirewallKind;
+/// let mut fw = kvmhost_core::preflight::Firewall::new(FirewallKind::Ufw, "/etc/ufw/ufw.conf");
+/// fw.enabled = true;
+/// assert!(fw.open.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Firewall {
@@ -423,6 +433,13 @@ pub struct Firewall {
     pub default_deny: bool,
     /// TCP ports its rules accept.
     pub open: Vec<PortRange>,
+}
+
+impl Firewall {
+    /// A disabled, accept-all firewall of `kind` configured in `source`: set the fields next.
+    pub fn new(kind: FirewallKind, source: impl Into<String>) -> Firewall {
+        Firewall { kind, source: source.into(), enabled: false, default_deny: false, open: Vec::new() }
+    }
 }
 
 /// cgroup controllers, by hierarchy.
