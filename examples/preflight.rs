@@ -140,7 +140,15 @@ fn main() -> ExitCode {
         if !a.dry_run {
             match p.apply(&WriteOptions::default()) {
                 Ok(done) => applied = done,
-                Err(e) => write_error = Some(e.to_string()),
+                Err(e) => {
+                    let mut msg = e.to_string();
+                    let mut src = std::error::Error::source(&e);
+                    while let Some(c) = src {
+                        msg = format!("{msg}: {c}");
+                        src = c.source();
+                    }
+                    write_error = Some(msg);
+                }
             }
             report = profile.run(&gatherer.gather());
         }

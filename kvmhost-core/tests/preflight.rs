@@ -389,3 +389,31 @@ fn composed_profile() {
     assert_eq!(status(&r, "fqdn"), Status::Warn);
     assert!(!r.failed());
 }
+
+#[test]
+fn hostile_roots_do_not_hang_or_crash() {
+    let root = fixture("ready");
+    // A FIFO where a configuration file is expected would block a plain open forever.
+    for p in ["etc/libvirt/libvirtd.conf", "etc/hostname", "proc/1234/cmdline"] {
+        let path = root.join(p);
+        std::fs::remove_file(&path).unwrap();
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+    // A symlink loop and a directory where files are expected.
+    std::os::unix::fs::symlink("loop", root.join("etc/loop")).unwrap();
+    std::fs::rename(root.join("etc/loop"), root.join("etc/os-release")).unwrap();
+    std::fs::remove_file(root.join("proc/meminfo")).unwrap();
+    std::fs::create_dir(root.join("proc/meminfo")).unwrap();
+    let f = Gatherer::new(root.path()).gather();
+    let conf = f.libvirtd.conf.as_result().unwrap_err();
+    assert!(conf.contains("not a regular file"), "{conf}");
+    assert!(f.os.as_result().is_err());
+    assert!(f.memory.as_result().is_err());
+    let h = f.hostname.as_result().unwrap_err();
+    assert!(h.contains("no host name"), "{h}");
+    let r = Profile::cloudstack().run(&f);
+    assert_eq!(status(&r, "libvirt-config"), Status::Fail);
+    assert_eq!(status(&r, "memory"), Status::Unknown);
+}

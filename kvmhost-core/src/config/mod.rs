@@ -143,7 +143,7 @@ pub fn read_text(path: impl AsRef<Path>) -> Result<Option<String>> {
     use std::io::Read;
     let path = path.as_ref();
     let io = |action, source| ConfigError::Io { action, path: path.to_path_buf(), source };
-    let file = match std::fs::File::open(path) {
+    let file = match open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("open", e)),
@@ -175,6 +175,29 @@ pub fn read_text(path: impl AsRef<Path>) -> Result<Option<String>> {
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|e| ConfigError::NotUtf8 { path: path.to_path_buf(), offset: e.utf8_error().valid_up_to() })
+}
+
+/// Opens a regular file for reading without blocking on a FIFO or a device a hostile root may
+/// put where a file is expected (`InvalidInput` for anything but a regular file).
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
+}
+
+/// An error with its sources, `cannot open /x: No such file or directory`.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.

@@ -125,7 +125,7 @@ fn edit_for(path: &Path, file: &str, fixes: &[(&str, &Fix)]) -> Result<Option<Fi
         let edit = FileEdit::symlink(path, file, target);
         return Ok((!edit.is_noop()).then_some(edit));
     }
-    let before = read_text(path).map_err(|e| e.to_string())?;
+    let before = read_text(path).map_err(|e| crate::config::chain(&e))?;
     let text = before.clone().unwrap_or_default();
     let err = |e: ConfigError| e.to_string();
     let Some((_, first)) = fixes.first() else { return Ok(None) };

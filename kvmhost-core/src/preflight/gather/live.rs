@@ -141,7 +141,7 @@ pub const LIVE_FACTS_FILE: &str = "kvmhost-facts/live.conf";
 impl FileProbe {
     /// Reads `ROOT/kvmhost-facts/live.conf` (absent: every live fact is unknown).
     pub fn new(root: &Path) -> FileProbe {
-        let conf = Virconf::load(root.join(LIVE_FACTS_FILE)).map_err(|e| e.to_string());
+        let conf = Virconf::load(root.join(LIVE_FACTS_FILE)).map_err(|e| crate::config::chain(&e));
         FileProbe { root: root.to_path_buf(), conf }
     }
 

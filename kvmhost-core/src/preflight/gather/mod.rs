@@ -136,7 +136,7 @@ impl Gatherer {
             Ok(None) => {
                 Fact::Unknown(format!("{} is not the live system and has no {}", self.root.display(), path.display()))
             }
-            Err(e) => Fact::Unknown(e.to_string()),
+            Err(e) => Fact::Unknown(crate::config::chain(&e)),
         }
     }
 }
@@ -213,7 +213,7 @@ impl Root {
 
     /// A text file (at most 10 MiB): `Ok(None)` when absent, `Err` with the reason.
     pub fn read(&self, host: &str) -> Result<Option<String>, String> {
-        crate::config::read_text(self.path(host)).map_err(|e| e.to_string())
+        crate::config::read_text(self.path(host)).map_err(|e| crate::config::chain(&e))
     }
 
     /// A one-line pseudo file (`/proc/cmdline`), trimmed, as a fact.
@@ -232,7 +232,7 @@ impl Root {
     /// produced whole), trimmed; `None` when absent or unreadable.
     pub fn value(&self, host: &str) -> Option<String> {
         use std::io::Read;
-        let mut f = std::fs::File::open(self.path(host)).ok()?;
+        let mut f = crate::config::open_regular(&self.path(host)).ok()?;
         let mut buf = [0u8; 4096];
         let n = loop {
             match f.read(&mut buf) {
@@ -242,6 +242,14 @@ impl Root {
             }
         };
         Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())
+    }
+
+    /// At most `limit` bytes of a file; `None` when absent or unreadable.
+    pub fn bytes(&self, host: &str, limit: u64) -> Option<Vec<u8>> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        crate::config::open_regular(&self.path(host)).ok()?.take(limit).read_to_end(&mut out).ok()?;
+        Some(out)
     }
 
     /// The names in a directory, sorted (at most [`MAX_ENTRIES`]); empty when absent.

@@ -39,7 +39,7 @@ pub(crate) fn processes(r: &Root) -> Result<Vec<Proc>, String> {
         };
         let mut cmdline = Vec::new();
         if WATCHED.iter().any(|w| comm.starts_with(w)) {
-            if let Ok(bytes) = std::fs::read(r.path(&format!("/proc/{pid}/cmdline"))) {
+            if let Some(bytes) = r.bytes(&format!("/proc/{pid}/cmdline"), 64 * 1024) {
                 cmdline = bytes
                     .split(|b| *b == 0)
                     .filter(|a| !a.is_empty())
