@@ -391,6 +391,67 @@ fn composed_profile() {
 }
 
 #[test]
+fn firewall_configurations() {
+    let (root, _) = facts("ready");
+    let cs = Profile::cloudstack();
+    // ufw without the console ports: the missing ranges and ufw's commands for them.
+    let rules = root.read("etc/ufw/user.rules").replace("5900:6100", "5900:5999");
+    root.write("etc/ufw/user.rules", &rules);
+    let r = cs.run(&Gatherer::new(root.path()).gather());
+    let c = r.get("firewall-ports").unwrap();
+    assert_eq!(c.status, Status::Fail);
+    assert_eq!(c.message, "ufw (/etc/ufw/ufw.conf) does not open 5900-6100");
+    assert_eq!(c.remedy.as_deref(), Some("ufw allow proto tcp from any to any port 5900:6100   # VNC/SPICE consoles"));
+    // ufw disabled, iptables rules saved by netfilter-persistent with a DROP policy.
+    root.write("etc/ufw/ufw.conf", "ENABLED=no\n");
+    root.write(
+        "etc/iptables/rules.v4",
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n\
+         -A INPUT -p tcp -m multiport --dports 1798,16509,16514,5900:6100,49152:49216 -j ACCEPT\nCOMMIT\n",
+    );
+    let r = cs.run(&Gatherer::new(root.path()).gather());
+    assert_eq!(r.get("firewall-ports").unwrap().status, Status::Pass, "{}", message(&r, "firewall-ports"));
+    // nftables with a drop policy and a set lacking migration.
+    std::fs::remove_file(root.join("etc/iptables/rules.v4")).unwrap();
+    root.write(
+        "etc/nftables.conf",
+        "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    \
+         tcp dport { 22, 1798, 16509, 16514, 5900-6100 } accept # consoles\n  }\n}\n",
+    );
+    root.write("etc/systemd/system/sysinit.target.wants/nftables.service", "");
+    let r = cs.run(&Gatherer::new(root.path()).gather());
+    let c = r.get("firewall-ports").unwrap();
+    assert_eq!(c.message, "nftables (/etc/nftables.conf) does not open 49152-49216");
+    assert!(c
+        .remedy
+        .as_deref()
+        .unwrap()
+        .starts_with("nft add rule inet filter input tcp dport { 49152-49216 } accept"));
+    // firewalld, its zone opening everything but 1798.
+    std::fs::remove_file(root.join("etc/nftables.conf")).unwrap();
+    root.write("etc/firewalld/firewalld.conf", "DefaultZone=internal\n");
+    root.write("etc/systemd/system/multi-user.target.wants/firewalld.service", "");
+    root.write(
+        "etc/firewalld/zones/internal.xml",
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<zone>\n  <short>Internal</short>\n  <service name=\"ssh\"/>\n  \
+         <service name=\"libvirt\"/>\n  <service name=\"libvirt-tls\"/>\n  <port protocol=\"tcp\" port=\"5900-6100\"/>\n  \
+         <port protocol=\"tcp\" port=\"49152-49216\"/>\n  <port protocol=\"udp\" port=\"1798\"/>\n</zone>\n",
+    );
+    let r = cs.run(&Gatherer::new(root.path()).gather());
+    let c = r.get("firewall-ports").unwrap();
+    assert_eq!(c.message, "firewalld (/etc/firewalld/firewalld.conf) does not open 1798", "UDP is not TCP");
+    assert_eq!(
+        c.remedy.as_deref(),
+        Some("firewall-cmd --permanent --add-port=1798/tcp   # CloudStack agent\nfirewall-cmd --reload")
+    );
+    // No firewall configured, but iptables tables loaded at run time: unknown, not a pass.
+    std::fs::remove_file(root.join("etc/systemd/system/multi-user.target.wants/firewalld.service")).unwrap();
+    root.write("proc/net/ip_tables_names", "filter\n");
+    let r = cs.run(&Gatherer::new(root.path()).gather());
+    assert_eq!(r.get("firewall-ports").unwrap().status, Status::Unknown, "{}", message(&r, "firewall-ports"));
+}
+
+#[test]
 fn hostile_roots_do_not_hang_or_crash() {
     let root = fixture("ready");
     // A FIFO where a configuration file is expected would block a plain open forever.

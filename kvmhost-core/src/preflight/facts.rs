@@ -117,8 +117,11 @@ pub struct HostFacts {
     pub running_vms: Fact<Vec<RunningVm>>,
     /// The libvirt daemons and their configuration.
     pub libvirtd: Libvirtd,
-    /// Host firewalls and the ports they open.
+    /// Host firewalls (their configuration) and the ports they open.
     pub firewall: Fact<Vec<Firewall>>,
+    /// Legacy iptables tables loaded at run time (`/proc/net/ip_tables_names`; their rules are
+    /// not read).
+    pub iptables_tables: Fact<Vec<String>>,
     /// cgroup controllers.
     pub cgroups: Fact<Cgroups>,
     /// IOMMU (device assignment).

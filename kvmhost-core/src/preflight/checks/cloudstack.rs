@@ -346,6 +346,14 @@ pub fn firewall_ports() -> Check {
             let active: Vec<_> = fws.iter().filter(|w| w.enabled).collect();
             if active.is_empty() {
                 let found: Vec<String> = fws.iter().map(|w| format!("{} (disabled)", w.kind)).collect();
+                if let Some(tables) = f.iptables_tables.known().filter(|t| !t.is_empty()) {
+                    return Verdict::Unknown(format!(
+                        "no firewall is enabled by its configuration (found: {}), but iptables tables are loaded \
+                         at run time ({}) and their rules are not read: see iptables -S INPUT",
+                        list(&found),
+                        tables.join(", ")
+                    ));
+                }
                 return Verdict::Pass(format!(
                     "no host firewall is enabled by its configuration (ufw, firewalld, nftables, iptables; found: {})",
                     list(&found)

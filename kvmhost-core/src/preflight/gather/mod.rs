@@ -107,6 +107,7 @@ impl Gatherer {
             running_vms: libvirt::running_vms(&r, &procs),
             libvirtd: libvirt::libvirtd(&r, &procs, self.probe.as_ref()),
             firewall: security::firewall(&r),
+            iptables_tables: security::iptables_tables(&r),
             cgroups: virt::cgroups(&r),
             iommu: virt::iommu(&r),
             secure_guest: virt::secure_guest(&r, &cpu),

@@ -189,3 +189,13 @@ fn iptables(r: &Root) -> Option<Firewall> {
 pub(crate) fn firewall(r: &Root) -> Fact<Vec<Firewall>> {
     Fact::Known([ufw(r), firewalld(r), nftables(r), iptables(r)].into_iter().flatten().collect())
 }
+
+pub(crate) fn iptables_tables(r: &Root) -> Fact<Vec<String>> {
+    if let Err(e) = r.pseudo("proc") {
+        return Fact::Unknown(e);
+    }
+    match r.value("/proc/net/ip_tables_names") {
+        Some(v) => Fact::Known(v.split_whitespace().map(str::to_string).collect()),
+        None => Fact::Known(Vec::new()),
+    }
+}
