@@ -43,13 +43,16 @@
 //! ```
 
 pub mod archive;
+pub mod catalog;
 pub mod date;
+pub mod feed;
 mod fsutil;
 pub mod instantiate;
 mod limits;
 pub mod manifest;
 pub mod signing;
 pub mod sparse;
+pub mod transport;
 
 pub use archive::{Format, PackRequest, Package, Progress, ReadOptions};
 pub use limits::Limits;

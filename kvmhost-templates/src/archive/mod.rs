@@ -421,6 +421,13 @@ pub fn unpack(path: &Path, dir: &Path, opts: &ReadOptions, progress: &mut dyn Fn
     Ok(pkg)
 }
 
+/// Reads only the head of a native package: its manifest, checked, and the id of the key that
+/// signed it (not verified: [`verify`] does that).
+pub fn read_manifest(path: &Path, limits: &Limits) -> Result<(Manifest, Option<KeyId>)> {
+    let f = File::open(path).map_err(|e| ArchiveError::io(format!("opening {}", path.display()), e))?;
+    native::read_head(BufReader::new(f), limits)
+}
+
 fn read(
     path: &Path,
     staging: Option<&mut Staging>,

@@ -155,6 +155,25 @@ fn read_small<R: Read>(tar: &mut TarReader<R>, size: u64, limit: u64, name: &str
     Ok(v)
 }
 
+pub(super) fn read_head<R: Read>(src: R, limits: &crate::Limits) -> Result<(Manifest, Option<crate::signing::KeyId>)> {
+    let dec = zstd::stream::read::Decoder::new(src).map_err(|e| ArchiveError::io("starting zstd", e))?;
+    let mut tar = TarReader::new(dec, limits.max_members);
+    let first = tar.next_entry()?.ok_or(ArchiveError::Missing { name: MANIFEST_NAME.into() })?;
+    if first.name != MANIFEST_NAME || first.kind != Kind::Regular {
+        return Err(ArchiveError::Unexpected { name: first.name, reason: format!("{MANIFEST_NAME} must come first") });
+    }
+    let json = read_small(&mut tar, first.size, limits.max_xml_bytes, MANIFEST_NAME)?;
+    let manifest = Manifest::from_json(&json, limits)?;
+    let key = match tar.next_entry()? {
+        Some(e) if e.name == SIGNATURE_NAME && e.kind == Kind::Regular => {
+            let s = read_small(&mut tar, e.size, MAX_SIGNATURE, SIGNATURE_NAME)?;
+            Some(crate::signing::signature_key_id(&String::from_utf8_lossy(&s))?)
+        }
+        _ => None,
+    };
+    Ok((manifest, key))
+}
+
 pub(super) fn read<R: Read>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Result<Package> {
     let limits = ctx.opts.limits.clone();
     let mut dec = zstd::stream::read::Decoder::new(src).map_err(|e| ArchiveError::io("starting zstd", e))?;
