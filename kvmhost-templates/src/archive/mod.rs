@@ -244,6 +244,12 @@ impl ReadOptions {
     pub fn trusting(keys: Vec<PublicKey>) -> ReadOptions {
         ReadOptions { trusted: keys, ..ReadOptions::default() }
     }
+
+    /// The same options with other limits.
+    pub fn with_limits(mut self, limits: Limits) -> ReadOptions {
+        self.limits = limits;
+        self
+    }
 }
 
 /// The signature status of a package that was read.

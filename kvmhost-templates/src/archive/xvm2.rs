@@ -14,7 +14,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 use flate2::{Compression, GzBuilder};
 use kvmhost_core::domain::Domain;
 
@@ -228,14 +228,17 @@ fn read_disk<R: Read>(
     buf: &mut [u8],
 ) -> Result<DiskInfo> {
     let mut writer = ctx.stage_disk(file_name)?.map(HoleWriter::new);
-    let out = if member.ends_with(".gz") {
-        let mut dec = GzDecoder::new(EntryRead(tar));
-        pump(&mut dec, |d| d.get_ref().0.get_ref().count, writer.as_mut(), ctx, member, file_name, buf)?
+    let (out, buffered) = if member.ends_with(".gz") {
+        // bufread's decoder reads no further than the gzip stream: what follows is seen.
+        let mut dec = GzDecoder::new(io::BufReader::with_capacity(64 * 1024, EntryRead(tar)));
+        let out =
+            pump(&mut dec, |d| d.get_ref().get_ref().0.get_ref().count, writer.as_mut(), ctx, member, file_name, buf)?;
+        (out, dec.get_ref().buffer().len())
     } else {
         let mut raw = EntryRead(tar);
-        pump(&mut raw, |r| r.0.get_ref().count, writer.as_mut(), ctx, member, file_name, buf)?
+        (pump(&mut raw, |r| r.0.get_ref().count, writer.as_mut(), ctx, member, file_name, buf)?, 0)
     };
-    if tar.remaining() > 0 {
+    if tar.remaining() > 0 || buffered > 0 {
         return Err(ArchiveError::Corrupt {
             name: member.into(),
             reason: "data after the end of the gzip stream".into(),
