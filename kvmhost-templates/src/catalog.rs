@@ -216,6 +216,19 @@ pub struct DownloadOptions {
     pub max_bytes: Option<u64>,
 }
 
+impl DownloadOptions {
+    /// Verify against these options (trusted keys, limits).
+    pub fn verifying(read: ReadOptions) -> DownloadOptions {
+        DownloadOptions { read, max_bytes: None }
+    }
+
+    /// Stop after `bytes` in this call.
+    pub fn budget(mut self, bytes: u64) -> DownloadOptions {
+        self.max_bytes = Some(bytes);
+        self
+    }
+}
+
 /// What [`Catalog::download`] did.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
