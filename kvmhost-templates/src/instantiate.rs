@@ -182,6 +182,8 @@ pub fn instantiate(package: &Package, dir: &Path, opts: &InstantiateOptions) -> 
         return Err(InstantiateError::BadName(opts.name.clone()));
     }
     fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    // Absolute paths: libvirt resolves no relative disk path.
+    let dir = &fs::canonicalize(dir).map_err(io_err(format!("resolving {}", dir.display())))?;
     let xml_path = dir.join(&xml_name);
     if xml_path.exists() {
         return Err(InstantiateError::Io {

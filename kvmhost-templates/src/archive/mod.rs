@@ -264,6 +264,16 @@ pub enum SignatureStatus {
     Verified(KeyId),
 }
 
+impl std::fmt::Display for SignatureStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignatureStatus::Unsigned => f.write_str("unsigned"),
+            SignatureStatus::Unchecked(k) => write!(f, "signed by {k} (not checked: no trusted keys)"),
+            SignatureStatus::Verified(k) => write!(f, "signature by trusted key {k} verified"),
+        }
+    }
+}
+
 /// A disk read from a package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
