@@ -71,7 +71,7 @@ pub enum CatalogError {
         url: String,
         /// Why.
         #[source]
-        source: FeedError,
+        source: Box<FeedError>,
     },
     /// No appliance with that UUID in any subscribed feed.
     #[error("no appliance {0} in the catalog")]
@@ -122,13 +122,16 @@ pub enum CatalogError {
         file: String,
         /// Why.
         #[source]
-        source: ArchiveError,
+        source: Box<ArchiveError>,
     },
 }
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> CatalogError {
     move |source| CatalogError::Io { context, source }
 }
+
+/// One feed's refresh: its URL and its item count, or why it failed.
+pub type Refreshed = (String, Result<usize, CatalogError>);
 
 /// Status of a subscribed feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,7 +318,7 @@ impl Catalog {
     ) -> Result<feed::Feed, CatalogError> {
         let resp = transport.get(url, None)?;
         let bytes = read_limited(resp.body, limits.max_feed_bytes, url)?;
-        feed::parse(&bytes, limits).map_err(|source| CatalogError::Feed { url: url.into(), source })
+        feed::parse(&bytes, limits).map_err(|e| CatalogError::Feed { url: url.into(), source: Box::new(e) })
     }
 
     /// Subscribes to the feed at `url` (it must fetch and parse) and lists its appliances.
@@ -339,10 +342,7 @@ impl Catalog {
 
     /// Refreshes every feed; a feed that fails is marked with its error and kept. Returns each
     /// feed's URL with its result.
-    pub fn refresh(
-        &mut self,
-        transport: &dyn Transport,
-    ) -> Result<Vec<(String, Result<usize, CatalogError>)>, CatalogError> {
+    pub fn refresh(&mut self, transport: &dyn Transport) -> Result<Vec<Refreshed>, CatalogError> {
         let urls: Vec<String> = self.state.feeds.iter().map(|s| s.url.clone()).collect();
         let mut out = Vec::new();
         for url in urls {
@@ -551,7 +551,7 @@ impl Catalog {
                 return Err(CatalogError::ChecksumMismatch { url: url.clone(), expected: expected.clone(), found });
             }
         }
-        let pkg_err = |source| CatalogError::Package { file: file.display().to_string(), source };
+        let pkg_err = |e| CatalogError::Package { file: file.display().to_string(), source: Box::new(e) };
         let format = archive::detect(file).map_err(pkg_err)?;
         let package = archive::verify(file, read, &mut |_| {}).map_err(pkg_err)?;
         Ok((format, package))

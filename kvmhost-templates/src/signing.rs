@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(signature_key_id(&sig).unwrap(), pk.key_id());
         let (_, other) = generate_keypair().unwrap();
         assert!(matches!(verify(&[other], b"m", &sig), Err(SigningError::UntrustedKey(_))));
-        assert!(matches!(verify(&[pk2.clone()], b"n", &sig), Err(SigningError::Invalid(_))));
+        assert!(matches!(verify(std::slice::from_ref(&pk2), b"n", &sig), Err(SigningError::Invalid(_))));
         assert!(matches!(verify(&[pk2], b"m", "garbage"), Err(SigningError::BadSignature(_))));
         assert_eq!(pk.key_id().to_string().parse::<KeyId>().unwrap(), pk.key_id());
         assert!(PublicKey::from_text("untrusted comment: x\nnot base64!", "k").is_err());

@@ -307,7 +307,8 @@ fn hostile_feeds_are_typed_errors() {
     let item = |enc: &str, extra: &str| {
         format!("<rss version='2.0' xmlns:k='urn:x-kvmhost:vmcast:1'><channel><title>t</title><item><title>a</title><uuid>u</uuid>{enc}{extra}</item></channel></rss>")
     };
-    let cases: Vec<(String, fn(&FeedError) -> bool)> = vec![
+    type Case = (String, fn(&FeedError) -> bool);
+    let cases: Vec<Case> = vec![
         (item("<enclosure url='http://h/a' length='10'/>", "<k:size>11</k:size>"), |e| {
             matches!(e, FeedError::BadValue { .. })
         }),
@@ -337,5 +338,5 @@ fn hostile_feeds_are_typed_errors() {
     }
     let mut small = Limits::default();
     small.max_feed_bytes = 100;
-    assert!(matches!(feed::parse(&vec![b' '; 101], &small), Err(FeedError::Limit(_))));
+    assert!(matches!(feed::parse(&[b' '; 101], &small), Err(FeedError::Limit(_))));
 }

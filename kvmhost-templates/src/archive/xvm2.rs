@@ -205,9 +205,11 @@ pub(super) fn read<R: Read>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Resu
     for (i, s) in &snapshots {
         ctx.stage_bytes(&format!("snapshot-{i}.xml"), s.as_bytes())?;
     }
-    let mut metadata = Metadata::default();
-    metadata.name = domain.name().unwrap_or_default();
-    metadata.description = domain.description().unwrap_or_default();
+    let metadata = Metadata {
+        name: domain.name().unwrap_or_default(),
+        description: domain.description().unwrap_or_default(),
+        ..Metadata::default()
+    };
     Ok(Package {
         format: Format::Xvm2,
         domain,

@@ -73,14 +73,14 @@ pub fn generate(dir: &Path, base_url: &str, opts: &GenerateOptions) -> Result<(P
         let format = match archive::detect(&path) {
             Ok(f) => f,
             Err(archive::ArchiveError::NotAPackage { .. }) => continue,
-            Err(e) => return Err(FeedError::Package { file: path.display().to_string(), source: e }),
+            Err(e) => return Err(FeedError::Package { file: path.display().to_string(), source: Box::new(e) }),
         };
         let meta = fs::metadata(&path).map_err(io(format!("stat {}", path.display())))?;
         let sha256 = sha256_file(&path)?;
         let (title, description, key_id) = match format {
             Format::Native => {
                 let (m, sig) = archive::read_manifest(&path, &Default::default())
-                    .map_err(|e| FeedError::Package { file: path.display().to_string(), source: e })?;
+                    .map_err(|e| FeedError::Package { file: path.display().to_string(), source: Box::new(e) })?;
                 (m.metadata.name, m.metadata.description, sig.map(|k| k.to_string()))
             }
             Format::Xvm2 => {

@@ -4,7 +4,7 @@
 //! each item, an `<enclosure type='application/enomalism2-xvm2'>` pointing at the package, the
 //! description often in CDATA, and `pubDate` in RFC 822 (its docs) or Python's `str(datetime)`
 //! (its writer). [`parse`] reads both, and tolerates the unescaped `&` Archipel's string
-//! concatenation left in text and URLs. [`write`] escapes properly and adds, in the
+//! concatenation left in text and URLs. [`write()`] escapes properly and adds, in the
 //! [`NAMESPACE`] namespace (which Archipel's reader ignores), each package's SHA-256, size,
 //! format and signing key id. [`generate`] builds a feed from a directory of packages.
 //!
@@ -98,7 +98,7 @@ pub enum FeedError {
         file: String,
         /// Why.
         #[source]
-        source: crate::archive::ArchiveError,
+        source: Box<crate::archive::ArchiveError>,
     },
 }
 

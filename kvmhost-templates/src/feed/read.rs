@@ -157,32 +157,22 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Feed, FeedError> {
                     finish_element(&mut path, &mut field, &mut buf, &mut feed, &mut current, &mut items);
                 }
             }
-            Event::Text(t) => {
-                if field.is_some() {
-                    buf.push_str(&t.decode().map_err(|e| xml_err(&r, e))?);
-                }
-            }
-            Event::GeneralRef(g) => {
-                if field.is_some() {
-                    let name = g.decode().map_err(|e| xml_err(&r, e))?;
-                    match g.resolve_char_ref().map_err(|e| xml_err(&r, e))? {
+            Event::Text(t) if field.is_some() => buf.push_str(&t.decode().map_err(|e| xml_err(&r, e))?),
+            Event::GeneralRef(g) if field.is_some() => {
+                let name = g.decode().map_err(|e| xml_err(&r, e))?;
+                match g.resolve_char_ref().map_err(|e| xml_err(&r, e))? {
+                    Some(c) => buf.push(c),
+                    None => match entity(&name) {
                         Some(c) => buf.push(c),
-                        None => match entity(&name) {
-                            Some(c) => buf.push(c),
-                            None => {
-                                buf.push('&');
-                                buf.push_str(&name);
-                                buf.push(';');
-                            }
-                        },
-                    }
+                        None => {
+                            buf.push('&');
+                            buf.push_str(&name);
+                            buf.push(';');
+                        }
+                    },
                 }
             }
-            Event::CData(c) => {
-                if field.is_some() {
-                    buf.push_str(&String::from_utf8_lossy(&c));
-                }
-            }
+            Event::CData(c) if field.is_some() => buf.push_str(&String::from_utf8_lossy(&c)),
             Event::End(_) => finish_element(&mut path, &mut field, &mut buf, &mut feed, &mut current, &mut items),
             Event::Eof => {
                 if let Some((_, open)) = path.last() {
@@ -348,8 +338,7 @@ mod tests {
         assert!(matches!(parse(bad_len, &l), Err(FeedError::BadValue { .. })));
         let deep = format!("<rss>{}</rss>", "<a>".repeat(100) + &"</a>".repeat(100));
         assert!(matches!(parse(deep.as_bytes(), &l), Err(FeedError::Limit(_))));
-        let mut small = Limits::default();
-        small.max_feed_items = 1;
+        let small = Limits { max_feed_items: 1, ..Limits::default() };
         let two = b"<rss><channel><item><uuid>a</uuid><enclosure url='x' length='1'/></item>\
                     <item><uuid>b</uuid><enclosure url='x' length='1'/></item></channel></rss>";
         assert!(matches!(parse(two, &small), Err(FeedError::Limit(_))));
