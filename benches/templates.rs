@@ -10,8 +10,10 @@
 //! `/usr/lib`: real binaries and libraries, compressible like real disk content):
 //! `sparse4g` (4 GiB apparent, 256 MiB of data in 64 extents of 4 MiB), `sparse40g` (the same
 //! 64 extents spread over 40 GiB apparent), `dense1g` (1 GiB written in full). Every round runs
-//! each side once, in alternating order, on warm page caches; the medians of the wall times are
-//! printed and written as JSON lines to `target/bench/templates.jsonl`.
+//! each side once, in alternating order, on warm page caches; the medians of the wall times, and
+//! the medians of the per-round ratios (both sides timed under the same load), are printed and
+//! written as JSON lines to `target/bench/templates.jsonl`. kvmhost's pack is timed twice:
+//! fsync'd before the rename (what the CLI does) and without (what `zstd -o` does).
 //!
 //! kvmhost's pack and unpack include the SHA-256 of every member (unpack verifies them); tar +
 //! zstd computes none. kvmhost runs in this process (library calls); the others as `sh -c`
@@ -168,25 +170,38 @@ fn main() {
         let pkg = out.join(format!("{name}.vmcast"));
         let tzst = out.join(format!("{name}.tar.zst"));
         let xvm2 = out.join(format!("{name}.xvm2"));
-        let (mut k_pack, mut t_pack, mut k_unpack, mut t_unpack) = (vec![], vec![], vec![], vec![]);
+        // Per round: kvmhost pack (fsync'd, as the CLI does), kvmhost pack without fsync (what
+        // tar+zstd does), tar+zstd; then the two unpacks. Order alternates between rounds.
+        let (mut k_pack, mut k_pack_ns, mut t_pack, mut k_unpack, mut t_unpack) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let (mut pair_pack, mut pair_pack_ns, mut pair_unpack) = (vec![], vec![], vec![]);
         for r in 0..rounds {
-            let kvm = || {
+            let kvm = |sync: bool| {
                 let _ = fs::remove_file(&pkg);
+                let mut req = PackRequest::new(&domain, vec![dir.join("disk.img")]);
+                req.sync = sync;
                 time(|| {
-                    archive::pack(&PackRequest::new(&domain, vec![dir.join("disk.img")]), &pkg, &mut |_| {}).unwrap();
+                    archive::pack(&req, &pkg, &mut |_| {}).unwrap();
                 })
             };
             let tar = || {
                 let _ = fs::remove_file(&tzst);
                 sh(&format!("tar --sparse -cf - -C {} disk.img | zstd -T0 -3 -q -o {}", dir.display(), tzst.display()))
             };
-            if r % 2 == 0 {
-                k_pack.push(kvm());
-                t_pack.push(tar());
+            let (k, kn, t) = if r % 2 == 0 {
+                let k = kvm(true);
+                let kn = kvm(false);
+                (k, kn, tar())
             } else {
-                t_pack.push(tar());
-                k_pack.push(kvm());
-            }
+                let t = tar();
+                let kn = kvm(false);
+                (kvm(true), kn, t)
+            };
+            k_pack.push(k);
+            k_pack_ns.push(kn);
+            t_pack.push(t);
+            pair_pack.push(t / k);
+            pair_pack_ns.push(t / kn);
             let ku = out.join("k-unpacked");
             let tu = out.join("t-unpacked");
             let kvm_u = || {
@@ -204,21 +219,39 @@ fn main() {
                 let _ = fs::remove_dir_all(&tu);
                 t
             };
-            if r % 2 == 0 {
-                k_unpack.push(kvm_u());
-                t_unpack.push(tar_u());
+            let (k, t) = if r % 2 == 0 {
+                let k = kvm_u();
+                (k, tar_u())
             } else {
-                t_unpack.push(tar_u());
-                k_unpack.push(kvm_u());
-            }
+                let t = tar_u();
+                (kvm_u(), t)
+            };
+            k_unpack.push(k);
+            t_unpack.push(t);
+            pair_unpack.push(t / k);
         }
         let size = |p: &Path| fs::metadata(p).map(|m| m.len() as f64 / MIB as f64).unwrap_or(0.0);
         let mut rows = vec![
             ("kvmhost pack", median(&mut k_pack), size(&pkg), rounds),
+            ("kvmhost pack (no fsync)", median(&mut k_pack_ns), size(&pkg), rounds),
             ("tar+zstd -3 pack", median(&mut t_pack), size(&tzst), rounds),
             ("kvmhost unpack+verify", median(&mut k_unpack), 0.0, rounds),
             ("zstd+tar unpack", median(&mut t_unpack), 0.0, rounds),
         ];
+        println!(
+            "{name:<10} paired (tar+zstd / kvmhost, median of {rounds} rounds): pack {:.2}, pack without fsync {:.2}, unpack {:.2}",
+            median(&mut pair_pack),
+            median(&mut pair_pack_ns),
+            median(&mut pair_unpack)
+        );
+        writeln!(
+            log,
+            "{{\"image\":\"{name}\",\"paired_pack\":{:.3},\"paired_pack_nofsync\":{:.3},\"paired_unpack\":{:.3}}}",
+            median(&mut pair_pack),
+            median(&mut pair_pack_ns),
+            median(&mut pair_unpack)
+        )
+        .unwrap();
         if *name != "sparse40g" {
             // Archipel's way: gzip -9 of the whole (apparent) image, then a plain tar.
             let (mut a_pack, mut a_unpack) = (vec![], vec![]);

@@ -76,6 +76,15 @@ pub enum CatalogError {
     /// No appliance with that UUID in any subscribed feed.
     #[error("no appliance {0} in the catalog")]
     UnknownAppliance(String),
+    /// A feed item whose UUID cannot name a file, or whose enclosure URL a remote feed may
+    /// not point to (a `file://` or local path from an HTTP feed).
+    #[error("appliance {uuid}: refused: {reason}")]
+    Refused {
+        /// The item's UUID.
+        uuid: String,
+        /// Why.
+        reason: String,
+    },
     /// No such subscription.
     #[error("not subscribed to {0}")]
     UnknownFeed(String),
@@ -410,8 +419,16 @@ impl Catalog {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DownloadOutcome, CatalogError> {
         let a = self.appliance(uuid).ok_or_else(|| CatalogError::UnknownAppliance(uuid.into()))?.clone();
-        crate::manifest::check_file_name(uuid).map_err(|_| CatalogError::UnknownAppliance(uuid.into()))?;
+        crate::manifest::check_file_name(uuid)
+            .map_err(|e| CatalogError::Refused { uuid: uuid.into(), reason: e.to_string() })?;
         let url = a.item.enclosure.url.clone();
+        let remote = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        if remote(&a.feed_url) && !remote(&url) {
+            return Err(CatalogError::Refused {
+                uuid: uuid.into(),
+                reason: format!("a feed served over HTTP points at {url:?}, not an HTTP(S) URL"),
+            });
+        }
         let total = a.item.enclosure.length;
         let partial = self.dir.join(format!("{uuid}.part"));
         self.set_status(uuid, ApplianceStatus::Downloading { partial: partial.clone() })?;

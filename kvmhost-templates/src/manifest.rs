@@ -180,6 +180,10 @@ impl Manifest {
         {
             return Err(ManifestError::Limit(format!("an XML document over {} bytes", limits.max_xml_bytes)));
         }
+        check_xml_depth(&self.domain_xml).map_err(ManifestError::Limit)?;
+        for s in &self.snapshots {
+            check_xml_depth(s).map_err(ManifestError::Limit)?;
+        }
         kvmhost_core::domain::Domain::parse(&self.domain_xml).map_err(ManifestError::Domain)?;
         let mut seen = std::collections::HashSet::new();
         let mut total: u64 = 0;
@@ -207,6 +211,44 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// Deepest element nesting accepted in a package's XML (libvirt's documents nest less than 20).
+pub const MAX_XML_DEPTH: usize = 256;
+
+/// Checks, in one linear pass without building anything, that `xml` nests elements no deeper
+/// than [`MAX_XML_DEPTH`]: a tree built from hostile XML nested a million deep would take a
+/// recursive walk (writing, dropping) past the stack.
+///
+/// ```
+/// use kvmhost_templates::manifest::check_xml_depth;
+/// assert!(check_xml_depth("<domain><name>a</name></domain>").is_ok());
+/// assert!(check_xml_depth(&"<a>".repeat(10_000)).is_err());
+/// ```
+pub fn check_xml_depth(xml: &str) -> Result<(), String> {
+    let mut r = quick_xml::Reader::from_str(xml);
+    let mut depth = 0usize;
+    loop {
+        match r.read_event() {
+            Ok(quick_xml::events::Event::Start(_)) => {
+                depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Err(format!("elements nested deeper than {MAX_XML_DEPTH}"));
+                }
+            }
+            Ok(quick_xml::events::Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(quick_xml::events::Event::Eof) => return Ok(()),
+            Ok(_) => {}
+            // Malformed XML is reported by the real parser, with its position.
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
+/// Parses untrusted domain XML: depth checked first, then [`kvmhost_core::domain::Domain::parse`].
+pub fn parse_domain(xml: &str) -> Result<kvmhost_core::domain::Domain, String> {
+    check_xml_depth(xml)?;
+    kvmhost_core::domain::Domain::parse(xml).map_err(|e| e.to_string())
 }
 
 /// Checks that `name` is one safe path component for a file inside a target directory: not

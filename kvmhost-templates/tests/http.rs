@@ -175,6 +175,20 @@ fn corrupted_packages_and_broken_feeds() {
     assert_eq!(cat.feeds().len(), 1);
     assert!(matches!(&cat.feeds()[0].status, FeedStatus::Error { message, .. } if message.contains("malformed")));
     assert_eq!(cat.appliances().len(), 2);
+    // A feed served over HTTP may not point at local files.
+    let local = format!("file://{}", pkg.display());
+    let evil = format!(
+        "<rss version='2.0'><channel><title>e</title><item><title>x</title><uuid>evil-1</uuid>\
+         <enclosure url='{local}' length='10'/></item><item><title>y</title><uuid>../../evil</uuid>\
+         <enclosure url='{url}/x' length='10'/></item></channel></rss>"
+    );
+    fs::write(pubd.0.join("evil.xml"), evil).unwrap();
+    cat.subscribe(&format!("{base}/evil.xml"), &t).unwrap();
+    for id in ["evil-1", "../../evil"] {
+        let e = cat.download(id, &t, &DownloadOptions::default(), &mut |_| {}).unwrap_err();
+        assert!(matches!(e, CatalogError::Refused { .. }), "{e}");
+    }
+    cat.unsubscribe(&format!("{base}/evil.xml")).unwrap();
     // A missing feed: the same.
     fs::remove_file(pubd.0.join("rss.xml")).unwrap();
     let results = cat.refresh(&t).unwrap();

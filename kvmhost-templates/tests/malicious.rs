@@ -102,6 +102,12 @@ fn xvm2_duplicates_missing_description_and_corrupt_members() {
     refused(&xvm2(&[("d.qcow2.gz", b'0', &trailing, "")]), &ReadOptions::default(), |e| {
         matches!(e, ArchiveError::Corrupt { .. })
     });
+    // XML nested a million deep (a recursive walk of the tree would overflow the stack).
+    let deep = format!("<domain>{}{}</domain>", "<a>".repeat(1_000_000), "</a>".repeat(1_000_000));
+    let e = refused(&raw_tar(&[("description.xml", b'0', deep.as_bytes(), "")]), &ReadOptions::default(), |e| {
+        matches!(e, ArchiveError::Corrupt { .. })
+    });
+    assert!(e.to_string().contains("nested deeper"), "{e}");
     // Truncated archives, at several points.
     let whole = xvm2(&[("d.qcow2.gz", b'0', &gz, "")]);
     let e = refused(&whole[..100], &ReadOptions::default(), |e| matches!(e, ArchiveError::NotAPackage { .. }));
@@ -245,6 +251,12 @@ fn native_tampering_is_detected() {
     let m3 = manifest_for("vda.img", &bad, 1 << 20, 8292);
     refused(&native(&m3, None, &[("disks/vda.img", bad)]), &ReadOptions::default(), |e| {
         matches!(e, ArchiveError::LimitExceeded { .. } | ArchiveError::Corrupt { .. })
+    });
+    // Domain XML nested a million deep, inside the manifest.
+    let mut deep = m.clone();
+    deep["domain_xml"] = format!("<domain>{}{}</domain>", "<a>".repeat(1_000_000), "</a>".repeat(1_000_000)).into();
+    refused(&native(&deep, None, &[("disks/vda.img", member.clone())]), &ReadOptions::default(), |e| {
+        matches!(e, ArchiveError::Manifest(_))
     });
     // The manifest first, always.
     let json = serde_json::to_vec(&m).unwrap();

@@ -332,6 +332,9 @@ pub struct PackRequest<'a> {
     pub threads: u32,
     /// gzip each disk (`.xvm2`; Archipel's default, level 9).
     pub gzip: bool,
+    /// fsync the package before renaming it into place (default; off only to compare with
+    /// tools that do not).
+    pub sync: bool,
 }
 
 impl<'a> PackRequest<'a> {
@@ -348,6 +351,7 @@ impl<'a> PackRequest<'a> {
             level: 3,
             threads,
             gzip: true,
+            sync: true,
         }
     }
 }

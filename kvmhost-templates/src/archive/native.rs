@@ -3,9 +3,13 @@
 //! Members, in order: `manifest.json`, optionally `manifest.json.minisig`, then one
 //! `disks/FILE` member per disk image in this crate's sparse encoding ([`crate::sparse`]),
 //! then the end-of-archive block. The stream is written as two zstd frames (the first holding
-//! the manifest and its signature, the second everything else), which every zstd decoder reads
-//! as one stream: that is what lets the manifest come first while its SHA-256s are computed in
-//! the same single pass over the disks that compresses them.
+//! the manifest and its signature, the second everything else), with a zstd skippable frame
+//! between them, which every zstd decoder reads as one stream (`zstd -dc PKG | tar -t` lists
+//! it). That lets the manifest come first while its SHA-256s are computed in the same single
+//! pass over the disks that compresses them: the manifest's length is known before the data is
+//! read (every SHA-256 is 64 hex digits), so room for its frame is reserved at the start of
+//! the file, the body is written after it, and the head frame is written last into the room,
+//! the rest of which the skippable frame covers.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -50,39 +54,74 @@ fn metadata_for(req: &PackRequest<'_>) -> Metadata {
     m
 }
 
+/// First 4 bytes of a zstd skippable frame (the low nibble is free).
+const SKIPPABLE_MAGIC: u32 = 0x184D_2A50;
+
+/// The head frame's bytes: the tar members `manifest.json` (and its signature), compressed.
+fn head_frame(json: &[u8], sig: Option<&str>, mtime: u64, level: i32) -> io::Result<Vec<u8>> {
+    let mut tar = Vec::with_capacity(json.len() + 2048);
+    tario::write_header(&mut tar, MANIFEST_NAME, json.len() as u64, mtime)?;
+    tar.extend_from_slice(json);
+    tario::write_padding(&mut tar, json.len() as u64)?;
+    if let Some(s) = sig {
+        tario::write_header(&mut tar, SIGNATURE_NAME, s.len() as u64, mtime)?;
+        tar.extend_from_slice(s.as_bytes());
+        tario::write_padding(&mut tar, s.len() as u64)?;
+    }
+    zstd::encode_all(&tar[..], level)
+}
+
+/// Bytes reserved at the start of the file for the head frame: its worst case (the manifest's
+/// length is known before any data is read, SHA-256s being fixed-length hex) plus a skippable
+/// frame's header, rounded to a block.
+fn head_reserve(json_len: usize, sig_len: Option<usize>) -> u64 {
+    let tar_len = 512 + json_len.div_ceil(512) * 512 + sig_len.map(|l| 512 + l.div_ceil(512) * 512).unwrap_or(0);
+    let bound = zstd::zstd_safe::compress_bound(tar_len) as u64 + 64;
+    bound.div_ceil(4096) * 4096
+}
+
 pub(super) fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&Progress)) -> Result<PackReport> {
     let domain_xml = req.domain.to_xml().map_err(|e| ArchiveError::BadInput(e.to_string()))?;
     let mut manifest = Manifest::new(metadata_for(req), domain_xml);
     manifest.snapshots = req.snapshots.clone();
     let mtime = crate::date::now().max(0) as u64;
 
-    // Map every disk first: sizes are known before any data is read.
+    // Map every disk first: sizes are known before any data is read, and so is the length of
+    // the manifest (every SHA-256 is 64 hex digits).
     let mut disks = Vec::new();
     for path in &req.disks {
         let shown = path.display().to_string();
         let f = File::open(path).map_err(|e| ArchiveError::io(format!("opening disk {shown}"), e))?;
         let header = sparse::data_extents(&f, &shown)?;
-        disks.push((f, header, disk_file_name(path)?, shown));
+        let name = disk_file_name(path)?;
+        manifest.disks.push(DiskEntry {
+            file_name: name.clone(),
+            size: header.member_size(),
+            sha256: "0".repeat(64),
+            apparent_size: header.apparent_size,
+            data_bytes: header.data_bytes(),
+        });
+        disks.push((f, header, name, shown));
     }
     let total: u64 = disks.iter().map(|d| d.1.data_bytes()).sum();
+    let placeholder = manifest.to_json();
+    let sig_len = req.sign.map(|k| crate::signing::sign(k, &placeholder).map(|s| s.len())).transpose()?;
+    let reserve = head_reserve(placeholder.len(), sig_len);
 
-    // The body frame (disks) goes to a temporary file while the SHA-256s are computed.
-    let body_path = temp_sibling(out, "body");
-    let _body_guard = TempFile(Some(body_path.clone()));
-    let body = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&body_path)
-        .map_err(|e| ArchiveError::io(format!("creating {}", body_path.display()), e))?;
-    let werr = |e: io::Error| ArchiveError::io(format!("writing {}", body_path.display()), e);
-    let mut enc = zstd::stream::write::Encoder::new(BufWriter::with_capacity(CHUNK, body), req.level).map_err(werr)?;
+    // The body frame (disks) is written after the reserved head, SHA-256s computed on the way;
+    // then the head frame goes in front, the rest of the reserve being a skippable frame.
+    let tmp = temp_sibling(out, "tmp");
+    let mut tmp_guard = TempFile(Some(tmp.clone()));
+    let werr = |e: io::Error| ArchiveError::io(format!("writing {}", tmp.display()), e);
+    let mut file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp).map_err(werr)?;
+    file.seek(SeekFrom::Start(reserve)).map_err(werr)?;
+    let mut enc = zstd::stream::write::Encoder::new(BufWriter::with_capacity(CHUNK, file), req.level).map_err(werr)?;
     if req.threads > 1 {
         enc.multithread(req.threads).map_err(werr)?;
     }
     let mut buf = vec![0u8; CHUNK];
     let mut done = 0u64;
-    for (f, header, name, shown) in &disks {
+    for (i, (f, header, name, shown)) in disks.iter().enumerate() {
         let member = format!("{}{}", crate::manifest::DISK_DIR, name);
         let size = header.member_size();
         tario::write_header(&mut enc, &member, size, mtime).map_err(werr)?;
@@ -107,42 +146,32 @@ pub(super) fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&
             }
         }
         tario::write_padding(&mut enc, size).map_err(werr)?;
-        manifest.disks.push(DiskEntry {
-            file_name: name.clone(),
-            size,
-            sha256: hex(&sha.finalize()),
-            apparent_size: header.apparent_size,
-            data_bytes: header.data_bytes(),
-        });
+        manifest.disks[i].sha256 = hex(&sha.finalize());
     }
     tario::write_end(&mut enc).map_err(werr)?;
-    let mut body = enc.finish().map_err(werr)?.into_inner().map_err(|e| werr(e.into_error()))?;
+    let file = enc.finish().map_err(werr)?.into_inner().map_err(|e| werr(e.into_error()))?;
 
-    // The head frame: manifest and signature. Then the body appended, all into a temporary
-    // file renamed over `out` at the end.
     let json = manifest.to_json();
+    debug_assert_eq!(json.len(), placeholder.len());
     let sig = req.sign.map(|k| crate::signing::sign(k, &json)).transpose()?;
-    let tmp = temp_sibling(out, "tmp");
-    let mut tmp_guard = TempFile(Some(tmp.clone()));
-    let oerr = |e: io::Error| ArchiveError::io(format!("writing {}", tmp.display()), e);
-    let file = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(oerr)?;
-    let mut head = zstd::stream::write::Encoder::new(BufWriter::new(file), req.level).map_err(oerr)?;
-    tario::write_header(&mut head, MANIFEST_NAME, json.len() as u64, mtime).map_err(oerr)?;
-    head.write_all(&json).map_err(oerr)?;
-    tario::write_padding(&mut head, json.len() as u64).map_err(oerr)?;
-    if let Some(s) = &sig {
-        tario::write_header(&mut head, SIGNATURE_NAME, s.len() as u64, mtime).map_err(oerr)?;
-        head.write_all(s.as_bytes()).map_err(oerr)?;
-        tario::write_padding(&mut head, s.len() as u64).map_err(oerr)?;
+    let head = head_frame(&json, sig.as_deref(), mtime, req.level).map_err(werr)?;
+    let gap = reserve.checked_sub(head.len() as u64 + 8).ok_or_else(|| {
+        ArchiveError::BadInput(format!("manifest frame of {} bytes over its reserve of {reserve}", head.len()))
+    })?;
+    file.write_all_at(&head, 0).map_err(werr)?;
+    let mut skip = [0u8; 8];
+    skip[..4].copy_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
+    skip[4..].copy_from_slice(&(gap as u32).to_le_bytes());
+    file.write_all_at(&skip, head.len() as u64).map_err(werr)?;
+    if req.sync {
+        file.sync_all().map_err(werr)?;
     }
-    let mut file = head.finish().map_err(oerr)?.into_inner().map_err(|e| oerr(e.into_error()))?;
-    body.seek(SeekFrom::Start(0)).map_err(werr)?;
-    io::copy(&mut body, &mut file).map_err(oerr)?; // copy_file_range on Linux
-    file.sync_all().map_err(oerr)?;
-    let size = file.metadata().map_err(oerr)?.len();
+    let size = file.metadata().map_err(werr)?.len();
     fs::rename(&tmp, out).map_err(|e| ArchiveError::io(format!("renaming to {}", out.display()), e))?;
     tmp_guard.0 = None;
-    sync_parent(out);
+    if req.sync {
+        sync_parent(out);
+    }
     Ok(PackReport { path: out.to_path_buf(), size, manifest: Some(manifest) })
 }
 

@@ -176,13 +176,15 @@ pub(super) fn read<R: Read>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Resu
         }
         if name == DESCRIPTION {
             let xml = read_small(&mut tar, e.size, limits.max_xml_bytes, DESCRIPTION)?;
-            Domain::parse(&xml)
-                .map_err(|err| ArchiveError::Corrupt { name: DESCRIPTION.into(), reason: err.to_string() })?;
+            crate::manifest::parse_domain(&xml)
+                .map_err(|reason| ArchiveError::Corrupt { name: DESCRIPTION.into(), reason })?;
             description = Some(xml);
             continue;
         }
         if is_snapshot_name(&name) {
             let xml = read_small(&mut tar, e.size, limits.max_xml_bytes, &name)?;
+            crate::manifest::check_xml_depth(&xml)
+                .map_err(|reason| ArchiveError::Corrupt { name: name.clone(), reason })?;
             kvmhost_core::xml::Document::parse(&xml)
                 .map_err(|err| ArchiveError::Corrupt { name: name.clone(), reason: err.to_string() })?;
             let n: u32 = name[9..name.len() - 4].parse().expect("checked by is_snapshot_name");
