@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Images (built once under `target/bench-templates/`, content taken from the files of
-//! `/usr/lib`: real binaries and libraries, compressible like real disk content):
+//! `/usr/lib` in a sorted walk, the same bytes for every image: real binaries and libraries,
+//! compressible like real disk content):
 //! `sparse4g` (4 GiB apparent, 256 MiB of data in 64 extents of 4 MiB), `sparse40g` (the same
 //! 64 extents spread over 40 GiB apparent), `dense1g` (1 GiB written in full). Every round runs
 //! each side once, in alternating order, on warm page caches; the medians of the wall times, and
@@ -28,6 +29,7 @@ use std::time::Instant;
 
 use kvmhost::core::domain::Domain;
 use kvmhost::templates::archive::{self, PackRequest, ReadOptions};
+use nix::sys::resource::{getrusage, UsageWho};
 
 const MIB: u64 = 1 << 20;
 
@@ -93,17 +95,39 @@ fn build_image(path: &Path, apparent: u64, extents: &[(u64, u64)], content: &mut
     f.sync_all().unwrap();
 }
 
+/// User + system CPU seconds of this process (all threads) or of its waited-for children.
+fn cpu(who: UsageWho) -> f64 {
+    let u = getrusage(who).unwrap();
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    secs(u.user_time()) + secs(u.system_time())
+}
+
+thread_local! {
+    /// CPU seconds of the last timed run (a side effect read after each `sh`/`time`).
+    static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+fn last_cpu() -> f64 {
+    LAST_CPU.with(|c| c.get())
+}
+
 fn sh(cmd: &str) -> f64 {
+    let c0 = cpu(UsageWho::RUSAGE_CHILDREN);
     let t = Instant::now();
     let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
     assert!(st.success(), "{cmd}");
-    t.elapsed().as_secs_f64()
+    let wall = t.elapsed().as_secs_f64();
+    LAST_CPU.with(|c| c.set(cpu(UsageWho::RUSAGE_CHILDREN) - c0));
+    wall
 }
 
 fn time(f: impl FnOnce()) -> f64 {
+    let c0 = cpu(UsageWho::RUSAGE_SELF);
     let t = Instant::now();
     f();
-    t.elapsed().as_secs_f64()
+    let wall = t.elapsed().as_secs_f64();
+    LAST_CPU.with(|c| c.set(cpu(UsageWho::RUSAGE_SELF) - c0));
+    wall
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -135,7 +159,6 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-templates");
     let img_dir = root.join("images");
     fs::create_dir_all(&img_dir).unwrap();
-    let mut content = Content::new();
     let sparse_extents =
         |apparent: u64| -> Vec<(u64, u64)> { (0..64u64).map(|i| (i * (apparent / 64), 4 * MIB)).collect() };
     let images = [
@@ -146,7 +169,8 @@ fn main() {
     for (name, apparent, ext) in &images {
         let dir = img_dir.join(name);
         fs::create_dir_all(&dir).unwrap();
-        build_image(&dir.join("disk.img"), *apparent, ext, &mut content);
+        // Every image starts from the same content: sparse4g and sparse40g hold the same bytes.
+        build_image(&dir.join("disk.img"), *apparent, ext, &mut Content::new());
         let xml = format!(
             "<domain type='kvm'><name>{name}</name><memory unit='MiB'>512</memory><devices><disk type='file' device='disk'>\
              <driver name='qemu' type='raw'/><source file='{}'/><target dev='vda'/></disk></devices></domain>",
@@ -174,6 +198,8 @@ fn main() {
         // tar+zstd does), tar+zstd; then the two unpacks. Order alternates between rounds.
         let (mut k_pack, mut k_pack_ns, mut t_pack, mut k_unpack, mut t_unpack) =
             (vec![], vec![], vec![], vec![], vec![]);
+        // CPU seconds (user + system), load-independent: [kvmhost pack, tar+zstd, kvmhost unpack, zstd+tar]
+        let mut cpus: [Vec<f64>; 4] = Default::default();
         let (mut pair_pack, mut pair_pack_ns, mut pair_unpack) = (vec![], vec![], vec![]);
         for r in 0..rounds {
             let kvm = |sync: bool| {
@@ -190,12 +216,18 @@ fn main() {
             };
             let (k, kn, t) = if r % 2 == 0 {
                 let k = kvm(true);
+                cpus[0].push(last_cpu());
                 let kn = kvm(false);
-                (k, kn, tar())
+                let t = tar();
+                cpus[1].push(last_cpu());
+                (k, kn, t)
             } else {
                 let t = tar();
+                cpus[1].push(last_cpu());
                 let kn = kvm(false);
-                (kvm(true), kn, t)
+                let k = kvm(true);
+                cpus[0].push(last_cpu());
+                (k, kn, t)
             };
             k_pack.push(k);
             k_pack_ns.push(kn);
@@ -221,10 +253,16 @@ fn main() {
             };
             let (k, t) = if r % 2 == 0 {
                 let k = kvm_u();
-                (k, tar_u())
+                cpus[2].push(last_cpu());
+                let t = tar_u();
+                cpus[3].push(last_cpu());
+                (k, t)
             } else {
                 let t = tar_u();
-                (kvm_u(), t)
+                cpus[3].push(last_cpu());
+                let k = kvm_u();
+                cpus[2].push(last_cpu());
+                (k, t)
             };
             k_unpack.push(k);
             t_unpack.push(t);
@@ -238,6 +276,16 @@ fn main() {
             ("kvmhost unpack+verify", median(&mut k_unpack), 0.0, rounds),
             ("zstd+tar unpack", median(&mut t_unpack), 0.0, rounds),
         ];
+        let [c0, c1, c2, c3] = &mut cpus;
+        let (c0, c1, c2, c3) = (median(c0), median(c1), median(c2), median(c3));
+        println!(
+            "{name:<10} CPU seconds (user+sys, median): kvmhost pack {c0:.3}, tar+zstd {c1:.3}; kvmhost unpack+verify {c2:.3}, zstd+tar {c3:.3}"
+        );
+        writeln!(
+            log,
+            "{{\"image\":\"{name}\",\"cpu_kvmhost_pack\":{c0:.3},\"cpu_tar_zstd_pack\":{c1:.3},\"cpu_kvmhost_unpack\":{c2:.3},\"cpu_zstd_tar_unpack\":{c3:.3}}}"
+        )
+        .unwrap();
         println!(
             "{name:<10} paired (tar+zstd / kvmhost, median of {rounds} rounds): pack {:.2}, pack without fsync {:.2}, unpack {:.2}",
             median(&mut pair_pack),

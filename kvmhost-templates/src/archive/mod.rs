@@ -32,6 +32,8 @@ mod xvm2;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use kvmhost_core::domain::Domain;
 use serde::{Deserialize, Serialize};
@@ -457,24 +459,100 @@ fn read(
     let format = detect(path)?;
     let f = File::open(path).map_err(|e| ArchiveError::io(format!("opening {}", path.display()), e))?;
     let total = f.metadata().ok().map(|m| m.len());
-    let counting = Counting { inner: BufReader::with_capacity(1 << 20, f), count: 0 };
-    let mut ctx = ReadCtx { opts, staging, progress, total, item: String::new(), written: 0 };
+    let input = Arc::new(AtomicU64::new(0));
+    let counting = Counting { inner: BufReader::with_capacity(1 << 20, f), count: input.clone() };
+    let mut ctx = ReadCtx { opts, staging, progress, total, item: String::new(), written: 0, input };
     match format {
         Format::Native => native::read(counting, &mut ctx),
         Format::Xvm2 => xvm2::read(counting, &mut ctx),
     }
 }
 
-/// A reader that counts the bytes it gave (the compressed side of a bomb check).
+/// A reader that counts the bytes it gave (the compressed side of a bomb check); the count is
+/// shared so that it can be read while the reader works on another thread.
 pub(crate) struct Counting<R> {
     pub inner: R,
-    pub count: u64,
+    pub count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count += n as u64;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads `inner` on its own thread, one chunk ahead (at most `DEPTH` chunks of `CHUNK` bytes in
+/// flight): decompression runs in parallel with whatever consumes the bytes (hashing, writing).
+/// Dropping it stops the thread at its next chunk.
+pub(crate) struct Pipelined {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    recycle: std::sync::mpsc::SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Pipelined {
+    const CHUNK: usize = 1 << 20;
+    const DEPTH: usize = 4;
+
+    pub(crate) fn new<R: Read + Send + 'static>(mut inner: R) -> Pipelined {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(Self::DEPTH);
+        let (recycle, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::DEPTH + 2);
+        std::thread::spawn(move || loop {
+            let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(Self::CHUNK));
+            buf.resize(Self::CHUNK, 0);
+            let mut n = 0;
+            let result = loop {
+                if n == buf.len() {
+                    break Ok(());
+                }
+                match inner.read(&mut buf[n..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            buf.truncate(n);
+            let last = n == 0 || result.is_err();
+            let sent = match result {
+                Ok(()) => tx.send(Ok(buf)),
+                Err(e) => {
+                    let _ = if n > 0 { tx.send(Ok(buf)) } else { Ok(()) };
+                    tx.send(Err(e))
+                }
+            };
+            if last || sent.is_err() {
+                return;
+            }
+        });
+        Pipelined { rx, recycle, cur: Vec::new(), pos: 0, done: false }
+    }
+}
+
+impl Read for Pipelined {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let next = match self.rx.recv() {
+                Ok(r) => r?,
+                Err(_) => return Ok(0),
+            };
+            let old = std::mem::replace(&mut self.cur, next);
+            let _ = self.recycle.try_send(old);
+            self.pos = 0;
+            if self.cur.is_empty() {
+                self.done = true;
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
 }
@@ -488,12 +566,15 @@ pub(crate) struct ReadCtx<'a, 'b> {
     pub item: String,
     /// Decompressed bytes produced so far (all members).
     pub written: u64,
+    /// Package bytes consumed so far (shared with the reading thread).
+    pub input: Arc<AtomicU64>,
 }
 
 impl ReadCtx<'_, '_> {
     /// Accounts `n` more decompressed bytes against the absolute and ratio limits; `input` is
     /// the compressed bytes consumed so far.
-    pub(crate) fn account(&mut self, n: u64, input: u64) -> Result<()> {
+    pub(crate) fn account(&mut self, n: u64) -> Result<()> {
+        let input = self.input.load(Ordering::Relaxed);
         let l = &self.opts.limits;
         self.written += n;
         if self.written > l.max_total_bytes {
@@ -508,7 +589,8 @@ impl ReadCtx<'_, '_> {
         Ok(())
     }
 
-    pub(crate) fn report(&mut self, done: u64) {
+    pub(crate) fn report(&mut self) {
+        let done = self.input.load(Ordering::Relaxed);
         (self.progress)(&Progress { phase: "reading", item: self.item.clone(), done, total: self.total });
     }
 

@@ -203,11 +203,12 @@ pub(super) fn read_head<R: Read>(src: R, limits: &crate::Limits) -> Result<(Mani
     Ok((manifest, key))
 }
 
-pub(super) fn read<R: Read>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Result<Package> {
+pub(super) fn read<R: Read + Send + 'static>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Result<Package> {
     let limits = ctx.opts.limits.clone();
     let mut dec = zstd::stream::read::Decoder::new(src).map_err(|e| ArchiveError::io("starting zstd", e))?;
     dec.window_log_max(27).map_err(|e| ArchiveError::io("configuring zstd", e))?;
-    let mut tar = TarReader::new(dec, limits.max_members);
+    // Decompression on its own thread, hashing and writing on this one.
+    let mut tar = TarReader::new(super::Pipelined::new(dec), limits.max_members);
     let zerr = |e: ArchiveError| match e {
         ArchiveError::Io { context, source } if source.kind() != io::ErrorKind::UnexpectedEof => {
             ArchiveError::Corrupt { name: "zstd stream".into(), reason: format!("{context}: {source}") }
@@ -305,7 +306,7 @@ pub(super) fn read<R: Read>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Resu
 }
 
 fn read_disk<R: Read>(
-    tar: &mut TarReader<zstd::stream::read::Decoder<'_, io::BufReader<Counting<R>>>>,
+    tar: &mut TarReader<R>,
     ctx: &mut ReadCtx<'_, '_>,
     want: &DiskEntry,
     buf: &mut [u8],
@@ -358,9 +359,8 @@ fn read_disk<R: Read>(
                 w.write_all(&buf[..n]).map_err(werr)?;
             }
             left -= n as u64;
-            let input = tar.get_mut().get_ref().get_ref().count;
-            ctx.account(n as u64, input)?;
-            ctx.report(input);
+            ctx.account(n as u64)?;
+            ctx.report();
         }
     }
     let found = hex(&sha.finalize());

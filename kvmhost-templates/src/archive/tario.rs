@@ -227,16 +227,6 @@ impl<R: Read> TarReader<R> {
     pub(crate) fn remaining(&self) -> u64 {
         self.remaining
     }
-
-    /// The underlying reader.
-    pub(crate) fn get_ref(&self) -> &R {
-        &self.inner
-    }
-
-    /// The underlying reader, mutably.
-    pub(crate) fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
 }
 
 fn parse_pax(v: &[u8]) -> Result<(Option<String>, Option<u64>), ArchiveError> {

@@ -235,12 +235,11 @@ fn read_disk<R: Read>(
     let (out, buffered) = if member.ends_with(".gz") {
         // bufread's decoder reads no further than the gzip stream: what follows is seen.
         let mut dec = GzDecoder::new(io::BufReader::with_capacity(64 * 1024, EntryRead(tar)));
-        let out =
-            pump(&mut dec, |d| d.get_ref().get_ref().0.get_ref().count, writer.as_mut(), ctx, member, file_name, buf)?;
+        let out = pump(&mut dec, writer.as_mut(), ctx, member, file_name, buf)?;
         (out, dec.get_ref().buffer().len())
     } else {
         let mut raw = EntryRead(tar);
-        (pump(&mut raw, |r| r.0.get_ref().count, writer.as_mut(), ctx, member, file_name, buf)?, 0)
+        (pump(&mut raw, writer.as_mut(), ctx, member, file_name, buf)?, 0)
     };
     if tar.remaining() > 0 || buffered > 0 {
         return Err(ArchiveError::Corrupt {
@@ -263,7 +262,6 @@ fn read_disk<R: Read>(
 /// limits; returns the bytes copied.
 fn pump<S: Read>(
     src: &mut S,
-    input: impl Fn(&S) -> u64,
     mut writer: Option<&mut HoleWriter>,
     ctx: &mut ReadCtx<'_, '_>,
     member: &str,
@@ -293,9 +291,8 @@ fn pump<S: Read>(
             let limit = ctx.opts.limits.max_disk_size;
             return Err(ArchiveError::LimitExceeded { what: format!("size of {file_name}"), limit });
         }
-        let consumed = input(src);
-        ctx.account(n as u64, consumed)?;
-        ctx.report(consumed);
+        ctx.account(n as u64)?;
+        ctx.report();
     }
     Ok(out)
 }
