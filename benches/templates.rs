@@ -300,7 +300,7 @@ fn main() {
             median(&mut pair_unpack)
         )
         .unwrap();
-        if *name != "sparse40g" {
+        if *name != "sparse40g" && archipel_rounds > 0 {
             // Archipel's way: gzip -9 of the whole (apparent) image, then a plain tar.
             let (mut a_pack, mut a_unpack) = (vec![], vec![]);
             for _ in 0..archipel_rounds {

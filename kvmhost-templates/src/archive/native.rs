@@ -119,34 +119,57 @@ pub(super) fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&
     if req.threads > 1 {
         enc.multithread(req.threads).map_err(werr)?;
     }
-    let mut buf = vec![0u8; CHUNK];
     let mut done = 0u64;
     for (i, (f, header, name, shown)) in disks.iter().enumerate() {
         let member = format!("{}{}", crate::manifest::DISK_DIR, name);
         let size = header.member_size();
         tario::write_header(&mut enc, &member, size, mtime).map_err(werr)?;
-        let mut sha = Sha256::new();
         let head = header.encode();
-        sha.update(&head);
         enc.write_all(&head).map_err(werr)?;
-        for e in &header.extents {
-            let mut off = e.offset;
-            let end = e.offset + e.length;
-            while off < end {
-                let n = ((end - off) as usize).min(CHUNK);
-                f.read_exact_at(&mut buf[..n], off).map_err(|err| match err.kind() {
+        // A reader thread reads the extents and hashes them; this thread only feeds zstd, as
+        // `tar | zstd` feeds it from a pipe: the compression workers never wait on the hash.
+        let digest = std::thread::scope(|scope| -> Result<String> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(4);
+            let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(6);
+            let reader = scope.spawn(move || -> Option<String> {
+                let mut sha = Sha256::new();
+                sha.update(&head);
+                for e in &header.extents {
+                    let mut off = e.offset;
+                    let end = e.offset + e.length;
+                    while off < end {
+                        let n = ((end - off) as usize).min(CHUNK);
+                        let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+                        if let Err(err) = f.read_exact_at(&mut buf[..n], off) {
+                            let _ = tx.send(Err(err));
+                            return None;
+                        }
+                        sha.update(&buf[..n]);
+                        if tx.send(Ok((buf, n))).is_err() {
+                            return None;
+                        }
+                        off += n as u64;
+                    }
+                }
+                Some(hex(&sha.finalize()))
+            });
+            for chunk in rx {
+                let (buf, n) = chunk.map_err(|err| match err.kind() {
                     io::ErrorKind::UnexpectedEof => ArchiveError::BadInput(format!("{shown} shrank while packing")),
                     _ => ArchiveError::io(format!("reading disk {shown}"), err),
                 })?;
-                sha.update(&buf[..n]);
                 enc.write_all(&buf[..n]).map_err(werr)?;
-                off += n as u64;
                 done += n as u64;
                 progress(&Progress { phase: "packing", item: name.clone(), done, total: Some(total) });
+                let _ = back.try_send(buf);
             }
-        }
+            reader
+                .join()
+                .map_err(|_| ArchiveError::BadInput(format!("reading {shown} failed")))?
+                .ok_or_else(|| ArchiveError::BadInput(format!("reading {shown} stopped")))
+        })?;
         tario::write_padding(&mut enc, size).map_err(werr)?;
-        manifest.disks[i].sha256 = hex(&sha.finalize());
+        manifest.disks[i].sha256 = digest;
     }
     tario::write_end(&mut enc).map_err(werr)?;
     let file = enc.finish().map_err(werr)?.into_inner().map_err(|e| werr(e.into_error()))?;
