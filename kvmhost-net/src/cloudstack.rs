@@ -10,9 +10,9 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::addr::IpCidr;
+use crate::model::OvsInterface;
 use crate::model::{Bridge, HostNetwork, Route, Uplink, Veth, Vlan};
 use crate::ovs::{CloudStackOvs, DatapathType, OvsConfig};
-use crate::ovs_ip::OvsInterface;
 
 /// How the guest bridges are named.
 ///

@@ -58,27 +58,48 @@ pub struct ApplyOptions {
     pub verify: bool,
     /// Restore the prior state when a step or the verification fails.
     pub rollback: bool,
-    /// Fault injection for tests: fail before executing the step with this index (0-based), as if
-    /// the kernel had refused it. With an OVS section, the index after the last step fails the
-    /// verification (both sides changed, both rolled back).
-    pub fail_before_step: Option<usize>,
-}
-
-impl ApplyOptions {
-    /// Fault injection: fail before step `index` (0-based).
-    ///
-    /// ```
-    /// assert_eq!(kvmhost_net::ApplyOptions::default().fail_before(3).fail_before_step, Some(3));
-    /// ```
-    pub fn fail_before(mut self, index: usize) -> Self {
-        self.fail_before_step = Some(index);
-        self
-    }
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { verify: true, rollback: true, fail_before_step: None }
+        Self { verify: true, rollback: true }
+    }
+}
+
+/// Open vSwitch as the engine sees it: capture OVSDB, apply an OVS plan (written, waited for,
+/// verified; OVSDB restored by the backend itself when that fails), restore captured rows.
+/// [`OvsdbSession`] is the real one; tests wrap it (fault injection) without touching the
+/// engine.
+///
+/// ```no_run
+/// use kvmhost_net::{engine::OvsBackend, ovs::OvsdbSession};
+/// let mut s = OvsdbSession::connect("/var/run/openvswitch/db.sock".as_ref()).unwrap();
+/// let before = OvsBackend::capture(&mut s).unwrap();
+/// assert_eq!(OvsBackend::restore(&mut s, &before).unwrap(), 0);
+/// ```
+pub trait OvsBackend {
+    /// The current bridges, ports and interfaces.
+    fn capture(&mut self) -> Result<Snapshot, Error>;
+    /// Apply an OVS plan computed on `prior`; on failure OVSDB is back at `prior`.
+    fn apply_plan(&mut self, plan: &ovs::Plan, prior: &Snapshot) -> Result<(), Error>;
+    /// Put back exactly the rows of `prior`; the number of operations written.
+    fn restore(&mut self, prior: &Snapshot) -> Result<usize, Error>;
+    /// Transactions that wrote, so far.
+    fn write_transactions(&self) -> u64;
+}
+
+impl OvsBackend for OvsdbSession {
+    fn capture(&mut self) -> Result<Snapshot, Error> {
+        OvsdbSession::capture(self)
+    }
+    fn apply_plan(&mut self, plan: &ovs::Plan, prior: &Snapshot) -> Result<(), Error> {
+        OvsdbSession::apply_plan(self, plan, prior, ovs::ApplyOptions::default()).map(|_| ())
+    }
+    fn restore(&mut self, prior: &Snapshot) -> Result<usize, Error> {
+        OvsdbSession::restore(self, prior)
+    }
+    fn write_transactions(&self) -> u64 {
+        OvsdbSession::write_transactions(self)
     }
 }
 
@@ -125,14 +146,8 @@ pub struct RollbackReport {
     pub ovs_operations: Option<usize>,
 }
 
-fn run_plan(kernel: &mut dyn Kernel, plan: &Plan, fail_before: Option<usize>) -> Result<(), (usize, Error)> {
+fn run_plan(kernel: &mut dyn Kernel, plan: &Plan) -> Result<(), (usize, Error)> {
     for (i, p) in plan.steps.iter().enumerate() {
-        if fail_before == Some(i) {
-            return Err((
-                i,
-                Error::Kernel { context: p.step.to_string(), errno: 0, message: "injected failure (test)".into() },
-            ));
-        }
         kernel.execute(&p.step).map_err(|e| (i, e))?;
     }
     Ok(())
@@ -189,7 +204,7 @@ fn execute_checked(
     if plan.is_empty() {
         return Ok(ApplyReport { plan, writes: 0, ovs_writes: 0, after: prior });
     }
-    let failure = match run_plan(kernel, &plan, opts.fail_before_step) {
+    let failure = match run_plan(kernel, &plan) {
         Err((index, e)) => Some((index, e)),
         Ok(()) if !opts.verify => None,
         Ok(()) => match kernel.read_state().and_then(|s| Ok((diff(desired, &s)?, s))) {
@@ -242,7 +257,7 @@ pub fn plan(kernel: &mut dyn Kernel, net: &HostNetwork) -> Result<Plan, Error> {
 /// ```
 pub fn plan_with_ovsdb(
     kernel: &mut dyn Kernel,
-    ovsdb: Option<&mut OvsdbSession>,
+    ovsdb: Option<&mut (dyn OvsBackend + '_)>,
     net: &HostNetwork,
 ) -> Result<Plan, Error> {
     Ok(prepare(kernel, ovsdb, net)?.2)
@@ -273,7 +288,7 @@ pub fn plan_against_ovs(net: &HostNetwork, state: &NetState, ovsdb: &Snapshot) -
     net.validate()?;
     let mut plan = diff(&Desired::from_model(net), state)?;
     if let Some(cfg) = &net.ovs {
-        plan.ovs = Some(ovs::plan(cfg, ovsdb).map_err(Error::Ovs)?);
+        plan.ovs = Some(ovs::plan(cfg, ovsdb)?);
     }
     Ok(plan)
 }
@@ -347,7 +362,7 @@ impl Engine {
     /// assert!(s.is_some());
     /// ```
     pub fn connect_ovsdb(&self) -> Result<Option<OvsdbSession>, Error> {
-        self.ovsdb.as_deref().map(|p| OvsdbSession::connect(p).map_err(Error::Ovs)).transpose()
+        self.ovsdb.as_deref().map(OvsdbSession::connect).transpose()
     }
 
     /// The Open vSwitch configuration OVSDB holds now (`None` when no socket is set).
@@ -358,7 +373,7 @@ impl Engine {
     pub fn read_ovs(&self) -> Result<Option<ovs::OvsConfig>, Error> {
         match self.connect_ovsdb()? {
             None => Ok(None),
-            Some(mut s) => Ok(Some(s.capture().map_err(Error::Ovs)?.config())),
+            Some(mut s) => Ok(Some(s.capture()?.config())),
         }
     }
 
@@ -397,7 +412,7 @@ impl Engine {
     /// ```
     pub fn plan(&self, net: &HostNetwork) -> Result<Plan, Error> {
         let mut db = self.connect_ovsdb()?;
-        plan_with_ovsdb(&mut self.connect()?, db.as_mut(), net)
+        plan_with_ovsdb(&mut self.connect()?, db.as_mut().map(|d| d as &mut dyn OvsBackend), net)
     }
 
     /// Apply with verification and rollback.
@@ -417,7 +432,7 @@ impl Engine {
     /// ```
     pub fn apply_with(&self, net: &HostNetwork, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
         let mut db = self.connect_ovsdb()?;
-        apply_with_ovsdb(&mut self.connect()?, db.as_mut(), net, opts)
+        apply_with_ovsdb(&mut self.connect()?, db.as_mut().map(|d| d as &mut dyn OvsBackend), net, opts)
     }
 
     /// Remove what `net` creates: its links and, with an OVSDB socket, the bridges of its `ovs`
@@ -428,6 +443,7 @@ impl Engine {
     /// ```
     pub fn teardown(&self, net: &HostNetwork) -> Result<ApplyReport, Error> {
         let mut db = self.connect_ovsdb()?;
-        teardown_with_ovsdb(&mut self.connect()?, db.as_mut(), net, &ApplyOptions::default())
+        let db = db.as_mut().map(|d| d as &mut dyn OvsBackend);
+        teardown_with_ovsdb(&mut self.connect()?, db, net, &ApplyOptions::default())
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Open vSwitch bridges are the `ovs` section (an [`OvsConfig`](crate::ovs::OvsConfig), planned
 //! as OVSDB steps before the netlink ones); the addresses and routes of the interfaces OVS makes
-//! are in `ovs_interfaces` (see [`crate::ovs_ip`]).
+//! are in `ovs_interfaces` (an [`OvsInterface`]).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::addr::{IpCidr, MacAddr};
+use crate::ovs::PortKind;
 use crate::Error;
 
 /// The desired host network: every device this library manages.
@@ -60,7 +61,7 @@ pub struct HostNetwork {
     /// Addresses, routes and MTU of Open vSwitch internal interfaces (bridges, fake bridges,
     /// internal ports of `ovs`), set over netlink once OVS has made the devices.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ovs_interfaces: Vec<crate::ovs_ip::OvsInterface>,
+    pub ovs_interfaces: Vec<OvsInterface>,
 }
 
 /// An existing interface (a NIC, or in tests one end of a veth pair made beforehand).
@@ -588,5 +589,113 @@ impl HostNetwork {
         let e = self.veths.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         let o = self.ovs_interfaces.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         u.chain(b).chain(v).chain(e).chain(o).collect()
+    }
+}
+
+/// IP configuration of an interface Open vSwitch makes (an OVS bridge's own interface, a fake
+/// bridge, an internal port). The device itself comes from the `ovs` section; this sets it up,
+/// gives it exactly these addresses and routes, and optionally an MTU. Checked together with
+/// the Linux part:
+///
+/// ```
+/// use kvmhost_net::HostNetwork;
+/// let net = HostNetwork::from_yaml(r#"
+/// uplinks: [{name: eth0}]
+/// ovs:
+///   bridges:
+///     - name: br0
+///       ports: [{name: eth0, trunks: [100, 200], vlan_mode: trunk}]
+///       fake_bridges: [{name: mgmt0, vlan: 100}, {name: cloudbr0, vlan: 200}]
+/// ovs_interfaces:
+///   - name: mgmt0
+///     addresses: [192.168.42.11/24]
+///     routes: [{gateway: 192.168.42.1}]
+/// "#).unwrap();
+/// net.validate().unwrap();
+/// assert_eq!(net.ovs_port_bridge("eth0"), Some("br0"));
+/// ```
+///
+/// ```
+/// let i = kvmhost_net::OvsInterface::new("mgmt0");
+/// assert!(i.addresses.is_empty() && i.routes.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OvsInterface {
+    /// Interface name (a bridge, fake bridge or internal port of the `ovs` section).
+    pub name: String,
+    /// MTU; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Addresses (exactly these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpCidr>,
+    /// Routes through this interface, the default gateway included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+impl OvsInterface {
+    /// An interface brought up with no addresses or routes.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::OvsInterface::new("cloudbr0").name, "cloudbr0");
+    /// ```
+    pub fn new(name: &str) -> Self {
+        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![] }
+    }
+}
+
+impl HostNetwork {
+    /// The interfaces the `ovs` section makes: each bridge's own interface, fake bridges and
+    /// internal ports, with their field paths (`ovs.bridges[0].fake_bridges[1]`).
+    ///
+    /// ```
+    /// use kvmhost_net::{HostNetwork, DeviceRole};
+    /// let net = HostNetwork::from_yaml("ovs: {bridges: [{name: br0, fake_bridges: [{name: mgmt0, vlan: 100}]}]}").unwrap();
+    /// let d = net.ovs_devices();
+    /// assert_eq!(d[1], ("mgmt0".to_string(), DeviceRole::OvsInternal, "ovs.bridges[0].fake_bridges[0]".to_string()));
+    /// ```
+    pub fn ovs_devices(&self) -> Vec<(String, DeviceRole, String)> {
+        let mut out = Vec::new();
+        let Some(cfg) = &self.ovs else { return out };
+        for (i, b) in cfg.bridges.iter().enumerate() {
+            out.push((b.name.clone(), DeviceRole::OvsBridge, format!("ovs.bridges[{i}]")));
+            for (j, f) in b.fake_bridges.iter().enumerate() {
+                out.push((f.name.clone(), DeviceRole::OvsInternal, format!("ovs.bridges[{i}].fake_bridges[{j}]")));
+            }
+            for (j, p) in b.ports.iter().enumerate() {
+                if p.kind == PortKind::Internal {
+                    out.push((p.name.clone(), DeviceRole::OvsInternal, format!("ovs.bridges[{i}].ports[{j}]")));
+                }
+            }
+        }
+        out
+    }
+
+    /// The OVS bridge that has `name` as a (non-internal) port: an existing device OVS attaches.
+    ///
+    /// ```
+    /// let net = kvmhost_net::HostNetwork::from_yaml("ovs: {bridges: [{name: br0, ports: [{name: eth0}]}]}").unwrap();
+    /// assert_eq!(net.ovs_port_bridge("eth0"), Some("br0"));
+    /// assert_eq!(net.ovs_port_bridge("eth1"), None);
+    /// ```
+    pub fn ovs_port_bridge(&self, name: &str) -> Option<&str> {
+        let cfg = self.ovs.as_ref()?;
+        cfg.bridges
+            .iter()
+            .find(|b| b.ports.iter().any(|p| p.name == name && p.kind != PortKind::Internal))
+            .map(|b| b.name.as_str())
+    }
+
+    /// Whether `name` is an interface the `ovs` section makes.
+    ///
+    /// ```
+    /// let net = kvmhost_net::HostNetwork::from_yaml("ovs: {bridges: [{name: br0}]}").unwrap();
+    /// assert!(net.is_ovs_made("br0"));
+    /// ```
+    pub fn is_ovs_made(&self, name: &str) -> bool {
+        self.ovs_devices().iter().any(|(n, _, _)| n == name)
     }
 }

@@ -388,9 +388,7 @@ impl Plan {
     pub fn to_script(&self) -> String {
         let mut s = String::from("#!/bin/sh -e\n");
         for o in self.ovs.iter().flat_map(|p| p.steps.iter()) {
-            let t = o.to_string();
-            let cmd = t.find("(ovs-vsctl ").map_or(t.as_str(), |i| t[i + 1..].trim_end_matches(')'));
-            s.push_str(cmd);
+            s.push_str(&o.vsctl());
             s.push('\n');
         }
         for p in &self.steps {

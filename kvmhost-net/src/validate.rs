@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{DeviceRole, HostNetwork, Route};
+use crate::ovs::{OvsConfig, PortKind};
 
 /// One problem in a [`HostNetwork`], with the path of the field it is about.
 ///
@@ -491,6 +492,80 @@ impl HostNetwork {
             Ok(())
         } else {
             Err(ValidationErrors(out))
+        }
+    }
+}
+
+impl HostNetwork {
+    /// The OVS checks of [`HostNetwork::validate`]: the `ovs` section itself (fields prefixed
+    /// `ovs.`), `ovs_interfaces` naming interfaces OVS makes, ports shared with Linux bridges,
+    /// addresses and routes left on a device that became an OVS port.
+    pub(crate) fn validate_ovs(&self, out: &mut Vec<ValidationError>) {
+        if let Some(cfg) = &self.ovs {
+            out.extend(
+                cfg.validation_errors()
+                    .into_iter()
+                    .map(|error| ValidationError::Ovs { field: format!("ovs.{}", error.field()), error }),
+            );
+            self.validate_ovs_ports(cfg, out);
+        }
+        let made = self.ovs_devices();
+        let mut seen = std::collections::BTreeMap::new();
+        for (i, o) in self.ovs_interfaces.iter().enumerate() {
+            let field = format!("ovs_interfaces[{i}]");
+            if !made.iter().any(|(n, _, _)| *n == o.name) {
+                out.push(ValidationError::UnknownDevice { field: format!("{field}.name"), name: o.name.clone() });
+            }
+            if let Some(first) = seen.insert(o.name.as_str(), field.clone()) {
+                out.push(ValidationError::Duplicate { field: format!("{field}.name"), name: o.name.clone(), first });
+            }
+            if let Some(mtu) = o.mtu.filter(|m| !(68..=65535).contains(m)) {
+                out.push(ValidationError::Mtu { field: format!("{field}.mtu"), mtu });
+            }
+        }
+    }
+
+    fn validate_ovs_ports(&self, cfg: &OvsConfig, out: &mut Vec<ValidationError>) {
+        for (i, b) in cfg.bridges.iter().enumerate() {
+            for (j, p) in b.ports.iter().enumerate().filter(|(_, p)| p.kind != PortKind::Internal) {
+                let field = format!("ovs.bridges[{i}].ports[{j}]");
+                match self.role_of(&p.name) {
+                    Some(DeviceRole::Bridge) | Some(DeviceRole::OvsBridge) | Some(DeviceRole::OvsInternal) => {
+                        out.push(ValidationError::Port {
+                            field: format!("{field}.name"),
+                            port: p.name.clone(),
+                            reason: "a bridge or an OVS internal interface cannot be a port of an OVS bridge".into(),
+                        })
+                    }
+                    _ => {}
+                }
+                if let Some(lb) = self.bridge_of(&p.name) {
+                    out.push(ValidationError::Port {
+                        field: format!("{field}.name"),
+                        port: p.name.clone(),
+                        reason: format!("it is also a port of Linux bridge {}", lb.name),
+                    });
+                }
+                let (addrs, base) = self.addresses_of(&p.name);
+                for (k, a) in addrs.iter().enumerate() {
+                    out.push(ValidationError::AddressOnPort {
+                        field: format!("{base}[{k}]"),
+                        address: a.to_string(),
+                        device: p.name.clone(),
+                        bridge: b.name.clone(),
+                    });
+                }
+                if !self.routes_of(&p.name).is_empty() {
+                    let base = base.trim_end_matches(".addresses");
+                    out.push(ValidationError::Route {
+                        field: format!("{base}.routes"),
+                        reason: format!(
+                            "{} is a port of OVS bridge {}: its routes belong on an internal interface",
+                            p.name, b.name
+                        ),
+                    });
+                }
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::fault::FaultyKernel;
 use common::TestNs;
 use kvmhost_net::{engine, ApplyOptions, Engine, Error, HostNetwork, Kernel, LinkKind, NetlinkKernel};
 
@@ -99,8 +100,8 @@ fn rollback_at_every_step_restores_everything() {
     let n = engine::plan(&mut k, &net).unwrap().len();
     assert!(n >= 8);
     for i in 0..n {
-        let opts = ApplyOptions::default().fail_before(i);
-        let err = engine::apply(&mut k, &net, &opts).unwrap_err();
+        let mut faulty = FaultyKernel::failing_step(&mut k, i);
+        let err = engine::apply(&mut faulty, &net, &ApplyOptions::default()).unwrap_err();
         let Error::Apply { rollback: Some(rb), .. } = &err else { panic!("{err}") };
         assert!(rb.restored && rb.errors.is_empty(), "step {i}: {err}: {rb:?}");
         assert_eq!(k.read_state().unwrap(), before, "namespace differs after rollback at step {i}");

@@ -9,10 +9,11 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use kvmhost_net::ovs::{
-    apply, apply_plan, plan, restore, ApplyMode, ApplyOptions, CloudStackOvs, DatapathType, Error, FakeBridge,
-    OvsConfig, OvsPort, Snapshot, Step,
+    apply, apply_plan, plan, restore, ApplyMode, ApplyOptions, CloudStackOvs, DatapathType, FakeBridge, OvsConfig,
+    OvsPort, Snapshot, Step,
 };
 use kvmhost_net::ovsdb::{self, Client, Condition, Operation, Value};
+use kvmhost_net::Error;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -315,7 +316,7 @@ fn invalid_configuration_touches_nothing() {
         let mut cfg = layout();
         cfg.bridges[0].fake_bridges.push(FakeBridge::new("cloudbr0", 4095));
         let err = apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap_err();
-        let Error::Invalid(errs) = err else { panic!("expected Invalid") };
+        let Error::InvalidOvs(errs) = err else { panic!("expected Invalid") };
         let fields: Vec<&str> = errs.iter().map(|e| e.field()).collect();
         assert_eq!(fields, ["bridges[0].fake_bridges[3].name", "bridges[0].fake_bridges[3].vlan"]);
         assert_eq!(c.stats().write_transactions, writes);

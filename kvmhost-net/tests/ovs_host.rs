@@ -12,9 +12,23 @@ use std::sync::Mutex;
 
 use kvmhost_net::cloudstack::CloudStackLinux;
 use kvmhost_net::ovs::{DatapathType, OvsdbSession, Snapshot};
-use kvmhost_net::{ApplyOptions, Engine, Error, HostNetwork, NetState, Netns, Step};
+use kvmhost_net::{engine, ApplyOptions, Engine, Error, HostNetwork, NetState, Netns, Step};
+
+mod common;
+use common::fault::{FaultyKernel, FaultyOvs};
 
 static LOCK: Mutex<()> = Mutex::new(());
+
+/// Where the test backends fail.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// The OVS step with this index (the OVS part is one transaction).
+    OvsStep(usize),
+    /// The netlink step with this index (after the OVS part).
+    NetlinkStep(usize),
+    /// The verification, once both sides changed.
+    Verification,
+}
 
 struct Env {
     sock: String,
@@ -53,6 +67,20 @@ impl Env {
     }
     fn engine(&self) -> Engine {
         Engine::new(Netns::named(&self.ns)).with_ovsdb(format!("unix:{}", self.sock))
+    }
+    /// Apply through the engine with a fault injected by the test backends (`common::fault`).
+    fn apply_faulty(&self, net: &HostNetwork, fault: Fault) -> Result<kvmhost_net::ApplyReport, Error> {
+        let engine = self.engine();
+        let mut k = engine.connect().unwrap();
+        let mut db = engine.connect_ovsdb().unwrap().unwrap();
+        let ovs_at = if let Fault::OvsStep(i) = fault { Some(i) } else { None };
+        let mut ovs = FaultyOvs::new(&mut db, ovs_at);
+        let mut faulty = match fault {
+            Fault::NetlinkStep(i) => FaultyKernel::failing_step(&mut k, i),
+            Fault::Verification => FaultyKernel::failing_verification(&mut k),
+            Fault::OvsStep(_) => FaultyKernel::passthrough(&mut k),
+        };
+        engine::apply_with_ovsdb(&mut faulty, Some(&mut ovs), net, &ApplyOptions::default())
     }
     fn snapshot(&self) -> Snapshot {
         OvsdbSession::connect(self.sock.as_ref()).unwrap().capture().unwrap()
@@ -179,7 +207,7 @@ fn netlink_failure_after_the_ovs_steps_restores_ovsdb_and_the_namespace() {
         let at =
             plan.steps.iter().position(|p| matches!(&p.step, Step::AddAddress { device, .. } if device == "mgmt0"));
         let at = k + at.expect("an address step for mgmt0");
-        let err = engine.apply_with(&net, &ApplyOptions::default().fail_before(at)).unwrap_err();
+        let err = env.apply_faulty(&net, Fault::NetlinkStep(at - k)).unwrap_err();
         println!("{err}");
         let Error::Apply { index, rollback: Some(rb), .. } = &err else {
             panic!("expected Apply with rollback: {err:?}")
@@ -195,13 +223,13 @@ fn netlink_failure_after_the_ovs_steps_restores_ovsdb_and_the_namespace() {
         assert!(env.ip(&["-4", "addr", "show", "dev", "eth0"]).contains("inet 192.168.42.11/24"));
 
         // Failing in the OVS part (one transaction): nothing written anywhere.
-        let err = engine.apply_with(&net, &ApplyOptions::default().fail_before(2)).unwrap_err();
+        let err = env.apply_faulty(&net, Fault::OvsStep(2)).unwrap_err();
         assert!(matches!(&err, Error::Apply { index: 2, rollback: Some(rb), .. } if rb.restored), "{err:?}");
         assert_eq!(env.snapshot(), ovs_before);
         assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
 
         // A failed verification once both sides have changed: both restored.
-        let err = engine.apply_with(&net, &ApplyOptions::default().fail_before(plan.len())).unwrap_err();
+        let err = env.apply_faulty(&net, Fault::Verification).unwrap_err();
         assert!(
             matches!(&err, Error::Apply { source, rollback: Some(rb), .. }
                 if matches!(**source, Error::Verify { .. }) && rb.restored && rb.ovs_operations > Some(0)),
@@ -230,7 +258,7 @@ fn ovs_refusing_a_device_leaves_the_namespace_untouched() {
         let err = engine.apply(&net).unwrap_err();
         println!("{err}");
         let Error::Apply { source, rollback: Some(rb), .. } = &err else { panic!("{err:?}") };
-        assert!(matches!(**source, Error::Ovs(kvmhost_net::ovs::Error::InterfaceErrors(_))), "{source:?}");
+        assert!(matches!(**source, Error::InterfaceErrors(_)), "{source:?}");
         assert!(rb.restored);
         assert_eq!(env.snapshot(), ovs_before);
         // No netlink step ran, and the engine waited for ovs-vswitchd to remove the devices of

@@ -2,9 +2,10 @@
 //! computed against synthetic snapshots, serde, and the Debian/RHEL renderers.
 
 use kvmhost_net::ovs::{
-    ifcfg_files, plan, render_interfaces, CloudStackOvs, DatapathType, Error, FailMode, FakeBridge, OvsBridge,
-    OvsConfig, OvsPort, PortKind, Snapshot, Step, ValidationError, VlanMode,
+    ifcfg_files, plan, render_interfaces, CloudStackOvs, DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig,
+    OvsPort, PortKind, Snapshot, Step, ValidationError, VlanMode,
 };
+use kvmhost_net::Error;
 
 fn layout() -> OvsConfig {
     OvsConfig::cloudstack(&CloudStackOvs::new("eth0"))
@@ -75,7 +76,7 @@ fn every_validation_error_names_its_field() {
     assert_eq!(errs, expect);
     // `plan` refuses the same configuration before looking at any state.
     let empty = Snapshot::synthetic(&OvsConfig::new());
-    assert!(matches!(plan(&cfg, &empty), Err(Error::Invalid(e)) if e.len() == expect.len()));
+    assert!(matches!(plan(&cfg, &empty), Err(Error::InvalidOvs(e)) if e.len() == expect.len()));
 }
 
 #[test]

@@ -5,8 +5,8 @@
 mod common;
 
 use common::TestNs;
-use kvmhost_net::message::{build, to_bytes};
 use kvmhost_net::netlink::is_unsupported;
+use kvmhost_net::netlink::message::{build, to_bytes};
 use kvmhost_net::{cloudstack, Engine, Error, HostNetwork, LinkKind, Step};
 
 /// (type, payload) of each netlink attribute in `buf`.

@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::{execute_checked, rollback, run_plan, ApplyOptions, ApplyReport, Kernel, RollbackReport};
+use super::{execute_checked, rollback, run_plan, ApplyOptions, ApplyReport, Kernel, OvsBackend, RollbackReport};
 use crate::diff::{diff, Desired};
 use crate::model::HostNetwork;
-use crate::ovs::{self, OvsdbSession, Snapshot};
+use crate::ovs::{self, Snapshot};
 use crate::plan::Plan;
 use crate::state::NetState;
 use crate::Error;
@@ -19,7 +19,7 @@ const OVS_DEVICE_WAIT: Duration = Duration::from_secs(10);
 /// Validate, capture OVSDB (when the model has an `ovs` section), read the namespace, plan.
 pub(super) fn prepare(
     kernel: &mut dyn Kernel,
-    ovsdb: Option<&mut OvsdbSession>,
+    ovsdb: Option<&mut (dyn OvsBackend + '_)>,
     net: &HostNetwork,
 ) -> Result<(NetState, Option<Snapshot>, Plan), Error> {
     net.validate()?;
@@ -27,8 +27,8 @@ pub(super) fn prepare(
         (None, _) => None,
         (Some(_), None) => return Err(Error::OvsdbRequired),
         (Some(cfg), Some(session)) => {
-            let snapshot = session.capture().map_err(Error::Ovs)?;
-            let p = ovs::plan(cfg, &snapshot).map_err(Error::Ovs)?;
+            let snapshot = session.capture()?;
+            let p = ovs::plan(cfg, &snapshot)?;
             Some((snapshot, p))
         }
     };
@@ -88,7 +88,7 @@ fn wait_for_links(kernel: &mut dyn Kernel, names: &[String], present: bool) -> R
 /// ```
 pub fn apply_with_ovsdb(
     kernel: &mut dyn Kernel,
-    mut ovsdb: Option<&mut OvsdbSession>,
+    mut ovsdb: Option<&mut (dyn OvsBackend + '_)>,
     net: &HostNetwork,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
@@ -111,36 +111,26 @@ pub fn apply_with_ovsdb(
     // 1. Open vSwitch: one transaction, waited for and verified; on failure OVSDB is restored by
     //    `apply_plan` and the namespace has not been touched yet.
     if let Some(oplan) = plan.ovs.as_ref().filter(|p| !p.is_empty()) {
-        if let Some(i) = opts.fail_before_step.filter(|i| *i < k) {
-            let e = Error::Kernel {
-                context: plan.describe(i).unwrap_or_default(),
-                errno: 0,
-                message: "injected failure (test)".into(),
-            };
-            // The OVS steps are one transaction: a refused step means nothing was written.
-            let rb = RollbackReport { restored: true, ovs_operations: Some(0), ..Default::default() };
-            return Err(fail(i, e, opts.rollback.then_some(rb)));
-        }
-        if let Err(e) = session.apply_plan(oplan, &snapshot, ovs::ApplyOptions::default()) {
+        if let Err(e) = session.apply_plan(oplan, &snapshot) {
             let index = match &e {
-                ovs::Error::StepFailed { index, .. } => *index,
+                Error::StepFailed { index, .. } => *index,
                 _ => k.saturating_sub(1),
             };
             let mut rb = RollbackReport { restored: true, ..Default::default() };
-            if matches!(e, ovs::Error::RollbackFailed { .. }) {
+            if matches!(e, Error::RollbackFailed { .. }) {
                 rb.restored = false;
             } else if let Err(w) = wait_for_links(kernel, &ovs_new_links(net, &prior), false) {
                 rb.errors.push(w.to_string());
                 rb.restored = false;
             }
-            if let ovs::Error::StepFailed { .. } = e {
-                return Err(fail(index, Error::Ovs(e), Some(rb)));
+            if let Error::StepFailed { .. } = e {
+                return Err(fail(index, e, Some(rb)));
             }
             // ovs-vswitchd or the read-back refused the transaction as a whole.
             return Err(Error::Apply {
                 index,
                 step: format!("OVS: the transaction of steps 1-{k}"),
-                source: Box::new(Error::Ovs(e)),
+                source: Box::new(e),
                 rollback: Some(Box::new(rb)),
             });
         }
@@ -159,13 +149,8 @@ pub fn apply_with_ovsdb(
         Ok(())
     }) {
         Err(e) => Some((k, e)),
-        Ok(()) => match run_plan(kernel, &netplan, opts.fail_before_step.and_then(|i| i.checked_sub(k))) {
+        Ok(()) => match run_plan(kernel, &netplan) {
             Err((i, e)) => Some((k + i, e)),
-            // Fault injection at the index after the last step: the verification fails, with
-            // both sides changed.
-            Ok(()) if opts.fail_before_step == Some(k + netplan.len()) => {
-                Some((plan.len(), Error::Verify { remaining: "injected verification failure (test)".into() }))
-            }
             Ok(()) if !opts.verify => None,
             // 3. Verify both sides.
             Ok(()) => match verify(kernel, &desired) {
@@ -240,7 +225,7 @@ fn verify(kernel: &mut dyn Kernel, desired: &Desired) -> Result<NetState, Error>
 /// ```
 pub fn teardown_with_ovsdb(
     kernel: &mut dyn Kernel,
-    ovsdb: Option<&mut OvsdbSession>,
+    ovsdb: Option<&mut (dyn OvsBackend + '_)>,
     net: &HostNetwork,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
@@ -250,11 +235,11 @@ pub fn teardown_with_ovsdb(
         (Some(_), Some(s)) => s,
     };
     net.validate()?;
-    let snapshot = session.capture().map_err(Error::Ovs)?;
+    let snapshot = session.capture()?;
     let declared: BTreeSet<&str> = net.ovs.iter().flat_map(|c| &c.bridges).map(|b| b.name.as_str()).collect();
     let mut keep = snapshot.config().pruning(true);
     keep.bridges.retain(|b| !declared.contains(b.name.as_str()));
-    let oplan = ovs::plan(&keep, &snapshot).map_err(Error::Ovs)?;
+    let oplan = ovs::plan(&keep, &snapshot)?;
 
     // 1. Netlink: the links `net` creates go (with rollback of its own on failure).
     let desired = Desired::teardown(net);
@@ -268,7 +253,7 @@ pub fn teardown_with_ovsdb(
     let o_start = session.write_transactions();
     let gone: Vec<String> =
         net.ovs_devices().into_iter().map(|(n, _, _)| n).filter(|n| prior.link(n).is_some()).collect();
-    let result = session.apply_plan(&oplan, &snapshot, ovs::ApplyOptions::default()).map_err(Error::Ovs);
+    let result = session.apply_plan(&oplan, &snapshot);
     let result = result.and_then(|_| wait_for_links(kernel, &gone, false));
     let ovs_writes = session.write_transactions() - o_start;
     match result {

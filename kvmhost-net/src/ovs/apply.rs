@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::model::OvsConfig;
 use super::plan::{plan, Plan};
 use super::state::Snapshot;
-use super::{Error, DB};
+use super::DB;
 use crate::ovsdb::{self, Atom, Client, Condition, Mutation, Mutator, Operation, Row, Value, WaitUntil};
+use crate::Error;
 
 /// How [`apply`] writes.
 ///
@@ -70,7 +71,7 @@ pub struct ApplyReport {
 /// makes no transaction that writes.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), kvmhost_net::ovs::Error> {
+/// # async fn demo() -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::{apply, ApplyOptions, CloudStackOvs, DatapathType, OvsConfig};
 /// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock").await?;
 /// let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev));
@@ -90,7 +91,7 @@ pub async fn apply(client: &mut Client, desired: &OvsConfig, options: ApplyOptio
 /// restored to `prior` and the error says what failed.
 ///
 /// ```no_run
-/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client, cfg: &kvmhost_net::ovs::OvsConfig) -> Result<(), kvmhost_net::ovs::Error> {
+/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client, cfg: &kvmhost_net::ovs::OvsConfig) -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::{apply_plan, plan, ApplyOptions, Snapshot};
 /// let prior = Snapshot::capture(c).await?;
 /// let p = plan(cfg, &prior)?;
@@ -198,7 +199,7 @@ async fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOption
     }
     let remaining = plan_after(&plan.desired, &after)?;
     if !remaining.is_empty() {
-        return Err(Error::VerifyFailed { remaining });
+        return Err(Error::OvsVerifyFailed { remaining });
     }
     Ok(plan.steps.len())
 }
@@ -287,7 +288,7 @@ pub fn restore_operations(prior: &Snapshot, now: &Snapshot) -> Vec<Operation> {
 /// result row for row; returns the number of operations written.
 ///
 /// ```no_run
-/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovs::Error> {
+/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::{restore, Snapshot};
 /// let before = Snapshot::capture(c).await?;
 /// // ... changes by anyone ...
@@ -304,7 +305,7 @@ pub async fn restore(client: &mut Client, prior: &Snapshot) -> Result<usize, Err
         client.transact(DB, &ops).await?;
         let after = Snapshot::capture(client).await?;
         if after != *prior {
-            return Err(Error::State("OVSDB differs from the snapshot after restoring it".into()));
+            return Err(Error::OvsState("OVSDB differs from the snapshot after restoring it".into()));
         }
     }
     Ok(n)

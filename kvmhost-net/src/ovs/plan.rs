@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{DatapathType, FailMode, FakeBridge, OvsConfig, OvsPort, PortKind};
 use super::state::Snapshot;
-use super::Error;
 use crate::ovsdb::{Atom, Condition, Mutation, Mutator, Operation, Row, Uuid, Value};
+use crate::Error;
 
 /// One change, in the order it is applied.
 ///
@@ -103,8 +103,39 @@ fn vsctl_port_options(port: &OvsPort) -> String {
     s
 }
 
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Step {
+    /// What the step does, in words (`add fake bridge cloudbr0 on br0, VLAN 200`).
+    ///
+    /// ```
+    /// use kvmhost_net::ovs::{FakeBridge, Step};
+    /// let s = Step::AddFakeBridge { parent: "br0".into(), fake: FakeBridge::new("cloudbr0", 200) };
+    /// assert_eq!(s.summary(), "add fake bridge cloudbr0 on br0, VLAN 200");
+    /// ```
+    pub fn summary(&self) -> String {
+        match self {
+            Step::RemovePort { bridge, name, .. } => format!("remove port {name} from {bridge}"),
+            Step::RemoveBridge { name, .. } => format!("remove bridge {name}"),
+            Step::AddBridge { name, .. } => format!("add bridge {name}"),
+            Step::SetBridge { name, .. } => format!("set bridge {name}"),
+            Step::AddPort { bridge, port } => format!("add port {} to {bridge}", port.name),
+            Step::SetPort { port, .. } => format!("set port {}", port.name),
+            Step::AddFakeBridge { parent, fake } => {
+                format!("add fake bridge {} on {parent}, VLAN {}", fake.name, fake.vlan)
+            }
+            Step::SetFakeBridge { parent, fake } => {
+                format!("set fake bridge {} on {parent} to VLAN {}", fake.name, fake.vlan)
+            }
+        }
+    }
+
+    /// The `ovs-vsctl` command that does the same.
+    ///
+    /// ```
+    /// use kvmhost_net::ovs::{FakeBridge, Step};
+    /// let s = Step::AddFakeBridge { parent: "br0".into(), fake: FakeBridge::new("cloudbr0", 200) };
+    /// assert_eq!(s.vsctl(), "ovs-vsctl add-br cloudbr0 br0 200");
+    /// ```
+    pub fn vsctl(&self) -> String {
         let bridge_opts = |d: &DatapathType, m: &Option<FailMode>, stp: &bool| {
             format!(
                 "datapath_type={}{} stp_enable={stp}",
@@ -113,21 +144,13 @@ impl fmt::Display for Step {
             )
         };
         match self {
-            Step::RemovePort { bridge, name, .. } => {
-                write!(f, "remove port {name} from {bridge} (ovs-vsctl del-port {bridge} {name})")
+            Step::RemovePort { bridge, name, .. } => format!("ovs-vsctl del-port {bridge} {name}"),
+            Step::RemoveBridge { name, .. } => format!("ovs-vsctl del-br {name}"),
+            Step::AddBridge { name, datapath_type, fail_mode, stp } => {
+                format!("ovs-vsctl add-br {name} -- set bridge {name} {}", bridge_opts(datapath_type, fail_mode, stp))
             }
-            Step::RemoveBridge { name, .. } => write!(f, "remove bridge {name} (ovs-vsctl del-br {name})"),
-            Step::AddBridge { name, datapath_type, fail_mode, stp } => write!(
-                f,
-                "add bridge {name} (ovs-vsctl add-br {name} -- set bridge {name} {})",
-                bridge_opts(datapath_type, fail_mode, stp)
-            ),
             Step::SetBridge { name, datapath_type, fail_mode, stp } => {
-                write!(
-                    f,
-                    "set bridge {name} (ovs-vsctl set bridge {name} {})",
-                    bridge_opts(datapath_type, fail_mode, stp)
-                )
+                format!("ovs-vsctl set bridge {name} {}", bridge_opts(datapath_type, fail_mode, stp))
             }
             Step::AddPort { bridge, port } => {
                 let kind = match &port.kind {
@@ -137,34 +160,27 @@ impl fmt::Display for Step {
                     }
                     k => format!(" -- set interface {} type={}", port.name, k.ovs_type()),
                 };
-                write!(
-                    f,
-                    "add port {} to {bridge} (ovs-vsctl add-port {bridge} {}{}{kind})",
-                    port.name,
-                    port.name,
-                    vsctl_port_options(port)
-                )
+                format!("ovs-vsctl add-port {bridge} {}{}{kind}", port.name, vsctl_port_options(port))
             }
             Step::SetPort { port, .. } => {
                 let opts = vsctl_port_options(port);
-                let clear = if opts.is_empty() { " tag trunks vlan_mode".to_string() } else { String::new() };
-                if clear.is_empty() {
-                    write!(f, "set port {} (ovs-vsctl set port {}{opts})", port.name, port.name)
+                if opts.is_empty() {
+                    format!("ovs-vsctl clear port {} tag trunks vlan_mode", port.name)
                 } else {
-                    write!(f, "set port {} (ovs-vsctl clear port {}{clear})", port.name, port.name)
+                    format!("ovs-vsctl set port {}{opts}", port.name)
                 }
             }
-            Step::AddFakeBridge { parent, fake } => write!(
-                f,
-                "add fake bridge {} on {parent}, VLAN {} (ovs-vsctl add-br {} {parent} {})",
-                fake.name, fake.vlan, fake.name, fake.vlan
-            ),
-            Step::SetFakeBridge { parent, fake } => write!(
-                f,
-                "set fake bridge {} on {parent} to VLAN {} (ovs-vsctl set port {} tag={})",
-                fake.name, fake.vlan, fake.name, fake.vlan
-            ),
+            Step::AddFakeBridge { parent, fake } => {
+                format!("ovs-vsctl add-br {} {parent} {}", fake.name, fake.vlan)
+            }
+            Step::SetFakeBridge { fake, .. } => format!("ovs-vsctl set port {} tag={}", fake.name, fake.vlan),
         }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.summary(), self.vsctl())
     }
 }
 
@@ -280,12 +296,12 @@ pub fn plan(desired: &OvsConfig, current: &Snapshot) -> Result<Plan, Error> {
             let uuid = located
                 .get(name)
                 .map(|(_, u)| u.clone())
-                .ok_or_else(|| Error::State(format!("port {name} has no row")))?;
+                .ok_or_else(|| Error::OvsState(format!("port {name} has no row")))?;
             removals.push(Step::RemovePort { bridge: bridge.clone(), name: name.clone(), uuid });
         }
     }
     for name in &removed_bridges {
-        let uuid = current.bridge_uuid(name).ok_or_else(|| Error::State(format!("bridge {name} has no row")))?;
+        let uuid = current.bridge_uuid(name).ok_or_else(|| Error::OvsState(format!("bridge {name} has no row")))?;
         bridge_steps.push(Step::RemoveBridge { name: name.to_string(), uuid });
     }
     for b in &desired.bridges {

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{apply_plan, plan, restore, ApplyOptions, ApplyReport, Error, OvsConfig, Plan, Snapshot};
+use super::{apply_plan, plan, restore, ApplyOptions, ApplyReport, OvsConfig, Plan, Snapshot};
 use crate::ovsdb::Client;
+use crate::Error;
 
 /// One OVSDB connection with blocking calls.
 ///

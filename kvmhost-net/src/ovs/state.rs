@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::model::{DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
-use super::{Error, DB};
+use super::DB;
 use crate::ovsdb::{Atom, Client, Operation, Row, Uuid, Value};
+use crate::Error;
 
 /// Columns of `Bridge` that a snapshot captures and a rollback restores.
 pub const BRIDGE_COLUMNS: &[&str] =
@@ -23,7 +24,7 @@ pub const INTERFACE_COLUMNS: &[&str] = &["name", "type", "options", "mtu_request
 /// not the status columns ovs-vswitchd writes), by UUID, values in canonical form.
 ///
 /// ```no_run
-/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovs::Error> {
+/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::Snapshot;
 /// let before = Snapshot::capture(c).await?;
 /// println!("{} ports", before.ports.len());
@@ -58,7 +59,7 @@ fn keyed(rows: &[Row]) -> Result<BTreeMap<Uuid, Row>, Error> {
         let mut row: Row = row.iter().map(|(k, v)| (k.clone(), v.normalized())).collect();
         let uuid = match row.remove("_uuid") {
             Some(Value::Atom(Atom::Uuid(u))) => u,
-            other => return Err(Error::State(format!("row without _uuid: {other:?}"))),
+            other => return Err(Error::OvsState(format!("row without _uuid: {other:?}"))),
         };
         out.insert(uuid, row);
     }
@@ -88,7 +89,7 @@ impl Snapshot {
     /// Reads the rows in one `transact` of four `select`s.
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovs::Error> {
+    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
     /// let s = kvmhost_net::ovs::Snapshot::capture(c).await?;
     /// println!("{:?}", s.bridge_names());
     /// # Ok(()) }
@@ -339,7 +340,7 @@ impl Snapshot {
 /// Reads the current Open vSwitch configuration (one `transact` of `select`s).
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), kvmhost_net::ovs::Error> {
+/// # async fn demo() -> Result<(), kvmhost_net::Error> {
 /// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock").await?;
 /// let current = kvmhost_net::ovs::read(&mut c).await?;
 /// println!("{}", serde_json::to_string_pretty(&current).unwrap());

@@ -251,20 +251,20 @@ impl OvsConfig {
         errs
     }
 
-    /// Validates: `Err(Error::Invalid(errors))` naming every offending field.
+    /// Validates: `Err(Error::InvalidOvs(errors))` naming every offending field.
     ///
     /// ```
-    /// use kvmhost_net::ovs::{Error, OvsConfig, OvsBridge};
+    /// use kvmhost_net::{ovs::{OvsBridge, OvsConfig}, Error};
     /// let cfg = OvsConfig::new().bridge(OvsBridge::new("br0")).bridge(OvsBridge::new("br0"));
-    /// let Err(Error::Invalid(errs)) = cfg.validate() else { panic!() };
+    /// let Err(Error::InvalidOvs(errs)) = cfg.validate() else { panic!() };
     /// assert_eq!(errs[0].to_string(), "bridges[1].name: \"br0\" is already used by bridges[0].name");
     /// ```
-    pub fn validate(&self) -> Result<(), super::Error> {
+    pub fn validate(&self) -> Result<(), crate::Error> {
         let errs = self.validation_errors();
         if errs.is_empty() {
             Ok(())
         } else {
-            Err(super::Error::Invalid(errs))
+            Err(crate::Error::InvalidOvs(errs))
         }
     }
 }

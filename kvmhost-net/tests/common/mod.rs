@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fault;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

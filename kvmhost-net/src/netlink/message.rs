@@ -1,4 +1,4 @@
-//! Netlink messages for plan steps, built without any I/O: what [`crate::netlink::NetlinkKernel`]
+//! Netlink messages for plan steps, built without any I/O: what [`super::NetlinkKernel`]
 //! sends, and what the tests compare byte by byte for the features this kernel lacks (802.1Q,
 //! bridge VLAN filtering).
 
@@ -124,7 +124,7 @@ fn bridge_vlan_message(index: u32, vid: u16, flags: BridgeVlanInfoFlags, bridge_
 /// for steps that are not netlink requests (a tap is made through `/dev/net/tun`).
 ///
 /// ```
-/// use kvmhost_net::{message::build, Step};
+/// use kvmhost_net::{netlink::message::build, Step};
 /// let step = Step::SetMtu { name: "br0".into(), mtu: 9000 };
 /// let req = build(&step, &|_| Ok(7)).unwrap().unwrap();
 /// assert_eq!(req.header.message_type, 16); // RTM_NEWLINK
@@ -250,7 +250,7 @@ pub fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> Result<
 /// The request serialized as the kernel receives it (with sequence number 0).
 ///
 /// ```
-/// use kvmhost_net::{message::{build, to_bytes}, Step};
+/// use kvmhost_net::{netlink::message::{build, to_bytes}, Step};
 /// let req = build(&Step::DeleteLink { name: "br0".into() }, &|_| Ok(3)).unwrap().unwrap();
 /// let bytes = to_bytes(&req);
 /// assert_eq!(u32::from_ne_bytes(bytes[0..4].try_into().unwrap()) as usize, bytes.len());

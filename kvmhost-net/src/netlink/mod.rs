@@ -1,20 +1,29 @@
-//! The netlink edge: reads a namespace's state and executes plan steps as `rtnetlink` messages.
+//! The netlink edge, in one folder: reads a namespace's state and executes plan steps.
 //!
-//! A [`NetlinkKernel`] owns one route-netlink socket (`rtnetlink`'s socket type). The socket is
-//! opened on a thread that has entered the target namespace (see [`Netns`]); it stays bound to
-//! that namespace while the kernel object is used from any thread afterwards. Each step is built
-//! with `rtnetlink`'s message types ([`crate::message::build`]), sent, and its acknowledgement
-//! awaited before the next step, without an async runtime in between (a plan is a sequence:
-//! each step may depend on the one before). Its methods block: call them outside of an async
-//! runtime (or from `spawn_blocking`).
+//! - `socket`: the one blocking route-netlink socket and its receive loop (errnos as
+//!   [`nix::errno::Errno`], the kernel's extended-ack text kept);
+//! - [`message`]: each step's request, built with `netlink-packet-route`'s types, without I/O;
+//! - `dump`: the hand-written dump parser (links, addresses, routes), which only reads.
+//!
+//! A [`NetlinkKernel`] owns one socket, opened on a thread that has entered the target
+//! namespace (see [`Netns`]); it stays bound to that namespace while the kernel object is used
+//! from any thread afterwards. Each step is sent and its acknowledgement awaited before the
+//! next one (a plan is a sequence: each step may depend on the one before). Its methods block
+//! for the few microseconds a netlink exchange takes.
+
+mod dump;
+pub mod message;
+mod socket;
 
 use std::collections::BTreeMap;
 
+use nix::errno::Errno;
+
+use self::dump::Dumper;
+use self::socket::{NetlinkRefusal, RouteSocket};
 use crate::addr::IpCidr;
-use crate::message;
 use crate::netns::Netns;
 use crate::plan::Step;
-use crate::rawlink::{self, LinkDumper};
 use crate::state::{LinkKind, NetState, RouteState};
 use crate::{Error, Kernel};
 
@@ -27,7 +36,7 @@ use crate::{Error, Kernel};
 /// println!("{}", state.to_yaml());
 /// ```
 pub struct NetlinkKernel {
-    dumper: LinkDumper,
+    sock: RouteSocket,
     netns: Netns,
     index: BTreeMap<String, u32>,
     writes: u64,
@@ -39,8 +48,8 @@ impl std::fmt::Debug for NetlinkKernel {
     }
 }
 
-fn refused(context: String, r: rawlink::NetlinkRefusal) -> Error {
-    Error::Kernel { context, errno: r.errno, message: r.to_string() }
+fn refused(context: String, r: NetlinkRefusal) -> Error {
+    Error::Kernel { context, errno: r.errno as i32, message: r.to_string() }
 }
 
 impl NetlinkKernel {
@@ -50,9 +59,8 @@ impl NetlinkKernel {
     /// let k = kvmhost_net::NetlinkKernel::open(&kvmhost_net::Netns::Current).unwrap();
     /// ```
     pub fn open(netns: &Netns) -> Result<Self, Error> {
-        let dumper =
-            netns.run(LinkDumper::open)?.map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
-        Ok(Self { dumper, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
+        let sock = netns.run(RouteSocket::open)?.map_err(|source| Error::Netns { netns: netns.to_string(), source })?;
+        Ok(Self { sock, netns: netns.clone(), index: BTreeMap::new(), writes: 0 })
     }
 
     /// The namespace this connection works in.
@@ -69,7 +77,7 @@ impl NetlinkKernel {
         if let Some(i) = self.index.get(name) {
             return Ok(*i);
         }
-        match self.dumper.link_index(name) {
+        match Dumper::new(&mut self.sock).link_index(name) {
             Ok(Some(i)) => {
                 self.index.insert(name.to_string(), i);
                 Ok(i)
@@ -84,9 +92,9 @@ fn parse_state(
     links: &[Vec<u8>],
     bridge_ports: &[Vec<u8>],
     addrs: &[(u32, IpCidr)],
-    routes: &[rawlink::RawRoute],
+    routes: &[dump::RawRoute],
 ) -> NetState {
-    let parsed: Vec<_> = links.iter().filter_map(|p| rawlink::parse_link(p)).collect();
+    let parsed: Vec<_> = links.iter().filter_map(|p| dump::parse_link(p)).collect();
     let name_of: BTreeMap<u32, String> = parsed.iter().map(|(l, _, _, _)| (l.index, l.name.clone())).collect();
     let mut state = NetState::default();
     for (mut l, controller, link, _) in parsed {
@@ -100,7 +108,7 @@ fn parse_state(
         state.links.insert(l.name.clone(), l);
     }
     for p in bridge_ports {
-        let Some((port, _, _, vlans)) = rawlink::parse_link(p) else { continue };
+        let Some((port, _, _, vlans)) = dump::parse_link(p) else { continue };
         if let Some(l) = name_of.get(&port.index).and_then(|n| state.links.get_mut(n)) {
             l.vlans = vlans;
         }
@@ -141,13 +149,11 @@ impl Kernel for NetlinkKernel {
             errno: source.raw_os_error().unwrap_or(0),
             message: source.to_string(),
         };
-        let links = self.dumper.dump(0, rawlink::FILTER_SKIP_STATS).map_err(read_err)?;
-        let ports = self
-            .dumper
-            .dump(rawlink::AF_BRIDGE, rawlink::FILTER_BRVLAN | rawlink::FILTER_SKIP_STATS)
-            .unwrap_or_default();
-        let addrs = self.dumper.addresses().map_err(read_err)?;
-        let routes = self.dumper.routes().map_err(read_err)?;
+        let mut dumper = Dumper::new(&mut self.sock);
+        let links = dumper.links(0, dump::FILTER_SKIP_STATS).map_err(read_err)?;
+        let ports = dumper.links(dump::AF_BRIDGE, dump::FILTER_BRVLAN | dump::FILTER_SKIP_STATS).unwrap_or_default();
+        let addrs = dumper.addresses().map_err(read_err)?;
+        let routes = dumper.routes().map_err(read_err)?;
         let state = parse_state(&links, &ports, &addrs, &routes);
         self.index = state.links.values().map(|l| (l.name.clone(), l.index)).collect();
         Ok(state)
@@ -177,7 +183,7 @@ impl Kernel for NetlinkKernel {
         })?;
         self.writes += 1;
         let mut bytes = message::to_bytes(&req);
-        let result = self.dumper.request(&mut bytes);
+        let result = self.sock.request(&mut bytes);
         if let Step::DeleteLink { name } = step {
             self.index.remove(name);
         }
@@ -209,15 +215,17 @@ fn collect_names(step: &Step, out: &mut Vec<String>) {
     }
 }
 
-/// Whether a kernel error says the feature is missing (`EOPNOTSUPP`, or `ENODEV`/`EINVAL` for
-/// an unknown link kind as older kernels answer).
+/// Whether a kernel error says the feature is missing: `EOPNOTSUPP`, or
+/// `EPROTONOSUPPORT`/`ENODEV` for a link kind whose module the kernel lacks.
 ///
 /// ```
-/// let e = kvmhost_net::Error::Kernel { context: "x".into(), errno: 95, message: String::new() };
+/// use nix::errno::Errno;
+/// let e = kvmhost_net::Error::Kernel { context: "x".into(), errno: Errno::EOPNOTSUPP as i32, message: String::new() };
 /// assert!(kvmhost_net::netlink::is_unsupported(&e));
 /// ```
 pub fn is_unsupported(e: &Error) -> bool {
-    matches!(e, Error::Kernel { errno, .. } if *errno == 95 || *errno == 93 || *errno == 19)
+    const UNSUPPORTED: [Errno; 3] = [Errno::EOPNOTSUPP, Errno::EPROTONOSUPPORT, Errno::ENODEV];
+    matches!(e, Error::Kernel { errno, .. } if UNSUPPORTED.contains(&Errno::from_raw(*errno)))
 }
 
 #[cfg(test)]
@@ -226,9 +234,9 @@ mod tests {
     use crate::state::LinkKind;
 
     fn parse(step: &Step) -> crate::state::LinkState {
-        let req = crate::message::build(step, &|_| Ok(2)).unwrap().unwrap();
-        let bytes = crate::message::to_bytes(&req);
-        crate::rawlink::parse_link(&bytes[16..]).unwrap().0
+        let req = super::message::build(step, &|_| Ok(2)).unwrap().unwrap();
+        let bytes = super::message::to_bytes(&req);
+        super::dump::parse_link(&bytes[16..]).unwrap().0
     }
 
     #[test]
@@ -255,8 +263,8 @@ mod tests {
         assert_eq!(l.kind, LinkKind::Bridge { stp: true, forward_delay_cs: 400, vlan_filtering: true });
         assert_eq!(l.mac.unwrap().to_string(), "02:00:00:00:00:01");
         let add = Step::AddBridgeVlan { port: "eth0".into(), vid: 7, pvid: true, untagged: false, bridge_self: false };
-        let req = crate::message::build(&add, &|_| Ok(2)).unwrap().unwrap();
-        let (p, _, _, vlans) = crate::rawlink::parse_link(&crate::message::to_bytes(&req)[16..]).unwrap();
+        let req = super::message::build(&add, &|_| Ok(2)).unwrap().unwrap();
+        let (p, _, _, vlans) = super::dump::parse_link(&super::message::to_bytes(&req)[16..]).unwrap();
         assert_eq!(p.index, 2);
         assert_eq!(vlans, vec![crate::state::VlanEntry { vid: 7, pvid: true, untagged: false }]);
     }
