@@ -90,10 +90,6 @@ pub enum Error {
     /// The model has an `ovs` section but no OVSDB connection was given.
     #[error("ovs: the host network has an Open vSwitch section: an OVSDB socket is needed (Engine::with_ovsdb, --ovsdb unix:PATH)")]
     OvsdbRequired,
-    /// The Open vSwitch configuration is invalid (nothing was touched); fields are relative to
-    /// the `ovs` section.
-    #[error("invalid Open vSwitch configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    InvalidOvs(Vec<crate::ovs::ValidationError>),
     /// Talking to OVSDB failed.
     #[error("OVSDB request failed")]
     Ovsdb(#[from] crate::ovsdb::Error),

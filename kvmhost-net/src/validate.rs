@@ -122,13 +122,37 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
-    /// A problem of the Open vSwitch section (`ovs.bridges[0].ports[1].tag`).
-    #[error("ovs.{error}")]
-    Ovs {
-        /// Field path, `ovs.` included.
+    /// A VLAN listed twice in an OVS port's `trunks`, or two fake bridges on one VLAN of a parent.
+    #[error("{field}: VLAN {vlan} appears twice")]
+    DuplicateVlan {
+        /// Field path.
         field: String,
-        /// The Open vSwitch validation error (its field is relative to `ovs`).
-        error: crate::ovs::ValidationError,
+        /// The id.
+        vlan: u16,
+    },
+    /// An OVS patch port whose peer is not a patch port of this configuration pointing back.
+    #[error("{field}: patch peer {peer:?} is not a patch port of this configuration whose peer is this port")]
+    UnknownPeer {
+        /// Field path.
+        field: String,
+        /// The peer named.
+        peer: String,
+    },
+    /// An OVS port plugged into a fake bridge its bridge does not have.
+    #[error("{field}: {parent:?} is not a fake bridge of this bridge")]
+    UnknownParent {
+        /// Field path.
+        field: String,
+        /// The fake bridge named.
+        parent: String,
+    },
+    /// An OVS port's `tag`/`trunks` that contradict its `vlan_mode`.
+    #[error("{field}: {reason}")]
+    VlanModeConflict {
+        /// Field path.
+        field: String,
+        /// What contradicts.
+        reason: String,
     },
 }
 
@@ -152,13 +176,44 @@ impl ValidationError {
             | Self::Mtu { field, .. }
             | Self::Route { field, .. }
             | Self::Bridge { field, .. }
-            | Self::Ovs { field, .. } => field,
+            | Self::DuplicateVlan { field, .. }
+            | Self::UnknownPeer { field, .. }
+            | Self::UnknownParent { field, .. }
+            | Self::VlanModeConflict { field, .. } => field,
         }
+    }
+
+    /// The same error with its field path under `prefix` (`ovs.` + `bridges[0].name`).
+    ///
+    /// ```
+    /// let e = kvmhost_net::ValidationError::Mtu { field: "bridges[0].mtu".into(), mtu: 1 };
+    /// assert_eq!(e.under("ovs.").field(), "ovs.bridges[0].mtu");
+    /// ```
+    pub fn under(mut self, prefix: &str) -> Self {
+        let field = match &mut self {
+            Self::Name { field, .. }
+            | Self::VlanId { field, .. }
+            | Self::Duplicate { field, .. }
+            | Self::UnknownDevice { field, .. }
+            | Self::Port { field, .. }
+            | Self::AddressConflict { field, .. }
+            | Self::AddressOnPort { field, .. }
+            | Self::Address { field, .. }
+            | Self::Mtu { field, .. }
+            | Self::Route { field, .. }
+            | Self::Bridge { field, .. }
+            | Self::DuplicateVlan { field, .. }
+            | Self::UnknownPeer { field, .. }
+            | Self::UnknownParent { field, .. }
+            | Self::VlanModeConflict { field, .. } => field,
+        };
+        field.insert_str(0, prefix);
+        self
     }
 }
 
-/// Checks an interface name as the kernel does (`dev_valid_name`): 1..=15 bytes, not `.` or
-/// `..`, no `/`, `:` or whitespace.
+/// The one name rule (Linux devices and Open vSwitch alike): an interface name as the kernel
+/// checks it (`dev_valid_name`): 1..=15 bytes, not `.` or `..`, no `/`, `:` or whitespace.
 ///
 /// ```
 /// assert!(kvmhost_net::validate::check_name("cloudbr0").is_ok());
@@ -180,7 +235,18 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_mtu(out: &mut Vec<ValidationError>, field: String, mtu: Option<u32>) {
+/// The error for `name` at `field`, if the name breaks [`check_name`].
+///
+/// ```
+/// use kvmhost_net::validate::name_error;
+/// assert!(name_error("bridges[0].name", "br/0").is_some());
+/// ```
+pub fn name_error(field: &str, name: &str) -> Option<ValidationError> {
+    check_name(name).err().map(|reason| ValidationError::Name { field: field.into(), name: name.into(), reason })
+}
+
+/// The one MTU rule: 68 (IPv4's minimum) ..= 65535.
+pub(crate) fn check_mtu(out: &mut Vec<ValidationError>, field: String, mtu: Option<u32>) {
     if let Some(mtu) = mtu {
         if !(68..=65535).contains(&mtu) {
             out.push(ValidationError::Mtu { field, mtu });
@@ -502,11 +568,7 @@ impl HostNetwork {
     /// addresses and routes left on a device that became an OVS port.
     pub(crate) fn validate_ovs(&self, out: &mut Vec<ValidationError>) {
         if let Some(cfg) = &self.ovs {
-            out.extend(
-                cfg.validation_errors()
-                    .into_iter()
-                    .map(|error| ValidationError::Ovs { field: format!("ovs.{}", error.field()), error }),
-            );
+            out.extend(cfg.validation_errors().into_iter().map(|e| e.under("ovs.")));
             self.validate_ovs_ports(cfg, out);
         }
         let made = self.ovs_devices();
@@ -519,9 +581,7 @@ impl HostNetwork {
             if let Some(first) = seen.insert(o.name.as_str(), field.clone()) {
                 out.push(ValidationError::Duplicate { field: format!("{field}.name"), name: o.name.clone(), first });
             }
-            if let Some(mtu) = o.mtu.filter(|m| !(68..=65535).contains(m)) {
-                out.push(ValidationError::Mtu { field: format!("{field}.mtu"), mtu });
-            }
+            check_mtu(out, format!("{field}.mtu"), o.mtu);
         }
     }
 

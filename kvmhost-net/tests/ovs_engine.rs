@@ -316,7 +316,7 @@ fn invalid_configuration_touches_nothing() {
         let mut cfg = layout();
         cfg.bridges[0].fake_bridges.push(FakeBridge::new("cloudbr0", 4095));
         let err = apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap_err();
-        let Error::InvalidOvs(errs) = err else { panic!("expected Invalid") };
+        let Error::Invalid(errs) = err else { panic!("expected Invalid") };
         let fields: Vec<&str> = errs.iter().map(|e| e.field()).collect();
         assert_eq!(fields, ["bridges[0].fake_bridges[3].name", "bridges[0].fake_bridges[3].vlan"]);
         assert_eq!(c.stats().write_transactions, writes);

@@ -3,9 +3,9 @@
 
 use kvmhost_net::ovs::{
     ifcfg_files, plan, render_interfaces, CloudStackOvs, DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig,
-    OvsPort, PortKind, Snapshot, Step, ValidationError, VlanMode,
+    OvsPort, PortKind, Snapshot, Step, VlanMode,
 };
-use kvmhost_net::Error;
+use kvmhost_net::{Error, ValidationError};
 
 fn layout() -> OvsConfig {
     OvsConfig::cloudstack(&CloudStackOvs::new("eth0"))
@@ -38,19 +38,24 @@ fn every_validation_error_names_its_field() {
         println!("{e}");
     }
     let expect = [
-        ValidationError::NameTooLong {
+        // One name rule for Linux and OVS devices (`validate::check_name`).
+        ValidationError::Name {
             field: "bridges[0].ports[0].name".into(),
             name: "a-name-longer-than-15".into(),
-            len: 21,
+            reason: "it is 21 bytes long, at most 15 are allowed".into(),
         },
-        ValidationError::BadName {
+        ValidationError::Name {
             field: "bridges[0].ports[1].name".into(),
             name: "bad/name".into(),
-            reason: "contains '/'".into(),
+            reason: "it contains '/'".into(),
         },
-        ValidationError::EmptyName { field: "bridges[0].ports[2].name".into() },
-        ValidationError::VlanRange { field: "bridges[0].ports[3].tag".into(), vlan: 0 },
-        ValidationError::VlanRange { field: "bridges[0].ports[4].tag".into(), vlan: 4095 },
+        ValidationError::Name {
+            field: "bridges[0].ports[2].name".into(),
+            name: "".into(),
+            reason: "it is empty".into(),
+        },
+        ValidationError::VlanId { field: "bridges[0].ports[3].tag".into(), id: 0 },
+        ValidationError::VlanId { field: "bridges[0].ports[4].tag".into(), id: 4095 },
         ValidationError::DuplicateVlan { field: "bridges[0].ports[5].trunks[2]".into(), vlan: 10 },
         ValidationError::VlanModeConflict {
             field: "bridges[0].ports[7].vlan_mode".into(),
@@ -76,7 +81,7 @@ fn every_validation_error_names_its_field() {
     assert_eq!(errs, expect);
     // `plan` refuses the same configuration before looking at any state.
     let empty = Snapshot::synthetic(&OvsConfig::new());
-    assert!(matches!(plan(&cfg, &empty), Err(Error::InvalidOvs(e)) if e.len() == expect.len()));
+    assert!(matches!(plan(&cfg, &empty), Err(Error::Invalid(e)) if e.len() == expect.len()));
 }
 
 #[test]

@@ -40,7 +40,6 @@ pub use plan::{plan, Plan, Step};
 pub use render::{ifcfg_files, interfaces_stanzas, render_interfaces, IfcfgFile, InterfacesStanza};
 pub use session::OvsdbSession;
 pub use state::{read, Snapshot, BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS};
-pub use validate::{check_name, ValidationError};
 
 /// The database Open vSwitch keeps its configuration in.
 pub const DB: &str = "Open_vSwitch";

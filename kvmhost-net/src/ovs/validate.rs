@@ -2,152 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::model::{OvsConfig, OvsPort, PortKind, VlanMode};
-
-/// One problem of a configuration; every variant names the offending field
-/// (`bridges[0].ports[1].tag`).
-///
-/// ```
-/// use kvmhost_net::ovs::{OvsConfig, OvsBridge, OvsPort, ValidationError};
-/// let errs = OvsConfig::new().bridge(OvsBridge::new("br0").port(OvsPort::access("vnet0", 5000))).validation_errors();
-/// assert_eq!(errs, [ValidationError::VlanRange { field: "bridges[0].ports[0].tag".into(), vlan: 5000 }]);
-/// assert_eq!(errs[0].field(), "bridges[0].ports[0].tag");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValidationError {
-    /// An empty name.
-    #[error("{field}: the name is empty")]
-    EmptyName {
-        /// The field.
-        field: String,
-    },
-    /// A name longer than the kernel's 15 bytes.
-    #[error("{field}: name {name:?} is {len} bytes, more than the 15 an interface name may have")]
-    NameTooLong {
-        /// The field.
-        field: String,
-        /// The name.
-        name: String,
-        /// Its length in bytes.
-        len: usize,
-    },
-    /// A character the kernel refuses in interface names (`/`, `:`, whitespace), or `.`/`..`.
-    #[error("{field}: name {name:?} is not a valid interface name ({reason})")]
-    BadName {
-        /// The field.
-        field: String,
-        /// The name.
-        name: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A VLAN id outside 1..=4094.
-    #[error("{field}: VLAN {vlan} is outside 1..4094")]
-    VlanRange {
-        /// The field.
-        field: String,
-        /// The id.
-        vlan: u16,
-    },
-    /// A name used twice (bridges, ports and fake bridges share OVS's interface names).
-    #[error("{field}: {name:?} is already used by {first}")]
-    Duplicate {
-        /// The field of the second use.
-        field: String,
-        /// The name.
-        name: String,
-        /// The field of the first use.
-        first: String,
-    },
-    /// A VLAN listed twice in `trunks`, or two fake bridges on one VLAN of a parent.
-    #[error("{field}: VLAN {vlan} appears twice")]
-    DuplicateVlan {
-        /// The field.
-        field: String,
-        /// The id.
-        vlan: u16,
-    },
-    /// A patch port whose peer is not a patch port of this configuration pointing back.
-    #[error("{field}: patch peer {peer:?} is not a patch port of this configuration whose peer is this port")]
-    UnknownPeer {
-        /// The field.
-        field: String,
-        /// The peer named.
-        peer: String,
-    },
-    /// A port plugged into a fake bridge its bridge does not have.
-    #[error("{field}: {parent:?} is not a fake bridge of this bridge")]
-    UnknownParent {
-        /// The field.
-        field: String,
-        /// The fake bridge named.
-        parent: String,
-    },
-    /// `tag`/`trunks` that contradict `vlan_mode`.
-    #[error("{field}: {reason}")]
-    VlanModeConflict {
-        /// The field.
-        field: String,
-        /// What contradicts.
-        reason: String,
-    },
-}
-
-impl ValidationError {
-    /// The field the error is about.
-    ///
-    /// ```
-    /// # use kvmhost_net::ovs::ValidationError;
-    /// assert_eq!(ValidationError::EmptyName { field: "bridges[1].name".into() }.field(), "bridges[1].name");
-    /// ```
-    pub fn field(&self) -> &str {
-        match self {
-            ValidationError::EmptyName { field }
-            | ValidationError::NameTooLong { field, .. }
-            | ValidationError::BadName { field, .. }
-            | ValidationError::VlanRange { field, .. }
-            | ValidationError::Duplicate { field, .. }
-            | ValidationError::DuplicateVlan { field, .. }
-            | ValidationError::UnknownPeer { field, .. }
-            | ValidationError::UnknownParent { field, .. }
-            | ValidationError::VlanModeConflict { field, .. } => field,
-        }
-    }
-}
-
-/// Checks an interface name as the kernel does (`dev_valid_name`): 1..=15 bytes, no `/`, `:` or
-/// whitespace, not `.` or `..`.
-///
-/// ```
-/// use kvmhost_net::ovs::check_name;
-/// assert!(check_name("f", "cloudbr0").is_none());
-/// assert!(check_name("f", "a-very-long-bridge-name").is_some());
-/// assert!(check_name("f", "br/0").is_some());
-/// ```
-pub fn check_name(field: &str, name: &str) -> Option<ValidationError> {
-    let field = field.to_string();
-    if name.is_empty() {
-        return Some(ValidationError::EmptyName { field });
-    }
-    if name.len() > 15 {
-        return Some(ValidationError::NameTooLong { field, name: name.into(), len: name.len() });
-    }
-    let reason = if name == "." || name == ".." {
-        Some("reserved".to_string())
-    } else {
-        name.chars()
-            .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
-            .map(|c| format!("contains {c:?}"))
-    };
-    reason.map(|reason| ValidationError::BadName { field, name: name.into(), reason })
-}
+use crate::validate::{name_error, ValidationError};
 
 fn check_vlan(field: String, vlan: u16, errs: &mut Vec<ValidationError>) {
     if !(1..=4094).contains(&vlan) {
-        errs.push(ValidationError::VlanRange { field, vlan });
+        errs.push(ValidationError::VlanId { field, id: vlan });
     }
 }
 
@@ -192,7 +52,7 @@ impl OvsConfig {
         let mut errs = Vec::new();
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut claim = |field: String, name: &str, errs: &mut Vec<ValidationError>| {
-            if let Some(e) = check_name(&field, name) {
+            if let Some(e) = name_error(&field, name) {
                 errs.push(e);
             } else if let Some(first) = names.get(name) {
                 errs.push(ValidationError::Duplicate { field, name: name.into(), first: first.clone() });
@@ -251,20 +111,20 @@ impl OvsConfig {
         errs
     }
 
-    /// Validates: `Err(Error::InvalidOvs(errors))` naming every offending field.
+    /// Validates: `Err(Error::Invalid(errors))` naming every offending field.
     ///
     /// ```
     /// use kvmhost_net::{ovs::{OvsBridge, OvsConfig}, Error};
     /// let cfg = OvsConfig::new().bridge(OvsBridge::new("br0")).bridge(OvsBridge::new("br0"));
-    /// let Err(Error::InvalidOvs(errs)) = cfg.validate() else { panic!() };
-    /// assert_eq!(errs[0].to_string(), "bridges[1].name: \"br0\" is already used by bridges[0].name");
+    /// let Err(Error::Invalid(errs)) = cfg.validate() else { panic!() };
+    /// assert_eq!(errs[0].to_string(), "bridges[1].name: \"br0\" is already declared at bridges[0].name");
     /// ```
     pub fn validate(&self) -> Result<(), crate::Error> {
         let errs = self.validation_errors();
         if errs.is_empty() {
             Ok(())
         } else {
-            Err(crate::Error::InvalidOvs(errs))
+            Err(crate::Error::Invalid(errs))
         }
     }
 }
