@@ -10,15 +10,20 @@
 //! OVSDB rows captured before (see [`crate::ovs::restore`]).
 
 use std::collections::BTreeSet;
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{diff, touched, Desired};
 use crate::model::HostNetwork;
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
 use crate::netlink::NetlinkKernel;
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
 use crate::netns::Netns;
-use crate::ovs::{self, OvsdbSession, Snapshot};
+#[cfg(feature = "ovsdb")]
+use crate::ovs::OvsdbSession;
+use crate::ovs::{self, Snapshot};
 use crate::plan::{Plan, Step};
 use crate::state::NetState;
 use crate::Error;
@@ -88,6 +93,7 @@ pub trait OvsBackend {
     fn write_transactions(&self) -> u64;
 }
 
+#[cfg(feature = "ovsdb")]
 impl OvsBackend for OvsdbSession {
     fn capture(&mut self) -> Result<Snapshot, Error> {
         OvsdbSession::capture(self)
@@ -318,12 +324,14 @@ pub fn teardown(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions)
 /// let report = engine.apply(&HostNetwork::load("host.yaml".as_ref()).unwrap()).unwrap();
 /// assert_eq!(engine.apply(&HostNetwork::load("host.yaml".as_ref()).unwrap()).unwrap().writes, 0);
 /// ```
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     netns: Netns,
     ovsdb: Option<PathBuf>,
 }
 
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
 impl Engine {
     /// An engine working in `netns`.
     ///

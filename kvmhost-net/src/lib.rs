@@ -23,6 +23,13 @@
 //!   [`Engine`] given an OVSDB socket ([`Engine::with_ovsdb`]) plans and applies both parts
 //!   together: OVS steps first, one verification, one rollback of both.
 //!
+//! Cargo features (both default): `netlink` (the netlink edge: [`netlink`], [`netns`], [`tap`],
+//! `NetlinkKernel`; rtnetlink and nix) and `ovsdb` (the OVSDB client and `ovs::{apply, read,
+//! OvsdbSession}`; tokio without `rt-multi-thread` or `macros`); [`Engine`] needs both. With
+//! `--no-default-features` what remains is pure: the model and its validation, plans against a
+//! given state ([`engine::plan_against`]), the engine over any [`Kernel`], the renderers and the
+//! CloudStack layouts.
+//!
 //! ```no_run
 //! use kvmhost_net::{cloudstack, Engine, Netns};
 //! let layout = cloudstack::CloudStackLinux::new("eth0", 100, 200, 300,
@@ -54,23 +61,30 @@ mod diff;
 pub mod engine;
 mod error;
 pub mod model;
+#[cfg(feature = "netlink")]
 pub mod netlink;
+#[cfg(feature = "netlink")]
 pub mod netns;
 pub mod ovs;
 pub mod ovsdb;
 pub mod plan;
 pub mod render;
 pub mod state;
+#[cfg(feature = "netlink")]
 pub mod tap;
 pub mod validate;
 
 pub use addr::{IpCidr, MacAddr};
-pub use engine::{ApplyOptions, ApplyReport, Engine, Kernel, RollbackReport};
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
+pub use engine::Engine;
+pub use engine::{ApplyOptions, ApplyReport, Kernel, RollbackReport};
 pub use error::{Error, Result};
 pub use model::{
     Bridge, DeviceRole, HostNetwork, OvsInterface, PortVlans, Route, Tap, Uplink, Veth, Vlan, VlanFiltering,
 };
+#[cfg(feature = "netlink")]
 pub use netlink::NetlinkKernel;
+#[cfg(feature = "netlink")]
 pub use netns::Netns;
 pub use plan::{Plan, PlannedStep, RouteSpec, Step};
 pub use state::{LinkKind, LinkState, NetState, RouteState, VlanEntry};

@@ -24,22 +24,28 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "ovsdb")]
 mod apply;
 mod cloudstack;
 mod model;
 mod plan;
 mod render;
+#[cfg(feature = "ovsdb")]
 mod session;
 mod state;
 mod validate;
 
+#[cfg(feature = "ovsdb")]
 pub use apply::{apply, apply_plan, restore, restore_operations, ApplyMode, ApplyOptions, ApplyReport};
 pub use cloudstack::CloudStackOvs;
 pub use model::{DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
 pub use plan::{plan, Plan, Step};
 pub use render::{ifcfg_files, interfaces_stanzas, render_interfaces, IfcfgFile, InterfacesStanza};
+#[cfg(feature = "ovsdb")]
 pub use session::OvsdbSession;
-pub use state::{read, Snapshot, BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS};
+#[cfg(feature = "ovsdb")]
+pub use state::read;
+pub use state::{Snapshot, BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS};
 
 /// The database Open vSwitch keeps its configuration in.
 pub const DB: &str = "Open_vSwitch";

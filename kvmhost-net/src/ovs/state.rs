@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::model::{DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
+#[cfg(feature = "ovsdb")]
 use super::DB;
-use crate::ovsdb::{Atom, Client, Operation, Row, Uuid, Value};
+#[cfg(feature = "ovsdb")]
+use crate::ovsdb::Client;
+use crate::ovsdb::{Atom, Operation, Row, Uuid, Value};
 use crate::Error;
 
 /// Columns of `Bridge` that a snapshot captures and a rollback restores.
@@ -45,14 +48,17 @@ pub struct Snapshot {
     pub interfaces: BTreeMap<Uuid, Row>,
 }
 
+#[cfg_attr(not(feature = "ovsdb"), allow(dead_code))]
 fn with_uuid(cols: &[&str]) -> Vec<String> {
     std::iter::once("_uuid").chain(cols.iter().copied()).map(str::to_string).collect()
 }
 
+#[cfg_attr(not(feature = "ovsdb"), allow(dead_code))]
 fn select(table: &str, cols: &[&str]) -> Operation {
     Operation::Select { table: table.into(), conditions: vec![], columns: Some(with_uuid(cols)) }
 }
 
+#[cfg_attr(not(feature = "ovsdb"), allow(dead_code))]
 fn keyed(rows: &[Row]) -> Result<BTreeMap<Uuid, Row>, Error> {
     let mut out = BTreeMap::new();
     for row in rows {
@@ -94,12 +100,14 @@ impl Snapshot {
     /// println!("{:?}", s.bridge_names());
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "ovsdb")]
     pub async fn capture(client: &mut Client) -> Result<Self, Error> {
         Ok(Snapshot::capture_after(client, Vec::new()).await?.0)
     }
 
     /// Runs `leading` operations, then captures, in one transaction; returns the snapshot and
     /// the results of `leading`.
+    #[cfg(feature = "ovsdb")]
     pub(crate) async fn capture_after(
         client: &mut Client,
         mut ops: Vec<Operation>,
@@ -346,6 +354,7 @@ impl Snapshot {
 /// println!("{}", serde_json::to_string_pretty(&current).unwrap());
 /// # Ok(()) }
 /// ```
+#[cfg(feature = "ovsdb")]
 pub async fn read(client: &mut Client) -> Result<OvsConfig, Error> {
     Ok(Snapshot::capture(client).await?.config())
 }

@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "ovsdb")]
 mod client;
 mod framing;
 mod ops;
@@ -36,6 +37,7 @@ mod value;
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "ovsdb")]
 pub use client::{Client, ColumnSchema, Schema, Stats, TableSchema};
 pub use framing::Framer;
 pub use ops::{Condition, Function, Mutation, Mutator, OpResult, Operation, WaitUntil};

@@ -503,6 +503,7 @@ impl OpResult {
 
 /// Decodes a `transact` result array; the first error object becomes [`Error::Operation`] with
 /// its index (`index == ops.len()` for an error found at commit, e.g. a constraint violation).
+#[cfg_attr(not(feature = "ovsdb"), allow(dead_code))]
 pub(crate) fn decode_results(ops: &[Operation], result: &Json) -> Result<Vec<OpResult>, Error> {
     let items = result.as_array().ok_or_else(|| Error::Protocol {
         method: "transact".into(),

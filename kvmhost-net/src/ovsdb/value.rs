@@ -391,6 +391,7 @@ pub(crate) fn row_to_json(row: &Row) -> Json {
 }
 
 /// Reads a row from its JSON object.
+#[cfg_attr(not(feature = "ovsdb"), allow(dead_code))]
 pub(crate) fn row_from_json(j: &Json) -> Result<Row, Error> {
     let obj = j.as_object().ok_or_else(|| Error::Value(format!("row {j} is not an object")))?;
     obj.iter().map(|(k, v)| Ok((k.clone(), Value::from_json(v)?))).collect()
