@@ -33,7 +33,6 @@ use kvmhost_net::ovs::{
 };
 use kvmhost_net::ovsdb::Client;
 use kvmhost_net::{Engine, HostNetwork, Netns};
-use tokio::runtime::Runtime;
 
 const RUNS_CLOUDSTACK: usize = 15;
 const RUNS_VLANS: usize = 3;
@@ -122,9 +121,8 @@ fn main() {
         return;
     };
     let netns = std::env::var("KVMHOST_OVS_NETNS").unwrap_or_else(|_| "kvmhost-ovs-svc".into());
-    let rt = Runtime::new().unwrap();
-    let mut client = rt.block_on(Client::connect(&sock)).expect("connect");
-    let start = rt.block_on(Snapshot::capture(&mut client)).unwrap();
+    let mut client = Client::connect(&sock).expect("connect");
+    let start = Snapshot::capture(&mut client).unwrap();
     if !start.root_bridges.is_empty() {
         println!("SKIP: the OVS instance at {sock} already has bridges {:?}", start.bridge_names());
         return;
@@ -144,7 +142,7 @@ fn main() {
     let vsctl = format!("ovs-vsctl --db=unix:{sock}");
     let empty = OvsConfig::new().pruning(true);
     let set = |client: &mut Client, cfg: &OvsConfig| {
-        rt.block_on(apply(client, cfg, opts)).expect("apply");
+        apply(client, cfg, opts).expect("apply");
     };
 
     // --- each workload: kvmhost-net and the script alternately, from the same starting state ---
@@ -155,15 +153,15 @@ fn main() {
     for _ in 0..RUNS_CLOUDSTACK {
         set(&mut client, &empty);
         let t = Instant::now();
-        let r = rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+        let r = apply(&mut client, &cloudstack(), opts).unwrap();
         ours_cs.push(t.elapsed());
         assert_eq!(r.write_transactions, 1);
         set(&mut client, &empty);
         script_cs.push(run_script(&script_cloudstack(&vsctl)));
-        assert_eq!(rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap().write_transactions, 0);
+        assert_eq!(apply(&mut client, &cloudstack(), opts).unwrap().write_transactions, 0);
         set(&mut client, &empty);
         one_cs.push(run_script(&one_vsctl_cloudstack(&vsctl)));
-        assert_eq!(rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap().write_transactions, 0);
+        assert_eq!(apply(&mut client, &cloudstack(), opts).unwrap().write_transactions, 0);
     }
     let mut script_vl = Vec::new();
     let mut ours_vl = Vec::new();
@@ -171,18 +169,18 @@ fn main() {
         set(&mut client, &empty);
         set(&mut client, &base());
         let t = Instant::now();
-        let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+        let r = apply(&mut client, &vlans200(), opts).unwrap();
         ours_vl.push(t.elapsed());
         assert_eq!((r.steps, r.write_transactions), (200, 1));
         set(&mut client, &empty);
         set(&mut client, &base());
         script_vl.push(run_script(&script_vlans(&vsctl)));
-        assert_eq!(rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap().write_transactions, 0);
+        assert_eq!(apply(&mut client, &vlans200(), opts).unwrap().write_transactions, 0);
     }
 
     // --- the whole host: OVS then netlink, through the combined engine ----------------------
     let reset_host = |client: &mut Client| {
-        rt.block_on(apply(client, &empty, opts)).unwrap();
+        apply(client, &empty, opts).unwrap();
         // The fake bridges are gone with their addresses: the host is back on eth0.
         let _ = ip(&["addr", "add", "192.168.42.11/24", "dev", "eth0"]);
         let _ = ip(&["route", "add", "default", "via", "192.168.42.1", "dev", "eth0"]);
@@ -206,16 +204,16 @@ fn main() {
     let mut g = c.benchmark_group("ovs");
     g.sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(2));
     g.bench_function("kvmhost_noop_cloudstack", |b| {
-        rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+        apply(&mut client, &cloudstack(), opts).unwrap();
         b.iter(|| {
-            let r = rt.block_on(apply(&mut client, &cloudstack(), opts)).unwrap();
+            let r = apply(&mut client, &cloudstack(), opts).unwrap();
             assert_eq!(r.write_transactions, 0);
         })
     });
     g.bench_function("kvmhost_noop_vlans200", |b| {
-        rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+        apply(&mut client, &vlans200(), opts).unwrap();
         b.iter(|| {
-            let r = rt.block_on(apply(&mut client, &vlans200(), opts)).unwrap();
+            let r = apply(&mut client, &vlans200(), opts).unwrap();
             assert_eq!(r.write_transactions, 0);
         })
     });
@@ -226,7 +224,7 @@ fn main() {
     });
     g.finish();
     reset_host(&mut client);
-    rt.block_on(apply(&mut client, &empty, opts)).unwrap();
+    apply(&mut client, &empty, opts).unwrap();
     ip(&["link", "del", "eth0"]);
 
     // --- summary ------------------------------------------------------------------------------

@@ -25,7 +25,9 @@
 //!
 //! Cargo features (both default): `netlink` (the netlink edge: [`netlink`], [`netns`], [`tap`],
 //! `NetlinkKernel`; rtnetlink and nix) and `ovsdb` (the OVSDB client and `ovs::{apply, read,
-//! OvsdbSession}`; tokio without `rt-multi-thread` or `macros`); [`Engine`] needs both. With
+//! OvsdbSession}`; no extra dependency); [`Engine`] needs both. The crate is blocking and owns
+//! no async runtime: every call works from inside one (netlink exchanges and OVSDB requests are
+//! short; namespace switches never outlive a call). With
 //! `--no-default-features` what remains is pure: the model and its validation, plans against a
 //! given state ([`engine::plan_against`]), the engine over any [`Kernel`], the renderers and the
 //! CloudStack layouts.

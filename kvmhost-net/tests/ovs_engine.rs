@@ -4,7 +4,6 @@
 //!
 //! The tests share one OVS instance, so they take a lock and each restores the rows it found.
 
-use std::future::Future;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
@@ -54,26 +53,19 @@ fn vsctl(env: &Env, args: &[&str]) -> String {
 
 /// Runs `body` with a client, then restores OVSDB to the rows found before and deletes the
 /// namespaces and devices the test made, also when the body panics.
-fn with_ovs<F, Fut>(namespaces: &[&str], devices: &[&str], body: F)
+fn with_ovs<F>(namespaces: &[&str], devices: &[&str], body: F)
 where
-    F: FnOnce(Env, Client) -> Fut,
-    Fut: Future<Output = ()>,
+    F: FnOnce(Env, Client),
 {
     let Some(env) = env() else { return };
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let sock = env.sock.clone();
     let svc_ns = env.svc_ns.clone();
-    let (client, before) = rt.block_on(async {
-        let mut c = Client::connect(&sock).await.expect("connect to ovsdb-server");
-        let before = Snapshot::capture(&mut c).await.unwrap();
-        (c, before)
-    });
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(body(env, client))));
-    rt.block_on(async {
-        let mut c = Client::connect(&sock).await.unwrap();
-        restore(&mut c, &before).await.expect("restore OVSDB after the test");
-    });
+    let mut client = Client::connect(&sock).expect("connect to ovsdb-server");
+    let before = Snapshot::capture(&mut client).unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(env, client)));
+    let mut c = Client::connect(&sock).unwrap();
+    restore(&mut c, &before).expect("restore OVSDB after the test");
     for ns in namespaces {
         let _ = run(&["ip", "netns", "del", ns]);
     }
@@ -98,7 +90,7 @@ fn layout() -> OvsConfig {
     OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev))
 }
 
-async fn port_row(c: &mut Client, name: &str) -> kvmhost_net::ovsdb::Row {
+fn port_row(c: &mut Client, name: &str) -> kvmhost_net::ovsdb::Row {
     let r = c
         .transact(
             "Open_vSwitch",
@@ -108,32 +100,31 @@ async fn port_row(c: &mut Client, name: &str) -> kvmhost_net::ovsdb::Row {
                 Some(&["tag", "trunks", "fake_bridge", "vlan_mode"]),
             )],
         )
-        .await
         .unwrap();
     r[0].rows().first().cloned().unwrap_or_else(|| panic!("no Port row {name}"))
 }
 
 #[test]
 fn cloudstack_layout_vlan_tags_and_zero_write_reapply() {
-    with_ovs(&[], &["eth0"], |env, mut c| async move {
+    with_ovs(&[], &["eth0"], |env, mut c| {
         make_uplink(&env, "eth0");
         let cfg = layout();
-        let before = Snapshot::capture(&mut c).await.unwrap();
+        let before = Snapshot::capture(&mut c).unwrap();
         let p = plan(&cfg, &before).unwrap();
         println!("plan:\n{p}");
         assert_eq!(p.steps.len(), 5, "{p}");
         assert!(matches!(&p.steps[0], Step::AddBridge { name, .. } if name == "br0"));
 
-        let report = apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap();
+        let report = apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
         assert_eq!((report.steps, report.write_transactions), (5, 1));
 
         // VLAN tags as OVSDB holds them.
         for (name, vlan) in [("mgmt0", 100i64), ("cloudbr0", 200), ("cloudbr1", 300)] {
-            let row = port_row(&mut c, name).await;
+            let row = port_row(&mut c, name);
             assert_eq!(row["tag"].normalized(), Value::from(vlan), "{name}");
             assert_eq!(row["fake_bridge"], Value::from(true), "{name}");
         }
-        let uplink = port_row(&mut c, "eth0").await;
+        let uplink = port_row(&mut c, "eth0");
         assert_eq!(uplink["vlan_mode"].as_str(), Some("trunk"));
         assert_eq!(
             uplink["trunks"].normalized(),
@@ -150,25 +141,25 @@ fn cloudstack_layout_vlan_tags_and_zero_write_reapply() {
         ok(&["ip", "-n", &env.svc_ns, "link", "show", "cloudbr0"]);
 
         // The model read back is the configuration applied.
-        let current = kvmhost_net::ovs::read(&mut c).await.unwrap();
+        let current = kvmhost_net::ovs::read(&mut c).unwrap();
         let br = current.find_bridge("br0").unwrap();
         assert_eq!(br.ports, cfg.bridges[0].ports);
         assert_eq!(br.fake_bridges.len(), 3);
 
         // Idempotent: the same configuration again writes nothing.
         let writes = c.stats().write_transactions;
-        let again = apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap();
+        let again = apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
         assert_eq!((again.steps, again.write_transactions), (0, 0));
         assert_eq!(c.stats().write_transactions, writes);
-        assert!(plan(&cfg, &Snapshot::capture(&mut c).await.unwrap()).unwrap().is_empty());
+        assert!(plan(&cfg, &Snapshot::capture(&mut c).unwrap()).unwrap().is_empty());
 
         // A change is a minimal plan: one fake bridge's VLAN.
         let mut changed = cfg.clone();
         changed.bridges[0].fake_bridges[1].vlan = 201;
         changed.bridges[0].ports[0].trunks = vec![100, 201, 300];
-        let p = plan(&changed, &Snapshot::capture(&mut c).await.unwrap()).unwrap();
+        let p = plan(&changed, &Snapshot::capture(&mut c).unwrap()).unwrap();
         assert_eq!(p.steps.len(), 2, "{p}");
-        apply(&mut c, &changed, ApplyOptions::default()).await.unwrap();
+        apply(&mut c, &changed, ApplyOptions::default()).unwrap();
         assert_eq!(vsctl(&env, &["br-to-vlan", "cloudbr0"]), "201");
     });
 }
@@ -198,7 +189,7 @@ fn ping_briefly(ns: &str, to: &str) -> bool {
 #[test]
 fn traffic_flows_within_a_vlan_and_not_across() {
     let (a, b, x) = ("kvmhost-ovs-a", "kvmhost-ovs-b", "kvmhost-ovs-x");
-    with_ovs(&[a, b, x], &["eth0", "kvo-a", "kvo-b", "kvo-x"], |env, mut c| async move {
+    with_ovs(&[a, b, x], &["eth0", "kvo-a", "kvo-b", "kvo-x"], |env, mut c| {
         make_uplink(&env, "eth0");
         netns_with_veth(&env, a, "kvo-a", "10.77.0.1/24");
         netns_with_veth(&env, b, "kvo-b", "10.77.0.2/24");
@@ -208,7 +199,7 @@ fn traffic_flows_within_a_vlan_and_not_across() {
         br.ports.push(OvsPort::access("kvo-a", 200));
         br.ports.push(OvsPort::new("kvo-b").on_fake_bridge("cloudbr0")); // VLAN 200 too
         br.ports.push(OvsPort::access("kvo-x", 300));
-        apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap();
+        apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
         assert_eq!(vsctl(&env, &["get", "port", "kvo-b", "tag"]), "200");
 
         assert!(ping(a, "10.77.0.2"), "VLAN 200 -> VLAN 200 must pass");
@@ -218,7 +209,7 @@ fn traffic_flows_within_a_vlan_and_not_across() {
 
         // The isolation is the VLAN's doing: the same port moved to VLAN 200 answers.
         cfg.bridges[0].ports[3] = OvsPort::access("kvo-x", 200);
-        let r = apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap();
+        let r = apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
         assert_eq!(r.steps, 1);
         for ns in [a, x] {
             ok(&["ip", "-n", ns, "neigh", "flush", "dev", "eth0"]);
@@ -242,10 +233,10 @@ fn changed_layout() -> OvsConfig {
 
 #[test]
 fn injected_failure_mid_plan_restores_the_exact_rows() {
-    with_ovs(&[], &["eth0"], |env, mut c| async move {
+    with_ovs(&[], &["eth0"], |env, mut c| {
         make_uplink(&env, "eth0");
-        apply(&mut c, &layout(), ApplyOptions::default()).await.unwrap();
-        let prior = Snapshot::capture(&mut c).await.unwrap();
+        apply(&mut c, &layout(), ApplyOptions::default()).unwrap();
+        let prior = Snapshot::capture(&mut c).unwrap();
         let shown = vsctl(&env, &["show"]);
 
         let mut p = plan(&changed_layout(), &prior).unwrap();
@@ -257,8 +248,7 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
 
         for mode in [ApplyMode::Stepwise, ApplyMode::Atomic] {
             let writes = c.stats().write_transactions;
-            let err =
-                apply_plan(&mut c, &p, &prior, ApplyOptions { mode, ..ApplyOptions::default() }).await.unwrap_err();
+            let err = apply_plan(&mut c, &p, &prior, ApplyOptions { mode, ..ApplyOptions::default() }).unwrap_err();
             match &err {
                 Error::StepFailed { index, source: ovsdb::Error::Operation { error, .. }, .. } => {
                     assert_eq!(*index, k, "{mode:?}: {err}");
@@ -273,7 +263,7 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
                 // OVSDB refused the whole transaction: nothing to restore.
                 ApplyMode::Atomic => assert_eq!(written, 1),
             }
-            let after = Snapshot::capture(&mut c).await.unwrap();
+            let after = Snapshot::capture(&mut c).unwrap();
             assert_eq!(after, prior, "{mode:?}: OVSDB rows (UUIDs included) differ from before");
             assert_eq!(vsctl(&env, &["show"]), shown);
         }
@@ -281,29 +271,28 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
         // Without the injected step the same plan applies.
         p.steps.remove(k);
         let r = apply_plan(&mut c, &p, &prior, ApplyOptions { mode: ApplyMode::Stepwise, ..ApplyOptions::default() })
-            .await
             .unwrap();
         assert_eq!(r.write_transactions, p.steps.len() as u64);
         assert_eq!(vsctl(&env, &["br-to-vlan", "cloudbr2"]), "400");
-        assert!(plan(&changed_layout(), &Snapshot::capture(&mut c).await.unwrap()).unwrap().is_empty());
+        assert!(plan(&changed_layout(), &Snapshot::capture(&mut c).unwrap()).unwrap().is_empty());
     });
 }
 
 #[test]
 fn vswitchd_refusing_a_device_rolls_back() {
-    with_ovs(&[], &["eth0"], |env, mut c| async move {
+    with_ovs(&[], &["eth0"], |env, mut c| {
         make_uplink(&env, "eth0");
-        apply(&mut c, &layout(), ApplyOptions::default()).await.unwrap();
-        let prior = Snapshot::capture(&mut c).await.unwrap();
+        apply(&mut c, &layout(), ApplyOptions::default()).unwrap();
+        let prior = Snapshot::capture(&mut c).unwrap();
         let mut cfg = layout();
         cfg.bridges[0].ports.push(OvsPort::access("kvo-missing", 200)); // no such device
         cfg.bridges[0].fake_bridges.push(FakeBridge::new("cloudbr9", 900));
-        let err = apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap_err();
+        let err = apply(&mut c, &cfg, ApplyOptions::default()).unwrap_err();
         match &err {
             Error::InterfaceErrors(errs) => assert!(errs.iter().any(|e| e.starts_with("kvo-missing:")), "{errs:?}"),
             other => panic!("expected InterfaceErrors, got {other:?}"),
         }
-        assert_eq!(Snapshot::capture(&mut c).await.unwrap(), prior);
+        assert_eq!(Snapshot::capture(&mut c).unwrap(), prior);
         let missing = run(&["ovs-vsctl", &format!("--db=unix:{}", env.sock), "br-exists", "cloudbr9"]);
         assert_eq!(missing.status.code(), Some(2), "cloudbr9 must be gone");
     });
@@ -311,11 +300,11 @@ fn vswitchd_refusing_a_device_rolls_back() {
 
 #[test]
 fn invalid_configuration_touches_nothing() {
-    with_ovs(&[], &[], |_env, mut c| async move {
+    with_ovs(&[], &[], |_env, mut c| {
         let (writes, reads) = (c.stats().write_transactions, c.stats().transactions);
         let mut cfg = layout();
         cfg.bridges[0].fake_bridges.push(FakeBridge::new("cloudbr0", 4095));
-        let err = apply(&mut c, &cfg, ApplyOptions::default()).await.unwrap_err();
+        let err = apply(&mut c, &cfg, ApplyOptions::default()).unwrap_err();
         let Error::Invalid(errs) = err else { panic!("expected Invalid") };
         let fields: Vec<&str> = errs.iter().map(|e| e.field()).collect();
         assert_eq!(fields, ["bridges[0].fake_bridges[3].name", "bridges[0].fake_bridges[3].vlan"]);
@@ -330,7 +319,7 @@ fn invalid_configuration_touches_nothing() {
 /// reading OVSDB afterwards plans nothing.
 #[test]
 fn debian_stanzas_replayed_like_ifupdown_give_the_same_state() {
-    with_ovs(&[], &[], |env, mut c| async move {
+    with_ovs(&[], &[], |env, mut c| {
         let mut cfg = layout();
         cfg.bridges[0].ports.push(OvsPort::access("kvo-vnet0", 200));
         cfg.bridges[0].ports.push(OvsPort::internal("kvo-int0").vlan(kvmhost_net::ovs::VlanMode::Access, Some(300)));
@@ -362,7 +351,7 @@ fn debian_stanzas_replayed_like_ifupdown_give_the_same_state() {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             vsctl(&env, &refs);
         }
-        let now = Snapshot::capture(&mut c).await.unwrap();
+        let now = Snapshot::capture(&mut c).unwrap();
         let p = plan(&cfg, &now).unwrap();
         assert!(p.is_empty(), "replayed stanzas differ from the configuration:\n{p}");
         assert_eq!(vsctl(&env, &["br-to-vlan", "cloudbr1"]), "300");

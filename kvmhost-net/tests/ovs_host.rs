@@ -301,3 +301,31 @@ fn teardown_removes_the_ovs_bridges_and_their_devices_then_writes_nothing() {
         env.vsctl(&["del-br", "kvt-other"]);
     });
 }
+
+/// The engine and both backends are blocking and own no runtime, so an orchestrator may call
+/// them from async code: here from a `#[tokio::test]` (a current-thread runtime, where a private
+/// runtime's `block_on` would panic). The layout is applied with a failing verification (both
+/// sides changed, both rolled back), then applied for real; no namespace switch is held across
+/// the `.await`s (each netlink socket is opened inside the namespace and the thread switches
+/// back before the call returns).
+#[tokio::test]
+async fn apply_and_rollback_with_ovs_from_inside_a_tokio_runtime() {
+    tokio::task::yield_now().await;
+    with_host("tokio_runtime", |env| {
+        let net = layout();
+        let engine = env.engine();
+        let ovs_before = env.snapshot();
+        let ns_before = comparable(&engine.read_state().unwrap());
+        let err = env.apply_faulty(&net, Fault::Verification).unwrap_err();
+        assert!(
+            matches!(&err, Error::Apply { rollback: Some(rb), .. } if rb.restored && rb.ovs_operations > Some(0)),
+            "{err:?}"
+        );
+        assert_eq!(env.snapshot(), ovs_before);
+        assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+        let report = engine.apply(&net).unwrap();
+        assert!(report.ovs_writes > 0 && report.writes > report.ovs_writes, "{report:?}");
+        assert_eq!(env.ip(&["route", "show", "default"]), "default via 192.168.42.1 dev mgmt0 proto static");
+    });
+    tokio::task::yield_now().await;
+}

@@ -71,35 +71,35 @@ pub struct ApplyReport {
 /// makes no transaction that writes.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), kvmhost_net::Error> {
+/// # fn demo() -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::{apply, ApplyOptions, CloudStackOvs, DatapathType, OvsConfig};
-/// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock").await?;
+/// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock")?;
 /// let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev));
-/// let first = apply(&mut c, &cfg, ApplyOptions::default()).await?;
-/// let again = apply(&mut c, &cfg, ApplyOptions::default()).await?;
+/// let first = apply(&mut c, &cfg, ApplyOptions::default())?;
+/// let again = apply(&mut c, &cfg, ApplyOptions::default())?;
 /// assert_eq!(again.write_transactions, 0);
 /// # Ok(()) }
 /// ```
-pub async fn apply(client: &mut Client, desired: &OvsConfig, options: ApplyOptions) -> Result<ApplyReport, Error> {
+pub fn apply(client: &mut Client, desired: &OvsConfig, options: ApplyOptions) -> Result<ApplyReport, Error> {
     desired.validate()?;
-    let prior = Snapshot::capture(client).await?;
+    let prior = Snapshot::capture(client)?;
     let plan = plan(desired, &prior)?;
-    apply_plan(client, &plan, &prior, options).await
+    apply_plan(client, &plan, &prior, options)
 }
 
 /// Applies a plan computed on `prior` (which must be the current state); on failure OVSDB is
 /// restored to `prior` and the error says what failed.
 ///
 /// ```no_run
-/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client, cfg: &kvmhost_net::ovs::OvsConfig) -> Result<(), kvmhost_net::Error> {
+/// # fn demo(c: &mut kvmhost_net::ovsdb::Client, cfg: &kvmhost_net::ovs::OvsConfig) -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::{apply_plan, plan, ApplyOptions, Snapshot};
-/// let prior = Snapshot::capture(c).await?;
+/// let prior = Snapshot::capture(c)?;
 /// let p = plan(cfg, &prior)?;
 /// print!("{p}");
-/// apply_plan(c, &p, &prior, ApplyOptions::default()).await?;
+/// apply_plan(c, &p, &prior, ApplyOptions::default())?;
 /// # Ok(()) }
 /// ```
-pub async fn apply_plan(
+pub fn apply_plan(
     client: &mut Client,
     plan: &Plan,
     prior: &Snapshot,
@@ -109,17 +109,17 @@ pub async fn apply_plan(
         return Ok(ApplyReport::default());
     }
     let writes_before = client.stats().write_transactions;
-    let outcome = write_and_verify(client, plan, options).await;
+    let outcome = write_and_verify(client, plan, options);
     match outcome {
         Ok(steps) => Ok(ApplyReport { steps, write_transactions: client.stats().write_transactions - writes_before }),
-        Err(cause) => match restore(client, prior).await {
+        Err(cause) => match restore(client, prior) {
             Ok(_) => Err(cause),
             Err(rollback) => Err(Error::RollbackFailed { cause: cause.to_string(), source: Box::new(rollback) }),
         },
     }
 }
 
-async fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOptions) -> Result<usize, Error> {
+fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOptions) -> Result<usize, Error> {
     let per_step: Vec<Vec<Operation>> = plan.steps.iter().enumerate().map(|(n, s)| s.operations(n)).collect();
     let batches: Vec<(usize, Vec<Operation>)> = match options.mode {
         ApplyMode::Atomic => vec![(0, per_step.concat())],
@@ -151,7 +151,7 @@ async fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOption
             let index = step_of(op);
             Error::StepFailed { index, step: plan.steps[index].to_string(), source }
         };
-        let results = client.transact(DB, &ops).await.map_err(|e| match e {
+        let results = client.transact(DB, &ops).map_err(|e| match e {
             ovsdb::Error::Operation { index, .. } => step_error(index, e),
             other => Error::Ovsdb(other),
         })?;
@@ -185,7 +185,7 @@ async fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOption
         lead.push(Operation::select("Interface", vec![], Some(&["name", "error"])));
         client.set_timeout(timeout + Duration::from_secs(5));
     }
-    let read = Snapshot::capture_after(client, lead).await;
+    let read = Snapshot::capture_after(client, lead);
     client.set_timeout(Duration::from_secs(30));
     let (after, lead) = match read {
         Ok(r) => r,
@@ -288,22 +288,22 @@ pub fn restore_operations(prior: &Snapshot, now: &Snapshot) -> Vec<Operation> {
 /// result row for row; returns the number of operations written.
 ///
 /// ```no_run
-/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
+/// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::{restore, Snapshot};
-/// let before = Snapshot::capture(c).await?;
+/// let before = Snapshot::capture(c)?;
 /// // ... changes by anyone ...
-/// restore(c, &before).await?;
-/// assert_eq!(Snapshot::capture(c).await?, before);
+/// restore(c, &before)?;
+/// assert_eq!(Snapshot::capture(c)?, before);
 /// # Ok(()) }
 /// ```
-pub async fn restore(client: &mut Client, prior: &Snapshot) -> Result<usize, Error> {
-    let now = Snapshot::capture(client).await?;
+pub fn restore(client: &mut Client, prior: &Snapshot) -> Result<usize, Error> {
+    let now = Snapshot::capture(client)?;
     let mut ops = restore_operations(prior, &now);
     let n = ops.len();
     if n > 0 {
         ops.push(Operation::comment("kvmhost-net ovs: rollback"));
-        client.transact(DB, &ops).await?;
-        let after = Snapshot::capture(client).await?;
+        client.transact(DB, &ops)?;
+        let after = Snapshot::capture(client)?;
         if after != *prior {
             return Err(Error::OvsState("OVSDB differs from the snapshot after restoring it".into()));
         }

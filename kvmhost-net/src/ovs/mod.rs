@@ -11,15 +11,15 @@
 //! [`ifcfg_files`] (RHEL network-scripts, `DEVICETYPE=ovs`).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), kvmhost_net::Error> {
+//! # fn demo() -> Result<(), kvmhost_net::Error> {
 //! use kvmhost_net::ovs::{apply, plan, ApplyOptions, CloudStackOvs, DatapathType, OvsConfig, Snapshot};
 //! use kvmhost_net::ovsdb::Client;
 //!
 //! // The CloudStack guide's layout: br0 on eth0 (trunk), mgmt0/100, cloudbr0/200, cloudbr1/300.
 //! let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev));
-//! let mut ovsdb = Client::connect("/tmp/kvmhost-ovs/db.sock").await?;
-//! print!("{}", plan(&cfg, &Snapshot::capture(&mut ovsdb).await?)?);   // nothing applied yet
-//! let report = apply(&mut ovsdb, &cfg, ApplyOptions::default()).await?;
+//! let mut ovsdb = Client::connect("/tmp/kvmhost-ovs/db.sock")?;
+//! print!("{}", plan(&cfg, &Snapshot::capture(&mut ovsdb)?)?);   // nothing applied yet
+//! let report = apply(&mut ovsdb, &cfg, ApplyOptions::default())?;
 //! println!("{} steps in {} transaction(s)", report.steps, report.write_transactions);
 //! # Ok(()) }
 //! ```

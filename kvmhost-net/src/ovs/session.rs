@@ -1,6 +1,7 @@
-//! A blocking OVSDB connection for the (blocking) host network engine: the async [`Client`]
-//! driven by its own current-thread runtime, like the netlink edge. Call it outside of an async
-//! runtime (or from `spawn_blocking`).
+//! An OVSDB connection for the (blocking) host network engine: the blocking [`Client`], no
+//! runtime of its own, so it may be called from anywhere, async code included (each call is
+//! one request on a unix socket; from a busy async executor, prefer `spawn_blocking` for a whole
+//! apply).
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,6 @@ use crate::Error;
 /// print!("{}", s.plan(&OvsConfig::new(), &before).unwrap());
 /// ```
 pub struct OvsdbSession {
-    rt: tokio::runtime::Runtime,
     client: Client,
     path: PathBuf,
 }
@@ -35,12 +35,8 @@ impl OvsdbSession {
     /// let s = kvmhost_net::ovs::OvsdbSession::connect("/var/run/openvswitch/db.sock".as_ref()).unwrap();
     /// ```
     pub fn connect(path: &Path) -> Result<Self, Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Ovsdb(crate::ovsdb::Error::Connect { path: path.to_path_buf(), source: e }))?;
-        let client = rt.block_on(Client::connect(path))?;
-        Ok(Self { rt, client, path: path.to_path_buf() })
+        let client = Client::connect(path)?;
+        Ok(Self { client, path: path.to_path_buf() })
     }
 
     /// The socket path given to [`OvsdbSession::connect`].
@@ -60,7 +56,7 @@ impl OvsdbSession {
     /// println!("{} bridges", s.capture().unwrap().bridges.len());
     /// ```
     pub fn capture(&mut self) -> Result<Snapshot, Error> {
-        self.rt.block_on(Snapshot::capture(&mut self.client))
+        Snapshot::capture(&mut self.client)
     }
 
     /// The plan from `current` to `desired` (pure; no request).
@@ -85,7 +81,7 @@ impl OvsdbSession {
     /// s.apply_plan(&p, &prior, Default::default()).unwrap();
     /// ```
     pub fn apply_plan(&mut self, plan: &Plan, prior: &Snapshot, options: ApplyOptions) -> Result<ApplyReport, Error> {
-        self.rt.block_on(apply_plan(&mut self.client, plan, prior, options))
+        apply_plan(&mut self.client, plan, prior, options)
     }
 
     /// [`restore`](super::restore): puts back exactly the rows of `prior` (UUIDs included);
@@ -97,7 +93,7 @@ impl OvsdbSession {
     /// assert_eq!(s.restore(&before).unwrap(), 0);
     /// ```
     pub fn restore(&mut self, prior: &Snapshot) -> Result<usize, Error> {
-        self.rt.block_on(restore(&mut self.client, prior))
+        restore(&mut self.client, prior)
     }
 
     /// Transactions that wrote, so far on this connection.

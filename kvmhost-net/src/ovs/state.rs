@@ -27,11 +27,11 @@ pub const INTERFACE_COLUMNS: &[&str] = &["name", "type", "options", "mtu_request
 /// not the status columns ovs-vswitchd writes), by UUID, values in canonical form.
 ///
 /// ```no_run
-/// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
+/// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
 /// use kvmhost_net::ovs::Snapshot;
-/// let before = Snapshot::capture(c).await?;
+/// let before = Snapshot::capture(c)?;
 /// println!("{} ports", before.ports.len());
-/// assert_eq!(Snapshot::capture(c).await?, before);
+/// assert_eq!(Snapshot::capture(c)?, before);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,20 +95,20 @@ impl Snapshot {
     /// Reads the rows in one `transact` of four `select`s.
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
-    /// let s = kvmhost_net::ovs::Snapshot::capture(c).await?;
+    /// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::Error> {
+    /// let s = kvmhost_net::ovs::Snapshot::capture(c)?;
     /// println!("{:?}", s.bridge_names());
     /// # Ok(()) }
     /// ```
     #[cfg(feature = "ovsdb")]
-    pub async fn capture(client: &mut Client) -> Result<Self, Error> {
-        Ok(Snapshot::capture_after(client, Vec::new()).await?.0)
+    pub fn capture(client: &mut Client) -> Result<Self, Error> {
+        Ok(Snapshot::capture_after(client, Vec::new())?.0)
     }
 
     /// Runs `leading` operations, then captures, in one transaction; returns the snapshot and
     /// the results of `leading`.
     #[cfg(feature = "ovsdb")]
-    pub(crate) async fn capture_after(
+    pub(crate) fn capture_after(
         client: &mut Client,
         mut ops: Vec<Operation>,
     ) -> Result<(Self, Vec<crate::ovsdb::OpResult>), Error> {
@@ -119,7 +119,7 @@ impl Snapshot {
             select("Port", PORT_COLUMNS),
             select("Interface", INTERFACE_COLUMNS),
         ]);
-        let mut r = client.transact(DB, &ops).await?;
+        let mut r = client.transact(DB, &ops)?;
         let rest = r.split_off(lead);
         let roots = keyed(rest[0].rows())?;
         let (root, root_row) = roots.into_iter().next().ok_or(Error::NoRootRow)?;
@@ -348,13 +348,13 @@ impl Snapshot {
 /// Reads the current Open vSwitch configuration (one `transact` of `select`s).
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), kvmhost_net::Error> {
-/// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock").await?;
-/// let current = kvmhost_net::ovs::read(&mut c).await?;
+/// # fn demo() -> Result<(), kvmhost_net::Error> {
+/// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock")?;
+/// let current = kvmhost_net::ovs::read(&mut c)?;
 /// println!("{}", serde_json::to_string_pretty(&current).unwrap());
 /// # Ok(()) }
 /// ```
 #[cfg(feature = "ovsdb")]
-pub async fn read(client: &mut Client) -> Result<OvsConfig, Error> {
-    Ok(Snapshot::capture(client).await?.config())
+pub fn read(client: &mut Client) -> Result<OvsConfig, Error> {
+    Ok(Snapshot::capture(client)?.config())
 }

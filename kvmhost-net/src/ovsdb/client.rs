@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
 
 use super::framing::Framer;
 use super::ops::{decode_results, OpResult, Operation};
@@ -98,11 +99,11 @@ pub struct Schema {
 /// does, an idle client is disconnected ([`Error::Closed`] on the next call; connect again).
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), kvmhost_net::ovsdb::Error> {
+/// # fn demo() -> Result<(), kvmhost_net::ovsdb::Error> {
 /// use kvmhost_net::ovsdb::{Client, Operation};
-/// let mut c = Client::connect("/tmp/kvmhost-ovs/db.sock").await?;
-/// assert!(c.list_dbs().await?.contains(&"Open_vSwitch".to_string()));
-/// let r = c.transact("Open_vSwitch", &[Operation::select("Bridge", vec![], Some(&["name"]))]).await?;
+/// let mut c = Client::connect("/tmp/kvmhost-ovs/db.sock")?;
+/// assert!(c.list_dbs()?.contains(&"Open_vSwitch".to_string()));
+/// let r = c.transact("Open_vSwitch", &[Operation::select("Bridge", vec![], Some(&["name"]))])?;
 /// println!("{} bridges", r[0].rows().len());
 /// # Ok(()) }
 /// ```
@@ -120,17 +121,14 @@ impl Client {
     /// Connects to `unix:PATH` (the `unix:` prefix is optional).
     ///
     /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use kvmhost_net::ovsdb::{Client, Error};
-    /// let e = Client::connect("/nonexistent/db.sock").await.unwrap_err();
+    /// let e = Client::connect("/nonexistent/db.sock").unwrap_err();
     /// assert!(matches!(e, Error::Connect { .. }));
-    /// # });
     /// ```
-    pub async fn connect(path: impl AsRef<Path>) -> Result<Self, Error> {
+    pub fn connect(path: impl AsRef<Path>) -> Result<Self, Error> {
         let raw = path.as_ref();
         let path = raw.to_str().and_then(|s| s.strip_prefix("unix:")).map(PathBuf::from).unwrap_or(raw.to_path_buf());
-        let stream =
-            UnixStream::connect(&path).await.map_err(|source| Error::Connect { path: path.clone(), source })?;
+        let stream = UnixStream::connect(&path).map_err(|source| Error::Connect { path: path.clone(), source })?;
         Ok(Client {
             stream,
             framer: Framer::default(),
@@ -144,7 +142,7 @@ impl Client {
     /// Sets how long to wait for each reply (default 30 s).
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) {
+    /// # fn demo(c: &mut kvmhost_net::ovsdb::Client) {
     /// c.set_timeout(std::time::Duration::from_secs(5));
     /// # }
     /// ```
@@ -173,12 +171,12 @@ impl Client {
     /// `list_dbs` (RFC 7047 §4.1.1).
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
-    /// println!("{:?}", c.list_dbs().await?);
+    /// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
+    /// println!("{:?}", c.list_dbs()?);
     /// # Ok(()) }
     /// ```
-    pub async fn list_dbs(&mut self) -> Result<Vec<String>, Error> {
-        let r = self.call("list_dbs", json!([])).await?;
+    pub fn list_dbs(&mut self) -> Result<Vec<String>, Error> {
+        let r = self.call("list_dbs", json!([]))?;
         serde_json::from_value(r.clone()).map_err(|_| Error::Protocol {
             method: "list_dbs".into(),
             detail: format!("result {r} is not a list of names"),
@@ -188,13 +186,13 @@ impl Client {
     /// `get_schema` (RFC 7047 §4.1.2).
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
-    /// let s = c.get_schema("Open_vSwitch").await?;
+    /// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
+    /// let s = c.get_schema("Open_vSwitch")?;
     /// assert!(!s.tables["Port"].columns["name"].mutable);
     /// # Ok(()) }
     /// ```
-    pub async fn get_schema(&mut self, db: &str) -> Result<Schema, Error> {
-        let r = self.call("get_schema", json!([db])).await?;
+    pub fn get_schema(&mut self, db: &str) -> Result<Schema, Error> {
+        let r = self.call("get_schema", json!([db]))?;
         serde_json::from_value(r)
             .map_err(|e| Error::Protocol { method: "get_schema".into(), detail: format!("schema not understood: {e}") })
     }
@@ -203,15 +201,15 @@ impl Client {
     /// [`Error::Operation`] carrying its index.
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
+    /// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
     /// use kvmhost_net::ovsdb::{Operation, Error};
-    /// match c.transact("Open_vSwitch", &[Operation::Abort]).await {
+    /// match c.transact("Open_vSwitch", &[Operation::Abort]) {
     ///     Err(Error::Operation { index: 0, error, .. }) => assert_eq!(error, "aborted"),
     ///     other => panic!("{other:?}"),
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn transact(&mut self, db: &str, ops: &[Operation]) -> Result<Vec<OpResult>, Error> {
+    pub fn transact(&mut self, db: &str, ops: &[Operation]) -> Result<Vec<OpResult>, Error> {
         let mut params = Vec::with_capacity(ops.len() + 1);
         params.push(json!(db));
         params.extend(ops.iter().map(Operation::to_json));
@@ -219,47 +217,43 @@ impl Client {
         if ops.iter().any(Operation::writes) {
             self.stats.write_transactions += 1;
         }
-        let r = self.call("transact", Json::Array(params)).await?;
+        let r = self.call("transact", Json::Array(params))?;
         decode_results(ops, &r)
     }
 
     /// `echo` (RFC 7047 §4.1.11): the server sends back `params`.
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
-    /// assert_eq!(c.echo(serde_json::json!(["ping"])).await?, serde_json::json!(["ping"]));
+    /// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
+    /// assert_eq!(c.echo(serde_json::json!(["ping"]))?, serde_json::json!(["ping"]));
     /// # Ok(()) }
     /// ```
-    pub async fn echo(&mut self, params: Json) -> Result<Json, Error> {
-        self.call("echo", params).await
+    pub fn echo(&mut self, params: Json) -> Result<Json, Error> {
+        self.call("echo", params)
     }
 
     /// Sends any JSON-RPC request and returns its `result`; a non-null `error` is [`Error::Rpc`].
     ///
     /// ```no_run
-    /// # async fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
-    /// let r = c.call("list_dbs", serde_json::json!([])).await?;
+    /// # fn demo(c: &mut kvmhost_net::ovsdb::Client) -> Result<(), kvmhost_net::ovsdb::Error> {
+    /// let r = c.call("list_dbs", serde_json::json!([]))?;
     /// # Ok(()) }
     /// ```
-    pub async fn call(&mut self, method: &str, params: Json) -> Result<Json, Error> {
+    pub fn call(&mut self, method: &str, params: Json) -> Result<Json, Error> {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.requests += 1;
         let request = json!({"method": method, "params": params, "id": id});
-        self.send(&request).await?;
-        let timeout = self.timeout;
-        match tokio::time::timeout(timeout, self.wait_reply(method, id)).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout { method: method.to_string(), after: timeout }),
-        }
+        self.send(&request)?;
+        self.wait_reply(method, id, Instant::now() + self.timeout)
     }
 
-    async fn send(&mut self, msg: &Json) -> Result<(), Error> {
+    fn send(&mut self, msg: &Json) -> Result<(), Error> {
         let bytes = serde_json::to_vec(msg).map_err(Error::Json)?;
-        self.stream.write_all(&bytes).await.map_err(Error::Io)
+        self.stream.write_all(&bytes).map_err(Error::Io)
     }
 
-    async fn wait_reply(&mut self, method: &str, id: u64) -> Result<Json, Error> {
+    fn wait_reply(&mut self, method: &str, id: u64, deadline: Instant) -> Result<Json, Error> {
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             while let Some(msg) = self.framer.next_message()? {
@@ -267,7 +261,7 @@ impl Client {
                     // A request or notification from the server.
                     if m == "echo" && msg.get("id").is_some_and(|i| !i.is_null()) {
                         let reply = json!({"id": msg["id"], "result": msg.get("params").cloned().unwrap_or(json!([])), "error": null});
-                        self.send(&reply).await?;
+                        self.send(&reply)?;
                     }
                     continue;
                 }
@@ -283,7 +277,20 @@ impl Client {
                     detail: "reply without result".into(),
                 });
             }
-            let n = self.stream.read(&mut chunk).await.map_err(Error::Io)?;
+            let timeout = Error::Timeout { method: method.to_string(), after: self.timeout };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timeout);
+            }
+            self.stream.set_read_timeout(Some(left)).map_err(Error::Io)?;
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    return Err(timeout)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io(e)),
+            };
             if n == 0 {
                 return Err(Error::Closed);
             }

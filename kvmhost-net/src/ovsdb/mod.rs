@@ -13,9 +13,9 @@
 //! No `ovs-vsctl` processes are involved.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), kvmhost_net::ovsdb::Error> {
+//! # fn demo() -> Result<(), kvmhost_net::ovsdb::Error> {
 //! use kvmhost_net::ovsdb::{Atom, Client, Condition, Mutation, Mutator, Operation, Row, Value};
-//! let mut c = Client::connect("unix:/tmp/kvmhost-ovs/db.sock").await?;
+//! let mut c = Client::connect("unix:/tmp/kvmhost-ovs/db.sock")?;
 //! let iface = Row::from([("name".to_string(), Value::from("br9")), ("type".to_string(), Value::from("internal"))]);
 //! let port = Row::from([("name".to_string(), Value::from("br9")), ("interfaces".to_string(), Value::from(Atom::named("i")))]);
 //! let bridge = Row::from([("name".to_string(), Value::from("br9")), ("ports".to_string(), Value::from(Atom::named("p")))]);
@@ -24,7 +24,7 @@
 //!     Operation::insert("Port", port, Some("p")),
 //!     Operation::insert("Bridge", bridge, Some("b")),
 //!     Operation::mutate("Open_vSwitch", vec![], vec![Mutation::new("bridges", Mutator::Insert, Value::set([Atom::named("b")]))]),
-//! ]).await?;
+//! ])?;
 //! # Ok(()) }
 //! ```
 
