@@ -28,11 +28,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
 use kvmhost_net::cloudstack::CloudStackLinux;
-use kvmhost_net::ovs::{
-    apply, ApplyOptions, CloudStackOvs, DatapathType, FakeBridge, OvsBridge, OvsConfig, OvsPort, Snapshot,
-};
+use kvmhost_net::ovs::{apply, CloudStackOvs, DatapathType, FakeBridge, OvsBridge, OvsConfig, OvsPort, Snapshot};
 use kvmhost_net::ovsdb::Client;
-use kvmhost_net::{Engine, HostNetwork, Netns};
+use kvmhost_net::{ApplyOptions, Engine, HostNetwork, Netns};
 
 const RUNS_CLOUDSTACK: usize = 15;
 const RUNS_VLANS: usize = 3;
@@ -142,7 +140,7 @@ fn main() {
     let vsctl = format!("ovs-vsctl --db=unix:{sock}");
     let empty = OvsConfig::new().pruning(true);
     let set = |client: &mut Client, cfg: &OvsConfig| {
-        apply(client, cfg, opts).expect("apply");
+        apply(client, cfg, &opts).expect("apply");
     };
 
     // --- each workload: kvmhost-net and the script alternately, from the same starting state ---
@@ -153,15 +151,15 @@ fn main() {
     for _ in 0..RUNS_CLOUDSTACK {
         set(&mut client, &empty);
         let t = Instant::now();
-        let r = apply(&mut client, &cloudstack(), opts).unwrap();
+        let r = apply(&mut client, &cloudstack(), &opts).unwrap();
         ours_cs.push(t.elapsed());
-        assert_eq!(r.write_transactions, 1);
+        assert_eq!(r.ovs_writes, 1);
         set(&mut client, &empty);
         script_cs.push(run_script(&script_cloudstack(&vsctl)));
-        assert_eq!(apply(&mut client, &cloudstack(), opts).unwrap().write_transactions, 0);
+        assert_eq!(apply(&mut client, &cloudstack(), &opts).unwrap().ovs_writes, 0);
         set(&mut client, &empty);
         one_cs.push(run_script(&one_vsctl_cloudstack(&vsctl)));
-        assert_eq!(apply(&mut client, &cloudstack(), opts).unwrap().write_transactions, 0);
+        assert_eq!(apply(&mut client, &cloudstack(), &opts).unwrap().ovs_writes, 0);
     }
     let mut script_vl = Vec::new();
     let mut ours_vl = Vec::new();
@@ -169,18 +167,18 @@ fn main() {
         set(&mut client, &empty);
         set(&mut client, &base());
         let t = Instant::now();
-        let r = apply(&mut client, &vlans200(), opts).unwrap();
+        let r = apply(&mut client, &vlans200(), &opts).unwrap();
         ours_vl.push(t.elapsed());
-        assert_eq!((r.steps, r.write_transactions), (200, 1));
+        assert_eq!((r.plan.ovs_len(), r.ovs_writes), (200, 1));
         set(&mut client, &empty);
         set(&mut client, &base());
         script_vl.push(run_script(&script_vlans(&vsctl)));
-        assert_eq!(apply(&mut client, &vlans200(), opts).unwrap().write_transactions, 0);
+        assert_eq!(apply(&mut client, &vlans200(), &opts).unwrap().ovs_writes, 0);
     }
 
     // --- the whole host: OVS then netlink, through the combined engine ----------------------
     let reset_host = |client: &mut Client| {
-        apply(client, &empty, opts).unwrap();
+        apply(client, &empty, &opts).unwrap();
         // The fake bridges are gone with their addresses: the host is back on eth0.
         let _ = ip(&["addr", "add", "192.168.42.11/24", "dev", "eth0"]);
         let _ = ip(&["route", "add", "default", "via", "192.168.42.1", "dev", "eth0"]);
@@ -204,17 +202,17 @@ fn main() {
     let mut g = c.benchmark_group("ovs");
     g.sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(2));
     g.bench_function("kvmhost_noop_cloudstack", |b| {
-        apply(&mut client, &cloudstack(), opts).unwrap();
+        apply(&mut client, &cloudstack(), &opts).unwrap();
         b.iter(|| {
-            let r = apply(&mut client, &cloudstack(), opts).unwrap();
-            assert_eq!(r.write_transactions, 0);
+            let r = apply(&mut client, &cloudstack(), &opts).unwrap();
+            assert_eq!(r.ovs_writes, 0);
         })
     });
     g.bench_function("kvmhost_noop_vlans200", |b| {
-        apply(&mut client, &vlans200(), opts).unwrap();
+        apply(&mut client, &vlans200(), &opts).unwrap();
         b.iter(|| {
-            let r = apply(&mut client, &vlans200(), opts).unwrap();
-            assert_eq!(r.write_transactions, 0);
+            let r = apply(&mut client, &vlans200(), &opts).unwrap();
+            assert_eq!(r.ovs_writes, 0);
         })
     });
     g.bench_function("kvmhost_host_noop", |b| {
@@ -224,7 +222,7 @@ fn main() {
     });
     g.finish();
     reset_host(&mut client);
-    apply(&mut client, &empty, opts).unwrap();
+    apply(&mut client, &empty, &opts).unwrap();
     ip(&["link", "del", "eth0"]);
 
     // --- summary ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,11 +51,30 @@ pub trait Kernel {
     fn writes(&self) -> u64;
 }
 
-/// Knobs of an apply.
+/// How the Open vSwitch steps are written.
 ///
 /// ```
-/// let o = kvmhost_net::ApplyOptions::default();
+/// assert_eq!(kvmhost_net::ApplyOptions::default().ovs_mode, kvmhost_net::ApplyMode::Atomic);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApplyMode {
+    /// All OVS steps in one transaction: OVSDB applies all or nothing.
+    Atomic,
+    /// One transaction per OVS step (each visible to ovs-vswitchd on its own); a failure at
+    /// step *k* rolls back steps 1..*k* from the snapshot.
+    Stepwise,
+}
+
+/// Knobs of an apply, for both backends (netlink and OVSDB).
+///
+/// ```
+/// use std::time::Duration;
+/// use kvmhost_net::{ApplyMode, ApplyOptions};
+/// let o = ApplyOptions::default();
 /// assert!(o.verify && o.rollback);
+/// assert_eq!(o.ovs_wait, Some(Duration::from_secs(30)));
+/// let o = o.with_ovs_mode(ApplyMode::Stepwise).with_ovs_wait(None);
+/// assert!(o.ovs_wait.is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -63,11 +83,42 @@ pub struct ApplyOptions {
     pub verify: bool,
     /// Restore the prior state when a step or the verification fails.
     pub rollback: bool,
+    /// Atomic or step by step, for the Open vSwitch steps.
+    #[serde(default = "atomic")]
+    pub ovs_mode: ApplyMode,
+    /// After writing to OVSDB, wait up to this long until ovs-vswitchd has applied the
+    /// configuration (`cur_cfg` reaches the `next_cfg` written, as `ovs-vsctl` does without
+    /// `--no-wait`) and check the `error` column of the interfaces added; `None` for no wait
+    /// (like `--no-wait`).
+    #[serde(default = "thirty_seconds")]
+    pub ovs_wait: Option<Duration>,
+}
+
+fn atomic() -> ApplyMode {
+    ApplyMode::Atomic
+}
+
+fn thirty_seconds() -> Option<Duration> {
+    Some(Duration::from_secs(30))
+}
+
+impl ApplyOptions {
+    /// With this way of writing the OVS steps.
+    pub fn with_ovs_mode(mut self, mode: ApplyMode) -> Self {
+        self.ovs_mode = mode;
+        self
+    }
+
+    /// With this wait for ovs-vswitchd (`None`: none).
+    pub fn with_ovs_wait(mut self, wait: Option<Duration>) -> Self {
+        self.ovs_wait = wait;
+        self
+    }
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { verify: true, rollback: true }
+        Self { verify: true, rollback: true, ovs_mode: ApplyMode::Atomic, ovs_wait: thirty_seconds() }
     }
 }
 
@@ -86,7 +137,7 @@ pub trait OvsBackend {
     /// The current bridges, ports and interfaces.
     fn capture(&mut self) -> Result<Snapshot, Error>;
     /// Apply an OVS plan computed on `prior`; on failure OVSDB is back at `prior`.
-    fn apply_plan(&mut self, plan: &ovs::Plan, prior: &Snapshot) -> Result<(), Error>;
+    fn apply_plan(&mut self, plan: &ovs::Plan, prior: &Snapshot, options: &ApplyOptions) -> Result<(), Error>;
     /// Put back exactly the rows of `prior`; the number of operations written.
     fn restore(&mut self, prior: &Snapshot) -> Result<usize, Error>;
     /// Transactions that wrote, so far.
@@ -98,8 +149,8 @@ impl OvsBackend for OvsdbSession {
     fn capture(&mut self) -> Result<Snapshot, Error> {
         OvsdbSession::capture(self)
     }
-    fn apply_plan(&mut self, plan: &ovs::Plan, prior: &Snapshot) -> Result<(), Error> {
-        OvsdbSession::apply_plan(self, plan, prior, ovs::ApplyOptions::default()).map(|_| ())
+    fn apply_plan(&mut self, plan: &ovs::Plan, prior: &Snapshot, options: &ApplyOptions) -> Result<(), Error> {
+        OvsdbSession::apply_plan(self, plan, prior, options).map(|_| ())
     }
     fn restore(&mut self, prior: &Snapshot) -> Result<usize, Error> {
         OvsdbSession::restore(self, prior)
@@ -109,7 +160,7 @@ impl OvsBackend for OvsdbSession {
     }
 }
 
-/// What an apply did.
+/// What an apply did (through the engine, or [`ovs::apply`] alone).
 ///
 /// ```
 /// let r = kvmhost_net::ApplyReport::default();

@@ -79,7 +79,7 @@ pub mod validate;
 pub use addr::{IpCidr, MacAddr};
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
 pub use engine::Engine;
-pub use engine::{ApplyOptions, ApplyReport, Kernel, RollbackReport};
+pub use engine::{ApplyMode, ApplyOptions, ApplyReport, Kernel, RollbackReport};
 pub use error::{Error, Result};
 pub use model::{
     Bridge, DeviceRole, HostNetwork, OvsInterface, PortVlans, Route, Tap, Uplink, Veth, Vlan, VlanFiltering,

@@ -8,11 +8,10 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use kvmhost_net::ovs::{
-    apply, apply_plan, plan, restore, ApplyMode, ApplyOptions, CloudStackOvs, DatapathType, FakeBridge, OvsConfig,
-    OvsPort, Snapshot, Step,
+    apply, apply_plan, plan, restore, CloudStackOvs, DatapathType, FakeBridge, OvsConfig, OvsPort, Snapshot, Step,
 };
 use kvmhost_net::ovsdb::{self, Client, Condition, Operation, Value};
-use kvmhost_net::Error;
+use kvmhost_net::{ApplyMode, ApplyOptions, Error};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -115,8 +114,8 @@ fn cloudstack_layout_vlan_tags_and_zero_write_reapply() {
         assert_eq!(p.steps.len(), 5, "{p}");
         assert!(matches!(&p.steps[0], Step::AddBridge { name, .. } if name == "br0"));
 
-        let report = apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
-        assert_eq!((report.steps, report.write_transactions), (5, 1));
+        let report = apply(&mut c, &cfg, &ApplyOptions::default()).unwrap();
+        assert_eq!((report.plan.ovs_len(), report.ovs_writes), (5, 1));
 
         // VLAN tags as OVSDB holds them.
         for (name, vlan) in [("mgmt0", 100i64), ("cloudbr0", 200), ("cloudbr1", 300)] {
@@ -148,8 +147,8 @@ fn cloudstack_layout_vlan_tags_and_zero_write_reapply() {
 
         // Idempotent: the same configuration again writes nothing.
         let writes = c.stats().write_transactions;
-        let again = apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
-        assert_eq!((again.steps, again.write_transactions), (0, 0));
+        let again = apply(&mut c, &cfg, &ApplyOptions::default()).unwrap();
+        assert_eq!((again.plan.ovs_len(), again.ovs_writes), (0, 0));
         assert_eq!(c.stats().write_transactions, writes);
         assert!(plan(&cfg, &Snapshot::capture(&mut c).unwrap()).unwrap().is_empty());
 
@@ -159,7 +158,7 @@ fn cloudstack_layout_vlan_tags_and_zero_write_reapply() {
         changed.bridges[0].ports[0].trunks = vec![100, 201, 300];
         let p = plan(&changed, &Snapshot::capture(&mut c).unwrap()).unwrap();
         assert_eq!(p.steps.len(), 2, "{p}");
-        apply(&mut c, &changed, ApplyOptions::default()).unwrap();
+        apply(&mut c, &changed, &ApplyOptions::default()).unwrap();
         assert_eq!(vsctl(&env, &["br-to-vlan", "cloudbr0"]), "201");
     });
 }
@@ -199,7 +198,7 @@ fn traffic_flows_within_a_vlan_and_not_across() {
         br.ports.push(OvsPort::access("kvo-a", 200));
         br.ports.push(OvsPort::new("kvo-b").on_fake_bridge("cloudbr0")); // VLAN 200 too
         br.ports.push(OvsPort::access("kvo-x", 300));
-        apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
+        apply(&mut c, &cfg, &ApplyOptions::default()).unwrap();
         assert_eq!(vsctl(&env, &["get", "port", "kvo-b", "tag"]), "200");
 
         assert!(ping(a, "10.77.0.2"), "VLAN 200 -> VLAN 200 must pass");
@@ -209,8 +208,8 @@ fn traffic_flows_within_a_vlan_and_not_across() {
 
         // The isolation is the VLAN's doing: the same port moved to VLAN 200 answers.
         cfg.bridges[0].ports[3] = OvsPort::access("kvo-x", 200);
-        let r = apply(&mut c, &cfg, ApplyOptions::default()).unwrap();
-        assert_eq!(r.steps, 1);
+        let r = apply(&mut c, &cfg, &ApplyOptions::default()).unwrap();
+        assert_eq!(r.plan.ovs_len(), 1);
         for ns in [a, x] {
             ok(&["ip", "-n", ns, "neigh", "flush", "dev", "eth0"]);
         }
@@ -235,7 +234,7 @@ fn changed_layout() -> OvsConfig {
 fn injected_failure_mid_plan_restores_the_exact_rows() {
     with_ovs(&[], &["eth0"], |env, mut c| {
         make_uplink(&env, "eth0");
-        apply(&mut c, &layout(), ApplyOptions::default()).unwrap();
+        apply(&mut c, &layout(), &ApplyOptions::default()).unwrap();
         let prior = Snapshot::capture(&mut c).unwrap();
         let shown = vsctl(&env, &["show"]);
 
@@ -248,7 +247,7 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
 
         for mode in [ApplyMode::Stepwise, ApplyMode::Atomic] {
             let writes = c.stats().write_transactions;
-            let err = apply_plan(&mut c, &p, &prior, ApplyOptions { mode, ..ApplyOptions::default() }).unwrap_err();
+            let err = apply_plan(&mut c, &p, &prior, &ApplyOptions::default().with_ovs_mode(mode)).unwrap_err();
             match &err {
                 Error::StepFailed { index, source: ovsdb::Error::Operation { error, .. }, .. } => {
                     assert_eq!(*index, k, "{mode:?}: {err}");
@@ -270,9 +269,8 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
 
         // Without the injected step the same plan applies.
         p.steps.remove(k);
-        let r = apply_plan(&mut c, &p, &prior, ApplyOptions { mode: ApplyMode::Stepwise, ..ApplyOptions::default() })
-            .unwrap();
-        assert_eq!(r.write_transactions, p.steps.len() as u64);
+        let r = apply_plan(&mut c, &p, &prior, &ApplyOptions::default().with_ovs_mode(ApplyMode::Stepwise)).unwrap();
+        assert_eq!(r.ovs_writes, p.steps.len() as u64);
         assert_eq!(vsctl(&env, &["br-to-vlan", "cloudbr2"]), "400");
         assert!(plan(&changed_layout(), &Snapshot::capture(&mut c).unwrap()).unwrap().is_empty());
     });
@@ -282,12 +280,12 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
 fn vswitchd_refusing_a_device_rolls_back() {
     with_ovs(&[], &["eth0"], |env, mut c| {
         make_uplink(&env, "eth0");
-        apply(&mut c, &layout(), ApplyOptions::default()).unwrap();
+        apply(&mut c, &layout(), &ApplyOptions::default()).unwrap();
         let prior = Snapshot::capture(&mut c).unwrap();
         let mut cfg = layout();
         cfg.bridges[0].ports.push(OvsPort::access("kvo-missing", 200)); // no such device
         cfg.bridges[0].fake_bridges.push(FakeBridge::new("cloudbr9", 900));
-        let err = apply(&mut c, &cfg, ApplyOptions::default()).unwrap_err();
+        let err = apply(&mut c, &cfg, &ApplyOptions::default()).unwrap_err();
         match &err {
             Error::InterfaceErrors(errs) => assert!(errs.iter().any(|e| e.starts_with("kvo-missing:")), "{errs:?}"),
             other => panic!("expected InterfaceErrors, got {other:?}"),
@@ -304,7 +302,7 @@ fn invalid_configuration_touches_nothing() {
         let (writes, reads) = (c.stats().write_transactions, c.stats().transactions);
         let mut cfg = layout();
         cfg.bridges[0].fake_bridges.push(FakeBridge::new("cloudbr0", 4095));
-        let err = apply(&mut c, &cfg, ApplyOptions::default()).unwrap_err();
+        let err = apply(&mut c, &cfg, &ApplyOptions::default()).unwrap_err();
         let Error::Invalid(errs) = err else { panic!("expected Invalid") };
         let fields: Vec<&str> = errs.iter().map(|e| e.field()).collect();
         assert_eq!(fields, ["bridges[0].fake_bridges[3].name", "bridges[0].fake_bridges[3].vlan"]);

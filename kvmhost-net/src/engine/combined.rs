@@ -111,7 +111,7 @@ pub fn apply_with_ovsdb(
     // 1. Open vSwitch: one transaction, waited for and verified; on failure OVSDB is restored by
     //    `apply_plan` and the namespace has not been touched yet.
     if let Some(oplan) = plan.ovs.as_ref().filter(|p| !p.is_empty()) {
-        if let Err(e) = session.apply_plan(oplan, &snapshot) {
+        if let Err(e) = session.apply_plan(oplan, &snapshot, opts) {
             let index = match &e {
                 Error::StepFailed { index, .. } => *index,
                 _ => k.saturating_sub(1),
@@ -253,7 +253,7 @@ pub fn teardown_with_ovsdb(
     let o_start = session.write_transactions();
     let gone: Vec<String> =
         net.ovs_devices().into_iter().map(|(n, _, _)| n).filter(|n| prior.link(n).is_some()).collect();
-    let result = session.apply_plan(&oplan, &snapshot);
+    let result = session.apply_plan(&oplan, &snapshot, opts);
     let result = result.and_then(|_| wait_for_links(kernel, &gone, false));
     let ovs_writes = session.write_transactions() - o_start;
     match result {

@@ -3,68 +3,13 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::model::OvsConfig;
 use super::plan::{plan, Plan};
 use super::state::Snapshot;
 use super::DB;
+use crate::engine::{ApplyMode, ApplyOptions, ApplyReport};
 use crate::ovsdb::{self, Atom, Client, Condition, Mutation, Mutator, Operation, Row, Value, WaitUntil};
 use crate::Error;
-
-/// How [`apply`] writes.
-///
-/// ```
-/// use kvmhost_net::ovs::{ApplyMode, ApplyOptions};
-/// let o = ApplyOptions::default();
-/// assert_eq!(o.mode, ApplyMode::Atomic);
-/// assert!(o.wait_for_vswitchd.is_some());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ApplyMode {
-    /// All steps in one transaction: OVSDB applies all or nothing.
-    Atomic,
-    /// One transaction per step (each visible to ovs-vswitchd on its own); a failure at step
-    /// *k* rolls back steps 1..*k* from the snapshot.
-    Stepwise,
-}
-
-/// Options of [`apply`].
-///
-/// ```
-/// use kvmhost_net::ovs::{ApplyMode, ApplyOptions};
-/// let o = ApplyOptions { mode: ApplyMode::Stepwise, wait_for_vswitchd: None };
-/// assert!(o.wait_for_vswitchd.is_none());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyOptions {
-    /// Atomic or step by step.
-    pub mode: ApplyMode,
-    /// After writing, wait up to this long until ovs-vswitchd has applied the configuration
-    /// (`cur_cfg` reaches the `next_cfg` written, as `ovs-vsctl` does without `--no-wait`) and
-    /// check the `error` column of the interfaces added; `None` for no wait (like `--no-wait`).
-    pub wait_for_vswitchd: Option<Duration>,
-}
-
-impl Default for ApplyOptions {
-    fn default() -> Self {
-        ApplyOptions { mode: ApplyMode::Atomic, wait_for_vswitchd: Some(Duration::from_secs(30)) }
-    }
-}
-
-/// What [`apply`] did.
-///
-/// ```
-/// use kvmhost_net::ovs::ApplyReport;
-/// assert_eq!(ApplyReport::default().write_transactions, 0);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyReport {
-    /// Steps applied.
-    pub steps: usize,
-    /// Transactions that wrote (0 when the configuration was already in place).
-    pub write_transactions: u64,
-}
 
 /// Reads the current state, plans and applies it: validate → snapshot → plan → write → wait
 /// for ovs-vswitchd → verify → (on failure) roll back. Applying the same configuration again
@@ -72,15 +17,16 @@ pub struct ApplyReport {
 ///
 /// ```no_run
 /// # fn demo() -> Result<(), kvmhost_net::Error> {
-/// use kvmhost_net::ovs::{apply, ApplyOptions, CloudStackOvs, DatapathType, OvsConfig};
+/// use kvmhost_net::ovs::{apply, CloudStackOvs, DatapathType, OvsConfig};
+/// use kvmhost_net::ApplyOptions;
 /// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock")?;
 /// let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev));
-/// let first = apply(&mut c, &cfg, ApplyOptions::default())?;
-/// let again = apply(&mut c, &cfg, ApplyOptions::default())?;
-/// assert_eq!(again.write_transactions, 0);
+/// let first = apply(&mut c, &cfg, &ApplyOptions::default())?;
+/// let again = apply(&mut c, &cfg, &ApplyOptions::default())?;
+/// assert_eq!(again.writes, 0);
 /// # Ok(()) }
 /// ```
-pub fn apply(client: &mut Client, desired: &OvsConfig, options: ApplyOptions) -> Result<ApplyReport, Error> {
+pub fn apply(client: &mut Client, desired: &OvsConfig, options: &ApplyOptions) -> Result<ApplyReport, Error> {
     desired.validate()?;
     let prior = Snapshot::capture(client)?;
     let plan = plan(desired, &prior)?;
@@ -92,18 +38,19 @@ pub fn apply(client: &mut Client, desired: &OvsConfig, options: ApplyOptions) ->
 ///
 /// ```no_run
 /// # fn demo(c: &mut kvmhost_net::ovsdb::Client, cfg: &kvmhost_net::ovs::OvsConfig) -> Result<(), kvmhost_net::Error> {
-/// use kvmhost_net::ovs::{apply_plan, plan, ApplyOptions, Snapshot};
+/// use kvmhost_net::ovs::{apply_plan, plan, Snapshot};
+/// use kvmhost_net::ApplyOptions;
 /// let prior = Snapshot::capture(c)?;
 /// let p = plan(cfg, &prior)?;
 /// print!("{p}");
-/// apply_plan(c, &p, &prior, ApplyOptions::default())?;
+/// apply_plan(c, &p, &prior, &ApplyOptions::default())?;
 /// # Ok(()) }
 /// ```
 pub fn apply_plan(
     client: &mut Client,
     plan: &Plan,
     prior: &Snapshot,
-    options: ApplyOptions,
+    options: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
     if plan.is_empty() {
         return Ok(ApplyReport::default());
@@ -111,7 +58,11 @@ pub fn apply_plan(
     let writes_before = client.stats().write_transactions;
     let outcome = write_and_verify(client, plan, options);
     match outcome {
-        Ok(steps) => Ok(ApplyReport { steps, write_transactions: client.stats().write_transactions - writes_before }),
+        Ok(_) => {
+            let writes = client.stats().write_transactions - writes_before;
+            let done = crate::Plan { ovs: Some(plan.clone()), ..Default::default() };
+            Ok(ApplyReport { plan: done, writes, ovs_writes: writes, after: Default::default() })
+        }
         Err(cause) => match restore(client, prior) {
             Ok(_) => Err(cause),
             Err(rollback) => Err(Error::RollbackFailed { cause: cause.to_string(), source: Box::new(rollback) }),
@@ -119,23 +70,23 @@ pub fn apply_plan(
     }
 }
 
-fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOptions) -> Result<usize, Error> {
+fn write_and_verify(client: &mut Client, plan: &Plan, options: &ApplyOptions) -> Result<usize, Error> {
     let per_step: Vec<Vec<Operation>> = plan.steps.iter().enumerate().map(|(n, s)| s.operations(n)).collect();
-    let batches: Vec<(usize, Vec<Operation>)> = match options.mode {
+    let batches: Vec<(usize, Vec<Operation>)> = match options.ovs_mode {
         ApplyMode::Atomic => vec![(0, per_step.concat())],
         ApplyMode::Stepwise => per_step.iter().cloned().enumerate().collect(),
     };
     let last = batches.len() - 1;
     let mut next_cfg = None;
     for (b, (first_step, mut ops)) in batches.into_iter().enumerate() {
-        let bump = b == last && options.wait_for_vswitchd.is_some();
+        let bump = b == last && options.ovs_wait.is_some();
         if bump {
             ops.push(Operation::mutate("Open_vSwitch", vec![], vec![Mutation::new("next_cfg", Mutator::Add, 1i64)]));
             ops.push(Operation::select("Open_vSwitch", vec![], Some(&["next_cfg"])));
         }
         ops.push(Operation::comment(&format!("kvmhost-net ovs: {} step(s)", plan.steps.len())));
         let step_of = |op: usize| -> usize {
-            if options.mode == ApplyMode::Stepwise {
+            if options.ovs_mode == ApplyMode::Stepwise {
                 return first_step;
             }
             let mut seen = 0;
@@ -173,7 +124,7 @@ fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOptions) -> 
     // Wait for ovs-vswitchd, read its interface errors and read back, in one transaction: the
     // selects run once the wait is satisfied.
     let mut lead = Vec::new();
-    if let (Some(timeout), Some(cfg)) = (options.wait_for_vswitchd, next_cfg) {
+    if let (Some(timeout), Some(cfg)) = (options.ovs_wait, next_cfg) {
         lead.push(Operation::Wait {
             table: "Open_vSwitch".into(),
             conditions: vec![Condition { column: "cur_cfg".into(), function: ovsdb::Function::Ge, value: cfg }],
@@ -190,7 +141,7 @@ fn write_and_verify(client: &mut Client, plan: &Plan, options: ApplyOptions) -> 
     let (after, lead) = match read {
         Ok(r) => r,
         Err(Error::Ovsdb(ovsdb::Error::Operation { index: 0, error, .. })) if error == "timed out" => {
-            return Err(Error::VswitchdTimeout(options.wait_for_vswitchd.unwrap_or_default()))
+            return Err(Error::VswitchdTimeout(options.ovs_wait.unwrap_or_default()))
         }
         Err(e) => return Err(e),
     };

@@ -12,15 +12,15 @@
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), kvmhost_net::Error> {
-//! use kvmhost_net::ovs::{apply, plan, ApplyOptions, CloudStackOvs, DatapathType, OvsConfig, Snapshot};
-//! use kvmhost_net::ovsdb::Client;
+//! use kvmhost_net::ovs::{apply, plan, CloudStackOvs, DatapathType, OvsConfig, Snapshot};
+//! use kvmhost_net::{ovsdb::Client, ApplyOptions};
 //!
 //! // The CloudStack guide's layout: br0 on eth0 (trunk), mgmt0/100, cloudbr0/200, cloudbr1/300.
 //! let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev));
 //! let mut ovsdb = Client::connect("/tmp/kvmhost-ovs/db.sock")?;
 //! print!("{}", plan(&cfg, &Snapshot::capture(&mut ovsdb)?)?);   // nothing applied yet
-//! let report = apply(&mut ovsdb, &cfg, ApplyOptions::default())?;
-//! println!("{} steps in {} transaction(s)", report.steps, report.write_transactions);
+//! let report = apply(&mut ovsdb, &cfg, &ApplyOptions::default())?;
+//! println!("{} steps in {} transaction(s)", report.plan.len(), report.ovs_writes);
 //! # Ok(()) }
 //! ```
 
@@ -36,7 +36,7 @@ mod state;
 mod validate;
 
 #[cfg(feature = "ovsdb")]
-pub use apply::{apply, apply_plan, restore, restore_operations, ApplyMode, ApplyOptions, ApplyReport};
+pub use apply::{apply, apply_plan, restore, restore_operations};
 pub use cloudstack::CloudStackOvs;
 pub use model::{DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig, OvsPort, PortKind, VlanMode};
 pub use plan::{plan, Plan, Step};

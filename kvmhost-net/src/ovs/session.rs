@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{apply_plan, plan, restore, ApplyOptions, ApplyReport, OvsConfig, Plan, Snapshot};
+use super::{apply_plan, plan, restore, OvsConfig, Plan, Snapshot};
+use crate::engine::{ApplyOptions, ApplyReport};
 use crate::ovsdb::Client;
 use crate::Error;
 
@@ -78,9 +79,9 @@ impl OvsdbSession {
     /// # let cfg = kvmhost_net::ovs::OvsConfig::new();
     /// let prior = s.capture().unwrap();
     /// let p = s.plan(&cfg, &prior).unwrap();
-    /// s.apply_plan(&p, &prior, Default::default()).unwrap();
+    /// s.apply_plan(&p, &prior, &Default::default()).unwrap();
     /// ```
-    pub fn apply_plan(&mut self, plan: &Plan, prior: &Snapshot, options: ApplyOptions) -> Result<ApplyReport, Error> {
+    pub fn apply_plan(&mut self, plan: &Plan, prior: &Snapshot, options: &ApplyOptions) -> Result<ApplyReport, Error> {
         apply_plan(&mut self.client, plan, prior, options)
     }
 

@@ -4,7 +4,7 @@
 
 use kvmhost_net::engine::OvsBackend;
 use kvmhost_net::ovs::{Plan as OvsPlan, Snapshot};
-use kvmhost_net::{Error, Kernel, NetState, Step};
+use kvmhost_net::{ApplyOptions, Error, Kernel, NetState, Step};
 
 fn injected(context: String) -> Error {
     Error::Kernel { context, errno: 0, message: "injected failure (test)".into() }
@@ -82,7 +82,7 @@ impl OvsBackend for FaultyOvs<'_> {
         self.inner.capture()
     }
 
-    fn apply_plan(&mut self, plan: &OvsPlan, prior: &Snapshot) -> Result<(), Error> {
+    fn apply_plan(&mut self, plan: &OvsPlan, prior: &Snapshot, options: &ApplyOptions) -> Result<(), Error> {
         match self.fail_at.and_then(|i| plan.steps.get(i).map(|s| (i, s))) {
             Some((index, step)) => Err(Error::StepFailed {
                 index,
@@ -94,7 +94,7 @@ impl OvsBackend for FaultyOvs<'_> {
                     details: None,
                 },
             }),
-            None => self.inner.apply_plan(plan, prior),
+            None => self.inner.apply_plan(plan, prior, options),
         }
     }
 
