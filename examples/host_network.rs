@@ -224,6 +224,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
+    // The library only emits: spans apply / verify / rollback, an event per step with its
+    // iproute2 or ovs-vsctl equivalent. RUST_LOG picks what is shown (`RUST_LOG=kvmhost_net=info`).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     run(Cli::parse()).unwrap_or_else(|msg| {
         eprintln!("error: {msg}");
         ExitCode::from(2)

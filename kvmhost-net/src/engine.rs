@@ -203,9 +203,16 @@ pub struct RollbackReport {
     pub ovs_operations: Option<usize>,
 }
 
+/// Execute the netlink steps in order; one `info` event per step, carrying the iproute2 command
+/// that does the same (`ip link add br0 type bridge …`) and the reason; a refused step is a
+/// `warn` event.
 fn run_plan(kernel: &mut dyn Kernel, plan: &Plan) -> Result<(), (usize, Error)> {
     for (i, p) in plan.steps.iter().enumerate() {
-        kernel.execute(&p.step).map_err(|e| (i, e))?;
+        tracing::info!(step = i + 1, iproute2 = %p.step, reason = %p.reason, "netlink step");
+        if let Err(e) = kernel.execute(&p.step) {
+            tracing::warn!(step = i + 1, iproute2 = %p.step, error = %e, "netlink step refused");
+            return Err((i, e));
+        }
     }
     Ok(())
 }
@@ -218,6 +225,7 @@ fn rollback(
     plan: &Plan,
     ovs_made: &BTreeSet<String>,
 ) -> RollbackReport {
+    let _span = tracing::info_span!("rollback").entered();
     let names = touched(plan, current);
     let mut report = RollbackReport::default();
     let desired = Desired::restore(prior, &names, ovs_made);
@@ -236,7 +244,9 @@ fn rollback(
         }
     };
     for p in &report.plan.steps {
+        tracing::info!(iproute2 = %p.step, reason = %p.reason, "rollback step");
         if let Err(e) = kernel.execute(&p.step) {
+            tracing::warn!(iproute2 = %p.step, error = %e, "rollback step refused");
             report.errors.push(e.to_string());
         }
     }
@@ -261,10 +271,13 @@ fn execute_checked(
     if plan.is_empty() {
         return Ok(ApplyReport { plan, writes: 0, ovs_writes: 0, after: prior });
     }
+    let _span = tracing::info_span!("apply", steps = plan.len()).entered();
     let failure = match run_plan(kernel, &plan) {
         Err((index, e)) => Some((index, e)),
         Ok(()) if !opts.verify => None,
-        Ok(()) => match kernel.read_state().and_then(|s| Ok((diff(desired, &s)?, s))) {
+        Ok(()) => match tracing::info_span!("verify")
+            .in_scope(|| kernel.read_state().and_then(|s| Ok((diff(desired, &s)?, s))))
+        {
             Ok((rest, _)) if !rest.is_empty() => Some((plan.len(), Error::Verify { remaining: rest.to_string() })),
             Ok(_) => None,
             Err(e) => Some((plan.len(), e)),

@@ -99,6 +99,7 @@ pub fn apply_with_ovsdb(
     if plan.is_empty() {
         return Ok(ApplyReport { plan, writes: 0, ovs_writes: 0, after: prior });
     }
+    let _span = tracing::info_span!("apply", steps = plan.len(), ovs_steps = plan.ovs_len()).entered();
     let (k_start, o_start) = (kernel.writes(), session.write_transactions());
     let k = plan.ovs_len();
     let fail = |index: usize, source: Error, rollback: Option<RollbackReport>| Error::Apply {
@@ -111,7 +112,11 @@ pub fn apply_with_ovsdb(
     // 1. Open vSwitch: one transaction, waited for and verified; on failure OVSDB is restored by
     //    `apply_plan` and the namespace has not been touched yet.
     if let Some(oplan) = plan.ovs.as_ref().filter(|p| !p.is_empty()) {
+        for (i, s) in oplan.steps.iter().enumerate() {
+            tracing::info!(step = i + 1, ovs_vsctl = %s.vsctl(), "OVS step");
+        }
         if let Err(e) = session.apply_plan(oplan, &snapshot, opts) {
+            tracing::warn!(error = %e, "OVS transaction refused");
             let index = match &e {
                 Error::StepFailed { index, .. } => *index,
                 _ => k.saturating_sub(1),
@@ -178,6 +183,7 @@ pub fn apply_with_ovsdb(
     // 4. Roll back both: links first (addresses and routes leave the OVS interfaces and go back
     //    where they were), then the OVSDB rows, then wait for ovs-vswitchd to remove the devices.
     let mut rb = rollback(kernel, &prior, &current, &netplan, &ovs_made);
+    let _span = tracing::info_span!("rollback", backend = "ovsdb").entered();
     match session.restore(&snapshot) {
         Ok(n) => rb.ovs_operations = Some(n),
         Err(e) => {
@@ -199,6 +205,7 @@ pub fn apply_with_ovsdb(
 /// the OVS plan against that read-back was empty; when the OVS plan was empty to begin with,
 /// the snapshot taken while planning showed it. The netlink steps do not write to OVSDB.
 fn verify(kernel: &mut dyn Kernel, desired: &Desired) -> Result<NetState, Error> {
+    let _span = tracing::info_span!("verify").entered();
     let state = kernel.read_state()?;
     let rest = diff(desired, &state)?;
     if rest.is_empty() {
@@ -240,6 +247,7 @@ pub fn teardown_with_ovsdb(
     let mut keep = snapshot.config().pruning(true);
     keep.bridges.retain(|b| !declared.contains(b.name.as_str()));
     let oplan = ovs::plan(&keep, &snapshot)?;
+    let _span = tracing::info_span!("teardown").entered();
 
     // 1. Netlink: the links `net` creates go (with rollback of its own on failure).
     let desired = Desired::teardown(net);
