@@ -208,11 +208,13 @@ pub(crate) fn volume_info(v: &StorageVol) -> Result<VolumeInfo> {
 }
 
 pub(crate) fn pool(c: &Connect, name: &str) -> Result<StoragePool> {
-    Ok(c.lookup_storage_pool_by_name(name)?)
+    c.lookup_storage_pool_by_name(name).map_err(|e| crate::LibvirtError::from(e).about(name))
 }
 
 pub(crate) fn volume(c: &Connect, pool_name: &str, vol: &str) -> Result<StorageVol> {
-    Ok(pool(c, pool_name)?.lookup_storage_vol_by_name(vol)?)
+    pool(c, pool_name)?
+        .lookup_storage_vol_by_name(vol)
+        .map_err(|e| crate::LibvirtError::from(e).about(format_args!("{pool_name}/{vol}")))
 }
 
 /// Defines a pool, builds its target (creates the directory) and starts it.
