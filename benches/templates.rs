@@ -166,6 +166,13 @@ fn main() {
         ("sparse40g", 40u64 << 30, sparse_extents(40 << 30)),
         ("dense1g", 1u64 << 30, vec![(0, 1 << 30)]),
     ];
+    let only: Vec<String> = std::env::args()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "--images")
+        .flat_map(|w| w[1].split(',').map(String::from).collect::<Vec<_>>())
+        .collect();
+    let images: Vec<_> = images.into_iter().filter(|i| only.is_empty() || only.iter().any(|o| o == i.0)).collect();
     for (name, apparent, ext) in &images {
         let dir = img_dir.join(name);
         fs::create_dir_all(&dir).unwrap();
