@@ -9,6 +9,7 @@
 //! cargo run --release --example vmcast -- list FEED_URL_OR_FILE [--json]
 //! cargo run --release --example vmcast -- download FEED_URL UUID DIR [--trust PUBKEY]...
 //! cargo run --release --example vmcast -- instantiate PKG --name NAME DIR [--define URI] [--overlay-base DIR]
+//! cargo run --release --example vmcast -- instantiate PKG --name NAME DIR --pool POOL [--connect URI] [--define URI]
 //! cargo run --release --example vmcast -- keygen PREFIX      # PREFIX.key (unencrypted) and PREFIX.pub
 //! ```
 //!
@@ -124,8 +125,15 @@ enum Cmd {
         define: Option<String>,
         /// Unpack the package once into this directory as golden images and give the VM qcow2
         /// overlays on them.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "pool")]
         overlay_base: Option<PathBuf>,
+        /// Put the disks into this libvirt storage pool: one new volume per image (NAME-FILE),
+        /// uploaded after the package was unpacked and verified in a scratch directory in DIR.
+        #[arg(long)]
+        pool: Option<String>,
+        /// The libvirt URI of the pool (default: the --define URI, else qemu:///system).
+        #[arg(long, requires = "pool")]
+        connect: Option<String>,
         /// Trusted minisign public key (repeatable).
         #[arg(long = "trust")]
         trust: Vec<PathBuf>,
@@ -291,7 +299,42 @@ fn run(cli: Cli) -> Result<(), String> {
                 _ => {}
             }
         }
-        Cmd::Instantiate { pkg, name, dir, define, overlay_base, trust } => {
+        Cmd::Instantiate { pkg, name, dir, define, overlay_base, pool: Some(pool), connect, trust } => {
+            let opts = read_opts(&trust)?;
+            let uri = connect.or_else(|| define.clone()).unwrap_or_else(|| "qemu:///system".into());
+            let conn = kvmhost::libvirt::Connection::open(&uri).map_err(|e| chain(&e))?;
+            debug_assert!(overlay_base.is_none());
+            // Unpacked (and so verified) in a scratch directory first: only checked data reaches
+            // the pool. The scratch directory goes away in every case.
+            let scratch = dir.join(format!(".{name}.unpack"));
+            struct Scratch<'a>(&'a Path);
+            impl Drop for Scratch<'_> {
+                fn drop(&mut self) {
+                    let _ = std::fs::remove_dir_all(self.0);
+                }
+            }
+            if scratch.exists() {
+                return Err(format!("{}: already exists (another instantiation of {name}?)", scratch.display()));
+            }
+            let _guard = Scratch(&scratch);
+            let package = archive::unpack(&pkg, &scratch, &opts, &mut |p| bar.update(p))
+                .map_err(|e| format!("{}: {}", pkg.display(), chain(&e)))?;
+            let vm = instantiate::instantiate_in_pool(
+                &package,
+                &conn,
+                &pool,
+                &dir,
+                &InstantiateOptions::new(&name),
+                &mut |p| bar.update(p),
+            )
+            .map_err(|e| format!("{pool}: {}", chain(&e)))?;
+            bar.done();
+            if let Some(uri) = define {
+                instantiate::define(&uri, &vm.domain).map_err(|e| format!("{uri}: {}", chain(&e)))?;
+            }
+            println!("{}", vm.xml_path.display());
+        }
+        Cmd::Instantiate { pkg, name, dir, define, overlay_base, pool: None, connect: _, trust } => {
             let opts = read_opts(&trust)?;
             let (package, mut iopts) = match &overlay_base {
                 Some(base) => {

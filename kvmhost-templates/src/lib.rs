@@ -16,7 +16,7 @@
 //!   [`catalog::Catalog::download`], which resumes with HTTP `Range` and verifies.
 //! - [`instantiate`]: a new VM from an unpacked package — new name and UUID, fresh MACs,
 //!   disks copied or as qcow2 overlays on a golden image, ready to define (with the `libvirt`
-//!   feature, defined).
+//!   feature, defined, or with its disks uploaded as new volumes of a storage pool).
 //! - [`signing`], [`sparse`], [`manifest`], [`date`], [`Limits`]: the parts underneath.
 //!
 //! Hostile input is normal input: every package and feed is read in one streaming pass with
