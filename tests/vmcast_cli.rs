@@ -178,14 +178,12 @@ fn template(dir: &Path, apparent: u64, data: usize) -> (PathBuf, PathBuf) {
     let xml = dir.join("tpl.xml");
     fs::write(
         &xml,
-        format!(
-            "<domain type='kvm'><name>tpl</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>\
-             <os><type arch='x86_64'>hvm</type></os><devices>\
-             <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/old/vda.img'/>\
-             <target dev='vda' bus='virtio'/></disk>\
-             <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/></interface>\
-             </devices></domain>"
-        ),
+        "<domain type='kvm'><name>tpl</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/old/vda.img'/>\
+         <target dev='vda' bus='virtio'/></disk>\
+         <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/></interface>\
+         </devices></domain>",
     )
     .unwrap();
     (xml, img)

@@ -87,7 +87,7 @@ fn our_keys_and_signatures_verify_with_minisign() {
     fs::write(p.join("n"), b"signed by the minisign tool with our key file").unwrap();
     assert_ok(&minisign(&["-S", "-s", s(&p.join("k.key")), "-m", s(&p.join("n"))], "").unwrap(), "-S with our key");
     let sig = fs::read_to_string(p.join("n.minisig")).unwrap();
-    assert_eq!(signing::verify(&[pk.clone()], &fs::read(p.join("n")).unwrap(), &sig).unwrap(), pk.key_id());
+    assert_eq!(signing::verify(std::slice::from_ref(&pk), &fs::read(p.join("n")).unwrap(), &sig).unwrap(), pk.key_id());
 
     // A signed package: its unpacked manifest and signature verify with minisign.
     let pkg = signed_package(p, &sk);
@@ -141,7 +141,7 @@ fn minisign_keys_and_signatures_work_here() {
     assert_eq!(signing::verify(&both, &msg, &wsig).unwrap(), wpub.key_id());
     assert_eq!(signing::verify(&both, &msg, &esig).unwrap(), epub.key_id());
     assert!(matches!(signing::verify(&both, &data(50_000, 4), &wsig), Err(SigningError::Invalid(_))));
-    assert!(matches!(signing::verify(&[epub.clone()], &msg, &wsig), Err(SigningError::UntrustedKey(_))));
+    assert!(matches!(signing::verify(std::slice::from_ref(&epub), &msg, &wsig), Err(SigningError::UntrustedKey(_))));
 
     // Packages signed with minisign's keys verify here against their public keys, and the
     // manifest's signature with the tool.
