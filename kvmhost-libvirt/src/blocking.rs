@@ -124,7 +124,7 @@ impl Connection {
         offset: u64,
         data: impl std::io::Read,
     ) -> Result<u64, LibvirtError> {
-        crate::storage::upload(&self.conn, pool, name, offset, data)
+        crate::storage::upload(&self.conn, pool, name, offset, data, &mut |_| {})
     }
 
     /// Streams `length` bytes (0: to the end) of the volume from `offset` into `out`
