@@ -2,7 +2,7 @@
 //! instantiate appliances (`kvmhost_templates`).
 //!
 //! ```sh
-//! cargo run --release --example vmcast -- pack DOMAIN.xml --disk PATH... [--format native|xvm2] [--sign KEYFILE] -o OUT
+//! cargo run --release --example vmcast -- pack DOMAIN.xml --disk PATH... [--format native|xvm2] [--sign KEYFILE] [--level N] [--threads N] -o OUT
 //! cargo run --release --example vmcast -- verify PKG [--trust PUBKEY]...
 //! cargo run --release --example vmcast -- unpack PKG DIR
 //! cargo run --release --example vmcast -- feed DIR --base-url URL
@@ -55,6 +55,9 @@ enum Cmd {
         /// zstd level (native).
         #[arg(long, default_value_t = 3)]
         level: i32,
+        /// zstd worker threads (native; default: one per core).
+        #[arg(long)]
+        threads: Option<u32>,
         /// Output file.
         #[arg(short = 'o', long = "output")]
         out: PathBuf,
@@ -213,7 +216,7 @@ fn read_opts(trust: &[PathBuf]) -> Result<ReadOptions, String> {
 fn run(cli: Cli) -> Result<(), String> {
     let mut bar = Bar::new();
     match cli.cmd {
-        Cmd::Pack { domain, disks, format, sign, level, out } => {
+        Cmd::Pack { domain, disks, format, sign, level, threads, out } => {
             let xml = std::fs::read_to_string(&domain).map_err(|e| format!("{}: {}", domain.display(), chain(&e)))?;
             let d = Domain::parse(&xml).map_err(|e| format!("{}: {}", domain.display(), chain(&e)))?;
             let password = std::env::var("KVMHOST_MINISIGN_PASSWORD").ok();
@@ -229,6 +232,9 @@ fn run(cli: Cli) -> Result<(), String> {
             req.format = format;
             req.sign = key.as_ref();
             req.level = level;
+            if let Some(t) = threads {
+                req.threads = t.max(1);
+            }
             let rep = archive::pack(&req, &out, &mut |p| bar.update(p))
                 .map_err(|e| format!("{}: {}", out.display(), chain(&e)))?;
             bar.done();
