@@ -4,7 +4,7 @@ use kvmhost_core::cpu::{CpuError, CpuMap};
 use std::path::{Path, PathBuf};
 
 fn cpu_map_dir() -> Option<PathBuf> {
-    let dir = kvmhost_core::testdata::libvirt_corpus().map(|c| c.join("cpu_map"));
+    let dir = kvmhost_testdata::libvirt_corpus().map(|c| c.join("cpu_map"));
     if dir.is_none() {
         println!("SKIP: libvirt test corpus not found");
     }
