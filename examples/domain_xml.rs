@@ -23,11 +23,10 @@
 //! defined). Usage errors exit 2, unreadable or invalid documents 1.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kvmhost::core::domain::{Domain, Interface, Memory};
-use kvmhost::core::testdata::xml_files;
 use kvmhost::core::xml::Document;
 use serde_json::json;
 
@@ -126,6 +125,24 @@ fn edit(src: &str, edits: &Edits) -> Result<String, String> {
         d.add_device(&Interface::bridge(bridge.as_str()));
     }
     d.to_xml().map_err(|e| e.to_string())
+}
+
+/// Every `*.xml` file under `dir`, recursively, sorted (unreadable directories are skipped).
+fn xml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "xml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Checks `paths`, printing the JSON lines; whether every file parsed and round-tripped.
@@ -227,7 +244,7 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use kvmhost::core::domain::{InterfaceType, MemoryUnit};
-    use kvmhost::core::testdata::libvirt_corpus;
+    use kvmhost_testdata::libvirt_corpus;
 
     fn run_str(args: &[&str]) -> (u8, String, String) {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -318,6 +335,18 @@ mod tests {
         let (code, out, _) = run_str(&["check", broken.to_str().unwrap()]);
         assert_eq!(code, 1);
         assert!(out.contains("\"identical\":false"), "{out}");
+    }
+
+    #[test]
+    fn xml_files_walks_directories_sorted() {
+        let dir = std::env::temp_dir().join(format!("domain_xml-walk-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for f in ["b.xml", "a.txt", "sub/a.xml"] {
+            std::fs::write(dir.join(f), "<domain/>").unwrap();
+        }
+        assert_eq!(xml_files(&dir), [dir.join("b.xml"), dir.join("sub/a.xml")]);
+        assert!(xml_files(&dir.join("missing")).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

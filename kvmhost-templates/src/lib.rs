@@ -8,7 +8,7 @@
 //!   then sparse disk members read with `SEEK_DATA`/`SEEK_HOLE`) and Archipel's `.xvm2`
 //!   (plain tar, gzipped disks). [`archive::pack`], [`archive::verify`], [`archive::unpack`].
 //! - [`feed`]: RSS 2.0 VMCast feeds, read tolerantly (Archipel's unescaped text, both date
-//!   styles, the bare `<uuid>`) and written properly, with this project's extensions (SHA-256,
+//!   styles, the bare `<uuid>`) and written properly, with kvmhost's extensions (SHA-256,
 //!   size, format, signing key) in their own namespace; [`feed::generate`] builds one from a
 //!   directory of packages.
 //! - [`catalog`]: subscriptions and the local catalog of appliances (not installed /
