@@ -380,10 +380,15 @@ pub fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&Progres
             return Err(ArchiveError::BadInput(format!("two disks named {name}")));
         }
     }
-    match req.format {
+    let _span = tracing::info_span!("vmcast_pack", out = %out.display(), format = ?req.format, disks = req.disks.len())
+        .entered();
+    let report = match req.format {
         Format::Native => native::pack(req, out, progress),
         Format::Xvm2 => xvm2::pack(req, out, progress),
     }
+    .inspect_err(|e| tracing::warn!(error = %e, "packing failed"))?;
+    tracing::info!("package written");
+    Ok(report)
 }
 
 pub(crate) fn disk_file_name(p: &Path) -> Result<String> {
@@ -430,8 +435,10 @@ pub fn verify(path: &Path, opts: &ReadOptions, progress: &mut dyn FnMut(&Progres
 /// overwritten): `domain.xml`, `snapshot-N.xml`, `manifest.json` (native) and the disk images,
 /// sparse. On any error nothing is left in `dir`.
 pub fn unpack(path: &Path, dir: &Path, opts: &ReadOptions, progress: &mut dyn FnMut(&Progress)) -> Result<Package> {
+    let _span = tracing::info_span!("vmcast_unpack", package = %path.display(), dir = %dir.display()).entered();
     let mut staging = Staging::new(dir).map_err(|e| ArchiveError::io(format!("creating {}", dir.display()), e))?;
-    let mut pkg = read(path, Some(&mut staging), opts, progress)?;
+    let mut pkg = read(path, Some(&mut staging), opts, progress)
+        .inspect_err(|e| tracing::warn!(error = %e, "package refused; nothing written"))?;
     if let Err(p) = staging.check_free() {
         return Err(ArchiveError::TargetExists { path: p });
     }
@@ -440,6 +447,7 @@ pub fn unpack(path: &Path, dir: &Path, opts: &ReadOptions, progress: &mut dyn Fn
         d.path = Some(dir.join(&d.file_name));
     }
     pkg.files = files;
+    tracing::info!(files = pkg.files.len(), "package unpacked");
     Ok(pkg)
 }
 
