@@ -14,6 +14,7 @@ fi
 step() { echo; echo "=== $* ==="; }
 step "format";  cargo fmt --all -- --check
 step "metadata"; scripts/check-metadata.py --package   # rust-version vs the lockfile, descriptions, licences, no deprecated crate
+step "imports"; scripts/check-import-circles.py kvmhost-core/src kvmhost-net/src kvmhost-libvirt/src kvmhost-templates/src
 step "features"; scripts/check-features.sh   # each feature alone; `kvmhost --features core` without libvirt/tokio/rtnetlink
 step "clippy";  cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "docs";    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
