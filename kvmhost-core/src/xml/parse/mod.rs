@@ -1,22 +1,38 @@
-//! Parsing XML text into the [`Document`] tree with quick-xml, with positioned errors.
+//! Parsing XML text into the [`Document`] tree with quick-xml, with positioned errors, within
+//! [`Limits`], keeping how the document was written ([`Format`]) where the writer would not
+//! reproduce it by itself.
 
-use super::decode::{attribute_value, classify, resolve_reference, CLASSES, CLASS_CR, CLASS_SUSPECT};
+mod tag;
+
+use super::decode::{classify, resolve_reference, CLASS_CR, CLASS_GT, CLASS_SUSPECT};
 use super::error::line_column;
 use super::error::XmlError;
 use super::scan;
 use super::{
-    check_xml_chars, check_xml_name, Attribute, Document, Element, Node, XmlString, XmlVec, ASCII_NAME_CHAR,
-    ASCII_NAME_START,
+    check_xml_chars, check_xml_name, Document, Limit, Limits, Node, Quote, XmlString, XmlVec, ASCII_NAME_START,
 };
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::Event;
 use quick_xml::Reader;
 
 struct Parser<'a> {
     input: &'a str,
     reader: Reader<&'a [u8]>,
+    limits: &'a Limits,
 }
 
 impl<'a> Parser<'a> {
+    /// The error for a document over `limit` (whose value is `max`) at byte `offset`.
+    #[cold]
+    fn limit_at(&self, limit: Limit, max: usize, offset: usize) -> XmlError {
+        let (line, column) = line_column(self.input, offset);
+        XmlError::LimitExceeded { limit, max, line, column }
+    }
+
+    /// Where `bytes` (a slice of the input) starts in it.
+    fn offset_of(&self, bytes: &[u8]) -> usize {
+        (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize).min(self.input.len())
+    }
+
     fn malformed_at(&self, offset: u64, message: impl Into<String>) -> XmlError {
         let (line, column) = line_column(self.input, offset as usize);
         XmlError::Malformed { line, column, message: message.into() }
@@ -64,7 +80,7 @@ impl<'a> Parser<'a> {
                     }
                     i += 16;
                 }
-                None => return classify(&text[i..]) & (CLASS_SUSPECT | CLASS_CR) == 0,
+                None => return classify(&text[i..]) & (CLASS_SUSPECT | CLASS_CR | CLASS_GT) == 0,
             }
         }
         true
@@ -115,140 +131,6 @@ impl<'a> Parser<'a> {
         })?;
         Ok(name)
     }
-
-    /// Builds the element of a start tag: its name and attributes, checked and decoded in one
-    /// pass over the tag. `scratch` is an empty vector kept across calls, so that the element
-    /// gets an exactly sized attribute vector without counting first. The element is appended
-    /// to `out` (written in place: see [`push_with`]).
-    fn element_start(
-        &self,
-        start: &BytesStart<'_>,
-        scratch: &mut Vec<Attribute>,
-        out: &mut Vec<Node>,
-    ) -> Result<(), XmlError> {
-        // The whole tag body (`name attr='v' ...`), found in the input; every delimiter below is
-        // ASCII, so each slice of `raw` falls on character boundaries.
-        let (raw, win, base) = self.str_window(start)?;
-        let bytes = raw.as_bytes();
-        // The 16-byte fast paths (`scan`) read the document around `raw`, at `base + i` for
-        // `raw[i]`; `win` is empty (so they all decline) if `raw` is not a slice of the input.
-        let name_len = start.name().into_inner().len();
-        let ascii_name = match scan::name_chars(win, base) {
-            Some(m) if name_len <= 16 => m & scan::low_bits(name_len) == scan::low_bits(name_len),
-            _ => bytes[..name_len].iter().fold(NAME_CHAR, |all, &b| all & TAG_BYTES[b as usize]) != 0,
-        };
-        let name = XmlString::from(self.checked_name(ascii_slice(raw, 0, name_len), ascii_name, "element")?);
-        if name_len == bytes.len() {
-            push_with(out, || Node::Element(Element { name, attributes: XmlVec::new(), children: XmlVec::new() }));
-            return Ok(());
-        }
-        // The attributes are scanned here rather than with quick-xml's iterator: one pass over
-        // the tag that also checks names and enforces what quick-xml leaves out (whitespace
-        // between attributes, no `<` in values, unique names).
-        let mut i = name_len;
-        loop {
-            let before = i;
-            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
-                i += 1;
-            }
-            if i == bytes.len() {
-                break;
-            }
-            if i == before {
-                return Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
-            }
-            let key_start = i;
-            // Fast path: the key is a run of ASCII name characters ended by `=` or whitespace
-            // within 16 bytes. Otherwise (long or non-ASCII key) byte by byte.
-            let fast_end = scan::name_chars(win, base + i).and_then(|m| {
-                let end = i + (!m & 0xffff).trailing_zeros() as usize;
-                (end < i + 16 && bytes.get(end).is_some_and(|b| TAG_BYTES[*b as usize] & KEY_END != 0)).then_some(end)
-            });
-            let ascii_key = match fast_end {
-                Some(end) => {
-                    i = end;
-                    true
-                }
-                None => {
-                    let mut all = NAME_CHAR;
-                    while i < bytes.len() {
-                        let class = TAG_BYTES[bytes[i] as usize];
-                        if class & KEY_END != 0 {
-                            break;
-                        }
-                        all &= class;
-                        i += 1;
-                    }
-                    all != 0
-                }
-            };
-            let key = self.checked_name(ascii_slice(raw, key_start, i), ascii_key, "attribute")?;
-            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
-                i += 1;
-            }
-            if bytes.get(i) != Some(&b'=') {
-                return Err(self.malformed_here(format!("attribute {key} of <{name}> has no value")));
-            }
-            i += 1;
-            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
-                i += 1;
-            }
-            let quote = match bytes.get(i) {
-                Some(q @ (b'"' | b'\'')) => *q,
-                _ => return Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not quoted"))),
-            };
-            i += 1;
-            let value_start = i;
-            // Find the closing quote and classify the value's bytes: 16 at a time when the
-            // quote is within them, else byte by byte.
-            let mut flags = 0u8;
-            let fast = scan::value_marks(win, base + i, quote).and_then(|(quotes, special)| {
-                let len = quotes.trailing_zeros() as usize;
-                (len < 16 && i + len < bytes.len()).then_some((len, special & scan::low_bits(len) != 0))
-            });
-            match fast {
-                Some((len, special)) => {
-                    i += len;
-                    if special {
-                        flags = classify(&bytes[value_start..i]);
-                    }
-                }
-                None => loop {
-                    match bytes.get(i) {
-                        Some(&b) if b == quote => break,
-                        Some(&b) => {
-                            flags |= CLASSES[b as usize];
-                            i += 1;
-                        }
-                        None => {
-                            return Err(
-                                self.malformed_here(format!("value of attribute {key} of <{name}> is not closed"))
-                            )
-                        }
-                    }
-                },
-            }
-            let value_raw = ascii_slice(raw, value_start, i);
-            i += 1;
-            if scratch.iter().any(|a| a.name == key) {
-                scratch.clear();
-                return Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
-            }
-            let value = match attribute_value(value_raw, flags) {
-                Ok(v) => v,
-                Err(m) => {
-                    scratch.clear();
-                    return Err(self.malformed_here(format!("in attribute {key} of <{name}>: {m}")));
-                }
-            };
-            push_with(scratch, || Attribute { name: XmlString::from(key), value });
-        }
-        // One allocation of the exact length; the attributes move out and `scratch` is left
-        // empty for the next tag.
-        let attributes = XmlVec::take_tail_of(scratch, 0);
-        push_with(out, || Node::Element(Element { name, attributes, children: XmlVec::new() }));
-        Ok(())
-    }
 }
 
 /// Appends `make()` to `v`, making room first, so that the value is built where it is stored:
@@ -269,56 +151,26 @@ fn push_with<T>(v: &mut Vec<T>, make: impl FnOnce() -> T) {
     }
 }
 
-/// `raw[start..end]` for positions that are at ASCII bytes or at the end of `raw` (the tag
-/// scanner only cuts at ASCII delimiters), without re-checking character boundaries.
+/// Appends text to the content of an open element, merging with a preceding text node;
+/// whether it merged.
 #[inline(always)]
-fn ascii_slice(raw: &str, start: usize, end: usize) -> &str {
-    let bytes = &raw.as_bytes()[start..end];
-    debug_assert!(raw.is_char_boundary(start) && raw.is_char_boundary(end));
-    // SAFETY: `raw` is valid UTF-8 and both cuts are at ASCII bytes or the end of `raw`,
-    // which are character boundaries, so the bytes between them are valid UTF-8 too.
-    unsafe { std::str::from_utf8_unchecked(bytes) }
-}
-
-const NAME_CHAR: u8 = 1;
-const WHITESPACE: u8 = 2;
-const KEY_END: u8 = 4;
-
-/// Byte classes inside a start tag: ASCII name characters, XML whitespace (space, tab, CR, LF),
-/// and what ends an attribute name (whitespace or `=`).
-const TAG_BYTES: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        if ASCII_NAME_CHAR[i] {
-            t[i] = NAME_CHAR;
-        }
-        i += 1;
-    }
-    t[b' ' as usize] = WHITESPACE | KEY_END;
-    t[b'\t' as usize] = WHITESPACE | KEY_END;
-    t[b'\r' as usize] = WHITESPACE | KEY_END;
-    t[b'\n' as usize] = WHITESPACE | KEY_END;
-    t[b'=' as usize] = KEY_END;
-    t
-};
-
-/// Appends text to the content of an open element, merging with a preceding text node.
-#[inline(always)]
-fn push_plain_text(children: &mut Vec<Node>, own_start: usize, text: &str) {
+fn push_plain_text(children: &mut Vec<Node>, own_start: usize, text: &str) -> bool {
     if children.len() > own_start && matches!(children.last(), Some(Node::Text(_))) {
-        push_text(children, own_start, text.into());
+        push_text(children, own_start, text.into())
     } else {
         push_with(children, || Node::Text(XmlString::from(text)));
+        false
     }
 }
 
-/// Appends text to the content, merging with a preceding text node.
-fn push_text(children: &mut Vec<Node>, own_start: usize, text: std::borrow::Cow<'_, str>) {
+/// Appends text to the content, merging with a preceding text node; whether it merged.
+fn push_text(children: &mut Vec<Node>, own_start: usize, text: std::borrow::Cow<'_, str>) -> bool {
     if let Some(Node::Text(prev)) = children.get_mut(own_start..).and_then(|own| own.last_mut()) {
         prev.push_str(&text);
+        true
     } else {
         push_with(children, || Node::Text(XmlString::from(text)));
+        false
     }
 }
 
@@ -332,18 +184,22 @@ struct Scratch {
     /// when an element closes, its content moves into an exactly sized `children` vector.
     content: Vec<Node>,
     /// One start tag's attributes.
-    attributes: Vec<Attribute>,
+    attributes: Vec<crate::xml::Attribute>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
-pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
+pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, XmlError> {
+    if input.len() > limits.max_input_bytes {
+        let (line, column) = line_column(input, limits.max_input_bytes);
+        return Err(XmlError::LimitExceeded { limit: Limit::InputBytes, max: limits.max_input_bytes, line, column });
+    }
     // Taken out of the thread's slot (leaving empty vectors, which allocate nothing) and put
     // back afterwards, so a nested parse on the same thread simply starts with new vectors.
     let mut scratch = SCRATCH.take();
-    let result = parse_with(input, &mut scratch);
+    let result = parse_with(input, limits, &mut scratch);
     scratch.open.clear();
     scratch.content.clear();
     scratch.attributes.clear();
@@ -351,23 +207,67 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
     result
 }
 
-fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> {
+/// The text node being read (text and references are merged into one node): where it starts
+/// in the input and where its last piece ends, and whether the writer would spell it
+/// differently (then it is kept as read, see [`TextRun::keep`]).
+#[derive(Default)]
+struct TextRun {
+    start: usize,
+    end: usize,
+    respelled: bool,
+}
+
+impl TextRun {
+    /// Notes a piece of text at `start..end`, `merged` into the node before it or not.
+    #[inline(always)]
+    fn piece(&mut self, start: usize, end: usize, merged: bool, respelled: bool) {
+        if !merged {
+            self.start = start;
+        }
+        self.end = end;
+        self.respelled |= respelled;
+    }
+
+    /// Keeps the text node just read (the last node of `content`, in the open element at
+    /// `at`) as written, for the writer.
+    #[cold]
+    #[inline(never)]
+    fn keep(&mut self, input: &str, content: &mut [Node], at: usize) {
+        self.respelled = false;
+        let index = content.len() - 1 - (at + 1);
+        let raw: Box<str> = input.get(self.start..self.end).unwrap_or_default().into();
+        if let Some(Node::Element(e)) = content.get_mut(at) {
+            e.format_mut().raw_mut().texts.push((index, raw));
+        }
+    }
+}
+
+fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.trim_text(false);
     config.check_end_names = true;
     config.expand_empty_elements = false;
-    let mut p = Parser { input, reader };
+    let mut p = Parser { input, reader, limits };
 
     let mut prolog: Vec<Node> = Vec::new();
     let mut epilog: Vec<Node> = Vec::new();
-    let mut root: Option<Element> = None;
+    let mut root: Option<crate::xml::Element> = None;
     let Scratch { open, content, attributes: attr_scratch } = scratch;
+    let mut run = TextRun::default();
+    // Elements with single- and with double-quoted attributes, for the document's style.
+    let (mut singles, mut doubles) = (0usize, 0usize);
 
     loop {
         // Matched where quick-xml returned it (moving the event out of the `Result` first
         // copies it, and the copy stalls on the stores that just wrote it).
         let event = p.reader.read_event();
+        // A text node is complete when anything else comes.
+        if run.respelled && !matches!(event, Ok(Event::Text(_) | Event::GeneralRef(_))) {
+            if let Some(&at) = open.last() {
+                run.keep(input, content, at);
+            }
+        }
         // Where a node goes: the open element, else prolog (before root) or epilog; and where
         // the current element's own content starts (for merging adjacent text).
         macro_rules! target {
@@ -379,10 +279,22 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 }
             };
         }
+        // Refuses a node of more than `max_text_bytes`.
+        macro_rules! bounded {
+            ($bytes:expr) => {
+                if $bytes.len() > limits.max_text_bytes {
+                    return Err(p.limit_at(Limit::TextBytes, limits.max_text_bytes, p.offset_of(&$bytes)));
+                }
+            };
+        }
         match event {
             Ok(Event::Start(start)) => {
                 if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
+                }
+                if open.len() >= limits.max_depth {
+                    let at = p.offset_of(&start).saturating_sub(1);
+                    return Err(p.limit_at(Limit::Depth, limits.max_depth, at));
                 }
                 open.push(content.len());
                 p.element_start(&start, attr_scratch, content)?;
@@ -391,7 +303,18 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
+                if open.len() >= limits.max_depth {
+                    let at = p.offset_of(&start).saturating_sub(1);
+                    return Err(p.limit_at(Limit::Depth, limits.max_depth, at));
+                }
                 p.element_start(&start, attr_scratch, content)?;
+                if let Some(Node::Element(el)) = content.last() {
+                    match el.format().quote() {
+                        Some(Quote::Single) => singles += 1,
+                        Some(Quote::Double) => doubles += 1,
+                        None => {}
+                    }
+                }
                 if open.is_empty() {
                     if let Some(Node::Element(el)) = content.pop() {
                         root = Some(el);
@@ -401,28 +324,61 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
             Ok(Event::End(_)) => {
                 // quick-xml checks that end names match their start.
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
+                let empty = content.len() == at + 1;
                 let children = XmlVec::take_tail_of(content, at + 1);
+                // `</name >`: the whitespace before `>` (rare), kept for the writer.
+                let end = p.reader.buffer_position() as usize;
+                let spaced = end >= 2 && input.as_bytes().get(end - 2).is_some_and(|b| b.is_ascii_whitespace());
+                let el = match content.last_mut() {
+                    Some(Node::Element(el)) => el,
+                    _ => return Err(p.malformed_here("unexpected end tag")),
+                };
+                el.children = children;
+                match el.format().quote() {
+                    Some(Quote::Single) => singles += 1,
+                    Some(Quote::Double) => doubles += 1,
+                    None => {}
+                }
+                if empty {
+                    el.format_mut().set_expanded(true);
+                }
+                if spaced {
+                    let name_end = input[..end - 1].trim_end_matches([' ', '\t', '\r', '\n']).len();
+                    el.format_mut().raw_mut().end = Some(input[name_end..end - 1].into());
+                }
                 if open.is_empty() {
-                    if let Some(Node::Element(mut el)) = content.pop() {
-                        el.children = children;
+                    if let Some(Node::Element(el)) = content.pop() {
                         root = Some(el);
                     }
-                } else if let Some(Node::Element(el)) = content.last_mut() {
-                    el.children = children;
                 }
             }
             Ok(Event::Text(t)) => {
+                bounded!(t);
                 let (raw, win, base) = p.str_window(&t)?;
-                // The common case: text inside the root with nothing to check or normalise.
-                if let Some(at) = open.last() {
-                    if Parser::plain_text(raw.as_bytes(), win, base) {
-                        push_plain_text(content, *at + 1, raw);
-                        continue;
+                let Some(&at) = open.last() else {
+                    // Outside the root: whitespace only, kept as it is.
+                    if !raw.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+                        return Err(p.malformed_here("text outside the root element"));
                     }
+                    let (nodes, start) = target!();
+                    push_text(nodes, start, raw.into());
+                    continue;
+                };
+                // The common case: nothing to check, normalise or keep as read.
+                if Parser::plain_text(raw.as_bytes(), win, base) {
+                    let merged = push_plain_text(content, at + 1, raw);
+                    run.piece(base, base + raw.len(), merged, false);
+                    if merged {
+                        p.bounded_text(content, base)?;
+                    }
+                    continue;
                 }
                 let flags = classify(raw.as_bytes());
                 if flags & CLASS_SUSPECT != 0 {
                     p.checked(raw)?;
+                }
+                if flags & CLASS_GT != 0 && raw.contains("]]>") {
+                    return Err(p.malformed_here("']]>' is not allowed in text"));
                 }
                 // XML 1.0 end-of-line handling: CR LF and lone CR read as LF.
                 let text: std::borrow::Cow<'_, str> = if flags & CLASS_CR != 0 {
@@ -430,30 +386,39 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 } else {
                     raw.into()
                 };
-                if open.is_empty() && !text.trim().is_empty() {
-                    return Err(p.malformed_here("text outside the root element"));
-                }
-                let (nodes, start) = target!();
-                push_text(nodes, start, text);
+                let merged = push_text(content, at + 1, text);
+                // Line ends and `>` are written differently (`\n`, `&gt;`): kept as read.
+                run.piece(base, base + raw.len(), merged, flags & (CLASS_CR | CLASS_GT) != 0);
+                p.bounded_text(content, base)?;
             }
             Ok(Event::GeneralRef(r)) => {
-                let name = p.utf8(&r)?;
-                let c = resolve_reference(&name).map_err(|m| p.malformed_here(m))?;
-                if open.is_empty() {
-                    return Err(p.malformed_here("reference outside the root element"));
+                if r.len() > limits.max_name_bytes {
+                    return Err(p.limit_at(Limit::NameBytes, limits.max_name_bytes, p.offset_of(&r)));
                 }
+                let name = p.text_of(&r)?;
+                let c = resolve_reference(name).map_err(|m| p.malformed_here(m))?;
+                let Some(&at) = open.last() else {
+                    return Err(p.malformed_here("reference outside the root element"));
+                };
                 let mut buf = [0u8; 4];
-                let (nodes, start) = target!();
-                push_text(nodes, start, (&*c.encode_utf8(&mut buf)).into());
+                let merged = push_text(content, at + 1, (&*c.encode_utf8(&mut buf)).into());
+                // The writer spells only these references (`\r` as `&#13;`) the way they
+                // were read; any other is kept as read.
+                let own = matches!(name, "lt" | "amp" | "gt" | "#13");
+                let start = p.offset_of(&r);
+                run.piece(start.saturating_sub(1), start + name.len() + 1, merged, !own);
+                p.bounded_text(content, start)?;
             }
             Ok(Event::CData(c)) => {
                 if open.is_empty() {
                     return Err(p.malformed_here("CDATA outside the root element"));
                 }
+                bounded!(c);
                 let text = p.utf8(&c)?;
                 target!().0.push(Node::CData(text));
             }
             Ok(Event::Comment(c)) => {
+                bounded!(c);
                 let text = p.utf8(&c)?;
                 if text.contains("--") {
                     return Err(p.malformed_here("'--' inside a comment"));
@@ -461,6 +426,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 target!().0.push(Node::Comment(text));
             }
             Ok(Event::PI(pi)) => {
+                bounded!(pi);
                 let text = p.utf8(&pi)?;
                 target!().0.push(Node::ProcessingInstruction(text));
             }
@@ -468,6 +434,7 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 if root.is_some() || !open.is_empty() || !prolog.is_empty() {
                     return Err(p.malformed_here("XML declaration not at the start"));
                 }
+                bounded!(d);
                 let text = p.utf8(&d)?;
                 prolog.push(Node::Declaration(text));
             }
@@ -475,7 +442,12 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
                 if root.is_some() || !open.is_empty() {
                     return Err(p.malformed_here("DOCTYPE after the root element"));
                 }
-                let text = p.utf8(&d)?;
+                bounded!(d);
+                // With the whitespace after the keyword (quick-xml leaves it out), for the
+                // writer.
+                let start = p.offset_of(&d);
+                let spaced = input[..start].trim_end_matches([' ', '\t', '\r', '\n']).len();
+                let text = p.utf8(&input.as_bytes()[spaced..start + d.len()])?;
                 prolog.push(Node::DocType(text));
             }
             Ok(Event::Eof) => break,
@@ -493,12 +465,31 @@ fn parse_with(input: &str, scratch: &mut Scratch) -> Result<Document, XmlError> 
         return Err(p.malformed_at(input.len() as u64, format!("element <{name}> is not closed")));
     }
     let root = root.ok_or_else(|| p.malformed_at(input.len() as u64, "no root element"))?;
-    Ok(Document { prolog, root, epilog })
+    let quote = if singles > doubles { Quote::Single } else { Quote::Double };
+    Ok(Document { prolog, root, epilog, quote })
+}
+
+impl Parser<'_> {
+    /// Refuses a text node (the last node of `content`) grown past `max_text_bytes` by merging;
+    /// `at` is the offset of its last piece.
+    #[inline(always)]
+    fn bounded_text(&self, content: &[Node], at: usize) -> Result<(), XmlError> {
+        match content.last() {
+            Some(Node::Text(t)) if t.len() > self.limits.max_text_bytes => {
+                Err(self.limit_at(Limit::TextBytes, self.limits.max_text_bytes, at))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_document(input: &str) -> Result<Document, XmlError> {
+        super::parse_document(input, &Limits::default())
+    }
 
     #[test]
     fn references_and_whitespace() {

@@ -1,0 +1,231 @@
+//! Semantic comparison of two trees ([`Element::semantically_eq`]): iterative (an explicit
+//! stack, no recursion per nesting level) and linear in the size of the trees.
+
+use std::collections::HashMap;
+
+use super::{Attribute, Element, Node};
+
+impl Element {
+    /// Compares two elements as the domain model promises to preserve them: names, attribute
+    /// sets (order and quoting ignored), and content with whitespace-only text between
+    /// elements ignored, adjacent text and CDATA merged, comments and PIs compared verbatim.
+    ///
+    /// ```
+    /// use kvmhost_core::xml::Document;
+    /// let a = Document::parse("<a x='1' y='2'>\n  <b></b>\n</a>").unwrap();
+    /// let b = Document::parse("<a y=\"2\" x=\"1\"><b/></a>").unwrap();
+    /// assert!(a.root.semantically_eq(&b.root));
+    /// ```
+    pub fn semantically_eq(&self, other: &Element) -> bool {
+        self.first_difference(other, "").is_none()
+    }
+
+    /// Where two elements first differ semantically (see [`Element::semantically_eq`]), as a
+    /// path and a short reason, or `None` if they are equal.
+    ///
+    /// ```
+    /// use kvmhost_core::xml::Document;
+    /// let a = Document::parse("<a><b x='1'/></a>").unwrap();
+    /// let b = Document::parse("<a><b x='2'/></a>").unwrap();
+    /// assert_eq!(a.root.first_difference(&b.root, "").unwrap(), "/a/b/@x: \"1\" vs Some(\"2\")");
+    /// ```
+    pub fn first_difference(&self, other: &Element, parent_path: &str) -> Option<String> {
+        // One frame per pair of elements being compared, innermost last: their significant
+        // content and the next item to compare. `names` is the path to the innermost pair.
+        let mut frames: Vec<Frame<'_>> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        if let Err(d) = enter(self, other, &mut frames, &mut names, parent_path) {
+            return Some(d);
+        }
+        while let Some(top) = frames.last_mut() {
+            let Some(i) = (top.next < top.mine.len()).then_some(top.next) else {
+                frames.pop();
+                names.pop();
+                continue;
+            };
+            top.next += 1;
+            match (&top.mine[i], &top.theirs[i]) {
+                (Content::Element(x), Content::Element(y)) => {
+                    let (x, y) = (*x, *y);
+                    if let Err(d) = enter(x, y, &mut frames, &mut names, parent_path) {
+                        return Some(d);
+                    }
+                }
+                (x, y) if x == y => {}
+                (x, y) => {
+                    let (x, y) = (describe(x), describe(y));
+                    return Some(format!("{}: content {x} vs {y}", path(parent_path, &names)));
+                }
+            }
+        }
+        None
+    }
+}
+
+struct Frame<'a> {
+    mine: Vec<Content<'a>>,
+    theirs: Vec<Content<'a>>,
+    next: usize,
+}
+
+fn path(parent_path: &str, names: &[&str]) -> String {
+    let mut p = String::from(parent_path);
+    for n in names {
+        p.push('/');
+        p.push_str(n);
+    }
+    p
+}
+
+/// Compares the names and attributes of `a` and `b` and, if equal, pushes the frame comparing
+/// their content; else the difference.
+fn enter<'a>(
+    a: &'a Element,
+    b: &'a Element,
+    frames: &mut Vec<Frame<'a>>,
+    names: &mut Vec<&'a str>,
+    parent_path: &str,
+) -> Result<(), String> {
+    names.push(&a.name);
+    if a.name != b.name {
+        return Err(format!("{}: element name {} vs {}", path(parent_path, names), a.name, b.name));
+    }
+    if a.attributes.len() != b.attributes.len() {
+        return Err(format!("{}: attribute count differs", path(parent_path, names)));
+    }
+    if let Some((name, mine, theirs)) = attribute_difference(&a.attributes, &b.attributes) {
+        return Err(format!("{}/@{name}: {mine:?} vs {theirs:?}", path(parent_path, names)));
+    }
+    let mine = significant_content(&a.children);
+    let theirs = significant_content(&b.children);
+    if mine.len() != theirs.len() {
+        return Err(format!("{}: content length {} vs {}", path(parent_path, names), mine.len(), theirs.len()));
+    }
+    frames.push(Frame { mine, theirs, next: 0 });
+    Ok(())
+}
+
+/// The first attribute of `mine` whose value `theirs` lacks or differs (by name; the first of
+/// duplicate names counts, as for [`Element::attr`]): a scan for a few attributes, a hash map
+/// past that, so that the comparison stays linear.
+fn attribute_difference<'a>(
+    mine: &'a [Attribute],
+    theirs: &'a [Attribute],
+) -> Option<(&'a str, &'a str, Option<&'a str>)> {
+    let lookup = if theirs.len() <= 8 {
+        Lookup::Scan(theirs)
+    } else {
+        let mut map: HashMap<&str, &str> = HashMap::with_capacity(theirs.len());
+        for t in theirs {
+            map.entry(t.name.as_str()).or_insert(t.value.as_str());
+        }
+        Lookup::Map(map)
+    };
+    mine.iter().find_map(|a| {
+        let found = lookup.get(&a.name);
+        (found != Some(a.value.as_str())).then(|| (a.name.as_str(), a.value.as_str(), found))
+    })
+}
+
+enum Lookup<'a> {
+    Scan(&'a [Attribute]),
+    Map(HashMap<&'a str, &'a str>),
+}
+
+impl<'a> Lookup<'a> {
+    fn get(&self, name: &str) -> Option<&'a str> {
+        match self {
+            Lookup::Scan(all) => all.iter().find(|t| t.name == name).map(|t| t.value.as_str()),
+            Lookup::Map(map) => map.get(name).copied(),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Content<'a> {
+    Element(&'a Element),
+    Text(String),
+    Other(&'a Node),
+}
+
+/// A short description of a content item for a difference message (an element by its name
+/// only: its subtree could be large).
+fn describe(c: &Content<'_>) -> String {
+    let mut s = match c {
+        Content::Element(e) => format!("<{}>", e.name),
+        Content::Text(t) => format!("text {t:?}"),
+        Content::Other(n) => format!("{n:?}"),
+    };
+    if s.len() > 200 {
+        let mut cut = 200;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// Content as compared semantically: adjacent text/CDATA merged; whitespace-only text dropped
+/// when the element also has child elements (formatting), kept otherwise (a value).
+fn significant_content(children: &[Node]) -> Vec<Content<'_>> {
+    let has_elements = children.iter().any(|n| matches!(n, Node::Element(_)));
+    let mut out: Vec<Content<'_>> = Vec::new();
+    for n in children {
+        match n {
+            Node::Text(t) => push_text(&mut out, t),
+            Node::CData(t) => push_text(&mut out, t),
+            Node::Element(e) => out.push(Content::Element(e)),
+            other => out.push(Content::Other(other)),
+        }
+    }
+    out.retain(|c| match c {
+        Content::Text(t) => !(t.is_empty() || has_elements && t.trim().is_empty()),
+        _ => true,
+    });
+    out
+}
+
+fn push_text(out: &mut Vec<Content<'_>>, t: &str) {
+    if let Some(Content::Text(prev)) = out.last_mut() {
+        prev.push_str(t);
+    } else {
+        out.push(Content::Text(t.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::xml::{Document, Element};
+
+    #[test]
+    fn differences_are_found_in_document_order() {
+        let a = Document::parse("<a><b><c x='1'/></b>t<d/></a>").unwrap();
+        let b = Document::parse("<a><b><c x='2'/></b>u<d/></a>").unwrap();
+        assert_eq!(a.root.first_difference(&b.root, "/r").unwrap(), "/r/a/b/c/@x: \"1\" vs Some(\"2\")");
+        let b = Document::parse("<a><b><c x='1'/></b>u<d/></a>").unwrap();
+        assert_eq!(a.root.first_difference(&b.root, "").unwrap(), "/a: content text \"t\" vs text \"u\"");
+        let b = Document::parse("<a><b><c x='1'/></b>t<e/></a>").unwrap();
+        assert_eq!(a.root.first_difference(&b.root, "").unwrap(), "/a/d: element name d vs e");
+        let b = Document::parse("<a><b><c x='1'/></b><d/>t</a>").unwrap();
+        assert_eq!(a.root.first_difference(&b.root, "").unwrap(), "/a: content text \"t\" vs <d>");
+        assert!(a.root.semantically_eq(&a.root.clone()));
+    }
+
+    #[test]
+    fn many_attributes_compare_by_name() {
+        let mut a = Element::new("a");
+        let mut b = Element::new("a");
+        for i in 0..100 {
+            a.set_attr(&format!("k{i}"), i.to_string());
+            b.set_attr(&format!("k{}", 99 - i), (99 - i).to_string());
+        }
+        assert!(a.semantically_eq(&b));
+        b.set_attr("k50", "x");
+        assert_eq!(a.first_difference(&b, "").unwrap(), "/a/@k50: \"50\" vs Some(\"x\")");
+        b.remove_attr("k50");
+        b.set_attr("k100", "50");
+        assert_eq!(a.first_difference(&b, "").unwrap(), "/a/@k50: \"50\" vs None");
+    }
+}
