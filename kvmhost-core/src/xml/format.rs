@@ -58,6 +58,8 @@ const SINGLE: u8 = 1;
 const DOUBLE: u8 = 2;
 const QUOTE_BITS: u8 = SINGLE | DOUBLE;
 const EXPANDED: u8 = 4;
+/// Set in (only) owned blocks: raw forms may be recorded.
+const RAW: u8 = 8;
 
 /// The forms of one element that its quote style does not give: kept in a heap block only for
 /// elements that need it.
@@ -107,8 +109,34 @@ unsafe impl Sync for Format {}
 impl Format {
     pub(crate) const PLAIN: Format = Format(None);
 
+    #[inline(always)]
     fn is_shared(p: NonNull<RawFormat>) -> bool {
-        INLINE.as_ptr_range().contains(&(p.as_ptr() as *const RawFormat))
+        // One comparison: the offset from the table's start, unsigned, within its size.
+        (p.as_ptr() as usize).wrapping_sub(INLINE.as_ptr() as usize) < std::mem::size_of_val(&INLINE)
+    }
+
+    /// A format with the given quote style and empty-element form (no allocation).
+    #[inline(always)]
+    #[cfg(test)]
+    pub(crate) fn inline(quote: Option<Quote>, expanded: bool) -> Format {
+        let bits = match quote {
+            Some(Quote::Single) => SINGLE,
+            Some(Quote::Double) => DOUBLE,
+            None => 0,
+        } | if expanded { EXPANDED } else { 0 };
+        Format((bits != 0).then(|| NonNull::from(&INLINE[bits as usize])))
+    }
+
+    /// A format with the given quote style (no allocation).
+    #[inline(always)]
+    pub(crate) fn quoted(quote: Quote) -> Format {
+        Format(Some(NonNull::from(&INLINE[if quote == Quote::Single { SINGLE } else { DOUBLE } as usize])))
+    }
+
+    /// Everything the writer needs to know first, in one load: see [`Bits`].
+    #[inline(always)]
+    pub(crate) fn bits(&self) -> Bits {
+        Bits(self.flags())
     }
 
     /// The recorded forms, if any.
@@ -120,7 +148,7 @@ impl Format {
 
     /// Whether nothing is recorded.
     pub(crate) fn is_plain(&self) -> bool {
-        self.flags() == 0 && self.owned().is_none()
+        self.0.is_none()
     }
 
     #[inline(always)]
@@ -128,6 +156,7 @@ impl Format {
         self.get().map_or(0, |r| r.flags)
     }
 
+    #[inline(always)]
     fn owned(&self) -> Option<NonNull<RawFormat>> {
         self.0.filter(|p| !Self::is_shared(*p))
     }
@@ -135,8 +164,8 @@ impl Format {
     fn set_flags(&mut self, flags: u8) {
         match self.owned() {
             // SAFETY: an owned box, borrowed mutably with `self`.
-            Some(p) => unsafe { (*p.as_ptr()).flags = flags },
-            None => self.0 = (flags != 0).then(|| NonNull::from(&INLINE[flags as usize & 7])),
+            Some(p) => unsafe { (*p.as_ptr()).flags = flags | RAW },
+            None => self.0 = (flags & 7 != 0).then(|| NonNull::from(&INLINE[flags as usize & 7])),
         }
     }
 
@@ -145,7 +174,7 @@ impl Format {
         let p = match self.owned() {
             Some(p) => p,
             None => {
-                let b = Box::new(RawFormat::flagged(self.flags()));
+                let b = Box::new(RawFormat::flagged(self.flags() | RAW));
                 let p = NonNull::from(Box::leak(b));
                 self.0 = Some(p);
                 p
@@ -157,11 +186,7 @@ impl Format {
 
     #[inline(always)]
     pub(crate) fn quote(&self) -> Option<Quote> {
-        match self.flags() & QUOTE_BITS {
-            SINGLE => Some(Quote::Single),
-            DOUBLE => Some(Quote::Double),
-            _ => None,
-        }
+        self.bits().quote()
     }
 
     pub(crate) fn set_quote(&mut self, quote: Option<Quote>) {
@@ -175,11 +200,44 @@ impl Format {
 
     #[inline(always)]
     pub(crate) fn expanded(&self) -> bool {
-        self.flags() & EXPANDED != 0
+        self.bits().expanded()
     }
 
+    #[cold]
     pub(crate) fn set_expanded(&mut self, expanded: bool) {
         self.set_flags(if expanded { self.flags() | EXPANDED } else { self.flags() & !EXPANDED });
+    }
+}
+
+/// An element's quote style, empty-element form and whether it has raw forms.
+#[derive(Clone, Copy)]
+pub(crate) struct Bits(u8);
+
+impl Bits {
+    #[inline(always)]
+    pub(crate) fn quote(self) -> Option<Quote> {
+        match self.0 & QUOTE_BITS {
+            SINGLE => Some(Quote::Single),
+            DOUBLE => Some(Quote::Double),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn expanded(self) -> bool {
+        self.0 & EXPANDED != 0
+    }
+
+    /// Whether anything but the quote style is recorded (raw forms or the `<a></a>` form).
+    #[inline(always)]
+    pub(crate) fn kept(self) -> bool {
+        self.0 & (RAW | EXPANDED) != 0
+    }
+
+    /// Whether raw forms may be recorded ([`Format::get`] is worth looking at).
+    #[inline(always)]
+    pub(crate) fn raw(self) -> bool {
+        self.0 & RAW != 0
     }
 }
 
@@ -190,6 +248,7 @@ impl Default for Format {
 }
 
 impl Drop for Format {
+    #[inline(always)]
     fn drop(&mut self) {
         if let Some(p) = self.owned() {
             // SAFETY: an owned pointer came from `Box::leak` in `raw_mut` and is dropped once.
@@ -286,10 +345,15 @@ mod tests {
         assert!(!f.expanded() && g.expanded());
         f.set_quote(None);
         assert!(!f.is_plain(), "the raw forms are still there");
+        assert!(f.bits().raw() && f.bits().quote().is_none());
         let mut h = Format::PLAIN;
         h.set_quote(Some(Quote::Double));
+        assert!(!h.bits().raw());
         h.set_quote(None);
         assert!(h.is_plain());
+        let i = Format::inline(Some(Quote::Single), true);
+        assert_eq!((i.quote(), i.expanded(), i.bits().raw()), (Some(Quote::Single), true, false));
+        assert!(Format::inline(None, false).is_plain());
     }
 
     #[test]

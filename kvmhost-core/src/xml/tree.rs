@@ -1,29 +1,51 @@
-//! `Drop`, `Clone`, `PartialEq` and `Debug` for [`Element`] without recursion: derived, each
-//! would take one stack frame per nesting level, and a tree parsed with raised [`Limits`]
-//! (`super::Limits`) can be deeper than any thread's stack. Each walks the tree with an explicit
-//! stack on the heap instead; the common shallow cases take a short path.
+//! `Drop`, `Clone`, `PartialEq` and `Debug` for [`Element`] without unbounded recursion:
+//! derived, each would take one stack frame per nesting level, and a tree parsed with raised
+//! limits ([`Limits`](super::Limits)) can be deeper than any thread's stack. Each walks the
+//! tree with an explicit stack on the heap instead (drop: below a fixed recursion depth); the
+//! common shallow cases take a short path.
 
+use std::cell::Cell;
 use std::fmt;
 
 use super::{Element, Node, XmlVec};
 
+thread_local! {
+    /// How deep element drops nest on this thread (see `Drop for Element`).
+    static DROP_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Element drops nest this deep by plain recursion (a few dozen bytes of stack per level);
+/// deeper trees are taken apart iteratively.
+const DROP_RECURSION: usize = 128;
+
 impl Drop for Element {
+    #[inline]
     fn drop(&mut self) {
-        // Without this, dropping `children` drops each child element, which drops its children,
-        // one stack frame per level. If no child has children of its own that is one level
-        // only (the common case: leaves and their parents). Otherwise the subtree is taken
-        // apart first: every element's children move to a list of vectors, so that each vector
-        // dropped holds only childless elements.
-        if !has_grandchildren(self) {
-            return;
+        if !self.children.is_empty() {
+            drop_children(self);
         }
-        let mut pending: Vec<XmlVec<Node>> = vec![std::mem::take(&mut self.children)];
-        while let Some(mut nodes) = pending.pop() {
-            for n in nodes.iter_mut() {
-                if let Node::Element(e) = n {
-                    if !e.children.is_empty() {
-                        pending.push(std::mem::take(&mut e.children));
-                    }
+    }
+}
+
+/// Dropping `children` drops each child element, which drops its children: one stack frame per
+/// level, fine for the few levels of real documents and the cheapest way to free them. Below
+/// [`DROP_RECURSION`] levels the rest of the subtree is taken apart instead: every element's
+/// children move to a list of vectors, so that each vector dropped holds only childless
+/// elements.
+fn drop_children(e: &mut Element) {
+    let depth = DROP_DEPTH.with(Cell::get);
+    if depth < DROP_RECURSION {
+        DROP_DEPTH.with(|d| d.set(depth + 1));
+        drop(std::mem::take(&mut e.children));
+        DROP_DEPTH.with(|d| d.set(depth));
+        return;
+    }
+    let mut pending: Vec<XmlVec<Node>> = vec![std::mem::take(&mut e.children)];
+    while let Some(mut nodes) = pending.pop() {
+        for n in nodes.iter_mut() {
+            if let Node::Element(e) = n {
+                if !e.children.is_empty() {
+                    pending.push(std::mem::take(&mut e.children));
                 }
             }
         }

@@ -18,6 +18,9 @@ struct Parser<'a> {
     input: &'a str,
     reader: Reader<&'a [u8]>,
     limits: &'a Limits,
+    /// Whether the whole input is within `limits.max_text_bytes` (then no text or value can be
+    /// over it, and the checks are skipped).
+    short_texts: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -185,6 +188,8 @@ struct Scratch {
     content: Vec<Node>,
     /// One start tag's attributes.
     attributes: Vec<crate::xml::Attribute>,
+    /// The names of one start tag's attributes, for tags with many (see `tag::is_duplicate`).
+    names: std::collections::HashSet<XmlString>,
 }
 
 thread_local! {
@@ -203,6 +208,9 @@ pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, X
     scratch.open.clear();
     scratch.content.clear();
     scratch.attributes.clear();
+    if scratch.names.capacity() > 256 {
+        scratch.names = Default::default();
+    }
     SCRATCH.set(scratch);
     result
 }
@@ -242,32 +250,46 @@ impl TextRun {
     }
 }
 
+/// Completes an element at its end tag (which ends at `end` in `input`): its content, and how
+/// it was written where that is not the writer's form (`<a></a>`, `</a >`).
+#[inline(always)]
+fn closed(el: &mut crate::xml::Element, children: XmlVec<Node>, spaced: bool, input: &str, end: usize) {
+    if children.is_empty() {
+        el.format_mut().set_expanded(true);
+    }
+    el.children = children;
+    if spaced {
+        keep_end_space(el, input, end);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn keep_end_space(el: &mut crate::xml::Element, input: &str, end: usize) {
+    let tag = &input[..end - 1];
+    let name_end = tag.trim_end_matches([' ', '\t', '\r', '\n']).len();
+    el.format_mut().raw_mut().end = Some(tag[name_end..].into());
+}
+
 fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.trim_text(false);
     config.check_end_names = true;
     config.expand_empty_elements = false;
-    let mut p = Parser { input, reader, limits };
+    let mut p = Parser { input, reader, limits, short_texts: input.len() <= limits.max_text_bytes };
 
     let mut prolog: Vec<Node> = Vec::new();
     let mut epilog: Vec<Node> = Vec::new();
     let mut root: Option<crate::xml::Element> = None;
-    let Scratch { open, content, attributes: attr_scratch } = scratch;
+    let Scratch { open, content, attributes: attr_scratch, names } = scratch;
     let mut run = TextRun::default();
-    // Elements with single- and with double-quoted attributes, for the document's style.
-    let (mut singles, mut doubles) = (0usize, 0usize);
+    let mut quotes = tag::QuoteCount::default();
 
     loop {
         // Matched where quick-xml returned it (moving the event out of the `Result` first
         // copies it, and the copy stalls on the stores that just wrote it).
         let event = p.reader.read_event();
-        // A text node is complete when anything else comes.
-        if run.respelled && !matches!(event, Ok(Event::Text(_) | Event::GeneralRef(_))) {
-            if let Some(&at) = open.last() {
-                run.keep(input, content, at);
-            }
-        }
         // Where a node goes: the open element, else prolog (before root) or epilog; and where
         // the current element's own content starts (for merging adjacent text).
         macro_rules! target {
@@ -279,16 +301,28 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                 }
             };
         }
+        // A text node is complete when anything else comes (checked in each arm: a check before
+        // the `match` would move the event first, see above).
+        macro_rules! text_done {
+            () => {
+                if run.respelled {
+                    if let Some(&at) = open.last() {
+                        run.keep(input, content, at);
+                    }
+                }
+            };
+        }
         // Refuses a node of more than `max_text_bytes`.
         macro_rules! bounded {
             ($bytes:expr) => {
-                if $bytes.len() > limits.max_text_bytes {
+                if !p.short_texts && $bytes.len() > limits.max_text_bytes {
                     return Err(p.limit_at(Limit::TextBytes, limits.max_text_bytes, p.offset_of(&$bytes)));
                 }
             };
         }
         match event {
             Ok(Event::Start(start)) => {
+                text_done!();
                 if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
@@ -297,9 +331,10 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                     return Err(p.limit_at(Limit::Depth, limits.max_depth, at));
                 }
                 open.push(content.len());
-                p.element_start(&start, attr_scratch, content)?;
+                p.element_start(&start, attr_scratch, names, content, &mut quotes)?;
             }
             Ok(Event::Empty(start)) => {
+                text_done!();
                 if open.is_empty() && root.is_some() {
                     return Err(p.malformed_here("more than one root element"));
                 }
@@ -307,14 +342,7 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                     let at = p.offset_of(&start).saturating_sub(1);
                     return Err(p.limit_at(Limit::Depth, limits.max_depth, at));
                 }
-                p.element_start(&start, attr_scratch, content)?;
-                if let Some(Node::Element(el)) = content.last() {
-                    match el.format().quote() {
-                        Some(Quote::Single) => singles += 1,
-                        Some(Quote::Double) => doubles += 1,
-                        None => {}
-                    }
-                }
+                p.element_start(&start, attr_scratch, names, content, &mut quotes)?;
                 if open.is_empty() {
                     if let Some(Node::Element(el)) = content.pop() {
                         root = Some(el);
@@ -322,34 +350,20 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                 }
             }
             Ok(Event::End(_)) => {
+                text_done!();
                 // quick-xml checks that end names match their start.
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                let empty = content.len() == at + 1;
                 let children = XmlVec::take_tail_of(content, at + 1);
-                // `</name >`: the whitespace before `>` (rare), kept for the writer.
+                // `</name >`: whitespace before `>` (rare), kept for the writer.
                 let end = p.reader.buffer_position() as usize;
-                let spaced = end >= 2 && input.as_bytes().get(end - 2).is_some_and(|b| b.is_ascii_whitespace());
-                let el = match content.last_mut() {
-                    Some(Node::Element(el)) => el,
-                    _ => return Err(p.malformed_here("unexpected end tag")),
-                };
-                el.children = children;
-                match el.format().quote() {
-                    Some(Quote::Single) => singles += 1,
-                    Some(Quote::Double) => doubles += 1,
-                    None => {}
-                }
-                if empty {
-                    el.format_mut().set_expanded(true);
-                }
-                if spaced {
-                    let name_end = input[..end - 1].trim_end_matches([' ', '\t', '\r', '\n']).len();
-                    el.format_mut().raw_mut().end = Some(input[name_end..end - 1].into());
-                }
+                let spaced = input.as_bytes().get(end.wrapping_sub(2)).is_some_and(|b| b.is_ascii_whitespace());
                 if open.is_empty() {
-                    if let Some(Node::Element(el)) = content.pop() {
+                    if let Some(Node::Element(mut el)) = content.pop() {
+                        closed(&mut el, children, spaced, input, end);
                         root = Some(el);
                     }
+                } else if let Some(Node::Element(el)) = content.last_mut() {
+                    closed(el, children, spaced, input, end);
                 }
             }
             Ok(Event::Text(t)) => {
@@ -410,6 +424,7 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                 p.bounded_text(content, start)?;
             }
             Ok(Event::CData(c)) => {
+                text_done!();
                 if open.is_empty() {
                     return Err(p.malformed_here("CDATA outside the root element"));
                 }
@@ -418,6 +433,7 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                 target!().0.push(Node::CData(text));
             }
             Ok(Event::Comment(c)) => {
+                text_done!();
                 bounded!(c);
                 let text = p.utf8(&c)?;
                 if text.contains("--") {
@@ -426,6 +442,7 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                 target!().0.push(Node::Comment(text));
             }
             Ok(Event::PI(pi)) => {
+                text_done!();
                 bounded!(pi);
                 let text = p.utf8(&pi)?;
                 target!().0.push(Node::ProcessingInstruction(text));
@@ -465,7 +482,7 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
         return Err(p.malformed_at(input.len() as u64, format!("element <{name}> is not closed")));
     }
     let root = root.ok_or_else(|| p.malformed_at(input.len() as u64, "no root element"))?;
-    let quote = if singles > doubles { Quote::Single } else { Quote::Double };
+    let quote = if quotes.single * 2 > quotes.all { Quote::Single } else { Quote::Double };
     Ok(Document { prolog, root, epilog, quote })
 }
 
@@ -474,6 +491,9 @@ impl Parser<'_> {
     /// `at` is the offset of its last piece.
     #[inline(always)]
     fn bounded_text(&self, content: &[Node], at: usize) -> Result<(), XmlError> {
+        if self.short_texts {
+            return Ok(());
+        }
         match content.last() {
             Some(Node::Text(t)) if t.len() > self.limits.max_text_bytes => {
                 Err(self.limit_at(Limit::TextBytes, self.limits.max_text_bytes, at))

@@ -9,7 +9,16 @@ use quick_xml::events::BytesStart;
 use super::{push_with, Parser};
 use crate::xml::decode::{attribute_value, classify, escapes_to, CLASSES};
 use crate::xml::scan;
-use crate::xml::{Attribute, Element, Format, Limit, Node, Quote, XmlError, XmlString, XmlVec, ASCII_NAME_CHAR};
+use crate::xml::{
+    Attribute, Element, Format, Limit, Limits, Node, Quote, XmlError, XmlString, XmlVec, ASCII_NAME_CHAR,
+};
+
+/// How many attribute values were single-quoted, of how many (for the document's quote style).
+#[derive(Default)]
+pub(super) struct QuoteCount {
+    pub(super) single: usize,
+    pub(super) all: usize,
+}
 
 /// Up to this many attributes, duplicates are found by comparing with each earlier one; past
 /// it, with a hash set (so that a tag with many attributes costs linear time).
@@ -31,8 +40,11 @@ impl Parser<'_> {
         &self,
         start: &BytesStart<'_>,
         scratch: &mut Vec<Attribute>,
+        seen: &mut HashSet<XmlString>,
         out: &mut Vec<Node>,
+        quotes: &mut QuoteCount,
     ) -> Result<(), XmlError> {
+        let limits: &Limits = self.limits;
         // The whole tag body (`name attr='v' ...`), found in the input; every delimiter below is
         // ASCII, so each slice of `raw` falls on character boundaries.
         let (raw, win, base) = self.str_window(start)?;
@@ -40,8 +52,8 @@ impl Parser<'_> {
         // The 16-byte fast paths (`scan`) read the document around `raw`, at `base + i` for
         // `raw[i]`; `win` is empty (so they all decline) if `raw` is not a slice of the input.
         let name_len = start.name().into_inner().len();
-        if name_len > self.limits.max_name_bytes {
-            return Err(self.limit_at(Limit::NameBytes, self.limits.max_name_bytes, base));
+        if name_len > limits.max_name_bytes {
+            return Err(self.limit_at(Limit::NameBytes, limits.max_name_bytes, base));
         }
         let ascii_name = match scan::name_chars(win, base) {
             Some(m) if name_len <= 16 => m & scan::low_bits(name_len) == scan::low_bits(name_len),
@@ -52,34 +64,46 @@ impl Parser<'_> {
             push_with(out, || Node::Element(Element::from_parts(name, XmlVec::new(), Format::PLAIN)));
             return Ok(());
         }
+        // An error leaves `scratch` empty for the next document.
+        macro_rules! bail {
+            ($e:expr) => {{
+                let e = $e;
+                scratch.clear();
+                return Err(e);
+            }};
+        }
         // The attributes are scanned here rather than with quick-xml's iterator: one pass over
         // the tag that also checks names and enforces what quick-xml leaves out (whitespace
         // between attributes, no `<` in values, unique names). Along the way: whether the
         // writer would write the tag back as it is (`canonical`: one space before each
-        // attribute, none around `=` or at the end, one quote character, values spelled the
-        // writer's way), and how many values are single-quoted.
+        // attribute, none around `=` or at the end, values spelled the writer's way — the
+        // common case is the fast path, `canonical` is only written off it; one quote
+        // character is checked at the end), and how many values are single-quoted.
         let mut canonical = true;
         let mut singles = 0usize;
-        let mut first_quote = 0u8;
-        let mut seen: Option<HashSet<XmlString>> = None;
         let mut i = name_len;
-        let result = loop {
-            let before = i;
-            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
-                i += 1;
-            }
+        loop {
             if i == bytes.len() {
-                canonical &= i == before;
-                break Ok(());
+                break;
             }
-            if i == before {
-                break Err(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
+            // Before each attribute: one space (the writer's form), else any whitespace run
+            // (then the tag is kept as read); none at the end of the tag.
+            let before = i;
+            if bytes[i] == b' ' && bytes.get(i + 1).is_some_and(|b| TAG_BYTES[*b as usize] & WHITESPACE == 0) {
+                i += 1;
+            } else {
+                while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
+                    i += 1;
+                }
+                if i == before {
+                    bail!(self.malformed_here(format!("attributes of <{name}> must be separated by whitespace")));
+                }
+                canonical = false;
+                if i == bytes.len() {
+                    break;
+                }
             }
-            canonical &= i == before + 1 && bytes[before] == b' ';
             let key_start = i;
-            if scratch.len() >= self.limits.max_attributes {
-                break Err(self.limit_at(Limit::Attributes, self.limits.max_attributes, base + key_start));
-            }
             // Fast path: the key is a run of ASCII name characters ended by `=` or whitespace
             // within 16 bytes. Otherwise (long or non-ASCII key) byte by byte.
             let fast_end = scan::name_chars(win, base + i).and_then(|m| {
@@ -101,38 +125,42 @@ impl Parser<'_> {
                         all &= class;
                         i += 1;
                     }
+                    if i - key_start > limits.max_name_bytes {
+                        bail!(self.limit_at(Limit::NameBytes, limits.max_name_bytes, base + key_start));
+                    }
                     all != 0
                 }
             };
-            if i - key_start > self.limits.max_name_bytes {
-                break Err(self.limit_at(Limit::NameBytes, self.limits.max_name_bytes, base + key_start));
-            }
             let key = match self.checked_name(ascii_slice(raw, key_start, i), ascii_key, "attribute") {
                 Ok(k) => k,
-                Err(e) => break Err(e),
+                Err(e) => bail!(e),
             };
-            let key_end = i;
-            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
-                i += 1;
-            }
-            if bytes.get(i) != Some(&b'=') {
-                break Err(self.malformed_here(format!("attribute {key} of <{name}> has no value")));
-            }
-            i += 1;
-            while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
-                i += 1;
-            }
-            // No whitespace before or after `=`.
-            canonical &= key_end + 1 == i;
-            let quote = match bytes.get(i) {
-                Some(q @ (b'"' | b'\'')) => *q,
-                _ => break Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not quoted"))),
+            // `=` and the opening quote: right after the key (the writer's form), else with
+            // whitespace around `=`.
+            let quote = match (bytes.get(i), bytes.get(i + 1)) {
+                (Some(b'='), Some(q @ (b'"' | b'\''))) => {
+                    i += 1;
+                    *q
+                }
+                _ => {
+                    canonical = false;
+                    while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
+                        i += 1;
+                    }
+                    if bytes.get(i) != Some(&b'=') {
+                        bail!(self.malformed_here(format!("attribute {key} of <{name}> has no value")));
+                    }
+                    i += 1;
+                    while i < bytes.len() && TAG_BYTES[bytes[i] as usize] & WHITESPACE != 0 {
+                        i += 1;
+                    }
+                    match bytes.get(i) {
+                        Some(q @ (b'"' | b'\'')) => *q,
+                        _ => bail!(self.malformed_here(format!("value of attribute {key} of <{name}> is not quoted"))),
+                    }
+                }
             };
             singles += (quote == b'\'') as usize;
-            if first_quote == 0 {
-                first_quote = quote;
-            }
-            canonical &= quote == first_quote;
             i += 1;
             let value_start = i;
             // Find the closing quote and classify the value's bytes: 16 at a time when the
@@ -142,78 +170,106 @@ impl Parser<'_> {
                 let len = quotes.trailing_zeros() as usize;
                 (len < 16 && i + len < bytes.len()).then_some((len, special & scan::low_bits(len) != 0))
             });
-            let closed = match fast {
+            match fast {
                 Some((len, special)) => {
                     i += len;
                     if special {
                         flags = classify(&bytes[value_start..i]);
                     }
-                    true
+                    if !self.short_texts && len > limits.max_text_bytes {
+                        bail!(self.limit_at(Limit::TextBytes, limits.max_text_bytes, base + value_start));
+                    }
                 }
                 None => loop {
                     match bytes.get(i) {
-                        Some(&b) if b == quote => break true,
+                        Some(&b) if b == quote => break,
                         Some(&b) => {
                             flags |= CLASSES[b as usize];
                             i += 1;
                         }
-                        None => break false,
+                        None => {
+                            bail!(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")))
+                        }
+                    }
+                    if i - value_start > limits.max_text_bytes {
+                        bail!(self.limit_at(Limit::TextBytes, limits.max_text_bytes, base + value_start));
                     }
                 },
-            };
-            if !closed {
-                break Err(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")));
-            }
-            if i - value_start > self.limits.max_text_bytes {
-                break Err(self.limit_at(Limit::TextBytes, self.limits.max_text_bytes, base + value_start));
             }
             let value_raw = ascii_slice(raw, value_start, i);
             i += 1;
-            if self.is_duplicate(scratch, &mut seen, key) {
-                break Err(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
+            // Few attributes: compared one by one; many: bounded, and looked up in a set.
+            let duplicate = if scratch.len() < SCAN_FOR_DUPLICATES {
+                scratch.iter().any(|a| a.name == key)
+            } else {
+                if scratch.len() >= limits.max_attributes {
+                    bail!(self.limit_at(Limit::Attributes, limits.max_attributes, base + key_start));
+                }
+                is_duplicate_many(scratch, seen, key)
+            };
+            if duplicate {
+                bail!(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
             }
             let value = match attribute_value(value_raw, flags) {
                 Ok(v) => v,
-                Err(m) => break Err(self.malformed_here(format!("in attribute {key} of <{name}>: {m}"))),
+                Err(m) => bail!(self.malformed_here(format!("in attribute {key} of <{name}>: {m}"))),
             };
-            if flags & RESPELLED != 0 {
-                canonical &= escapes_to(&value, value_raw, Some(quote));
+            if flags & RESPELLED != 0 && !escapes_to(&value, value_raw, Some(quote)) {
+                canonical = false;
             }
             push_with(scratch, || Attribute { name: XmlString::from(key), value });
-        };
-        if let Err(e) = result {
-            scratch.clear();
-            return Err(e);
         }
-        let mut format = Format::PLAIN;
         let count = scratch.len();
-        let quote = match (singles * 2).cmp(&count) {
-            std::cmp::Ordering::Greater => Some(Quote::Single),
-            std::cmp::Ordering::Less if count > 0 => Some(Quote::Double),
-            _ if count > 0 => Some(Quote::from_byte(first_quote)),
-            _ => None,
+        if count > limits.max_attributes {
+            // (only a limit under `SCAN_FOR_DUPLICATES` gets here)
+            bail!(self.limit_at(Limit::Attributes, limits.max_attributes, base));
+        }
+        let quote = match singles {
+            0 => Quote::Double,
+            s if s == count => Quote::Single,
+            _ => {
+                canonical = false;
+                mixed_quote(singles, count, bytes)
+            }
         };
-        format.set_quote(quote);
+        let mut format = Format::quoted(quote);
         if !canonical {
             format.raw_mut().start = Some(raw[name_len..].into());
         }
+        quotes.single += singles;
+        quotes.all += count;
         // One allocation of the exact length; the attributes move out and `scratch` is left
         // empty for the next tag.
         let attributes = XmlVec::take_tail_of(scratch, 0);
         push_with(out, || Node::Element(Element::from_parts(name, attributes, format)));
         Ok(())
     }
+}
 
-    /// Whether `key` is among the attributes already read: compared with each of a few, looked
-    /// up in `seen` (built when first needed) past that.
-    #[inline(always)]
-    fn is_duplicate(&self, scratch: &[Attribute], seen: &mut Option<HashSet<XmlString>>, key: &str) -> bool {
-        if scratch.len() < SCAN_FOR_DUPLICATES {
-            return scratch.iter().any(|a| a.name == key);
+/// The quote style of a tag whose values are quoted both ways: the one most have, else the
+/// first one's.
+#[cold]
+fn mixed_quote(singles: usize, count: usize, tag: &[u8]) -> Quote {
+    match (singles * 2).cmp(&count) {
+        std::cmp::Ordering::Greater => Quote::Single,
+        std::cmp::Ordering::Less => Quote::Double,
+        std::cmp::Ordering::Equal => {
+            Quote::from_byte(tag.iter().copied().find(|b| matches!(b, b'\'' | b'"')).unwrap_or(b'"'))
         }
-        let set = seen.get_or_insert_with(|| scratch.iter().map(|a| a.name.clone()).collect());
-        !set.insert(XmlString::from(key))
     }
+}
+
+/// Whether `key` is among the attributes already read, for tags with many: looked up in `seen`
+/// (filled with the first ones when the tag reaches [`SCAN_FOR_DUPLICATES`]; a scratch set
+/// kept with the parser's other scratch vectors).
+#[cold]
+#[inline(never)]
+fn is_duplicate_many(scratch: &[Attribute], seen: &mut HashSet<XmlString>, key: &str) -> bool {
+    if scratch.len() == SCAN_FOR_DUPLICATES {
+        seen.clear();
+        seen.extend(scratch.iter().map(|a| a.name.clone()));
+    }
+    !seen.insert(XmlString::from(key))
 }
 
 /// `raw[start..end]` for positions that are at ASCII bytes or at the end of `raw` (the tag

@@ -26,30 +26,53 @@ fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote) -> R
     let name = e.name.as_str();
     check_name(name)?;
     out.framed(b"<", name.as_bytes(), b"");
-    let format = e.format();
-    let quote = format.quote().unwrap_or(doc_quote);
-    match format.get().and_then(|r| r.start.as_deref()).filter(|_| RAW) {
+    let bits = e.format().bits();
+    if RAW && bits.kept() {
+        return start_tag_kept(out, e, doc_quote);
+    }
+    let q = bits.quote().unwrap_or(doc_quote).byte();
+    for a in &e.attributes {
+        let (key, value) = (a.name.as_str(), a.value.as_str());
+        check_name(key)?;
+        if is_clean(value, true) {
+            out.attribute(key.as_bytes(), value.as_bytes(), q);
+        } else {
+            out.framed(b" ", key.as_bytes(), b"=");
+            out.byte(q);
+            out.escaped_slow(value, attribute_special(q), key)?;
+            out.byte(q);
+        }
+    }
+    if e.children.is_empty() {
+        out.framed(b"", b"/>", b"");
+        return Ok(false);
+    }
+    out.byte(b'>');
+    Ok(true)
+}
+
+/// [`start_tag`] for an element with kept formatting: its tag as read (checked, see [`raw`]),
+/// or written `<a></a>` when empty.
+#[cold]
+#[inline(never)]
+fn start_tag_kept(out: &mut Out, e: &Element, doc_quote: Quote) -> Result<bool, XmlError> {
+    let quote = e.format().quote().unwrap_or(doc_quote);
+    match e.format().get().and_then(|r| r.start.as_deref()) {
         Some(raw) => raw::write_attributes(out, &e.attributes, raw, quote)?,
         None => {
-            let q = quote.byte();
             for a in &e.attributes {
-                let (key, value) = (a.name.as_str(), a.value.as_str());
-                check_name(key)?;
-                if is_clean(value, true) {
-                    out.attribute(key.as_bytes(), value.as_bytes(), q);
-                } else {
-                    out.framed(b" ", key.as_bytes(), b"=");
-                    out.byte(q);
-                    out.escaped_slow(value, attribute_special(q), key)?;
-                    out.byte(q);
-                }
+                check_name(&a.name)?;
+                out.framed(b" ", a.name.as_bytes(), b"=");
+                out.byte(quote.byte());
+                out.attribute_value(&a.value, quote, &a.name)?;
+                out.byte(quote.byte());
             }
         }
     }
     if e.children.is_empty() {
-        if RAW && format.expanded() {
+        if e.format().expanded() {
             out.byte(b'>');
-            end_tag::<RAW>(out, e);
+            end_tag::<true>(out, e);
         } else {
             out.framed(b"", b"/>", b"");
         }
@@ -63,14 +86,102 @@ fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote) -> R
 #[inline(always)]
 fn end_tag<const RAW: bool>(out: &mut Out, e: &Element) {
     let name = e.name.as_bytes();
-    match e.format().get().and_then(|r| r.end.as_deref()).filter(|ws| RAW && raw::is_whitespace(ws)) {
-        Some(ws) => {
+    if RAW && e.format().bits().raw() {
+        if let Some(ws) = e.format().get().and_then(|r| r.end.as_deref()).filter(|ws| raw::is_whitespace(ws)) {
             out.framed(b"</", name, b"");
             out.str(ws);
             out.byte(b'>');
+            return;
         }
-        None => out.framed(b"</", name, b">"),
     }
+    out.framed(b"</", name, b">");
+}
+
+/// Element content nests this deep in the writer by plain recursion (the cheapest way to walk
+/// the few levels of real documents); deeper content is written with an explicit stack.
+const WRITE_RECURSION: usize = 64;
+
+/// Writes `root` and everything in it.
+fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, doc_quote: Quote) -> Result<(), XmlError> {
+    if start_tag::<RAW>(out, root, doc_quote)? {
+        write_content::<RAW>(out, root, doc_quote, 0)?;
+    }
+    Ok(())
+}
+
+/// The texts of `e` kept as read, if any (rare: most elements have none).
+#[inline(always)]
+fn kept_texts<const RAW: bool>(e: &Element) -> Option<&[(usize, Box<str>)]> {
+    if RAW && e.format().bits().raw() {
+        e.format().get().map(|r| r.texts.as_slice()).filter(|t| !t.is_empty())
+    } else {
+        None
+    }
+}
+
+/// Writes a text child of `e` (number `index`).
+#[inline(always)]
+fn text<const RAW: bool>(
+    out: &mut Out,
+    t: &str,
+    e: &Element,
+    index: usize,
+    texts: Option<&[(usize, Box<str>)]>,
+) -> Result<(), XmlError> {
+    match texts {
+        Some(texts) => raw::write_text(out, t, index, texts, &e.name),
+        None => out.text(t, &e.name),
+    }
+}
+
+/// Writes the content and end tag of `e`, whose start tag is written and which sits `depth`
+/// levels down: recursively for the first [`WRITE_RECURSION`] levels, then with
+/// [`write_deep_content`].
+fn write_content<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote, depth: usize) -> Result<(), XmlError> {
+    if RAW && e.format().bits().raw() {
+        return write_content_kept(out, e, doc_quote, depth);
+    }
+    for node in e.children.iter() {
+        match node {
+            Node::Element(c) => {
+                if start_tag::<RAW>(out, c, doc_quote)? {
+                    if depth < WRITE_RECURSION {
+                        write_content::<RAW>(out, c, doc_quote, depth + 1)?;
+                    } else {
+                        write_deep_content::<RAW>(out, c, doc_quote)?;
+                    }
+                }
+            }
+            Node::Text(t) => out.text(t, &e.name)?,
+            other => write_other(out, other)?,
+        }
+    }
+    out.framed(b"</", e.name.as_bytes(), b">");
+    Ok(())
+}
+
+/// [`write_content`] for an element with kept formatting (texts, end tag).
+#[cold]
+#[inline(never)]
+fn write_content_kept(out: &mut Out, e: &Element, doc_quote: Quote, depth: usize) -> Result<(), XmlError> {
+    let texts = kept_texts::<true>(e);
+    for (i, node) in e.children.iter().enumerate() {
+        match node {
+            Node::Element(c) => {
+                if start_tag::<true>(out, c, doc_quote)? {
+                    if depth < WRITE_RECURSION {
+                        write_content::<true>(out, c, doc_quote, depth + 1)?;
+                    } else {
+                        write_deep_content::<true>(out, c, doc_quote)?;
+                    }
+                }
+            }
+            Node::Text(t) => text::<true>(out, t, e, i, texts)?,
+            other => write_other(out, other)?,
+        }
+    }
+    end_tag::<true>(out, e);
+    Ok(())
 }
 
 /// One open element of the writer's stack: the element and its next child to write.
@@ -79,18 +190,14 @@ struct Frame<'a> {
     next: usize,
 }
 
-/// Writes `root` and everything in it.
-fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, doc_quote: Quote) -> Result<(), XmlError> {
-    if !start_tag::<RAW>(out, root, doc_quote)? {
-        return Ok(());
-    }
-    let mut open: Vec<Frame<'_>> = Vec::with_capacity(16);
-    open.push(Frame { element: root, next: 0 });
+/// [`write_content`] with an explicit stack instead of recursion, for content of any depth.
+#[cold]
+#[inline(never)]
+fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, doc_quote: Quote) -> Result<(), XmlError> {
+    let mut open: Vec<Frame<'_>> = vec![Frame { element: top, next: 0 }];
     'elements: while let Some(frame) = open.last_mut() {
         let e = frame.element;
-        let name = e.name.as_str();
-        // Texts kept as read, by position (rare: most elements have none).
-        let texts = e.format().get().map(|r| r.texts.as_slice()).filter(|t| RAW && !t.is_empty());
+        let texts = kept_texts::<RAW>(e);
         let mut i = frame.next;
         while let Some(node) = e.children.get(i) {
             i += 1;
@@ -102,10 +209,7 @@ fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, doc_quote: Quote) 
                         continue 'elements;
                     }
                 }
-                Node::Text(t) => match texts {
-                    Some(texts) => raw::write_text(out, t, i - 1, texts, name)?,
-                    None => out.text(t, name)?,
-                },
+                Node::Text(t) => text::<RAW>(out, t, e, i - 1, texts)?,
                 other => write_other(out, other)?,
             }
         }

@@ -6,7 +6,9 @@
 //! copies avoid a `memcpy` call.
 
 use crate::xml::scan;
-use crate::xml::{check_xml_chars, check_xml_name, is_xml_char, Quote, XmlError, ASCII_NAME_CHAR, ASCII_NAME_START};
+use crate::xml::{
+    check_xml_chars, check_xml_name, is_xml_char, Quote, XmlError, XmlString, ASCII_NAME_CHAR, ASCII_NAME_START,
+};
 
 #[cold]
 pub(super) fn invalid(c: char, context: &str) -> XmlError {
@@ -204,9 +206,9 @@ impl Out {
         }
     }
 
-    /// Appends `s` escaped for text.
+    /// Appends `s` escaped for text in the element named `context`.
     #[inline(always)]
-    pub(super) fn text(&mut self, s: &str, context: &str) -> Result<(), XmlError> {
+    pub(super) fn text(&mut self, s: &str, context: &XmlString) -> Result<(), XmlError> {
         if is_clean(s, false) {
             self.put(s.as_bytes());
             Ok(())

@@ -8,7 +8,7 @@
 
 use super::out::{check_name, Out};
 use crate::xml::decode::{attribute_value, classify, text_value};
-use crate::xml::{Attribute, Quote, XmlError};
+use crate::xml::{Attribute, Quote, XmlError, XmlString};
 
 /// Whether every byte of `s` is XML whitespace (space, tab, CR, LF).
 pub(super) fn is_whitespace(s: &str) -> bool {
@@ -155,7 +155,7 @@ pub(super) fn write_text(
     text: &str,
     index: usize,
     texts: &[(usize, Box<str>)],
-    context: &str,
+    context: &XmlString,
 ) -> Result<(), XmlError> {
     if let Ok(k) = texts.binary_search_by_key(&index, |(i, _)| *i) {
         let raw = &*texts[k].1;
@@ -211,11 +211,12 @@ mod tests {
     fn texts_are_checked() {
         let texts: Vec<(usize, Box<str>)> = vec![(1, "it&apos;s".into()), (3, "&gt;".into())];
         let mut out = Out::with_capacity(64);
-        write_text(&mut out, "it's", 1, &texts, "a").unwrap();
-        write_text(&mut out, "it's", 2, &texts, "a").unwrap();
-        write_text(&mut out, "its", 1, &texts, "a").unwrap();
+        let a = XmlString::from("a");
+        write_text(&mut out, "it's", 1, &texts, &a).unwrap();
+        write_text(&mut out, "it's", 2, &texts, &a).unwrap();
+        write_text(&mut out, "its", 1, &texts, &a).unwrap();
         out.str("]]");
-        write_text(&mut out, ">", 3, &texts, "a").unwrap();
+        write_text(&mut out, ">", 3, &texts, &a).unwrap();
         assert_eq!(out.into_string(), "it&apos;sit'sits]]&gt;");
     }
 }
