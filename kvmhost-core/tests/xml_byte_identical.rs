@@ -89,6 +89,8 @@ fn each_form_is_kept() {
         "<a>x<b/>&apos;<b/>y&#x20;z</a>",
         // line ends: CR LF throughout, in text, between attributes, in values
         "<a\r\n  x='1\r\n2'>\r\n  <b>t\r\n</b>\r\n</a>\r\n",
+        // a byte order mark
+        "\u{feff}<?xml version='1.0'?>\n<a/>",
         // what the writer writes itself
         "<a x='&lt;&amp;&gt;' y=\"&lt;&quot;\">&lt;&amp;&gt;&#13;</a>",
     ] {

@@ -1,6 +1,7 @@
 //! Semantic comparison of two trees ([`Element::semantically_eq`]): iterative (an explicit
 //! stack, no recursion per nesting level) and linear in the size of the trees.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::{Attribute, Element, Node};
@@ -31,29 +32,29 @@ impl Element {
     /// ```
     pub fn first_difference(&self, other: &Element, parent_path: &str) -> Option<String> {
         // One frame per pair of elements being compared, innermost last: their significant
-        // content and the next item to compare. `names` is the path to the innermost pair.
+        // content still to compare (read lazily: a frame holds no allocation, so a deep tree
+        // costs a few dozen bytes per level). `names` is the path to the innermost pair.
         let mut frames: Vec<Frame<'_>> = Vec::new();
         let mut names: Vec<&str> = Vec::new();
         if let Err(d) = enter(self, other, &mut frames, &mut names, parent_path) {
             return Some(d);
         }
         while let Some(top) = frames.last_mut() {
-            let Some(i) = (top.next < top.mine.len()).then_some(top.next) else {
+            let (Some(x), Some(y)) = (top.mine.next(), top.theirs.next()) else {
+                // (both ended together: `enter` compared the lengths)
                 frames.pop();
                 names.pop();
                 continue;
             };
-            top.next += 1;
-            match (&top.mine[i], &top.theirs[i]) {
+            match (x, y) {
                 (Content::Element(x), Content::Element(y)) => {
-                    let (x, y) = (*x, *y);
                     if let Err(d) = enter(x, y, &mut frames, &mut names, parent_path) {
                         return Some(d);
                     }
                 }
                 (x, y) if x == y => {}
                 (x, y) => {
-                    let (x, y) = (describe(x), describe(y));
+                    let (x, y) = (describe(&x), describe(&y));
                     return Some(format!("{}: content {x} vs {y}", path(parent_path, &names)));
                 }
             }
@@ -63,9 +64,8 @@ impl Element {
 }
 
 struct Frame<'a> {
-    mine: Vec<Content<'a>>,
-    theirs: Vec<Content<'a>>,
-    next: usize,
+    mine: Significant<'a>,
+    theirs: Significant<'a>,
 }
 
 fn path(parent_path: &str, names: &[&str]) -> String {
@@ -96,12 +96,13 @@ fn enter<'a>(
     if let Some((name, mine, theirs)) = attribute_difference(&a.attributes, &b.attributes) {
         return Err(format!("{}/@{name}: {mine:?} vs {theirs:?}", path(parent_path, names)));
     }
-    let mine = significant_content(&a.children);
-    let theirs = significant_content(&b.children);
-    if mine.len() != theirs.len() {
-        return Err(format!("{}: content length {} vs {}", path(parent_path, names), mine.len(), theirs.len()));
+    let mine = Significant::new(&a.children);
+    let theirs = Significant::new(&b.children);
+    let (m, t) = (mine.clone().count(), theirs.clone().count());
+    if m != t {
+        return Err(format!("{}: content length {m} vs {t}", path(parent_path, names)));
     }
-    frames.push(Frame { mine, theirs, next: 0 });
+    frames.push(Frame { mine, theirs });
     Ok(())
 }
 
@@ -144,7 +145,7 @@ impl<'a> Lookup<'a> {
 #[derive(Debug, PartialEq)]
 enum Content<'a> {
     Element(&'a Element),
-    Text(String),
+    Text(Cow<'a, str>),
     Other(&'a Node),
 }
 
@@ -167,31 +168,58 @@ fn describe(c: &Content<'_>) -> String {
     s
 }
 
-/// Content as compared semantically: adjacent text/CDATA merged; whitespace-only text dropped
-/// when the element also has child elements (formatting), kept otherwise (a value).
-fn significant_content(children: &[Node]) -> Vec<Content<'_>> {
-    let has_elements = children.iter().any(|n| matches!(n, Node::Element(_)));
-    let mut out: Vec<Content<'_>> = Vec::new();
-    for n in children {
-        match n {
-            Node::Text(t) => push_text(&mut out, t),
-            Node::CData(t) => push_text(&mut out, t),
-            Node::Element(e) => out.push(Content::Element(e)),
-            other => out.push(Content::Other(other)),
-        }
-    }
-    out.retain(|c| match c {
-        Content::Text(t) => !(t.is_empty() || has_elements && t.trim().is_empty()),
-        _ => true,
-    });
-    out
+/// Content as compared semantically, item by item: adjacent text/CDATA merged; whitespace-only
+/// text dropped when the element also has child elements (formatting), kept otherwise (a
+/// value).
+#[derive(Clone)]
+struct Significant<'a> {
+    children: &'a [Node],
+    next: usize,
+    has_elements: bool,
 }
 
-fn push_text(out: &mut Vec<Content<'_>>, t: &str) {
-    if let Some(Content::Text(prev)) = out.last_mut() {
-        prev.push_str(t);
-    } else {
-        out.push(Content::Text(t.to_string()));
+impl<'a> Significant<'a> {
+    fn new(children: &'a [Node]) -> Significant<'a> {
+        Significant { children, next: 0, has_elements: children.iter().any(|n| matches!(n, Node::Element(_))) }
+    }
+}
+
+fn text_of(n: &Node) -> Option<&str> {
+    match n {
+        Node::Text(t) => Some(t),
+        Node::CData(t) => Some(t),
+        _ => None,
+    }
+}
+
+impl<'a> Iterator for Significant<'a> {
+    type Item = Content<'a>;
+
+    fn next(&mut self) -> Option<Content<'a>> {
+        loop {
+            let node = self.children.get(self.next)?;
+            let Some(first) = text_of(node) else {
+                self.next += 1;
+                return Some(match node {
+                    Node::Element(e) => Content::Element(e),
+                    other => Content::Other(other),
+                });
+            };
+            // A run of text and CDATA, merged (borrowed when it is one node).
+            let start = self.next;
+            self.next += 1;
+            while self.children.get(self.next).and_then(text_of).is_some() {
+                self.next += 1;
+            }
+            let run = &self.children[start..self.next];
+            let text: Cow<'a, str> = match run {
+                [_] => Cow::Borrowed(first),
+                _ => Cow::Owned(run.iter().filter_map(text_of).collect()),
+            };
+            if !(text.is_empty() || self.has_elements && text.trim().is_empty()) {
+                return Some(Content::Text(text));
+            }
+        }
     }
 }
 

@@ -83,17 +83,25 @@ pub(super) fn resolve_reference(name: &str) -> Result<char, String> {
         "apos" => '\'',
         "quot" => '"',
         _ => {
-            let num = name.strip_prefix('#').ok_or_else(|| format!("unknown entity &{name};"))?;
+            let num = name.strip_prefix('#').ok_or_else(|| format!("unknown entity &{};", shown(name)))?;
             let code = match num.strip_prefix('x') {
                 Some(hex) => u32::from_str_radix(hex, 16),
                 None => num.parse::<u32>(),
             }
-            .map_err(|_| format!("bad character reference &{name};"))?;
+            .map_err(|_| format!("bad character reference &{};", shown(name)))?;
             char::from_u32(code)
                 .filter(|c| super::is_xml_char(*c))
-                .ok_or_else(|| format!("character reference &{name}; is not an XML character"))?
+                .ok_or_else(|| format!("character reference &{}; is not an XML character", shown(name)))?
         }
     })
+}
+
+/// `name` for an error message: cut after 40 characters.
+pub(super) fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &name[..cut]).into(),
+        None => name.into(),
+    }
 }
 
 /// Unescapes entity and character references in an attribute value.

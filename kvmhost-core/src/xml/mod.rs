@@ -142,6 +142,9 @@ pub struct Document {
     /// The quote style of elements that have none of their own.
     #[serde(default)]
     quote: Quote,
+    /// Whether the text started with a byte order mark (U+FEFF), written back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    bom: bool,
 }
 
 impl PartialEq for Document {
@@ -217,7 +220,7 @@ impl Document {
     /// assert_eq!(Document::new(Element::new("a")).root.name, "a");
     /// ```
     pub fn new(root: Element) -> Document {
-        Document { prolog: Vec::new(), root, epilog: Vec::new(), quote: Quote::Double }
+        Document { prolog: Vec::new(), root, epilog: Vec::new(), quote: Quote::Double, bom: false }
     }
 
     /// The quote style of elements without one of their own (those built with

@@ -15,7 +15,10 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 struct Parser<'a> {
+    /// The document after its byte order mark, if any: all offsets are into this.
     input: &'a str,
+    /// The whole text (for error positions).
+    whole: &'a str,
     reader: Reader<&'a [u8]>,
     limits: &'a Limits,
     /// Whether the whole input is within `limits.max_text_bytes` (then no text or value can be
@@ -27,8 +30,13 @@ impl<'a> Parser<'a> {
     /// The error for a document over `limit` (whose value is `max`) at byte `offset`.
     #[cold]
     fn limit_at(&self, limit: Limit, max: usize, offset: usize) -> XmlError {
-        let (line, column) = line_column(self.input, offset);
+        let (line, column) = self.position(offset);
         XmlError::LimitExceeded { limit, max, line, column }
+    }
+
+    /// Line and column of `offset` (into `input`) in the whole text.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        line_column(self.whole, offset + (self.whole.len() - self.input.len()))
     }
 
     /// Where `bytes` (a slice of the input) starts in it.
@@ -37,7 +45,7 @@ impl<'a> Parser<'a> {
     }
 
     fn malformed_at(&self, offset: u64, message: impl Into<String>) -> XmlError {
-        let (line, column) = line_column(self.input, offset as usize);
+        let (line, column) = self.position(offset as usize);
         XmlError::Malformed { line, column, message: message.into() }
     }
 
@@ -192,6 +200,10 @@ struct Scratch {
     names: std::collections::HashSet<XmlString>,
 }
 
+/// Scratch vectors longer than this (in elements) are freed after the document (about 200 KB
+/// of nodes).
+const KEEP_NODES: usize = 4096;
+
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
@@ -208,6 +220,14 @@ pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, X
     scratch.open.clear();
     scratch.content.clear();
     scratch.attributes.clear();
+    // What a huge document grew is not kept for the thread's next documents.
+    if scratch.content.capacity() > KEEP_NODES {
+        scratch.content = Vec::new();
+    }
+    if scratch.open.capacity() > KEEP_NODES || scratch.attributes.capacity() > KEEP_NODES {
+        scratch.open = Vec::new();
+        scratch.attributes = Vec::new();
+    }
     if scratch.names.capacity() > 256 {
         scratch.names = Default::default();
     }
@@ -271,13 +291,17 @@ fn keep_end_space(el: &mut crate::xml::Element, input: &str, end: usize) {
     el.format_mut().raw_mut().end = Some(tag[name_end..].into());
 }
 
-fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
+fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
+    // A byte order mark is kept for the writer, and the rest parsed (quick-xml would skip it,
+    // but count the offsets of its events from after it).
+    let input = whole.strip_prefix('\u{feff}').unwrap_or(whole);
+    let bom = input.len() != whole.len();
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.trim_text(false);
     config.check_end_names = true;
     config.expand_empty_elements = false;
-    let mut p = Parser { input, reader, limits, short_texts: input.len() <= limits.max_text_bytes };
+    let mut p = Parser { input, whole, reader, limits, short_texts: input.len() <= limits.max_text_bytes };
 
     let mut prolog: Vec<Node> = Vec::new();
     let mut epilog: Vec<Node> = Vec::new();
@@ -464,6 +488,10 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                 // writer.
                 let start = p.offset_of(&d);
                 let spaced = input[..start].trim_end_matches([' ', '\t', '\r', '\n']).len();
+                // (quick-xml also takes `<!doctype`, as HTML allows; XML does not)
+                if !input[..spaced].ends_with("<!DOCTYPE") {
+                    return Err(p.malformed_at(spaced.saturating_sub(9) as u64, "the DOCTYPE keyword must be upper case"));
+                }
                 let text = p.utf8(&input.as_bytes()[spaced..start + d.len()])?;
                 prolog.push(Node::DocType(text));
             }
@@ -483,7 +511,7 @@ fn parse_with(input: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
     }
     let root = root.ok_or_else(|| p.malformed_at(input.len() as u64, "no root element"))?;
     let quote = if quotes.single * 2 > quotes.all { Quote::Single } else { Quote::Double };
-    Ok(Document { prolog, root, epilog, quote })
+    Ok(Document { prolog, root, epilog, quote, bom })
 }
 
 impl Parser<'_> {
@@ -533,7 +561,7 @@ mod tests {
         assert!(parse_document("<a x='1'y='2'/>").is_err());
         assert!(parse_document("<a x='1' y=\"2\"/>").is_ok());
         assert_eq!(parse_document("<a x = '1'\n\ty=\"'\"/>").unwrap().root.attr("y"), Some("'"));
-        for bad in ["<a x/>", "<a x=1/>", "<a x='<'/>", "<a x='1' x='1'/>", "<a ='1'/>", "<a x y='1'/>"] {
+        for bad in ["<a x/>", "<a x=1/>", "<a x='<'/>", "<a x='1' x='1'/>", "<a ='1'/>", "<a x y='1'/>", "<!doctype a><a/>", "<a>]]></a>"] {
             let e = parse_document(bad).expect_err(bad);
             assert!(matches!(e, XmlError::Malformed { line: 1, .. }), "{bad}: {e}");
         }

@@ -220,6 +220,14 @@ impl Parser<'_> {
             push_with(scratch, || Attribute { name: XmlString::from(key), value });
         }
         let count = scratch.len();
+        if count == 0 {
+            // (`<a >`: whitespace only)
+            push_with(out, || Node::Element(Element::from_parts(name, XmlVec::new(), Format::PLAIN)));
+            if let Some(Node::Element(e)) = out.last_mut() {
+                e.format_mut().raw_mut().start = Some(raw[name_len..].into());
+            }
+            return Ok(());
+        }
         if count > limits.max_attributes {
             // (only a limit under `SCAN_FOR_DUPLICATES` gets here)
             bail!(self.limit_at(Limit::Attributes, limits.max_attributes, base));

@@ -267,6 +267,9 @@ fn write_other(out: &mut Out, node: &Node) -> Result<(), XmlError> {
 
 pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
     let mut out = Out::with_capacity(8192);
+    if doc.bom {
+        out.str("\u{feff}");
+    }
     for n in &doc.prolog {
         write_other(&mut out, n)?;
     }
