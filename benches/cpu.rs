@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use kvmhost_core::cpu::{baseline, compare_defs, ClusterHost, CpuDef, CpuMap};
+use kvmhost_core::cpu::{baseline, compare_defs, BaselineOptions, ClusterHost, CpuDef, CpuMap};
 
 struct Lcg(u64);
 impl Lcg {
@@ -88,7 +88,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(5));
     let conn = virt::connect::Connect::open(Some("test:///default")).ok();
     // both sides must agree on the input before they are timed
-    let ours = baseline(&map, &parse_all(&host_refs), false, false).unwrap().to_xml();
+    let ours = baseline(&map, &parse_all(&host_refs), &BaselineOptions::new()).unwrap().to_xml();
     if let Some(conn) = &conn {
         let theirs = conn.baseline_cpu(&host_refs, 0).unwrap();
         let same = kvmhost_core::xml::Document::parse(&ours)
@@ -101,7 +101,7 @@ fn main() {
     let mut g = c.benchmark_group("baseline_1000");
     g.throughput(Throughput::Elements(1000));
     g.bench_function("kvmhost", |b| {
-        b.iter(|| baseline(&map, &parse_all(black_box(&host_refs)), false, false).unwrap())
+        b.iter(|| baseline(&map, &parse_all(black_box(&host_refs)), &BaselineOptions::new()).unwrap())
     });
     if let Some(conn) = &conn {
         g.bench_function("libvirt", |b| b.iter(|| conn.baseline_cpu(black_box(&host_refs), 0).unwrap()));

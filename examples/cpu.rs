@@ -9,7 +9,9 @@
 //!
 //! `compare` prints IDENTICAL, SUPERSET, INCOMPATIBLE or ERROR (then the reason); `baseline`
 //! prints the baseline `<cpu>` (each FILE holds one `<cpu>`, or a `<cpuTest>`, capabilities or
-//! any document holding several); `decode` prints the host `<cpu>` libvirt would report for
+//! any document holding several; a `<cpu>` with `<arch>` is a host CPU, one without a guest CPU
+//! whose disabled and forbidden features stay out, as `virsh hypervisor-cpu-baseline` reads
+//! them); `decode` prints the host `<cpu>` libvirt would report for
 //! raw CPUID data; `host` decodes this machine's `cpuid`. Errors exit with status 1.
 
 use kvmhost::core::cpu::{self, CompareResult, CpuDef, CpuMap};
@@ -101,7 +103,8 @@ fn run(cmd: &str, a: &Args) -> Result<String, String> {
             for f in &a.files {
                 cpus.extend(load_cpus(f)?);
             }
-            let b = cpu::baseline(&map, &cpus, a.expand, a.migratable).map_err(|e| e.to_string())?;
+            let opts = cpu::BaselineOptions::new().expand_features(a.expand).migratable(a.migratable);
+            let b = cpu::baseline(&map, &cpus, &opts).map_err(|e| e.to_string())?;
             Ok(b.to_xml())
         }
         "decode" => {

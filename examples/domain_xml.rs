@@ -1,47 +1,147 @@
-//! Checks libvirt domain XML files against the lossless model.
+//! Checks libvirt domain XML files against the lossless model, and edits one.
 //!
 //! ```text
 //! cargo run --release --example domain_xml -- check PATH...
+//! cargo run --release --example domain_xml -- edit FILE [--memory SIZE] [--vcpus N] [--add-bridge-nic BRIDGE]...
+//! cargo run --release --example domain_xml -- --help
 //! ```
 //!
-//! Each PATH is a file or a directory (searched recursively for `*.xml`). One JSON object is
-//! printed per file — `{"file", "parsed", "lossless", "untyped", "error"}` — then a summary
-//! `{"files", "parsed", "lossless", "typed_fraction"}`, where `typed_fraction` is the share of
-//! element occurrences (over all parsed files) that the typed model covers. Exit status 1 if
-//! any file fails to parse or to round-trip.
+//! `check`: each PATH is a file or a directory (searched recursively for `*.xml`). One JSON
+//! object is printed per file — `{"file", "parsed", "lossless", "identical", "untyped",
+//! "error"}` — then a summary `{"files", "parsed", "lossless", "identical", "typed_fraction"}`.
+//! `lossless`: the written document means the same (same elements, attributes, text, comments);
+//! `identical`: parsing and writing the unedited document gives back its exact bytes;
+//! `typed_fraction`: the share of element occurrences (over all parsed files) that the typed
+//! model covers. Exit status 1 if any file fails to parse or is not lossless (`identical` is
+//! reported, not enforced).
+//!
+//! `edit`: prints FILE with the edits applied (everything else as it was) to stdout:
+//! `--memory SIZE` sets `<memory>` and `<currentMemory>` (SIZE as `3GiB`, `512MiB`,
+//! `1048576KiB`; no unit means KiB), `--vcpus N` sets `<vcpu>`, each `--add-bridge-nic BRIDGE`
+//! adds `<interface type='bridge'><source bridge='BRIDGE'/><model type='virtio'/></interface>`
+//! without a MAC address (libvirt generates a unique `52:54:00:…` one when the domain is
+//! defined). Usage errors exit 2, unreadable or invalid documents 1.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kvmhost::core::domain::Domain;
+use kvmhost::core::domain::{Domain, Interface, Memory};
 use kvmhost::core::testdata::xml_files;
 use kvmhost::core::xml::Document;
 use serde_json::json;
 
-fn usage() -> ExitCode {
-    eprintln!("usage: domain_xml check PATH...");
-    ExitCode::from(2)
+const USAGE: &str = "\
+usage: domain_xml check PATH...
+       domain_xml edit FILE [--memory SIZE] [--vcpus N] [--add-bridge-nic BRIDGE]...
+       domain_xml --help
+
+check  one JSON line per domain XML file (PATH: files or directories), then a summary
+edit   print FILE with the edits applied, everything else as it was:
+         --memory SIZE            <memory> and <currentMemory> (3GiB, 512MiB, 1048576KiB)
+         --vcpus N                <vcpu>
+         --add-bridge-nic BRIDGE  a virtio NIC on host bridge BRIDGE (repeatable; no MAC:
+                                  libvirt generates one when the domain is defined)
+";
+
+/// What to change in `edit`.
+#[derive(Debug, Default, PartialEq)]
+struct Edits {
+    memory: Option<Memory>,
+    vcpus: Option<u32>,
+    bridges: Vec<String>,
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((cmd, paths)) = args.split_first() else { return usage() };
-    if cmd != "check" || paths.is_empty() {
-        return usage();
+/// A parsed command line.
+#[derive(Debug, PartialEq)]
+enum Command {
+    Check(Vec<PathBuf>),
+    Edit(PathBuf, Edits),
+    Help,
+}
+
+/// Parses the arguments (without the program name); `Err` is a usage error's message.
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    let Some((cmd, rest)) = args.split_first() else { return Err("no command given".into()) };
+    match cmd.as_str() {
+        "--help" | "-h" | "help" => Ok(Command::Help),
+        "check" if rest.is_empty() => Err("check needs at least one PATH".into()),
+        "check" => Ok(Command::Check(rest.iter().map(PathBuf::from).collect())),
+        "edit" => parse_edit(rest),
+        other => Err(format!("unknown command {other:?}")),
     }
-    let mut files: Vec<PathBuf> = Vec::new();
-    for p in paths {
-        let p = PathBuf::from(p);
-        if p.is_dir() {
-            files.extend(xml_files(&p));
-        } else {
-            files.push(p);
+}
+
+fn parse_edit(args: &[String]) -> Result<Command, String> {
+    let mut file = None;
+    let mut edits = Edits::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if !arg.starts_with("--") {
+            if file.replace(PathBuf::from(arg)).is_some() {
+                return Err(format!("edit takes one FILE (second one: {arg:?})"));
+            }
+            continue;
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (arg.as_str(), None),
+        };
+        if name == "--help" {
+            return Ok(Command::Help);
+        }
+        if !matches!(name, "--memory" | "--vcpus" | "--add-bridge-nic") {
+            return Err(format!("unknown option {name:?}"));
+        }
+        let value = match inline.or_else(|| it.next().cloned()) {
+            Some(v) => v,
+            None => return Err(format!("{name} needs a value")),
+        };
+        match name {
+            "--memory" => edits.memory = Some(value.parse().map_err(|e| format!("--memory: {e}"))?),
+            "--vcpus" => match value.parse::<u32>() {
+                Ok(n) if n > 0 => edits.vcpus = Some(n),
+                _ => return Err(format!("--vcpus: {value:?} is not a positive number")),
+            },
+            _ if value.is_empty() || value.contains(char::is_whitespace) => {
+                return Err(format!("--add-bridge-nic: {value:?} is not a bridge name"))
+            }
+            _ => edits.bridges.push(value),
         }
     }
-    let (mut parsed, mut lossless, mut elements, mut typed) = (0usize, 0usize, 0usize, 0usize);
+    let file = file.ok_or("edit needs a FILE")?;
+    Ok(Command::Edit(file, edits))
+}
+
+/// Applies `edits` to the document `src`, returning the edited document.
+fn edit(src: &str, edits: &Edits) -> Result<String, String> {
+    let mut d = Domain::parse(src).map_err(|e| e.to_string())?;
+    if let Some(m) = &edits.memory {
+        d.set_memory(Some(m));
+    }
+    if let Some(n) = edits.vcpus {
+        d.set_vcpu_count(n).map_err(|e| e.to_string())?;
+    }
+    for bridge in &edits.bridges {
+        d.add_device(&Interface::bridge(bridge.as_str()));
+    }
+    d.to_xml().map_err(|e| e.to_string())
+}
+
+/// Checks `paths`, printing the JSON lines; whether every file parsed and round-tripped.
+fn check(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<bool> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            files.extend(xml_files(p));
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let (mut parsed, mut lossless, mut identical, mut elements, mut typed) = (0usize, 0usize, 0usize, 0usize, 0usize);
     for file in &files {
         let mut record = json!({"file": file.display().to_string(), "parsed": false, "lossless": false,
-                                "untyped": [], "error": null});
+                                "identical": false, "untyped": [], "error": null});
         let result = std::fs::read_to_string(file)
             .map_err(|e| e.to_string())
             .and_then(|src| Domain::parse(&src).map(|d| (src, d)).map_err(|e| e.to_string()));
@@ -50,17 +150,18 @@ fn main() -> ExitCode {
             Ok((src, domain)) => {
                 parsed += 1;
                 record["parsed"] = json!(true);
-                let same = domain
-                    .to_xml()
-                    .map_err(|e| e.to_string())
-                    .and_then(|out| Document::parse(&out).map_err(|e| e.to_string()))
-                    .and_then(|back| {
-                        let orig = Document::parse(&src).map_err(|e| e.to_string())?;
-                        match orig.root.first_difference(&back.root, "") {
-                            None => Ok(()),
-                            Some(d) => Err(format!("not lossless: {d}")),
-                        }
-                    });
+                let written = domain.to_xml().map_err(|e| e.to_string());
+                if written.as_deref() == Ok(src.as_str()) {
+                    identical += 1;
+                    record["identical"] = json!(true);
+                }
+                let same = written.and_then(|out| Document::parse(&out).map_err(|e| e.to_string())).and_then(|back| {
+                    let orig = Document::parse(&src).map_err(|e| e.to_string())?;
+                    match orig.root.first_difference(&back.root, "") {
+                        None => Ok(()),
+                        Some(d) => Err(format!("not lossless: {d}")),
+                    }
+                });
                 match same {
                     Ok(()) => {
                         lossless += 1;
@@ -77,17 +178,191 @@ fn main() -> ExitCode {
                 }
             }
         }
-        println!("{record}");
+        writeln!(out, "{record}")?;
     }
     let fraction = if elements == 0 { 0.0 } else { typed as f64 / elements as f64 };
-    println!(
-        "{}",
-        json!({"files": files.len(), "parsed": parsed, "lossless": lossless,
-               "typed_fraction": (fraction * 10000.0).round() / 10000.0})
-    );
-    if parsed == files.len() && lossless == files.len() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    let summary = json!({"files": files.len(), "parsed": parsed, "lossless": lossless, "identical": identical,
+                         "typed_fraction": (fraction * 10000.0).round() / 10000.0});
+    writeln!(out, "{summary}")?;
+    Ok(parsed == files.len() && lossless == files.len())
+}
+
+/// Runs the command line `args` (without the program name); returns the exit status.
+fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    // Output errors (a closed pipe) end the program like any other failure: status 1.
+    let result: std::io::Result<u8> = (|| match parse_args(args) {
+        Err(msg) => {
+            write!(err, "domain_xml: {msg}\n{USAGE}")?;
+            Ok(2)
+        }
+        Ok(Command::Help) => {
+            write!(out, "{USAGE}")?;
+            Ok(0)
+        }
+        Ok(Command::Check(paths)) => Ok(if check(&paths, out)? { 0 } else { 1 }),
+        Ok(Command::Edit(file, edits)) => {
+            let edited = std::fs::read_to_string(&file).map_err(|e| e.to_string()).and_then(|src| edit(&src, &edits));
+            match edited {
+                Ok(xml) => {
+                    out.write_all(xml.as_bytes())?;
+                    Ok(0)
+                }
+                Err(e) => {
+                    writeln!(err, "domain_xml: {}: {e}", file.display())?;
+                    Ok(1)
+                }
+            }
+        }
+    })();
+    result.unwrap_or(1)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = run(&args, &mut std::io::stdout().lock(), &mut std::io::stderr().lock());
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvmhost::core::domain::{InterfaceType, MemoryUnit};
+    use kvmhost::core::testdata::libvirt_corpus;
+
+    fn run_str(args: &[&str]) -> (u8, String, String) {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(&args, &mut out, &mut err);
+        (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+    }
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("domain_xml-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn edit_a_corpus_document() {
+        let Some(corpus) = libvirt_corpus() else {
+            println!("SKIP: libvirt test corpus not found");
+            return;
+        };
+        let file = corpus.join("domain/net-virtio.xml");
+        let src = std::fs::read_to_string(&file).unwrap();
+        let (code, out, err) = run_str(&[
+            "edit",
+            file.to_str().unwrap(),
+            "--memory",
+            "3GiB",
+            "--vcpus=4",
+            "--add-bridge-nic",
+            "br0",
+            "--add-bridge-nic",
+            "br1",
+        ]);
+        assert_eq!((code, err.as_str()), (0, ""));
+        let d = Domain::parse(&out).unwrap();
+        assert_eq!(d.memory().unwrap(), Some(Memory::gib(3)));
+        assert_eq!(d.current_memory().unwrap(), Some(Memory::gib(3)));
+        assert_eq!(d.vcpu().unwrap().unwrap().count, 4);
+        let nics = d.devices().unwrap().unwrap().interfaces;
+        let added: Vec<_> = nics.iter().rev().take(2).rev().collect();
+        for (nic, bridge) in added.iter().zip(["br0", "br1"]) {
+            assert_eq!(nic.interface_type, Some(InterfaceType::Bridge));
+            assert_eq!(nic.source.as_ref().unwrap().bridge.as_deref(), Some(bridge));
+            assert_eq!(nic.model.as_ref().unwrap().model_type.as_deref(), Some("virtio"));
+            assert_eq!(nic.mac, None);
+        }
+        // Line by line (quotes aside, until the writer keeps each attribute's quote style):
+        // the memory, currentMemory and vcpu lines changed, eight NIC lines were added.
+        let dq = |s: &str| s.replace('\'', "\"");
+        let (before, after) = (dq(&src), dq(&out));
+        let (before, after): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+        assert_eq!(after.len(), before.len() + 8);
+        let changed: Vec<&str> = after.iter().filter(|l| !before.contains(l)).map(|l| l.trim()).collect();
+        assert_eq!(
+            changed,
+            [
+                "<memory unit=\"GiB\">3</memory>",
+                "<currentMemory unit=\"GiB\">3</currentMemory>",
+                "<vcpu placement=\"static\">4</vcpu>",
+                "<interface type=\"bridge\">",
+                "<source bridge=\"br0\"/>",
+                "<interface type=\"bridge\">",
+                "<source bridge=\"br1\"/>",
+            ]
+        );
+        assert!(out.contains(
+            "    <interface type=\"bridge\">\n      <source bridge=\"br0\"/>\n      <model type=\"virtio\"/>\n    </interface>\n"
+        ));
+    }
+
+    #[test]
+    fn check_reports_identical_round_trips() {
+        let double = temp_file("double.xml", "<domain type=\"kvm\">\n  <name>a</name>\n</domain>\n");
+        let single = temp_file("single.xml", "<domain type='kvm'>\n  <name>b</name>\n</domain>\n");
+        let broken = temp_file("broken.xml", "<domain><name>c</nam></domain>");
+        let (code, out, _) = run_str(&["check", double.to_str().unwrap(), single.to_str().unwrap()]);
+        assert_eq!(code, 0);
+        let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["identical"], json!(true));
+        let single_identical = Domain::parse(&std::fs::read_to_string(&single).unwrap()).unwrap().to_xml().unwrap()
+            == std::fs::read_to_string(&single).unwrap();
+        assert_eq!(lines[1]["identical"], json!(single_identical));
+        assert_eq!(lines[1]["lossless"], json!(true));
+        assert_eq!(lines[2]["identical"], json!(1 + usize::from(single_identical)));
+        assert_eq!(lines[2]["files"], json!(2));
+        let (code, out, _) = run_str(&["check", broken.to_str().unwrap()]);
+        assert_eq!(code, 1);
+        assert!(out.contains("\"identical\":false"), "{out}");
+    }
+
+    #[test]
+    fn usage_errors_exit_2_and_help_prints_usage() {
+        let (code, out, err) = run_str(&["--help"]);
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert!(out.starts_with("usage: domain_xml check PATH..."), "{out}");
+        for (args, message) in [
+            (&[][..], "no command given"),
+            (&["frobnicate"][..], "unknown command"),
+            (&["check"][..], "check needs at least one PATH"),
+            (&["edit"][..], "edit needs a FILE"),
+            (&["edit", "a.xml", "b.xml"][..], "edit takes one FILE"),
+            (&["edit", "a.xml", "--memory", "3 parsecs"][..], "--memory: memory size \"3 parsecs\": unknown unit"),
+            (&["edit", "a.xml", "--memory"][..], "--memory needs a value"),
+            (&["edit", "a.xml", "--vcpus", "0"][..], "--vcpus: \"0\" is not a positive number"),
+            (&["edit", "a.xml", "--add-bridge-nic="][..], "--add-bridge-nic: \"\" is not a bridge name"),
+            (&["edit", "a.xml", "--color"][..], "unknown option \"--color\""),
+        ] {
+            let (code, out, err) = run_str(args);
+            assert_eq!(code, 2, "{args:?}");
+            assert!(out.is_empty());
+            assert!(err.starts_with(&format!("domain_xml: {message}")), "{args:?}: {err}");
+            assert!(err.contains("usage: domain_xml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unreadable_or_invalid_documents_exit_1() {
+        let (code, _, err) = run_str(&["edit", "/nonexistent/vm.xml", "--vcpus", "2"]);
+        assert_eq!(code, 1);
+        assert!(err.starts_with("domain_xml: /nonexistent/vm.xml: "), "{err}");
+        let bad = temp_file("bad-vcpu.xml", "<domain><vcpu>many</vcpu></domain>");
+        let (code, _, err) = run_str(&["edit", bad.to_str().unwrap(), "--vcpus", "2"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("invalid value \"many\" at /domain/vcpu"), "{err}");
+        let not_xml = temp_file("not-xml.xml", "<domain>");
+        assert_eq!(run_str(&["edit", not_xml.to_str().unwrap()]).0, 1);
+        assert!(parse_args(&["edit".into(), "x".into(), "--memory".into(), "512MiB".into()]).is_ok());
+        assert_eq!(
+            parse_args(&["edit".into(), "x".into(), "--memory=512MiB".into()]),
+            Ok(Command::Edit(
+                "x".into(),
+                Edits { memory: Some(Memory::new(512, MemoryUnit::MIB)), ..Edits::default() }
+            ))
+        );
     }
 }

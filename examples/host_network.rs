@@ -151,7 +151,7 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
                         print!("{}", to_text(&render(&net, format)));
                         ExitCode::SUCCESS
                     }
-                    Err(errs) => report(&Error::Invalid(errs)),
+                    Err(errs) => report(&errs.into()),
                 },
                 Err(code) => code,
             }
@@ -196,7 +196,7 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
                         print!("{}", net.to_yaml());
                         ExitCode::SUCCESS
                     }
-                    Err(errs) => report(&Error::Invalid(errs)),
+                    Err(errs) => report(&errs.into()),
                 }
             }
         }

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
+scripts/check-install.sh test   # the install step itself: every package there, every tool answering
 export KVMHOST_TESTDATA="${KVMHOST_TESTDATA:-$(realpath -m ../shared/testdata)}"
 if [ -d "$KVMHOST_TESTDATA/libvirt-9.0.0" ]; then
   echo "libvirt reference corpus: $KVMHOST_TESTDATA/libvirt-9.0.0"

@@ -17,3 +17,8 @@ pub use kvmhost_core as core;
 pub use kvmhost_libvirt as libvirt;
 pub use kvmhost_net as net;
 pub use kvmhost_templates as templates;
+
+/// The README's code blocks, compiled and run as doc tests (`cargo test --doc -p kvmhost`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

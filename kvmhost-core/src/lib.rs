@@ -8,6 +8,10 @@
 //!   with everything else untouched) and [`domain::DomainBuilder`].
 //! - [`cpu`]: the start of the pure-Rust x86 CPU model engine — libvirt's CPU map
 //!   ([`cpu::CpuMap`]), CPUID bit algebra and [`cpu::compare`] with libvirt 9.0's semantics.
+//! - [`preflight`]: a host's facts (gathered from a root directory and a few syscalls), checks
+//!   and profiles (`virt-host-validate`'s, CloudStack's, Archipel's), fixes, cluster checks.
+//! - [`config`]: lossless editing of libvirt's configuration files and shell-variable files,
+//!   atomic writes with backups and diffs, firewall rules.
 //!
 //! ```
 //! use kvmhost_core::domain::{Domain, Memory};
@@ -18,7 +22,9 @@
 //! assert!(d.to_xml().unwrap().contains("<name>vm2</name>"));
 //! ```
 
+pub mod config;
 pub mod cpu;
 pub mod domain;
+pub mod preflight;
 pub mod testdata;
 pub mod xml;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use kvmhost_core::domain::{
-    Cpu, Disk, DiskHost, Display, Domain, DomainBuilder, DomainType, FeaturePolicy, Interface, Memory, Watchdog,
+    Cpu, Disk, DiskHost, Display, Domain, DomainBuilder, DomainType, FeaturePolicy, Interface, Memory, VlanId, Watchdog,
 };
 use kvmhost_core::testdata::libvirt_corpus;
 use kvmhost_core::xml::Element;
@@ -52,6 +52,7 @@ fn assert_lossless(d: &Domain) -> String {
 }
 
 fn variety() -> Vec<(String, Domain)> {
+    let vlan = |id| VlanId::new(id).unwrap();
     let mut app = Element::new("app:info");
     app.set_attr("xmlns:app", "https://example.org/app");
     app.set_text("tenant-42");
@@ -94,8 +95,15 @@ fn variety() -> Vec<(String, Domain)> {
                 .cpu(&Cpu::host_model().with_feature("arch-capabilities", FeaturePolicy::Disable))
                 .disk(&Disk::network("rbd", "pool/image", vec![DiskHost::new("mon1.example.org", Some(6789))]))
                 .interface(&Interface::ovs_bridge("ovsbr0", Some("09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f".into())))
-                .interface(&Interface::bridge("cloudbr1").with_vlan(300).with_mac("52:54:00:12:34:56"))
-                .interface(&Interface::ovs_bridge("ovsbr0", None).with_trunk(&[100, 200, 300], Some(100)))
+                .interface(
+                    &Interface::ovs_bridge("cloudbr1", None)
+                        .with_vlan(vlan(300))
+                        .with_mac("52:54:00:12:34:56".parse().unwrap()),
+                )
+                .interface(
+                    &Interface::ovs_bridge("ovsbr0", None)
+                        .with_trunk(&[vlan(100), vlan(200), vlan(300)], Some(vlan(100))),
+                )
                 .device(&Watchdog::new("i6300esb", "reset"))
                 .build()
                 .unwrap(),

@@ -7,7 +7,9 @@
 //!   our answers;
 //! - with `KVMHOST_QEMU_URI` (a real libvirtd), the same compares and `virsh cpu-baseline`.
 
-use kvmhost_core::cpu::{baseline, compare_defs, filter_qemu_unsupported, CompareResult, CpuDef, CpuMap};
+use kvmhost_core::cpu::{
+    baseline, compare_defs, filter_qemu_unsupported, BaselineOptions, CompareResult, CpuDef, CpuMap,
+};
 use kvmhost_core::xml::Document;
 use virt::connect::Connect;
 
@@ -50,7 +52,7 @@ pub fn random_cpu_set(map: &CpuMap, rng: &mut impl FnMut(usize) -> usize) -> Vec
 
 fn ours(map: &CpuMap, xmls: &[String], expand: bool) -> Result<String, String> {
     let cpus = xmls.iter().map(|x| CpuDef::parse(x)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    baseline(map, &cpus, expand, false).map(|c| c.to_xml()).map_err(|e| e.to_string())
+    baseline(map, &cpus, &BaselineOptions::new().expand_features(expand)).map(|c| c.to_xml()).map_err(|e| e.to_string())
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -223,7 +225,7 @@ fn compares_and_baselines_match_a_real_libvirtd() {
     let (ok, out) = virsh(&uri, &["cpu-baseline", f.to_str().unwrap()]);
     // libvirtd's QEMU driver filters a few features out of the generic baseline
     // (virQEMUCapsCPUFilterFeatures); the engine offers the same filter.
-    let mine = baseline(&map, &[host], false, false).map(|mut c| {
+    let mine = baseline(&map, &[host], &BaselineOptions::new()).map(|mut c| {
         filter_qemu_unsupported(&mut c);
         c.to_xml()
     });

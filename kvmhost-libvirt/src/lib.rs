@@ -13,6 +13,8 @@
 //!   [`LibvirtError::ConnectionLost`] and automatic reconnect with backoff.
 //! - [`error`]: libvirt's error codes as [`LibvirtError`] variants with libvirt's message;
 //!   nothing is printed to stderr.
+//! - [`preflight`]: the facts a connection knows (running daemon's versions, domains, host
+//!   CPU) completing [`kvmhost_core::preflight::HostFacts`].
 //! - [`testing`]: an isolated `test:///` host seeded with domains, networks and pools for
 //!   users' integration tests.
 //! - [`blocking`]: the small synchronous [`Connection`] for tools without a runtime.
@@ -46,6 +48,7 @@ pub mod hypervisor;
 mod libvirt_host;
 pub mod migration;
 pub mod network;
+pub mod preflight;
 pub mod snapshot;
 pub mod state;
 pub mod storage;

@@ -2,7 +2,7 @@
 //! libvirt reports back parses into the lossless model.
 
 use kvmhost_core::domain::{
-    Cpu, Disk, DiskHost, Display, DomainBuilder, DomainType, FeaturePolicy, Interface, Memory, VirtualPortType,
+    Cpu, Disk, DiskHost, Display, DomainBuilder, DomainType, FeaturePolicy, Interface, Memory, VirtualPortType, VlanId,
 };
 use kvmhost_libvirt::{Connection, DomainState, LibvirtError};
 use proptest::prelude::*;
@@ -30,7 +30,7 @@ fn builder_variety_is_accepted_by_define_xml() {
             .cpu(&Cpu::host_model().with_feature("arch-capabilities", FeaturePolicy::Disable))
             .disk(&Disk::network("rbd", "pool/image", vec![DiskHost::new("mon1.example.org", Some(6789))]))
             .interface(&Interface::ovs_bridge("ovsbr0", Some("09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f".into())))
-            .interface(&Interface::bridge("cloudbr1").with_vlan(300))
+            .interface(&Interface::ovs_bridge("cloudbr1", None).with_vlan(VlanId::new(300).unwrap()))
             .build()
             .unwrap(),
     ];

@@ -219,9 +219,10 @@ fn import_of_a_virsh_defined_domain_keeps_everything() {
         assert!(text.contains("-no-user-config") && text.contains("<app:owner>ops</app:owner>"), "{text}");
         let expected = kvmhost_core::xml::Document::parse(&d.to_xml().unwrap()).unwrap();
         let got = kvmhost_core::xml::Document::parse(&text).unwrap();
-        // libvirt re-derives currentMemory from the new memory; everything else is what it had.
+        // set_memory wrote <memory> and <currentMemory>; everything else is what libvirt had.
         let diff = expected.root.first_difference(&got.root, "");
-        assert!(diff.is_none() || diff.as_deref().unwrap().contains("currentMemory"), "{diff:?}");
+        assert!(diff.is_none(), "{diff:?}");
+        assert_eq!(back.current_memory().unwrap().unwrap().kib(), Some(96 * 1024));
         cleanup_domain(&hv, name).await;
         std::fs::remove_file(&file).unwrap();
     });

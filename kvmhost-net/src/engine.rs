@@ -270,7 +270,7 @@ pub fn plan_against(net: &HostNetwork, state: &NetState) -> Result<Plan, Error> 
 /// assert_eq!(p.ovs_len(), 1);
 /// ```
 pub fn plan_against_ovs(net: &HostNetwork, state: &NetState, ovsdb: &Snapshot) -> Result<Plan, Error> {
-    net.validate().map_err(Error::Invalid)?;
+    net.validate()?;
     let mut plan = diff(&Desired::from_model(net), state)?;
     if let Some(cfg) = &net.ovs {
         plan.ovs = Some(ovs::plan(cfg, ovsdb).map_err(Error::Ovs)?);
@@ -288,7 +288,7 @@ pub fn plan_against_ovs(net: &HostNetwork, state: &NetState, ovsdb: &Snapshot) -
 /// engine::teardown(&mut k, &HostNetwork::new(), &ApplyOptions::default()).unwrap();
 /// ```
 pub fn teardown(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
-    net.validate().map_err(Error::Invalid)?;
+    net.validate()?;
     let desired = Desired::teardown(net);
     let prior = kernel.read_state()?;
     let plan = diff(&desired, &prior)?;

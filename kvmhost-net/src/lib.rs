@@ -72,7 +72,7 @@ pub use netlink::NetlinkKernel;
 pub use netns::Netns;
 pub use plan::{Plan, PlannedStep, RouteSpec, Step};
 pub use state::{LinkKind, LinkState, NetState, RouteState, VlanEntry};
-pub use validate::ValidationError;
+pub use validate::{ValidationError, ValidationErrors};
 
 /// Errors of this crate.
 ///

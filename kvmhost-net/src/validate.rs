@@ -222,6 +222,57 @@ fn check_routes(out: &mut Vec<ValidationError>, base: &str, routes: &[Route]) {
     }
 }
 
+/// Every problem [`HostNetwork::validate`] found (at least one), as one error: `?` propagates
+/// it, its message lists each problem (`; `-separated), and it reads as a slice of
+/// [`ValidationError`]s.
+///
+/// ```
+/// fn check(yaml: &str) -> Result<(), Box<dyn std::error::Error>> {
+///     kvmhost_net::HostNetwork::from_yaml(yaml)?.validate()?;
+///     Ok(())
+/// }
+/// let e = check("vlans: [{name: eth0.5000, parent: eth0, id: 5000}]").unwrap_err();
+/// assert!(e.to_string().contains("vlans[0].id: VLAN id 5000 is outside 1..=4094"), "{e}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+#[serde(transparent)]
+pub struct ValidationErrors(pub Vec<ValidationError>);
+
+impl ValidationErrors {
+    /// The problems, in the order found.
+    pub fn into_vec(self) -> Vec<ValidationError> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidationErrors {
+    type Target = [ValidationError];
+    fn deref(&self) -> &[ValidationError] {
+        &self.0
+    }
+}
+
+impl From<ValidationErrors> for Vec<ValidationError> {
+    fn from(e: ValidationErrors) -> Vec<ValidationError> {
+        e.0
+    }
+}
+
+impl From<ValidationErrors> for crate::Error {
+    fn from(e: ValidationErrors) -> crate::Error {
+        crate::Error::Invalid(e.0)
+    }
+}
+
+impl IntoIterator for ValidationErrors {
+    type Item = ValidationError;
+    type IntoIter = std::vec::IntoIter<ValidationError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 impl HostNetwork {
     /// Checks the whole model and returns every problem found.
     ///
@@ -233,7 +284,7 @@ impl HostNetwork {
     /// let errors = net.validate().unwrap_err();
     /// assert_eq!(errors[0].field(), "uplinks[0].addresses[0]");
     /// ```
-    pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut out = Vec::new();
         let devices = self.devices();
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
@@ -439,7 +490,7 @@ impl HostNetwork {
         if out.is_empty() {
             Ok(())
         } else {
-            Err(out)
+            Err(ValidationErrors(out))
         }
     }
 }

@@ -42,7 +42,7 @@ fn the_cloudstack_ovs_layout_round_trips_through_yaml_json_and_toml() {
 }
 
 fn errors(yaml: &str) -> Vec<ValidationError> {
-    HostNetwork::from_yaml(yaml).unwrap().validate().unwrap_err()
+    HostNetwork::from_yaml(yaml).unwrap().validate().unwrap_err().into_vec()
 }
 
 fn has(errs: &[ValidationError], field: &str) -> bool {

@@ -3,7 +3,7 @@
 use kvmhost_net::{cloudstack, engine, HostNetwork, NetState, ValidationError as V};
 
 fn errors(yaml: &str) -> Vec<V> {
-    HostNetwork::from_yaml(yaml).expect("parses").validate().expect_err("must be invalid")
+    HostNetwork::from_yaml(yaml).expect("parses").validate().expect_err("must be invalid").into_vec()
 }
 
 fn has(errs: &[V], field: &str, pred: impl Fn(&V) -> bool) {

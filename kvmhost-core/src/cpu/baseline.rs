@@ -1,36 +1,130 @@
-//! [`baseline`]: the best CPU every one of a set of host CPUs can run (libvirt's
-//! `virCPUx86Baseline`), and [`expand_features`] (`virCPUx86ExpandFeatures`).
+//! [`baseline`]: the best CPU every one of a set of CPUs can run (libvirt's
+//! `virCPUx86Baseline`), with its [`BaselineOptions`], and [`expand_features`]
+//! (`virCPUx86ExpandFeatures`).
 
 use super::compare::cpu_data;
 use super::decode::{decode, feature, DecodeOptions};
 use super::{CpuDef, CpuError, CpuKind, CpuMap, CpuidData};
 use crate::domain::{FeaturePolicy, ModelFallback};
+use serde::{Deserialize, Serialize};
 
-/// Computes the baseline CPU of `cpus` as libvirt 9.0 does (`virConnectBaselineCPU`): the
+/// How [`baseline`] presents its result: libvirt's `VIR_CONNECT_BASELINE_CPU_*` flags.
+///
+/// ```
+/// use kvmhost_core::cpu::BaselineOptions;
+/// let o = BaselineOptions::new().migratable(true);
+/// assert!(o.migratable && !o.expand_features);
+/// assert_eq!(BaselineOptions::from_flags(3), BaselineOptions::new().expand_features(true).migratable(true));
+/// let json = serde_json::to_string(&o).unwrap();
+/// assert_eq!(serde_json::from_str::<BaselineOptions>(&json).unwrap(), o);
+/// assert_eq!(serde_json::from_str::<BaselineOptions>("{}").unwrap(), BaselineOptions::default());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct BaselineOptions {
+    /// List every feature of the chosen model explicitly (`VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES`,
+    /// libvirt's `virCPUExpandFeatures`; see [`expand_features`]).
+    pub expand_features: bool,
+    /// Leave out features that block migration, such as `invtsc`
+    /// (`VIR_CONNECT_BASELINE_CPU_MIGRATABLE`).
+    pub migratable: bool,
+}
+
+impl BaselineOptions {
+    /// libvirt's value of `VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES`.
+    pub const EXPAND_FEATURES_FLAG: u32 = 1;
+    /// libvirt's value of `VIR_CONNECT_BASELINE_CPU_MIGRATABLE`.
+    pub const MIGRATABLE_FLAG: u32 = 2;
+
+    /// No option set: the model and the features it lacks or adds, migration blockers kept.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_core::cpu::BaselineOptions::new(), Default::default());
+    /// ```
+    pub fn new() -> BaselineOptions {
+        BaselineOptions::default()
+    }
+
+    /// From the `flags` of `virConnectBaselineCPU` (other bits are ignored).
+    ///
+    /// ```
+    /// use kvmhost_core::cpu::BaselineOptions;
+    /// assert!(BaselineOptions::from_flags(BaselineOptions::MIGRATABLE_FLAG).migratable);
+    /// assert_eq!(BaselineOptions::from_flags(0), BaselineOptions::new());
+    /// ```
+    pub fn from_flags(flags: u32) -> BaselineOptions {
+        BaselineOptions {
+            expand_features: flags & Self::EXPAND_FEATURES_FLAG != 0,
+            migratable: flags & Self::MIGRATABLE_FLAG != 0,
+        }
+    }
+
+    /// Sets [`BaselineOptions::expand_features`].
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::BaselineOptions::new().expand_features(true).expand_features);
+    /// ```
+    #[must_use]
+    pub fn expand_features(mut self, yes: bool) -> BaselineOptions {
+        self.expand_features = yes;
+        self
+    }
+
+    /// Sets [`BaselineOptions::migratable`].
+    ///
+    /// ```
+    /// assert!(kvmhost_core::cpu::BaselineOptions::new().migratable(true).migratable);
+    /// ```
+    #[must_use]
+    pub fn migratable(mut self, yes: bool) -> BaselineOptions {
+        self.migratable = yes;
+        self
+    }
+}
+
+/// Computes the baseline CPU of `cpus` as libvirt 9.0 does (`virCPUBaseline`): the
 /// intersection of their features, decoded into the model with the fewest extra features.
-/// `expand_features` lists every feature of the model; `migratable` drops features that block
-/// migration (`invtsc`). CPUs of different vendors, unknown vendors, models or features, an
+/// CPUs of different vendors, unknown vendors, models or features, a CPU without a model, an
 /// empty list or an empty intersection are errors.
 ///
-/// Every input is read as a host CPU (feature policies are ignored), as libvirt does.
+/// Each input counts as what its [`CpuKind`] says, as in libvirt's `x86ModelFromCPU(cpu, -1)`:
+/// a host CPU has its model's features plus its listed ones (policies are ignored); a guest
+/// CPU has its model's features plus the `require`d and `force`d ones, minus the `disable`d and
+/// `forbid`den ones (`optional` ones are ignored), so a feature an input disables stays out of
+/// the baseline (a QEMU-expanded CPU such as `EPYC` with `<feature policy='disable'
+/// name='sha-ni'/>`). [`CpuDef::parse`] tells them apart as libvirt's `VIR_CPU_TYPE_AUTO` does
+/// (by `<arch>`), which is how `virsh hypervisor-cpu-baseline` and libvirt's cputest read
+/// them; `virConnectBaselineCPU` (`virsh cpu-baseline`) reads every input as a host CPU: to
+/// get its answer, set each input's `kind` to [`CpuKind::Host`].
 ///
 /// ```
 /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
-/// use kvmhost_core::cpu::{baseline, CpuDef, CpuMap};
+/// use kvmhost_core::cpu::{baseline, BaselineOptions, CpuDef, CpuMap};
 /// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
 /// let a = CpuDef::parse("<cpu><arch>x86_64</arch><model>Haswell</model><vendor>Intel</vendor></cpu>").unwrap();
 /// let b = CpuDef::parse("<cpu><arch>x86_64</arch><model>SandyBridge</model><vendor>Intel</vendor></cpu>").unwrap();
-/// let base = baseline(&map, &[a, b], false, false).unwrap();
+/// let base = baseline(&map, &[a.clone(), b], &BaselineOptions::new()).unwrap();
 /// assert_eq!(base.cpu.model_name(), Some("SandyBridge"));
 /// let amd = CpuDef::parse("<cpu><arch>x86_64</arch><model>Opteron_G3</model><vendor>AMD</vendor></cpu>").unwrap();
-/// assert!(baseline(&map, &[base, amd], false, false).is_err());
+/// assert!(baseline(&map, &[base, amd], &BaselineOptions::new()).is_err());
+///
+/// // a guest CPU that disables a feature keeps it out of the baseline
+/// let no_avx2 = CpuDef::parse("<cpu mode='custom' match='exact'><model>Haswell</model>\
+///     <vendor>Intel</vendor><feature policy='disable' name='avx2'/></cpu>").unwrap();
+/// let base = baseline(&map, &[a, no_avx2], &BaselineOptions::new().expand_features(true)).unwrap();
+/// let avx2 = base.cpu.feature("avx2").unwrap();
+/// assert_eq!(avx2.policy, Some(kvmhost_core::domain::FeaturePolicy::Disable));
 /// ```
-pub fn baseline(map: &CpuMap, cpus: &[CpuDef], expand_features: bool, migratable: bool) -> Result<CpuDef, CpuError> {
+pub fn baseline(map: &CpuMap, cpus: &[CpuDef], options: &BaselineOptions) -> Result<CpuDef, CpuError> {
     let Some(first) = cpus.first() else {
         return Err(CpuError::Unsupported("no CPU definitions were provided".into()));
     };
-    let host = |c: &CpuDef| CpuDef { kind: CpuKind::Host, ..c.clone() };
-    let mut base = cpu_data(map, &host(first))?;
+    // virCPUBaseline: every CPU needs a model
+    if let Some(i) = cpus.iter().position(|c| c.cpu.model_name().is_none()) {
+        return Err(CpuError::InvalidCpu(format!("no CPU model specified at index {i}")));
+    }
+    let mut base = cpu_data(map, first)?;
     let unknown_vendor = |v: &str| CpuError::Unsupported(format!("Unknown CPU vendor {v}"));
     let mut output_vendor = true;
     let mut vendor: Option<&str> = None;
@@ -45,7 +139,7 @@ pub fn baseline(map: &CpuMap, cpus: &[CpuDef], expand_features: bool, migratable
                 names.push(m);
             }
         }
-        let data = cpu_data(map, &host(c))?;
+        let data = cpu_data(map, c)?;
         let model_vendor = c.cpu.model_name().and_then(|m| map.model(m)).and_then(|m| m.vendor.as_deref());
         if let (Some(cv), Some(mv)) = (c.cpu.vendor.as_deref(), model_vendor) {
             if cv != mv {
@@ -77,15 +171,20 @@ pub fn baseline(map: &CpuMap, cpus: &[CpuDef], expand_features: bool, migratable
     if let Some(v) = vendor.and_then(|v| map.vendor_data(v)) {
         base.union_with(&v);
     }
-    let o = DecodeOptions { kind: CpuKind::Guest, preferred: &names, migratable, ..DecodeOptions::default() };
+    let o = DecodeOptions {
+        kind: CpuKind::Guest,
+        preferred: &names,
+        migratable: options.migratable,
+        ..DecodeOptions::default()
+    };
     let d = decode(map, &base, &o)?;
     let fallback = if names == [d.model.as_str()] { ModelFallback::Forbid } else { ModelFallback::Allow };
     let mut out = d.to_guest(fallback);
     if !output_vendor {
         out.cpu.vendor = None;
     }
-    if expand_features {
-        self::expand_features(map, &mut out)?;
+    if options.expand_features {
+        expand_features(map, &mut out)?;
     }
     Ok(out)
 }
@@ -136,14 +235,16 @@ pub fn expand_features(map: &CpuMap, def: &mut CpuDef) -> Result<(), CpuError> {
     Ok(())
 }
 
-/// Features libvirt's QEMU driver drops from every CPU it returns from a baseline
-/// (`virQEMUCapsCPUFilterFeatures`): QEMU does not accept them as guest CPU features
-/// (cache monitoring, and the OS-controlled `osxsave` / `ospke` bits).
+/// Features libvirt's QEMU driver never passes to QEMU (`virQEMUCapsCPUFilterFeatures`): QEMU
+/// does not accept them as guest CPU features (cache monitoring, and the OS-controlled
+/// `osxsave` / `ospke` bits).
 pub const QEMU_FILTERED_FEATURES: [&str; 5] = ["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"];
 
 /// Removes the features libvirt's QEMU driver filters out ([`QEMU_FILTERED_FEATURES`]) from a
-/// CPU, as `virsh -c qemu:///system cpu-baseline` / `hypervisor-cpu-baseline` do after the
-/// generic baseline; the test driver and [`baseline`] itself keep them.
+/// CPU, whatever their policy, as `virsh -c qemu:///system cpu-baseline` does after the
+/// generic baseline (`qemuConnectBaselineCPU`: `virCPUDefCopyModelFilter` with
+/// `virQEMUCapsCPUFilterFeatures`, before expanding features); the test driver and [`baseline`]
+/// itself keep them. [`migration_safe_cpu`](super::migration_safe_cpu) applies it.
 ///
 /// ```
 /// use kvmhost_core::cpu::{filter_qemu_unsupported, CpuDef};

@@ -2,7 +2,8 @@
 //! whether a [`CpuPolicy`] can migrate between them.
 
 use super::{
-    baseline, compare_defs, decode_host, CompareResult, CpuDef, CpuError, CpuKind, CpuMap, CpuPolicy, CpuidData,
+    baseline, compare_defs, decode_host, filter_qemu_unsupported, BaselineOptions, CompareResult, CpuDef, CpuError,
+    CpuKind, CpuMap, CpuPolicy, CpuidData,
 };
 use crate::xml::Document;
 use serde::{Deserialize, Serialize};
@@ -86,8 +87,11 @@ pub struct HostVerdict {
     pub missing: Vec<String>,
 }
 
-/// The CPU every host of the cluster can run, safe to live-migrate between them: libvirt's
-/// baseline of the host CPUs without non-migratable features.
+/// The CPU every host of the cluster can run, safe to live-migrate between them, in the form
+/// QEMU accepts: what libvirtd's QEMU driver answers to `virsh cpu-baseline --migratable`
+/// (`qemuConnectBaselineCPU`): the baseline of the host CPUs (read as host CPUs) without
+/// non-migratable features (`invtsc`), then without the features QEMU does not take
+/// (`virQEMUCapsCPUFilterFeatures`, [`filter_qemu_unsupported`]: `osxsave`, `cmt`, …).
 ///
 /// ```
 /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
@@ -98,10 +102,19 @@ pub struct HostVerdict {
 /// let cpu = migration_safe_cpu(&map, &hosts).unwrap();
 /// assert_eq!(cpu.cpu.model_name(), Some("Westmere"));
 /// assert!(kvmhost_core::cpu::placement(&map, &hosts, &cpu).unwrap().iter().all(|v| v.runs));
+///
+/// // host features QEMU cannot give a guest, and migration blockers, are left out
+/// let h = |n: &str, f: &str| ClusterHost::new(n, CpuDef::parse(&format!("<cpu><arch>x86_64</arch>\
+///     <model>Haswell</model><vendor>Intel</vendor><feature name='osxsave'/>{f}</cpu>")).unwrap());
+/// let cpu = migration_safe_cpu(&map, &[h("a", "<feature name='invtsc'/>"), h("b", "<feature name='invtsc'/>")]).unwrap();
+/// assert_eq!(cpu.cpu.model_name(), Some("Haswell"));
+/// assert!(cpu.cpu.features.is_empty(), "{}", cpu.to_xml());
 /// ```
 pub fn migration_safe_cpu(map: &CpuMap, hosts: &[ClusterHost]) -> Result<CpuDef, CpuError> {
-    let cpus: Vec<CpuDef> = hosts.iter().map(|h| h.cpu.clone()).collect();
-    baseline(map, &cpus, false, true)
+    let cpus: Vec<CpuDef> = hosts.iter().map(|h| CpuDef { kind: CpuKind::Host, ..h.cpu.clone() }).collect();
+    let mut cpu = baseline(map, &cpus, &BaselineOptions::new().migratable(true))?;
+    filter_qemu_unsupported(&mut cpu);
+    Ok(cpu)
 }
 
 /// For each host, whether `guest` runs there (libvirt's compare), each refusal explained.

@@ -7,8 +7,8 @@
 //!   `x86_*.xml` files it includes; [`CpuidData`]: the bit algebra.
 //! - [`CpuDef`]: a `<cpu>` (the domain model's [`Cpu`](crate::domain::Cpu) plus kind, arch and
 //!   signature), written back as libvirt formats it ([`CpuDef::to_xml`]).
-//! - [`compare`] / [`compare_defs`]: host vs guest ([`CompareResult`]); [`baseline`] and
-//!   [`expand_features`]; [`decode`] / [`decode_host`] / [`decode_guest`]: raw CPUID (a
+//! - [`compare`] / [`compare_defs`]: host vs guest ([`CompareResult`]); [`baseline`] (with
+//!   [`BaselineOptions`]) and [`expand_features`]; [`decode`] / [`decode_host`] / [`decode_guest`]: raw CPUID (a
 //!   `<cpudata>` dump or this machine's [`host_cpuid`]) to the CPU libvirt reports;
 //!   [`update`], [`translate`], [`guest_cpu`], [`has_feature`], [`copy_migratable`].
 //! - Policy: [`CpuPolicy`] from CloudStack's `agent.properties` or Nova's options, rendered as
@@ -36,7 +36,7 @@ mod map;
 mod policy;
 mod update;
 
-pub use baseline::{baseline, expand_features, filter_qemu_unsupported, QEMU_FILTERED_FEATURES};
+pub use baseline::{baseline, expand_features, filter_qemu_unsupported, BaselineOptions, QEMU_FILTERED_FEATURES};
 pub use cluster::{check_migration, migration_safe_cpu, placement, ClusterHost, HostVerdict, MigrationCheck};
 pub use compare::{compare, compare_defs, CompareResult, CpuDef, CpuKind};
 

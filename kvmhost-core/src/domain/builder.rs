@@ -62,7 +62,7 @@ pub struct DomainBuilder {
     kernel: Option<(String, Option<String>, Option<String>)>,
     cpu: Option<Element>,
     disks: Vec<Element>,
-    interfaces: Vec<Element>,
+    interfaces: Vec<Interface>,
     extra_devices: Vec<Element>,
     display: Display,
     root_ports: u32,
@@ -230,28 +230,29 @@ impl DomainBuilder {
         self
     }
 
-    fn nic(mut self, kind: &str, source: (&str, &str)) -> Self {
-        let nic = with_children(
-            el("interface", &[("type", kind)]),
-            vec![el("source", &[source]), el("model", &[("type", "virtio")])],
-        );
-        self.interfaces.push(nic);
-        self
-    }
-
     /// A virtio NIC on a host bridge (`cloudbr0`).
     pub fn bridge(self, bridge: &str) -> Self {
-        self.nic("bridge", ("bridge", bridge))
+        self.interface(&Interface::bridge(bridge))
     }
 
     /// A virtio NIC on a libvirt network.
     pub fn network(self, network: &str) -> Self {
-        self.nic("network", ("network", network))
+        self.interface(&Interface::network(network))
     }
 
-    /// Any typed NIC (`Interface::ovs_bridge(…)`, `Interface::direct(…)`, …).
+    /// Any typed NIC (`Interface::ovs_bridge(…)`, `Interface::direct(…)`, …). [`build`](Self::build)
+    /// checks it with [`Interface::validate`].
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{DomainBuilder, DomainError, Interface, VlanId};
+    /// let vlan = VlanId::new(300).unwrap();
+    /// let err = DomainBuilder::new("vm").interface(&Interface::bridge("cloudbr1").with_vlan(vlan)).build().unwrap_err();
+    /// assert!(matches!(err, DomainError::Interface(_)));
+    /// assert!(err.to_string().starts_with("interface /domain/devices/interface[1] (type='bridge' source='cloudbr1'): vlan:"));
+    /// assert!(DomainBuilder::new("vm").interface(&Interface::ovs_bridge("cloudbr1", None).with_vlan(vlan)).build().is_ok());
+    /// ```
     pub fn interface(mut self, nic: &Interface) -> Self {
-        self.interfaces.push(nic.to_element());
+        self.interfaces.push(nic.clone());
         self
     }
 
@@ -324,6 +325,9 @@ impl DomainBuilder {
         if self.vcpus == 0 {
             return Err(invalid("/domain/vcpu", "at least one vCPU is needed"));
         }
+        for (i, nic) in self.interfaces.iter().enumerate() {
+            nic.validate_named(Some(&format!("/domain/devices/interface[{}]", i + 1)))?;
+        }
         for m in &self.metadata {
             if !m.attributes.iter().any(|a| a.name.starts_with("xmlns")) {
                 return Err(invalid("/domain/metadata", "metadata elements must declare an XML namespace"));
@@ -346,12 +350,9 @@ impl DomainBuilder {
         if self.disks.iter().any(|d| d.child("target").and_then(|t| t.attr("bus")) == Some("sata")) {
             add(el("controller", &[("type", "sata"), ("index", "0")]));
         }
-        self.interfaces.iter().cloned().for_each(&mut add);
+        self.interfaces.iter().map(XmlPart::to_element).for_each(&mut add);
         if self.interfaces.is_empty() && self.default_nic {
-            add(with_children(
-                el("interface", &[("type", "network")]),
-                vec![el("source", &[("network", "default")]), el("model", &[("type", "virtio")])],
-            ));
+            add(Interface::network("default").to_element());
         }
         add(with_children(
             el("serial", &[("type", "pty")]),

@@ -15,6 +15,12 @@ use crate::xml::{Element, Node};
 
 use super::DomainError;
 
+mod layout;
+
+pub(crate) use layout::remove_node_at;
+pub use layout::{indent_unit, insert_child};
+use layout::{insert_indented, insert_position, remove_nth};
+
 /// A typed view of one XML element kind, decoded from and merged back into the tree.
 ///
 /// ```
@@ -345,82 +351,6 @@ fn same_number(a: &str, b: &str) -> bool {
         Some((negative && magnitude != 0, magnitude))
     }
     matches!((num(a), num(b)), (Some(x), Some(y)) if x == y)
-}
-
-/// Position at which a new child named `name` goes, given the canonical `order` of children:
-/// after the last existing child named `name`, else after the last child whose name comes
-/// earlier in `order`, else before the first child whose name comes later, else at the end.
-fn insert_position(el: &Element, name: &str, order: &[&str]) -> usize {
-    let is_elem = |n: &Node, pred: &dyn Fn(&str) -> bool| matches!(n, Node::Element(c) if pred(&c.name));
-    if let Some(i) = el.children.iter().rposition(|n| is_elem(n, &|c| c == name)) {
-        return i + 1;
-    }
-    if let Some(rank) = order.iter().position(|n| *n == name) {
-        let rank_of = |c: &str| order.iter().position(|n| *n == c);
-        if let Some(a) = el.children.iter().rposition(|n| is_elem(n, &|c| rank_of(c).is_some_and(|r| r < rank))) {
-            return a + 1;
-        }
-        if let Some(b) = el.children.iter().position(|n| is_elem(n, &|c| rank_of(c).is_some_and(|r| r > rank))) {
-            return b;
-        }
-    }
-    // At the end, before trailing whitespace, so the closing tag keeps its indentation.
-    let mut end = el.children.len();
-    while end > 0 && matches!(&el.children[end - 1], Node::Text(t) if t.trim().is_empty()) {
-        end -= 1;
-    }
-    end
-}
-
-/// Inserts `child` at `pos`, copying the indentation used by the surrounding children so an
-/// indented document stays indented.
-fn insert_indented(el: &mut Element, pos: usize, child: Element) {
-    let indent = el.children[..pos].iter().rev().find_map(|n| match n {
-        Node::Text(t) if t.trim().is_empty() && t.contains('\n') => Some(t.clone()),
-        _ => None,
-    });
-    let indent = indent.or_else(|| {
-        el.children.iter().find_map(|n| match n {
-            Node::Text(t) if t.trim().is_empty() && t.contains('\n') => Some(t.clone()),
-            _ => None,
-        })
-    });
-    match indent {
-        Some(ws) if pos > 0 && matches!(el.children.get(pos - 1), Some(Node::Element(_)) | Some(Node::Comment(_))) => {
-            el.children.insert(pos, Node::Element(child));
-            el.children.insert(pos, Node::Text(ws));
-        }
-        Some(ws) if !el.children.is_empty() => {
-            el.children.insert(pos, Node::Text(ws));
-            el.children.insert(pos, Node::Element(child));
-        }
-        _ => el.children.insert(pos, Node::Element(child)),
-    }
-}
-
-/// Inserts a new child element at its canonical place (after its peers, per `order`),
-/// keeping the parent's indentation.
-pub fn insert_child(el: &mut Element, child: Element, order: &[&str]) {
-    let pos = insert_position(el, &child.name, order);
-    insert_indented(el, pos, child);
-}
-
-/// Removes the `idx`-th child element named `name`, with the whitespace that indented it.
-fn remove_nth(el: &mut Element, name: &str, idx: usize) {
-    let Some(pos) = el
-        .children
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| matches!(n, Node::Element(c) if c.name == name))
-        .nth(idx)
-        .map(|(i, _)| i)
-    else {
-        return;
-    };
-    el.children.remove(pos);
-    if pos > 0 && matches!(&el.children[pos - 1], Node::Text(t) if t.trim().is_empty()) {
-        el.children.remove(pos - 1);
-    }
 }
 
 /// Merges an optional typed child: updates the existing child named `T::TAG`, inserts a new one

@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::{attr_parse, parse_value, set_attr, ElementPath, XmlPart};
-use super::DomainError;
+use super::codec::{attr_parse, parse_value, set_attr, set_child, set_child_with, ElementPath, XmlPart};
+use super::{Domain, DomainError, DOMAIN_ORDER};
 use crate::xml::Element;
 
 /// A memory unit as libvirt spells it (`virScaleInteger`): powers of 1024 for `KiB`, `k`, `M`,
@@ -244,6 +244,170 @@ impl XmlPart for Memory {
     }
     fn encode_into(&self, el: &mut Element) {
         self.encode_any(el)
+    }
+}
+
+/// Why a memory size (`3GiB`, `512 MiB`, `1048576`) does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum MemorySizeError {
+    /// No digits before the unit.
+    #[error("memory size {input:?} does not start with a number (expected e.g. 4GiB, 512MiB, 1048576KiB)")]
+    MissingNumber {
+        /// The text given.
+        input: String,
+    },
+    /// The number does not fit in 64 bits.
+    #[error("memory size {input:?}: the number does not fit in 64 bits")]
+    TooLarge {
+        /// The text given.
+        input: String,
+    },
+    /// The unit is not one libvirt knows.
+    #[error("memory size {input:?}: unknown unit {unit:?} (expected b, KiB, MiB, GiB, TiB, KB, MB, GB, …)")]
+    UnknownUnit {
+        /// The text given.
+        input: String,
+        /// The unit part of it.
+        unit: String,
+    },
+    /// A size of zero.
+    #[error("memory size {input:?} is zero")]
+    Zero {
+        /// The text given.
+        input: String,
+    },
+}
+
+/// Parses a size as people and tools write it: a number, optional spaces, an optional unit in
+/// any spelling libvirt accepts (no unit means KiB, as in libvirt's XML). Zero is refused.
+///
+/// ```
+/// use kvmhost_core::domain::{Memory, MemorySizeError, MemoryUnit};
+/// let m: Memory = "3GiB".parse().unwrap();
+/// assert_eq!((m.value, m.unit), (3, Some(MemoryUnit::GIB)));
+/// assert_eq!("512 MiB".parse::<Memory>().unwrap(), Memory::mib(512));
+/// assert_eq!("1048576".parse::<Memory>().unwrap().kib(), Some(1048576));
+/// assert!(matches!("3 parsecs".parse::<Memory>(), Err(MemorySizeError::UnknownUnit { .. })));
+/// assert!(matches!("GiB".parse::<Memory>(), Err(MemorySizeError::MissingNumber { .. })));
+/// assert!(matches!("0MiB".parse::<Memory>(), Err(MemorySizeError::Zero { .. })));
+/// ```
+impl FromStr for Memory {
+    type Err = MemorySizeError;
+    fn from_str(s: &str) -> Result<Memory, MemorySizeError> {
+        let t = s.trim();
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        let input = || s.to_string();
+        if digits == 0 {
+            return Err(MemorySizeError::MissingNumber { input: input() });
+        }
+        let value: u64 = t[..digits].parse().map_err(|_| MemorySizeError::TooLarge { input: input() })?;
+        let unit = t[digits..].trim_start();
+        let unit = match unit {
+            "" => None,
+            u => Some(
+                u.parse::<MemoryUnit>()
+                    .map_err(|_| MemorySizeError::UnknownUnit { input: input(), unit: u.to_string() })?,
+            ),
+        };
+        if value == 0 {
+            return Err(MemorySizeError::Zero { input: input() });
+        }
+        Ok(Memory { value, unit, slots: None, dump_core: None })
+    }
+}
+
+/// Writes the size as [`FromStr`] reads it: `4GiB`, `1048576KiB` (no unit means KiB).
+///
+/// ```
+/// use kvmhost_core::domain::Memory;
+/// assert_eq!(Memory::gib(4).to_string(), "4GiB");
+/// ```
+impl fmt::Display for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.value, self.unit.unwrap_or(MemoryUnit::KIB))
+    }
+}
+
+/// Memory edits: `<memory>` is the size the guest is defined with (libvirt's "maximum
+/// allocation at boot"), `<currentMemory>` the balloon target it actually boots with (libvirt
+/// sets it to `<memory>` when absent or larger). `<maxMemory>` (the hotplug ceiling) is
+/// separate: see [`DomainDef::max_memory`](super::DomainDef::max_memory).
+impl Domain {
+    /// `<memory>`.
+    pub fn memory(&self) -> Result<Option<Memory>, DomainError> {
+        super::codec::child_part(self.root(), &ElementPath::root("domain"))
+    }
+
+    /// Sets the guest's memory as `virt-xml --memory` does: `<memory>` and `<currentMemory>`
+    /// both become `m`, so the guest boots with the new size (setting `<memory>` alone would
+    /// leave the balloon at the old `<currentMemory>`). `<currentMemory>` is written even when
+    /// the document had none, as virt-xml and libvirt itself write it; it takes the amount
+    /// only (`slots` and `dumpCore` belong to `<memory>`). `<memory>` keeps its `dumpCore` and
+    /// `slots` unless `m` sets them. `None` removes both.
+    ///
+    /// To set one of them alone, use [`Domain::set_memory_only`] or
+    /// [`Domain::set_current_memory`]. With a `<cpu><numa>` topology libvirt derives
+    /// `<memory>` from the cells' sizes, and memory devices (`<memory model='dimm'>`) add to it.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, Memory};
+    /// let mut d = Domain::parse("<domain>\n  <memory unit='KiB' dumpCore='off'>1048576</memory>\n  \
+    ///                            <currentMemory unit='KiB'>524288</currentMemory>\n</domain>").unwrap();
+    /// d.set_memory(Some(&Memory::gib(3)));
+    /// assert_eq!(d.current_memory().unwrap(), Some(Memory::gib(3)));
+    /// assert!(d.to_xml().unwrap().contains(
+    ///     "<memory unit=\"GiB\" dumpCore=\"off\">3</memory>\n  <currentMemory unit=\"GiB\">3</currentMemory>"));
+    /// ```
+    pub fn set_memory(&mut self, m: Option<&Memory>) {
+        let merged = m.map(|m| {
+            let mut m = m.clone();
+            if let Ok(Some(old)) = self.memory() {
+                m.slots = m.slots.or(old.slots);
+                m.dump_core = m.dump_core.or(old.dump_core);
+            }
+            m
+        });
+        self.set_memory_only(merged.as_ref());
+        let current = m.map(|m| Memory { value: m.value, unit: m.unit, slots: None, dump_core: None });
+        self.set_current_memory(current.as_ref());
+    }
+
+    /// Sets (or removes) `<memory>` alone, leaving `<currentMemory>` as it is. libvirt lowers a
+    /// `<currentMemory>` larger than the new `<memory>` to it when it parses the document; a
+    /// smaller one stays the size the guest boots with.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, Memory};
+    /// let mut d = Domain::parse("<domain><memory>1048576</memory><currentMemory>524288</currentMemory></domain>").unwrap();
+    /// d.set_memory_only(Some(&Memory::gib(2)));
+    /// assert_eq!(d.memory().unwrap(), Some(Memory::gib(2)));
+    /// assert_eq!(d.current_memory().unwrap().unwrap().kib(), Some(524288));
+    /// ```
+    pub fn set_memory_only(&mut self, m: Option<&Memory>) {
+        set_child(self.root_mut(), m, DOMAIN_ORDER)
+    }
+
+    /// `<currentMemory>`: the memory the guest boots with (its balloon target).
+    pub fn current_memory(&self) -> Result<Option<Memory>, DomainError> {
+        self.root()
+            .child("currentMemory")
+            .map(|c| Memory::decode_any(c, &ElementPath::root("domain").child("currentMemory")))
+            .transpose()
+    }
+
+    /// Sets or removes `<currentMemory>` alone (`virsh setmem --config`): the guest boots with
+    /// less than `<memory>` and can be ballooned up to it.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::{Domain, Memory};
+    /// let mut d = Domain::parse("<domain><memory unit='GiB'>4</memory></domain>").unwrap();
+    /// d.set_current_memory(Some(&Memory::gib(2)));
+    /// assert_eq!(d.to_xml().unwrap(),
+    ///            "<domain><memory unit=\"GiB\">4</memory><currentMemory unit=\"GiB\">2</currentMemory></domain>");
+    /// ```
+    pub fn set_current_memory(&mut self, m: Option<&Memory>) {
+        set_child_with(self.root_mut(), "currentMemory", m.map(|m| |e: &mut Element| m.encode_any(e)), DOMAIN_ORDER);
     }
 }
 

@@ -55,9 +55,7 @@ pub use vcpu::*;
 use serde::{Deserialize, Serialize};
 
 use crate::xml::{Document, Element, XmlError};
-use codec::{
-    child_part, child_text, children_parts, set_attr, set_child, set_child_text, set_child_with, set_children,
-};
+use codec::{child_part, child_text, children_parts, set_attr, set_child, set_child_text, set_children};
 
 /// Errors from parsing, decoding or writing a domain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -88,6 +86,9 @@ pub enum DomainError {
         /// The attribute's path (`/domain/cpu/feature[1]/@name`).
         path: String,
     },
+    /// An interface libvirt would refuse (see [`Interface::validate`]).
+    #[error(transparent)]
+    Interface(#[from] InterfaceError),
     /// A value a builder or setter cannot accept.
     #[error("invalid domain at {path}: {reason}")]
     Invalid {
@@ -292,8 +293,6 @@ impl Domain {
     }
 
     part_accessors! {
-        /// `<memory>`.
-        memory, set_memory, Memory;
         /// `<vcpu>`.
         vcpu, set_vcpu, Vcpu;
         /// `<os>`.
@@ -306,19 +305,6 @@ impl Domain {
         clock, set_clock, Clock;
         /// `<devices>`.
         devices, set_devices, Devices;
-    }
-
-    /// `<currentMemory>`.
-    pub fn current_memory(&self) -> Result<Option<Memory>, DomainError> {
-        self.root()
-            .child("currentMemory")
-            .map(|c| Memory::decode_any(c, &ElementPath::root("domain").child("currentMemory")))
-            .transpose()
-    }
-
-    /// Sets or removes `<currentMemory>`.
-    pub fn set_current_memory(&mut self, m: Option<&Memory>) {
-        set_child_with(self.root_mut(), "currentMemory", m.map(|m| |e: &mut Element| m.encode_any(e)), DOMAIN_ORDER);
     }
 
     /// Decodes every device of kind `T` (`d.device_list::<Disk>()`).
@@ -339,8 +325,15 @@ impl Domain {
     /// Merges a list of devices of kind `T`: the i-th value updates the i-th existing device,
     /// extra existing ones are removed, new ones are added after their peers.
     pub fn set_device_list<T: XmlPart>(&mut self, values: &[T]) {
-        let devices = self.devices_element();
-        set_children(devices, values, DEVICE_ORDER);
+        match self.root_mut().child_mut("devices") {
+            Some(devices) => set_children(devices, values, DEVICE_ORDER),
+            None if values.is_empty() => {}
+            None => {
+                let mut devices = Element::new("devices");
+                set_children(&mut devices, values, DEVICE_ORDER);
+                codec::insert_child(self.root_mut(), devices, DOMAIN_ORDER);
+            }
+        }
     }
 
     /// Adds one device after the existing devices of its kind.
@@ -367,14 +360,15 @@ impl Domain {
     pub fn add_device_named<T: XmlPart>(&mut self, name: &str, device: &T) {
         let mut el = Element::new(name);
         device.encode_into(&mut el);
-        codec::insert_child(self.devices_element(), el, DEVICE_ORDER);
-    }
-
-    fn devices_element(&mut self) -> &mut Element {
-        if self.root().child("devices").is_none() {
-            set_child_with(self.root_mut(), "devices", Some(|_: &mut Element| {}), DOMAIN_ORDER);
+        match self.root_mut().child_mut("devices") {
+            Some(devices) => codec::insert_child(devices, el, DEVICE_ORDER),
+            // A new <devices> is inserted with the device inside, so both are laid out at once.
+            None => {
+                let mut devices = Element::new("devices");
+                devices.push_element(el);
+                codec::insert_child(self.root_mut(), devices, DOMAIN_ORDER);
+            }
         }
-        self.root_mut().child_mut("devices").expect("devices was just ensured")
     }
 
     /// The child of `<metadata>` in XML namespace `uri` (as libvirt's `virDomainGetMetadata`).
@@ -399,18 +393,21 @@ impl Domain {
                 });
             }
         }
-        set_child_with(self.root_mut(), "metadata", Some(|_: &mut Element| {}), DOMAIN_ORDER);
-        let md = self.root_mut().child_mut("metadata").expect("metadata was just ensured");
+        let Some(md) = self.root_mut().child_mut("metadata") else {
+            // A new <metadata> is inserted with its entry inside, so both are laid out at once.
+            if let Some(e) = element {
+                let mut md = Element::new("metadata");
+                md.push_element(e);
+                codec::insert_child(self.root_mut(), md, DOMAIN_ORDER);
+            }
+            return Ok(());
+        };
         let pos =
             md.children.iter().position(|n| matches!(n, crate::xml::Node::Element(e) if namespace_uri(e) == Some(uri)));
         match (pos, element) {
             (Some(i), Some(e)) => md.children[i] = crate::xml::Node::Element(e),
-            (Some(i), None) => {
-                md.children.remove(i);
-            }
-            (None, Some(e)) => {
-                md.push_element(e);
-            }
+            (Some(i), None) => codec::remove_node_at(md, i),
+            (None, Some(e)) => codec::insert_child(md, e, &[]),
             (None, None) => {}
         }
         Ok(())

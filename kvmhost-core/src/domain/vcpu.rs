@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::{attr_parse, attr_string, parse_value, set_attr, ElementPath, XmlPart};
-use super::DomainError;
+use super::codec::{attr_parse, attr_string, parse_value, set_attr, set_child, ElementPath, XmlPart};
+use super::{Domain, DomainError, DOMAIN_ORDER};
 use crate::xml::Element;
 
 crate::xml_enum! {
@@ -56,5 +56,32 @@ impl XmlPart for Vcpu {
         if el.text().trim().parse::<u32>().ok() != Some(self.count) {
             el.set_text(self.count.to_string());
         }
+    }
+}
+
+impl Domain {
+    /// Sets the number of vCPUs (`<vcpu>`'s count, as `virt-xml --vcpus N`), keeping its
+    /// `placement` and `cpuset`; a `current` count above the new number is dropped (all vCPUs
+    /// online), one at or below it stays. Adds `<vcpu>` if the document has none.
+    ///
+    /// ```
+    /// use kvmhost_core::domain::Domain;
+    /// let mut d = Domain::parse("<domain><vcpu placement='static' current='4'>8</vcpu></domain>").unwrap();
+    /// d.set_vcpu_count(2).unwrap();
+    /// assert_eq!(d.to_xml().unwrap(), "<domain><vcpu placement=\"static\">2</vcpu></domain>");
+    /// assert!(d.set_vcpu_count(0).is_err());
+    /// ```
+    pub fn set_vcpu_count(&mut self, count: u32) -> Result<(), DomainError> {
+        if count == 0 {
+            return Err(DomainError::Invalid {
+                path: "/domain/vcpu".into(),
+                reason: "at least one vCPU is needed".into(),
+            });
+        }
+        let mut vcpu = self.vcpu()?.unwrap_or_default();
+        vcpu.count = count;
+        vcpu.current = vcpu.current.filter(|&c| c <= count);
+        set_child(self.root_mut(), Some(&vcpu), DOMAIN_ORDER);
+        Ok(())
     }
 }

@@ -22,7 +22,7 @@ pub(super) fn prepare(
     ovsdb: Option<&mut OvsdbSession>,
     net: &HostNetwork,
 ) -> Result<(NetState, Option<Snapshot>, Plan), Error> {
-    net.validate().map_err(Error::Invalid)?;
+    net.validate()?;
     let ovs = match (&net.ovs, ovsdb) {
         (None, _) => None,
         (Some(_), None) => return Err(Error::OvsdbRequired),
@@ -249,7 +249,7 @@ pub fn teardown_with_ovsdb(
         (Some(_), None) => return Err(Error::OvsdbRequired),
         (Some(_), Some(s)) => s,
     };
-    net.validate().map_err(Error::Invalid)?;
+    net.validate()?;
     let snapshot = session.capture().map_err(Error::Ovs)?;
     let declared: BTreeSet<&str> = net.ovs.iter().flat_map(|c| &c.bridges).map(|b| b.name.as_str()).collect();
     let mut keep = snapshot.config().pruning(true);

@@ -1,13 +1,17 @@
 //! `<interface>`: network interfaces, the device orchestrators touch most (bridges, libvirt
 //! networks, macvtap, Open vSwitch ports, VLANs, QoS, nwfilter).
 
+mod checked;
 mod parts;
 mod port;
 pub(in crate::domain::devices) mod simple;
+mod validate;
 
+pub use checked::{MacAddress, MacAddressError, VlanId, VlanIdError};
 pub use parts::*;
 pub use port::*;
 pub use simple::{SourceReconnect, VirtioDriverOptions};
+pub use validate::{InterfaceError, InterfaceProblem};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,10 +34,18 @@ xml_enum! {
 
 /// A network interface (`<interface type='bridge'>…</interface>`).
 ///
+/// The builders (`Interface::bridge`, `with_mac`, `with_vlan`, …) take checked values
+/// ([`MacAddress`], [`VlanId`]); [`Interface::validate`] checks the combination (a VLAN needs
+/// an Open vSwitch port, hostdev or macvtap passthrough) and any values decoded from a
+/// document, which are kept as written so that every document round-trips.
+///
 /// ```
-/// use kvmhost_core::domain::{Interface, InterfaceType, XmlPart};
-/// let nic = Interface::bridge("br0").with_mac("52:54:00:12:34:56").with_vlan(42);
+/// use kvmhost_core::domain::{Interface, InterfaceType, VlanId, XmlPart};
+/// let nic = Interface::ovs_bridge("br0", None)
+///     .with_mac("52:54:00:12:34:56".parse().unwrap())
+///     .with_vlan(VlanId::new(42).unwrap());
 /// assert_eq!(nic.interface_type, Some(InterfaceType::Bridge));
+/// assert_eq!(nic.validate(), Ok(()));
 /// let el = nic.to_element();
 /// assert_eq!(el.child("source").unwrap().attr("bridge"), Some("br0"));
 /// assert_eq!(el.child("model").unwrap().attr("type"), Some("virtio"));
@@ -203,15 +215,25 @@ impl Interface {
         nic
     }
 
-    /// Sets the MAC address.
-    pub fn with_mac(mut self, mac: impl Into<String>) -> Interface {
-        self.mac.get_or_insert_with(InterfaceMac::default).address = Some(mac.into());
+    /// Sets the MAC address (without one, libvirt generates a `52:54:00:…` address when the
+    /// domain is defined).
+    ///
+    /// ```
+    /// use kvmhost_core::domain::Interface;
+    /// let nic = Interface::bridge("br0").with_mac("52:54:00:12:34:56".parse().unwrap());
+    /// assert_eq!(nic.mac_address(), Some("52:54:00:12:34:56"));
+    /// ```
+    pub fn with_mac(mut self, mac: MacAddress) -> Interface {
+        self.mac.get_or_insert_with(InterfaceMac::default).address = Some(mac.to_string());
         self
     }
 
-    /// Puts the interface on access VLAN `tag`.
-    pub fn with_vlan(mut self, tag: u32) -> Interface {
-        self.vlan = Some(Vlan { trunk: None, tags: vec![VlanTag { id: Some(tag), native_mode: None }] });
+    /// Puts the interface on access VLAN `tag`. libvirt carries a VLAN only on an Open vSwitch
+    /// port ([`Interface::ovs_bridge`]), a hostdev or macvtap passthrough interface, or a
+    /// network providing one: [`Interface::validate`] (run by `DomainBuilder::build`) refuses
+    /// the others.
+    pub fn with_vlan(mut self, tag: VlanId) -> Interface {
+        self.vlan = Some(Vlan { trunk: None, tags: vec![VlanTag { id: Some(tag.into()), native_mode: None }] });
         self
     }
 
@@ -219,20 +241,20 @@ impl Interface {
     /// native VLAN (added to the list if missing).
     ///
     /// ```
-    /// use kvmhost_core::domain::Interface;
-    /// let nic = Interface::bridge("ovsbr0").with_trunk(&[10, 20], Some(10));
+    /// use kvmhost_core::domain::{Interface, VlanId};
+    /// let id = |n| VlanId::new(n).unwrap();
+    /// let nic = Interface::ovs_bridge("ovsbr0", None).with_trunk(&[id(10), id(20)], Some(id(10)));
     /// let vlan = nic.vlan.unwrap();
     /// assert_eq!(vlan.tags.len(), 2);
     /// assert_eq!(vlan.tags[0].native_mode.as_deref(), Some("untagged"));
     /// ```
-    pub fn with_trunk(mut self, tags: &[u32], native: Option<u32>) -> Interface {
-        let mut list: Vec<VlanTag> = tags
-            .iter()
-            .map(|&id| VlanTag { id: Some(id), native_mode: (Some(id) == native).then(|| "untagged".to_string()) })
-            .collect();
+    pub fn with_trunk(mut self, tags: &[VlanId], native: Option<VlanId>) -> Interface {
+        let tag = |id: VlanId, native_mode: Option<String>| VlanTag { id: Some(id.into()), native_mode };
+        let mut list: Vec<VlanTag> =
+            tags.iter().map(|&id| tag(id, (Some(id) == native).then(|| "untagged".to_string()))).collect();
         if let Some(n) = native {
             if !tags.contains(&n) {
-                list.insert(0, VlanTag { id: Some(n), native_mode: Some("untagged".into()) });
+                list.insert(0, tag(n, Some("untagged".into())));
             }
         }
         self.vlan = Some(Vlan { trunk: Some(YesNo::Yes), tags: list });
@@ -363,7 +385,7 @@ mod tests {
         )
         .unwrap();
         let mut nic = Interface::decode(&d.root, &ElementPath::root("interface")).unwrap();
-        nic = nic.with_mac("52:54:00:00:00:01");
+        nic = nic.with_mac("52:54:00:00:00:01".parse().unwrap());
         nic.filterref = Some(FilterRef { filter: Some("clean-traffic".into()), parameters: vec![] });
         let mut el = d.root.clone();
         nic.encode_into(&mut el);

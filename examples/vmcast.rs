@@ -1,0 +1,359 @@
+//! VMCasts from the command line: pack, verify, unpack, publish feeds, list, download and
+//! instantiate appliances (`kvmhost_templates`).
+//!
+//! ```sh
+//! cargo run --release --example vmcast -- pack DOMAIN.xml --disk PATH... [--format native|xvm2] [--sign KEYFILE] -o OUT
+//! cargo run --release --example vmcast -- verify PKG [--trust PUBKEY]...
+//! cargo run --release --example vmcast -- unpack PKG DIR
+//! cargo run --release --example vmcast -- feed DIR --base-url URL
+//! cargo run --release --example vmcast -- list FEED_URL_OR_FILE [--json]
+//! cargo run --release --example vmcast -- download FEED_URL UUID DIR [--trust PUBKEY]...
+//! cargo run --release --example vmcast -- instantiate PKG --name NAME DIR [--define URI] [--overlay-base DIR]
+//! cargo run --release --example vmcast -- keygen PREFIX      # PREFIX.key (unencrypted) and PREFIX.pub
+//! ```
+//!
+//! Exit status 0 only when everything succeeded (for `verify`: every check passed). Errors are
+//! one line on stderr naming the file and the problem. Progress goes to stderr as a bar when
+//! stderr is a terminal. An encrypted minisign secret key is opened with the password in
+//! `KVMHOST_MINISIGN_PASSWORD`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kvmhost::core::domain::Domain;
+use kvmhost::templates::archive::{self, Format, PackRequest, Progress, ReadOptions};
+use kvmhost::templates::catalog::{Catalog, DownloadOptions, DownloadOutcome};
+use kvmhost::templates::instantiate::{self, InstantiateOptions};
+use kvmhost::templates::transport::DefaultTransport;
+use kvmhost::templates::{feed, signing};
+
+#[derive(Parser)]
+#[command(name = "vmcast", about = "Archipel-style VMCasts: appliance packages, feeds, downloads, instantiation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Pack a domain and its disk images into a package.
+    Pack {
+        /// The libvirt domain XML.
+        domain: PathBuf,
+        /// Disk images (matched to the domain's disks by file name).
+        #[arg(long = "disk", required = false, num_args = 1..)]
+        disks: Vec<PathBuf>,
+        /// Package format.
+        #[arg(long, default_value = "native")]
+        format: Format,
+        /// Sign the manifest with this minisign secret key (native only).
+        #[arg(long)]
+        sign: Option<PathBuf>,
+        /// zstd level (native).
+        #[arg(long, default_value_t = 3)]
+        level: i32,
+        /// Output file.
+        #[arg(short = 'o', long = "output")]
+        out: PathBuf,
+    },
+    /// Check a package through (sizes, checksums, structure, signature); writes nothing.
+    Verify {
+        /// The package.
+        pkg: PathBuf,
+        /// Trusted minisign public key (repeatable); when given, a signature by one is required.
+        #[arg(long = "trust")]
+        trust: Vec<PathBuf>,
+    },
+    /// Unpack a package (either format, detected by content) into a directory.
+    Unpack {
+        /// The package.
+        pkg: PathBuf,
+        /// Target directory (created; existing files are never overwritten).
+        dir: PathBuf,
+        /// Trusted minisign public key (repeatable).
+        #[arg(long = "trust")]
+        trust: Vec<PathBuf>,
+    },
+    /// Write DIR/rss.xml listing the packages in DIR.
+    Feed {
+        /// Directory of packages.
+        dir: PathBuf,
+        /// URL under which DIR is served.
+        #[arg(long)]
+        base_url: String,
+        /// Channel title.
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// List the appliances of a feed.
+    List {
+        /// Feed URL (http://, https://, file://) or file.
+        feed: String,
+        /// One JSON array instead of one line per appliance.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download (or resume) an appliance into DIR, then verify it.
+    Download {
+        /// Feed URL.
+        feed: String,
+        /// The appliance's UUID.
+        uuid: String,
+        /// Download directory (its catalog lives there too).
+        dir: PathBuf,
+        /// Trusted minisign public key (repeatable).
+        #[arg(long = "trust")]
+        trust: Vec<PathBuf>,
+        /// Stop after this many bytes (the next run resumes).
+        #[arg(long, hide = true)]
+        max_bytes: Option<u64>,
+    },
+    /// Make a new VM from a package in DIR; prints the new domain XML's path.
+    Instantiate {
+        /// The package.
+        pkg: PathBuf,
+        /// The new VM's name.
+        #[arg(long)]
+        name: String,
+        /// The VM's directory.
+        dir: PathBuf,
+        /// Define the domain on this libvirt URI.
+        #[arg(long)]
+        define: Option<String>,
+        /// Unpack the package once into this directory as golden images and give the VM qcow2
+        /// overlays on them.
+        #[arg(long)]
+        overlay_base: Option<PathBuf>,
+        /// Trusted minisign public key (repeatable).
+        #[arg(long = "trust")]
+        trust: Vec<PathBuf>,
+    },
+    /// Make a minisign key pair (unencrypted): PREFIX.key and PREFIX.pub.
+    Keygen {
+        /// Path prefix.
+        prefix: PathBuf,
+    },
+}
+
+/// A progress bar on stderr when it is a terminal.
+struct Bar {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Bar {
+    fn new() -> Bar {
+        Bar { on: std::io::stderr().is_terminal(), last: std::time::Instant::now() }
+    }
+
+    fn update(&mut self, p: &Progress) {
+        if !self.on || self.last.elapsed().as_millis() < 100 {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let line = match p.total {
+            Some(t) if t > 0 => {
+                let frac = (p.done as f64 / t as f64).min(1.0);
+                let filled = (frac * 30.0) as usize;
+                format!(
+                    "{} {:<20.20} [{}{}] {:5.1}% {} MiB",
+                    p.phase,
+                    p.item,
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled),
+                    frac * 100.0,
+                    p.done >> 20
+                )
+            }
+            _ => format!("{} {} {} MiB", p.phase, p.item, p.done >> 20),
+        };
+        eprint!("\r{line}\x1b[K");
+    }
+
+    fn done(&self) {
+        if self.on {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// An error with its causes, on one line (`opening x: No such file or directory`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+fn keys(paths: &[PathBuf]) -> Result<Vec<signing::PublicKey>, String> {
+    paths.iter().map(|p| signing::PublicKey::from_file(p).map_err(|e| chain(&e))).collect()
+}
+
+fn read_opts(trust: &[PathBuf]) -> Result<ReadOptions, String> {
+    Ok(ReadOptions::trusting(keys(trust)?))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let mut bar = Bar::new();
+    match cli.cmd {
+        Cmd::Pack { domain, disks, format, sign, level, out } => {
+            let xml = std::fs::read_to_string(&domain).map_err(|e| format!("{}: {}", domain.display(), chain(&e)))?;
+            let d = Domain::parse(&xml).map_err(|e| format!("{}: {}", domain.display(), chain(&e)))?;
+            let password = std::env::var("KVMHOST_MINISIGN_PASSWORD").ok();
+            let key = sign
+                .as_deref()
+                .map(|p| signing::SecretKey::from_file(p, password.as_deref()))
+                .transpose()
+                .map_err(|e| chain(&e))?;
+            if key.is_some() && format == Format::Xvm2 {
+                return Err(format!("{}: .xvm2 packages cannot be signed (use --format native)", out.display()));
+            }
+            let mut req = PackRequest::new(&d, disks);
+            req.format = format;
+            req.sign = key.as_ref();
+            req.level = level;
+            let rep = archive::pack(&req, &out, &mut |p| bar.update(p))
+                .map_err(|e| format!("{}: {}", out.display(), chain(&e)))?;
+            bar.done();
+            println!("{} {} bytes", rep.path.display(), rep.size);
+        }
+        Cmd::Verify { pkg, trust } => {
+            let p = archive::verify(&pkg, &read_opts(&trust)?, &mut |p| bar.update(p))
+                .map_err(|e| format!("{}: {}", pkg.display(), chain(&e)))?;
+            bar.done();
+            println!("{}: OK {} {} disk(s), {}", pkg.display(), p.format, p.disks.len(), p.signature);
+        }
+        Cmd::Unpack { pkg, dir, trust } => {
+            let p = archive::unpack(&pkg, &dir, &read_opts(&trust)?, &mut |p| bar.update(p))
+                .map_err(|e| format!("{}: {}", pkg.display(), chain(&e)))?;
+            bar.done();
+            for f in p.files {
+                println!("{}", f.display());
+            }
+        }
+        Cmd::Feed { dir, base_url, title } => {
+            let mut opts = feed::GenerateOptions::default();
+            opts.title = title;
+            let (path, _) =
+                feed::generate(&dir, &base_url, &opts).map_err(|e| format!("{}: {}", dir.display(), chain(&e)))?;
+            println!("{}", path.display());
+        }
+        Cmd::List { feed: url, json } => {
+            let f =
+                Catalog::fetch_feed(&url, &DefaultTransport::default(), &Default::default()).map_err(|e| chain(&e))?;
+            if json {
+                let items: Vec<serde_json::Value> = f
+                    .items
+                    .iter()
+                    .map(|i| {
+                        serde_json::json!({
+                            "uuid": i.uuid, "title": i.title, "url": i.enclosure.url, "size": i.enclosure.length,
+                            "date": i.published.map(kvmhost::templates::date::rfc3339).or(i.pub_date.clone()),
+                            "sha256": i.sha256, "format": i.format, "key_id": i.key_id,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&items).expect("JSON"));
+            } else {
+                for i in &f.items {
+                    let date =
+                        i.published.map(kvmhost::templates::date::rfc3339).or(i.pub_date.clone()).unwrap_or_default();
+                    println!("{}\t{}\t{}\t{}\t{}", i.uuid, i.enclosure.length, date, i.title, i.enclosure.url);
+                }
+            }
+        }
+        Cmd::Download { feed: url, uuid, dir, trust, max_bytes } => {
+            let t = DefaultTransport::default();
+            let mut cat = Catalog::open(&dir).map_err(|e| chain(&e))?;
+            cat.subscribe(&url, &t).map_err(|e| chain(&e))?;
+            let mut opts = DownloadOptions::verifying(read_opts(&trust)?);
+            if let Some(m) = max_bytes {
+                opts = opts.budget(m);
+            }
+            match cat.download(&uuid, &t, &opts, &mut |p| bar.update(p)).map_err(|e| chain(&e))? {
+                DownloadOutcome::Complete { path, .. } => {
+                    bar.done();
+                    println!("{}", path.display());
+                }
+                DownloadOutcome::Paused { bytes, total } => {
+                    bar.done();
+                    return Err(format!("{uuid}: stopped at {bytes} of {total} bytes (run again to resume)"));
+                }
+                _ => {}
+            }
+        }
+        Cmd::Instantiate { pkg, name, dir, define, overlay_base, trust } => {
+            let opts = read_opts(&trust)?;
+            let (package, mut iopts) = match &overlay_base {
+                Some(base) => {
+                    let p = if base.join("domain.xml").exists() {
+                        // Already unpacked: verify the package, then use the images there.
+                        let mut p = archive::verify(&pkg, &opts, &mut |p| bar.update(p))
+                            .map_err(|e| format!("{}: {}", pkg.display(), chain(&e)))?;
+                        for d in &mut p.disks {
+                            d.path = Some(base.join(&d.file_name));
+                        }
+                        p
+                    } else {
+                        archive::unpack(&pkg, base, &opts, &mut |p| bar.update(p))
+                            .map_err(|e| format!("{}: {}", pkg.display(), chain(&e)))?
+                    };
+                    (p, InstantiateOptions::new(&name).overlay())
+                }
+                None => {
+                    let p = archive::unpack(&pkg, &dir, &opts, &mut |p| bar.update(p))
+                        .map_err(|e| format!("{}: {}", pkg.display(), chain(&e)))?;
+                    (p, InstantiateOptions::new(&name))
+                }
+            };
+            bar.done();
+            iopts.uuid = None;
+            let vm = instantiate::instantiate(&package, &dir, &iopts)
+                .map_err(|e| format!("{}: {}", dir.display(), chain(&e)))?;
+            if let Some(uri) = define {
+                instantiate::define(&uri, &vm.domain).map_err(|e| format!("{uri}: {}", chain(&e)))?;
+            }
+            println!("{}", vm.xml_path.display());
+        }
+        Cmd::Keygen { prefix } => {
+            let (sk, pk) = signing::generate_keypair().map_err(|e| chain(&e))?;
+            let key = prefix.with_extension("key");
+            let pubf = prefix.with_extension("pub");
+            write_new(&key, signing::secret_key_text(&sk).map_err(|e| chain(&e))?.as_bytes(), 0o600)?;
+            write_new(&pubf, pk.to_text().as_bytes(), 0o644)?;
+            println!("{}\n{}", key.display(), pubf.display());
+        }
+    }
+    Ok(())
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| format!("{}: {}", path.display(), chain(&e)))?;
+    f.write_all(bytes).map_err(|e| format!("{}: {}", path.display(), chain(&e)))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vmcast: {}", e.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

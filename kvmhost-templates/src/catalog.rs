@@ -1,0 +1,590 @@
+//! Subscriptions and the local catalog of appliances, kept in a directory:
+//!
+//! - `catalog.json`: the feeds subscribed to and every appliance they list, each with its
+//!   status (not installed / downloading / installed / error), written atomically after each
+//!   change, so a crash at any point leaves the last consistent state;
+//! - `NAME.part`: a download under way (`NAME` is the item's UUID), resumed from its length
+//!   with an HTTP `Range` request (206 and a matching `Content-Range` required);
+//! - `UUID.vmcast` / `UUID.xvm2`: downloaded and verified packages;
+//! - `catalog.lock`: an exclusive lock held while a [`Catalog`] is open.
+//!
+//! A feed that fails to fetch or parse is marked with its error and kept (Archipel deleted the
+//! subscription); its appliances stay listed.
+//!
+//! ```
+//! use kvmhost_templates::catalog::{Catalog, ApplianceStatus, DownloadOutcome, DownloadOptions};
+//! use kvmhost_templates::transport::FileTransport;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let pub_dir = dir.path().join("pub");
+//! # std::fs::create_dir(&pub_dir).unwrap();
+//! # let d = kvmhost_core::domain::Domain::parse("<domain><name>a</name></domain>").unwrap();
+//! # kvmhost_templates::archive::pack(&kvmhost_templates::PackRequest::new(&d, vec![]), &pub_dir.join("a.vmcast"), &mut |_| {}).unwrap();
+//! # let (feed_path, _) = kvmhost_templates::feed::generate(&pub_dir, pub_dir.to_str().unwrap(), &Default::default()).unwrap();
+//! let mut cat = Catalog::open(&dir.path().join("cache")).unwrap();
+//! cat.subscribe(feed_path.to_str().unwrap(), &FileTransport).unwrap();
+//! let uuid = cat.appliances()[0].uuid.clone();
+//! let out = cat.download(&uuid, &FileTransport, &DownloadOptions::default(), &mut |_| {}).unwrap();
+//! assert!(matches!(out, DownloadOutcome::Complete { .. }));
+//! assert!(matches!(cat.appliance(&uuid).unwrap().status, ApplianceStatus::Installed { .. }));
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::archive::{self, ArchiveError, Format, Package, Progress, ReadOptions};
+use crate::feed::{self, FeedError};
+use crate::fsutil::atomic_write;
+use crate::transport::{parse_content_range, read_limited, Transport, TransportError};
+
+/// Errors of the catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// A file operation.
+    #[error("{context}")]
+    Io {
+        /// What.
+        context: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `catalog.json` exists but does not parse (it is left as it is).
+    #[error("catalog {path} is corrupt: {message}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// Fetching failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The feed does not parse.
+    #[error("feed {url}: {source}")]
+    Feed {
+        /// The feed.
+        url: String,
+        /// Why.
+        #[source]
+        source: Box<FeedError>,
+    },
+    /// No appliance with that UUID in any subscribed feed.
+    #[error("no appliance {0} in the catalog")]
+    UnknownAppliance(String),
+    /// A feed item whose UUID cannot name a file, or whose enclosure URL a remote feed may
+    /// not point to (a `file://` or local path from an HTTP feed).
+    #[error("appliance {uuid}: refused: {reason}")]
+    Refused {
+        /// The item's UUID.
+        uuid: String,
+        /// Why.
+        reason: String,
+    },
+    /// No such subscription.
+    #[error("not subscribed to {0}")]
+    UnknownFeed(String),
+    /// The server did not resume as asked.
+    #[error("{url}: range request not honoured ({detail})")]
+    RangeNotHonoured {
+        /// The URL.
+        url: String,
+        /// What came back.
+        detail: String,
+    },
+    /// Sizes disagree (the enclosure length, the server, the data).
+    #[error("{url}: {detail}")]
+    SizeMismatch {
+        /// The URL.
+        url: String,
+        /// What disagreed.
+        detail: String,
+    },
+    /// The download ended early; the partial file is kept and the next download resumes it.
+    #[error("{url}: connection ended after {got} of {expected} bytes (will resume)")]
+    Interrupted {
+        /// The URL.
+        url: String,
+        /// Bytes in the partial file.
+        got: u64,
+        /// Bytes expected.
+        expected: u64,
+    },
+    /// The downloaded file's SHA-256 is not the feed's.
+    #[error("{url}: SHA-256 {found} is not the feed's {expected}")]
+    ChecksumMismatch {
+        /// The URL.
+        url: String,
+        /// The feed's.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
+    /// The downloaded package failed verification.
+    #[error("{file}: {source}")]
+    Package {
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: Box<ArchiveError>,
+    },
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> CatalogError {
+    move |source| CatalogError::Io { context, source }
+}
+
+/// One feed's refresh: its URL and its item count, or why it failed.
+pub type Refreshed = (String, Result<usize, CatalogError>);
+
+/// Status of a subscribed feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum FeedStatus {
+    /// Fetched and parsed at this time (RFC 3339).
+    Ok {
+        /// When.
+        fetched_at: String,
+    },
+    /// The last refresh failed: kept, with the reason.
+    Error {
+        /// Why.
+        message: String,
+        /// When.
+        at: String,
+    },
+}
+
+/// A subscribed feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Subscription {
+    /// Where it is fetched from.
+    pub url: String,
+    /// Its channel UUID.
+    pub uuid: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// Its last refresh.
+    pub status: FeedStatus,
+}
+
+/// Where an appliance stands locally (Archipel's four states).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ApplianceStatus {
+    /// Listed, not downloaded.
+    NotInstalled,
+    /// A download started (and maybe was cut): its partial file.
+    Downloading {
+        /// The partial file.
+        partial: PathBuf,
+    },
+    /// Downloaded and verified.
+    Installed {
+        /// The package.
+        path: PathBuf,
+    },
+    /// The last download failed verification (the file was removed).
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// An appliance listed by a subscribed feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Appliance {
+    /// The item's UUID.
+    pub uuid: String,
+    /// The feed listing it.
+    pub feed_url: String,
+    /// The item as the feed has it.
+    pub item: feed::Item,
+    /// Local status.
+    pub status: ApplianceStatus,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    version: u32,
+    feeds: Vec<Subscription>,
+    appliances: Vec<Appliance>,
+}
+
+/// Options of [`Catalog::download`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DownloadOptions {
+    /// What the package verification trusts and limits.
+    pub read: ReadOptions,
+    /// Stop after this many bytes in this call, leaving the partial file for a later resume.
+    pub max_bytes: Option<u64>,
+}
+
+impl DownloadOptions {
+    /// Verify against these options (trusted keys, limits).
+    pub fn verifying(read: ReadOptions) -> DownloadOptions {
+        DownloadOptions { read, max_bytes: None }
+    }
+
+    /// Stop after `bytes` in this call.
+    pub fn budget(mut self, bytes: u64) -> DownloadOptions {
+        self.max_bytes = Some(bytes);
+        self
+    }
+}
+
+/// What [`Catalog::download`] did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum DownloadOutcome {
+    /// Downloaded and verified.
+    Complete {
+        /// The package.
+        path: PathBuf,
+        /// What verification found.
+        package: Box<Package>,
+    },
+    /// Stopped at [`DownloadOptions::max_bytes`]: the partial file holds `bytes` of `total`.
+    Paused {
+        /// Bytes so far.
+        bytes: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+}
+
+/// The catalog in a directory (see the module's docs).
+#[derive(Debug)]
+pub struct Catalog {
+    dir: PathBuf,
+    state: State,
+    _lock: nix::fcntl::Flock<File>,
+}
+
+impl Catalog {
+    /// Opens (creating) the catalog in `dir`, waiting for the lock.
+    pub fn open(dir: &Path) -> Result<Catalog, CatalogError> {
+        fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let lock_path = dir.join("catalog.lock");
+        let lf = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(format!("opening {}", lock_path.display())))?;
+        let lock = nix::fcntl::Flock::lock(lf, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
+            CatalogError::Io { context: format!("locking {}", lock_path.display()), source: e.into() }
+        })?;
+        let path = dir.join("catalog.json");
+        let state = match fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| CatalogError::Corrupt { path: path.display().to_string(), message: e.to_string() })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State { version: 1, ..State::default() },
+            Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
+        };
+        Ok(Catalog { dir: dir.to_path_buf(), state, _lock: lock })
+    }
+
+    /// The catalog's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn save(&self) -> Result<(), CatalogError> {
+        let path = self.dir.join("catalog.json");
+        let json = serde_json::to_vec_pretty(&self.state).expect("the catalog serialises");
+        atomic_write(&path, &json).map_err(io(format!("writing {}", path.display())))
+    }
+
+    /// The subscribed feeds.
+    pub fn feeds(&self) -> &[Subscription] {
+        &self.state.feeds
+    }
+
+    /// Every appliance of every subscribed feed.
+    pub fn appliances(&self) -> &[Appliance] {
+        &self.state.appliances
+    }
+
+    /// One appliance by UUID.
+    pub fn appliance(&self, uuid: &str) -> Option<&Appliance> {
+        self.state.appliances.iter().find(|a| a.uuid == uuid)
+    }
+
+    /// Fetches and parses a feed without subscribing.
+    pub fn fetch_feed(
+        url: &str,
+        transport: &dyn Transport,
+        limits: &crate::Limits,
+    ) -> Result<feed::Feed, CatalogError> {
+        let resp = transport.get(url, None)?;
+        let bytes = read_limited(resp.body, limits.max_feed_bytes, url)?;
+        feed::parse(&bytes, limits).map_err(|e| CatalogError::Feed { url: url.into(), source: Box::new(e) })
+    }
+
+    /// Subscribes to the feed at `url` (it must fetch and parse) and lists its appliances.
+    pub fn subscribe(&mut self, url: &str, transport: &dyn Transport) -> Result<&Subscription, CatalogError> {
+        let f = Catalog::fetch_feed(url, transport, &crate::Limits::default())?;
+        self.merge(url, &f);
+        self.save()?;
+        Ok(self.state.feeds.iter().find(|s| s.url == url).expect("just merged"))
+    }
+
+    /// Removes a subscription and its appliances from the catalog (downloaded files stay).
+    pub fn unsubscribe(&mut self, url: &str) -> Result<(), CatalogError> {
+        let before = self.state.feeds.len();
+        self.state.feeds.retain(|s| s.url != url);
+        if self.state.feeds.len() == before {
+            return Err(CatalogError::UnknownFeed(url.into()));
+        }
+        self.state.appliances.retain(|a| a.feed_url != url);
+        self.save()
+    }
+
+    /// Refreshes every feed; a feed that fails is marked with its error and kept. Returns each
+    /// feed's URL with its result.
+    pub fn refresh(&mut self, transport: &dyn Transport) -> Result<Vec<Refreshed>, CatalogError> {
+        let urls: Vec<String> = self.state.feeds.iter().map(|s| s.url.clone()).collect();
+        let mut out = Vec::new();
+        for url in urls {
+            match Catalog::fetch_feed(&url, transport, &crate::Limits::default()) {
+                Ok(f) => {
+                    self.merge(&url, &f);
+                    out.push((url, Ok(f.items.len())));
+                }
+                Err(e) => {
+                    if let Some(s) = self.state.feeds.iter_mut().find(|s| s.url == url) {
+                        s.status =
+                            FeedStatus::Error { message: e.to_string(), at: crate::date::rfc3339(crate::date::now()) };
+                    }
+                    out.push((url, Err(e)));
+                }
+            }
+        }
+        self.save()?;
+        Ok(out)
+    }
+
+    fn merge(&mut self, url: &str, f: &feed::Feed) {
+        let status = FeedStatus::Ok { fetched_at: crate::date::rfc3339(crate::date::now()) };
+        let sub = Subscription { url: url.into(), uuid: f.uuid.clone(), title: f.title.clone(), status };
+        match self.state.feeds.iter_mut().find(|s| s.url == url) {
+            Some(s) => *s = sub,
+            None => self.state.feeds.push(sub),
+        }
+        for item in &f.items {
+            match self.state.appliances.iter_mut().find(|a| a.uuid == item.uuid) {
+                Some(a) => {
+                    if a.item.sha256 != item.sha256 || a.item.enclosure != item.enclosure {
+                        // A new package under the same UUID: what was downloaded is stale.
+                        if !matches!(a.status, ApplianceStatus::Downloading { .. }) {
+                            a.status = ApplianceStatus::NotInstalled;
+                        }
+                    }
+                    a.item = item.clone();
+                    a.feed_url = url.into();
+                }
+                None => self.state.appliances.push(Appliance {
+                    uuid: item.uuid.clone(),
+                    feed_url: url.into(),
+                    item: item.clone(),
+                    status: ApplianceStatus::NotInstalled,
+                }),
+            }
+        }
+    }
+
+    fn set_status(&mut self, uuid: &str, status: ApplianceStatus) -> Result<(), CatalogError> {
+        if let Some(a) = self.state.appliances.iter_mut().find(|a| a.uuid == uuid) {
+            a.status = status;
+        }
+        self.save()
+    }
+
+    /// Downloads (or resumes) an appliance, then verifies size, SHA-256 (when the feed gives
+    /// it) and the package itself (signature against `opts.read.trusted`).
+    pub fn download(
+        &mut self,
+        uuid: &str,
+        transport: &dyn Transport,
+        opts: &DownloadOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<DownloadOutcome, CatalogError> {
+        let a = self.appliance(uuid).ok_or_else(|| CatalogError::UnknownAppliance(uuid.into()))?.clone();
+        crate::manifest::check_file_name(uuid)
+            .map_err(|e| CatalogError::Refused { uuid: uuid.into(), reason: e.to_string() })?;
+        let url = a.item.enclosure.url.clone();
+        let remote = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        if remote(&a.feed_url) && !remote(&url) {
+            return Err(CatalogError::Refused {
+                uuid: uuid.into(),
+                reason: format!("a feed served over HTTP points at {url:?}, not an HTTP(S) URL"),
+            });
+        }
+        let total = a.item.enclosure.length;
+        let partial = self.dir.join(format!("{uuid}.part"));
+        self.set_status(uuid, ApplianceStatus::Downloading { partial: partial.clone() })?;
+        let mut have = match fs::metadata(&partial) {
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        };
+        if have > total {
+            // Not a prefix of this package: start again.
+            fs::remove_file(&partial).map_err(io(format!("removing {}", partial.display())))?;
+            have = 0;
+        }
+        if have < total {
+            if let Some(bytes) = self.fetch_into(transport, &url, &partial, have, total, opts.max_bytes, progress)? {
+                return Ok(DownloadOutcome::Paused { bytes, total });
+            }
+        }
+        match self.verify_download(&a, &partial, &opts.read) {
+            Ok((format, package)) => {
+                let ext = match format {
+                    Format::Native => "vmcast",
+                    Format::Xvm2 => "xvm2",
+                };
+                let path = self.dir.join(format!("{uuid}.{ext}"));
+                fs::rename(&partial, &path).map_err(io(format!("renaming to {}", path.display())))?;
+                crate::fsutil::sync_parent(&path);
+                self.set_status(uuid, ApplianceStatus::Installed { path: path.clone() })?;
+                Ok(DownloadOutcome::Complete { path, package: Box::new(package) })
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&partial);
+                self.set_status(uuid, ApplianceStatus::Error { message: e.to_string() })?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends `url` from byte `have` to `partial`; `Some(bytes)` when the budget stopped it.
+    #[allow(clippy::too_many_arguments)]
+    fn fetch_into(
+        &self,
+        transport: &dyn Transport,
+        url: &str,
+        partial: &Path,
+        have: u64,
+        total: u64,
+        budget: Option<u64>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Option<u64>, CatalogError> {
+        let resp = transport.get(url, Some(have))?;
+        if have > 0 {
+            let cr = resp.content_range.as_deref().and_then(parse_content_range);
+            match (resp.status, cr) {
+                (206, Some((start, end, Some(t)))) if start == have && t == total && end + 1 == total => {}
+                (status, _) => {
+                    return Err(CatalogError::RangeNotHonoured {
+                        url: url.into(),
+                        detail: format!("status {status}, Content-Range {:?} for bytes={have}-", resp.content_range),
+                    })
+                }
+            }
+        } else if resp.status != 200 {
+            return Err(CatalogError::SizeMismatch {
+                url: url.into(),
+                detail: format!("unexpected status {}", resp.status),
+            });
+        }
+        if let Some(len) = resp.content_length {
+            if len != total - have {
+                return Err(CatalogError::SizeMismatch {
+                    url: url.into(),
+                    detail: format!("server sends {len} bytes, the enclosure length leaves {}", total - have),
+                });
+            }
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(partial)
+            .map_err(io(format!("opening {}", partial.display())))?;
+        let mut body = resp.body;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = have;
+        let mut this_run = 0u64;
+        loop {
+            let want = match budget {
+                Some(b) if this_run >= b => {
+                    f.sync_all().map_err(io(format!("syncing {}", partial.display())))?;
+                    return Ok(Some(got));
+                }
+                Some(b) => ((b - this_run) as usize).min(buf.len()),
+                None => buf.len(),
+            };
+            let n = match body.read(&mut buf[..want]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => 0, // a broken connection is an early end: keep what came
+            };
+            if n == 0 {
+                break;
+            }
+            if got + n as u64 > total {
+                return Err(CatalogError::SizeMismatch {
+                    url: url.into(),
+                    detail: format!("more than the enclosure length of {total} bytes"),
+                });
+            }
+            f.write_all(&buf[..n]).map_err(io(format!("writing {}", partial.display())))?;
+            got += n as u64;
+            this_run += n as u64;
+            progress(&Progress { phase: "downloading", item: url.into(), done: got, total: Some(total) });
+        }
+        f.sync_all().map_err(io(format!("syncing {}", partial.display())))?;
+        if got < total {
+            return Err(CatalogError::Interrupted { url: url.into(), got, expected: total });
+        }
+        Ok(None)
+    }
+
+    fn verify_download(
+        &self,
+        a: &Appliance,
+        file: &Path,
+        read: &ReadOptions,
+    ) -> Result<(Format, Package), CatalogError> {
+        let url = &a.item.enclosure.url;
+        let len = fs::metadata(file).map_err(io(format!("stat {}", file.display())))?.len();
+        if len != a.item.enclosure.length {
+            return Err(CatalogError::SizeMismatch {
+                url: url.clone(),
+                detail: format!("{len} bytes, the enclosure says {}", a.item.enclosure.length),
+            });
+        }
+        if let Some(expected) = &a.item.sha256 {
+            let found = sha256_of(file)?;
+            if &found != expected {
+                return Err(CatalogError::ChecksumMismatch { url: url.clone(), expected: expected.clone(), found });
+            }
+        }
+        let pkg_err = |e| CatalogError::Package { file: file.display().to_string(), source: Box::new(e) };
+        let format = archive::detect(file).map_err(pkg_err)?;
+        let package = archive::verify(file, read, &mut |_| {}).map_err(pkg_err)?;
+        Ok((format, package))
+    }
+}
+
+fn sha256_of(path: &Path) -> Result<String, CatalogError> {
+    let mut f = File::open(path).map_err(io(format!("opening {}", path.display())))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io(format!("reading {}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(archive::hex(&h.finalize()))
+}
