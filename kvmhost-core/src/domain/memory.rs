@@ -357,7 +357,7 @@ impl Domain {
     /// d.set_memory(Some(&Memory::gib(3)));
     /// assert_eq!(d.current_memory().unwrap(), Some(Memory::gib(3)));
     /// assert!(d.to_xml().unwrap().contains(
-    ///     "<memory unit=\"GiB\" dumpCore=\"off\">3</memory>\n  <currentMemory unit=\"GiB\">3</currentMemory>"));
+    ///     "<memory unit='GiB' dumpCore='off'>3</memory>\n  <currentMemory unit='GiB'>3</currentMemory>"));
     /// ```
     pub fn set_memory(&mut self, m: Option<&Memory>) {
         let merged = m.map(|m| {
@@ -404,7 +404,7 @@ impl Domain {
     /// let mut d = Domain::parse("<domain><memory unit='GiB'>4</memory></domain>").unwrap();
     /// d.set_current_memory(Some(&Memory::gib(2)));
     /// assert_eq!(d.to_xml().unwrap(),
-    ///            "<domain><memory unit=\"GiB\">4</memory><currentMemory unit=\"GiB\">2</currentMemory></domain>");
+    ///            "<domain><memory unit='GiB'>4</memory><currentMemory unit='GiB'>2</currentMemory></domain>");
     /// ```
     pub fn set_current_memory(&mut self, m: Option<&Memory>) {
         set_child_with(self.root_mut(), "currentMemory", m.map(|m| |e: &mut Element| m.encode_any(e)), DOMAIN_ORDER);
