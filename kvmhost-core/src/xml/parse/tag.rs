@@ -81,6 +81,9 @@ impl Parser<'_> {
         // character is checked at the end), and how many values are single-quoted.
         let mut canonical = true;
         let mut singles = 0usize;
+        // Below this many attributes, duplicates are looked for one by one and the limit is
+        // not reached; from it on, each new attribute is checked against the limit first.
+        let few = SCAN_FOR_DUPLICATES.min(limits.max_attributes);
         let mut i = name_len;
         loop {
             if i == bytes.len() {
@@ -198,8 +201,9 @@ impl Parser<'_> {
             }
             let value_raw = ascii_slice(raw, value_start, i);
             i += 1;
-            // Few attributes: compared one by one; many: bounded, and looked up in a set.
-            let duplicate = if scratch.len() < SCAN_FOR_DUPLICATES {
+            // Few attributes: compared one by one; many: bounded, and looked up in a set (the
+            // set only from `SCAN_FOR_DUPLICATES` on: a limit below it is reached first).
+            let duplicate = if scratch.len() < few {
                 scratch.iter().any(|a| a.name == key)
             } else {
                 if scratch.len() >= limits.max_attributes {
@@ -227,10 +231,6 @@ impl Parser<'_> {
                 e.format_mut().raw_mut().start = Some(raw[name_len..].into());
             }
             return Ok(());
-        }
-        if count > limits.max_attributes {
-            // (only a limit under `SCAN_FOR_DUPLICATES` gets here)
-            bail!(self.limit_at(Limit::Attributes, limits.max_attributes, base));
         }
         let quote = match singles {
             0 => Quote::Double,
