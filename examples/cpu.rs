@@ -14,38 +14,68 @@
 //! them); `decode` prints the host `<cpu>` libvirt would report for
 //! raw CPUID data; `host` decodes this machine's `cpuid`. Errors exit with status 1.
 
+use clap::{Parser, Subcommand};
 use kvmhost::core::cpu::{self, CompareResult, CpuDef, CpuMap};
 use kvmhost::core::xml::{Document, Element};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cpu compare --cpu-map DIR HOST.xml GUEST.xml\n       \
-                     cpu baseline --cpu-map DIR [--expand-features] [--migratable] FILE...\n       \
-                     cpu decode --cpu-map DIR CPUDATA.xml\n       cpu host [--cpu-map DIR]";
+/// libvirt's CPU model questions (compare, baseline, decode) answered in pure Rust.
+#[derive(Parser)]
+#[command(name = "cpu", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-struct Args {
+/// Where libvirt's CPU map is (`cpu_map/` with `index.xml`).
+#[derive(clap::Args)]
+struct MapArgs {
+    /// Directory of libvirt's CPU map (default: libvirt's installed one).
+    #[arg(long = "cpu-map", value_name = "DIR", default_value_os_t = CpuMap::default_path())]
     map_dir: PathBuf,
-    expand: bool,
-    migratable: bool,
-    files: Vec<PathBuf>,
 }
 
-fn parse_args(rest: &[String]) -> Result<Args, String> {
-    let mut a = Args { map_dir: CpuMap::default_path(), expand: false, migratable: false, files: vec![] };
-    let mut it = rest.iter();
-    while let Some(x) = it.next() {
-        match x.as_str() {
-            "--cpu-map" => a.map_dir = it.next().ok_or("--cpu-map needs a directory")?.into(),
-            "--expand-features" => a.expand = true,
-            "--migratable" => a.migratable = true,
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            f => a.files.push(f.into()),
-        }
-    }
-    Ok(a)
+#[derive(Subcommand)]
+enum Command {
+    /// Compare a guest CPU with a host CPU: IDENTICAL, SUPERSET, INCOMPATIBLE or ERROR.
+    Compare {
+        #[command(flatten)]
+        map: MapArgs,
+        /// The host `<cpu>` (or capabilities).
+        host: PathBuf,
+        /// The guest `<cpu>`.
+        guest: PathBuf,
+    },
+    /// The baseline `<cpu>` of every `<cpu>` in the FILEs.
+    Baseline {
+        #[command(flatten)]
+        map: MapArgs,
+        /// List every feature of the model (`--features` of virsh).
+        #[arg(long)]
+        expand_features: bool,
+        /// Leave out features that block migration.
+        #[arg(long)]
+        migratable: bool,
+        /// Documents holding `<cpu>` elements.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// The host `<cpu>` libvirt would report for raw CPUID data.
+    Decode {
+        #[command(flatten)]
+        map: MapArgs,
+        /// A `cpuid` dump in libvirt's cputest format.
+        cpudata: PathBuf,
+    },
+    /// This machine's CPU, decoded from `cpuid`.
+    Host {
+        #[command(flatten)]
+        map: MapArgs,
+    },
 }
 
-fn read(path: &PathBuf) -> Result<String, String> {
+fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
@@ -61,7 +91,7 @@ fn cpus_in(el: &Element, out: &mut Vec<CpuDef>) -> Result<(), String> {
     Ok(())
 }
 
-fn load_cpus(path: &PathBuf) -> Result<Vec<CpuDef>, String> {
+fn load_cpus(path: &Path) -> Result<Vec<CpuDef>, String> {
     let doc = Document::parse(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
     cpus_in(&doc.root, &mut out)?;
@@ -71,15 +101,14 @@ fn load_cpus(path: &PathBuf) -> Result<Vec<CpuDef>, String> {
     Ok(out)
 }
 
-fn load_map(a: &Args) -> Result<CpuMap, String> {
+fn load_map(a: &MapArgs) -> Result<CpuMap, String> {
     CpuMap::load(&a.map_dir).map_err(|e| e.to_string())
 }
 
-fn run(cmd: &str, a: &Args) -> Result<String, String> {
-    match cmd {
-        "compare" => {
-            let [host, guest] = a.files.as_slice() else { return Err(USAGE.into()) };
-            let map = load_map(a)?;
+fn run(command: &Command) -> Result<String, String> {
+    match command {
+        Command::Compare { map, host, guest } => {
+            let map = load_map(map)?;
             let host = load_cpus(host)?.remove(0);
             let guest = load_cpus(guest)?.remove(0);
             Ok(match cpu::compare_defs(&map, &host, &guest) {
@@ -94,42 +123,32 @@ fn run(cmd: &str, a: &Args) -> Result<String, String> {
                 Err(e) => format!("ERROR\n{e}\n"),
             })
         }
-        "baseline" => {
-            if a.files.is_empty() {
-                return Err(USAGE.into());
-            }
-            let map = load_map(a)?;
+        Command::Baseline { map, expand_features, migratable, files } => {
+            let map = load_map(map)?;
             let mut cpus = Vec::new();
-            for f in &a.files {
+            for f in files {
                 cpus.extend(load_cpus(f)?);
             }
-            let opts = cpu::BaselineOptions::new().expand_features(a.expand).migratable(a.migratable);
+            let opts = cpu::BaselineOptions::new().expand_features(*expand_features).migratable(*migratable);
             let b = cpu::baseline(&map, &cpus, &opts).map_err(|e| e.to_string())?;
             Ok(b.to_xml())
         }
-        "decode" => {
-            let [file] = a.files.as_slice() else { return Err(USAGE.into()) };
-            let map = load_map(a)?;
-            let data = cpu::CpuidData::parse_cpudata(&read(file)?).map_err(|e| e.to_string())?;
+        Command::Decode { map, cpudata } => {
+            let map = load_map(map)?;
+            let data = cpu::CpuidData::parse_cpudata(&read(cpudata)?).map_err(|e| e.to_string())?;
             Ok(cpu::decode_host(&map, &data).map_err(|e| e.to_string())?.to_xml())
         }
-        "host" => {
-            let map = load_map(a)?;
+        Command::Host { map } => {
+            let map = load_map(map)?;
             let data = cpu::host_cpuid().map_err(|e| e.to_string())?;
             Ok(cpu::decode_host(&map, &data).map_err(|e| e.to_string())?.to_xml())
         }
-        _ => Err(USAGE.into()),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("{USAGE}");
-        return ExitCode::FAILURE;
-    };
-    let result = parse_args(rest).and_then(|a| run(cmd, &a));
-    match result {
+    let cli = Cli::parse();
+    match run(&cli.command) {
         Ok(out) => {
             print!("{out}");
             ExitCode::SUCCESS

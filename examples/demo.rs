@@ -5,11 +5,21 @@
 //! cargo run --release --example demo [-- LIBVIRT_URI]
 //! ```
 
+use clap::Parser;
 use kvmhost::core::domain::{Display, Domain, DomainBuilder};
 use kvmhost::libvirt::Connection;
 
+/// The main demo: build a KVM guest, define and start it on libvirt, print its XML and state.
+#[derive(Parser)]
+#[command(name = "demo", version)]
+struct Args {
+    /// The libvirt connection (default: the embedded test driver, no daemon).
+    #[arg(default_value = "test:///default")]
+    uri: String,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let uri = std::env::args().nth(1).unwrap_or_else(|| "test:///default".to_string());
+    let uri = Args::parse().uri;
     let domain = DomainBuilder::new("kvmhost-demo")
         .title("kvmhost demo guest")
         .memory_mib(1024)

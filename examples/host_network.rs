@@ -19,23 +19,91 @@
 //! OVS interfaces.
 
 use std::error::Error as _;
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 use kvmhost_net::cloudstack::{BridgeNaming, CloudStackLinux};
 use kvmhost_net::ovs::DatapathType;
 use kvmhost_net::render::{render, to_text, Format};
-use kvmhost_net::{Engine, Error, HostNetwork, Netns};
+use kvmhost_net::{Engine, Error, HostNetwork, IpCidr, Netns};
 
-const USAGE: &str = "usage: host_network [--netns NAME|PATH] [--ovsdb unix:PATH] \
-show | plan FILE | apply FILE | render --format networkd|interfaces|ifcfg FILE | \
-cloudstack --uplink IF --backend linux|ovs --mgmt-vlan N --public-vlan N --private-vlan N \
---address CIDR --gateway IP [--naming cloudbr|pif-vlan] [--vlans-as-veths] [--datapath system|netdev] \
-[--plan|--apply]";
+/// Declarative host networking: show, plan, apply (verified, rolled back on failure), render.
+#[derive(Parser)]
+#[command(name = "host_network", version)]
+struct Cli {
+    /// The network namespace to work in: a name under /run/netns or a path.
+    #[arg(long, value_name = "NAME|PATH")]
+    netns: Option<String>,
+    /// The ovsdb-server for the Open vSwitch part.
+    #[arg(long, value_name = "unix:PATH")]
+    ovsdb: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn usage(msg: &str) -> ExitCode {
-    eprintln!("error: {msg}\n{USAGE}");
-    ExitCode::from(2)
+#[derive(Subcommand)]
+enum Command {
+    /// The current state as YAML.
+    Show,
+    /// The steps that would bring the host to FILE (nothing applied).
+    Plan {
+        /// The host network: YAML, JSON (.json) or TOML (.toml).
+        file: PathBuf,
+    },
+    /// Apply FILE, verify, roll back on failure.
+    Apply {
+        /// The host network: YAML, JSON (.json) or TOML (.toml).
+        file: PathBuf,
+    },
+    /// Render FILE as persistent configuration.
+    Render {
+        /// networkd, interfaces or ifcfg.
+        #[arg(long)]
+        format: Format,
+        /// The host network: YAML, JSON (.json) or TOML (.toml).
+        file: PathBuf,
+    },
+    /// CloudStack's bridge layout for an uplink and three VLANs.
+    Cloudstack(CloudStackArgs),
+}
+
+#[derive(clap::Args)]
+struct CloudStackArgs {
+    /// The physical interface carrying the VLANs.
+    #[arg(long)]
+    uplink: String,
+    /// linux (bridges and 802.1Q devices) or ovs.
+    #[arg(long, default_value = "linux", value_parser = ["linux", "ovs"])]
+    backend: String,
+    #[arg(long)]
+    mgmt_vlan: u16,
+    #[arg(long)]
+    public_vlan: u16,
+    #[arg(long)]
+    private_vlan: u16,
+    /// The management address, with its prefix length.
+    #[arg(long, value_name = "CIDR")]
+    address: IpCidr,
+    #[arg(long, value_name = "IP")]
+    gateway: IpAddr,
+    /// Bridge names: cloudbr (cloudbr0, cloudbr1) or pif-vlan (breth0-100).
+    #[arg(long, default_value = "cloudbr", value_parser = ["cloudbr", "pif-vlan"])]
+    naming: String,
+    /// Veths in place of the VLAN devices (kernels without 802.1Q).
+    #[arg(long, conflicts_with = "datapath")]
+    vlans_as_veths: bool,
+    /// Open vSwitch datapath: system (kernel) or netdev (userspace).
+    #[arg(long, value_parser = ["system", "netdev"])]
+    datapath: Option<String>,
+    /// Print the plan.
+    #[arg(long, conflicts_with = "apply")]
+    plan: bool,
+    /// Apply the layout.
+    #[arg(long)]
+    apply: bool,
 }
 
 fn report(e: &Error) -> ExitCode {
@@ -54,42 +122,8 @@ fn report(e: &Error) -> ExitCode {
     ExitCode::from(1)
 }
 
-struct Args {
-    rest: Vec<String>,
-}
-
-impl Args {
-    /// Remove `--flag VALUE` and return VALUE.
-    fn take(&mut self, flag: &str) -> Result<Option<String>, String> {
-        match self.rest.iter().position(|a| a == flag) {
-            None => Ok(None),
-            Some(i) if i + 1 < self.rest.len() => {
-                let v = self.rest.remove(i + 1);
-                self.rest.remove(i);
-                Ok(Some(v))
-            }
-            Some(_) => Err(format!("{flag} needs a value")),
-        }
-    }
-    fn switch(&mut self, flag: &str) -> bool {
-        let found = self.rest.iter().position(|a| a == flag);
-        if let Some(i) = found {
-            self.rest.remove(i);
-        }
-        found.is_some()
-    }
-    fn need<T: std::str::FromStr>(&mut self, flag: &str) -> Result<T, String>
-    where
-        T::Err: std::fmt::Display,
-    {
-        let v = self.take(flag)?.ok_or_else(|| format!("{flag} is required"))?;
-        v.parse().map_err(|e| format!("{flag} {v}: {e}"))
-    }
-}
-
-fn load(path: Option<&String>) -> Result<HostNetwork, ExitCode> {
-    let Some(p) = path else { return Err(usage("a FILE is required")) };
-    HostNetwork::load(&PathBuf::from(p)).map_err(|e| report(&e))
+fn load(path: &Path) -> Result<HostNetwork, ExitCode> {
+    HostNetwork::load(path).map_err(|e| report(&e))
 }
 
 fn plan_or_apply(engine: &Engine, net: &HostNetwork, apply: bool) -> ExitCode {
@@ -112,23 +146,21 @@ fn plan_or_apply(engine: &Engine, net: &HostNetwork, apply: bool) -> ExitCode {
     }
 }
 
-fn run(mut args: Args) -> Result<ExitCode, String> {
-    let netns = match args.take("--netns")? {
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let netns = match cli.netns {
         None => Netns::Current,
         Some(p) if p.contains('/') => Netns::Path(PathBuf::from(p)),
         Some(n) => Netns::named(&n),
     };
     let mut engine = Engine::new(netns);
-    if let Some(db) = args.take("--ovsdb")? {
+    if let Some(db) = cli.ovsdb {
         if !db.starts_with("unix:") && !db.starts_with('/') {
             return Err(format!("--ovsdb {db}: unix:PATH"));
         }
         engine = engine.with_ovsdb(db);
     }
-    let Some(cmd) = args.rest.first().cloned() else { return Err("a COMMAND is required".into()) };
-    args.rest.remove(0);
-    Ok(match cmd.as_str() {
-        "show" => match engine.read_state().and_then(|s| Ok((s, engine.read_ovs()?))) {
+    Ok(match cli.command {
+        Command::Show => match engine.read_state().and_then(|s| Ok((s, engine.read_ovs()?))) {
             Ok((s, ovs)) => {
                 print!("{}", s.to_yaml());
                 if let Some(cfg) = ovs {
@@ -139,57 +171,45 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
             }
             Err(e) => report(&e),
         },
-        "plan" | "apply" => match load(args.rest.first()) {
-            Ok(net) => plan_or_apply(&engine, &net, cmd == "apply"),
+        Command::Plan { file } => match load(&file) {
+            Ok(net) => plan_or_apply(&engine, &net, false),
             Err(code) => code,
         },
-        "render" => {
-            let format: Format = args.need("--format")?;
-            match load(args.rest.first()) {
-                Ok(net) => match net.validate() {
-                    Ok(()) => {
-                        print!("{}", to_text(&render(&net, format)));
-                        ExitCode::SUCCESS
-                    }
-                    Err(errs) => report(&errs.into()),
-                },
-                Err(code) => code,
+        Command::Apply { file } => match load(&file) {
+            Ok(net) => plan_or_apply(&engine, &net, true),
+            Err(code) => code,
+        },
+        Command::Render { format, file } => match load(&file) {
+            Ok(net) => match net.validate() {
+                Ok(()) => {
+                    print!("{}", to_text(&render(&net, format)));
+                    ExitCode::SUCCESS
+                }
+                Err(errs) => report(&errs.into()),
+            },
+            Err(code) => code,
+        },
+        Command::Cloudstack(a) => {
+            let mut layout =
+                CloudStackLinux::new(&a.uplink, a.mgmt_vlan, a.public_vlan, a.private_vlan, a.address, a.gateway);
+            if a.naming == "pif-vlan" {
+                layout = layout.naming(BridgeNaming::PifVlan);
             }
-        }
-        "cloudstack" => {
-            let backend = args.take("--backend")?.unwrap_or_else(|| "linux".into());
-            let mut layout = CloudStackLinux::new(
-                &args.need::<String>("--uplink")?,
-                args.need("--mgmt-vlan")?,
-                args.need("--public-vlan")?,
-                args.need("--private-vlan")?,
-                args.need("--address")?,
-                args.need("--gateway")?,
-            );
-            match args.take("--naming")?.as_deref() {
-                None | Some("cloudbr") => {}
-                Some("pif-vlan") => layout = layout.naming(BridgeNaming::PifVlan),
-                Some(other) => return Err(format!("--naming {other}: cloudbr or pif-vlan")),
-            }
-            let (plan, apply) = (args.switch("--plan"), args.switch("--apply"));
-            let as_veths = args.switch("--vlans-as-veths");
-            let datapath = match args.take("--datapath")?.as_deref() {
-                None | Some("system") => DatapathType::System,
+            let datapath = match a.datapath.as_deref() {
                 Some("netdev") => DatapathType::Netdev,
-                Some(other) => return Err(format!("--datapath {other}: system or netdev")),
+                _ => DatapathType::System,
             };
-            let mut net = match backend.as_str() {
-                "linux" => layout.build(),
-                "ovs" if as_veths => return Err("--vlans-as-veths is for --backend linux".into()),
+            let mut net = match a.backend.as_str() {
+                "ovs" if a.vlans_as_veths => return Err("--vlans-as-veths is for --backend linux".into()),
                 "ovs" => layout.build_ovs(datapath),
-                other => return Err(format!("--backend {other}: linux or ovs")),
+                _ => layout.build(),
             };
-            if as_veths {
+            if a.vlans_as_veths {
                 // For kernels without 802.1Q (tests, demos): veths stand in for the VLAN devices.
                 net = kvmhost_net::cloudstack::vlans_as_veths(&net);
             }
-            if plan || apply {
-                plan_or_apply(&engine, &net, apply)
+            if a.plan || a.apply {
+                plan_or_apply(&engine, &net, a.apply)
             } else {
                 match net.validate() {
                     Ok(()) => {
@@ -200,11 +220,12 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
                 }
             }
         }
-        other => return Err(format!("unknown command {other:?}")),
     })
 }
 
 fn main() -> ExitCode {
-    let args = Args { rest: std::env::args().skip(1).collect() };
-    run(args).unwrap_or_else(|msg| usage(&msg))
+    run(Cli::parse()).unwrap_or_else(|msg| {
+        eprintln!("error: {msg}");
+        ExitCode::from(2)
+    })
 }

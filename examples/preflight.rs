@@ -18,43 +18,32 @@
 //! Exit status: 0 unless a check fails (1), or the fixes could not be written (1); 2 for bad
 //! arguments. Human output is an aligned table, coloured on a terminal.
 
+use clap::Parser;
 use kvmhost::core::config::{Applied, WriteOptions};
 use kvmhost::core::preflight::{plan_fixes, FixPlan, Gatherer, ProfileName, Report, Status};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: preflight [--root DIR] [--profile libvirt|cloudstack|archipel] [--json] [--fix [--dry-run]]";
-
+/// Is this machine ready to be a KVM host? Host preflight checks, explained, with fixes.
+#[derive(Parser)]
+#[command(name = "preflight", version)]
 struct Args {
+    /// Inspect the system under DIR (a fixture, a mounted image) instead of `/`.
+    #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
+    /// The checks to run: libvirt (virt-host-validate's), cloudstack, archipel.
+    #[arg(long, value_name = "NAME", default_value = "libvirt")]
     profile: ProfileName,
+    /// Print JSON on stdout instead of a table.
+    #[arg(long)]
     json: bool,
+    /// Make the configuration edits that fix failed checks (atomic, with backups), then check again.
+    #[arg(long)]
     fix: bool,
+    /// With --fix: print the edits as a unified diff and change nothing.
+    #[arg(long, requires = "fix")]
     dry_run: bool,
-}
-
-fn args() -> Result<Args, String> {
-    let mut a = Args { root: "/".into(), profile: ProfileName::Libvirt, json: false, fix: false, dry_run: false };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--root" => a.root = it.next().ok_or("--root needs a directory")?.into(),
-            "--profile" => {
-                a.profile = it.next().ok_or("--profile needs a name")?.parse().map_err(|e| format!("{e}"))?
-            }
-            "--json" => a.json = true,
-            "--fix" => a.fix = true,
-            "--dry-run" => a.dry_run = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if a.dry_run && !a.fix {
-        return Err("--dry-run goes with --fix".into());
-    }
-    Ok(a)
 }
 
 fn paint(on: bool, status: Status) -> (&'static str, &'static str) {
@@ -119,16 +108,7 @@ fn fixes_json(plan: &FixPlan, dry_run: bool, applied: &[Applied]) -> serde_json:
 }
 
 fn main() -> ExitCode {
-    let a = match args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("preflight: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let a = Args::parse();
     let gatherer = Gatherer::new(&a.root);
     let profile = a.profile.profile();
     let mut report = profile.run(&gatherer.gather());

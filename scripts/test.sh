@@ -13,6 +13,8 @@ else
 fi
 step() { echo; echo "=== $* ==="; }
 step "format";  cargo fmt --all -- --check
+step "metadata"; scripts/check-metadata.py --package   # rust-version vs the lockfile, descriptions, licences, no deprecated crate
+step "features"; scripts/check-features.sh   # each feature alone; `kvmhost --features core` without libvirt/tokio/rtnetlink
 step "clippy";  cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "docs";    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 # Real daemons the tests use (scripts/services/*.sh), stopped again on any exit.

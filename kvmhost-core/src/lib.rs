@@ -1,13 +1,15 @@
 //! # kvmhost-core
 //!
-//! The pure core of kvmhost (no daemons, no sockets): the lossless, typed libvirt **domain
-//! XML** model and a builder with modern KVM defaults.
+//! The pure core of kvmhost: no libvirt, no tokio, no daemons, no sockets. Its only I/O sits at
+//! two edges: gathering a host's facts for [`preflight`] (files under a root directory and a few
+//! syscalls) and writing configuration files in [`config`].
 //!
 //! - [`xml`]: an order-preserving XML tree (the lossless substrate).
 //! - [`domain`]: [`domain::Domain`] (parse any real document, edit typed parts, write it back
 //!   with everything else untouched) and [`domain::DomainBuilder`].
-//! - [`cpu`]: the start of the pure-Rust x86 CPU model engine — libvirt's CPU map
-//!   ([`cpu::CpuMap`]), CPUID bit algebra and [`cpu::compare`] with libvirt 9.0's semantics.
+//! - [`cpu`]: libvirt 9.0's x86 CPU driver in Rust — the CPU map ([`cpu::CpuMap`]),
+//!   [`cpu::compare`], [`cpu::baseline`], CPUID decode, guest CPU update — and CPU mode policy
+//!   for clusters ([`cpu::CpuPolicy`]).
 //! - [`preflight`]: a host's facts (gathered from a root directory and a few syscalls), checks
 //!   and profiles (`virt-host-validate`'s, CloudStack's, Archipel's), fixes, cluster checks.
 //! - [`config`]: lossless editing of libvirt's configuration files and shell-variable files,
@@ -28,3 +30,8 @@ pub mod domain;
 pub mod preflight;
 pub mod testdata;
 pub mod xml;
+
+// The crate README's code blocks run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -58,6 +58,9 @@ fn cpu_cli_commands() {
         assert!(out.contains("<arch>x86_64</arch>") && out.contains("<model>"), "{out}");
     }
     let (code, _, err) = cli(&["frobnicate"]);
-    assert_eq!(code, 1);
-    assert!(err.starts_with("usage:"));
+    assert_eq!(code, 2, "a usage error exits 2, as clap does: {err}");
+    assert!(err.contains("unrecognized subcommand 'frobnicate'") && err.contains("Usage: cpu"), "{err}");
+    let (code, out, _) = cli(&["baseline", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--expand-features") && out.contains("--cpu-map <DIR>"), "{out}");
 }

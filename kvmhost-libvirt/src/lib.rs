@@ -64,3 +64,8 @@ pub use network::{NetworkInfo, NetworkKind, NetworkSpec};
 pub use snapshot::{RevertTo, SnapshotDelete, SnapshotDisk, SnapshotInfo, SnapshotOptions, SnapshotSpec};
 pub use state::{DomainState, StateWithReason};
 pub use storage::{PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
+
+// The crate README's code blocks run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

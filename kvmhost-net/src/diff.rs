@@ -255,7 +255,7 @@ fn route_matches(want: &RouteSpec, have: &RouteState) -> bool {
     want.destination == have.destination
         && want.gateway == have.gateway
         && want.device == have.device
-        && want.metric.map_or(true, |m| m == have.metric)
+        && want.metric.is_none_or(|m| m == have.metric)
 }
 
 /// The plan that takes `current` to `desired`.

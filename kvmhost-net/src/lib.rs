@@ -195,3 +195,8 @@ fn rollback_summary(r: &Option<Box<RollbackReport>>) -> String {
         Some(r) => format!("; rollback incomplete: {}", r.errors.join("; ")),
     }
 }
+
+// The crate README's code blocks run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -434,7 +434,7 @@ impl HostNetwork {
     /// assert!(kvmhost_net::HostNetwork::from_yaml("bogus: 1").is_err());
     /// ```
     pub fn from_yaml(s: &str) -> Result<Self, Error> {
-        serde_yaml::from_str::<Self>(s)
+        serde_norway::from_str::<Self>(s)
             .map(Self::fixed)
             .map_err(|e| Error::Parse { format: "YAML", message: e.to_string() })
     }
@@ -483,7 +483,7 @@ impl HostNetwork {
     /// assert!(y.contains("bridges"));
     /// ```
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_default()
+        serde_norway::to_string(self).unwrap_or_default()
     }
 
     /// The role of a declared device name, `None` when the model does not declare it.

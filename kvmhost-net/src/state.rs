@@ -64,7 +64,7 @@ impl NetState {
     /// assert!(kvmhost_net::NetState::default().to_yaml().contains("links"));
     /// ```
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_default()
+        serde_norway::to_string(self).unwrap_or_default()
     }
 }
 

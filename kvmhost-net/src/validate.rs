@@ -293,7 +293,7 @@ impl HostNetwork {
         for (name, role, field) in &devices {
             let name_field = if *role == DeviceRole::VethPeer { field.clone() } else { format!("{field}.name") };
             // Names inside the OVS section are checked by its own validation.
-            if is_ovs(role) && first_role.get(name.as_str()).map_or(true, is_ovs) {
+            if is_ovs(role) && first_role.get(name.as_str()).is_none_or(is_ovs) {
                 first_role.entry(name).or_insert(*role);
                 seen.entry(name).or_insert(field);
                 continue;

@@ -56,3 +56,8 @@ pub mod transport;
 
 pub use archive::{Format, PackRequest, Package, Progress, ReadOptions};
 pub use limits::Limits;
+
+// The crate README's code blocks run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

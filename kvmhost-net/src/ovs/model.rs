@@ -76,7 +76,7 @@ impl OvsConfig {
     /// assert!(OvsConfig::new().bridge(OvsBridge::new("br0")).to_yaml().contains("name: br0"));
     /// ```
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_default()
+        serde_norway::to_string(self).unwrap_or_default()
     }
 }
 
