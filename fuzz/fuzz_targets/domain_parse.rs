@@ -7,8 +7,10 @@
 //! - limits: the input is also parsed with tiny limits (so that every limit is reachable from
 //!   small inputs), which either agree with the default parse or refuse with `LimitExceeded`;
 //!   an input the defaults refuse for a limit is parsed again without limits;
-//! - a parsed document writes back **byte for byte** (`to_xml() == input`), and the written
-//!   text of a domain re-parses into a semantically equal document (lossless round trip);
+//! - a parsed document (under the default limits, or without limits where the defaults refuse
+//!   it) writes back **byte for byte** (`to_xml() == input`), as `Document` and as `Domain`,
+//!   and the written text of a domain re-parses into a semantically equal document;
+//! - `to_xml_pretty()` writes and re-parses into a semantically equal root;
 //! - `clone`, `==` and an edit (an attribute set on every element) behave: the edited document
 //!   writes, re-parses with the new values, and is otherwise semantically unchanged;
 //! - `def()` (typed decode of everything) may fail but never panics, and only with
@@ -52,6 +54,12 @@ fn tiny() -> Limits {
 fn check_document(input: &str, doc: &Document) {
     let xml = doc.to_xml().unwrap_or_else(|e| panic!("a parsed document writes back: {e:?}"));
     assert!(xml == input, "an unedited document writes back byte for byte\n--- read:\n{input}\n--- written:\n{xml}");
+    let pretty = doc.to_xml_pretty().unwrap_or_else(|e| panic!("a parsed document writes pretty: {e:?}"));
+    let back = Document::parse_with(&pretty, &Limits::unlimited())
+        .unwrap_or_else(|e| panic!("pretty output re-parses: {e}\n{pretty}"));
+    if let Some(d) = doc.root.first_difference(&back.root, "") {
+        panic!("pretty output changed {d}\n--- written:\n{pretty}");
+    }
     let copy = doc.clone();
     assert!(copy == *doc, "a clone is equal");
     // an edit: every element gets attribute `fz` = `v<n>` (new, or changed where it exists)
@@ -117,6 +125,7 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => panic!("unexpected parse error kind: {e:?}"),
     };
     let xml = domain.to_xml().unwrap_or_else(|e| panic!("a parsed domain writes back: {e:?}"));
+    assert!(xml == input, "an unedited domain writes back byte for byte");
     let reparsed = Domain::parse_with(&xml, &limits).unwrap_or_else(|e| panic!("written domain re-parses: {e}\n{xml}"));
     if let Some(d) = domain.root().first_difference(reparsed.root(), "") {
         panic!("domain round trip changed {d}\n--- written:\n{xml}");
