@@ -12,6 +12,12 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
+/// Whether `s` is only XML white space (space, tab, CR, LF: the `S` production; U+00A0 and
+/// the other Unicode spaces are content).
+pub(crate) fn is_xml_whitespace(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
 /// ASCII bytes that may start an XML name (`A-Z a-z _ :`).
 pub(crate) const ASCII_NAME_START: [bool; 256] = {
     let mut t = [false; 256];

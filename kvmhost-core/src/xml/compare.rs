@@ -216,7 +216,7 @@ impl<'a> Iterator for Significant<'a> {
                 [_] => Cow::Borrowed(first),
                 _ => Cow::Owned(run.iter().filter_map(text_of).collect()),
             };
-            if !(text.is_empty() || self.has_elements && text.trim().is_empty()) {
+            if !(text.is_empty() || self.has_elements && crate::xml::is_xml_whitespace(&text)) {
                 return Some(Content::Text(text));
             }
         }
@@ -239,6 +239,17 @@ mod tests {
         let b = Document::parse("<a><b><c x='1'/></b><d/>t</a>").unwrap();
         assert_eq!(a.root.first_difference(&b.root, "").unwrap(), "/a: content text \"t\" vs <d>");
         assert!(a.root.semantically_eq(&a.root.clone()));
+    }
+
+    #[test]
+    fn only_xml_white_space_is_formatting() {
+        let a = Document::parse("<a>\r\n\t <b/></a>").unwrap();
+        let b = Document::parse("<a><b/></a>").unwrap();
+        assert!(a.root.semantically_eq(&b.root));
+        let nbsp = Document::parse("<a>\u{a0}<b/></a>").unwrap();
+        assert_eq!(nbsp.root.first_difference(&b.root, "").unwrap(), "/a: content length 2 vs 1");
+        // and the pretty writer keeps it
+        assert_eq!(nbsp.to_xml_pretty().unwrap(), "<a>\u{a0}<b/></a>\n");
     }
 
     #[test]

@@ -50,7 +50,7 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 pub use chars::{check_xml_chars, check_xml_name, is_xml_char};
-pub(crate) use chars::{ASCII_NAME_CHAR, ASCII_NAME_START};
+pub(crate) use chars::{is_xml_whitespace, ASCII_NAME_CHAR, ASCII_NAME_START};
 pub use error::XmlError;
 pub(crate) use format::Format;
 pub use format::Quote;

@@ -284,7 +284,7 @@ pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
 /// without changing its meaning).
 fn element_only(e: &Element) -> bool {
     e.children.iter().all(|n| match n {
-        Node::Text(t) => t.trim().is_empty(),
+        Node::Text(t) => crate::xml::is_xml_whitespace(t),
         Node::CData(_) => false,
         _ => true,
     }) && e.children.iter().any(|n| !matches!(n, Node::Text(_)))
