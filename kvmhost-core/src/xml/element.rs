@@ -256,6 +256,83 @@ impl Element {
     /// assert_eq!(d.root.elements().count(), 1);
     /// ```
     pub fn remove_children(&mut self, name: &str) {
-        self.children.retain(|n| !matches!(n, Node::Element(e) if e.name == name));
+        let mut i = 0;
+        while i < self.children.len() {
+            if matches!(&self.children[i], Node::Element(e) if e.name == name) {
+                self.remove_node(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Inserts `node` into the content at `index` (as `children.insert`), keeping how the
+    /// other text children were read: text kept as written (a `&apos;`, CR LF line ends) is
+    /// recorded by position, and editing `children` directly may leave it unmatched (such
+    /// text is then written the writer's way: the same text, other bytes).
+    ///
+    /// ```
+    /// use kvmhost_core::xml::{Document, Element, Node};
+    /// let mut d = Document::parse("<a>it&apos;s<b/></a>").unwrap();
+    /// d.root.insert_node(0, Node::Element(Element::new("c")));
+    /// assert_eq!(d.to_xml().unwrap(), "<a><c/>it&apos;s<b/></a>");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `index > children.len()`.
+    pub fn insert_node(&mut self, index: usize, node: Node) {
+        self.children.insert(index, node);
+        self.shift_kept_texts(index, |i| i + 1);
+    }
+
+    /// Removes and returns the content node at `index` (as `children.remove`), keeping how the
+    /// other text children were read (see [`Element::insert_node`]).
+    ///
+    /// ```
+    /// use kvmhost_core::xml::Document;
+    /// let mut d = Document::parse("<a><b/>it&apos;s</a>").unwrap();
+    /// d.root.remove_node(0);
+    /// assert_eq!(d.to_xml().unwrap(), "<a>it&apos;s</a>");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `index >= children.len()`.
+    pub fn remove_node(&mut self, index: usize) -> Node {
+        let node = self.children.remove(index);
+        if self.format.bits().raw() {
+            self.format.raw_mut().texts.retain(|(i, _)| *i != index);
+        }
+        self.shift_kept_texts(index, |i| i - 1);
+        node
+    }
+
+    /// Inserts text child `text` at `index`, to be written as `raw` (what the parser would read
+    /// back as `text`: whitespace with CR LF line ends) where that differs from the writer's
+    /// form.
+    pub(crate) fn insert_text_as(&mut self, index: usize, text: XmlString, raw: Option<&str>) {
+        self.insert_node(index, Node::Text(text));
+        if let Some(raw) = raw {
+            let texts = &mut self.format.raw_mut().texts;
+            let at = texts.partition_point(|(i, _)| *i < index);
+            texts.insert(at, (index, raw.into()));
+        }
+    }
+
+    /// How text child `index` was written, where the parser kept it (it differs from the
+    /// writer's form).
+    pub(crate) fn text_as_written(&self, index: usize) -> Option<&str> {
+        let texts = &self.format.get()?.texts;
+        texts.binary_search_by_key(&index, |(i, _)| *i).ok().map(|k| &*texts[k].1)
+    }
+
+    /// Moves the kept texts at positions `from` and after with `f`.
+    fn shift_kept_texts(&mut self, from: usize, f: impl Fn(usize) -> usize) {
+        if self.format.bits().raw() {
+            for (i, _) in self.format.raw_mut().texts.iter_mut().filter(|(i, _)| *i >= from) {
+                *i = f(*i);
+            }
+        }
     }
 }
