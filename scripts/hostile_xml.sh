@@ -46,7 +46,8 @@ for f in nested-50000 nested-20000 nested-5000 nested-250 attrs-100000 attrs-200
          dup-attr-200 dup-attr-100000 name-2MiB attr-value-2MiB text-2MiB comment-2MiB size-11MiB; do
     path=$dir/$f.xml
     size=$(stat -c %s "$path")
-    out=$( { /usr/bin/time -v "$bin" check "$path" >"$dir/$f.out" 2>/dev/null; } 2>&1 || true)
+    /usr/bin/time -v -o "$dir/$f.time" "$bin" check "$path" >"$dir/$f.out" 2>/dev/null || true
+    out=$(cat "$dir/$f.time")
     secs=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): \(.*\)/\1/p' <<<"$out" \
            | awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): \(.*\)/\1/p' <<<"$out")

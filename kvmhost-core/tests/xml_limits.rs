@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use kvmhost_core::domain::{Domain, DomainError};
 use kvmhost_core::xml::{Document, Limit, Limits, XmlError};
 
-
 /// Heap in use and its peak, per thread (each test runs on its own thread).
 struct Counting;
 
@@ -139,12 +138,17 @@ fn exercise(d: Domain, limits: &Limits) {
 
 #[test]
 fn deep_nesting_is_refused_at_the_default_limit() {
-    let input = deep(50_000);
-    let err = bounded("50,000 levels, default limits", &input, || refused("deep", &input, None));
-    // `<domain><metadata>` and 254 `<a>`: the 257th level is the first one over.
-    let at = "<domain><name>deep</name><metadata>".len() + 254 * 3 + 1;
-    assert_eq!(limit_of(&err), Some((Limit::Depth, 256, 1, at)), "{err}");
-    assert!(err.to_string().contains("element nesting depth over 256"), "{err}");
+    for depth in [5_000, 20_000, 50_000] {
+        let input = deep(depth);
+        let err = bounded(&format!("{depth} levels, default limits"), &input, || refused("deep", &input, None));
+        // `<domain><metadata>` and 254 `<a>`: the 257th level is the first one over.
+        let at = "<domain><name>deep</name><metadata>".len() + 254 * 3 + 1;
+        assert_eq!(limit_of(&err), Some((Limit::Depth, 256, 1, at)), "{err}");
+        assert!(err.to_string().contains("element nesting depth over 256"), "{err}");
+    }
+    // and under the limit, a deep document parses
+    let input = deep(254);
+    bounded("254 levels, default limits", &input, || exercise(Domain::parse(&input).unwrap(), &Limits::default()));
 }
 
 #[test]
@@ -182,7 +186,7 @@ fn two_hundred_thousand_levels_on_a_2_mib_stack() {
 
 #[test]
 fn many_attributes_are_refused_at_the_default_limit() {
-    for n in [20_000, 100_000] {
+    for n in [10_000, 20_000, 100_000] {
         let input = many_attributes(n, false);
         let err = bounded(&format!("{n} attributes, default limits"), &input, || refused("wide", &input, None));
         let (limit, max, line, column) = limit_of(&err).unwrap_or_else(|| panic!("{err}"));
@@ -196,7 +200,7 @@ fn many_attributes_are_refused_at_the_default_limit() {
 #[test]
 fn many_attributes_parse_in_linear_time_with_raised_limits() {
     let limits = Limits::default().with_max_attributes(200_000);
-    for n in [20_000, 100_000] {
+    for n in [10_000, 20_000, 100_000] {
         let input = many_attributes(n, false);
         bounded(&format!("{n} attributes, raised limit: parse, write, coverage, compare, drop"), &input, || {
             let d = Domain::parse_with(&input, &limits).unwrap();
@@ -220,6 +224,16 @@ fn a_duplicate_among_many_attributes_is_found_in_linear_time() {
     // and at the default limit, the limit comes first
     let err = refused("duplicate", &input, None);
     assert_eq!(limit_of(&err).map(|l| l.0), Some(Limit::Attributes), "{err}");
+    // a duplicate among 200 (under the default limit), at its position
+    let input = many_attributes(200, true);
+    let err = bounded("duplicate among 200 attributes", &input, || refused("duplicate", &input, None));
+    match &err {
+        DomainError::Xml(XmlError::Malformed { line: 1, column, message }) => {
+            assert!(message.contains("duplicate attribute k0"), "{err}");
+            assert!(*column > input.find(" k198=").unwrap(), "{err}");
+        }
+        _ => panic!("{err}"),
+    }
 }
 
 #[test]
