@@ -23,7 +23,6 @@ fn indentation(ws: &str) -> &str {
     &ws[ws.rfind('\n').map_or(0, |i| i + 1)..]
 }
 
-
 /// Indices of the line breaks that introduce a child (whitespace followed by a non-text node).
 fn sibling_breaks(el: &Element) -> impl Iterator<Item = usize> + '_ {
     let c = &el.children;

@@ -490,7 +490,9 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                 let spaced = input[..start].trim_end_matches([' ', '\t', '\r', '\n']).len();
                 // (quick-xml also takes `<!doctype`, as HTML allows; XML does not)
                 if !input[..spaced].ends_with("<!DOCTYPE") {
-                    return Err(p.malformed_at(spaced.saturating_sub(9) as u64, "the DOCTYPE keyword must be upper case"));
+                    return Err(
+                        p.malformed_at(spaced.saturating_sub(9) as u64, "the DOCTYPE keyword must be upper case")
+                    );
                 }
                 let text = p.utf8(&input.as_bytes()[spaced..start + d.len()])?;
                 prolog.push(Node::DocType(text));
@@ -561,7 +563,16 @@ mod tests {
         assert!(parse_document("<a x='1'y='2'/>").is_err());
         assert!(parse_document("<a x='1' y=\"2\"/>").is_ok());
         assert_eq!(parse_document("<a x = '1'\n\ty=\"'\"/>").unwrap().root.attr("y"), Some("'"));
-        for bad in ["<a x/>", "<a x=1/>", "<a x='<'/>", "<a x='1' x='1'/>", "<a ='1'/>", "<a x y='1'/>", "<!doctype a><a/>", "<a>]]></a>"] {
+        for bad in [
+            "<a x/>",
+            "<a x=1/>",
+            "<a x='<'/>",
+            "<a x='1' x='1'/>",
+            "<a ='1'/>",
+            "<a x y='1'/>",
+            "<!doctype a><a/>",
+            "<a>]]></a>",
+        ] {
             let e = parse_document(bad).expect_err(bad);
             assert!(matches!(e, XmlError::Malformed { line: 1, .. }), "{bad}: {e}");
         }
