@@ -3,11 +3,20 @@
 //!
 //! ```text
 //! cargo run --release --example demo [-- LIBVIRT_URI]
+//! RUST_LOG=debug cargo run --release --example demo     # and what kvmhost does, on stderr
 //! ```
 
 use clap::Parser;
 use kvmhost::core::domain::{Display, Domain, DomainBuilder};
 use kvmhost::libvirt::Connection;
+
+/// Logs to stderr, filtered by `RUST_LOG` (`RUST_LOG=debug` shows each step; default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
+}
 
 /// The main demo: build a KVM guest, define and start it on libvirt, print its XML and state.
 #[derive(Parser)]
@@ -20,6 +29,7 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let uri = Args::parse().uri;
+    init_logging();
     let domain = DomainBuilder::new("kvmhost-demo")
         .title("kvmhost demo guest")
         .memory_mib(1024)

@@ -46,6 +46,14 @@ struct Args {
     dry_run: bool,
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (`RUST_LOG=debug` shows each step; default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
+}
+
 fn paint(on: bool, status: Status) -> (&'static str, &'static str) {
     if !on {
         return ("", "");
@@ -109,6 +117,7 @@ fn fixes_json(plan: &FixPlan, dry_run: bool, applied: &[Applied]) -> serde_json:
 
 fn main() -> ExitCode {
     let a = Args::parse();
+    init_logging();
     let gatherer = Gatherer::new(&a.root);
     let profile = a.profile.profile();
     let mut report = profile.run(&gatherer.gather());

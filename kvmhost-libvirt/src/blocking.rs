@@ -29,6 +29,7 @@ impl Connection {
         crate::connection::init_libvirt()?;
         let conn = virt::connect::Connect::open(Some(uri))
             .map_err(|e| LibvirtError::Connect { uri: uri.to_string(), message: e.message().to_string() })?;
+        tracing::info!(uri, "libvirt connection opened (blocking)");
         Ok(Connection { conn, uri: uri.to_string() })
     }
 
@@ -50,7 +51,11 @@ impl Connection {
     /// Defines (persistently) a domain from the typed document (`virDomainDefineXML`).
     pub fn define(&self, domain: &Domain) -> Result<DomainHandle, LibvirtError> {
         let xml = domain.to_xml()?;
-        let dom = self.conn.define_domain_xml(&xml)?;
+        let dom = self
+            .conn
+            .define_domain_xml(&xml)
+            .inspect_err(|e| tracing::debug!(uri = %self.uri, error = %e, "define failed"))?;
+        tracing::info!(uri = %self.uri, domain = %dom.name().unwrap_or_default(), "domain defined");
         Ok(DomainHandle { dom })
     }
 
@@ -62,7 +67,8 @@ impl Connection {
     /// assert!(matches!(conn.lookup("nope"), Err(kvmhost_libvirt::LibvirtError::NoSuchDomain { .. })));
     /// ```
     pub fn lookup(&self, name: &str) -> Result<DomainHandle, LibvirtError> {
-        Ok(DomainHandle { dom: self.conn.lookup_domain_by_name(name)? })
+        let dom = self.conn.lookup_domain_by_name(name).map_err(|e| LibvirtError::from(e).about(name))?;
+        Ok(DomainHandle { dom })
     }
 }
 
@@ -74,7 +80,9 @@ pub struct DomainHandle {
 impl DomainHandle {
     /// Starts the domain (`virDomainCreate`).
     pub fn start(&self) -> Result<(), LibvirtError> {
-        Ok(self.dom.create()?)
+        self.dom.create()?;
+        tracing::info!(domain = %self.dom.name().unwrap_or_default(), "domain started");
+        Ok(())
     }
 
     /// Its current state (`virDomainGetState`).
@@ -94,11 +102,15 @@ impl DomainHandle {
 
     /// Powers the domain off at once (`virDomainDestroy`).
     pub fn destroy(&self) -> Result<(), LibvirtError> {
-        Ok(self.dom.destroy()?)
+        self.dom.destroy()?;
+        tracing::info!(domain = %self.dom.name().unwrap_or_default(), "domain destroyed (powered off)");
+        Ok(())
     }
 
     /// Removes the persistent definition (`virDomainUndefine`).
     pub fn undefine(&self) -> Result<(), LibvirtError> {
-        Ok(self.dom.undefine()?)
+        self.dom.undefine()?;
+        tracing::info!(domain = %self.dom.name().unwrap_or_default(), "domain undefined");
+        Ok(())
     }
 }

@@ -198,7 +198,15 @@ fn open_blocking(uri: &str, options: &ConnectOptions) -> std::result::Result<vir
     let conn = virt::connect::Connect::open(Some(uri)).map_err(|e| e.message().to_string())?;
     if options.keepalive_interval > 0 {
         // Local drivers (test://, qemu:// in-process) have no keepalive and say so: not an error.
-        let _ = conn.set_keep_alive(options.keepalive_interval, options.keepalive_count);
+        match conn.set_keep_alive(options.keepalive_interval, options.keepalive_count) {
+            Ok(_) => tracing::debug!(
+                uri,
+                interval_s = options.keepalive_interval,
+                count = options.keepalive_count,
+                "libvirt keepalive on"
+            ),
+            Err(e) => tracing::debug!(uri, reason = %e.message(), "libvirt keepalive not available"),
+        }
     }
     Ok(conn)
 }
@@ -219,6 +227,7 @@ impl SharedConnection {
     /// assert!(matches!(err, LibvirtError::Connect { .. }));
     /// # });
     /// ```
+    #[tracing::instrument(level = "debug", skip(options), err(Display))]
     pub async fn open(uri: &str, options: ConnectOptions) -> Result<SharedConnection> {
         init_libvirt()?;
         let existing = registry().lock().unwrap_or_else(|p| p.into_inner()).get(uri).and_then(Weak::upgrade);
@@ -248,6 +257,7 @@ impl SharedConnection {
                 });
                 reg.retain(|_, w| w.strong_count() > 0);
                 reg.insert(uri.to_string(), Arc::downgrade(&inner));
+                tracing::info!(uri, max_concurrent = options.max_concurrent, "libvirt connection opened");
                 (inner, None)
             }
         };
@@ -370,6 +380,9 @@ impl SharedConnection {
                 .await?;
             match outcome {
                 Outcome::Done(result) => {
+                    if let Err(e) = &result {
+                        tracing::debug!(uri = %self.inner.uri, error = %e, "libvirt call failed");
+                    }
                     if matches!(&result, Err(e) if e.is_connection_lost()) {
                         self.mark_dead(live.generation).await;
                     }
@@ -412,6 +425,7 @@ impl SharedConnection {
             }
         };
         if let Some(old) = old {
+            tracing::warn!(uri = %self.inner.uri, generation, "libvirt connection lost; the next call reconnects");
             let _ = blocking(move || drop(old)).await;
         }
     }
@@ -436,7 +450,11 @@ impl SharedConnection {
         let backoff = self.inner.options.reconnect;
         let deadline = Instant::now() + backoff.give_up_after;
         let mut delay = backoff.initial;
+        let uri_for_log = self.inner.uri.clone();
+        tracing::info!(uri = %uri_for_log, "reconnecting to libvirt");
+        let mut attempt = 0u32;
         loop {
+            attempt += 1;
             let (uri, opts) = (self.inner.uri.clone(), self.inner.options);
             match blocking(move || open_blocking(&uri, &opts)).await? {
                 Ok(conn) => {
@@ -446,10 +464,13 @@ impl SharedConnection {
                     self.inner.generation.send_replace(generation);
                     round.last_failure = None;
                     self.inner.rounds.fetch_add(1, Ordering::AcqRel);
+                    tracing::info!(uri = %uri_for_log, generation, attempt, "reconnected to libvirt");
                     return Ok(live);
                 }
                 Err(message) => {
+                    tracing::debug!(uri = %uri_for_log, attempt, reason = %message, retry_in_ms = delay.as_millis() as u64, "reconnect attempt failed");
                     if Instant::now() + delay > deadline {
+                        tracing::warn!(uri = %uri_for_log, attempt, reason = %message, "giving up reconnecting for now; the next call tries again");
                         round.last_failure = Some(message.clone());
                         self.inner.rounds.fetch_add(1, Ordering::AcqRel);
                         return Err(LibvirtError::ConnectionLost { uri: self.inner.uri.clone(), message });

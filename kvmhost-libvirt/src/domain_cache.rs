@@ -91,7 +91,7 @@ pub(crate) fn with_domain<T>(
             other => return other,
         }
     }
-    op(&cache.fresh(conn, id)?)
+    op(&cache.fresh(conn, id)?).map_err(|e| e.about(id))
 }
 
 #[cfg(test)]

@@ -56,10 +56,11 @@ impl DomainId {
 
     /// Looks the domain up on `conn` (blocking).
     pub(crate) fn lookup(&self, conn: &Connect) -> Result<virt::domain::Domain> {
-        Ok(match self {
-            DomainId::Name(n) => conn.lookup_domain_by_name(n)?,
-            DomainId::Uuid(u) => conn.lookup_domain_by_uuid_string(u)?,
-        })
+        match self {
+            DomainId::Name(n) => conn.lookup_domain_by_name(n),
+            DomainId::Uuid(u) => conn.lookup_domain_by_uuid_string(u),
+        }
+        .map_err(|e| crate::LibvirtError::from(e).about(self))
     }
 }
 

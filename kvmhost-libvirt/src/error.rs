@@ -6,7 +6,7 @@
 //! let conn = Connection::open("test:///default").unwrap();
 //! let err = conn.lookup("nope").err().unwrap();
 //! assert!(matches!(err, LibvirtError::NoSuchDomain { .. }));
-//! assert_eq!(err.to_string(), format!("no such domain: {}", err.message()));
+//! assert_eq!(err.to_string(), format!("no such domain 'nope': {}", err.message()));
 //! ```
 
 use kvmhost_core::domain::DomainError;
@@ -39,32 +39,42 @@ pub enum LibvirtError {
         message: String,
     },
     /// No domain with that name or UUID.
-    #[error("no such domain: {message}")]
+    #[error("no such domain{}: {message}", quoted(.name))]
     NoSuchDomain {
+        /// Which one: the domain's name or UUID as asked for (empty when libvirt reported it for a handle already held).
+        name: String,
         /// libvirt's message.
         message: String,
     },
     /// No network with that name or UUID.
-    #[error("no such network: {message}")]
+    #[error("no such network{}: {message}", quoted(.name))]
     NoSuchNetwork {
+        /// Which one: the network's name (empty when libvirt reported it for a handle already held).
+        name: String,
         /// libvirt's message.
         message: String,
     },
     /// No storage pool with that name, UUID or path.
-    #[error("no such storage pool: {message}")]
+    #[error("no such storage pool{}: {message}", quoted(.name))]
     NoSuchPool {
+        /// Which one: the pool's name (empty when libvirt reported it for a handle already held).
+        name: String,
         /// libvirt's message.
         message: String,
     },
     /// No storage volume with that name, key or path.
-    #[error("no such storage volume: {message}")]
+    #[error("no such storage volume{}: {message}", quoted(.name))]
     NoSuchVolume {
+        /// Which one: `POOL/VOLUME` (empty when libvirt reported it for a handle already held).
+        name: String,
         /// libvirt's message.
         message: String,
     },
     /// No snapshot with that name.
-    #[error("no such snapshot: {message}")]
+    #[error("no such snapshot{}: {message}", quoted(.name))]
     NoSuchSnapshot {
+        /// Which one: `DOMAIN/SNAPSHOT` (empty when libvirt reported it for a handle already held).
+        name: String,
         /// libvirt's message.
         message: String,
     },
@@ -154,7 +164,7 @@ impl LibvirtError {
     /// ```
     /// use kvmhost_libvirt::LibvirtError;
     /// assert!(LibvirtError::Other { code: 38, message: "Broken pipe".into() }.may_mean_connection_loss());
-    /// assert!(!LibvirtError::NoSuchDomain { message: String::new() }.may_mean_connection_loss());
+    /// assert!(!LibvirtError::NoSuchDomain { name: "web1".into(), message: String::new() }.may_mean_connection_loss());
     /// ```
     pub fn may_mean_connection_loss(&self) -> bool {
         const CONNECTION_CODES: [ErrorNumber; 5] = [
@@ -185,18 +195,18 @@ impl LibvirtError {
     ///
     /// ```
     /// use kvmhost_libvirt::LibvirtError;
-    /// assert_eq!(LibvirtError::NoSuchDomain { message: "gone".into() }.message(), "gone");
+    /// assert_eq!(LibvirtError::NoSuchDomain { name: "web1".into(), message: "gone".into() }.message(), "gone");
     /// ```
     pub fn message(&self) -> String {
         use LibvirtError as E;
         match self {
             E::Connect { message, .. }
             | E::ConnectionLost { message, .. }
-            | E::NoSuchDomain { message }
-            | E::NoSuchNetwork { message }
-            | E::NoSuchPool { message }
-            | E::NoSuchVolume { message }
-            | E::NoSuchSnapshot { message }
+            | E::NoSuchDomain { message, .. }
+            | E::NoSuchNetwork { message, .. }
+            | E::NoSuchPool { message, .. }
+            | E::NoSuchVolume { message, .. }
+            | E::NoSuchSnapshot { message, .. }
             | E::AlreadyExists { message }
             | E::OperationInvalid { message }
             | E::NotSupported { message }
@@ -211,8 +221,56 @@ impl LibvirtError {
         }
     }
 
+    /// The object a "no such …" error is about (the domain, network, pool, volume or snapshot
+    /// asked for), when known.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{Connection, LibvirtError};
+    /// let conn = Connection::open("test:///default").unwrap();
+    /// let err = conn.lookup("web9").err().unwrap();
+    /// assert_eq!(err.object(), Some("web9"));
+    /// assert!(err.to_string().starts_with("no such domain 'web9': "), "{err}");
+    /// ```
+    pub fn object(&self) -> Option<&str> {
+        use LibvirtError as E;
+        match self {
+            E::NoSuchDomain { name, .. }
+            | E::NoSuchNetwork { name, .. }
+            | E::NoSuchPool { name, .. }
+            | E::NoSuchVolume { name, .. }
+            | E::NoSuchSnapshot { name, .. } => Some(name.as_str()).filter(|n| !n.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// Names the object of a "no such …" error that does not name one yet (what was looked up);
+    /// other errors pass unchanged.
+    pub(crate) fn about(mut self, object: impl std::fmt::Display) -> LibvirtError {
+        use LibvirtError as E;
+        if let E::NoSuchDomain { name, .. }
+        | E::NoSuchNetwork { name, .. }
+        | E::NoSuchPool { name, .. }
+        | E::NoSuchVolume { name, .. }
+        | E::NoSuchSnapshot { name, .. } = &mut self
+        {
+            if name.is_empty() {
+                *name = object.to_string();
+            }
+        }
+        self
+    }
+
     pub(crate) fn parse(what: &'static str, message: impl ToString) -> LibvirtError {
         LibvirtError::Parse { what, message: message.to_string() }
+    }
+}
+
+/// `" 'name'"`, or nothing for an unknown name (in "no such …" messages).
+fn quoted(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" '{name}'")
     }
 }
 
@@ -224,11 +282,11 @@ impl From<virt::error::Error> for LibvirtError {
             return LibvirtError::Other { code: e.code().to_raw(), message };
         };
         match code {
-            N::NoDomain => LibvirtError::NoSuchDomain { message },
-            N::NoNetwork => LibvirtError::NoSuchNetwork { message },
-            N::NoStoragePool => LibvirtError::NoSuchPool { message },
-            N::NoStorageVolume => LibvirtError::NoSuchVolume { message },
-            N::NoDomainSnapshot => LibvirtError::NoSuchSnapshot { message },
+            N::NoDomain => LibvirtError::NoSuchDomain { name: String::new(), message },
+            N::NoNetwork => LibvirtError::NoSuchNetwork { name: String::new(), message },
+            N::NoStoragePool => LibvirtError::NoSuchPool { name: String::new(), message },
+            N::NoStorageVolume => LibvirtError::NoSuchVolume { name: String::new(), message },
+            N::NoDomainSnapshot => LibvirtError::NoSuchSnapshot { name: String::new(), message },
             N::DomExist | N::NetworkExist | N::StorageVolExist | N::NetworkPortExists => {
                 LibvirtError::AlreadyExists { message }
             }

@@ -26,7 +26,7 @@ use crate::host::{Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, V
 use crate::network::{NetworkInfo, NetworkSpec};
 use crate::snapshot::{RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
 use crate::state::StateWithReason;
-use crate::storage::{PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
+use crate::storage::{PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 use crate::{DomainFilter, DomainId, DomainSummary, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView};
 
 /// A virtualization host, called from async code. Every method is one logical operation;
@@ -131,8 +131,17 @@ pub trait Hypervisor: Send + Sync {
     async fn list_volumes(&self, pool: &str) -> Result<Vec<VolumeInfo>>;
     /// Deletes a volume.
     async fn delete_volume(&self, pool: &str, name: &str) -> Result<()>;
-    /// Writes `data` into the volume at `offset` through a libvirt stream.
-    async fn upload_volume(&self, pool: &str, name: &str, offset: u64, data: Vec<u8>) -> Result<u64>;
+    /// Streams everything `data` yields into the volume at `offset` through a libvirt stream
+    /// (never more than one chunk in memory), calling `progress` with the bytes sent so far
+    /// after each chunk; returns the bytes written.
+    async fn upload_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        offset: u64,
+        data: UploadSource,
+        progress: TransferProgress,
+    ) -> Result<u64>;
     /// Reads `length` bytes (0: all) of the volume from `offset` through a libvirt stream.
     async fn download_volume(&self, pool: &str, name: &str, offset: u64, length: u64) -> Result<Vec<u8>>;
 

@@ -63,7 +63,7 @@ pub use libvirt_host::LibvirtHypervisor;
 pub use network::{NetworkInfo, NetworkKind, NetworkSpec};
 pub use snapshot::{RevertTo, SnapshotDelete, SnapshotDisk, SnapshotInfo, SnapshotOptions, SnapshotSpec};
 pub use state::{DomainState, StateWithReason};
-pub use storage::{PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
+pub use storage::{PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 
 // The crate README's code blocks run as doc tests.
 #[cfg(doctest)]

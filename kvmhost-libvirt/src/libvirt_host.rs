@@ -24,7 +24,7 @@ use crate::migration::{self, MigrationError, MigrationJob, MigrationOptions};
 use crate::network::{self, NetworkInfo, NetworkSpec};
 use crate::snapshot::{self, RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
 use crate::state::{read_state, StateWithReason};
-use crate::storage::{self, PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
+use crate::storage::{self, PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 use crate::{domain_cache, domains, DomainState, LibvirtError};
 use crate::{
     DomainFilter, DomainId, DomainSummary, Hypervisor, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView,
@@ -119,12 +119,19 @@ impl LibvirtHypervisor {
         self.on_domain(id, move |d| Ok(op(d)?)).await
     }
 
-    /// Uploads the file at `path` into a volume (streamed, never held in memory at once).
-    pub async fn upload_file(&self, pool: &str, volume: &str, path: &Path) -> Result<u64> {
+    /// Uploads the file at `path` into a volume (streamed, never held in memory at once),
+    /// calling `progress` with the bytes sent so far after each chunk.
+    pub async fn upload_file(
+        &self,
+        pool: &str,
+        volume: &str,
+        path: &Path,
+        mut progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<u64> {
         let file = std::fs::File::open(path)
             .map_err(|source| LibvirtError::Io { context: format!("opening {}", path.display()), source })?;
         let (pool, volume) = (pool.to_string(), volume.to_string());
-        self.call(move |c| storage::upload(c, &pool, &volume, 0, std::io::BufReader::new(file))).await
+        self.call(move |c| storage::upload(c, &pool, &volume, 0, file, &mut progress)).await
     }
 
     /// Downloads a whole volume into the file at `path` (created or truncated).
@@ -375,9 +382,16 @@ impl Hypervisor for LibvirtHypervisor {
         self.named(pool, move |c, p| storage::delete_volume(c, p, &name)).await
     }
 
-    async fn upload_volume(&self, pool: &str, name: &str, offset: u64, data: Vec<u8>) -> Result<u64> {
+    async fn upload_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        offset: u64,
+        data: UploadSource,
+        mut progress: TransferProgress,
+    ) -> Result<u64> {
         let name = name.to_string();
-        self.named(pool, move |c, p| storage::upload(c, p, &name, offset, data.as_slice())).await
+        self.named(pool, move |c, p| storage::upload(c, p, &name, offset, data, &mut progress)).await
     }
 
     async fn download_volume(&self, pool: &str, name: &str, offset: u64, length: u64) -> Result<Vec<u8>> {

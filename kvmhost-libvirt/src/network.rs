@@ -165,7 +165,7 @@ pub(crate) fn info(n: &Network) -> Result<NetworkInfo> {
 }
 
 pub(crate) fn lookup(c: &Connect, name: &str) -> Result<Network> {
-    Ok(c.lookup_network_by_name(name)?)
+    c.lookup_network_by_name(name).map_err(|e| crate::LibvirtError::from(e).about(name))
 }
 
 pub(crate) fn define(c: &Connect, spec: &NetworkSpec) -> Result<NetworkInfo> {

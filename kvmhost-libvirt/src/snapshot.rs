@@ -246,7 +246,8 @@ pub(crate) fn list(c: &Connect, id: &DomainId) -> Result<Vec<SnapshotInfo>> {
 }
 
 pub(crate) fn lookup(c: &Connect, id: &DomainId, name: &str) -> Result<virt::domain_snapshot::DomainSnapshot> {
-    Ok(virt::domain::Domain::lookup_snapshot_by_name(&id.lookup(c)?, name, 0)?)
+    virt::domain::Domain::lookup_snapshot_by_name(&id.lookup(c)?, name, 0)
+        .map_err(|e| crate::LibvirtError::from(e).about(format_args!("{id}/{name}")))
 }
 
 pub(crate) fn get(c: &Connect, id: &DomainId, name: &str) -> Result<SnapshotInfo> {

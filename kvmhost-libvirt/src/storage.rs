@@ -21,6 +21,14 @@ use virt::stream::Stream;
 
 use crate::{LibvirtError, Result};
 
+/// What a streamed upload reads from: any reader that can move to the worker thread running
+/// the libvirt stream (a file, a socket, a decompressor, `std::io::Cursor` over bytes in memory).
+pub type UploadSource = Box<dyn Read + Send>;
+
+/// Called after each chunk of a streamed transfer with the bytes moved so far (from the worker
+/// thread running the libvirt stream: keep it short, or send the number to a channel).
+pub type TransferProgress = Box<dyn FnMut(u64) + Send>;
+
 const CHUNK: usize = 256 * 1024;
 
 fn doc(root: Element) -> Result<String> {
@@ -208,11 +216,13 @@ pub(crate) fn volume_info(v: &StorageVol) -> Result<VolumeInfo> {
 }
 
 pub(crate) fn pool(c: &Connect, name: &str) -> Result<StoragePool> {
-    Ok(c.lookup_storage_pool_by_name(name)?)
+    c.lookup_storage_pool_by_name(name).map_err(|e| crate::LibvirtError::from(e).about(name))
 }
 
 pub(crate) fn volume(c: &Connect, pool_name: &str, vol: &str) -> Result<StorageVol> {
-    Ok(pool(c, pool_name)?.lookup_storage_vol_by_name(vol)?)
+    pool(c, pool_name)?
+        .lookup_storage_vol_by_name(vol)
+        .map_err(|e| crate::LibvirtError::from(e).about(format_args!("{pool_name}/{vol}")))
 }
 
 /// Defines a pool, builds its target (creates the directory) and starts it.
@@ -264,8 +274,16 @@ fn io(context: &str) -> impl FnOnce(std::io::Error) -> LibvirtError + '_ {
     move |source| LibvirtError::Io { context: context.to_string(), source }
 }
 
-/// Streams everything `data` yields into the volume from `offset` (`virStorageVolUpload`).
-pub(crate) fn upload(c: &Connect, pool_name: &str, vol: &str, offset: u64, mut data: impl Read) -> Result<u64> {
+/// Streams everything `data` yields into the volume from `offset` (`virStorageVolUpload`),
+/// reporting the bytes sent after each chunk.
+pub(crate) fn upload(
+    c: &Connect,
+    pool_name: &str,
+    vol: &str,
+    offset: u64,
+    mut data: impl Read,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
     let v = volume(c, pool_name, vol)?;
     let stream = Stream::new(c, 0)?;
     v.upload(&stream, offset, 0, 0)?;
@@ -293,8 +311,10 @@ pub(crate) fn upload(c: &Connect, pool_name: &str, vol: &str, offset: u64, mut d
             }
         }
         total += n as u64;
+        progress(total);
     }
     stream.finish()?;
+    tracing::debug!(pool = pool_name, volume = vol, offset, bytes = total, "volume upload finished");
     Ok(total)
 }
 

@@ -108,7 +108,14 @@ fn domain_lifecycle_through_the_trait() {
         hv.undefine(&by_name, opts).await.unwrap();
         let err = hv.lookup(&by_name).await.unwrap_err();
         assert!(matches!(err, LibvirtError::NoSuchDomain { .. }), "{err:?}");
-        assert!(err.to_string().starts_with("no such domain: "), "{err}");
+        // The error names the domain asked for (by name here; by UUID it names the UUID).
+        assert_eq!(err.object(), Some(by_name.to_string().as_str()));
+        assert!(err.to_string().starts_with(&format!("no such domain '{by_name}': ")), "{err}");
+        let missing = DomainId::uuid("00000000-0000-0000-0000-00000000beef");
+        let err = hv.lookup(&missing).await.unwrap_err();
+        assert_eq!(err.object(), Some("00000000-0000-0000-0000-00000000beef"), "{err:?}");
+        let err = hv.start(&DomainId::name("no-such-vm")).await.unwrap_err();
+        assert!(err.to_string().starts_with("no such domain 'no-such-vm': "), "{err}");
     });
 }
 
@@ -126,6 +133,15 @@ fn typed_errors_for_bad_input_and_missing_objects() {
         assert!(matches!(hv.network("none").await, Err(LibvirtError::NoSuchNetwork { .. })));
         assert!(matches!(hv.list_volumes("none").await, Err(LibvirtError::NoSuchPool { .. })));
         assert!(matches!(hv.snapshot(&DomainId::from("none"), "s").await, Err(LibvirtError::NoSuchDomain { .. })));
+        // Each "no such …" error names what was asked for.
+        let err = hv.network("none").await.unwrap_err();
+        assert_eq!(
+            (err.object(), err.to_string().starts_with("no such network 'none': ")),
+            (Some("none"), true),
+            "{err}"
+        );
+        assert_eq!(hv.list_volumes("pool9").await.unwrap_err().object(), Some("pool9"));
+        assert_eq!(hv.snapshot(&DomainId::from("vm9"), "s").await.unwrap_err().object(), Some("vm9"));
         assert!(matches!(hv.lookup(&DomainId::uuid("not-a-uuid")).await, Err(LibvirtError::InvalidArgument { .. })));
         let err = LibvirtHypervisor::connect("bogus:///nothing").await.unwrap_err();
         assert!(matches!(err, LibvirtError::Connect { .. }), "{err:?}");

@@ -167,7 +167,13 @@ fn volumes_backing_clone_upload_download_on_qemu() {
         let raw = hv.create_volume(&p, &VolumeSpec::raw("data.img", 1 << 20)).await.unwrap();
         assert_eq!(raw.capacity, 1 << 20);
         let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-        assert_eq!(hv.upload_volume(&p, "data.img", 0, data.clone()).await.unwrap(), 1 << 20);
+        // Streamed from a reader, with progress after each chunk (256 KiB): 4 reports, the last the total.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let source = Box::new(std::io::Cursor::new(data.clone()));
+        let sent = hv.upload_volume(&p, "data.img", 0, source, Box::new(move |n| tx.send(n).unwrap())).await.unwrap();
+        assert_eq!(sent, 1 << 20);
+        let reports: Vec<u64> = rx.try_iter().collect();
+        assert_eq!(reports, [1u64 << 18, 2 << 18, 3 << 18, 4 << 18], "progress reports");
         let back = hv.download_volume(&p, "data.img", 0, 0).await.unwrap();
         assert!(back == data, "downloaded bytes differ");
         let part = hv.download_volume(&p, "data.img", 4096, 100).await.unwrap();

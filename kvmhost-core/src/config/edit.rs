@@ -193,9 +193,11 @@ impl FileEdit {
                 if let Ok(d) = fs::File::open(&dir) {
                     let _ = d.sync_all();
                 }
+                tracing::info!(file = %path.display(), backup = ?backup, "configuration file written");
                 Ok(Applied { path: path.clone(), changed: true, backup })
             }
             Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "configuration edit failed; the file is as it was");
                 let _ = fs::remove_file(&tmp);
                 if let Some(b) = &backup {
                     let _ = fs::remove_file(b);

@@ -10,85 +10,108 @@ use super::{Domain, DomainError, DOMAIN_ORDER};
 use crate::xml::Element;
 
 /// A memory unit as libvirt spells it (`virScaleInteger`): powers of 1024 for `KiB`, `k`, `M`,
-/// …, powers of 1000 for `KB`, `MB`, …
+/// …, powers of 1000 for `KB`, `MB`, … Each variant is one spelling, so a document keeps the
+/// one it was written with; [`MemoryUnit::bytes_per_unit`] says what it means.
 ///
 /// ```
 /// use kvmhost_core::domain::MemoryUnit;
-/// assert_eq!("MiB".parse::<MemoryUnit>().unwrap().bytes_per_unit(), 1 << 20);
+/// let unit: MemoryUnit = "MiB".parse().unwrap();
+/// assert_eq!(unit.bytes_per_unit(), 1 << 20);
 /// assert_eq!("MB".parse::<MemoryUnit>().unwrap().bytes_per_unit(), 1_000_000);
 /// assert!("parsecs".parse::<MemoryUnit>().is_err());
+/// let binary = match unit {
+///     MemoryUnit::KiB | MemoryUnit::MiB | MemoryUnit::GiB | MemoryUnit::TiB => true,
+///     other => other.bytes_per_unit().is_power_of_two(),
+/// };
+/// assert!(binary);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
-pub struct MemoryUnit {
-    spelling: UnitSpelling,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum UnitSpelling {
+#[non_exhaustive]
+pub enum MemoryUnit {
+    /// `b`: bytes.
     B,
+    /// `bytes`.
     Bytes,
+    /// `k`: 1024 bytes.
     K,
+    /// `KiB`: 1024 bytes, libvirt's default unit.
     KiB,
-    Kb,
+    /// `KB`: 1000 bytes.
+    KB,
+    /// `M`: 1024² bytes.
     M,
+    /// `MiB`: 1024² bytes.
     MiB,
-    Mb,
+    /// `MB`: 1000² bytes.
+    MB,
+    /// `G`: 1024³ bytes.
     G,
+    /// `GiB`: 1024³ bytes.
     GiB,
-    Gb,
+    /// `GB`: 1000³ bytes.
+    GB,
+    /// `T`: 1024⁴ bytes.
     T,
+    /// `TiB`: 1024⁴ bytes.
     TiB,
-    Tb,
+    /// `TB`: 1000⁴ bytes.
+    TB,
+    /// `P`: 1024⁵ bytes.
     P,
+    /// `PiB`: 1024⁵ bytes.
     PiB,
-    Pb,
+    /// `PB`: 1000⁵ bytes.
+    PB,
+    /// `E`: 1024⁶ bytes.
     E,
+    /// `EiB`: 1024⁶ bytes.
     EiB,
-    Eb,
+    /// `EB`: 1000⁶ bytes.
+    EB,
 }
 
-const SPELLINGS: &[(&str, UnitSpelling, u128)] = &[
-    ("b", UnitSpelling::B, 1),
-    ("bytes", UnitSpelling::Bytes, 1),
-    ("k", UnitSpelling::K, 1 << 10),
-    ("KiB", UnitSpelling::KiB, 1 << 10),
-    ("KB", UnitSpelling::Kb, 1_000),
-    ("M", UnitSpelling::M, 1 << 20),
-    ("MiB", UnitSpelling::MiB, 1 << 20),
-    ("MB", UnitSpelling::Mb, 1_000_000),
-    ("G", UnitSpelling::G, 1 << 30),
-    ("GiB", UnitSpelling::GiB, 1 << 30),
-    ("GB", UnitSpelling::Gb, 1_000_000_000),
-    ("T", UnitSpelling::T, 1 << 40),
-    ("TiB", UnitSpelling::TiB, 1 << 40),
-    ("TB", UnitSpelling::Tb, 1_000_000_000_000),
-    ("P", UnitSpelling::P, 1 << 50),
-    ("PiB", UnitSpelling::PiB, 1 << 50),
-    ("PB", UnitSpelling::Pb, 1_000_000_000_000_000),
-    ("E", UnitSpelling::E, 1 << 60),
-    ("EiB", UnitSpelling::EiB, 1 << 60),
-    ("EB", UnitSpelling::Eb, 1_000_000_000_000_000_000),
+const SPELLINGS: &[(&str, MemoryUnit, u128)] = &[
+    ("b", MemoryUnit::B, 1),
+    ("bytes", MemoryUnit::Bytes, 1),
+    ("k", MemoryUnit::K, 1 << 10),
+    ("KiB", MemoryUnit::KiB, 1 << 10),
+    ("KB", MemoryUnit::KB, 1_000),
+    ("M", MemoryUnit::M, 1 << 20),
+    ("MiB", MemoryUnit::MiB, 1 << 20),
+    ("MB", MemoryUnit::MB, 1_000_000),
+    ("G", MemoryUnit::G, 1 << 30),
+    ("GiB", MemoryUnit::GiB, 1 << 30),
+    ("GB", MemoryUnit::GB, 1_000_000_000),
+    ("T", MemoryUnit::T, 1 << 40),
+    ("TiB", MemoryUnit::TiB, 1 << 40),
+    ("TB", MemoryUnit::TB, 1_000_000_000_000),
+    ("P", MemoryUnit::P, 1 << 50),
+    ("PiB", MemoryUnit::PiB, 1 << 50),
+    ("PB", MemoryUnit::PB, 1_000_000_000_000_000),
+    ("E", MemoryUnit::E, 1 << 60),
+    ("EiB", MemoryUnit::EiB, 1 << 60),
+    ("EB", MemoryUnit::EB, 1_000_000_000_000_000_000),
 ];
 
 impl MemoryUnit {
-    /// Bytes.
-    pub const BYTES: MemoryUnit = MemoryUnit { spelling: UnitSpelling::Bytes };
-    /// Kibibytes, libvirt's default unit.
-    pub const KIB: MemoryUnit = MemoryUnit { spelling: UnitSpelling::KiB };
-    /// Mebibytes.
-    pub const MIB: MemoryUnit = MemoryUnit { spelling: UnitSpelling::MiB };
-    /// Gibibytes.
-    pub const GIB: MemoryUnit = MemoryUnit { spelling: UnitSpelling::GiB };
+    /// Bytes (the same as [`MemoryUnit::Bytes`]).
+    pub const BYTES: MemoryUnit = MemoryUnit::Bytes;
+    /// Kibibytes, libvirt's default unit (the same as [`MemoryUnit::KiB`]).
+    pub const KIB: MemoryUnit = MemoryUnit::KiB;
+    /// Mebibytes (the same as [`MemoryUnit::MiB`]).
+    pub const MIB: MemoryUnit = MemoryUnit::MiB;
+    /// Gibibytes (the same as [`MemoryUnit::GiB`]).
+    pub const GIB: MemoryUnit = MemoryUnit::GiB;
 
-    fn entry(&self) -> &'static (&'static str, UnitSpelling, u128) {
-        SPELLINGS.iter().find(|e| e.1 == self.spelling).expect("every spelling is listed")
+    fn entry(&self) -> &'static (&'static str, MemoryUnit, u128) {
+        SPELLINGS.iter().find(|e| e.1 == *self).expect("every unit is listed")
     }
 
     /// The unit as written in XML.
     ///
     /// ```
-    /// assert_eq!(kvmhost_core::domain::MemoryUnit::MIB.as_str(), "MiB");
+    /// assert_eq!(kvmhost_core::domain::MemoryUnit::MiB.as_str(), "MiB");
     /// ```
     pub fn as_str(&self) -> &'static str {
         self.entry().0
@@ -97,7 +120,7 @@ impl MemoryUnit {
     /// How many bytes one unit is.
     ///
     /// ```
-    /// assert_eq!(kvmhost_core::domain::MemoryUnit::KIB.bytes_per_unit(), 1024);
+    /// assert_eq!(kvmhost_core::domain::MemoryUnit::KiB.bytes_per_unit(), 1024);
     /// ```
     pub fn bytes_per_unit(&self) -> u128 {
         self.entry().2
@@ -114,7 +137,7 @@ impl FromStr for MemoryUnit {
             .find(|e| e.0 == s)
             .or_else(|| SPELLINGS.iter().find(|e| e.0.eq_ignore_ascii_case(s) && e.0.len() > 1))
             .or_else(|| SPELLINGS.iter().find(|e| e.0.eq_ignore_ascii_case(s)))
-            .map(|e| MemoryUnit { spelling: e.1 })
+            .map(|e| e.1)
             .ok_or_else(|| format!("unknown memory unit {s:?}"))
     }
 }

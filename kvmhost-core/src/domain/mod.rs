@@ -34,6 +34,7 @@ mod memory;
 mod os;
 mod platform;
 mod seclabel;
+mod text;
 mod tuning;
 mod vcpu;
 
@@ -49,6 +50,7 @@ pub use memory::*;
 pub use os::*;
 pub use platform::*;
 pub use seclabel::*;
+pub use text::{part_from_str, part_to_string};
 pub use tuning::*;
 pub use vcpu::*;
 

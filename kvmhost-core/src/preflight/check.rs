@@ -362,6 +362,10 @@ impl Profile {
 
     /// Runs every check on `facts`.
     pub fn run(&self, facts: &HostFacts) -> Report {
-        Report { checks: self.checks.iter().map(|c| c.evaluate(facts)).collect() }
+        let report = Report { checks: self.checks.iter().map(|c| c.evaluate(facts)).collect() };
+        for c in &report.checks {
+            tracing::debug!(check = %c.id, status = %c.status, message = %c.message, "preflight check");
+        }
+        report
     }
 }

@@ -291,9 +291,13 @@ impl Follower {
                     current = Some(reg);
                     generation = now;
                     self.registered.send_replace(now);
+                    tracing::info!(uri = %self.conn.uri(), generation = now, "domain event stream re-registered");
                 }
                 // Still down: the next probe tries again.
-                Err(_) => generation = 0,
+                Err(e) => {
+                    tracing::debug!(uri = %self.conn.uri(), error = %e, "domain event stream not re-registered yet");
+                    generation = 0
+                }
             }
         }
         // Deregister on a worker thread (a libvirt call), not on the runtime.

@@ -209,7 +209,8 @@ impl std::fmt::Debug for MigrationJob {
 pub fn start(src: &Domain, dst: &Connect, options: &MigrationOptions) -> Result<MigrationJob, MigrationError> {
     let params = options.parameters()?;
     let flags = options.flags();
-    let cpu = precheck(src, dst, options)?;
+    let cpu = precheck(src, dst, options).inspect_err(|e| tracing::warn!(error = %e, "migration refused"))?;
+    tracing::info!(destination = %uri_of(dst), cpu = ?cpu, "migration pre-check passed");
     let name = match &options.destination_name {
         Some(n) => n.clone(),
         None => src.name()?,
@@ -242,6 +243,9 @@ fn run(
     name: String,
     cpu: CpuVerdict,
 ) -> Result<MigrationReport, MigrationError> {
+    let span = tracing::info_span!("migration", domain = %name, destination = %uri_of(dst));
+    let _entered = span.enter();
+    tracing::info!(mode = ?mode, flags, "migration started");
     let (stop_tx, stop_rx) = std_mpsc::channel::<()>();
     let began = Instant::now();
     let (result, samples) = std::thread::scope(|scope| {
@@ -253,6 +257,7 @@ fn run(
                 // between phases, the domain just left) is simply not a sample.
                 if let Ok(stats) = job_stats(src, 0) {
                     let p = MigrationProgress::from(&stats);
+                    tracing::trace!(progress = ?p, "migration progress");
                     if p.job.is_running() && progress.send(p).is_ok() {
                         samples += 1;
                     }
@@ -270,7 +275,9 @@ fn run(
         (result, poller.join().unwrap_or(0))
     });
     let duration_ms = began.elapsed().as_millis() as u64;
-    let destination_domain = result?;
+    let destination_domain =
+        result.inspect_err(|e| tracing::warn!(duration_ms, error = %e.message(), "migration failed"))?;
+    tracing::info!(duration_ms, samples, destination_domain = %destination_domain, "migration completed");
     Ok(MigrationReport {
         completed: completed_stats(src, dst, &destination_domain),
         destination_domain,

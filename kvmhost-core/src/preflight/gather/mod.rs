@@ -86,6 +86,7 @@ impl Gatherer {
 
     /// Reads every fact (never fails: what cannot be read is [`Fact::Unknown`] with the reason).
     pub fn gather(&self) -> HostFacts {
+        let _span = tracing::debug_span!("preflight_gather", root = %self.root.display(), live = self.live).entered();
         let r = Root::new(&self.root, self.live);
         let procs = system::processes(&r);
         let kernel = self.probe.kernel();
@@ -121,6 +122,7 @@ impl Gatherer {
         facts.qemu_spice = versions.spice;
         facts.kernel = kernel;
         facts.cpu = cpu;
+        tracing::debug!("host facts gathered");
         facts
     }
 
