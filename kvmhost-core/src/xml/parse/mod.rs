@@ -494,6 +494,11 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                         p.malformed_at(spaced.saturating_sub(9) as u64, "the DOCTYPE keyword must be upper case")
                     );
                 }
+                // (quick-xml reads a `<!DOCTYPE` inside one as part of it; XML has no such
+                // markup, and the writer refuses it)
+                if let Some(inner) = input[start..start + d.len()].find("<!DOCTYPE") {
+                    return Err(p.malformed_at((start + inner) as u64, "a DOCTYPE inside the DOCTYPE"));
+                }
                 let text = p.utf8(&input.as_bytes()[spaced..start + d.len()])?;
                 prolog.push(Node::DocType(text));
             }
