@@ -643,3 +643,18 @@ fn regression_f5_doctype_inside_doctype_is_refused_with_its_position() {
     let ok = "<!DOCTYPE domain [ <!ENTITY x 'y'> ]>\n<domain/>";
     assert_eq!(Document::parse(ok).unwrap().to_xml().unwrap(), ok);
 }
+
+/// F6 (fuzzing, 2026-12-03): `<!DOCTYPE` with no white space after the keyword was read
+/// (quick-xml allows it) and written back with a space. XML requires the space: refused.
+#[test]
+fn regression_f6_doctype_without_white_space_is_refused() {
+    for src in ["<!DOCTYPE</memory>x>\n<domain/>", "<!DOCTYPEdomain>\n<domain/>", "<!DOCTYPE</memory>dr\u{feff}='52:54:00OCTYPE &/memory\n  <currentMemory unit='KiB'>43826ory>\n  <currentMemory unit='KiB'>219136</currentMemory>\n  "] {
+        match Document::parse(src) {
+            Err(XmlError::Malformed { line: 1, column: 10, message }) => assert!(message.contains("DOCTYPE"), "{message}"),
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+    for ok in ["<!DOCTYPE domain>\n<domain/>", "<!DOCTYPE\n  domain>\n<domain/>"] {
+        assert_eq!(Document::parse(ok).unwrap().to_xml().unwrap(), ok);
+    }
+}

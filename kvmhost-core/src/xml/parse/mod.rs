@@ -494,6 +494,11 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                         p.malformed_at(spaced.saturating_sub(9) as u64, "the DOCTYPE keyword must be upper case")
                     );
                 }
+                // (XML wants white space after the keyword; quick-xml does not, and the writer
+                // would add it)
+                if spaced == start {
+                    return Err(p.malformed_at(start as u64, "white space is needed after <!DOCTYPE"));
+                }
                 // (quick-xml reads a `<!DOCTYPE` inside one as part of it; XML has no such
                 // markup, and the writer refuses it)
                 if let Some(inner) = input[start..start + d.len()].find("<!DOCTYPE") {
