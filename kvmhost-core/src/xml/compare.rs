@@ -250,6 +250,12 @@ mod tests {
         assert_eq!(nbsp.root.first_difference(&b.root, "").unwrap(), "/a: content length 2 vs 1");
         // and the pretty writer keeps it
         assert_eq!(nbsp.to_xml_pretty().unwrap(), "<a>\u{a0}<b/></a>\n");
+        // F7 (fuzzing): white space beside a comment, without elements, is content too, and
+        // the pretty writer keeps it
+        let c = Document::parse("<a><r>\n<!--c-->\n</r></a>").unwrap();
+        let pretty = c.to_xml_pretty().unwrap();
+        assert_eq!(pretty, "<a>\n  <r>\n<!--c-->\n</r>\n</a>\n");
+        assert!(Document::parse(&pretty).unwrap().root.semantically_eq(&c.root));
     }
 
     #[test]

@@ -280,14 +280,15 @@ pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
     Ok(out.into_string())
 }
 
-/// Whether an element holds only elements, comments and whitespace (so it can be re-indented
-/// without changing its meaning).
+/// Whether an element holds only elements, comments and whitespace, at least one element (so
+/// it can be re-indented without changing its meaning: whitespace is formatting only between
+/// elements, as for `semantically_eq`).
 fn element_only(e: &Element) -> bool {
     e.children.iter().all(|n| match n {
         Node::Text(t) => crate::xml::is_xml_whitespace(t),
         Node::CData(_) => false,
         _ => true,
-    }) && e.children.iter().any(|n| !matches!(n, Node::Text(_)))
+    }) && e.children.iter().any(|n| matches!(n, Node::Element(_)))
 }
 
 /// Deeper levels are indented no further (as libxml2 does), so that the output stays linear
