@@ -71,7 +71,7 @@ fn parse_all(xmls: &[&str]) -> Vec<CpuDef> {
 }
 
 fn main() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("libvirt test data not found (set KVMHOST_TESTDATA): nothing measured");
         return;
     };

@@ -31,14 +31,14 @@ use quick_xml::Reader;
 
 /// All corpus documents, or why there are none.
 fn load_corpus() -> Result<Vec<String>, String> {
-    let corpus = kvmhost_core::testdata::libvirt_corpus().ok_or_else(|| {
+    let corpus = kvmhost_testdata::libvirt_corpus().ok_or_else(|| {
         format!(
             "libvirt corpus not found (set {} to the directory holding libvirt-9.0.0/)",
-            kvmhost_core::testdata::TESTDATA_ENV
+            kvmhost_testdata::TESTDATA_ENV
         )
     })?;
     let dir = corpus.join("domain");
-    let files = kvmhost_core::testdata::xml_files(&dir);
+    let files = kvmhost_testdata::xml_files(&dir);
     if files.is_empty() {
         return Err(format!("no *.xml files under {}", dir.display()));
     }

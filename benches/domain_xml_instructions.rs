@@ -22,11 +22,11 @@ fn main() {
         .skip(1)
         .find(|a| matches!(a.as_str(), "load" | "scan" | "parse" | "parse_write"))
         .unwrap_or_else(|| "load".to_string());
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         eprintln!("domain_xml_instructions skipped: libvirt corpus not found (set KVMHOST_TESTDATA)");
         return;
     };
-    let files = kvmhost_core::testdata::xml_files(&corpus.join("domain"));
+    let files = kvmhost_testdata::xml_files(&corpus.join("domain"));
     let docs: Vec<String> = files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
     for _ in 0..PASSES {
         for doc in &docs {

@@ -4,7 +4,12 @@
 //! ```sh
 //! cargo bench --bench templates                    # 5 rounds, 2 of Archipel's way on the 4 GiB image
 //! cargo bench --bench templates -- --rounds 7 --archipel-rounds 3
+//! cargo bench --bench templates -- --images sparse4g --rounds 9 --archipel-rounds 1 --archipel-unpack-rounds 9
 //! ```
+//!
+//! `--images a,b` measures only those images; `--archipel-unpack-rounds N` (default: the pack
+//! rounds) unpacks Archipel's package N times, each paired with a kvmhost unpack+verify in the
+//! same round, and prints the quartiles of the per-round ratio.
 //!
 //! Images (built once under `target/bench-templates/`, content taken from the files of
 //! `/usr/lib` in a sorted walk, the same bytes for every image: real binaries and libraries,
@@ -166,6 +171,13 @@ fn main() {
         ("sparse40g", 40u64 << 30, sparse_extents(40 << 30)),
         ("dense1g", 1u64 << 30, vec![(0, 1 << 30)]),
     ];
+    let only: Vec<String> = std::env::args()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "--images")
+        .flat_map(|w| w[1].split(',').map(String::from).collect::<Vec<_>>())
+        .collect();
+    let images: Vec<_> = images.into_iter().filter(|i| only.is_empty() || only.iter().any(|o| o == i.0)).collect();
     for (name, apparent, ext) in &images {
         let dir = img_dir.join(name);
         fs::create_dir_all(&dir).unwrap();
@@ -301,10 +313,12 @@ fn main() {
         )
         .unwrap();
         if *name != "sparse40g" && archipel_rounds > 0 {
-            // Archipel's way: gzip -9 of the whole (apparent) image, then a plain tar.
-            let (mut a_pack, mut a_unpack) = (vec![], vec![]);
+            // Archipel's way: gzip -9 of the whole (apparent) image, then a plain tar; unpacked
+            // with tar -x then gunzip. Its unpack rounds are paired with a kvmhost unpack+verify
+            // of the same image in the same round (order alternating).
+            let (mut a_pack, mut a_unpack, mut pair_a_unpack) = (vec![], vec![], vec![]);
+            let work = out.join("archipel");
             for _ in 0..archipel_rounds {
-                let work = out.join("archipel");
                 let _ = fs::remove_dir_all(&work);
                 fs::create_dir_all(&work).unwrap();
                 a_pack.push(sh(&format!(
@@ -313,18 +327,56 @@ fn main() {
                     w = work.display(),
                     x = xvm2.display()
                 )));
+            }
+            let _ = fs::remove_dir_all(&work);
+            let unpack_rounds = arg("--archipel-unpack-rounds", archipel_rounds);
+            for r in 0..unpack_rounds {
                 let au = out.join("a-unpacked");
-                let _ = fs::remove_dir_all(&au);
-                fs::create_dir_all(&au).unwrap();
-                a_unpack.push(sh(&format!(
-                    "tar -xf {} -C {a} && gunzip {a}/disk.img.gz",
-                    xvm2.display(),
-                    a = au.display()
-                )));
-                let _ = fs::remove_dir_all(&au);
+                let ku = out.join("k-unpacked");
+                let archipel = || {
+                    let _ = fs::remove_dir_all(&au);
+                    fs::create_dir_all(&au).unwrap();
+                    let t =
+                        sh(&format!("tar -xf {} -C {a} && gunzip {a}/disk.img.gz", xvm2.display(), a = au.display()));
+                    let _ = fs::remove_dir_all(&au);
+                    t
+                };
+                let kvm = || {
+                    let _ = fs::remove_dir_all(&ku);
+                    let t = time(|| {
+                        archive::unpack(&pkg, &ku, &ReadOptions::default(), &mut |_| {}).unwrap();
+                    });
+                    let _ = fs::remove_dir_all(&ku);
+                    t
+                };
+                let (a, k) = if r % 2 == 0 {
+                    let a = archipel();
+                    (a, kvm())
+                } else {
+                    let k = kvm();
+                    (archipel(), k)
+                };
+                a_unpack.push(a);
+                pair_a_unpack.push(a / k);
             }
             rows.push(("archipel gzip-9+tar pack", median(&mut a_pack), size(&xvm2), archipel_rounds));
-            rows.push(("archipel tar+gunzip unpack", median(&mut a_unpack), 0.0, archipel_rounds));
+            rows.push(("archipel tar+gunzip unpack", median(&mut a_unpack), 0.0, unpack_rounds));
+            if unpack_rounds > 0 {
+                let q = |v: &mut Vec<f64>, f: f64| {
+                    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                    v[((v.len() - 1) as f64 * f).round() as usize]
+                };
+                let (lo, mid, hi) =
+                    (q(&mut pair_a_unpack, 0.25), median(&mut pair_a_unpack), q(&mut pair_a_unpack, 0.75));
+                println!(
+                    "{name:<10} paired (archipel unpack / kvmhost unpack+verify, {unpack_rounds} rounds): quartiles {lo:.1} / {mid:.1} / {hi:.1}"
+                );
+                writeln!(
+                    log,
+                    "{{\"image\":\"{name}\",\"paired_archipel_unpack\":{mid:.2},\"paired_archipel_unpack_q1\":{lo:.2},\"paired_archipel_unpack_q3\":{hi:.2},\"rounds\":{unpack_rounds}}}"
+                )
+                .unwrap();
+            }
         }
         for (side, s, mib, n) in &rows {
             println!("{name:<10} {side:<26} {s:>10.3} {mib:>12.1} {n:>9}");

@@ -23,94 +23,66 @@
 //! defined). Usage errors exit 2, unreadable or invalid documents 1.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use kvmhost::core::domain::{Domain, Interface, Memory};
-use kvmhost::core::testdata::xml_files;
 use kvmhost::core::xml::Document;
 use serde_json::json;
 
-const USAGE: &str = "\
-usage: domain_xml check PATH...
-       domain_xml edit FILE [--memory SIZE] [--vcpus N] [--add-bridge-nic BRIDGE]...
-       domain_xml --help
-
-check  one JSON line per domain XML file (PATH: files or directories), then a summary
-edit   print FILE with the edits applied, everything else as it was:
-         --memory SIZE            <memory> and <currentMemory> (3GiB, 512MiB, 1048576KiB)
-         --vcpus N                <vcpu>
-         --add-bridge-nic BRIDGE  a virtio NIC on host bridge BRIDGE (repeatable; no MAC:
-                                  libvirt generates one when the domain is defined)
-";
-
-/// What to change in `edit`.
-#[derive(Debug, Default, PartialEq)]
-struct Edits {
-    memory: Option<Memory>,
-    vcpus: Option<u32>,
-    bridges: Vec<String>,
+/// Checks libvirt domain XML files against the lossless model, and edits one.
+#[derive(Debug, Parser)]
+#[command(name = "domain_xml", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
 /// A parsed command line.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Subcommand)]
 enum Command {
-    Check(Vec<PathBuf>),
-    Edit(PathBuf, Edits),
-    Help,
+    /// One JSON line per domain XML file (PATH: files or directories, searched for *.xml), then a summary.
+    Check {
+        /// Files or directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print FILE with the edits applied, everything else as it was.
+    Edit {
+        /// The domain XML document.
+        file: PathBuf,
+        #[command(flatten)]
+        edits: Edits,
+    },
 }
 
-/// Parses the arguments (without the program name); `Err` is a usage error's message.
-fn parse_args(args: &[String]) -> Result<Command, String> {
-    let Some((cmd, rest)) = args.split_first() else { return Err("no command given".into()) };
-    match cmd.as_str() {
-        "--help" | "-h" | "help" => Ok(Command::Help),
-        "check" if rest.is_empty() => Err("check needs at least one PATH".into()),
-        "check" => Ok(Command::Check(rest.iter().map(PathBuf::from).collect())),
-        "edit" => parse_edit(rest),
-        other => Err(format!("unknown command {other:?}")),
-    }
+/// What to change in `edit`.
+#[derive(Debug, Default, PartialEq, clap::Args)]
+struct Edits {
+    /// <memory> and <currentMemory> (3GiB, 512MiB, 1048576KiB; no unit: KiB).
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<Memory>,
+    /// <vcpu>.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    vcpus: Option<u32>,
+    /// A virtio NIC on host bridge BRIDGE (repeatable; no MAC: libvirt generates one when the
+    /// domain is defined).
+    #[arg(long = "add-bridge-nic", value_name = "BRIDGE", value_parser = bridge_name)]
+    bridges: Vec<String>,
 }
 
-fn parse_edit(args: &[String]) -> Result<Command, String> {
-    let mut file = None;
-    let mut edits = Edits::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if !arg.starts_with("--") {
-            if file.replace(PathBuf::from(arg)).is_some() {
-                return Err(format!("edit takes one FILE (second one: {arg:?})"));
-            }
-            continue;
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (arg.as_str(), None),
-        };
-        if name == "--help" {
-            return Ok(Command::Help);
-        }
-        if !matches!(name, "--memory" | "--vcpus" | "--add-bridge-nic") {
-            return Err(format!("unknown option {name:?}"));
-        }
-        let value = match inline.or_else(|| it.next().cloned()) {
-            Some(v) => v,
-            None => return Err(format!("{name} needs a value")),
-        };
-        match name {
-            "--memory" => edits.memory = Some(value.parse().map_err(|e| format!("--memory: {e}"))?),
-            "--vcpus" => match value.parse::<u32>() {
-                Ok(n) if n > 0 => edits.vcpus = Some(n),
-                _ => return Err(format!("--vcpus: {value:?} is not a positive number")),
-            },
-            _ if value.is_empty() || value.contains(char::is_whitespace) => {
-                return Err(format!("--add-bridge-nic: {value:?} is not a bridge name"))
-            }
-            _ => edits.bridges.push(value),
-        }
+fn bridge_name(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.contains(char::is_whitespace) {
+        return Err(format!("{value:?} is not a bridge name"));
     }
-    let file = file.ok_or("edit needs a FILE")?;
-    Ok(Command::Edit(file, edits))
+    Ok(value.to_string())
+}
+
+/// Parses the arguments (without the program name): the command, or clap's error (which also
+/// carries `--help` and `--version`).
+fn parse_args(args: &[String]) -> Result<Command, clap::Error> {
+    Cli::try_parse_from(std::iter::once("domain_xml").chain(args.iter().map(String::as_str))).map(|c| c.command)
 }
 
 /// Applies `edits` to the document `src`, returning the edited document.
@@ -126,6 +98,24 @@ fn edit(src: &str, edits: &Edits) -> Result<String, String> {
         d.add_device(&Interface::bridge(bridge.as_str()));
     }
     d.to_xml().map_err(|e| e.to_string())
+}
+
+/// Every `*.xml` file under `dir`, recursively, sorted (unreadable directories are skipped).
+fn xml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "xml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Checks `paths`, printing the JSON lines; whether every file parsed and round-tripped.
@@ -191,16 +181,16 @@ fn check(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<bool> {
 fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     // Output errors (a closed pipe) end the program like any other failure: status 1.
     let result: std::io::Result<u8> = (|| match parse_args(args) {
-        Err(msg) => {
-            write!(err, "domain_xml: {msg}\n{USAGE}")?;
+        Err(e) if e.use_stderr() => {
+            write!(err, "{}", e.render())?;
             Ok(2)
         }
-        Ok(Command::Help) => {
-            write!(out, "{USAGE}")?;
+        Err(help) => {
+            write!(out, "{}", help.render())?;
             Ok(0)
         }
-        Ok(Command::Check(paths)) => Ok(if check(&paths, out)? { 0 } else { 1 }),
-        Ok(Command::Edit(file, edits)) => {
+        Ok(Command::Check { paths }) => Ok(if check(&paths, out)? { 0 } else { 1 }),
+        Ok(Command::Edit { file, edits }) => {
             let edited = std::fs::read_to_string(&file).map_err(|e| e.to_string()).and_then(|src| edit(&src, &edits));
             match edited {
                 Ok(xml) => {
@@ -227,7 +217,7 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use kvmhost::core::domain::{InterfaceType, MemoryUnit};
-    use kvmhost::core::testdata::libvirt_corpus;
+    use kvmhost_testdata::libvirt_corpus;
 
     fn run_str(args: &[&str]) -> (u8, String, String) {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -321,27 +311,42 @@ mod tests {
     }
 
     #[test]
+    fn xml_files_walks_directories_sorted() {
+        let dir = std::env::temp_dir().join(format!("domain_xml-walk-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for f in ["b.xml", "a.txt", "sub/a.xml"] {
+            std::fs::write(dir.join(f), "<domain/>").unwrap();
+        }
+        assert_eq!(xml_files(&dir), [dir.join("b.xml"), dir.join("sub/a.xml")]);
+        assert!(xml_files(&dir.join("missing")).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn usage_errors_exit_2_and_help_prints_usage() {
         let (code, out, err) = run_str(&["--help"]);
         assert_eq!((code, err.as_str()), (0, ""));
-        assert!(out.starts_with("usage: domain_xml check PATH..."), "{out}");
+        assert!(out.contains("Usage: domain_xml <COMMAND>") && out.contains("check") && out.contains("edit"), "{out}");
+        let (code, out, _) = run_str(&["edit", "--help"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("--add-bridge-nic <BRIDGE>") && out.contains("--memory <SIZE>"), "{out}");
         for (args, message) in [
-            (&[][..], "no command given"),
-            (&["frobnicate"][..], "unknown command"),
-            (&["check"][..], "check needs at least one PATH"),
-            (&["edit"][..], "edit needs a FILE"),
-            (&["edit", "a.xml", "b.xml"][..], "edit takes one FILE"),
-            (&["edit", "a.xml", "--memory", "3 parsecs"][..], "--memory: memory size \"3 parsecs\": unknown unit"),
-            (&["edit", "a.xml", "--memory"][..], "--memory needs a value"),
-            (&["edit", "a.xml", "--vcpus", "0"][..], "--vcpus: \"0\" is not a positive number"),
-            (&["edit", "a.xml", "--add-bridge-nic="][..], "--add-bridge-nic: \"\" is not a bridge name"),
-            (&["edit", "a.xml", "--color"][..], "unknown option \"--color\""),
+            (&[][..], "Usage: domain_xml <COMMAND>"), // clap prints the help, on stderr, status 2
+            (&["frobnicate"][..], "unrecognized subcommand 'frobnicate'"),
+            (&["check"][..], "the following required arguments were not provided"),
+            (&["edit"][..], "the following required arguments were not provided"),
+            (&["edit", "a.xml", "b.xml"][..], "unexpected argument 'b.xml'"),
+            (&["edit", "a.xml", "--memory", "3 parsecs"][..], "invalid value '3 parsecs' for '--memory <SIZE>'"),
+            (&["edit", "a.xml", "--memory"][..], "a value is required for '--memory <SIZE>'"),
+            (&["edit", "a.xml", "--vcpus", "0"][..], "invalid value '0' for '--vcpus <N>'"),
+            (&["edit", "a.xml", "--add-bridge-nic="][..], "invalid value '' for '--add-bridge-nic <BRIDGE>'"),
+            (&["edit", "a.xml", "--color"][..], "unexpected argument '--color'"),
         ] {
             let (code, out, err) = run_str(args);
             assert_eq!(code, 2, "{args:?}");
             assert!(out.is_empty());
-            assert!(err.starts_with(&format!("domain_xml: {message}")), "{args:?}: {err}");
-            assert!(err.contains("usage: domain_xml"), "{err}");
+            assert!(err.contains(message), "{args:?}: {err}");
+            assert!(err.contains("Usage: domain_xml") || err.contains("try '--help'"), "{err}");
         }
     }
 
@@ -358,11 +363,11 @@ mod tests {
         assert_eq!(run_str(&["edit", not_xml.to_str().unwrap()]).0, 1);
         assert!(parse_args(&["edit".into(), "x".into(), "--memory".into(), "512MiB".into()]).is_ok());
         assert_eq!(
-            parse_args(&["edit".into(), "x".into(), "--memory=512MiB".into()]),
-            Ok(Command::Edit(
-                "x".into(),
-                Edits { memory: Some(Memory::new(512, MemoryUnit::MIB)), ..Edits::default() }
-            ))
+            parse_args(&["edit".into(), "x".into(), "--memory=512MiB".into()]).unwrap(),
+            Command::Edit {
+                file: "x".into(),
+                edits: Edits { memory: Some(Memory::new(512, MemoryUnit::MiB)), ..Edits::default() }
+            }
         );
     }
 }

@@ -2,13 +2,14 @@
 //! instantiate appliances (`kvmhost_templates`).
 //!
 //! ```sh
-//! cargo run --release --example vmcast -- pack DOMAIN.xml --disk PATH... [--format native|xvm2] [--sign KEYFILE] -o OUT
+//! cargo run --release --example vmcast -- pack DOMAIN.xml --disk PATH... [--format native|xvm2] [--sign KEYFILE] [--level N] [--threads N] -o OUT
 //! cargo run --release --example vmcast -- verify PKG [--trust PUBKEY]...
 //! cargo run --release --example vmcast -- unpack PKG DIR
 //! cargo run --release --example vmcast -- feed DIR --base-url URL
 //! cargo run --release --example vmcast -- list FEED_URL_OR_FILE [--json]
 //! cargo run --release --example vmcast -- download FEED_URL UUID DIR [--trust PUBKEY]...
 //! cargo run --release --example vmcast -- instantiate PKG --name NAME DIR [--define URI] [--overlay-base DIR]
+//! cargo run --release --example vmcast -- instantiate PKG --name NAME DIR --pool POOL [--connect URI] [--define URI]
 //! cargo run --release --example vmcast -- keygen PREFIX      # PREFIX.key (unencrypted) and PREFIX.pub
 //! ```
 //!
@@ -54,6 +55,9 @@ enum Cmd {
         /// zstd level (native).
         #[arg(long, default_value_t = 3)]
         level: i32,
+        /// zstd worker threads (native; default: one per core).
+        #[arg(long)]
+        threads: Option<u32>,
         /// Output file.
         #[arg(short = 'o', long = "output")]
         out: PathBuf,
@@ -124,8 +128,15 @@ enum Cmd {
         define: Option<String>,
         /// Unpack the package once into this directory as golden images and give the VM qcow2
         /// overlays on them.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "pool")]
         overlay_base: Option<PathBuf>,
+        /// Put the disks into this libvirt storage pool: one new volume per image (NAME-FILE),
+        /// uploaded after the package was unpacked and verified in a scratch directory in DIR.
+        #[arg(long)]
+        pool: Option<String>,
+        /// The libvirt URI of the pool (default: the --define URI, else qemu:///system).
+        #[arg(long, requires = "pool")]
+        connect: Option<String>,
         /// Trusted minisign public key (repeatable).
         #[arg(long = "trust")]
         trust: Vec<PathBuf>,
@@ -205,7 +216,7 @@ fn read_opts(trust: &[PathBuf]) -> Result<ReadOptions, String> {
 fn run(cli: Cli) -> Result<(), String> {
     let mut bar = Bar::new();
     match cli.cmd {
-        Cmd::Pack { domain, disks, format, sign, level, out } => {
+        Cmd::Pack { domain, disks, format, sign, level, threads, out } => {
             let xml = std::fs::read_to_string(&domain).map_err(|e| format!("{}: {}", domain.display(), chain(&e)))?;
             let d = Domain::parse(&xml).map_err(|e| format!("{}: {}", domain.display(), chain(&e)))?;
             let password = std::env::var("KVMHOST_MINISIGN_PASSWORD").ok();
@@ -221,6 +232,9 @@ fn run(cli: Cli) -> Result<(), String> {
             req.format = format;
             req.sign = key.as_ref();
             req.level = level;
+            if let Some(t) = threads {
+                req.threads = t.max(1);
+            }
             let rep = archive::pack(&req, &out, &mut |p| bar.update(p))
                 .map_err(|e| format!("{}: {}", out.display(), chain(&e)))?;
             bar.done();
@@ -291,7 +305,42 @@ fn run(cli: Cli) -> Result<(), String> {
                 _ => {}
             }
         }
-        Cmd::Instantiate { pkg, name, dir, define, overlay_base, trust } => {
+        Cmd::Instantiate { pkg, name, dir, define, overlay_base, pool: Some(pool), connect, trust } => {
+            let opts = read_opts(&trust)?;
+            let uri = connect.or_else(|| define.clone()).unwrap_or_else(|| "qemu:///system".into());
+            let conn = kvmhost::libvirt::Connection::open(&uri).map_err(|e| chain(&e))?;
+            debug_assert!(overlay_base.is_none());
+            // Unpacked (and so verified) in a scratch directory first: only checked data reaches
+            // the pool. The scratch directory goes away in every case.
+            let scratch = dir.join(format!(".{name}.unpack"));
+            struct Scratch<'a>(&'a Path);
+            impl Drop for Scratch<'_> {
+                fn drop(&mut self) {
+                    let _ = std::fs::remove_dir_all(self.0);
+                }
+            }
+            if scratch.exists() {
+                return Err(format!("{}: already exists (another instantiation of {name}?)", scratch.display()));
+            }
+            let _guard = Scratch(&scratch);
+            let package = archive::unpack(&pkg, &scratch, &opts, &mut |p| bar.update(p))
+                .map_err(|e| format!("{}: {}", pkg.display(), chain(&e)))?;
+            let vm = instantiate::instantiate_in_pool(
+                &package,
+                &conn,
+                &pool,
+                &dir,
+                &InstantiateOptions::new(&name),
+                &mut |p| bar.update(p),
+            )
+            .map_err(|e| format!("{pool}: {}", chain(&e)))?;
+            bar.done();
+            if let Some(uri) = define {
+                instantiate::define(&uri, &vm.domain).map_err(|e| format!("{uri}: {}", chain(&e)))?;
+            }
+            println!("{}", vm.xml_path.display());
+        }
+        Cmd::Instantiate { pkg, name, dir, define, overlay_base, pool: None, connect: _, trust } => {
             let opts = read_opts(&trust)?;
             let (package, mut iopts) = match &overlay_base {
                 Some(base) => {
@@ -347,8 +396,17 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     f.write_all(bytes).map_err(|e| format!("{}: {}", path.display(), chain(&e)))
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (`RUST_LOG=info` shows downloads, packs and unpacks).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

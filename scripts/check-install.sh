@@ -69,7 +69,7 @@ done < <("$here/install-deps.sh" list "$profile")
 tools=("pkg-config --modversion libvirt")
 [ "$profile" = test ] && tools+=("xmllint --version" "virsh --version" "libvirtd --version"
   "qemu-system-x86_64 --version" "qemu-img --version" "ovs-vsctl --version" "ovsdb-server --version"
-  "ethtool --version" "ping -V")
+  "ethtool --version" "ping -V" "minisign -v")
 for t in "${tools[@]}"; do
   if out=$($t 2>&1 | head -n 1) && [ -n "$out" ]; then
     echo "ok   $t: $out"

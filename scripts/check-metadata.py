@@ -4,12 +4,13 @@
 - every package's declared `rust-version` is at least the highest `rust-version` of any crate it
   depends on (normal and build dependencies, all features, as the lockfile resolves them) —
   a declared MSRV the lockfile cannot build with is a lie;
-- every package has a description, a license, a README that exists, keywords and categories,
-  and no placeholder repository;
+- every package has a description, a license, a README that exists and no placeholder
+  repository; every published one (not `publish = false`, like the test-support crate
+  kvmhost-testdata) also keywords and categories;
 - LICENSE-APACHE and LICENSE-MIT exist at the root and in every published crate's directory;
 - no crate in Cargo.lock is marked deprecated (`+deprecated` in its version);
-- with `--package`: `cargo package --workspace --no-verify` prints no warning (the facade
-  `kvmhost`, `publish = false`, is left out).
+- with `--package`: `cargo package --workspace --no-verify` prints no warning (the packages
+  with `publish = false` — the facade `kvmhost`, kvmhost-testdata — are left out).
 
 Exit status 1 with one line per problem; 0 with a summary otherwise.
 """
@@ -60,7 +61,9 @@ def main():
             print(f"{name}: rust-version {declared} (dependencies need {'.'.join(map(str, need))}"
                   f"{', ' + because if because else ''})")
 
-        for field in ("description", "license", "keywords", "categories"):
+        published = pkg.get("publish") != []
+        # keywords and categories only matter on crates.io
+        for field in ("description", "license") + (("keywords", "categories") if published else ()):
             if not pkg.get(field):
                 problems.append(f"{name}: no {field}")
         repo = pkg.get("repository") or ""
@@ -70,7 +73,7 @@ def main():
         readme = pkg.get("readme")
         if not readme or not os.path.exists(os.path.join(crate_dir, readme)):
             problems.append(f"{name}: no README ({readme!r})")
-        if pkg.get("publish") != []:
+        if published:
             for lic in ("LICENSE-APACHE", "LICENSE-MIT"):
                 if not os.path.exists(os.path.join(crate_dir, lic)):
                     problems.append(f"{name}: {lic} missing in {os.path.relpath(crate_dir, ROOT)}")
@@ -88,8 +91,10 @@ def main():
                 problems.append(f"Cargo.lock: {name} {line.split(chr(34))[1]} is deprecated")
 
     if "--package" in sys.argv[1:]:
-        out = subprocess.run(["cargo", "package", "--workspace", "--exclude", "kvmhost", "--no-verify", "--allow-dirty",
-                              "--locked"], cwd=ROOT, capture_output=True, text=True)
+        unpublished = [packages[m]["name"] for m in meta["workspace_members"] if packages[m].get("publish") == []]
+        exclude = [arg for name in unpublished for arg in ("--exclude", name)]
+        out = subprocess.run(["cargo", "package", "--workspace", *exclude, "--no-verify", "--allow-dirty", "--locked"],
+                             cwd=ROOT, capture_output=True, text=True)
         if out.returncode != 0:
             problems.append("cargo package failed:\n" + out.stderr[-3000:])
         for line in out.stderr.splitlines():

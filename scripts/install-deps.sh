@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages kvmhost needs, only those missing.
 #   scripts/install-deps.sh demo   # build deps: libvirt headers (the demo uses test:///default, no daemon)
-#   scripts/install-deps.sh test   # + xmllint (RelaxNG validation against libvirt's schemas) and the
+#   scripts/install-deps.sh test   # + xmllint (RelaxNG validation against libvirt's schemas), minisign
+#                                  #   (signatures checked both ways against the real tool) and the
 #                                  #   packages of the real daemons the tests start
 #   scripts/install-deps.sh list demo|test   # print the wanted packages, one per line, and exit
 #
@@ -20,7 +21,7 @@ wanted() {
   case "$1" in
     demo) ;;
     test)
-      want+=(libxml2-utils)
+      want+=(libxml2-utils minisign)
       # Packages of the real daemons the tests start (scripts/services/*.sh packages).
       local svc extra
       for svc in "$here"/services/*.sh; do

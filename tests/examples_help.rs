@@ -38,7 +38,18 @@ fn names() -> Vec<String> {
 fn every_example_answers_help() {
     let names = names();
     assert!(names.len() >= 6, "examples found: {names:?}");
-    if names.iter().any(|n| !examples_dir().join(n).exists()) {
+    // Missing, or older than its source (a test run that did not build the examples first).
+    let stale = |name: &String| {
+        let built = std::fs::metadata(examples_dir().join(name)).and_then(|m| m.modified()).ok();
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(format!("{name}.rs"));
+        let written = std::fs::metadata(&src).and_then(|m| m.modified()).ok();
+        match (built, written) {
+            (None, _) => true,
+            (Some(b), Some(w)) => b < w,
+            (Some(_), None) => false,
+        }
+    };
+    if names.iter().any(stale) {
         let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
             .args(["build", "--quiet", "--examples"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))

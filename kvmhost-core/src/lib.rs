@@ -28,7 +28,6 @@ pub mod config;
 pub mod cpu;
 pub mod domain;
 pub mod preflight;
-pub mod testdata;
 pub mod xml;
 
 // The crate README's code blocks run as doc tests.

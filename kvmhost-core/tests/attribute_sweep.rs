@@ -4,8 +4,8 @@
 //! (nothing dropped, nothing added, nothing rewritten).
 
 use kvmhost_core::domain::Domain;
-use kvmhost_core::testdata::{libvirt_corpus, xml_files};
 use kvmhost_core::xml::{Element, Node};
+use kvmhost_testdata::{libvirt_corpus, xml_files};
 
 /// Paths (as child indices) of every element of `root`.
 fn element_paths(e: &Element, prefix: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {

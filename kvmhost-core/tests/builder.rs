@@ -7,8 +7,8 @@ use std::process::Command;
 use kvmhost_core::domain::{
     Cpu, Disk, DiskHost, Display, Domain, DomainBuilder, DomainType, FeaturePolicy, Interface, Memory, VlanId, Watchdog,
 };
-use kvmhost_core::testdata::libvirt_corpus;
 use kvmhost_core::xml::Element;
+use kvmhost_testdata::libvirt_corpus;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

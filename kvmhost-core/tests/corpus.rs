@@ -2,8 +2,8 @@
 //! typed no-op edit, and its typed coverage is reported.
 
 use kvmhost_core::domain::Domain;
-use kvmhost_core::testdata::{libvirt_corpus, xml_files};
 use kvmhost_core::xml::Document;
+use kvmhost_testdata::{libvirt_corpus, xml_files};
 
 fn corpus() -> Option<Vec<std::path::PathBuf>> {
     match libvirt_corpus() {

@@ -395,7 +395,7 @@ impl Tally {
 }
 
 fn setup() -> Option<(std::path::PathBuf, CpuMap)> {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt test corpus not found");
         return None;
     };

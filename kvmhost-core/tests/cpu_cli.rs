@@ -23,7 +23,7 @@ fn same_xml(a: &str, b: &Path) -> bool {
 
 #[test]
 fn cpu_cli_commands() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt test corpus not found");
         return;
     };

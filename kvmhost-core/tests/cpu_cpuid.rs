@@ -80,7 +80,7 @@ fn manifest_cpuid_cases() {
 
 #[test]
 fn cpudata_round_trip_and_errors() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt test corpus not found");
         return;
     };

@@ -64,7 +64,7 @@ fn same(a: &str, b: &str) -> bool {
 
 #[test]
 fn baselines_match_libvirt_test_driver() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt test corpus not found");
         return;
     };
@@ -160,7 +160,7 @@ fn live_host_and_compares_match_embedded_libvirt() {
 
 /// libvirt's test guest CPUs compared with `host` by us and by `virsh cpu-compare` on `uri`.
 fn compare_with(uri: &str, map: &CpuMap, host: &CpuDef) -> usize {
-    let corpus = kvmhost_core::testdata::libvirt_corpus().unwrap();
+    let corpus = kvmhost_testdata::libvirt_corpus().unwrap();
     let mut compared = 0;
     for name in [
         "min",
@@ -207,7 +207,7 @@ fn compares_and_baselines_match_a_real_libvirtd() {
         println!("SKIP: KVMHOST_QEMU_URI is not set (no real libvirtd)");
         return;
     };
-    if kvmhost_core::testdata::libvirt_corpus().is_none() {
+    if kvmhost_testdata::libvirt_corpus().is_none() {
         println!("SKIP: libvirt test corpus not found");
         return;
     }

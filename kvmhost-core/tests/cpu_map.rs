@@ -1,10 +1,10 @@
-//! `CpuMap::load` against libvirt 9.0's cpu_map, plus broken maps.
+//! `CpuMap::load` against libvirt 9.0's cpu_map; `CpuMap::parse_index` on broken maps (no I/O).
 
 use kvmhost_core::cpu::{CpuError, CpuMap};
 use std::path::{Path, PathBuf};
 
 fn cpu_map_dir() -> Option<PathBuf> {
-    let dir = kvmhost_core::testdata::libvirt_corpus().map(|c| c.join("cpu_map"));
+    let dir = kvmhost_testdata::libvirt_corpus().map(|c| c.join("cpu_map"));
     if dir.is_none() {
         println!("SKIP: libvirt test corpus not found");
     }
@@ -85,7 +85,21 @@ fn known_models() {
     assert_eq!(serde_json::from_str::<CpuMap>(&json).unwrap(), map);
 }
 
-/// A throwaway cpu_map directory (index.xml + x86 files).
+/// `index.xml` including `files` in order (and an arch the x86 engine ignores).
+fn index_of(files: &[(&str, &str)]) -> String {
+    let includes: String = files.iter().map(|(n, _)| format!("<include filename='{n}'/>")).collect();
+    format!("<cpus><arch name='x86'>{includes}</arch><arch name='ppc64'/></cpus>")
+}
+
+/// A map parsed from `index.xml` and `files`, without I/O.
+fn parse(files: &[(&str, &str)]) -> Result<CpuMap, CpuError> {
+    CpuMap::parse_index(&index_of(files), |name| {
+        let (_, text) = files.iter().find(|(n, _)| *n == name).expect("only listed files are included");
+        Ok(text.to_string())
+    })
+}
+
+/// A throwaway cpu_map directory (index.xml + x86 files), for the I/O edge `CpuMap::load`.
 struct TempMap(PathBuf);
 
 impl TempMap {
@@ -93,9 +107,7 @@ impl TempMap {
         let dir = std::env::temp_dir().join(format!("kvmhost-cpu-map-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let includes: String = files.iter().map(|(n, _)| format!("<include filename='{n}'/>")).collect();
-        let index = format!("<cpus><arch name='x86'>{includes}</arch><arch name='ppc64'/></cpus>");
-        std::fs::write(dir.join("index.xml"), index).unwrap();
+        std::fs::write(dir.join("index.xml"), index_of(files)).unwrap();
         for (n, text) in files {
             std::fs::write(dir.join(n), text).unwrap();
         }
@@ -121,8 +133,7 @@ fn model_inheritance() {
         <model name='Child'><model name='Base'/><feature name='b'/></model>\
         <model name='Other'><model name='Child'/><signature family='6' model='2' stepping='1-3'/>\
         <feature name='c'/></model></cpus>";
-    let tmp = TempMap::new("inherit", &[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", models)]);
-    let map = CpuMap::load(&tmp.0).unwrap();
+    let map = parse(&[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", models)]).unwrap();
     let child = map.model("Child").unwrap();
     assert_eq!(child.parent.as_deref(), Some("Base"));
     assert_eq!(child.vendor.as_deref(), Some("Intel"));
@@ -136,9 +147,8 @@ fn model_inheritance() {
     assert_eq!(map.expand(Some("Other"), &[]).unwrap().msr().len(), 1);
 }
 
-fn load_err(tag: &str, files: &[(&str, &str)]) -> CpuError {
-    let tmp = TempMap::new(tag, files);
-    CpuMap::load(&tmp.0).unwrap_err()
+fn parse_err(files: &[(&str, &str)]) -> CpuError {
+    parse(files).unwrap_err()
 }
 
 fn assert_invalid(err: CpuError, file: &str, element: &str, msg: &str) {
@@ -155,40 +165,57 @@ fn assert_invalid(err: CpuError, file: &str, element: &str, msg: &str) {
 #[test]
 fn bad_maps_give_typed_errors() {
     let m = |body: &str| format!("<cpus>{body}</cpus>");
-    let e = load_err("unkfeat", &[("f.xml", FEATURES), ("m.xml", &m("<model name='M'><feature name='zz'/></model>"))]);
+    let e = parse_err(&[("f.xml", FEATURES), ("m.xml", &m("<model name='M'><feature name='zz'/></model>"))]);
     assert_invalid(e, "m.xml", "model[name='M']/feature[name='zz']", "unknown feature zz");
-    let e = load_err("unkvendor", &[("m.xml", &m("<model name='M'><vendor name='Zilog'/></model>"))]);
+    let e = parse_err(&[("m.xml", &m("<model name='M'><vendor name='Zilog'/></model>"))]);
     assert_invalid(e, "m.xml", "model[name='M']/vendor", "unknown vendor Zilog");
-    let e = load_err("anc", &[("m.xml", &m("<model name='M'><model name='Nope'/></model>"))]);
+    let e = parse_err(&[("m.xml", &m("<model name='M'><model name='Nope'/></model>"))]);
     assert_invalid(e, "m.xml", "model[name='M']/model", "ancestor model Nope not found");
-    let e = load_err(
-        "dup",
-        &[("f.xml", FEATURES), ("g.xml", &m("<feature name='a'><cpuid eax_in='1' ecx='1'/></feature>"))],
-    );
+    let e = parse_err(&[("f.xml", FEATURES), ("g.xml", &m("<feature name='a'><cpuid eax_in='1' ecx='1'/></feature>"))]);
     assert_invalid(e, "g.xml", "feature[name='a']", "duplicate feature");
-    let e = load_err("hex", &[("f.xml", &m("<feature name='x'><cpuid eax_in='0xZZ'/></feature>"))]);
+    let e = parse_err(&[("f.xml", &m("<feature name='x'><cpuid eax_in='0xZZ'/></feature>"))]);
     assert_invalid(e, "f.xml", "feature[name='x']/cpuid", "invalid eax_in='0xZZ'");
-    let e = load_err("noin", &[("f.xml", &m("<feature name='x'><cpuid ecx='1'/></feature>"))]);
+    let e = parse_err(&[("f.xml", &m("<feature name='x'><cpuid ecx='1'/></feature>"))]);
     assert_invalid(e, "f.xml", "feature[name='x']/cpuid", "missing eax_in");
-    let e = load_err("msr", &[("f.xml", &m("<feature name='x'><msr index='0x10a' eax='1'/></feature>"))]);
+    let e = parse_err(&[("f.xml", &m("<feature name='x'><msr index='0x10a' eax='1'/></feature>"))]);
     assert_invalid(e, "f.xml", "feature[name='x']/msr", "missing edx");
-    let e = load_err("vstr", &[("v.xml", &m("<vendor name='V' string='short'/>"))]);
+    let e = parse_err(&[("v.xml", &m("<vendor name='V' string='short'/>"))]);
     assert_invalid(e, "v.xml", "vendor[name='V']", "not 12 characters");
-    let e = load_err("noname", &[("f.xml", &m("<feature><cpuid eax_in='1'/></feature>"))]);
+    let e = parse_err(&[("f.xml", &m("<feature><cpuid eax_in='1'/></feature>"))]);
     assert_invalid(e, "f.xml", "feature", "without a name");
-    let e =
-        load_err("step", &[("m.xml", &m("<model name='M'><signature family='6' model='1' stepping='9-2'/></model>"))]);
+    let e = parse_err(&[("m.xml", &m("<model name='M'><signature family='6' model='1' stepping='9-2'/></model>"))]);
     assert_invalid(e, "m.xml", "model[name='M']/signature", "invalid stepping='9-2'");
-    let e = load_err("xml", &[("m.xml", "<cpus><model name='M'></cpus>")]);
+    let e = parse_err(&[("m.xml", "<cpus><model name='M'></cpus>")]);
     assert!(matches!(&e, CpuError::Xml { path, .. } if path.ends_with("m.xml")), "{e}");
-    let tmp = TempMap::new("missingfile", &[]);
-    std::fs::write(tmp.0.join("index.xml"), "<cpus><arch name='x86'><include filename='gone.xml'/></arch></cpus>")
-        .unwrap();
-    let e2 = CpuMap::load(&tmp.0).unwrap_err();
-    assert!(matches!(&e2, CpuError::Io { path, .. } if path.ends_with("gone.xml")), "{e2}");
-    let tmp = TempMap::new("noarch", &[]);
-    std::fs::write(tmp.0.join("index.xml"), "<cpus><arch name='ppc64'/></cpus>").unwrap();
-    assert_invalid(CpuMap::load(&tmp.0).unwrap_err(), "index.xml", "cpus", "no <arch name='x86'>");
+    let e = CpuMap::parse_index("<cpus><arch name='ppc64'/></cpus>", |_| unreachable!()).unwrap_err();
+    assert_invalid(e, "index.xml", "cpus", "no <arch name='x86'>");
+    let e = CpuMap::parse_index("<cpus><arch name='x86'><include/></arch></cpus>", |_| unreachable!()).unwrap_err();
+    assert_invalid(e, "index.xml", "arch[name='x86']/include", "missing filename");
+    // an error of the caller's include function is passed on
+    let gone = |name: &str| Err(CpuError::Io { path: name.into(), message: "gone".into() });
+    let e = CpuMap::parse_index(&index_of(&[("gone.xml", "")]), gone).unwrap_err();
+    assert!(matches!(&e, CpuError::Io { path, message } if path.ends_with("gone.xml") && message == "gone"), "{e}");
+    // a self-contained map includes nothing
+    let e = CpuMap::parse(&index_of(&[("f.xml", FEATURES)])).unwrap_err();
+    assert_invalid(e, "index.xml", "arch[name='x86']/include", "includes f.xml");
+}
+
+#[test]
+fn load_reads_the_directory_and_names_full_paths() {
+    let files = [("v.xml", VENDORS), ("f.xml", FEATURES)];
+    let tmp = TempMap::new("load", &files);
+    assert_eq!(CpuMap::load(&tmp.0).unwrap(), parse(&files).unwrap());
+    let e = CpuMap::load(tmp.0.join("nope")).unwrap_err();
+    assert!(matches!(&e, CpuError::Io { path, .. } if *path == tmp.0.join("nope/index.xml")), "{e}");
+    std::fs::write(tmp.0.join("m.xml"), "<cpus><model name='M'></cpus>").unwrap();
+    std::fs::write(tmp.0.join("index.xml"), index_of(&[("v.xml", ""), ("m.xml", ""), ("gone.xml", "")])).unwrap();
+    let e = CpuMap::load(&tmp.0).unwrap_err();
+    assert!(matches!(&e, CpuError::Xml { path, .. } if *path == tmp.0.join("m.xml")), "{e}");
+    std::fs::write(tmp.0.join("index.xml"), index_of(&[("v.xml", ""), ("gone.xml", "")])).unwrap();
+    let e = CpuMap::load(&tmp.0).unwrap_err();
+    assert!(matches!(&e, CpuError::Io { path, .. } if *path == tmp.0.join("gone.xml")), "{e}");
+    let e = CpuMap::load(&tmp.0).unwrap_err();
+    assert!(e.to_string().starts_with(&format!("cannot read {}", tmp.0.join("gone.xml").display())), "{e}");
 }
 
 #[test]
@@ -198,8 +225,7 @@ fn removed_features_and_decode_flags() {
     let models = "<cpus><model name='Base'><decode host='on' guest='off'/><vendor name='Intel'/>\
         <feature name='a'/><feature name='b' removed='yes'/></model>\
         <model name='Child'><decode host='off' guest='on'/><model name='Base'/><feature name='c'/></model></cpus>";
-    let tmp = TempMap::new("removed", &[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", models)]);
-    let map = CpuMap::load(&tmp.0).unwrap();
+    let map = parse(&[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", models)]).unwrap();
     let base = map.model("Base").unwrap();
     assert_eq!(base.removed_features, vec!["b"]);
     assert!(!map.feature_data("b").unwrap().is_subset_of(&base.data));
@@ -209,6 +235,6 @@ fn removed_features_and_decode_flags() {
     assert!(!child.decode_host && child.decode_guest);
     assert_eq!(child.data, map.expand(None, &["a", "c"]).unwrap());
     let bad = "<cpus><model name='X'><decode host='maybe' guest='on'/></model></cpus>";
-    let tmp = TempMap::new("baddecode", &[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", bad)]);
-    assert!(matches!(CpuMap::load(&tmp.0), Err(CpuError::InvalidMap { .. })));
+    let e = parse(&[("v.xml", VENDORS), ("f.xml", FEATURES), ("m.xml", bad)]);
+    assert!(matches!(e, Err(CpuError::InvalidMap { .. })));
 }

@@ -9,7 +9,7 @@ use kvmhost_core::domain::{CpuMode, FeaturePolicy, XmlPart};
 use std::path::PathBuf;
 
 fn corpus() -> Option<(CpuMap, PathBuf)> {
-    let Some(c) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(c) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt test corpus not found");
         return None;
     };

@@ -8,7 +8,7 @@ use kvmhost_core::xml::Document;
 use std::path::{Path, PathBuf};
 
 fn setup() -> Option<(CpuMap, PathBuf, String)> {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt test corpus not found");
         return None;
     };

@@ -9,8 +9,8 @@
 //! are right.
 
 use kvmhost_core::domain::{Disk, Domain, Interface, Memory, DEVICE_ORDER};
-use kvmhost_core::testdata::{libvirt_corpus, xml_files};
 use kvmhost_core::xml::Node;
+use kvmhost_testdata::{libvirt_corpus, xml_files};
 
 /// A guest as `virt-install --name web1 --memory 2048 --vcpus 2 --disk size=20 --network
 /// network=default --os-variant debian12` defines it (as `virsh dumpxml --inactive` shows it).

@@ -3,7 +3,7 @@
 //! parses round-trips semantically.
 //!
 //! The property tests mutate real documents from libvirt's corpus (located with
-//! [`kvmhost_core::testdata::libvirt_corpus`]; a small built-in document is used when it is
+//! [`kvmhost_testdata::libvirt_corpus`]; a small built-in document is used when it is
 //! absent): truncation at random character boundaries, random byte and character mutations,
 //! insertion of markup fragments (`<`, `&`, `]]>`, control characters, stray and unbalanced
 //! tags, bad entities), duplicated attributes and random deletions. The fuzz target
@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use kvmhost_core::domain::{Domain, DomainError};
-use kvmhost_core::testdata::{libvirt_corpus, xml_files};
 use kvmhost_core::xml::{Document, XmlError};
+use kvmhost_testdata::{libvirt_corpus, xml_files};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 

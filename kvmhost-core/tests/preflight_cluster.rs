@@ -23,7 +23,7 @@ fn host(cpu_model: &str, debian: &str, map: &CpuMap) -> HostFacts {
 
 #[test]
 fn cluster_of_three_with_one_older_host() {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt's test corpus (KVMHOST_TESTDATA) is absent: no cpu_map to compare CPUs with");
         return;
     };

@@ -10,6 +10,7 @@
 
 use kvmhost_core::domain::Domain;
 
+use crate::storage::{PoolInfo, PoolSpec, VolumeInfo, VolumeSpec};
 use crate::{DomainState, LibvirtError};
 
 /// An open libvirt connection.
@@ -69,6 +70,74 @@ impl Connection {
     pub fn lookup(&self, name: &str) -> Result<DomainHandle, LibvirtError> {
         let dom = self.conn.lookup_domain_by_name(name).map_err(|e| LibvirtError::from(e).about(name))?;
         Ok(DomainHandle { dom })
+    }
+
+    /// Defines, builds and starts a storage pool.
+    pub fn define_pool(&self, spec: &PoolSpec) -> Result<PoolInfo, LibvirtError> {
+        crate::storage::define_pool(&self.conn, spec)
+    }
+
+    /// A storage pool by name.
+    ///
+    /// ```
+    /// let conn = kvmhost_libvirt::Connection::open("test:///default").unwrap();
+    /// assert_eq!(conn.pool("default-pool").unwrap().path.as_deref(), Some("/default-pool"));
+    /// ```
+    pub fn pool(&self, name: &str) -> Result<PoolInfo, LibvirtError> {
+        crate::storage::pool_info(&crate::storage::pool(&self.conn, name)?)
+    }
+
+    /// Stops and undefines a pool; with `delete_target`, removes its (empty) directory.
+    pub fn remove_pool(&self, name: &str, delete_target: bool) -> Result<(), LibvirtError> {
+        crate::storage::remove_pool(&self.conn, name, delete_target)
+    }
+
+    /// Creates a volume in `pool`.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{Connection, VolumeSpec};
+    /// let conn = Connection::open("test:///default").unwrap();
+    /// let vol = conn.create_volume("default-pool", &VolumeSpec::raw("doc.img", 1 << 20)).unwrap();
+    /// assert_eq!(vol.path, "/default-pool/doc.img");
+    /// conn.delete_volume("default-pool", "doc.img").unwrap();
+    /// ```
+    pub fn create_volume(&self, pool: &str, spec: &VolumeSpec) -> Result<VolumeInfo, LibvirtError> {
+        crate::storage::create_volume(&self.conn, pool, spec)
+    }
+
+    /// The volumes of `pool` (after a refresh).
+    pub fn list_volumes(&self, pool: &str) -> Result<Vec<VolumeInfo>, LibvirtError> {
+        crate::storage::list_volumes(&self.conn, pool)
+    }
+
+    /// Deletes a volume.
+    pub fn delete_volume(&self, pool: &str, name: &str) -> Result<(), LibvirtError> {
+        crate::storage::delete_volume(&self.conn, pool, name)
+    }
+
+    /// Streams everything `data` yields into the volume from byte `offset`, in chunks
+    /// (`virStorageVolUpload`; never the whole data in memory); returns the bytes sent.
+    pub fn upload_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        offset: u64,
+        data: impl std::io::Read,
+    ) -> Result<u64, LibvirtError> {
+        crate::storage::upload(&self.conn, pool, name, offset, data, &mut |_| {})
+    }
+
+    /// Streams `length` bytes (0: to the end) of the volume from `offset` into `out`
+    /// (`virStorageVolDownload`).
+    pub fn download_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        offset: u64,
+        length: u64,
+        out: impl std::io::Write,
+    ) -> Result<u64, LibvirtError> {
+        crate::storage::download(&self.conn, pool, name, offset, length, out)
     }
 }
 

@@ -41,7 +41,7 @@ fn host_facts_are_typed() {
 
 #[test]
 fn capabilities_of_real_hosts_parse_with_the_cpu_engine_types() {
-    let Some(dir) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(dir) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt reference corpus not found (set KVMHOST_TESTDATA)");
         return;
     };

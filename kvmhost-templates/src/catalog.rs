@@ -327,7 +327,10 @@ impl Catalog {
     ) -> Result<feed::Feed, CatalogError> {
         let resp = transport.get(url, None)?;
         let bytes = read_limited(resp.body, limits.max_feed_bytes, url)?;
-        feed::parse(&bytes, limits).map_err(|e| CatalogError::Feed { url: url.into(), source: Box::new(e) })
+        let feed =
+            feed::parse(&bytes, limits).map_err(|e| CatalogError::Feed { url: url.into(), source: Box::new(e) })?;
+        tracing::debug!(url, bytes = bytes.len(), items = feed.items.len(), "feed fetched");
+        Ok(feed)
     }
 
     /// Subscribes to the feed at `url` (it must fetch and parse) and lists its appliances.
@@ -361,6 +364,7 @@ impl Catalog {
                     out.push((url, Ok(f.items.len())));
                 }
                 Err(e) => {
+                    tracing::warn!(url = %url, error = %e, "feed refresh failed; the feed is kept with its error");
                     if let Some(s) = self.state.feeds.iter_mut().find(|s| s.url == url) {
                         s.status =
                             FeedStatus::Error { message: e.to_string(), at: crate::date::rfc3339(crate::date::now()) };
@@ -430,6 +434,8 @@ impl Catalog {
             });
         }
         let total = a.item.enclosure.length;
+        let span = tracing::info_span!("vmcast_download", uuid, url = %url, total);
+        let _entered = span.enter();
         let partial = self.dir.join(format!("{uuid}.part"));
         self.set_status(uuid, ApplianceStatus::Downloading { partial: partial.clone() })?;
         let mut have = match fs::metadata(&partial) {
@@ -442,7 +448,11 @@ impl Catalog {
             have = 0;
         }
         if have < total {
+            if have > 0 {
+                tracing::info!(from = have, "resuming the download");
+            }
             if let Some(bytes) = self.fetch_into(transport, &url, &partial, have, total, opts.max_bytes, progress)? {
+                tracing::info!(bytes, "download paused (budget reached)");
                 return Ok(DownloadOutcome::Paused { bytes, total });
             }
         }
@@ -455,10 +465,12 @@ impl Catalog {
                 let path = self.dir.join(format!("{uuid}.{ext}"));
                 fs::rename(&partial, &path).map_err(io(format!("renaming to {}", path.display())))?;
                 crate::fsutil::sync_parent(&path);
+                tracing::info!(path = %path.display(), "appliance downloaded and verified");
                 self.set_status(uuid, ApplianceStatus::Installed { path: path.clone() })?;
                 Ok(DownloadOutcome::Complete { path, package: Box::new(package) })
             }
             Err(e) => {
+                tracing::warn!(error = %e, "downloaded appliance refused; the partial file is removed");
                 let _ = fs::remove_file(&partial);
                 self.set_status(uuid, ApplianceStatus::Error { message: e.to_string() })?;
                 Err(e)

@@ -1,7 +1,9 @@
 //! A new VM from an unpacked appliance: new name and UUID, fresh MAC addresses (52:54:00, the
 //! QEMU/KVM prefix), disk sources pointed at the VM's directory — the images themselves, or
 //! qcow2 overlays on the unpacked images used as golden bases — and the domain XML written next
-//! to them, ready to define (with the `libvirt` feature: [`define`]).
+//! to them, ready to define (with the `libvirt` feature: [`define`]). With the `libvirt`
+//! feature the disks can also go into a libvirt storage pool instead of a directory
+//! (`instantiate_in_pool`: new volumes, the data streamed into them).
 //!
 //! Disks are matched as Archipel's installer matched them: a `<disk type='file'>` whose
 //! `<source file>` has the basename (with `.gz` removed) of an image in the package. Disks that
@@ -47,6 +49,9 @@ pub enum InstantiateError {
         /// Its stderr.
         message: String,
     },
+    /// What was asked cannot be done that way.
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// The domain cannot be written.
     #[error("domain XML: {0}")]
     Domain(#[from] kvmhost_core::domain::DomainError),
@@ -177,6 +182,43 @@ impl Drop for Made {
 
 /// Makes a VM from `package` (unpacked, with disk paths) in `dir`: see the module's docs.
 pub fn instantiate(package: &Package, dir: &Path, opts: &InstantiateOptions) -> Result<Instance, InstantiateError> {
+    let mut made = Made(Vec::new());
+    let instance = build(package, dir, opts, &mut |image, image_path, disk, dir| match opts.disk_mode {
+        DiskMode::Images => place_image(image_path, dir, &mut made),
+        DiskMode::Overlay => {
+            let fmt = disk.child("driver").and_then(|d| d.attr("type")).unwrap_or("raw").to_string();
+            let stem = image.file_name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&image.file_name);
+            let overlay = dir.join(format!("{}-{stem}.qcow2", opts.name));
+            make_overlay(&opts.qemu_img, image_path, &fmt, &overlay, &mut made)?;
+            match disk.child_mut("driver") {
+                Some(d) => d.set_attr("type", "qcow2"),
+                None => {
+                    let mut d = Element::new("driver");
+                    d.set_attr("name", "qemu");
+                    d.set_attr("type", "qcow2");
+                    disk.children.insert(0, kvmhost_core::xml::Node::Element(d));
+                }
+            }
+            Ok(overlay)
+        }
+    })?;
+    made.0.clear();
+    Ok(instance)
+}
+
+/// Where a matched disk goes: given the package's image, its unpacked file and the `<disk>`
+/// element (to adjust), returns the path the domain's disk is to point at.
+type PlaceDisk<'a> =
+    dyn FnMut(&crate::archive::DiskInfo, &Path, &mut Element, &Path) -> Result<PathBuf, InstantiateError> + 'a;
+
+/// The common part: new name, UUID and MACs, each matched disk placed by `place`, the XML
+/// written to `dir/NAME.xml`.
+fn build(
+    package: &Package,
+    dir: &Path,
+    opts: &InstantiateOptions,
+    place: &mut PlaceDisk<'_>,
+) -> Result<Instance, InstantiateError> {
     let xml_name = format!("{}.xml", opts.name);
     if opts.name.trim().is_empty() || crate::manifest::check_file_name(&xml_name).is_err() {
         return Err(InstantiateError::BadName(opts.name.clone()));
@@ -191,7 +233,6 @@ pub fn instantiate(package: &Package, dir: &Path, opts: &InstantiateOptions) -> 
             source: std::io::ErrorKind::AlreadyExists.into(),
         });
     }
-    let mut made = Made(Vec::new());
     let mut domain = package.domain.clone();
     domain.set_name(Some(&opts.name))?;
     let uuid = opts.uuid.unwrap_or_else(uuid::Uuid::new_v4);
@@ -209,25 +250,7 @@ pub fn instantiate(package: &Package, dir: &Path, opts: &InstantiateOptions) -> 
             };
             let image_path =
                 image.path.clone().ok_or_else(|| InstantiateError::NotUnpacked(image.file_name.clone()))?;
-            let new_path = match opts.disk_mode {
-                DiskMode::Images => place_image(&image_path, dir, &mut made)?,
-                DiskMode::Overlay => {
-                    let fmt = disk.child("driver").and_then(|d| d.attr("type")).unwrap_or("raw").to_string();
-                    let stem = image.file_name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&image.file_name);
-                    let overlay = dir.join(format!("{}-{stem}.qcow2", opts.name));
-                    make_overlay(&opts.qemu_img, &image_path, &fmt, &overlay, &mut made)?;
-                    match disk.child_mut("driver") {
-                        Some(d) => d.set_attr("type", "qcow2"),
-                        None => {
-                            let mut d = Element::new("driver");
-                            d.set_attr("name", "qemu");
-                            d.set_attr("type", "qcow2");
-                            disk.children.insert(0, kvmhost_core::xml::Node::Element(d));
-                        }
-                    }
-                    overlay
-                }
-            };
+            let new_path = place(image, &image_path, disk, dir)?;
             disk.remove_children("backingStore");
             let s = disk.child_mut("source").expect("source seen above");
             s.set_attr("file", new_path.to_string_lossy().as_ref());
@@ -236,8 +259,122 @@ pub fn instantiate(package: &Package, dir: &Path, opts: &InstantiateOptions) -> 
     }
     let xml = domain.to_xml_pretty()?;
     atomic_write(&xml_path, xml.as_bytes()).map_err(io_err(format!("writing {}", xml_path.display())))?;
-    made.0.clear();
     Ok(Instance { domain, xml_path, disks, unmatched, macs })
+}
+
+/// Makes a VM from `package` (unpacked, with disk paths) whose disks live in the libvirt storage
+/// pool `pool`: each matched image becomes a new volume `NAME-FILE` there (raw, as large as the
+/// image's apparent size, sparse where the pool allows), its data extents streamed into it
+/// through `virStorageVolUpload` in chunks (holes are not sent; nothing is held in memory), and
+/// the domain's disk points at the volume's path. The XML is written to `dir/NAME.xml` as
+/// [`instantiate`] does. `progress` sees the bytes uploaded.
+///
+/// The package should be unpacked (and so verified) first, into a scratch directory that can
+/// be removed afterwards: only checked data reaches the pool. On any error the volumes made so
+/// far are deleted again.
+#[cfg(feature = "libvirt")]
+pub fn instantiate_in_pool(
+    package: &Package,
+    conn: &kvmhost_libvirt::Connection,
+    pool: &str,
+    dir: &Path,
+    opts: &InstantiateOptions,
+    progress: &mut dyn FnMut(&crate::archive::Progress),
+) -> Result<Instance, InstantiateError> {
+    struct Volumes<'c> {
+        conn: &'c kvmhost_libvirt::Connection,
+        pool: &'c str,
+        names: Vec<String>,
+    }
+    impl Drop for Volumes<'_> {
+        fn drop(&mut self) {
+            for n in &self.names {
+                let _ = self.conn.delete_volume(self.pool, n);
+            }
+        }
+    }
+    if opts.disk_mode != DiskMode::Images {
+        return Err(InstantiateError::Unsupported("qcow2 overlays in a storage pool".into()));
+    }
+    conn.pool(pool)?;
+    let mut vols = Volumes { conn, pool, names: Vec::new() };
+    let instance = build(package, dir, opts, &mut |image, image_path, _disk, _dir| {
+        let vol_name = format!("{}-{}", opts.name, image.file_name);
+        let info = conn.create_volume(pool, &kvmhost_libvirt::VolumeSpec::raw(&vol_name, image.apparent_size))?;
+        vols.names.push(vol_name.clone());
+        upload_extents(conn, pool, &vol_name, image_path, progress)?;
+        Ok(PathBuf::from(info.path))
+    })?;
+    vols.names.clear();
+    Ok(instance)
+}
+
+/// Uploads the data extents of `path` into the volume at the same offsets (gaps under 1 MiB
+/// between extents are sent as zeros rather than opening one more stream).
+#[cfg(feature = "libvirt")]
+fn upload_extents(
+    conn: &kvmhost_libvirt::Connection,
+    pool: &str,
+    vol: &str,
+    path: &Path,
+    progress: &mut dyn FnMut(&crate::archive::Progress),
+) -> Result<(), InstantiateError> {
+    use std::io::{Read, Seek, SeekFrom};
+    const GAP: u64 = 1 << 20;
+    let ctx = || format!("reading {}", path.display());
+    let mut file = fs::File::open(path).map_err(io_err(ctx()))?;
+    let map = crate::sparse::data_extents(&file, &path.display().to_string())
+        .map_err(|e| InstantiateError::Io { context: ctx(), source: std::io::Error::other(e) })?;
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for e in &map.extents {
+        match runs.last_mut() {
+            Some((off, len)) if e.offset.saturating_sub(*off + *len) < GAP => *len = e.offset + e.length - *off,
+            _ => runs.push((e.offset, e.length)),
+        }
+    }
+    let total = map.data_bytes();
+    let mut done = 0u64;
+    for (off, len) in runs {
+        file.seek(SeekFrom::Start(off)).map_err(io_err(ctx()))?;
+        let mut reader = Reporting {
+            inner: (&mut file).take(len),
+            done: &mut done,
+            report: &mut |d| {
+                progress(&crate::archive::Progress {
+                    phase: "uploading",
+                    item: vol.to_string(),
+                    done: d,
+                    total: Some(total),
+                })
+            },
+        };
+        let sent = conn.upload_volume(pool, vol, off, &mut reader)?;
+        if sent != len {
+            return Err(InstantiateError::Io {
+                context: format!("{}: {sent} of {len} bytes at offset {off}", ctx()),
+                source: std::io::ErrorKind::UnexpectedEof.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A reader that reports the running total of bytes read.
+#[cfg(feature = "libvirt")]
+struct Reporting<'a, R> {
+    inner: R,
+    done: &'a mut u64,
+    report: &'a mut dyn FnMut(u64),
+}
+
+#[cfg(feature = "libvirt")]
+impl<R: std::io::Read> std::io::Read for Reporting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.done += n as u64;
+        (self.report)(*self.done);
+        Ok(n)
+    }
 }
 
 /// The image inside `dir`: where it is if it is there already, else moved in (or sparse-copied

@@ -8,7 +8,7 @@
 //!   then sparse disk members read with `SEEK_DATA`/`SEEK_HOLE`) and Archipel's `.xvm2`
 //!   (plain tar, gzipped disks). [`archive::pack`], [`archive::verify`], [`archive::unpack`].
 //! - [`feed`]: RSS 2.0 VMCast feeds, read tolerantly (Archipel's unescaped text, both date
-//!   styles, the bare `<uuid>`) and written properly, with this project's extensions (SHA-256,
+//!   styles, the bare `<uuid>`) and written properly, with kvmhost's extensions (SHA-256,
 //!   size, format, signing key) in their own namespace; [`feed::generate`] builds one from a
 //!   directory of packages.
 //! - [`catalog`]: subscriptions and the local catalog of appliances (not installed /
@@ -16,7 +16,7 @@
 //!   [`catalog::Catalog::download`], which resumes with HTTP `Range` and verifies.
 //! - [`instantiate`]: a new VM from an unpacked package — new name and UUID, fresh MACs,
 //!   disks copied or as qcow2 overlays on a golden image, ready to define (with the `libvirt`
-//!   feature, defined).
+//!   feature, defined, or with its disks uploaded as new volumes of a storage pool).
 //! - [`signing`], [`sparse`], [`manifest`], [`date`], [`Limits`]: the parts underneath.
 //!
 //! Hostile input is normal input: every package and feed is read in one streaming pass with

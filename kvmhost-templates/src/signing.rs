@@ -120,11 +120,15 @@ impl SecretKey {
     /// Parses a secret key file's text (`untrusted comment:` line, then the key).
     pub fn from_text(text: &str, password: Option<&str>, what: &str) -> Result<SecretKey, SigningError> {
         let bad = |e: minisign::PError| SigningError::BadKey { what: what.to_string(), reason: e.to_string() };
-        let sk = minisign::SecretKeyBox::from_string(text).map_err(bad)?.into_unencrypted_secret_key().map_err(bad)?;
-        let sk = if sk.is_encrypted() {
+        if let Some(sk) = unencrypted_without_checksum(text) {
+            let id = key_id(sk.keynum());
+            return Ok(SecretKey { sk, id });
+        }
+        let boxed = minisign::SecretKeyBox::from_string(text).map_err(bad)?;
+        let encrypted = key_line_bytes(text).is_some_and(|b| b.len() >= 4 && b[2..4] != [0, 0]);
+        let sk = if encrypted {
             let pw = password.ok_or_else(|| SigningError::Encrypted { what: what.to_string() })?;
-            let sk = minisign::SecretKeyBox::from_string(text)
-                .map_err(bad)?
+            let sk = boxed
                 .into_secret_key(Some(pw.to_string()))
                 .map_err(|_| SigningError::Encrypted { what: what.to_string() })?;
             if sk.is_encrypted() {
@@ -132,7 +136,7 @@ impl SecretKey {
             }
             sk
         } else {
-            sk
+            boxed.into_unencrypted_secret_key().map_err(bad)?
         };
         let id = key_id(sk.keynum());
         Ok(SecretKey { sk, id })
@@ -142,6 +146,63 @@ impl SecretKey {
     pub fn key_id(&self) -> KeyId {
         self.id
     }
+}
+
+/// Raw bytes of a minisign secret key: algorithm, KDF algorithm, checksum algorithm, salt,
+/// limits, key number, key, checksum.
+const SECRET_KEY_BYTES: usize = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
+
+/// An unencrypted key as the minisign tool writes it with `-W` (minisign 0.11): no KDF and an
+/// all-zero checksum field, which the `minisign` crate reads as a corrupted key. Such a key is
+/// taken as it is (there is no checksum to check); `None` for anything else.
+fn unencrypted_without_checksum(text: &str) -> Option<minisign::SecretKey> {
+    let bytes = key_line_bytes(text)?;
+    if bytes.len() != SECRET_KEY_BYTES || &bytes[0..2] != b"Ed" || bytes[2..4] != [0, 0] {
+        return None;
+    }
+    if bytes[SECRET_KEY_BYTES - 32..].iter().any(|&b| b != 0) {
+        return None;
+    }
+    minisign::SecretKey::from_bytes(&bytes).ok()
+}
+
+/// The decoded key line of a key file (the first line that is not a comment).
+fn key_line_bytes(text: &str) -> Option<Vec<u8>> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))?;
+    base64_decode(line)
+}
+
+/// Standard base64 with padding (what minisign writes); `None` on anything else.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    for (i, q) in b.chunks(4).enumerate() {
+        let last = i == b.len() / 4 - 1;
+        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &q[..4 - pad] {
+            n = (n << 6) | val(c)?;
+        }
+        n <<= 6 * pad as u32;
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
 }
 
 /// A public key whose signatures are trusted.
@@ -241,5 +302,29 @@ mod tests {
         assert!(matches!(verify(&[pk2], b"m", "garbage"), Err(SigningError::BadSignature(_))));
         assert_eq!(pk.key_id().to_string().parse::<KeyId>().unwrap(), pk.key_id());
         assert!(PublicKey::from_text("untrusted comment: x\nnot base64!", "k").is_err());
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64_decode("aGVsbG8h").unwrap(), b"hello!");
+        assert_eq!(base64_decode("aGk=").unwrap(), b"hi");
+        assert_eq!(base64_decode("aA==").unwrap(), b"h");
+        assert!(
+            base64_decode("aGk").is_none() && base64_decode("a===").is_none() && base64_decode("aA==aA==").is_none()
+        );
+        assert!(base64_decode("aG!=").is_none());
+    }
+
+    /// The key `minisign -G -W` (0.11) wrote: no KDF, a zero checksum.
+    #[test]
+    fn keys_of_minisign_0_11_without_password_are_read() {
+        let key = "untrusted comment: minisign secret key\n\
+            RWQAAEIyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA0NSkD7Jd8fR2/uHuNfTt8jWZtC85uDFzIi97v64m4Oy1WkhXek7pdot7oP1NVA0/rTsfPOiaxma5ME9yKUKTuo8kmo3eKwuaAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let pk = PublicKey::from_text("RWTQ1KQPsl3x9It7oP1NVA0/rTsfPOiaxma5ME9yKUKTuo8kmo3eKwua", "pk").unwrap();
+        let sk = SecretKey::from_text(key, None, "sk").unwrap();
+        assert_eq!(sk.key_id(), pk.key_id());
+        let sig = sign(&sk, b"m").unwrap();
+        assert_eq!(verify(&[pk], b"m", &sig).unwrap(), sk.key_id());
     }
 }

@@ -198,3 +198,45 @@ fn corrupted_packages_and_broken_feeds() {
     let cat = Catalog::open(cache.path()).unwrap();
     assert!(matches!(cat.feeds()[0].status, FeedStatus::Error { .. }), "kept on disk");
 }
+
+/// Feeds from the network are untrusted input like packages: one too large (beyond the
+/// 16 MiB default), one nested too deep and one with an XML bomb's entities are each refused
+/// with an error when subscribing, and reported (kept) when an existing subscription turns
+/// into one of them.
+#[test]
+fn hostile_feeds_over_http() {
+    let Some((url, root)) = server() else { return };
+    let (pubd, name) = publish(&root, "hostile-feeds");
+    let base = format!("{url}/{name}");
+    let t = DefaultTransport::default();
+    let mut big = b"<rss><channel><title>".to_vec();
+    big.resize(big.len() + (17 << 20), b'a');
+    big.extend_from_slice(b"</title></channel></rss>");
+    fs::write(pubd.0.join("big.xml"), &big).unwrap();
+    let deep = format!("<rss><channel>{}{}</channel></rss>", "<x>".repeat(200_000), "</x>".repeat(200_000));
+    fs::write(pubd.0.join("deep.xml"), deep).unwrap();
+    let laughs = format!(
+        "<!DOCTYPE r [<!ENTITY a '{}'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;'>]><rss><channel><title>&b;&b;&b;</title>\
+         <item><title>&b;</title><uuid>u</uuid><enclosure url='{base}/x' length='1'/></item></channel></rss>",
+        "x".repeat(1000)
+    );
+    fs::write(pubd.0.join("laughs.xml"), laughs).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let mut cat = Catalog::open(cache.path()).unwrap();
+    let e = cat.subscribe(&format!("{base}/big.xml"), &t).unwrap_err();
+    assert!(e.to_string().contains("larger than"), "{e}");
+    let e = cat.subscribe(&format!("{base}/deep.xml"), &t).unwrap_err();
+    assert!(e.to_string().contains("nested"), "{e}");
+    // Entities are never expanded: the titles stay as written, nothing grows.
+    cat.subscribe(&format!("{base}/laughs.xml"), &t).unwrap();
+    assert_eq!(cat.appliances()[0].item.title.len(), "&b;".len());
+    assert!(cat.feeds().len() == 1);
+
+    // A subscribed feed that turns hostile: reported, kept with its appliances.
+    fs::write(pubd.0.join("laughs.xml"), &big).unwrap();
+    let results = cat.refresh(&t).unwrap();
+    assert!(results[0].1.is_err());
+    assert_eq!(cat.feeds().len(), 1);
+    assert!(matches!(&cat.feeds()[0].status, FeedStatus::Error { .. }));
+    assert_eq!(cat.appliances().len(), 1);
+}

@@ -375,3 +375,110 @@ fn hostile_feeds_are_typed_errors() {
     small.max_feed_bytes = 100;
     assert!(matches!(feed::parse(&[b' '; 101], &small), Err(FeedError::Limit(_))));
 }
+
+/// Tar entries of every forbidden kind, and unsafe tar member names, inside a native package
+/// whose manifest is otherwise right: refused, nothing written.
+#[test]
+fn native_links_devices_and_unsafe_member_names() {
+    let member = disk_member(1 << 20, &[(0, vec![7u8; 4096])]);
+    let m = manifest_for("vda.img", &member, 1 << 20, 4096);
+    let json = serde_json::to_vec(&m).unwrap();
+    for (t, link) in [
+        (b'1', "../../etc/passwd"),
+        (b'1', "manifest.json"),
+        (b'2', "/etc/shadow"),
+        (b'3', ""),
+        (b'4', ""),
+        (b'6', ""),
+        (b'5', ""),
+    ] {
+        let bytes =
+            zstd::encode_all(&raw_tar(&[("manifest.json", b'0', &json, ""), ("disks/vda.img", t, b"", link)])[..], 3)
+                .unwrap();
+        refused(&bytes, &ReadOptions::default(), |e| {
+            matches!(e, ArchiveError::ForbiddenEntry { .. } | ArchiveError::SizeMismatch { .. })
+        });
+    }
+    // Member names in the tar stream that leave the target, whatever the manifest says.
+    for name in ["../vda.img", "/tmp/kvmhost-evil", "disks/../../vda.img", "disks//vda.img", "disks/vda.img/x"] {
+        let bytes = zstd::encode_all(&raw_tar(&[("manifest.json", b'0', &json, ""), (name, b'0', &member, "")])[..], 3)
+            .unwrap();
+        refused(&bytes, &ReadOptions::default(), |e| {
+            matches!(
+                e,
+                ArchiveError::UnsafeName { .. } | ArchiveError::Unexpected { .. } | ArchiveError::Missing { .. }
+            )
+        });
+    }
+}
+
+/// A symbolic link planted in the target under a member's name (pointing outside) is never
+/// followed: the unpack refuses, the file it points at stays as it was.
+#[test]
+fn symlinks_already_in_the_target_are_not_followed() {
+    use kvmhost_core::domain::Domain;
+    use kvmhost_templates::archive::{Format, PackRequest};
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("vda.img");
+    sparse_image(&img, 1 << 20, &[(0, &data(8192, 1))]);
+    let outside = t.path().join("outside");
+    fs::write(&outside, b"precious").unwrap();
+    let domain = Domain::parse(DOMAIN).unwrap();
+    for format in [Format::Native, Format::Xvm2] {
+        let mut req = PackRequest::new(&domain, vec![img.clone()]);
+        req.format = format;
+        let pkg = t.path().join(format!("p.{format}"));
+        archive::pack(&req, &pkg, &mut |_| {}).unwrap();
+        for planted in ["vda.img", "domain.xml"] {
+            let target = t.path().join(format!("target-{format}-{planted}"));
+            fs::create_dir(&target).unwrap();
+            std::os::unix::fs::symlink(&outside, target.join(planted)).unwrap();
+            let e = archive::unpack(&pkg, &target, &ReadOptions::default(), &mut |_| {}).unwrap_err();
+            assert!(matches!(e, ArchiveError::TargetExists { .. }), "{format} {planted}: {e:?}");
+            assert_eq!(fs::read(&outside).unwrap(), b"precious");
+            assert!(fs::symlink_metadata(target.join(planted)).unwrap().file_type().is_symlink());
+            assert_eq!(fs::read_dir(&target).unwrap().count(), 1, "{format}: staged files left behind");
+        }
+    }
+}
+
+/// Feeds nested too deep, with too many items, or too large: typed limit errors, whether
+/// parsed from bytes or fetched (here from a file; tests/http.rs does it over HTTP).
+#[test]
+fn feed_depth_item_and_size_limits() {
+    let deep = format!("<rss><channel>{}{}</channel></rss>", "<x>".repeat(100_000), "</x>".repeat(100_000));
+    let e = feed::parse(deep.as_bytes(), &Limits::default()).unwrap_err();
+    assert!(matches!(e, FeedError::Limit(_)) && e.to_string().contains("nested"), "{e}");
+    // Unclosed nesting (no end tags at all) is caught as early.
+    let open = format!("<rss><channel>{}", "<x>".repeat(100_000));
+    assert!(matches!(feed::parse(open.as_bytes(), &Limits::default()), Err(FeedError::Limit(_))));
+    let mut many = String::from("<rss version='2.0'><channel><title>t</title>");
+    for i in 0..11 {
+        many.push_str(&format!(
+            "<item><title>{i}</title><uuid>u{i}</uuid><enclosure url='http://h/{i}' length='1'/></item>"
+        ));
+    }
+    many.push_str("</channel></rss>");
+    let mut l = Limits::default();
+    l.max_feed_items = 10;
+    let e = feed::parse(many.as_bytes(), &l).unwrap_err();
+    assert!(matches!(e, FeedError::Limit(_)) && e.to_string().contains("items"), "{e}");
+    l.max_feed_items = 11;
+    assert_eq!(feed::parse(many.as_bytes(), &l).unwrap().items.len(), 11);
+    // Fetched: the size limit stops reading (a feed file of 2 MiB against a 1 MiB limit).
+    let t = tempfile::tempdir().unwrap();
+    let big = t.path().join("rss.xml");
+    let mut f = fs::File::create(&big).unwrap();
+    f.write_all(b"<rss><channel><title>").unwrap();
+    f.write_all(&vec![b'a'; 2 << 20]).unwrap();
+    f.write_all(b"</title></channel></rss>").unwrap();
+    let mut l = Limits::default();
+    l.max_feed_bytes = 1 << 20;
+    let e = kvmhost_templates::catalog::Catalog::fetch_feed(
+        big.to_str().unwrap(),
+        &kvmhost_templates::transport::FileTransport,
+        &l,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("larger than"), "{e}");
+}

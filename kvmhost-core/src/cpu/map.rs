@@ -1,4 +1,5 @@
-//! [`CpuMap`]: libvirt's x86 CPU map (`index.xml` and the `x86_*.xml` files it includes).
+//! [`CpuMap`]: libvirt's x86 CPU map (`index.xml` and the `x86_*.xml` files it includes), parsed
+//! from text; reading it from a directory is in `load.rs`.
 
 use super::{CpuError, CpuidData, CpuidLeaf, MsrBits};
 use crate::xml::{Document, Element};
@@ -104,8 +105,7 @@ impl Signature {
 /// A CPU model: vendor, signatures and features (with inheritance already applied).
 ///
 /// ```
-/// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
-/// let map = kvmhost_core::cpu::CpuMap::load(corpus.join("cpu_map")).unwrap();
+/// let map = kvmhost_core::cpu::CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap(); // a few of libvirt's models (see CpuMap)
 /// let m = map.model("Haswell").unwrap();
 /// assert_eq!(m.vendor.as_deref(), Some("Intel"));
 /// assert!(m.features.iter().any(|f| f == "avx2"));
@@ -134,10 +134,16 @@ pub struct Model {
 
 /// libvirt's x86 CPU map: vendors, features and models.
 ///
+/// Parsed from its XML ([`CpuMap::parse_index`]: `index.xml` and the files it includes;
+/// [`CpuMap::parse`]: one self-contained document) or read from the directory libvirt installs
+/// ([`CpuMap::load`] of [`CpuMap::default_path`], the I/O edge). The examples of the CPU engine
+/// parse an excerpt of libvirt 9.0.0's map shipped with this crate (`src/cpu/cpu_map_excerpt.xml`:
+/// seven Intel and AMD models and the features they use).
+///
 /// ```
-/// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
 /// use kvmhost_core::cpu::CpuMap;
-/// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+/// // a few of libvirt's models; CpuMap::load(CpuMap::default_path()) reads the installed map
+/// let map = CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap();
 /// assert!(map.vendor("AMD").is_some());
 /// assert!(map.feature("vmx").is_some());
 /// assert!(map.model("Penryn").is_some());
@@ -179,36 +185,76 @@ impl Ctx<'_> {
     }
 }
 
-fn read_doc(path: &Path) -> Result<Document, CpuError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CpuError::Io { path: path.to_path_buf(), message: e.to_string() })?;
-    Document::parse(&text).map_err(|e| CpuError::Xml { path: path.to_path_buf(), message: e.to_string() })
+fn parse_doc(path: &Path, text: &str) -> Result<Document, CpuError> {
+    Document::parse(text).map_err(|e| CpuError::Xml { path: path.to_path_buf(), message: e.to_string() })
 }
 
 impl CpuMap {
-    /// Where libvirt installs its CPU map: `/usr/share/libvirt/cpu_map`.
-    ///
-    /// ```
-    /// let p = kvmhost_core::cpu::CpuMap::default_path();
-    /// assert!(p.ends_with("libvirt/cpu_map"));
-    /// ```
-    pub fn default_path() -> PathBuf {
-        PathBuf::from("/usr/share/libvirt/cpu_map")
-    }
-
-    /// Loads `dir/index.xml` and its `x86` section (inline elements and included files; in each
-    /// file vendors, then features, then models, as libvirt does).
+    /// A CPU map from one self-contained document: `<cpus><arch name='x86'>` holding the
+    /// vendors, features and models inline (an `<include>` in it is an error: see
+    /// [`CpuMap::parse_index`] for libvirt's `index.xml` and the files it includes). Errors
+    /// name the document `index.xml`.
     ///
     /// ```
     /// use kvmhost_core::cpu::{CpuError, CpuMap};
-    /// let err = CpuMap::load("/nonexistent").unwrap_err();
-    /// assert!(matches!(err, CpuError::Io { .. }));
+    /// let map = CpuMap::parse("<cpus><arch name='x86'>\
+    ///     <vendor name='Intel' string='GenuineIntel'/>\
+    ///     <feature name='vmx'><cpuid eax_in='0x01' ecx='0x00000020'/></feature>\
+    ///     <model name='mine'><vendor name='Intel'/><feature name='vmx'/></model>\
+    ///   </arch></cpus>").unwrap();
+    /// assert_eq!(map.model("mine").unwrap().features, ["vmx"]);
+    /// let index = "<cpus><arch name='x86'><include filename='x86_features.xml'/></arch></cpus>";
+    /// assert!(matches!(CpuMap::parse(index), Err(CpuError::InvalidMap { .. })));
     /// ```
-    pub fn load(dir: impl AsRef<Path>) -> Result<CpuMap, CpuError> {
-        let dir = dir.as_ref();
-        let index = dir.join("index.xml");
-        let doc = read_doc(&index)?;
-        let ctx = Ctx { path: &index };
+    pub fn parse(xml: &str) -> Result<CpuMap, CpuError> {
+        CpuMap::parse_index(xml, |file| {
+            Err(CpuError::InvalidMap {
+                path: "index.xml".into(),
+                element: "arch[name='x86']/include".into(),
+                message: format!("includes {file}: a self-contained map has no included files (CpuMap::parse_index)"),
+            })
+        })
+    }
+
+    /// A CPU map from libvirt's `index.xml` and the files its `x86` section includes: `include`
+    /// is called with each `<include filename='…'/>`, in order, and returns that file's text
+    /// (or an error, which is passed on). The `x86` section's inline elements come first, then
+    /// the included files; in each, vendors, then features, then models, as libvirt reads them.
+    /// No I/O of its own: [`CpuMap::load`] is this plus reading the files from a directory.
+    /// Errors name `index.xml` or the included file's name.
+    ///
+    /// ```
+    /// use kvmhost_core::cpu::CpuMap;
+    /// let files = [
+    ///     ("x86_vendors.xml", "<cpus><vendor name='AMD' string='AuthenticAMD'/></cpus>"),
+    ///     ("x86_features.xml", "<cpus><feature name='svm'>\
+    ///         <cpuid eax_in='0x80000001' ecx='0x00000004'/></feature></cpus>"),
+    /// ];
+    /// let index = "<cpus><arch name='x86'><include filename='x86_vendors.xml'/>\
+    ///     <include filename='x86_features.xml'/></arch></cpus>";
+    /// let map = CpuMap::parse_index(index, |name| {
+    ///     let (_, xml) = files.iter().find(|(n, _)| *n == name).expect("a file of the map");
+    ///     Ok(xml.to_string())
+    /// })
+    /// .unwrap();
+    /// assert!(map.vendor("AMD").is_some() && map.feature("svm").is_some());
+    /// ```
+    pub fn parse_index<F>(index_xml: &str, mut include: F) -> Result<CpuMap, CpuError>
+    where
+        F: FnMut(&str) -> Result<String, CpuError>,
+    {
+        let index = Path::new("index.xml");
+        CpuMap::parse_files(index, index_xml, |file| include(file).map(|text| (PathBuf::from(file), text)))
+    }
+
+    /// [`CpuMap::parse_index`], errors naming `index` for the index document and, for each
+    /// included file, the path `include` returns with its text.
+    pub(super) fn parse_files<F>(index: &Path, index_xml: &str, mut include: F) -> Result<CpuMap, CpuError>
+    where
+        F: FnMut(&str) -> Result<(PathBuf, String), CpuError>,
+    {
+        let doc = parse_doc(index, index_xml)?;
+        let ctx = Ctx { path: index };
         let mut map = CpuMap::default();
         let x86 = doc.root.children_named("arch").find(|a| a.attr("name") == Some("x86"));
         let Some(x86) = x86 else {
@@ -219,8 +265,8 @@ impl CpuMap {
             let Some(file) = inc.attr("filename") else {
                 return Err(ctx.err("arch[name='x86']/include", "missing filename"));
             };
-            let path = dir.join(file);
-            let doc = read_doc(&path)?;
+            let (path, text) = include(file)?;
+            let doc = parse_doc(&path, &text)?;
             map.load_elements(&doc.root, &Ctx { path: &path })?;
         }
         Ok(map)
@@ -443,9 +489,8 @@ impl CpuMap {
     /// The bits implied by an optional model plus extra features.
     ///
     /// ```
-    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
     /// use kvmhost_core::cpu::{CpuError, CpuMap};
-    /// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let map = CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap(); // a few of libvirt's models (see CpuMap)
     /// let penryn = map.expand(Some("Penryn"), &[]).unwrap();
     /// let more = map.expand(Some("Penryn"), &["vmx"]).unwrap();
     /// assert!(penryn.is_subset_of(&more) && penryn != more);
@@ -465,8 +510,7 @@ impl CpuMap {
     /// The feature called `name` or having `name` as an alias (QEMU's spelling, `sse4_1`).
     ///
     /// ```
-    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
-    /// let map = kvmhost_core::cpu::CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let map = kvmhost_core::cpu::CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap(); // a few of libvirt's models (see CpuMap)
     /// assert_eq!(map.feature_by_any_name("sse4_1").unwrap().name, "sse4.1");
     /// ```
     pub fn feature_by_any_name(&self, name: &str) -> Option<&Feature> {
@@ -499,8 +543,7 @@ impl CpuMap {
     /// The names of the features whose bits are all in `data`, in map order.
     ///
     /// ```
-    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
-    /// let map = kvmhost_core::cpu::CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let map = kvmhost_core::cpu::CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap(); // a few of libvirt's models (see CpuMap)
     /// let d = map.expand(None, &["vmx", "sse4.2"]).unwrap();
     /// assert_eq!(map.feature_names(&d), vec!["vmx", "sse4.2"]);
     /// ```

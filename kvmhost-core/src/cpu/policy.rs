@@ -45,8 +45,21 @@ impl std::fmt::Display for CpuFlag {
     }
 }
 
-/// The features the KVM of this project's machines needs disabled for `host-model` and
-/// `host-passthrough` guests, or QEMU dies with "failed to set MSR 0x10a" (see ENVIRONMENT.md).
+/// The features to disable for `host-model` and `host-passthrough` guests on hosts whose KVM
+/// cannot set the `IA32_ARCH_CAPABILITIES` MSR (0x10a) the CPU advertises — seen where the KVM
+/// host is itself a guest (nested or restricted virtualization): QEMU stops at start with
+/// "failed to set MSR 0x10a". Pass it to [`CpuPolicy::render`] or
+/// [`CpuPolicy::render_for_host`] for such hosts only: without `arch-capabilities` a guest no
+/// longer learns from the MSR that the CPU is immune to some speculative-execution attacks
+/// (`rdctl-no`, `mds-no`, …) and may turn on mitigations it does not need. QEMU's default CPU
+/// and libvirt 9.0's named models other than Cooperlake and Snowridge do not expose the MSR.
+///
+/// ```
+/// use kvmhost_core::cpu::{CpuPolicy, KVM_MSR_0X10A_QUIRK};
+/// use kvmhost_core::domain::FeaturePolicy;
+/// let cpu = CpuPolicy::HostModel { flags: vec![] }.render(KVM_MSR_0X10A_QUIRK);
+/// assert_eq!(cpu.feature("arch-capabilities").unwrap().policy, Some(FeaturePolicy::Disable));
+/// ```
 pub const KVM_MSR_0X10A_QUIRK: &[&str] = &["arch-capabilities"];
 
 /// How guests get their CPU (CloudStack's `guest.cpu.mode`, Nova's `cpu_mode`).
@@ -176,9 +189,8 @@ impl CpuPolicy {
     /// features named the QEMU way (see [`CpuPolicy::canonicalize`]).
     ///
     /// ```
-    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
     /// use kvmhost_core::cpu::{CpuMap, CpuPolicy};
-    /// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let map = CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap(); // a few of libvirt's models (see CpuMap)
     /// assert!(CpuPolicy::from_nova(Some("custom"), &["Haswell"], &["+pcid"]).unwrap().validate(&map).is_ok());
     /// assert!(CpuPolicy::from_nova(Some("custom"), &["Bogus"], &[]).unwrap().validate(&map).is_err());
     /// ```
@@ -203,9 +215,8 @@ impl CpuPolicy {
     /// libvirt's (`sse4.2`, `pclmuldq`), then [`CpuPolicy::validate`]s.
     ///
     /// ```
-    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
     /// use kvmhost_core::cpu::{CpuMap, CpuPolicy};
-    /// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let map = CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap(); // a few of libvirt's models (see CpuMap)
     /// let mut p = CpuPolicy::from_nova(Some("host-model"), &[], &["+sse4_2", "-pclmulqdq"]).unwrap();
     /// p.canonicalize(&map).unwrap();
     /// let names: Vec<String> = p.flags().iter().map(ToString::to_string).collect();
@@ -275,9 +286,8 @@ impl CpuPolicy {
     /// if none fits.
     ///
     /// ```
-    /// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
     /// use kvmhost_core::cpu::{CpuDef, CpuMap, CpuPolicy};
-    /// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+    /// let map = CpuMap::parse(include_str!("cpu_map_excerpt.xml")).unwrap(); // a few of libvirt's models (see CpuMap)
     /// let host = CpuDef::parse("<cpu><arch>x86_64</arch><model>SandyBridge</model></cpu>").unwrap();
     /// let p = CpuPolicy::from_nova(Some("custom"), &["Haswell", "SandyBridge"], &[]).unwrap();
     /// assert_eq!(p.render_for_host(&map, &host, &[]).unwrap().model_name(), Some("SandyBridge"));

@@ -6,7 +6,7 @@ use kvmhost_core::cpu::CpuMap;
 
 /// libvirt's test corpus and its CPU map, or `None` after printing why the test skips.
 pub fn corpus_and_map() -> Option<(PathBuf, CpuMap)> {
-    let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else {
+    let Some(corpus) = kvmhost_testdata::libvirt_corpus() else {
         println!("SKIP: libvirt test corpus not found");
         return None;
     };

@@ -244,10 +244,15 @@ pub fn host_model_cpu(domain_capabilities_xml: &str) -> Result<CpuDef, Migration
 /// An incompatible CPU is [`MigrationError::CpuIncompatible`] naming the features.
 ///
 /// ```
-/// # let Some(corpus) = kvmhost_core::testdata::libvirt_corpus() else { return };
 /// use kvmhost_core::cpu::{CpuDef, CpuMap};
 /// use kvmhost_libvirt::migration::{check_cpu_offline, GuestCpu, MigrationError};
-/// let map = CpuMap::load(corpus.join("cpu_map")).unwrap();
+/// // two of libvirt's models cut down to two features (`CpuMap::load` reads the whole map)
+/// let map = CpuMap::parse("<cpus><arch name='x86'><vendor name='Intel' string='GenuineIntel'/>\
+///     <feature name='sse4.1'><cpuid eax_in='0x01' ecx='0x00080000'/></feature>\
+///     <feature name='avx2'><cpuid eax_in='0x07' ecx_in='0x00' ebx='0x00000020'/></feature>\
+///     <model name='Penryn'><vendor name='Intel'/><feature name='sse4.1'/></model>\
+///     <model name='Haswell'><vendor name='Intel'/><feature name='sse4.1'/><feature name='avx2'/></model>\
+///     </arch></cpus>").unwrap();
 /// let host = CpuDef::parse("<cpu><arch>x86_64</arch><model>Penryn</model></cpu>").unwrap();
 /// let guest = GuestCpu::from_domain_xml("<domain type='kvm'><cpu mode='custom' match='exact'>\
 ///     <model>Haswell</model></cpu></domain>").unwrap();

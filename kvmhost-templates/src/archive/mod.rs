@@ -380,10 +380,15 @@ pub fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&Progres
             return Err(ArchiveError::BadInput(format!("two disks named {name}")));
         }
     }
-    match req.format {
+    let _span = tracing::info_span!("vmcast_pack", out = %out.display(), format = ?req.format, disks = req.disks.len())
+        .entered();
+    let report = match req.format {
         Format::Native => native::pack(req, out, progress),
         Format::Xvm2 => xvm2::pack(req, out, progress),
     }
+    .inspect_err(|e| tracing::warn!(error = %e, "packing failed"))?;
+    tracing::info!("package written");
+    Ok(report)
 }
 
 pub(crate) fn disk_file_name(p: &Path) -> Result<String> {
@@ -430,8 +435,10 @@ pub fn verify(path: &Path, opts: &ReadOptions, progress: &mut dyn FnMut(&Progres
 /// overwritten): `domain.xml`, `snapshot-N.xml`, `manifest.json` (native) and the disk images,
 /// sparse. On any error nothing is left in `dir`.
 pub fn unpack(path: &Path, dir: &Path, opts: &ReadOptions, progress: &mut dyn FnMut(&Progress)) -> Result<Package> {
+    let _span = tracing::info_span!("vmcast_unpack", package = %path.display(), dir = %dir.display()).entered();
     let mut staging = Staging::new(dir).map_err(|e| ArchiveError::io(format!("creating {}", dir.display()), e))?;
-    let mut pkg = read(path, Some(&mut staging), opts, progress)?;
+    let mut pkg = read(path, Some(&mut staging), opts, progress)
+        .inspect_err(|e| tracing::warn!(error = %e, "package refused; nothing written"))?;
     if let Err(p) = staging.check_free() {
         return Err(ArchiveError::TargetExists { path: p });
     }
@@ -440,6 +447,7 @@ pub fn unpack(path: &Path, dir: &Path, opts: &ReadOptions, progress: &mut dyn Fn
         d.path = Some(dir.join(&d.file_name));
     }
     pkg.files = files;
+    tracing::info!(files = pkg.files.len(), "package unpacked");
     Ok(pkg)
 }
 
@@ -460,7 +468,7 @@ fn read(
     let f = File::open(path).map_err(|e| ArchiveError::io(format!("opening {}", path.display()), e))?;
     let total = f.metadata().ok().map(|m| m.len());
     let input = Arc::new(AtomicU64::new(0));
-    let counting = Counting { inner: BufReader::with_capacity(1 << 20, f), count: input.clone() };
+    let counting = Counting { inner: BufReader::with_capacity(128 << 10, f), count: input.clone() };
     let mut ctx = ReadCtx { opts, staging, progress, total, item: String::new(), written: 0, input };
     match format {
         Format::Native => native::read(counting, &mut ctx),
@@ -495,7 +503,7 @@ pub(crate) struct Pipelined {
 }
 
 impl Pipelined {
-    const CHUNK: usize = 1 << 20;
+    const CHUNK: usize = 128 << 10;
     const DEPTH: usize = 4;
 
     pub(crate) fn new<R: Read + Send + 'static>(mut inner: R) -> Pipelined {
@@ -554,6 +562,199 @@ impl Read for Pipelined {
         out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// Writes to a file on its own thread: `write` only fills a buffer and hands full ones over
+/// (at most `DEPTH` chunks of `CHUNK` bytes in flight), so whoever produces the bytes (the zstd
+/// encoder feeding its workers) never waits on a `write(2)` that the kernel throttles while it
+/// flushes dirty pages. [`ThreadedWriter::finish`] writes the rest and returns the file.
+pub(crate) struct ThreadedWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Buffers made so far (at most `DEPTH + 2`: then one is waited for).
+    made: usize,
+    buf: Vec<u8>,
+    thread: Option<std::thread::JoinHandle<io::Result<File>>>,
+}
+
+impl ThreadedWriter {
+    const CHUNK: usize = 128 << 10;
+    const DEPTH: usize = 8;
+
+    pub(crate) fn new(mut file: File) -> ThreadedWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::DEPTH);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::DEPTH + 2);
+        let thread = std::thread::spawn(move || -> io::Result<File> {
+            use std::io::Write;
+            for mut chunk in rx {
+                file.write_all(&chunk)?;
+                chunk.clear();
+                let _ = back.try_send(chunk);
+            }
+            Ok(file)
+        });
+        ThreadedWriter { tx: Some(tx), spare, made: 1, buf: Vec::with_capacity(Self::CHUNK), thread: Some(thread) }
+    }
+
+    fn hand_over(&mut self) -> io::Result<()> {
+        let next = match self.spare.try_recv() {
+            Ok(b) => b,
+            Err(_) if self.made < Self::DEPTH + 2 => {
+                self.made += 1;
+                Vec::with_capacity(Self::CHUNK)
+            }
+            Err(_) if self.tx.is_some() => {
+                // Every buffer is in flight: wait for one (bounded memory, no allocation).
+                self.spare.recv().unwrap_or_else(|_| Vec::with_capacity(Self::CHUNK))
+            }
+            Err(_) => Vec::with_capacity(Self::CHUNK),
+        };
+        let full = std::mem::replace(&mut self.buf, next);
+        let sent = self.tx.as_ref().map(|tx| tx.send(full).is_ok()).unwrap_or(false);
+        if !sent {
+            // The thread stopped: its error says why.
+            return Err(self.join().err().unwrap_or_else(|| io::Error::other("writer thread stopped")));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> io::Result<File> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| io::Error::other("writer thread panicked"))?,
+            None => Err(io::Error::other("writer thread already joined")),
+        }
+    }
+
+    /// Writes what is buffered, waits for the thread, returns the file.
+    pub(crate) fn finish(mut self) -> io::Result<File> {
+        if !self.buf.is_empty() {
+            self.hand_over()?;
+        }
+        self.join()
+    }
+}
+
+impl io::Write for ThreadedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(Self::CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == Self::CHUNK {
+            self.hand_over()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ThreadedWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A [`HoleWriter`](crate::sparse::HoleWriter) on its own thread: the reading thread hands it
+/// whole chunks (no copy) and goes on hashing the next one while this one's zero blocks are
+/// skipped and the rest written. Buffers come back through [`HoleSink::buffer`].
+pub(crate) struct HoleSink {
+    tx: Option<std::sync::mpsc::SyncSender<SinkOp>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Buffers made so far (at most `POOL`: then one is waited for).
+    made: usize,
+    thread: Option<std::thread::JoinHandle<io::Result<File>>>,
+}
+
+enum SinkOp {
+    Seek(u64),
+    Data(Vec<u8>),
+    Finish(Option<u64>),
+}
+
+impl HoleSink {
+    const DEPTH: usize = 4;
+    const POOL: usize = Self::DEPTH + 2;
+
+    pub(crate) fn new(file: File) -> HoleSink {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<SinkOp>(Self::DEPTH);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::POOL);
+        let thread = std::thread::spawn(move || -> io::Result<File> {
+            use std::io::Write;
+            let mut w = crate::sparse::HoleWriter::new(file);
+            for op in rx {
+                match op {
+                    SinkOp::Seek(off) => w.seek_to(off)?,
+                    SinkOp::Data(v) => {
+                        w.write_all(&v)?;
+                        let _ = back.try_send(v);
+                    }
+                    SinkOp::Finish(apparent) => return w.finish(apparent),
+                }
+            }
+            Err(io::Error::other("stopped before the end"))
+        });
+        HoleSink { tx: Some(tx), spare, made: 0, thread: Some(thread) }
+    }
+
+    /// A buffer to fill: one that came back, a new one while fewer than `POOL` exist, else the
+    /// next that comes back (a fixed set of buffers: no allocation or page faults per chunk).
+    pub(crate) fn buffer(&mut self) -> Vec<u8> {
+        if let Ok(b) = self.spare.try_recv() {
+            return b;
+        }
+        if self.made < Self::POOL {
+            self.made += 1;
+            return Vec::new();
+        }
+        // A stopped thread returns no buffer: a fresh one, and the next send reports why.
+        self.spare.recv().unwrap_or_default()
+    }
+
+    fn send(&mut self, op: SinkOp) -> io::Result<()> {
+        if self.tx.as_ref().is_some_and(|tx| tx.send(op).is_ok()) {
+            return Ok(());
+        }
+        Err(self.join().err().unwrap_or_else(|| io::Error::other("writer thread stopped")))
+    }
+
+    fn join(&mut self) -> io::Result<File> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| io::Error::other("writer thread panicked"))?,
+            None => Err(io::Error::other("writer thread already joined")),
+        }
+    }
+
+    /// Continues at `offset`.
+    pub(crate) fn seek(&mut self, offset: u64) -> io::Result<()> {
+        self.send(SinkOp::Seek(offset))
+    }
+
+    /// Writes `data` (all of it) at the current position.
+    pub(crate) fn write(&mut self, data: Vec<u8>) -> io::Result<()> {
+        self.send(SinkOp::Data(data))
+    }
+
+    /// Writes the rest, sets the size (as [`HoleWriter::finish`](crate::sparse::HoleWriter::finish)),
+    /// returns the file.
+    pub(crate) fn finish(mut self, apparent: Option<u64>) -> io::Result<File> {
+        self.send(SinkOp::Finish(apparent))?;
+        self.join()
+    }
+}
+
+impl Drop for HoleSink {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 //! the rest of which the skippable frame covers.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -20,15 +20,15 @@ use sha2::{Digest, Sha256};
 
 use super::tario::{self, Kind, TarReader};
 use super::{
-    disk_file_name, hex, ArchiveError, Counting, DiskInfo, PackReport, PackRequest, Package, Progress, ReadCtx, Result,
-    SignatureStatus,
+    disk_file_name, hex, ArchiveError, Counting, DiskInfo, HoleSink, PackReport, PackRequest, Package, Progress,
+    ReadCtx, Result, SignatureStatus, ThreadedWriter,
 };
 use crate::fsutil::{sync_parent, temp_sibling};
 use crate::manifest::{DiskEntry, Manifest, Metadata, MANIFEST_NAME, SIGNATURE_NAME};
-use crate::sparse::{self, HoleWriter, SparseHeader, FIXED_HEADER};
+use crate::sparse::{self, SparseHeader, FIXED_HEADER};
 use crate::Format;
 
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 128 << 10;
 const MAX_SIGNATURE: u64 = 4096;
 
 /// Removes a temporary file on drop unless disarmed.
@@ -115,7 +115,9 @@ pub(super) fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&
     let werr = |e: io::Error| ArchiveError::io(format!("writing {}", tmp.display()), e);
     let mut file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp).map_err(werr)?;
     file.seek(SeekFrom::Start(reserve)).map_err(werr)?;
-    let mut enc = zstd::stream::write::Encoder::new(BufWriter::with_capacity(CHUNK, file), req.level).map_err(werr)?;
+    // The package is written on its own thread (as zstd's CLI does with its asynchronous
+    // writer): the workers are never starved while a write(2) waits on the kernel.
+    let mut enc = zstd::stream::write::Encoder::new(ThreadedWriter::new(file), req.level).map_err(werr)?;
     if req.threads > 1 {
         enc.multithread(req.threads).map_err(werr)?;
     }
@@ -172,7 +174,7 @@ pub(super) fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&
         manifest.disks[i].sha256 = digest;
     }
     tario::write_end(&mut enc).map_err(werr)?;
-    let file = enc.finish().map_err(werr)?.into_inner().map_err(|e| werr(e.into_error()))?;
+    let file = enc.finish().map_err(werr)?.finish().map_err(werr)?;
 
     let json = manifest.to_json();
     debug_assert_eq!(json.len(), placeholder.len());
@@ -363,19 +365,29 @@ fn read_disk<R: Read>(
             found: header.member_size(),
         });
     }
-    let mut writer = ctx.stage_disk(&want.file_name)?.map(HoleWriter::new);
+    // Unpacking: the chunks go to a writer thread (zero blocks skipped there) while this one
+    // hashes the next; verifying: one buffer, hashed only.
+    let mut sink = ctx.stage_disk(&want.file_name)?.map(HoleSink::new);
     let werr = |e: io::Error| ArchiveError::io(format!("writing staged {}", want.file_name), e);
     for ext in &header.extents {
-        if let Some(w) = writer.as_mut() {
-            w.seek_to(ext.offset).map_err(werr)?;
+        if let Some(s) = sink.as_mut() {
+            s.seek(ext.offset).map_err(werr)?;
         }
         let mut left = ext.length;
         while left > 0 {
             let n = (left as usize).min(buf.len());
-            tar.read_data_exact(&mut buf[..n])?;
-            sha.update(&buf[..n]);
-            if let Some(w) = writer.as_mut() {
-                w.write_all(&buf[..n]).map_err(werr)?;
+            match sink.as_mut() {
+                Some(s) => {
+                    let mut chunk = s.buffer();
+                    chunk.resize(n, 0);
+                    tar.read_data_exact(&mut chunk)?;
+                    sha.update(&chunk);
+                    s.write(chunk).map_err(werr)?;
+                }
+                None => {
+                    tar.read_data_exact(&mut buf[..n])?;
+                    sha.update(&buf[..n]);
+                }
             }
             left -= n as u64;
             ctx.account(n as u64)?;
@@ -386,8 +398,8 @@ fn read_disk<R: Read>(
     if found != want.sha256 {
         return Err(ArchiveError::ChecksumMismatch { name, expected: want.sha256.clone(), found });
     }
-    if let Some(w) = writer {
-        w.finish(Some(apparent)).map_err(werr)?;
+    if let Some(s) = sink {
+        s.finish(Some(apparent)).map_err(werr)?;
     }
     Ok(DiskInfo {
         file_name: want.file_name.clone(),

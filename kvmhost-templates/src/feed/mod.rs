@@ -1,4 +1,4 @@
-//! VMCast feeds: RSS 2.0 as Archipel wrote and read them, with this project's extensions.
+//! VMCast feeds: RSS 2.0 as Archipel wrote and read them, with kvmhost's extensions.
 //!
 //! Archipel's feed is plain RSS 2.0 without namespaces: a bare `<uuid>` in the channel and in
 //! each item, an `<enclosure type='application/enomalism2-xvm2'>` pointing at the package, the
@@ -34,7 +34,7 @@ pub use write::write;
 
 use serde::{Deserialize, Serialize};
 
-/// The XML namespace of this project's feed extensions.
+/// The XML namespace of kvmhost's feed extensions.
 pub const NAMESPACE: &str = "urn:x-kvmhost:vmcast:1";
 /// The prefix written for [`NAMESPACE`].
 pub const PREFIX: &str = "kvmhost";

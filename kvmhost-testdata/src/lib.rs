@@ -1,33 +1,44 @@
-//! Locating libvirt's reference test corpus (`shared/testdata/libvirt-9.0.0`).
+//! Test support for the kvmhost workspace (not published): locating libvirt's reference test
+//! corpus (`libvirt-9.0.0/`).
 //!
 //! The corpus is not shipped with kvmhost: it is found through the environment variable
-//! `KVMHOST_TESTDATA` (a directory holding `libvirt-9.0.0/`), defaulting to `../shared/testdata`
-//! relative to the workspace root. Tests that need it say so and skip when it is absent.
+//! [`TESTDATA_ENV`] (`KVMHOST_TESTDATA`, a directory holding `libvirt-9.0.0/`), defaulting to
+//! `../shared/testdata` next to the workspace. Tests that need it say `SKIP` and why when it is
+//! absent.
 
 use std::path::{Path, PathBuf};
 
 /// The environment variable naming the test data directory.
 pub const TESTDATA_ENV: &str = "KVMHOST_TESTDATA";
 
+/// The directory expected to hold `libvirt-9.0.0/`: `$KVMHOST_TESTDATA`, or
+/// `../shared/testdata` next to the workspace.
+///
+/// ```
+/// assert!(kvmhost_testdata::testdata_dir().as_os_str().len() > 0);
+/// ```
+pub fn testdata_dir() -> PathBuf {
+    match std::env::var_os(TESTDATA_ENV) {
+        Some(v) => PathBuf::from(v),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"),
+    }
+}
+
 /// The `libvirt-9.0.0` corpus directory, if present.
 ///
 /// ```
-/// let dir = kvmhost_core::testdata::libvirt_corpus();
+/// let dir = kvmhost_testdata::libvirt_corpus();
 /// if let Some(d) = dir { assert!(d.join("domain").is_dir()); }
 /// ```
 pub fn libvirt_corpus() -> Option<PathBuf> {
-    let base = match std::env::var_os(TESTDATA_ENV) {
-        Some(v) => PathBuf::from(v),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"),
-    };
-    let dir = base.join("libvirt-9.0.0");
+    let dir = testdata_dir().join("libvirt-9.0.0");
     dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
 }
 
 /// Every `*.xml` file under `dir`, recursively, sorted.
 ///
 /// ```
-/// let files = kvmhost_core::testdata::xml_files(std::path::Path::new("/nonexistent"));
+/// let files = kvmhost_testdata::xml_files(std::path::Path::new("/nonexistent"));
 /// assert!(files.is_empty());
 /// ```
 pub fn xml_files(dir: &Path) -> Vec<PathBuf> {
