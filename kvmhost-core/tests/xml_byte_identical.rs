@@ -2,8 +2,8 @@
 //! part 4): over libvirt's domain corpus, and form by form.
 
 use kvmhost_core::domain::{Domain, Memory};
-use kvmhost_core::testdata::{libvirt_corpus, xml_files};
 use kvmhost_core::xml::{Document, Element, Quote};
+use kvmhost_testdata::{libvirt_corpus, xml_files};
 
 /// The share of libvirt's domain documents that parse and write back byte-identical, and the
 /// ones that do not (none at the time of writing; the issue asks for at least 99 %).
