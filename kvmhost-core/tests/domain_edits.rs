@@ -268,7 +268,7 @@ fn check_memory_edits(exact: bool) {
             continue;
         }
         let mut d = Domain::parse(&src).unwrap();
-        d.set_memory(Some(&Memory::mib(2222)));
+        d.set_memory(&Memory::mib(2222));
         assert_eq!(
             d.memory().unwrap(),
             Some(Memory::mib(2222)).map(|mut m| {
@@ -320,7 +320,7 @@ fn virt_install_document_edits_change_only_their_lines() {
     let mut d = Domain::parse(VIRT_INSTALL).unwrap();
     d.add_device(&nic());
     d.add_device(&disk());
-    d.set_memory(Some(&Memory::gib(3)));
+    d.set_memory(&Memory::gib(3));
     d.set_vcpu_count(4).unwrap();
     let expected = VIRT_INSTALL
         .replace(
@@ -347,7 +347,7 @@ fn one_line_documents_get_no_indentation() {
     let src = "<domain type='kvm'><name>a</name><memory>1024</memory><devices><disk type='file'/></devices></domain>";
     let mut d = Domain::parse(src).unwrap();
     d.add_device(&nic());
-    d.set_memory(Some(&Memory::mib(2)));
+    d.set_memory(&Memory::mib(2));
     assert_eq!(
         d.to_xml().unwrap(),
         "<domain type='kvm'><name>a</name><memory unit='MiB'>2</memory><currentMemory unit='MiB'>2</currentMemory>\

@@ -144,7 +144,7 @@ fn a_typed_edit_changes_only_its_own_text() {
     let src = "<domain type='kvm'>\n  <name>web1</name>\n  <description>it&apos;s \"ours\"</description>\n  <memory unit='GiB'>2</memory>\n  <devices>\n    <disk type='file' device='disk'/>\n  </devices>\n</domain>\n";
     let mut d = Domain::parse(src).unwrap();
     assert_eq!(d.to_xml().unwrap(), src);
-    d.set_memory(Some(&Memory::mib(4096)));
+    d.set_memory(&Memory::mib(4096));
     let out = d.to_xml().unwrap();
     // `set_memory` sets the boot-time balloon target too (a line of its own, like its siblings)
     assert_eq!(

@@ -16,7 +16,7 @@
 //! </domain>";
 //! let mut d = Domain::parse(xml).unwrap();
 //! assert_eq!(d.memory().unwrap().unwrap().kib(), Some(2 * 1024 * 1024));
-//! d.set_memory(Some(&Memory::mib(4096)));
+//! d.set_memory(&Memory::mib(4096));
 //! let out = d.to_xml().unwrap();
 //! assert!(out.contains("<memory unit='MiB'>4096</memory>"));
 //! assert!(out.contains("<qemu:arg value='-no-hpet'/>"));
