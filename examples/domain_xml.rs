@@ -89,7 +89,7 @@ fn parse_args(args: &[String]) -> Result<Command, clap::Error> {
 fn edit(src: &str, edits: &Edits) -> Result<String, String> {
     let mut d = Domain::parse(src).map_err(|e| e.to_string())?;
     if let Some(m) = &edits.memory {
-        d.set_memory(Some(m));
+        d.set_memory(m);
     }
     if let Some(n) = edits.vcpus {
         d.set_vcpu_count(n).map_err(|e| e.to_string())?;

@@ -46,10 +46,11 @@ struct Args {
     dry_run: bool,
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (`RUST_LOG=debug` shows each step; default: warnings).
+/// Logs to stderr when `RUST_LOG` asks for it (`RUST_LOG=debug` shows each step); errors are
+/// printed by the program itself.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
 }

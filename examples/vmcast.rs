@@ -396,10 +396,11 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     f.write_all(bytes).map_err(|e| format!("{}: {}", path.display(), chain(&e)))
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (`RUST_LOG=info` shows downloads, packs and unpacks).
+/// Logs to stderr when `RUST_LOG` asks for it (`RUST_LOG=info` shows downloads, packs and
+/// unpacks); errors are printed by the program itself.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
 }

@@ -625,3 +625,36 @@ fn regression_f3_apply_def_keeps_signed_number_spelling() {
         }
     }
 }
+
+/// F5 (fuzzing, 2026-12-03): quick-xml reads a `<!DOCTYPE` nested in a DOCTYPE as part of its
+/// content; the parser kept it and the writer then refused to write it
+/// (`InvalidCharacter`). The parser now refuses it, with its position.
+#[test]
+fn regression_f5_doctype_inside_doctype_is_refused_with_its_position() {
+    let src = "<!DOCTYPE &   <!DOCTYPE  domain>  ory>\n  <currentMemory unit='KiB'>219136</currentMemory>\n";
+    match Document::parse(src) {
+        Err(XmlError::Malformed { line: 1, column: 15, message }) => assert!(message.contains("DOCTYPE"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    // the fuzzer's input, byte for byte
+    let found = "<!DOCTYPE &        <!DOCTYPE  domain>                                               /mem k1='1' k2='2' k3='3' k4='4' k5='5' k6='6' k7='7' k8='8' k9='9'ory>\n  <currentMemory unit='KiB'>219136</currentMemory>\n  ";
+    assert!(matches!(Document::parse(found), Err(XmlError::Malformed { line: 1, column: 20, .. })));
+    // a DOCTYPE with an internal subset still parses and writes back
+    let ok = "<!DOCTYPE domain [ <!ENTITY x 'y'> ]>\n<domain/>";
+    assert_eq!(Document::parse(ok).unwrap().to_xml().unwrap(), ok);
+}
+
+/// F6 (fuzzing, 2026-12-03): `<!DOCTYPE` with no white space after the keyword was read
+/// (quick-xml allows it) and written back with a space. XML requires the space: refused.
+#[test]
+fn regression_f6_doctype_without_white_space_is_refused() {
+    for src in ["<!DOCTYPE</memory>x>\n<domain/>", "<!DOCTYPEdomain>\n<domain/>", "<!DOCTYPE</memory>dr\u{feff}='52:54:00OCTYPE &/memory\n  <currentMemory unit='KiB'>43826ory>\n  <currentMemory unit='KiB'>219136</currentMemory>\n  "] {
+        match Document::parse(src) {
+            Err(XmlError::Malformed { line: 1, column: 10, message }) => assert!(message.contains("DOCTYPE"), "{message}"),
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+    for ok in ["<!DOCTYPE domain>\n<domain/>", "<!DOCTYPE\n  domain>\n<domain/>"] {
+        assert_eq!(Document::parse(ok).unwrap().to_xml().unwrap(), ok);
+    }
+}

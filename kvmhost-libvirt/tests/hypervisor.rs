@@ -166,7 +166,7 @@ fn import_edit_redefine_keeps_what_the_model_does_not_type() {
         let id = DomainId::from("imported");
         let before = hv.import(&id).await.unwrap();
         let mut d = before.clone();
-        d.set_memory(Some(&Memory::kib_value(1024 * 1024)));
+        d.set_memory(&Memory::kib_value(1024 * 1024));
         hv.define(&d).await.unwrap();
         let back = hv.import(&id).await.unwrap();
         assert_eq!(back.memory().unwrap().unwrap().kib(), Some(1024 * 1024));

@@ -217,7 +217,7 @@ fn import_of_a_virsh_defined_domain_keeps_everything() {
 
         let id = DomainId::from(name);
         let mut d = hv.import(&id).await.unwrap();
-        d.set_memory(Some(&Memory::kib_value(96 * 1024)));
+        d.set_memory(&Memory::kib_value(96 * 1024));
         hv.define(&d).await.unwrap();
         let back = hv.import(&id).await.unwrap();
         assert_eq!(back.memory().unwrap().unwrap().kib(), Some(96 * 1024));

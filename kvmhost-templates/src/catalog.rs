@@ -470,7 +470,7 @@ impl Catalog {
                 Ok(DownloadOutcome::Complete { path, package: Box::new(package) })
             }
             Err(e) => {
-                tracing::warn!(error = %e, "downloaded appliance refused; the partial file is removed");
+                tracing::debug!(error = %e, "downloaded appliance refused; the partial file is removed");
                 let _ = fs::remove_file(&partial);
                 self.set_status(uuid, ApplianceStatus::Error { message: e.to_string() })?;
                 Err(e)

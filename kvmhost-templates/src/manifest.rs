@@ -59,9 +59,18 @@ pub enum ManifestError {
     /// Beyond the limits.
     #[error("manifest exceeds a limit: {0}")]
     Limit(String),
-    /// The domain XML does not parse.
+    /// The domain XML does not parse (or exceeds [`xml_limits`]).
     #[error("manifest's domain XML is invalid")]
     Domain(#[source] kvmhost_core::domain::DomainError),
+    /// A snapshot's XML does not parse (or exceeds [`xml_limits`]).
+    #[error("manifest's snapshot {index} is invalid XML")]
+    Snapshot {
+        /// Its index in [`Manifest::snapshots`].
+        index: usize,
+        /// Why.
+        #[source]
+        source: kvmhost_core::xml::XmlError,
+    },
 }
 
 /// Descriptive metadata of an appliance.
@@ -180,11 +189,10 @@ impl Manifest {
         {
             return Err(ManifestError::Limit(format!("an XML document over {} bytes", limits.max_xml_bytes)));
         }
-        check_xml_depth(&self.domain_xml).map_err(ManifestError::Limit)?;
-        for s in &self.snapshots {
-            check_xml_depth(s).map_err(ManifestError::Limit)?;
+        parse_domain(&self.domain_xml).map_err(ManifestError::Domain)?;
+        for (index, s) in self.snapshots.iter().enumerate() {
+            parse_xml(s).map_err(|source| ManifestError::Snapshot { index, source })?;
         }
-        kvmhost_core::domain::Domain::parse(&self.domain_xml).map_err(ManifestError::Domain)?;
         let mut seen = std::collections::HashSet::new();
         let mut total: u64 = 0;
         for d in &self.disks {
@@ -216,39 +224,33 @@ impl Manifest {
 /// Deepest element nesting accepted in a package's XML (libvirt's documents nest less than 20).
 pub const MAX_XML_DEPTH: usize = 256;
 
-/// Checks, in one linear pass without building anything, that `xml` nests elements no deeper
-/// than [`MAX_XML_DEPTH`]: a tree built from hostile XML nested a million deep would take a
-/// recursive walk (writing, dropping) past the stack.
+/// The parser limits for a package's XML: `kvmhost_core`'s defaults (nesting, attributes per
+/// element, name and text lengths) with the depth at [`MAX_XML_DEPTH`]. A document over one is
+/// refused with [`XmlError::LimitExceeded`](kvmhost_core::xml::XmlError::LimitExceeded), naming
+/// the limit and its position, in time and memory linear in its size.
 ///
 /// ```
-/// use kvmhost_templates::manifest::check_xml_depth;
-/// assert!(check_xml_depth("<domain><name>a</name></domain>").is_ok());
-/// assert!(check_xml_depth(&"<a>".repeat(10_000)).is_err());
+/// use kvmhost_core::xml::{Limit, XmlError};
+/// use kvmhost_core::domain::DomainError;
+/// use kvmhost_templates::manifest::{parse_domain, xml_limits, MAX_XML_DEPTH};
+/// assert_eq!(xml_limits().max_depth, MAX_XML_DEPTH);
+/// assert!(parse_domain("<domain><name>a</name></domain>").is_ok());
+/// let deep = "<a>".repeat(1_000_000);
+/// let err = parse_domain(&deep).unwrap_err();
+/// assert!(matches!(err, DomainError::Xml(XmlError::LimitExceeded { limit: Limit::Depth, line: 1, column: 769, .. })), "{err}");
 /// ```
-pub fn check_xml_depth(xml: &str) -> Result<(), String> {
-    let mut r = quick_xml::Reader::from_str(xml);
-    let mut depth = 0usize;
-    loop {
-        match r.read_event() {
-            Ok(quick_xml::events::Event::Start(_)) => {
-                depth += 1;
-                if depth > MAX_XML_DEPTH {
-                    return Err(format!("elements nested deeper than {MAX_XML_DEPTH}"));
-                }
-            }
-            Ok(quick_xml::events::Event::End(_)) => depth = depth.saturating_sub(1),
-            Ok(quick_xml::events::Event::Eof) => return Ok(()),
-            Ok(_) => {}
-            // Malformed XML is reported by the real parser, with its position.
-            Err(_) => return Ok(()),
-        }
-    }
+pub fn xml_limits() -> kvmhost_core::xml::Limits {
+    kvmhost_core::xml::Limits::default().with_max_depth(MAX_XML_DEPTH)
 }
 
-/// Parses untrusted domain XML: depth checked first, then [`kvmhost_core::domain::Domain::parse`].
-pub fn parse_domain(xml: &str) -> Result<kvmhost_core::domain::Domain, String> {
-    check_xml_depth(xml)?;
-    kvmhost_core::domain::Domain::parse(xml).map_err(|e| e.to_string())
+/// Parses untrusted domain XML within [`xml_limits`].
+pub fn parse_domain(xml: &str) -> Result<kvmhost_core::domain::Domain, kvmhost_core::domain::DomainError> {
+    kvmhost_core::domain::Domain::parse_with(xml, &xml_limits())
+}
+
+/// Parses other untrusted XML (a snapshot) within [`xml_limits`].
+pub fn parse_xml(xml: &str) -> Result<kvmhost_core::xml::Document, kvmhost_core::xml::XmlError> {
+    kvmhost_core::xml::Document::parse_with(xml, &xml_limits())
 }
 
 /// Checks that `name` is one safe path component for a file inside a target directory: not

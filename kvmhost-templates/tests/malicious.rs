@@ -7,8 +7,11 @@ use std::fs;
 use std::io::Write;
 
 use common::*;
+use kvmhost_core::domain::DomainError;
+use kvmhost_core::xml::{Limit, XmlError};
 use kvmhost_templates::archive::{self, ArchiveError, ReadOptions};
 use kvmhost_templates::feed::{self, FeedError};
+use kvmhost_templates::manifest::ManifestError;
 use kvmhost_templates::sparse::{Extent, SparseHeader};
 use kvmhost_templates::{signing, Limits};
 use sha2::Digest;
@@ -107,7 +110,7 @@ fn xvm2_duplicates_missing_description_and_corrupt_members() {
     let e = refused(&raw_tar(&[("description.xml", b'0', deep.as_bytes(), "")]), &ReadOptions::default(), |e| {
         matches!(e, ArchiveError::Corrupt { .. })
     });
-    assert!(e.to_string().contains("nested deeper"), "{e}");
+    assert!(e.to_string().contains("element nesting depth over 256"), "{e}");
     // Truncated archives, at several points.
     let whole = xvm2(&[("d.qcow2.gz", b'0', &gz, "")]);
     let e = refused(&whole[..100], &ReadOptions::default(), |e| matches!(e, ArchiveError::NotAPackage { .. }));
@@ -256,7 +259,27 @@ fn native_tampering_is_detected() {
     let mut deep = m.clone();
     deep["domain_xml"] = format!("<domain>{}{}</domain>", "<a>".repeat(1_000_000), "</a>".repeat(1_000_000)).into();
     refused(&native(&deep, None, &[("disks/vda.img", member.clone())]), &ReadOptions::default(), |e| {
-        matches!(e, ArchiveError::Manifest(_))
+        matches!(
+            e,
+            ArchiveError::Manifest(ManifestError::Domain(DomainError::Xml(XmlError::LimitExceeded {
+                limit: Limit::Depth,
+                line: 1,
+                column: 774, // after `<domain>` and 255 `<a>`: the 257th level
+                ..
+            })))
+        )
+    });
+    // And a snapshot nested a million deep.
+    let mut deep = m.clone();
+    deep["snapshots"] = vec![format!("{}{}", "<a>".repeat(1_000_000), "</a>".repeat(1_000_000))].into();
+    refused(&native(&deep, None, &[("disks/vda.img", member.clone())]), &ReadOptions::default(), |e| {
+        matches!(
+            e,
+            ArchiveError::Manifest(ManifestError::Snapshot {
+                index: 0,
+                source: XmlError::LimitExceeded { limit: Limit::Depth, line: 1, column: 769, .. }
+            })
+        )
     });
     // The manifest first, always.
     let json = serde_json::to_vec(&m).unwrap();

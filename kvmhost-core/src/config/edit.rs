@@ -197,7 +197,7 @@ impl FileEdit {
                 Ok(Applied { path: path.clone(), changed: true, backup })
             }
             Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "configuration edit failed; the file is as it was");
+                tracing::debug!(file = %path.display(), error = %e, "configuration edit failed; the file is as it was");
                 let _ = fs::remove_file(&tmp);
                 if let Some(b) = &backup {
                     let _ = fs::remove_file(b);

@@ -367,7 +367,7 @@ impl Domain {
     /// leave the balloon at the old `<currentMemory>`). `<currentMemory>` is written even when
     /// the document had none, as virt-xml and libvirt itself write it; it takes the amount
     /// only (`slots` and `dumpCore` belong to `<memory>`). `<memory>` keeps its `dumpCore` and
-    /// `slots` unless `m` sets them. `None` removes both.
+    /// `slots` unless `m` sets them. [`Domain::clear_memory`] removes both.
     ///
     /// To set one of them alone, use [`Domain::set_memory_only`] or
     /// [`Domain::set_current_memory`]. With a `<cpu><numa>` topology libvirt derives
@@ -377,38 +377,48 @@ impl Domain {
     /// use kvmhost_core::domain::{Domain, Memory};
     /// let mut d = Domain::parse("<domain>\n  <memory unit='KiB' dumpCore='off'>1048576</memory>\n  \
     ///                            <currentMemory unit='KiB'>524288</currentMemory>\n</domain>").unwrap();
-    /// d.set_memory(Some(&Memory::gib(3)));
+    /// d.set_memory(&Memory::gib(3));
     /// assert_eq!(d.current_memory().unwrap(), Some(Memory::gib(3)));
     /// assert!(d.to_xml().unwrap().contains(
-    ///     "<memory unit=\"GiB\" dumpCore=\"off\">3</memory>\n  <currentMemory unit=\"GiB\">3</currentMemory>"));
+    ///     "<memory unit='GiB' dumpCore='off'>3</memory>\n  <currentMemory unit='GiB'>3</currentMemory>"));
     /// ```
-    pub fn set_memory(&mut self, m: Option<&Memory>) {
-        let merged = m.map(|m| {
-            let mut m = m.clone();
-            if let Ok(Some(old)) = self.memory() {
-                m.slots = m.slots.or(old.slots);
-                m.dump_core = m.dump_core.or(old.dump_core);
-            }
-            m
-        });
-        self.set_memory_only(merged.as_ref());
-        let current = m.map(|m| Memory { value: m.value, unit: m.unit, slots: None, dump_core: None });
-        self.set_current_memory(current.as_ref());
+    pub fn set_memory(&mut self, m: &Memory) {
+        let mut merged = m.clone();
+        if let Ok(Some(old)) = self.memory() {
+            merged.slots = merged.slots.or(old.slots);
+            merged.dump_core = merged.dump_core.or(old.dump_core);
+        }
+        self.set_memory_only(&merged);
+        self.set_current_memory(&Memory { value: m.value, unit: m.unit, slots: None, dump_core: None });
     }
 
-    /// Sets (or removes) `<memory>` alone, leaving `<currentMemory>` as it is. libvirt lowers a
+    /// Removes `<memory>` and `<currentMemory>` (libvirt then refuses the document unless a
+    /// NUMA topology gives the size).
+    ///
+    /// ```
+    /// use kvmhost_core::domain::Domain;
+    /// let mut d = Domain::parse("<domain><memory>1048576</memory><currentMemory>524288</currentMemory></domain>").unwrap();
+    /// d.clear_memory();
+    /// assert_eq!(d.to_xml().unwrap(), "<domain/>");
+    /// ```
+    pub fn clear_memory(&mut self) {
+        set_child::<Memory>(self.root_mut(), None, DOMAIN_ORDER);
+        self.clear_current_memory();
+    }
+
+    /// Sets `<memory>` alone, leaving `<currentMemory>` as it is. libvirt lowers a
     /// `<currentMemory>` larger than the new `<memory>` to it when it parses the document; a
     /// smaller one stays the size the guest boots with.
     ///
     /// ```
     /// use kvmhost_core::domain::{Domain, Memory};
     /// let mut d = Domain::parse("<domain><memory>1048576</memory><currentMemory>524288</currentMemory></domain>").unwrap();
-    /// d.set_memory_only(Some(&Memory::gib(2)));
+    /// d.set_memory_only(&Memory::gib(2));
     /// assert_eq!(d.memory().unwrap(), Some(Memory::gib(2)));
     /// assert_eq!(d.current_memory().unwrap().unwrap().kib(), Some(524288));
     /// ```
-    pub fn set_memory_only(&mut self, m: Option<&Memory>) {
-        set_child(self.root_mut(), m, DOMAIN_ORDER)
+    pub fn set_memory_only(&mut self, m: &Memory) {
+        set_child(self.root_mut(), Some(m), DOMAIN_ORDER)
     }
 
     /// `<currentMemory>`: the memory the guest boots with (its balloon target).
@@ -419,18 +429,23 @@ impl Domain {
             .transpose()
     }
 
-    /// Sets or removes `<currentMemory>` alone (`virsh setmem --config`): the guest boots with
+    /// Sets `<currentMemory>` alone (`virsh setmem --config`): the guest boots with
     /// less than `<memory>` and can be ballooned up to it.
     ///
     /// ```
     /// use kvmhost_core::domain::{Domain, Memory};
     /// let mut d = Domain::parse("<domain><memory unit='GiB'>4</memory></domain>").unwrap();
-    /// d.set_current_memory(Some(&Memory::gib(2)));
+    /// d.set_current_memory(&Memory::gib(2));
     /// assert_eq!(d.to_xml().unwrap(),
-    ///            "<domain><memory unit=\"GiB\">4</memory><currentMemory unit=\"GiB\">2</currentMemory></domain>");
+    ///            "<domain><memory unit='GiB'>4</memory><currentMemory unit='GiB'>2</currentMemory></domain>");
     /// ```
-    pub fn set_current_memory(&mut self, m: Option<&Memory>) {
-        set_child_with(self.root_mut(), "currentMemory", m.map(|m| |e: &mut Element| m.encode_any(e)), DOMAIN_ORDER);
+    pub fn set_current_memory(&mut self, m: &Memory) {
+        set_child_with(self.root_mut(), "currentMemory", Some(|e: &mut Element| m.encode_any(e)), DOMAIN_ORDER);
+    }
+
+    /// Removes `<currentMemory>` (libvirt then boots the guest with `<memory>`).
+    pub fn clear_current_memory(&mut self) {
+        set_child_with(self.root_mut(), "currentMemory", None::<fn(&mut Element)>, DOMAIN_ORDER);
     }
 }
 

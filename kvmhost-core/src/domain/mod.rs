@@ -16,10 +16,10 @@
 //! </domain>";
 //! let mut d = Domain::parse(xml).unwrap();
 //! assert_eq!(d.memory().unwrap().unwrap().kib(), Some(2 * 1024 * 1024));
-//! d.set_memory(Some(&Memory::mib(4096)));
+//! d.set_memory(&Memory::mib(4096));
 //! let out = d.to_xml().unwrap();
-//! assert!(out.contains("<memory unit=\"MiB\">4096</memory>"));
-//! assert!(out.contains("<qemu:arg value=\"-no-hpet\"/>"));
+//! assert!(out.contains("<memory unit='MiB'>4096</memory>"));
+//! assert!(out.contains("<qemu:arg value='-no-hpet'/>"));
 //! ```
 
 mod builder;
@@ -180,6 +180,18 @@ impl Domain {
         Domain::from_document(Document::parse(xml)?)
     }
 
+    /// Parses a domain document within `limits` (see [`Document::parse_with`]).
+    ///
+    /// ```
+    /// use kvmhost_core::{domain::Domain, xml::Limits};
+    /// let deep = format!("<domain><metadata>{}{}</metadata></domain>", "<a>".repeat(300), "</a>".repeat(300));
+    /// assert!(Domain::parse(&deep).is_err());
+    /// assert!(Domain::parse_with(&deep, &Limits::default().with_max_depth(1000)).is_ok());
+    /// ```
+    pub fn parse_with(xml: &str, limits: &crate::xml::Limits) -> Result<Domain, DomainError> {
+        Domain::from_document(Document::parse_with(xml, limits)?)
+    }
+
     /// Wraps an already parsed document.
     ///
     /// ```
@@ -199,7 +211,7 @@ impl Domain {
     /// use kvmhost_core::domain::Domain;
     /// let src = "<domain type='kvm'><!-- keep --><name>a</name></domain>";
     /// assert_eq!(Domain::parse(src).unwrap().to_xml().unwrap(),
-    ///            "<domain type=\"kvm\"><!-- keep --><name>a</name></domain>");
+    ///            "<domain type='kvm'><!-- keep --><name>a</name></domain>");
     /// ```
     pub fn to_xml(&self) -> Result<String, DomainError> {
         Ok(self.doc.to_xml()?)
@@ -255,7 +267,7 @@ impl Domain {
     /// let mut def = d.def().unwrap();
     /// def.on_crash = Some(LifecycleAction::Restart);
     /// d.apply(&def);
-    /// assert!(d.to_xml().unwrap().contains("<name>a</name><on_crash>restart</on_crash><x:y xmlns:x=\"urn:x\"/>"));
+    /// assert!(d.to_xml().unwrap().contains("<name>a</name><on_crash>restart</on_crash><x:y xmlns:x='urn:x'/>"));
     /// ```
     pub fn apply(&mut self, def: &DomainDef) {
         def.encode_into(self.root_mut())

@@ -68,7 +68,7 @@ impl Domain {
     /// use kvmhost_core::domain::Domain;
     /// let mut d = Domain::parse("<domain><vcpu placement='static' current='4'>8</vcpu></domain>").unwrap();
     /// d.set_vcpu_count(2).unwrap();
-    /// assert_eq!(d.to_xml().unwrap(), "<domain><vcpu placement=\"static\">2</vcpu></domain>");
+    /// assert_eq!(d.to_xml().unwrap(), "<domain><vcpu placement='static'>2</vcpu></domain>");
     /// assert!(d.set_vcpu_count(0).is_err());
     /// ```
     pub fn set_vcpu_count(&mut self, count: u32) -> Result<(), DomainError> {

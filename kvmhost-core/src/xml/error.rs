@@ -30,6 +30,18 @@ pub enum XmlError {
         /// Where: element or attribute name, or position.
         context: String,
     },
+    /// The document exceeds one of the parser's [`Limits`](super::Limits).
+    #[error("XML limit exceeded at line {line}, column {column}: {limit} over {max} (Limits::{field})", field = .limit.field())]
+    LimitExceeded {
+        /// Which limit.
+        limit: super::Limit,
+        /// Its value (the largest accepted).
+        max: usize,
+        /// 1-based line where the document exceeds it.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+    },
 }
 
 impl XmlError {
@@ -41,7 +53,7 @@ impl XmlError {
     /// ```
     pub fn line(&self) -> Option<usize> {
         match self {
-            XmlError::Malformed { line, .. } => Some(*line),
+            XmlError::Malformed { line, .. } | XmlError::LimitExceeded { line, .. } => Some(*line),
             _ => None,
         }
     }
@@ -54,7 +66,7 @@ impl XmlError {
     /// ```
     pub fn column(&self) -> Option<usize> {
         match self {
-            XmlError::Malformed { column, .. } => Some(*column),
+            XmlError::Malformed { column, .. } | XmlError::LimitExceeded { column, .. } => Some(*column),
             _ => None,
         }
     }

@@ -121,15 +121,17 @@ pub(crate) fn name_chars(input: &[u8], at: usize) -> Option<u32> {
 }
 
 /// For an attribute value: bytes equal to `quote`, and bytes that need a closer look (C0
-/// controls, `<`, `&`, 0xEF which starts U+FFFE / U+FFFF).
+/// controls, `<`, `&`, 0xEF which starts U+FFFE / U+FFFF; `>` and the quote characters, which
+/// the writer may spell differently; and `#$%`, which share a range with `"&'`).
 #[inline(always)]
 pub(crate) fn value_marks(input: &[u8], at: usize, quote: u8) -> Option<(u32, u32)> {
     #[cfg(target_arch = "x86_64")]
     {
         use sse2::{eq, in_range, mask, or};
         let v = sse2::load(input, at)?;
-        let special = or(or(in_range(v, 0, 0x1f), eq(v, b'<')), or(eq(v, b'&'), eq(v, 0xEF)));
-        Some((mask(eq(v, quote)), mask(special)))
+        // `"`, `&` and `'` in one range (with `#$%`, which then take the exact path too).
+        let special = or(or(in_range(v, 0, 0x1f), in_range(v, b'"', b'\'')), or(eq(v, b'<'), eq(v, b'>')));
+        Some((mask(eq(v, quote)), mask(or(special, eq(v, 0xEF)))))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -139,14 +141,14 @@ pub(crate) fn value_marks(input: &[u8], at: usize, quote: u8) -> Option<(u32, u3
 }
 
 /// For text: bytes that need a closer look (C0 controls other than tab and LF, CR included,
-/// and 0xEF).
+/// 0xEF, and `>`, which the writer spells `&gt;`).
 #[inline(always)]
 pub(crate) fn text_marks(input: &[u8], at: usize) -> Option<u32> {
     #[cfg(target_arch = "x86_64")]
     {
         use sse2::{eq, in_range, mask, or};
         let v = sse2::load(input, at)?;
-        Some(mask(or(or(in_range(v, 0, 0x08), in_range(v, 0x0B, 0x1f)), eq(v, 0xEF))))
+        Some(mask(or(or(in_range(v, 0, 0x08), in_range(v, 0x0B, 0x1f)), or(eq(v, 0xEF), eq(v, b'>')))))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -174,8 +176,9 @@ pub(crate) fn all_name_chars(s: &[u8]) -> Option<bool> {
 }
 
 /// Whether `s` needs no escaping or refusing when written as text (`in_attribute` false) or
-/// as a double-quoted attribute value: no C0 control (but tab and LF in text), `<`, `&`, `>`,
-/// 0xEF, nor (in attributes) `"`, tab and LF. `None` as for [`all_name_chars`].
+/// as an attribute value in either quote: no C0 control (but tab and LF in text), `<`, `&`,
+/// `>`, 0xEF, nor (in attributes) `"`, `'`, tab and LF — nor `#$%`, which share a range with
+/// `"&'` (a value holding one takes the exact path). `None` as for [`all_name_chars`].
 #[inline(always)]
 pub(crate) fn writes_verbatim(s: &[u8], in_attribute: bool) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
@@ -185,11 +188,12 @@ pub(crate) fn writes_verbatim(s: &[u8], in_attribute: bool) -> Option<bool> {
             return None;
         }
         let v = sse2::gather(s);
-        let markup = or(or(eq(v, b'<'), eq(v, b'&')), or(eq(v, b'>'), eq(v, 0xEF)));
+        let angles = or(or(eq(v, b'<'), eq(v, b'>')), eq(v, 0xEF));
         let special = if in_attribute {
-            or(or(in_range(v, 0, 0x1f), eq(v, b'"')), markup)
+            // `"`, `&` and `'` in one range (with `#$%`, which then take the exact path too).
+            or(or(in_range(v, 0, 0x1f), in_range(v, b'"', b'\'')), angles)
         } else {
-            or(or(in_range(v, 0, 0x08), in_range(v, 0x0B, 0x1f)), markup)
+            or(or(in_range(v, 0, 0x08), in_range(v, 0x0B, 0x1f)), or(angles, eq(v, b'&')))
         };
         Some(mask(special) == 0)
     }
@@ -226,9 +230,9 @@ mod tests {
                 let b = input[at + i];
                 assert_eq!(names >> i & 1 == 1, crate::xml::ASCII_NAME_CHAR[b as usize], "name byte {b:#x}");
                 assert_eq!(quotes >> i & 1 == 1, b == b'"', "quote byte {b:#x}");
-                let want = b < 0x20 || b == b'<' || b == b'&' || b == 0xEF;
+                let want = b < 0x20 || b"<&>\"'#$%\xEF".contains(&b);
                 assert_eq!(special >> i & 1 == 1, want, "value byte {b:#x}");
-                let want = (b < 0x20 && b != b'\t' && b != b'\n') || b == 0xEF;
+                let want = (b < 0x20 && b != b'\t' && b != b'\n') || b == 0xEF || b == b'>';
                 assert_eq!(text >> i & 1 == 1, want, "text byte {b:#x}");
             }
         }
@@ -243,7 +247,7 @@ mod tests {
                     assert_eq!(all_name_chars(&s), Some(name_ok), "name {s:?}");
                     let text_ok = !((b < 0x20 && b != b'\t' && b != b'\n') || b"<&>\xEF".contains(&b));
                     assert_eq!(writes_verbatim(&s, false), Some(text_ok), "text {s:?}");
-                    let attr_ok = !(b < 0x20 || b"<&>\"\xEF".contains(&b));
+                    let attr_ok = !(b < 0x20 || b"<&>\"'#$%\xEF".contains(&b));
                     assert_eq!(writes_verbatim(&s, true), Some(attr_ok), "attribute {s:?}");
                 }
             }

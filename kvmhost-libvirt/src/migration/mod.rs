@@ -209,7 +209,7 @@ impl std::fmt::Debug for MigrationJob {
 pub fn start(src: &Domain, dst: &Connect, options: &MigrationOptions) -> Result<MigrationJob, MigrationError> {
     let params = options.parameters()?;
     let flags = options.flags();
-    let cpu = precheck(src, dst, options).inspect_err(|e| tracing::warn!(error = %e, "migration refused"))?;
+    let cpu = precheck(src, dst, options).inspect_err(|e| tracing::debug!(error = %e, "migration refused"))?;
     tracing::info!(destination = %uri_of(dst), cpu = ?cpu, "migration pre-check passed");
     let name = match &options.destination_name {
         Some(n) => n.clone(),
@@ -276,7 +276,7 @@ fn run(
     });
     let duration_ms = began.elapsed().as_millis() as u64;
     let destination_domain =
-        result.inspect_err(|e| tracing::warn!(duration_ms, error = %e.message(), "migration failed"))?;
+        result.inspect_err(|e| tracing::debug!(duration_ms, error = %e.message(), "migration failed"))?;
     tracing::info!(duration_ms, samples, destination_domain = %destination_domain, "migration completed");
     Ok(MigrationReport {
         completed: completed_stats(src, dst, &destination_domain),

@@ -386,7 +386,7 @@ pub fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&Progres
         Format::Native => native::pack(req, out, progress),
         Format::Xvm2 => xvm2::pack(req, out, progress),
     }
-    .inspect_err(|e| tracing::warn!(error = %e, "packing failed"))?;
+    .inspect_err(|e| tracing::debug!(error = %e, "packing failed"))?;
     tracing::info!("package written");
     Ok(report)
 }
@@ -438,7 +438,7 @@ pub fn unpack(path: &Path, dir: &Path, opts: &ReadOptions, progress: &mut dyn Fn
     let _span = tracing::info_span!("vmcast_unpack", package = %path.display(), dir = %dir.display()).entered();
     let mut staging = Staging::new(dir).map_err(|e| ArchiveError::io(format!("creating {}", dir.display()), e))?;
     let mut pkg = read(path, Some(&mut staging), opts, progress)
-        .inspect_err(|e| tracing::warn!(error = %e, "package refused; nothing written"))?;
+        .inspect_err(|e| tracing::debug!(error = %e, "package refused; nothing written"))?;
     if let Err(p) = staging.check_free() {
         return Err(ArchiveError::TargetExists { path: p });
     }

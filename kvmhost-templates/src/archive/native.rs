@@ -268,12 +268,8 @@ pub(super) fn read<R: Read + Send + 'static>(src: Counting<R>, ctx: &mut ReadCtx
         (Some(s), false) => SignatureStatus::Verified(crate::signing::verify(&ctx.opts.trusted, &json, s)?),
     };
     let manifest = Manifest::from_json(&json, &limits)?;
-    let domain =
-        kvmhost_core::domain::Domain::parse(&manifest.domain_xml).map_err(crate::manifest::ManifestError::Domain)?;
-    for (i, s) in manifest.snapshots.iter().enumerate() {
-        kvmhost_core::xml::Document::parse(s)
-            .map_err(|e| ArchiveError::Corrupt { name: format!("snapshot {i}"), reason: e.to_string() })?;
-    }
+    // `from_json` checked the snapshots and parsed the domain within `xml_limits`.
+    let domain = crate::manifest::parse_domain(&manifest.domain_xml).map_err(crate::manifest::ManifestError::Domain)?;
     ctx.stage_bytes(MANIFEST_NAME, &json)?;
     if let Some(s) = &signature {
         ctx.stage_bytes(SIGNATURE_NAME, s.as_bytes())?;

@@ -177,15 +177,13 @@ pub(super) fn read<R: Read>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Resu
         if name == DESCRIPTION {
             let xml = read_small(&mut tar, e.size, limits.max_xml_bytes, DESCRIPTION)?;
             crate::manifest::parse_domain(&xml)
-                .map_err(|reason| ArchiveError::Corrupt { name: DESCRIPTION.into(), reason })?;
+                .map_err(|err| ArchiveError::Corrupt { name: DESCRIPTION.into(), reason: err.to_string() })?;
             description = Some(xml);
             continue;
         }
         if is_snapshot_name(&name) {
             let xml = read_small(&mut tar, e.size, limits.max_xml_bytes, &name)?;
-            crate::manifest::check_xml_depth(&xml)
-                .map_err(|reason| ArchiveError::Corrupt { name: name.clone(), reason })?;
-            kvmhost_core::xml::Document::parse(&xml)
+            crate::manifest::parse_xml(&xml)
                 .map_err(|err| ArchiveError::Corrupt { name: name.clone(), reason: err.to_string() })?;
             let n: u32 = name[9..name.len() - 4].parse().expect("checked by is_snapshot_name");
             snapshots.insert(n, xml);
@@ -197,7 +195,7 @@ pub(super) fn read<R: Read>(src: Counting<R>, ctx: &mut ReadCtx<'_, '_>) -> Resu
         disks.push(info);
     }
     let xml = description.ok_or(ArchiveError::Missing { name: DESCRIPTION.into() })?;
-    let domain = Domain::parse(&xml)
+    let domain = crate::manifest::parse_domain(&xml)
         .map_err(|err| ArchiveError::Corrupt { name: DESCRIPTION.into(), reason: err.to_string() })?;
     let expected: Vec<u32> = (0..snapshots.len() as u32).collect();
     if snapshots.keys().copied().collect::<Vec<_>>() != expected {

@@ -1,19 +1,19 @@
 //! Where a new child element goes and how it is indented (see [`insert_child`]).
 
-use crate::xml::{Element, Node, XmlString};
+use crate::xml::{is_xml_whitespace, Element, Node, XmlString};
 
 /// libvirt's indent unit, used when the document shows none where an element is inserted.
 const DEFAULT_UNIT: &str = "  ";
 
 /// Whether `n` is text made only of whitespace.
 fn is_blank(n: &Node) -> bool {
-    matches!(n, Node::Text(t) if t.trim().is_empty())
+    matches!(n, Node::Text(t) if is_xml_whitespace(t))
 }
 
 /// The text of `n` if it is whitespace holding a line break.
 fn line_break(n: &Node) -> Option<&str> {
     match n {
-        Node::Text(t) if t.contains('\n') && t.trim().is_empty() => Some(t),
+        Node::Text(t) if t.contains('\n') && is_xml_whitespace(t) => Some(t),
         _ => None,
     }
 }
@@ -21,15 +21,6 @@ fn line_break(n: &Node) -> Option<&str> {
 /// The indentation a whitespace run gives the line it ends: what follows its last newline.
 fn indentation(ws: &str) -> &str {
     &ws[ws.rfind('\n').map_or(0, |i| i + 1)..]
-}
-
-/// The line ending a whitespace run uses.
-fn newline(ws: &str) -> &str {
-    if ws.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    }
 }
 
 /// Indices of the line breaks that introduce a child (whitespace followed by a non-text node).
@@ -52,9 +43,20 @@ fn own_unit(el: &Element) -> Option<&str> {
     indentation(child).strip_prefix(closing).filter(|u| !u.is_empty())
 }
 
-/// The first indent step shown by `el` or, depth first, an element inside it.
+/// The first indent step shown by `el` or, depth first, an element inside it (iteratively:
+/// a document can nest deeper than a thread's stack).
 fn unit_within(el: &Element) -> Option<&str> {
-    own_unit(el).or_else(|| el.elements().find_map(unit_within))
+    let mut pending = vec![el];
+    while let Some(e) = pending.pop() {
+        if let Some(unit) = own_unit(e) {
+            return Some(unit);
+        }
+        // Children in reverse, so that the first is looked at next (document order).
+        let start = pending.len();
+        pending.extend(e.elements());
+        pending[start..].reverse();
+    }
+    None
 }
 
 /// The indent unit to use below `el`: its own step, else one found inside it, else libvirt's.
@@ -96,52 +98,88 @@ pub(super) fn insert_position(el: &Element, name: &str, order: &[&str]) -> usize
     end
 }
 
+/// Subtrees are laid out this many levels down; deeper content is inserted as it is (one
+/// line), so that the whitespace added stays linear in the size of any subtree.
+const LAYOUT_DEPTH: usize = 64;
+
 /// Lays out a freshly built subtree whose opening tag sits at `indent`: every element holding
 /// only elements (and comments or processing instructions) gets each child on its own line,
-/// one `unit` deeper, and its closing tag on a line at `indent`. Elements holding any text or
-/// CDATA are left as they are.
-fn indent_subtree(el: &mut Element, indent: &str, unit: &str, nl: &str) {
-    if el.children.is_empty() || el.children.iter().any(|n| matches!(n, Node::Text(_) | Node::CData(_))) {
-        return;
-    }
-    let inner = format!("{indent}{unit}");
-    let before_child: XmlString = format!("{nl}{inner}").into();
-    let children = std::mem::take(&mut el.children);
-    for mut node in children {
-        if let Node::Element(c) = &mut node {
-            indent_subtree(c, &inner, unit, nl);
+/// one `unit` deeper, and its closing tag on a line at `indent`: line breaks are `nl` in the
+/// text, written with CR LF if `crlf` (as a parsed document's were read). Elements holding any
+/// text or CDATA are left as they are, and so is everything below [`LAYOUT_DEPTH`] levels.
+/// Iterative (no recursion per level).
+fn indent_subtree(el: &mut Element, indent: &str, unit: &str, nl: &str, crlf: bool) {
+    // `breaks[d]`: the line break and indentation at depth `d` (0: `el`'s closing tag), and
+    // how it is written if not the writer's way (CR LF).
+    let line = |indent: String| -> (XmlString, Option<String>) {
+        let raw = crlf.then(|| format!("\r\n{indent}"));
+        (format!("{nl}{indent}").into(), raw)
+    };
+    let mut indents = vec![indent.to_string()];
+    let mut breaks = vec![line(indent.to_string())];
+    let mut pending: Vec<(&mut Element, usize)> = vec![(el, 0)];
+    while let Some((e, depth)) = pending.pop() {
+        if depth >= LAYOUT_DEPTH
+            || e.children.is_empty()
+            || e.children.iter().any(|n| matches!(n, Node::Text(_) | Node::CData(_)))
+        {
+            continue;
         }
-        el.children.push(Node::Text(before_child.clone()));
-        el.children.push(node);
+        if breaks.len() <= depth + 1 {
+            let deeper = format!("{}{unit}", indents[depth]);
+            breaks.push(line(deeper.clone()));
+            indents.push(deeper);
+        }
+        let children = std::mem::take(&mut e.children);
+        let mut at = 0;
+        for node in children {
+            let (text, raw) = &breaks[depth + 1];
+            e.insert_text_as(at, text.clone(), raw.as_deref());
+            e.children.push(node);
+            at += 2;
+        }
+        let (text, raw) = &breaks[depth];
+        e.insert_text_as(at, text.clone(), raw.as_deref());
+        for n in e.children.iter_mut() {
+            if let Node::Element(c) = n {
+                pending.push((c, depth + 1));
+            }
+        }
     }
-    el.children.push(Node::Text(format!("{nl}{indent}").into()));
 }
 
 /// Inserts `child` at `pos`, laid out like the children around it (see [`insert_child`]).
 pub(super) fn insert_indented(el: &mut Element, pos: usize, mut child: Element) {
     let before = sibling_breaks(el).filter(|&i| i < pos).last().or_else(|| sibling_breaks(el).next());
-    let ws: Option<String> = match (before, closing_break(el)) {
-        (Some(i), _) => line_break(&el.children[i]).map(str::to_string),
+    // The whitespace to copy, and how it was written (CR LF line ends) if not the writer's way.
+    let ws: Option<(String, Option<String>)> = match (before, closing_break(el)) {
+        (Some(i), _) => line_break(&el.children[i]).map(|t| (t.to_string(), el.text_as_written(i).map(str::to_string))),
         // Only the closing tag's line: the first child goes one unit deeper.
-        (None, Some(closing)) => Some(format!("{closing}{}", indent_unit(el))),
+        (None, Some(closing)) => {
+            let unit = indent_unit(el);
+            let raw = el.text_as_written(el.children.len() - 1).map(|r| format!("{r}{unit}"));
+            Some((format!("{closing}{unit}"), raw))
+        }
         (None, None) => None,
     };
-    let Some(ws) = ws else {
-        el.children.insert(pos, Node::Element(child));
+    let Some((ws, raw)) = ws else {
+        el.insert_node(pos, Node::Element(child));
         return;
     };
     // The unit is the step from the closing tag to this line (documents are not always
     // consistent: the line the child copies is the one to go one unit deeper from).
     let own = closing_break(el).and_then(|c| indentation(&ws).strip_prefix(indentation(c))).filter(|u| !u.is_empty());
     let unit = own.unwrap_or_else(|| indent_unit(el)).to_string();
-    indent_subtree(&mut child, indentation(&ws), &unit, newline(&ws));
+    let crlf = raw.as_deref().is_some_and(|r| r.contains("\r\n"));
+    let nl = if ws.contains("\r\n") { "\r\n" } else { "\n" };
+    indent_subtree(&mut child, indentation(&ws), &unit, nl, crlf);
     if pos > 0 && line_break(&el.children[pos - 1]).is_some() {
         // The break before `pos` now introduces `child`; the node that was at `pos` gets a copy.
-        el.children.insert(pos, Node::Element(child));
-        el.children.insert(pos + 1, Node::Text(ws.into()));
+        el.insert_node(pos, Node::Element(child));
+        el.insert_text_as(pos + 1, ws.into(), raw.as_deref());
     } else {
-        el.children.insert(pos, Node::Text(ws.into()));
-        el.children.insert(pos + 1, Node::Element(child));
+        el.insert_text_as(pos, ws.into(), raw.as_deref());
+        el.insert_node(pos + 1, Node::Element(child));
     }
 }
 
@@ -201,9 +239,9 @@ pub(crate) fn remove_node_at(el: &mut Element, pos: usize) {
     if pos >= el.children.len() {
         return;
     }
-    el.children.remove(pos);
+    el.remove_node(pos);
     if pos > 0 && is_blank(&el.children[pos - 1]) {
-        el.children.remove(pos - 1);
+        el.remove_node(pos - 1);
     }
 }
 
@@ -257,6 +295,26 @@ mod tests {
             "<d>\n <disk/>\n <interface type=\"bridge\">\n  <source bridge=\"br0\"/>\n  <vlan>\n   <tag id=\"7\"/>\n  \
              </vlan>\n  <model>x</model>\n </interface>\n</d>"
         );
+    }
+
+    #[test]
+    fn crlf_documents_keep_their_line_ends() {
+        let src = "<domain>\r\n  <devices>\r\n    <disk/>\r\n    <tpm/>\r\n  </devices>\r\n</domain>\r\n";
+        let mut d = Document::parse(src).unwrap();
+        let devices = d.root.child_mut("devices").unwrap();
+        insert_child(devices, subtree(), &["disk", "interface", "tpm"]);
+        let added = "    <interface type=\"bridge\">\r\n      <source bridge=\"br0\"/>\r\n      <vlan>\r\n        \
+                     <tag id=\"7\"/>\r\n      </vlan>\r\n      <model>x</model>\r\n    </interface>\r\n";
+        let with = src.replace("    <tpm/>", &format!("{added}    <tpm/>"));
+        assert_eq!(d.to_xml().unwrap(), with);
+        // and removing it again gives the document back, byte for byte
+        remove_nth(d.root.child_mut("devices").unwrap(), "interface", 0);
+        assert_eq!(d.to_xml().unwrap(), src);
+        // a new first child of an empty parent
+        let src = "<domain>\r\n  <devices>\r\n  </devices>\r\n</domain>";
+        let mut d = Document::parse(src).unwrap();
+        insert_child(d.root.child_mut("devices").unwrap(), Element::new("tpm"), &["tpm"]);
+        assert_eq!(d.to_xml().unwrap(), src.replace("<devices>\r\n", "<devices>\r\n    <tpm/>\r\n"));
     }
 
     #[test]

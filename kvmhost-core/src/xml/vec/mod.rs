@@ -22,7 +22,7 @@ use std::ptr::{self, NonNull};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Blocks up to this many bytes (header included) are cached per thread when freed.
-pub const CACHED_BLOCK_MAX: usize = 512;
+pub const CACHED_BLOCK_MAX: usize = 592;
 /// At most this many freed blocks of one size are cached per thread.
 pub const CACHED_PER_SIZE: usize = 64;
 
@@ -45,7 +45,7 @@ struct Header {
 /// Length and capacity sit in front of the elements in the heap block (an empty vector has no
 /// block), so elements and nodes stay small while the parser moves them. Freed blocks of up to
 /// [`CACHED_BLOCK_MAX`] bytes are kept in a per-thread cache (at most [`CACHED_PER_SIZE`] per
-/// 16-byte size step, so at most about 0.5 MiB per thread) and handed out again before the
+/// 16-byte size step, so at most about 0.7 MiB per thread) and handed out again before the
 /// global allocator is asked: a parse → edit → write → drop cycle reuses the previous
 /// document's memory. Element types must not be zero-sized and may be aligned to at most 16
 /// bytes. It dereferences to a slice and has the `Vec` methods a tree editor needs.
