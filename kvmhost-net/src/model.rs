@@ -699,3 +699,25 @@ impl HostNetwork {
         self.ovs_devices().iter().any(|(n, _, _)| n == name)
     }
 }
+
+/// Parses YAML (JSON is YAML too), as [`HostNetwork::from_yaml`].
+///
+/// ```
+/// use kvmhost_net::HostNetwork;
+/// let net: HostNetwork = "bridges:\n  - name: cloudbr0\n".parse().unwrap();
+/// assert_eq!(net.bridges[0].name, "cloudbr0");
+/// assert_eq!(net.to_string().parse::<HostNetwork>().unwrap(), net);
+/// ```
+impl std::str::FromStr for HostNetwork {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_yaml(s)
+    }
+}
+
+/// Writes YAML, as [`HostNetwork::to_yaml`].
+impl std::fmt::Display for HostNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_norway::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}

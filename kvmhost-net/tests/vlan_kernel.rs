@@ -6,7 +6,7 @@ mod common;
 
 use common::TestNs;
 use kvmhost_net::netlink::is_unsupported;
-use kvmhost_net::netlink::message::{build, to_bytes};
+use kvmhost_net::netlink::message::request_bytes;
 use kvmhost_net::{cloudstack, Engine, Error, HostNetwork, LinkKind, Step};
 
 /// (type, payload) of each netlink attribute in `buf`.
@@ -92,7 +92,7 @@ fn vlan_subinterface_request_bytes() {
         mtu: None,
         controller: Some("cloudbr0".into()),
     };
-    let bytes = to_bytes(&build(&step, &index).unwrap().unwrap());
+    let bytes = request_bytes(&step, &index).unwrap().unwrap();
     let (ty, flags, family, idx, ifi_flags, change, a) = link_request(&bytes);
     assert_eq!(ty, RTM_NEWLINK);
     assert_eq!(flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
@@ -117,7 +117,7 @@ fn bridge_vlan_filtering_request_bytes() {
         mtu: None,
         mac: None,
     };
-    let (ty, _, _, _, _, _, a) = link_request(&to_bytes(&build(&create, &index).unwrap().unwrap()));
+    let (ty, _, _, _, _, _, a) = link_request(&request_bytes(&create, &index).unwrap().unwrap());
     assert_eq!(ty, RTM_NEWLINK);
     let info = attrs(&get(&a, IFLA_LINKINFO));
     assert_eq!(get(&info, IFLA_INFO_KIND), b"bridge\0");
@@ -128,7 +128,7 @@ fn bridge_vlan_filtering_request_bytes() {
 
     // bridge vlan add dev eth0 vid 200 pvid untagged
     let add = Step::AddBridgeVlan { port: "eth0".into(), vid: 200, pvid: true, untagged: true, bridge_self: false };
-    let (ty, flags, family, idx, _, _, a) = link_request(&to_bytes(&build(&add, &index).unwrap().unwrap()));
+    let (ty, flags, family, idx, _, _, a) = link_request(&request_bytes(&add, &index).unwrap().unwrap());
     assert_eq!((ty, flags, family, idx), (RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, AF_BRIDGE, 2));
     let spec = attrs(&get(&a, IFLA_AF_SPEC));
     assert_eq!(spec.len(), 1);
@@ -138,7 +138,7 @@ fn bridge_vlan_filtering_request_bytes() {
     // bridge vlan add dev cloudbr0 vid 300 self
     let add_self =
         Step::AddBridgeVlan { port: "cloudbr0".into(), vid: 300, pvid: false, untagged: false, bridge_self: true };
-    let (_, _, family, idx, _, _, a) = link_request(&to_bytes(&build(&add_self, &index).unwrap().unwrap()));
+    let (_, _, family, idx, _, _, a) = link_request(&request_bytes(&add_self, &index).unwrap().unwrap());
     assert_eq!((family, idx), (AF_BRIDGE, 7));
     let spec = attrs(&get(&a, IFLA_AF_SPEC));
     assert_eq!(u16_of(&get(&spec, IFLA_BRIDGE_FLAGS)), BRIDGE_FLAGS_SELF);
@@ -147,7 +147,7 @@ fn bridge_vlan_filtering_request_bytes() {
 
     // bridge vlan del dev eth0 vid 200
     let del = Step::DelBridgeVlan { port: "eth0".into(), vid: 200, bridge_self: false };
-    let (ty, _, family, idx, _, _, a) = link_request(&to_bytes(&build(&del, &index).unwrap().unwrap()));
+    let (ty, _, family, idx, _, _, a) = link_request(&request_bytes(&del, &index).unwrap().unwrap());
     assert_eq!((ty, family, idx), (RTM_DELLINK, AF_BRIDGE, 2));
     let vi = get(&attrs(&get(&a, IFLA_AF_SPEC)), IFLA_BRIDGE_VLAN_INFO);
     assert_eq!(u16_of(&vi[2..4]), 200);

@@ -19,8 +19,26 @@ use crate::plan::{RouteSpec, Step};
 use crate::state::RTPROT_STATIC;
 use crate::Error;
 
-/// A netlink request as sent on the route socket.
-pub type Request = NetlinkMessage<RouteNetlinkMessage>;
+/// A netlink request as sent on the route socket (the netlink-packet crates' type stays inside
+/// this crate: the public API is [`request_bytes`]).
+pub(crate) type Request = NetlinkMessage<RouteNetlinkMessage>;
+
+/// The netlink request of a step, serialized as the kernel receives it (sequence number 0);
+/// `index` resolves link names to interface indexes. `None` for steps that are not netlink
+/// requests (a tap is made through `/dev/net/tun`). This is what the tests compare byte by
+/// byte against the kernel ABI for features a kernel may lack (802.1Q, bonds, bridge VLAN
+/// filtering).
+///
+/// ```
+/// use kvmhost_net::{netlink::message::request_bytes, Step};
+/// let step = Step::SetMtu { name: "br0".into(), mtu: 9000 };
+/// let bytes = request_bytes(&step, &|_| Ok(7)).unwrap().unwrap();
+/// assert_eq!(u32::from_ne_bytes(bytes[0..4].try_into().unwrap()) as usize, bytes.len()); // nlmsg_len
+/// assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 16); // RTM_NEWLINK
+/// ```
+pub fn request_bytes(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> Result<Option<Vec<u8>>, Error> {
+    Ok(build(step, index)?.map(|req| to_bytes(&req)))
+}
 
 fn request(msg: RouteNetlinkMessage, flags: u16) -> Request {
     let mut m = NetlinkMessage::from(msg);
@@ -122,14 +140,7 @@ fn bridge_vlan_message(index: u32, vid: u16, flags: BridgeVlanInfoFlags, bridge_
 
 /// The netlink request of a step; `index` resolves link names to interface indexes. `None`
 /// for steps that are not netlink requests (a tap is made through `/dev/net/tun`).
-///
-/// ```
-/// use kvmhost_net::{netlink::message::build, Step};
-/// let step = Step::SetMtu { name: "br0".into(), mtu: 9000 };
-/// let req = build(&step, &|_| Ok(7)).unwrap().unwrap();
-/// assert_eq!(req.header.message_type, 16); // RTM_NEWLINK
-/// ```
-pub fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> Result<Option<Request>, Error> {
+pub(crate) fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> Result<Option<Request>, Error> {
     use RouteNetlinkMessage as R;
     let req = match step {
         Step::CreateBridge { name, stp, forward_delay_cs, vlan_filtering, mtu, mac } => {
@@ -248,14 +259,7 @@ pub fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> Result<
 }
 
 /// The request serialized as the kernel receives it (with sequence number 0).
-///
-/// ```
-/// use kvmhost_net::{netlink::message::{build, to_bytes}, Step};
-/// let req = build(&Step::DeleteLink { name: "br0".into() }, &|_| Ok(3)).unwrap().unwrap();
-/// let bytes = to_bytes(&req);
-/// assert_eq!(u32::from_ne_bytes(bytes[0..4].try_into().unwrap()) as usize, bytes.len());
-/// ```
-pub fn to_bytes(req: &Request) -> Vec<u8> {
+pub(crate) fn to_bytes(req: &Request) -> Vec<u8> {
     let mut req = req.clone();
     req.finalize();
     let mut buf = vec![0u8; req.buffer_len()];
