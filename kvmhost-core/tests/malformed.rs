@@ -658,3 +658,24 @@ fn regression_f6_doctype_without_white_space_is_refused() {
         assert_eq!(Document::parse(ok).unwrap().to_xml().unwrap(), ok);
     }
 }
+
+/// F8 (fuzzing, 2026-12-03): a document starting with two byte order marks parsed, and the
+/// second one vanished from the written document (quick-xml skips a byte order mark at the start
+/// of what it reads, after the parser had kept the first). U+FEFF is not white space, so it may
+/// not stand before the root: refused, at line 1, column 2 (the first mark is column 1).
+#[test]
+fn regression_f8_second_byte_order_mark_is_refused() {
+    let found = "\u{feff}\u{feff}   <mac address='52:54:00:00:40:01'/> ";
+    match Document::parse(found) {
+        Err(XmlError::Malformed { line: 1, column: 2, message }) => {
+            assert!(message.contains("byte order mark"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // one byte order mark is kept and written back
+    let one = "\u{feff}<domain/>";
+    assert_eq!(Document::parse(one).unwrap().to_xml().unwrap(), one);
+    // inside text it is a character like any other
+    let inside = "<domain><title>a\u{feff}b</title></domain>";
+    assert_eq!(Document::parse(inside).unwrap().to_xml().unwrap(), inside);
+}

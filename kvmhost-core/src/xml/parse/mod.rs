@@ -302,6 +302,11 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
     config.check_end_names = true;
     config.expand_empty_elements = false;
     let mut p = Parser { input, whole, reader, limits, short_texts: input.len() <= limits.max_text_bytes };
+    // quick-xml skips a byte order mark at the start of what it reads: a second one (U+FEFF is
+    // not white space, so not allowed before the root) would vanish from the written document.
+    if input.starts_with('\u{feff}') {
+        return Err(p.malformed_at(0, "a second byte order mark (U+FEFF) before the root element"));
+    }
 
     let mut prolog: Vec<Node> = Vec::new();
     let mut epilog: Vec<Node> = Vec::new();
