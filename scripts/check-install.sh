@@ -71,7 +71,9 @@ tools=("pkg-config --modversion libvirt")
   "qemu-system-x86_64 --version" "qemu-img --version" "ovs-vsctl --version" "ovsdb-server --version"
   "ethtool --version" "ping -V" "minisign -v")
 for t in "${tools[@]}"; do
-  if out=$($t 2>&1 | head -n 1) && [ -n "$out" ]; then
+  # The whole output first, then its first line: `| head -n 1` would close the pipe early and a
+  # tool still writing (xmllint prints ~30 lines) dies of SIGPIPE, failing under pipefail.
+  if out=$($t 2>&1) && out=${out%%$'\n'*} && [ -n "$out" ]; then
     echo "ok   $t: $out"
   else
     echo "FAIL $t: ${out:-no output}"; fail=1
