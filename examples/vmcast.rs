@@ -55,7 +55,7 @@ enum Cmd {
         /// zstd level (native).
         #[arg(long, default_value_t = 3)]
         level: i32,
-        /// zstd worker threads (native; default: one per core).
+        /// zstd worker threads (native; default: one per core plus one).
         #[arg(long)]
         threads: Option<u32>,
         /// Output file.

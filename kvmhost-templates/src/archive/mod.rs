@@ -28,6 +28,7 @@
 mod native;
 pub(crate) mod tario;
 mod xvm2;
+mod zstd_stream;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -330,7 +331,8 @@ pub struct PackRequest<'a> {
     pub sign: Option<&'a SecretKey>,
     /// zstd level (native; default 3).
     pub level: i32,
-    /// zstd worker threads (native; default: every core).
+    /// zstd worker threads (native; default: one per core plus one, so that the cores stay
+    /// busy while the reading and hashing thread waits on the disk; measured in BENCHMARKS.md).
     pub threads: u32,
     /// gzip each disk (`.xvm2`; Archipel's default, level 9).
     pub gzip: bool,
@@ -342,7 +344,7 @@ pub struct PackRequest<'a> {
 impl<'a> PackRequest<'a> {
     /// A native package of `domain` with `disks`, level 3 on every core, unsigned.
     pub fn new(domain: &'a Domain, disks: Vec<PathBuf>) -> PackRequest<'a> {
-        let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+        let threads = std::thread::available_parallelism().map(|n| n.get() as u32 + 1).unwrap_or(1);
         PackRequest {
             domain,
             disks,
@@ -569,6 +571,10 @@ impl Read for Pipelined {
 /// (at most `DEPTH` chunks of `CHUNK` bytes in flight), so whoever produces the bytes (the zstd
 /// encoder feeding its workers) never waits on a `write(2)` that the kernel throttles while it
 /// flushes dirty pages. [`ThreadedWriter::finish`] writes the rest and returns the file.
+///
+/// With `writeback`, the thread also starts the disk write of every `WRITEBACK` bytes behind
+/// it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait), so that the `fsync`
+/// that follows a pack finds little left to write instead of the whole package.
 pub(crate) struct ThreadedWriter {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
@@ -581,14 +587,22 @@ pub(crate) struct ThreadedWriter {
 impl ThreadedWriter {
     const CHUNK: usize = 128 << 10;
     const DEPTH: usize = 8;
+    const WRITEBACK: u64 = 8 << 20;
 
-    pub(crate) fn new(mut file: File) -> ThreadedWriter {
+    pub(crate) fn new(mut file: File, writeback: bool) -> ThreadedWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::DEPTH);
         let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::DEPTH + 2);
         let thread = std::thread::spawn(move || -> io::Result<File> {
-            use std::io::Write;
+            use std::io::{Seek, Write};
+            let mut synced = if writeback { file.stream_position()? } else { 0 };
+            let mut pos = synced;
             for mut chunk in rx {
                 file.write_all(&chunk)?;
+                pos += chunk.len() as u64;
+                if writeback && pos - synced >= Self::WRITEBACK {
+                    start_writeback(&file, synced, pos - synced);
+                    synced = pos;
+                }
                 chunk.clear();
                 let _ = back.try_send(chunk);
             }
@@ -636,6 +650,17 @@ impl ThreadedWriter {
     }
 }
 
+/// Starts writing a range of `file` to disk without waiting for it (a hint: errors are left
+/// to the `fsync` that follows).
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: the descriptor is open for the duration of the call; the call reads no memory.
+    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
 impl io::Write for ThreadedWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let n = data.len().min(Self::CHUNK - self.buf.len());
@@ -652,104 +677,6 @@ impl io::Write for ThreadedWriter {
 }
 
 impl Drop for ThreadedWriter {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A [`HoleWriter`](crate::sparse::HoleWriter) on its own thread: the reading thread hands it
-/// whole chunks (no copy) and goes on hashing the next one while this one's zero blocks are
-/// skipped and the rest written. Buffers come back through [`HoleSink::buffer`].
-pub(crate) struct HoleSink {
-    tx: Option<std::sync::mpsc::SyncSender<SinkOp>>,
-    spare: std::sync::mpsc::Receiver<Vec<u8>>,
-    /// Buffers made so far (at most `POOL`: then one is waited for).
-    made: usize,
-    thread: Option<std::thread::JoinHandle<io::Result<File>>>,
-}
-
-enum SinkOp {
-    Seek(u64),
-    Data(Vec<u8>),
-    Finish(Option<u64>),
-}
-
-impl HoleSink {
-    const DEPTH: usize = 4;
-    const POOL: usize = Self::DEPTH + 2;
-
-    pub(crate) fn new(file: File) -> HoleSink {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<SinkOp>(Self::DEPTH);
-        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::POOL);
-        let thread = std::thread::spawn(move || -> io::Result<File> {
-            use std::io::Write;
-            let mut w = crate::sparse::HoleWriter::new(file);
-            for op in rx {
-                match op {
-                    SinkOp::Seek(off) => w.seek_to(off)?,
-                    SinkOp::Data(v) => {
-                        w.write_all(&v)?;
-                        let _ = back.try_send(v);
-                    }
-                    SinkOp::Finish(apparent) => return w.finish(apparent),
-                }
-            }
-            Err(io::Error::other("stopped before the end"))
-        });
-        HoleSink { tx: Some(tx), spare, made: 0, thread: Some(thread) }
-    }
-
-    /// A buffer to fill: one that came back, a new one while fewer than `POOL` exist, else the
-    /// next that comes back (a fixed set of buffers: no allocation or page faults per chunk).
-    pub(crate) fn buffer(&mut self) -> Vec<u8> {
-        if let Ok(b) = self.spare.try_recv() {
-            return b;
-        }
-        if self.made < Self::POOL {
-            self.made += 1;
-            return Vec::new();
-        }
-        // A stopped thread returns no buffer: a fresh one, and the next send reports why.
-        self.spare.recv().unwrap_or_default()
-    }
-
-    fn send(&mut self, op: SinkOp) -> io::Result<()> {
-        if self.tx.as_ref().is_some_and(|tx| tx.send(op).is_ok()) {
-            return Ok(());
-        }
-        Err(self.join().err().unwrap_or_else(|| io::Error::other("writer thread stopped")))
-    }
-
-    fn join(&mut self) -> io::Result<File> {
-        self.tx = None;
-        match self.thread.take() {
-            Some(t) => t.join().map_err(|_| io::Error::other("writer thread panicked"))?,
-            None => Err(io::Error::other("writer thread already joined")),
-        }
-    }
-
-    /// Continues at `offset`.
-    pub(crate) fn seek(&mut self, offset: u64) -> io::Result<()> {
-        self.send(SinkOp::Seek(offset))
-    }
-
-    /// Writes `data` (all of it) at the current position.
-    pub(crate) fn write(&mut self, data: Vec<u8>) -> io::Result<()> {
-        self.send(SinkOp::Data(data))
-    }
-
-    /// Writes the rest, sets the size (as [`HoleWriter::finish`](crate::sparse::HoleWriter::finish)),
-    /// returns the file.
-    pub(crate) fn finish(mut self, apparent: Option<u64>) -> io::Result<File> {
-        self.send(SinkOp::Finish(apparent))?;
-        self.join()
-    }
-}
-
-impl Drop for HoleSink {
     fn drop(&mut self) {
         self.tx = None;
         if let Some(t) = self.thread.take() {

@@ -19,9 +19,10 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::tario::{self, Kind, TarReader};
+use super::zstd_stream::ZstdWriter;
 use super::{
-    disk_file_name, hex, ArchiveError, Counting, DiskInfo, HoleSink, PackReport, PackRequest, Package, Progress,
-    ReadCtx, Result, SignatureStatus, ThreadedWriter,
+    disk_file_name, hex, ArchiveError, Counting, DiskInfo, PackReport, PackRequest, Package, Progress, ReadCtx, Result,
+    SignatureStatus, ThreadedWriter,
 };
 use crate::fsutil::{sync_parent, temp_sibling};
 use crate::manifest::{DiskEntry, Manifest, Metadata, MANIFEST_NAME, SIGNATURE_NAME};
@@ -29,6 +30,8 @@ use crate::sparse::{self, SparseHeader, FIXED_HEADER};
 use crate::Format;
 
 const CHUNK: usize = 128 << 10;
+/// Unpacking hashes and writes in pieces this large, each while it is in the CPU's cache.
+const PIECE: usize = 16 << 10;
 const MAX_SIGNATURE: u64 = 4096;
 
 /// Removes a temporary file on drop unless disarmed.
@@ -117,10 +120,7 @@ pub(super) fn pack(req: &PackRequest<'_>, out: &Path, progress: &mut dyn FnMut(&
     file.seek(SeekFrom::Start(reserve)).map_err(werr)?;
     // The package is written on its own thread (as zstd's CLI does with its asynchronous
     // writer): the workers are never starved while a write(2) waits on the kernel.
-    let mut enc = zstd::stream::write::Encoder::new(ThreadedWriter::new(file), req.level).map_err(werr)?;
-    if req.threads > 1 {
-        enc.multithread(req.threads).map_err(werr)?;
-    }
+    let mut enc = ZstdWriter::new(ThreadedWriter::new(file, req.sync), req.level, req.threads).map_err(werr)?;
     let mut done = 0u64;
     for (i, (f, header, name, shown)) in disks.iter().enumerate() {
         let member = format!("{}{}", crate::manifest::DISK_DIR, name);
@@ -365,29 +365,27 @@ fn read_disk<R: Read>(
             found: header.member_size(),
         });
     }
-    // Unpacking: the chunks go to a writer thread (zero blocks skipped there) while this one
-    // hashes the next; verifying: one buffer, hashed only.
-    let mut sink = ctx.stage_disk(&want.file_name)?.map(HoleSink::new);
+    // Unpacking: each piece is hashed and written while it is still in the CPU's cache (as
+    // tar writes each record it has just read); verifying: hashed only. Decompression runs on
+    // its own thread (`Pipelined`).
+    let mut sink = ctx.stage_disk(&want.file_name)?.map(crate::sparse::HoleWriter::new);
     let werr = |e: io::Error| ArchiveError::io(format!("writing staged {}", want.file_name), e);
     for ext in &header.extents {
-        if let Some(s) = sink.as_mut() {
-            s.seek(ext.offset).map_err(werr)?;
+        if let Some(w) = sink.as_mut() {
+            w.seek_to(ext.offset).map_err(werr)?;
         }
         let mut left = ext.length;
         while left > 0 {
             let n = (left as usize).min(buf.len());
+            tar.read_data_exact(&mut buf[..n])?;
             match sink.as_mut() {
-                Some(s) => {
-                    let mut chunk = s.buffer();
-                    chunk.resize(n, 0);
-                    tar.read_data_exact(&mut chunk)?;
-                    sha.update(&chunk);
-                    s.write(chunk).map_err(werr)?;
+                Some(w) => {
+                    for piece in buf[..n].chunks(PIECE) {
+                        sha.update(piece);
+                        w.write_all(piece).map_err(werr)?;
+                    }
                 }
-                None => {
-                    tar.read_data_exact(&mut buf[..n])?;
-                    sha.update(&buf[..n]);
-                }
+                None => sha.update(&buf[..n]),
             }
             left -= n as u64;
             ctx.account(n as u64)?;
@@ -398,8 +396,8 @@ fn read_disk<R: Read>(
     if found != want.sha256 {
         return Err(ArchiveError::ChecksumMismatch { name, expected: want.sha256.clone(), found });
     }
-    if let Some(s) = sink {
-        s.finish(Some(apparent)).map_err(werr)?;
+    if let Some(w) = sink {
+        w.finish(Some(apparent)).map_err(werr)?;
     }
     Ok(DiskInfo {
         file_name: want.file_name.clone(),
