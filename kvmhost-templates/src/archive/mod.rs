@@ -342,7 +342,7 @@ pub struct PackRequest<'a> {
 }
 
 impl<'a> PackRequest<'a> {
-    /// A native package of `domain` with `disks`, level 3 on every core, unsigned.
+    /// A native package of `domain` with `disks`, level 3 with one zstd worker per core plus one, unsigned.
     pub fn new(domain: &'a Domain, disks: Vec<PathBuf>) -> PackRequest<'a> {
         let threads = std::thread::available_parallelism().map(|n| n.get() as u32 + 1).unwrap_or(1);
         PackRequest {
