@@ -1,5 +1,5 @@
 //! Test support for the kvmhost workspace (not published): locating libvirt's reference test
-//! corpus (`libvirt-9.0.0/`), and (feature `net`) [`net::vlans_as_veths`], a stand-in for
+//! corpus (`libvirt-9.0.0/`), and (feature `net`) `net::vlans_as_veths`, a stand-in for
 //! kernels without 802.1Q.
 //!
 //! The corpus is not shipped with kvmhost: it is found through the environment variable
