@@ -10,6 +10,8 @@
 //!              --address CIDR --gateway IP [--naming cloudbr|pif-vlan] [--vlans-as-veths]
 //!              [--datapath system|netdev] [--plan|--apply]
 //! ```
+//! `--vlans-as-veths` is for kernels without 802.1Q (tests, demos): veths of the same names stand
+//! in for the VLAN devices (through the workspace's test-support crate, not kvmhost's API).
 //! FILE is YAML, JSON (`.json`) or TOML (`.toml`). Exit status: 0 done, 1 failed, 2 usage.
 //!
 //! With `--ovsdb unix:PATH` the Open vSwitch part (the `ovs` section, `--backend ovs`) goes
@@ -92,7 +94,8 @@ struct CloudStackArgs {
     /// Bridge names: cloudbr (cloudbr0, cloudbr1) or pif-vlan (breth0-100).
     #[arg(long, default_value = "cloudbr", value_parser = ["cloudbr", "pif-vlan"])]
     naming: String,
-    /// Veths in place of the VLAN devices (kernels without 802.1Q).
+    /// For kernels without 802.1Q only (tests, demos): veths of the same names stand in for the
+    /// VLAN devices, so the layout applies but carries no VLAN tags. Linux backend only.
     #[arg(long, conflicts_with = "datapath")]
     vlans_as_veths: bool,
     /// Open vSwitch datapath: system (kernel) or netdev (userspace).
@@ -206,7 +209,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             if a.vlans_as_veths {
                 // For kernels without 802.1Q (tests, demos): veths stand in for the VLAN devices.
-                net = kvmhost_net::cloudstack::vlans_as_veths(&net);
+                // The helper is the workspace's test support (a dev-dependency), not kvmhost API.
+                net = kvmhost_testdata::net::vlans_as_veths(&net);
             }
             if a.plan || a.apply {
                 plan_or_apply(&engine, &net, a.apply)

@@ -10,7 +10,8 @@
 - LICENSE-APACHE and LICENSE-MIT exist at the root and in every published crate's directory;
 - no crate in Cargo.lock is marked deprecated (`+deprecated` in its version);
 - with `--package`: `cargo package --workspace --no-verify` prints no warning (the packages
-  with `publish = false` — the facade `kvmhost`, kvmhost-testdata — are left out).
+  with `publish = false` — the facade `kvmhost`, kvmhost-testdata, tests/user-program —
+  are left out).
 
 Exit status 1 with one line per problem; 0 with a summary otherwise.
 """

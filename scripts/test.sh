@@ -34,6 +34,11 @@ if [ -d "$KVMHOST_TESTDATA/libvirt-9.0.0" ]; then
   cargo run --release --quiet --example domain_xml -- check "$KVMHOST_TESTDATA/libvirt-9.0.0/domain" > target/domain_xml-check.jsonl
   tail -n 1 target/domain_xml-check.jsonl
 fi
+# A user's own program written from the README alone (tests/user-program: path dependency on the
+# facade with features core + net): edits a domain, computes a CPU baseline, plans a CloudStack
+# network, asserting each. If it needs a workaround, the README or the API is wrong.
+step "user program (tests/user-program, written from the README)"
+cargo run --quiet -p user-program > target/user-program.out && tail -n 1 target/user-program.out
 step "demo";    cargo run --release --quiet --example demo > target/demo.out && tail -n 3 target/demo.out
 echo; echo "all checks passed"
 # One closing line with the totals of every cargo test binary and doc-test run above.

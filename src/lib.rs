@@ -9,8 +9,9 @@
 //! - `libvirt` (`kvmhost-libvirt`): a typed, async API over libvirt connections (links libvirt).
 //! - `templates` (`kvmhost-templates`): VM appliance templates (VMCasts).
 //!
-//! `kvmhost = { version = "0.1", default-features = false, features = ["core"] }` gives the pure
-//! part alone.
+//! The facade is not published on crates.io: depend on it by path (or git).
+//! `kvmhost = { path = "../kvmhost", default-features = false, features = ["core"] }` gives the
+//! pure part alone.
 //!
 //! ```
 //! use kvmhost::core::domain::Domain;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::IpCidr;
 use crate::model::OvsInterface;
-use crate::model::{Bridge, HostNetwork, Route, Uplink, Veth, Vlan};
+use crate::model::{Bridge, HostNetwork, Route, Uplink, Vlan};
 use crate::ovs::{CloudStackOvs, DatapathType, OvsConfig};
 
 /// How the guest bridges are named.
@@ -178,29 +178,4 @@ impl CloudStackLinux {
         net.ovs = Some(OvsConfig::cloudstack(&p));
         net
     }
-}
-
-/// The same network with every 802.1Q subinterface replaced by a veth pair of the same name
-/// (peer `NAMEp`, left unconfigured): a stand-in for kernels without 802.1Q, which keeps the
-/// bridges, ports, addresses and routes but carries no tags. For tests and benchmarks only.
-///
-/// ```
-/// use kvmhost_net::cloudstack::{vlans_as_veths, CloudStackLinux};
-/// let net = CloudStackLinux::new("eth0", 100, 200, 300, "10.0.0.2/24".parse().unwrap(),
-///     "10.0.0.1".parse().unwrap()).build();
-/// let v = vlans_as_veths(&net);
-/// assert!(v.vlans.is_empty());
-/// assert_eq!(v.veths[0].name, "eth0.100");
-/// assert_eq!(v.veths[0].addresses, net.vlans[0].addresses);
-/// ```
-pub fn vlans_as_veths(net: &HostNetwork) -> HostNetwork {
-    let mut out = net.clone();
-    for v in std::mem::take(&mut out.vlans) {
-        let mut e = Veth::new(&v.name, &format!("{}p", v.name));
-        e.mtu = v.mtu;
-        e.addresses = v.addresses;
-        e.routes = v.routes;
-        out.veths.push(e);
-    }
-    out
 }

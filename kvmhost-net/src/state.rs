@@ -66,6 +66,20 @@ impl NetState {
     pub fn to_yaml(&self) -> String {
         serde_norway::to_string(self).unwrap_or_default()
     }
+
+    /// Parses the YAML [`NetState::to_yaml`] writes (and the `host_network` example's `show`
+    /// prints): a host's state read elsewhere, to plan against with [`crate::engine::plan_against`].
+    ///
+    /// ```
+    /// use kvmhost_net::{LinkKind, LinkState, NetState};
+    /// let mut s = NetState::default();
+    /// s.links.insert("eth0".into(), LinkState::new("eth0", LinkKind::Other { kind: String::new() }));
+    /// assert_eq!(NetState::from_yaml(&s.to_yaml()).unwrap(), s);
+    /// assert!(NetState::from_yaml("links: 1").is_err());
+    /// ```
+    pub fn from_yaml(s: &str) -> Result<Self, crate::Error> {
+        serde_norway::from_str(s).map_err(|e| crate::Error::Parse { format: "YAML", message: e.to_string() })
+    }
 }
 
 /// One link.

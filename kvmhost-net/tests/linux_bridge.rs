@@ -157,7 +157,7 @@ fn cloudstack_layout_with_veth_stand_ins_moves_the_host_address() {
         "192.168.42.1".parse().unwrap(),
     );
     // This kernel has no 802.1Q: the VLAN devices are veths of the same names.
-    let net = kvmhost_net::cloudstack::vlans_as_veths(&layout.build());
+    let net = kvmhost_testdata::net::vlans_as_veths(&layout.build());
     let engine = Engine::new(ns.netns());
     let plan = engine.plan(&net).unwrap();
     assert!(plan.to_string().contains("ip addr add 192.168.42.11/24 dev eth0.100"), "{plan}");

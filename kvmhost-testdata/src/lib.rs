@@ -1,5 +1,6 @@
 //! Test support for the kvmhost workspace (not published): locating libvirt's reference test
-//! corpus (`libvirt-9.0.0/`).
+//! corpus (`libvirt-9.0.0/`), and (feature `net`) `net::vlans_as_veths`, a stand-in for
+//! kernels without 802.1Q.
 //!
 //! The corpus is not shipped with kvmhost: it is found through the environment variable
 //! [`TESTDATA_ENV`] (`KVMHOST_TESTDATA`, a directory holding `libvirt-9.0.0/`), defaulting to
@@ -7,6 +8,9 @@
 //! absent.
 
 use std::path::{Path, PathBuf};
+
+#[cfg(feature = "net")]
+pub mod net;
 
 /// The environment variable naming the test data directory.
 pub const TESTDATA_ENV: &str = "KVMHOST_TESTDATA";
