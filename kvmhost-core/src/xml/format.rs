@@ -251,10 +251,18 @@ impl Drop for Format {
     #[inline(always)]
     fn drop(&mut self) {
         if let Some(p) = self.owned() {
-            // SAFETY: an owned pointer came from `Box::leak` in `raw_mut` and is dropped once.
-            drop(unsafe { Box::from_raw(p.as_ptr()) });
+            free_raw(p);
         }
     }
+}
+
+/// Frees an owned format block (rare: only elements written unusually have one), out of line so
+/// that dropping a `Format` is a test the compiler inlines.
+#[cold]
+#[inline(never)]
+fn free_raw(p: NonNull<RawFormat>) {
+    // SAFETY: an owned pointer came from `Box::leak` in `raw_mut` and is dropped once.
+    drop(unsafe { Box::from_raw(p.as_ptr()) });
 }
 
 impl Clone for Format {

@@ -32,7 +32,12 @@ impl Drop for Element {
 /// [`DROP_RECURSION`] levels the rest of the subtree is taken apart instead: every element's
 /// children move to a list of vectors, so that each vector dropped holds only childless
 /// elements.
+#[inline(never)]
 fn drop_children(e: &mut Element) {
+    // Children that are all leaves (text, or elements without content) drop in one level.
+    if !has_grandchildren(e) {
+        return;
+    }
     let depth = DROP_DEPTH.with(Cell::get);
     if depth < DROP_RECURSION {
         DROP_DEPTH.with(|d| d.set(depth + 1));

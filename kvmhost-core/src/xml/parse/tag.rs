@@ -214,6 +214,13 @@ impl Parser<'_> {
             if duplicate {
                 bail!(self.malformed_here(format!("duplicate attribute {key} in <{name}>")));
             }
+            if flags == 0 {
+                // The common case: the value as read. Both strings are built where they are
+                // stored (an `XmlString` built first and then moved is written in 8-byte
+                // pieces and read back in 16-byte ones, and each such read stalls).
+                push_with(scratch, || Attribute { name: XmlString::from(key), value: XmlString::from(value_raw) });
+                continue;
+            }
             let value = match attribute_value(value_raw, flags) {
                 Ok(v) => v,
                 Err(m) => bail!(self.malformed_here(format!("in attribute {key} of <{name}>: {m}"))),

@@ -337,6 +337,7 @@ impl<T> XmlVec<T> {
 
     /// Moves `v[start..]` into a new, exactly sized vector (one block, one copy); `v` keeps
     /// `v[..start]`.
+    #[inline(always)]
     pub(crate) fn take_tail_of(v: &mut Vec<T>, start: usize) -> XmlVec<T> {
         let n = v.len().saturating_sub(start);
         if n == 0 {
