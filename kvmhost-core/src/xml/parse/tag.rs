@@ -183,21 +183,24 @@ impl Parser<'_> {
                         bail!(self.limit_at(Limit::TextBytes, limits.max_text_bytes, base + value_start));
                     }
                 }
-                None => loop {
-                    match bytes.get(i) {
-                        Some(&b) if b == quote => break,
-                        Some(&b) => {
-                            flags |= CLASSES[b as usize];
-                            i += 1;
-                        }
-                        None => {
-                            bail!(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")))
+                None => {
+                    // (The tag is within the input's size limit: one pass, then the length.)
+                    loop {
+                        match bytes.get(i) {
+                            Some(&b) if b == quote => break,
+                            Some(&b) => {
+                                flags |= CLASSES[b as usize];
+                                i += 1;
+                            }
+                            None => {
+                                bail!(self.malformed_here(format!("value of attribute {key} of <{name}> is not closed")))
+                            }
                         }
                     }
                     if i - value_start > limits.max_text_bytes {
                         bail!(self.limit_at(Limit::TextBytes, limits.max_text_bytes, base + value_start));
                     }
-                },
+                }
             }
             let value_raw = ascii_slice(raw, value_start, i);
             i += 1;

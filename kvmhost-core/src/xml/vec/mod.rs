@@ -356,6 +356,7 @@ impl<T> XmlVec<T> {
 }
 
 impl<T> Drop for XmlVec<T> {
+    #[inline(always)]
     fn drop(&mut self) {
         if let Some(h) = self.block {
             // SAFETY: the first `len` elements are initialised and owned; the block is then
