@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::addr::{IpCidr, MacAddr};
+use crate::addr::{IpCidr, IpFamily, MacAddr};
 use crate::ovs::PortKind;
 use crate::Error;
 
@@ -85,6 +85,13 @@ pub struct Uplink {
     /// Routes through this interface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl Uplink {
@@ -94,7 +101,7 @@ impl Uplink {
     /// assert_eq!(kvmhost_net::Uplink::new("eth1").name, "eth1");
     /// ```
     pub fn new(name: &str) -> Self {
-        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![] }
+        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![], owns: vec![] }
     }
 }
 
@@ -131,6 +138,13 @@ pub struct Bridge {
     /// Routes through this bridge, the default gateway included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
     /// Bridge VLAN filtering (`vlan_filtering 1` and `bridge vlan add`); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan_filtering: Option<VlanFiltering>,
@@ -152,6 +166,7 @@ impl Bridge {
             ports: vec![],
             addresses: vec![],
             routes: vec![],
+            owns: vec![],
             vlan_filtering: None,
         }
     }
@@ -230,6 +245,13 @@ pub struct Vlan {
     /// Routes through this VLAN device.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl Vlan {
@@ -239,7 +261,15 @@ impl Vlan {
     /// assert_eq!(kvmhost_net::Vlan::new("eth0.100", "eth0", 100).parent, "eth0");
     /// ```
     pub fn new(name: &str, parent: &str, id: u16) -> Self {
-        Self { name: name.into(), parent: parent.into(), id, mtu: None, addresses: vec![], routes: vec![] }
+        Self {
+            name: name.into(),
+            parent: parent.into(),
+            id,
+            mtu: None,
+            addresses: vec![],
+            routes: vec![],
+            owns: vec![],
+        }
     }
 }
 
@@ -269,6 +299,13 @@ pub struct Veth {
     /// Routes through this end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl Veth {
@@ -285,6 +322,7 @@ impl Veth {
             addresses: vec![],
             peer_addresses: vec![],
             routes: vec![],
+            owns: vec![],
         }
     }
 }
@@ -634,6 +672,13 @@ pub struct OvsInterface {
     /// Routes through this interface, the default gateway included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl OvsInterface {
@@ -643,7 +688,7 @@ impl OvsInterface {
     /// assert_eq!(kvmhost_net::OvsInterface::new("cloudbr0").name, "cloudbr0");
     /// ```
     pub fn new(name: &str) -> Self {
-        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![] }
+        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![], owns: vec![] }
     }
 }
 

@@ -36,19 +36,19 @@ fn classic_move_is_ordered_and_explained() {
     assert_eq!(
         lines,
         vec![
-            "ip route del default via 192.168.42.1 dev eth0 metric 0",
-            "ip addr del 192.168.42.11/24 dev eth0",
             "ip link add cloudbr0 up type bridge stp_state 0 forward_delay 0",
             "ip tuntap add vnet0 mode tap",
+            "ip addr add 192.168.42.11/24 dev cloudbr0",
             "ip link set eth0 master cloudbr0",
             "ip link set vnet0 master cloudbr0",
             "ip link set vnet0 up",
-            "ip addr add 192.168.42.11/24 dev cloudbr0",
-            "ip route add default via 192.168.42.1 dev cloudbr0",
+            "ip route replace default via 192.168.42.1 dev cloudbr0 metric 0",
+            "ip addr del 192.168.42.11/24 dev eth0",
         ]
     );
-    assert!(plan.steps[1].reason.contains("belongs on cloudbr0"), "{}", plan.steps[1].reason);
-    assert!(plan.steps[7].reason.contains("moved from eth0"), "{}", plan.steps[7].reason);
+    assert!(plan.steps[7].reason.contains("belongs on cloudbr0"), "{}", plan.steps[7].reason);
+    assert!(plan.steps[2].reason.contains("moved from eth0"), "{}", plan.steps[2].reason);
+    assert!(plan.steps[6].reason.contains("moved from eth0"), "{}", plan.steps[6].reason);
     // The kernel's connected route is never touched.
     assert!(!plan.steps.iter().any(|p| matches!(&p.step, Step::DelRoute(r) if !r.destination.is_default())));
 }
@@ -149,7 +149,8 @@ fn run_and_check_never_cut_off(plan: &kvmhost_net::Plan, state: &NetState) -> Ne
             }
             Step::AddRoute(r) => {
                 let dup = s.routes.iter().any(|h| {
-                    h.destination == r.destination && h.metric == r.metric.unwrap_or(if r.destination.is_ipv6() { 1024 } else { 0 })
+                    h.destination == r.destination
+                        && h.metric == r.metric.unwrap_or(if r.destination.is_ipv6() { 1024 } else { 0 })
                 });
                 assert!(!dup, "step {}: {} would be refused (EEXIST: same destination and metric)", i + 1, p.step);
                 let mut n = RouteState::new(r.destination, r.gateway, &r.device);
@@ -184,15 +185,28 @@ fn run_and_check_never_cut_off(plan: &kvmhost_net::Plan, state: &NetState) -> Ne
     s
 }
 
-/// Steps that neither add nor remove addresses or routes change nothing here.
-fn replace_route(_s: &mut NetState, _step: &Step) {}
+/// `ip route replace`: the route of the same destination and metric is swapped in one request;
+/// other steps neither add nor remove addresses or routes.
+fn replace_route(s: &mut NetState, step: &Step) {
+    if let Step::ReplaceRoute { route, .. } = step {
+        let metric = route.metric.unwrap_or(if route.destination.is_ipv6() { 1024 } else { 0 });
+        s.routes.retain(|h| !(h.destination == route.destination && h.metric == metric));
+        let mut n = RouteState::new(route.destination, route.gateway, &route.device);
+        n.metric = metric;
+        s.routes.push(n);
+    }
+}
 
 fn addresses_of<'a>(s: &'a NetState, dev: &str) -> Vec<String> {
     s.link(dev).map(|l| l.addresses.iter().map(|a| a.to_string()).collect()).unwrap_or_default()
 }
 
 fn default_route_devices(s: &NetState, v6: bool) -> Vec<String> {
-    s.routes.iter().filter(|r| r.destination == kvmhost_net::IpCidr::default_route(v6)).map(|r| r.device.clone()).collect()
+    s.routes
+        .iter()
+        .filter(|r| r.destination == kvmhost_net::IpCidr::default_route(v6))
+        .map(|r| r.device.clone())
+        .collect()
 }
 
 #[test]
@@ -202,7 +216,9 @@ fn bridge_plan_moves_ipv6_address_and_default_route_with_ipv4() {
     let plan = plan_against(&net, &state).unwrap();
     assert!(
         !plan.steps.iter().any(|p| matches!(&p.step, Step::DelAddress { address, .. } if address.is_ipv6())
-            && !plan.steps.iter().any(|q| matches!(&q.step, Step::AddAddress { device, address } if device == "cloudbr0" && address.is_ipv6()))),
+            && !plan.steps.iter().any(
+                |q| matches!(&q.step, Step::AddAddress { device, address } if device == "cloudbr0" && address.is_ipv6())
+            )),
         "the IPv6 address is deleted, not moved:\n{plan}"
     );
     let end = run_and_check_never_cut_off(&plan, &state);
@@ -215,10 +231,11 @@ fn bridge_plan_moves_ipv6_address_and_default_route_with_ipv4() {
 #[test]
 fn cloudstack_plan_moves_ipv6_address_and_default_route_with_ipv4() {
     use kvmhost_net::cloudstack::CloudStackLinux;
-    let net = CloudStackLinux::new("eth0", 100, 200, 300, MGMT4.parse().unwrap(), "192.168.42.1".parse().unwrap())
-        .build();
+    let net =
+        CloudStackLinux::new("eth0", 100, 200, 300, MGMT4.parse().unwrap(), "192.168.42.1".parse().unwrap()).build();
     let state = dual_stack_state();
     let plan = plan_against(&net, &state).unwrap();
+    println!("{plan}");
     let end = run_and_check_never_cut_off(&plan, &state);
     assert_eq!(addresses_of(&end, "eth0.100"), vec![MGMT4.to_string(), MGMT6.to_string()], "{plan}");
     assert!(addresses_of(&end, "eth0").is_empty(), "{plan}");
@@ -236,17 +253,28 @@ fn add_comes_before_delete_for_address_and_default_route() {
         let add = pos(&|s| matches!(s, Step::AddAddress { device, address } if device == "cloudbr0" && *address == a));
         let del = pos(&|s| matches!(s, Step::DelAddress { device, address } if device == "eth0" && *address == a));
         let (Some(add), Some(del)) = (add, del) else { panic!("{a} is not moved:\n{plan}") };
-        assert!(add < del, "{a} is deleted from eth0 (step {}) before it is on cloudbr0 (step {}):\n{plan}", del + 1, add + 1);
+        assert!(
+            add < del,
+            "{a} is deleted from eth0 (step {}) before it is on cloudbr0 (step {}):\n{plan}",
+            del + 1,
+            add + 1
+        );
     }
     // No default route is deleted from eth0 before one is on cloudbr0 (a deletion, if any, comes
     // after the route is in place; a replace moves it in one request).
     for v6 in [false, true] {
         let dflt = kvmhost_net::IpCidr::default_route(v6);
         let del = pos(&|s| matches!(s, Step::DelRoute(r) if r.destination == dflt && r.device == "eth0"));
-        let add = pos(&|s| s.device() == "cloudbr0" && s.to_string().contains("default") && !matches!(s, Step::DelRoute(_)));
+        let add =
+            pos(&|s| s.device() == "cloudbr0" && s.to_string().contains("default") && !matches!(s, Step::DelRoute(_)));
         let Some(add) = add else { panic!("no default route goes onto cloudbr0:\n{plan}") };
         if let Some(del) = del {
-            assert!(add < del, "default route deleted (step {}) before it is on cloudbr0 (step {}):\n{plan}", del + 1, add + 1);
+            assert!(
+                add < del,
+                "default route deleted (step {}) before it is on cloudbr0 (step {}):\n{plan}",
+                del + 1,
+                add + 1
+            );
         }
     }
 }
