@@ -19,9 +19,15 @@ use crate::Error;
 /// The desired host network: every device this library manages.
 ///
 /// Devices not named here are never changed (except that an address or route wanted here is
-/// reported if another device holds it). For each device named here, its addresses and its
-/// routes are exactly the listed ones: an uplink that is a bridge port declares none, so the
-/// address it holds today is moved to the bridge.
+/// reported if another device holds it). For a device named here, nmstate's partial-state rule
+/// holds per address family: when it declares an address of a family (or lists the family in
+/// `owns`), its addresses of that family are exactly the listed ones, and likewise its routes;
+/// a family it does not mention is left alone, unless the device hands its addresses over (it
+/// is a port of a bridge configured here, or an address it holds is declared on another device):
+/// then its addresses and routes of that family move along to that device. So an uplink that
+/// becomes a bridge port declares nothing, and its IPv4 *and* IPv6 addresses and routes move to
+/// the bridge; each is added there before it leaves the uplink (a route in one `ip route
+/// replace`), so the host keeps its address and default route at every step.
 ///
 /// ```
 /// use kvmhost_net::HostNetwork;
@@ -79,7 +85,8 @@ pub struct Uplink {
     /// MTU; left as it is when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
-    /// Addresses (exactly these; none when the uplink is a bridge port).
+    /// Addresses (of each family listed here, exactly these; none when the uplink is a bridge
+    /// port).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this interface.
@@ -132,7 +139,7 @@ pub struct Bridge {
     /// Ports: names of uplinks, VLANs, veths or taps of this model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
-    /// Addresses (exactly these).
+    /// Addresses (of each family listed here, exactly these).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this bridge, the default gateway included.
@@ -239,7 +246,7 @@ pub struct Vlan {
     /// MTU; left as it is when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
-    /// Addresses (exactly these).
+    /// Addresses (of each family listed here, exactly these).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this VLAN device.
@@ -666,7 +673,7 @@ pub struct OvsInterface {
     /// MTU; left as it is when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
-    /// Addresses (exactly these).
+    /// Addresses (of each family listed here, exactly these).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this interface, the default gateway included.

@@ -197,7 +197,7 @@ fn replace_route(s: &mut NetState, step: &Step) {
     }
 }
 
-fn addresses_of<'a>(s: &'a NetState, dev: &str) -> Vec<String> {
+fn addresses_of(s: &NetState, dev: &str) -> Vec<String> {
     s.link(dev).map(|l| l.addresses.iter().map(|a| a.to_string()).collect()).unwrap_or_default()
 }
 
@@ -296,4 +296,36 @@ fn interfaces_and_families_not_mentioned_are_left_alone() {
     let plan = plan_against(&net, &s).unwrap();
     let lines: Vec<String> = plan.steps.iter().map(|p| p.step.to_string()).collect();
     assert_eq!(lines, vec!["ip addr del 192.168.42.99/24 dev eth0"], "{plan}");
+}
+
+#[test]
+fn a_family_the_model_owns_is_exactly_what_it_declares() {
+    // eth0 declares IPv4 only but says it owns IPv6 too: its IPv6 address and route go.
+    let net = HostNetwork::from_yaml(
+        "uplinks: [{name: eth0, addresses: [192.168.42.11/24], routes: [{gateway: 192.168.42.1}], owns: [ipv6]}]",
+    )
+    .unwrap();
+    let plan = plan_against(&net, &dual_stack_state()).unwrap();
+    let lines: Vec<String> = plan.steps.iter().map(|p| p.step.to_string()).collect();
+    assert_eq!(
+        lines,
+        vec!["ip route del default via 2001:db8:42::1 dev eth0 metric 1024", "ip addr del 2001:db8:42::11/64 dev eth0"],
+        "{plan}"
+    );
+    // It reads and writes back.
+    assert!(net.to_yaml().contains("owns:\n  - ipv6"), "{}", net.to_yaml());
+    assert_eq!(HostNetwork::from_yaml(&net.to_yaml()).unwrap(), net);
+
+    // A device that takes over addresses and owns the family keeps only what it declares: an
+    // IPv4 address of the port declared nowhere goes, the IPv6 one (not owned) moves along.
+    let mut s = dual_stack_state();
+    s.links.get_mut("eth0").unwrap().addresses.push("192.168.42.99/24".parse().unwrap());
+    let plan = plan_against(&HostNetwork::from_yaml(NET).unwrap(), &s).unwrap();
+    let end = run_and_check_never_cut_off(&plan, &s);
+    assert_eq!(addresses_of(&end, "cloudbr0"), vec![MGMT4.to_string(), MGMT6.to_string()], "{plan}");
+    assert!(addresses_of(&end, "eth0").is_empty(), "{plan}");
+    assert!(
+        plan.to_string().contains("ip addr del 192.168.42.99/24 dev eth0\n    # uplinks[0]: address not declared"),
+        "{plan}"
+    );
 }
