@@ -398,13 +398,31 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
     // Routes that move: wanted on one link, missing there, and held by another managed link
     // that does not want it (same destination and metric): replaced in one request, never
     // deleted first.
+    // A link that goes away may hand its routes and addresses over too (a rollback moving the
+    // host back from a bridge): it is then deleted last. Not a veth whose peer stays.
+    let late: BTreeSet<&str> = desired
+        .absent
+        .iter()
+        .filter(|n| match current.link(n).map(|l| &l.kind) {
+            None => false,
+            Some(LinkKind::Veth { peer: Some(p) }) => absent.contains(p.as_str()),
+            Some(_) => true,
+        })
+        .map(String::as_str)
+        .collect();
+    let empty: Vec<RouteSpec> = Vec::new();
     let mut moves: Vec<(&RouteSpec, &RouteState)> = Vec::new();
     for t in &desired.links {
         let Some(want) = &t.routes else { continue };
         for w in want.iter().filter(|w| !current.routes_on(&t.name).any(|h| route_matches(w, h))) {
-            let source = desired.links.iter().filter(|l| l.name != t.name).find_map(|l| {
-                let kept = l.routes.as_ref()?;
-                current.routes_on(&l.name).find(|r| {
+            let sources = desired
+                .links
+                .iter()
+                .filter(|l| l.name != t.name)
+                .filter_map(|l| Some((l.name.as_str(), l.routes.as_ref()?)))
+                .chain(late.iter().map(|n| (*n, &empty)));
+            let source = sources.into_iter().find_map(|(name, kept)| {
+                current.routes_on(name).find(|r| {
                     !r.is_kernel()
                         && replaces(w, r)
                         && !kept.iter().any(|k| route_matches(k, r))
@@ -413,6 +431,22 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
             });
             if let Some(r) = source {
                 moves.push((w, r));
+            }
+        }
+    }
+    // The links deleted last (with a veth's peer).
+    let mut postponed: BTreeSet<&str> = late
+        .iter()
+        .copied()
+        .filter(|n| {
+            moves.iter().any(|(_, r)| r.device == *n)
+                || current.link(n).is_some_and(|l| l.addresses.iter().any(|a| wanted_on(a).is_some()))
+        })
+        .collect();
+    for n in postponed.clone() {
+        if let Some(LinkKind::Veth { peer: Some(p) }) = current.link(n).map(|l| &l.kind) {
+            if let Some(p) = late.get(p.as_str()) {
+                postponed.insert(p);
             }
         }
     }
@@ -460,7 +494,7 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
     let mut gone: BTreeSet<String> = BTreeSet::new();
     for name in &desired.absent {
         let Some(l) = current.link(name) else { continue };
-        if gone.contains(name) {
+        if gone.contains(name) || postponed.contains(name.as_str()) {
             continue;
         }
         if let LinkKind::Veth { peer: Some(p) } = &l.kind {
@@ -480,7 +514,8 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
                 }
                 _ => None,
             };
-            let controller = l.controller.clone().filter(|c| !absent.contains(c.as_str()));
+            let controller =
+                l.controller.clone().filter(|c| !absent.contains(c.as_str()) || postponed.contains(c.as_str()));
             views.insert(
                 &d.name,
                 View {
@@ -688,6 +723,20 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
     // 11. Addresses that moved, off the links they left (now that they are in place).
     for (device, address, why) in moved_off {
         plan.push(Step::DelAddress { device, address }, why);
+    }
+    // 12. Links that go away once what they held is elsewhere.
+    for name in desired.absent.iter().filter(|n| postponed.contains(n.as_str())) {
+        if gone.contains(name) {
+            continue;
+        }
+        if let Some(LinkKind::Veth { peer: Some(p) }) = current.link(name).map(|l| &l.kind) {
+            gone.insert(p.clone());
+        }
+        gone.insert(name.clone());
+        plan.push(
+            Step::DeleteLink { name: name.clone() },
+            format!("{name} is not wanted (deleted last: what it held is in place elsewhere)"),
+        );
     }
     Ok(plan)
 }

@@ -2,7 +2,8 @@
 //! whose uplink holds an IPv4 and an IPv6 address and a default route of each family gets a
 //! bridge layout; both families' addresses and default routes end up on the new device, and
 //! after every single netlink request both addresses and both default routes exist somewhere.
-//! The change is then rolled back and the namespace is as before.
+//! The change is then rolled back, also without a moment where they are missing, and the
+//! namespace is as before.
 
 mod common;
 
@@ -50,10 +51,10 @@ fn missing(s: &NetState) -> Vec<String> {
     out
 }
 
-/// A test wrapper around the real kernel: after each of the first `watch` steps it reads the
-/// namespace back and notes what the host lacks; at the verification after the last step it
-/// keeps the real state (`applied`) and reports one with every address gone, so the engine
-/// rolls the whole change back.
+/// A test wrapper around the real kernel: after each step (the plan's `watch` steps, then the
+/// rollback's) it reads the namespace back and notes what the host lacks; at the verification
+/// after the last step of the plan it keeps the real state (`applied`) and reports one with
+/// every address gone, so the engine rolls the whole change back.
 struct Watching<'a> {
     inner: &'a mut NetlinkKernel,
     watch: usize,
@@ -77,11 +78,10 @@ impl Kernel for Watching<'_> {
     fn execute(&mut self, step: &Step) -> Result<(), Error> {
         self.inner.execute(step)?;
         self.executed += 1;
-        if self.executed <= self.watch {
-            let s = self.inner.read_state()?;
-            for m in missing(&s) {
-                self.gaps.push(format!("after step {} ({step}): no {m}", self.executed));
-            }
+        let s = self.inner.read_state()?;
+        let phase = if self.executed <= self.watch { "step" } else { "rollback step" };
+        for m in missing(&s) {
+            self.gaps.push(format!("after {phase} {} ({step}): no {m}", self.executed));
         }
         Ok(())
     }
@@ -117,15 +117,17 @@ fn apply_watch_and_roll_back(test: &str, net: &HostNetwork, target: &str) {
     let mut w = Watching { inner: &mut k, watch: plan.len(), executed: 0, gaps: vec![], applied: None };
     let err = engine::apply(&mut w, net, &ApplyOptions::default()).unwrap_err();
     let (gaps, applied) = (std::mem::take(&mut w.gaps), w.applied.take());
-    assert!(gaps.is_empty(), "the host was cut off:\n{}\n{plan}", gaps.join("\n"));
+    let Error::Apply { rollback: Some(rb), .. } = &err else { panic!("{err}") };
+    assert!(gaps.is_empty(), "the host was cut off:\n{}\n{plan}\nrollback:\n{}", gaps.join("\n"), rb.plan);
     let applied = applied.expect("all steps ran and the state was read back");
     assert_eq!(addresses(&applied, target), vec![V4.to_string(), V6.to_string()], "{applied:?}");
     assert!(addresses(&applied, "eth0").is_empty(), "{applied:?}");
     assert_eq!(default_devices(&applied, false), vec![target], "{:?}", applied.routes);
     assert_eq!(default_devices(&applied, true), vec![target], "{:?}", applied.routes);
 
-    // The engine rolled the change back (the verification was made to fail): as before.
-    let Error::Apply { rollback: Some(rb), .. } = &err else { panic!("{err}") };
+    // The engine rolled the change back (the verification was made to fail), also without a
+    // gap (checked above): as before.
+    println!("rollback:\n{}", rb.plan);
     assert!(rb.restored && rb.errors.is_empty(), "{err}: {rb:?}");
     assert_eq!(k.read_state().unwrap(), before, "namespace differs after rollback");
     assert!(ns.ip_out(&["-6", "route", "show", "default"]).contains("via 2001:db8:77::1 dev eth0"));
