@@ -30,6 +30,22 @@ pub enum AddrError {
     Mac(String),
 }
 
+/// An IP address family, as the model names it (`ipv4`, `ipv6`).
+///
+/// ```
+/// use kvmhost_net::addr::IpFamily;
+/// let a: kvmhost_net::IpCidr = "fd00::1/64".parse().unwrap();
+/// assert_eq!(a.family(), IpFamily::Ipv6);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpFamily {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
 /// An interface address with its prefix length, as `ip addr add 192.168.42.11/24` takes it.
 ///
 /// ```
@@ -97,6 +113,20 @@ impl IpCidr {
     /// ```
     pub fn is_ipv6(&self) -> bool {
         self.addr.is_ipv6()
+    }
+
+    /// The address family.
+    ///
+    /// ```
+    /// let a: kvmhost_net::IpCidr = "10.0.0.1/8".parse().unwrap();
+    /// assert_eq!(a.family(), kvmhost_net::addr::IpFamily::Ipv4);
+    /// ```
+    pub fn family(&self) -> IpFamily {
+        if self.is_ipv6() {
+            IpFamily::Ipv6
+        } else {
+            IpFamily::Ipv4
+        }
     }
 
     /// Whether this is a default-route destination (prefix 0).

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::addr::{IpCidr, MacAddr};
+use crate::addr::{IpCidr, IpFamily, MacAddr};
 use crate::model::HostNetwork;
 use crate::plan::{Plan, RouteSpec, Step};
 use crate::state::{LinkKind, NetState, RouteState, VlanEntry};
@@ -52,7 +52,15 @@ pub(crate) struct DesiredLink {
     routes: Option<Vec<RouteSpec>>,
     bridge: Option<BridgeWant>,
     vlans: Option<BTreeSet<VlanEntry>>,
+    /// Families whose addresses are exactly `addresses` (others are left alone or move along).
+    owns_addresses: BTreeSet<IpFamily>,
+    /// Families whose routes are exactly `routes`.
+    owns_routes: BTreeSet<IpFamily>,
+    /// The device that takes over this one's addresses (the bridge it becomes a port of).
+    takeover: Option<String>,
 }
+
+const BOTH: [IpFamily; 2] = [IpFamily::Ipv4, IpFamily::Ipv6];
 
 impl DesiredLink {
     fn new(name: &str, origin: String, create: Create) -> Self {
@@ -68,7 +76,21 @@ impl DesiredLink {
             routes: None,
             bridge: None,
             vlans: None,
+            owns_addresses: BOTH.into(),
+            owns_routes: BOTH.into(),
+            takeover: None,
         }
+    }
+
+    /// Ownership from what the model declares: a family with an address declared owns the
+    /// addresses, one with a route declared the routes, and `owns` both.
+    fn owning(&mut self, owns: &[IpFamily]) {
+        let mut a: BTreeSet<IpFamily> = owns.iter().copied().collect();
+        let mut r = a.clone();
+        a.extend(self.addresses.iter().flatten().map(|x| x.family()));
+        r.extend(self.routes.iter().flatten().map(|x| x.destination.family()));
+        self.owns_addresses = a;
+        self.owns_routes = r;
     }
 }
 
@@ -95,6 +117,13 @@ impl Desired {
     pub(crate) fn from_model(net: &HostNetwork) -> Self {
         let mut links = Vec::new();
         let controller = |n: &str| Some(net.bridge_of(n).map(|b| b.name.clone()));
+        // The bridge whose device takes over a port's addresses: a Linux bridge of the model,
+        // or an Open vSwitch bridge whose internal interface the model configures.
+        let takeover = |n: &str| {
+            net.bridge_of(n).map(|b| b.name.clone()).or_else(|| {
+                net.ovs_port_bridge(n).filter(|b| net.ovs_interfaces.iter().any(|o| o.name == *b)).map(String::from)
+            })
+        };
         let mut vlans_of: BTreeMap<String, BTreeSet<VlanEntry>> = BTreeMap::new();
         for (i, b) in net.bridges.iter().enumerate() {
             let mut d = DesiredLink::new(&b.name, format!("bridges[{i}]"), Create::Bridge);
@@ -108,6 +137,7 @@ impl Desired {
             d.controller = Some(None);
             d.addresses = Some(b.addresses.iter().copied().collect());
             d.routes = Some(b.routes.iter().map(|r| route_spec(r, &b.name)).collect());
+            d.owning(&b.owns);
             if let Some(f) = &b.vlan_filtering {
                 for pv in &f.ports {
                     let set = vlans_of.entry(pv.port.clone()).or_default();
@@ -140,6 +170,8 @@ impl Desired {
             }
             d.addresses = Some(u.addresses.iter().copied().collect());
             d.routes = Some(u.routes.iter().map(|r| route_spec(r, &u.name)).collect());
+            d.owning(&u.owns);
+            d.takeover = takeover(&u.name);
             links.push(d);
         }
         for (i, v) in net.veths.iter().enumerate() {
@@ -148,12 +180,16 @@ impl Desired {
             a.controller = controller(&v.name);
             a.addresses = Some(v.addresses.iter().copied().collect());
             a.routes = Some(v.routes.iter().map(|r| route_spec(r, &v.name)).collect());
+            a.owning(&v.owns);
+            a.takeover = takeover(&v.name);
             let mut b =
                 DesiredLink::new(&v.peer, format!("veths[{i}].peer"), Create::VethPeer { partner: v.name.clone() });
             b.mtu = v.mtu;
             b.controller = controller(&v.peer);
             b.addresses = Some(v.peer_addresses.iter().copied().collect());
             b.routes = Some(vec![]);
+            b.owning(&[]);
+            b.takeover = takeover(&v.peer);
             links.push(a);
             links.push(b);
         }
@@ -172,6 +208,8 @@ impl Desired {
             d.controller = controller(&v.name);
             d.addresses = Some(v.addresses.iter().copied().collect());
             d.routes = Some(v.routes.iter().map(|r| route_spec(r, &v.name)).collect());
+            d.owning(&v.owns);
+            d.takeover = takeover(&v.name);
             links.push(d);
         }
         for (i, o) in net.ovs_interfaces.iter().enumerate() {
@@ -179,6 +217,7 @@ impl Desired {
             d.mtu = o.mtu;
             d.addresses = Some(o.addresses.iter().copied().collect());
             d.routes = Some(o.routes.iter().map(|r| route_spec(r, &o.name)).collect());
+            d.owning(&o.owns);
             links.push(d);
         }
         for d in &mut links {
@@ -209,6 +248,75 @@ impl Desired {
         absent.extend(net.veths.iter().map(|b| b.name.clone()));
         absent.extend(net.taps.iter().map(|b| b.name.clone()));
         Desired { links, absent, check_foreign: false }
+    }
+}
+
+impl Desired {
+    /// The partial-state rule, against what is there. An address or route of a family a link
+    /// does not own stays where it is, unless the link hands its addresses over (it becomes a
+    /// port of a bridge the model configures, or an address it holds is declared on another
+    /// link): then it moves along to that link, when that link does not own the family itself.
+    fn settle(&self, current: &NetState) -> Desired {
+        let mut out = self.clone();
+        let elsewhere = |name: &str, a: &IpCidr| {
+            self.links.iter().find(|d| d.name != name && d.addresses.as_ref().is_some_and(|s| s.contains(a)))
+        };
+        for (i, d) in self.links.iter().enumerate() {
+            let Some(l) = current.link(&d.name) else { continue };
+            let target = d
+                .takeover
+                .as_deref()
+                .filter(|t| self.links.iter().any(|x| x.name == *t))
+                .or_else(|| l.addresses.iter().find_map(|a| elsewhere(&d.name, a)).map(|t| t.name.as_str()))
+                .and_then(|t| self.links.iter().position(|x| x.name == t));
+            if let Some(want) = &d.addresses {
+                for a in l.addresses.iter().filter(|a| !d.owns_addresses.contains(&a.family())) {
+                    if want.contains(a) || elsewhere(&d.name, a).is_some() {
+                        continue;
+                    }
+                    match target {
+                        Some(t) if self.links[t].owns_addresses.contains(&a.family()) => {}
+                        Some(t) => {
+                            if let Some(s) = &mut out.links[t].addresses {
+                                s.insert(*a);
+                            }
+                        }
+                        None => {
+                            if let Some(s) = &mut out.links[i].addresses {
+                                s.insert(*a);
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(want) = &d.routes {
+                let unowned = |r: &&RouteState| !r.is_kernel() && !d.owns_routes.contains(&r.destination.family());
+                for r in current.routes_on(&d.name).filter(unowned) {
+                    if want.iter().any(|w| route_matches(w, r)) {
+                        continue;
+                    }
+                    let mut spec = RouteSpec {
+                        destination: r.destination,
+                        gateway: r.gateway,
+                        device: d.name.clone(),
+                        metric: Some(r.metric),
+                        protocol: Some(r.protocol),
+                    };
+                    let t = match target {
+                        Some(t) if self.links[t].owns_routes.contains(&r.destination.family()) => continue,
+                        Some(t) => t,
+                        None => i,
+                    };
+                    spec.device = self.links[t].name.clone();
+                    if let Some(rs) = &mut out.links[t].routes {
+                        if !rs.iter().any(|w| replaces(w, r)) {
+                            rs.push(spec);
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -251,6 +359,12 @@ fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
     }
 }
 
+/// Whether `want` takes the place of `have` in the kernel (same destination and metric: adding
+/// it beside `have` is refused, replacing swaps them).
+fn replaces(want: &RouteSpec, have: &RouteState) -> bool {
+    want.destination == have.destination && want.metric.is_none_or(|m| m == have.metric)
+}
+
 fn route_matches(want: &RouteSpec, have: &RouteState) -> bool {
     want.destination == have.destination
         && want.gateway == have.gateway
@@ -259,7 +373,8 @@ fn route_matches(want: &RouteSpec, have: &RouteState) -> bool {
 }
 
 /// The plan that takes `current` to `desired`.
-pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error> {
+pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error> {
+    let desired = &declared.settle(current);
     let mut plan = Plan::default();
     let absent: BTreeSet<&str> = desired.absent.iter().map(String::as_str).collect();
     let managed: BTreeSet<&str> = desired.links.iter().map(|d| d.name.as_str()).collect();
@@ -280,12 +395,70 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
         }
     }
 
-    // 1–2. Routes and addresses that go away.
+    // Routes that move: wanted on one link, missing there, and held by another managed link
+    // that does not want it (same destination and metric): replaced in one request, never
+    // deleted first.
+    // A link that goes away may hand its routes and addresses over too (a rollback moving the
+    // host back from a bridge): it is then deleted last. Not a veth whose peer stays.
+    let late: BTreeSet<&str> = desired
+        .absent
+        .iter()
+        .filter(|n| match current.link(n).map(|l| &l.kind) {
+            None => false,
+            Some(LinkKind::Veth { peer: Some(p) }) => absent.contains(p.as_str()),
+            Some(_) => true,
+        })
+        .map(String::as_str)
+        .collect();
+    let empty: Vec<RouteSpec> = Vec::new();
+    let mut moves: Vec<(&RouteSpec, &RouteState)> = Vec::new();
+    for t in &desired.links {
+        let Some(want) = &t.routes else { continue };
+        for w in want.iter().filter(|w| !current.routes_on(&t.name).any(|h| route_matches(w, h))) {
+            let sources = desired
+                .links
+                .iter()
+                .filter(|l| l.name != t.name)
+                .filter_map(|l| Some((l.name.as_str(), l.routes.as_ref()?)))
+                .chain(late.iter().map(|n| (*n, &empty)));
+            let source = sources.into_iter().find_map(|(name, kept)| {
+                current.routes_on(name).find(|r| {
+                    !r.is_kernel()
+                        && replaces(w, r)
+                        && !kept.iter().any(|k| route_matches(k, r))
+                        && !moves.iter().any(|(_, m)| m == r)
+                })
+            });
+            if let Some(r) = source {
+                moves.push((w, r));
+            }
+        }
+    }
+    // The links deleted last (with a veth's peer).
+    let mut postponed: BTreeSet<&str> = late
+        .iter()
+        .copied()
+        .filter(|n| {
+            moves.iter().any(|(_, r)| r.device == *n)
+                || current.link(n).is_some_and(|l| l.addresses.iter().any(|a| wanted_on(a).is_some()))
+        })
+        .collect();
+    for n in postponed.clone() {
+        if let Some(LinkKind::Veth { peer: Some(p) }) = current.link(n).map(|l| &l.kind) {
+            if let Some(p) = late.get(p.as_str()) {
+                postponed.insert(p);
+            }
+        }
+    }
+    let mut moved_off: Vec<(String, IpCidr, String)> = Vec::new();
+
+    // 1–2. Routes and addresses that go away (an address declared on another link is removed
+    // last, once it is there).
     for d in &desired.links {
         let Some(l) = current.link(&d.name) else { continue };
         if let Some(want) = &d.routes {
             for r in current.routes_on(&d.name).filter(|r| !r.is_kernel()) {
-                if !want.iter().any(|w| route_matches(w, r)) {
+                if !want.iter().any(|w| route_matches(w, r)) && !moves.iter().any(|(_, m)| *m == r) {
                     let spec = RouteSpec {
                         destination: r.destination,
                         gateway: r.gateway,
@@ -299,11 +472,20 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
         }
         if let Some(want) = &d.addresses {
             for a in l.addresses.iter().filter(|a| !want.contains(a)) {
-                let why = match wanted_on(a) {
-                    Some(o) => format!("{}: address belongs on {} ({}), it moves there", d.origin, o.name, o.origin),
-                    None => format!("{}: address not declared on {}", d.origin, d.name),
-                };
-                plan.push(Step::DelAddress { device: d.name.clone(), address: *a }, why);
+                match wanted_on(a) {
+                    Some(o) => moved_off.push((
+                        d.name.clone(),
+                        *a,
+                        format!(
+                            "{}: address belongs on {} ({}), it moves there (removed here once it is there)",
+                            d.origin, o.name, o.origin
+                        ),
+                    )),
+                    None => plan.push(
+                        Step::DelAddress { device: d.name.clone(), address: *a },
+                        format!("{}: address not declared on {}", d.origin, d.name),
+                    ),
+                }
             }
         }
     }
@@ -312,7 +494,7 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
     let mut gone: BTreeSet<String> = BTreeSet::new();
     for name in &desired.absent {
         let Some(l) = current.link(name) else { continue };
-        if gone.contains(name) {
+        if gone.contains(name) || postponed.contains(name.as_str()) {
             continue;
         }
         if let LinkKind::Veth { peer: Some(p) } = &l.kind {
@@ -332,7 +514,8 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
                 }
                 _ => None,
             };
-            let controller = l.controller.clone().filter(|c| !absent.contains(c.as_str()));
+            let controller =
+                l.controller.clone().filter(|c| !absent.contains(c.as_str()) || postponed.contains(c.as_str()));
             views.insert(
                 &d.name,
                 View {
@@ -443,7 +626,39 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
             }
         }
     }
-    // 6. Ports.
+    // 6. Addresses, before ports are enslaved: a bridge holds the address its port hands over
+    // before traffic reaches it.
+    for d in &desired.links {
+        let v = &views[d.name.as_str()];
+        let Some(want) = &d.addresses else { continue };
+        for a in want.iter().filter(|a| !v.addresses.contains(a)) {
+            if desired.check_foreign {
+                if let Some(l) = current
+                    .links
+                    .values()
+                    .find(|l| !managed.contains(l.name.as_str()) && l.addresses.iter().any(|b| b.addr() == a.addr()))
+                {
+                    return Err(Error::AddressHeldElsewhere {
+                        field: d.origin.clone(),
+                        address: a.to_string(),
+                        device: l.name.clone(),
+                    });
+                }
+            }
+            let from = moved_off.iter().find(|(_, m, _)| m == a).map(|(f, _, _)| f.as_str());
+            let declared_here =
+                declared.links.iter().any(|x| x.name == d.name && x.addresses.as_ref().is_some_and(|s| s.contains(a)));
+            let why = match (from, declared_here) {
+                (Some(f), true) => format!("{}: declared on {}, moved from {f}", d.origin, d.name),
+                (Some(f), false) => {
+                    format!("{}: moves along from {f}, which hands its addresses to {}", d.origin, d.name)
+                }
+                (None, _) => format!("{}: declared on {}", d.origin, d.name),
+            };
+            plan.push(Step::AddAddress { device: d.name.clone(), address: *a }, why);
+        }
+    }
+    // 7. Ports.
     for d in &desired.links {
         let v = &views[d.name.as_str()];
         if let Some(want) = d.controller.as_ref().filter(|w| **w != v.controller) {
@@ -454,7 +669,7 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
             plan.push(Step::SetController { name: d.name.clone(), controller: want.clone() }, why);
         }
     }
-    // 7. Bridge VLANs.
+    // 8. Bridge VLANs.
     for d in &desired.links {
         let v = &views[d.name.as_str()];
         let Some(want) = &d.vlans else { continue };
@@ -478,7 +693,7 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
             );
         }
     }
-    // 8. Up/down.
+    // 9. Up/down.
     for d in &desired.links {
         let v = &views[d.name.as_str()];
         if let Some(up) = d.up.filter(|u| *u != v.up) {
@@ -488,42 +703,40 @@ pub(crate) fn diff(desired: &Desired, current: &NetState) -> Result<Plan, Error>
             );
         }
     }
-    // 9. Addresses.
-    for d in &desired.links {
-        let v = &views[d.name.as_str()];
-        let Some(want) = &d.addresses else { continue };
-        for a in want.iter().filter(|a| !v.addresses.contains(a)) {
-            if desired.check_foreign {
-                if let Some(l) = current
-                    .links
-                    .values()
-                    .find(|l| !managed.contains(l.name.as_str()) && l.addresses.iter().any(|b| b.addr() == a.addr()))
-                {
-                    return Err(Error::AddressHeldElsewhere {
-                        field: d.origin.clone(),
-                        address: a.to_string(),
-                        device: l.name.clone(),
-                    });
-                }
-            }
-            let from = plan.steps.iter().find_map(|p| match &p.step {
-                Step::DelAddress { device, address } if address == a => Some(device.clone()),
-                _ => None,
-            });
-            let why = match from {
-                Some(f) => format!("{}: declared on {}, moved from {f}", d.origin, d.name),
-                None => format!("{}: declared on {}", d.origin, d.name),
-            };
-            plan.push(Step::AddAddress { device: d.name.clone(), address: *a }, why);
-        }
-    }
     // 10. Routes.
     for d in &desired.links {
         let v = &views[d.name.as_str()];
         let Some(want) = &d.routes else { continue };
         for w in want.iter().filter(|w| !v.routes.iter().any(|r| route_matches(w, r))) {
-            plan.push(Step::AddRoute(w.clone()), format!("{}: route declared on {}", d.origin, d.name));
+            match moves.iter().find(|(m, _)| std::ptr::eq(*m, w)) {
+                Some((_, from)) => {
+                    let route = RouteSpec { metric: Some(from.metric), ..w.clone() };
+                    plan.push(
+                        Step::ReplaceRoute { from: from.device.clone(), route },
+                        format!("{}: route on {}, moved from {} in one request", d.origin, d.name, from.device),
+                    );
+                }
+                None => plan.push(Step::AddRoute(w.clone()), format!("{}: route declared on {}", d.origin, d.name)),
+            }
         }
+    }
+    // 11. Addresses that moved, off the links they left (now that they are in place).
+    for (device, address, why) in moved_off {
+        plan.push(Step::DelAddress { device, address }, why);
+    }
+    // 12. Links that go away once what they held is elsewhere.
+    for name in desired.absent.iter().filter(|n| postponed.contains(n.as_str())) {
+        if gone.contains(name) {
+            continue;
+        }
+        if let Some(LinkKind::Veth { peer: Some(p) }) = current.link(name).map(|l| &l.kind) {
+            gone.insert(p.clone());
+        }
+        gone.insert(name.clone());
+        plan.push(
+            Step::DeleteLink { name: name.clone() },
+            format!("{name} is not wanted (deleted last: what it held is in place elsewhere)"),
+        );
     }
     Ok(plan)
 }

@@ -76,7 +76,7 @@ pub mod state;
 pub mod tap;
 pub mod validate;
 
-pub use addr::{IpCidr, MacAddr};
+pub use addr::{IpCidr, IpFamily, MacAddr};
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
 pub use engine::Engine;
 pub use engine::{ApplyMode, ApplyOptions, ApplyReport, Kernel, RollbackReport};

@@ -12,16 +12,22 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::addr::{IpCidr, MacAddr};
+use crate::addr::{IpCidr, IpFamily, MacAddr};
 use crate::ovs::PortKind;
 use crate::Error;
 
 /// The desired host network: every device this library manages.
 ///
 /// Devices not named here are never changed (except that an address or route wanted here is
-/// reported if another device holds it). For each device named here, its addresses and its
-/// routes are exactly the listed ones: an uplink that is a bridge port declares none, so the
-/// address it holds today is moved to the bridge.
+/// reported if another device holds it). For a device named here, nmstate's partial-state rule
+/// holds per address family: when it declares an address of a family (or lists the family in
+/// `owns`), its addresses of that family are exactly the listed ones, and likewise its routes;
+/// a family it does not mention is left alone, unless the device hands its addresses over (it
+/// is a port of a bridge configured here, or an address it holds is declared on another device):
+/// then its addresses and routes of that family move along to that device. So an uplink that
+/// becomes a bridge port declares nothing, and its IPv4 *and* IPv6 addresses and routes move to
+/// the bridge; each is added there before it leaves the uplink (a route in one `ip route
+/// replace`), so the host keeps its address and default route at every step.
 ///
 /// ```
 /// use kvmhost_net::HostNetwork;
@@ -79,12 +85,20 @@ pub struct Uplink {
     /// MTU; left as it is when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
-    /// Addresses (exactly these; none when the uplink is a bridge port).
+    /// Addresses (of each family listed here, exactly these; none when the uplink is a bridge
+    /// port).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this interface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl Uplink {
@@ -94,7 +108,7 @@ impl Uplink {
     /// assert_eq!(kvmhost_net::Uplink::new("eth1").name, "eth1");
     /// ```
     pub fn new(name: &str) -> Self {
-        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![] }
+        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![], owns: vec![] }
     }
 }
 
@@ -125,12 +139,19 @@ pub struct Bridge {
     /// Ports: names of uplinks, VLANs, veths or taps of this model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
-    /// Addresses (exactly these).
+    /// Addresses (of each family listed here, exactly these).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this bridge, the default gateway included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
     /// Bridge VLAN filtering (`vlan_filtering 1` and `bridge vlan add`); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan_filtering: Option<VlanFiltering>,
@@ -152,6 +173,7 @@ impl Bridge {
             ports: vec![],
             addresses: vec![],
             routes: vec![],
+            owns: vec![],
             vlan_filtering: None,
         }
     }
@@ -224,12 +246,19 @@ pub struct Vlan {
     /// MTU; left as it is when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
-    /// Addresses (exactly these).
+    /// Addresses (of each family listed here, exactly these).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this VLAN device.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl Vlan {
@@ -239,7 +268,15 @@ impl Vlan {
     /// assert_eq!(kvmhost_net::Vlan::new("eth0.100", "eth0", 100).parent, "eth0");
     /// ```
     pub fn new(name: &str, parent: &str, id: u16) -> Self {
-        Self { name: name.into(), parent: parent.into(), id, mtu: None, addresses: vec![], routes: vec![] }
+        Self {
+            name: name.into(),
+            parent: parent.into(),
+            id,
+            mtu: None,
+            addresses: vec![],
+            routes: vec![],
+            owns: vec![],
+        }
     }
 }
 
@@ -269,6 +306,13 @@ pub struct Veth {
     /// Routes through this end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl Veth {
@@ -285,6 +329,7 @@ impl Veth {
             addresses: vec![],
             peer_addresses: vec![],
             routes: vec![],
+            owns: vec![],
         }
     }
 }
@@ -628,12 +673,19 @@ pub struct OvsInterface {
     /// MTU; left as it is when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
-    /// Addresses (exactly these).
+    /// Addresses (of each family listed here, exactly these).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
     /// Routes through this interface, the default gateway included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
 }
 
 impl OvsInterface {
@@ -643,7 +695,7 @@ impl OvsInterface {
     /// assert_eq!(kvmhost_net::OvsInterface::new("cloudbr0").name, "cloudbr0");
     /// ```
     pub fn new(name: &str) -> Self {
-        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![] }
+        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![], owns: vec![] }
     }
 }
 

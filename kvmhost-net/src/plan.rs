@@ -151,6 +151,15 @@ pub enum Step {
     AddRoute(RouteSpec),
     /// Remove a route.
     DelRoute(RouteSpec),
+    /// Move a route onto another device in one request (`ip route replace`): the kernel swaps
+    /// the route of the same destination and metric, so the route (the default route of a host
+    /// whose address moves into a bridge) is never missing.
+    ReplaceRoute {
+        /// The device the route leaves.
+        from: String,
+        /// The route as it will be.
+        route: RouteSpec,
+    },
 }
 
 /// A route as a step adds or removes it.
@@ -224,7 +233,7 @@ impl Step {
             | Self::SetUp { name, .. } => name,
             Self::AddBridgeVlan { port, .. } | Self::DelBridgeVlan { port, .. } => port,
             Self::AddAddress { device, .. } | Self::DelAddress { device, .. } => device,
-            Self::AddRoute(r) | Self::DelRoute(r) => &r.device,
+            Self::AddRoute(r) | Self::DelRoute(r) | Self::ReplaceRoute { route: r, .. } => &r.device,
         }
     }
 }
@@ -293,6 +302,7 @@ impl fmt::Display for Step {
             Self::DelAddress { device, address } => write!(f, "ip addr del {address} dev {device}"),
             Self::AddRoute(r) => write!(f, "ip route add {r}"),
             Self::DelRoute(r) => write!(f, "ip route del {r}"),
+            Self::ReplaceRoute { route, .. } => write!(f, "ip route replace {route}"),
         }
     }
 }
@@ -316,8 +326,12 @@ pub struct PlannedStep {
 
 /// The ordered steps; empty when the namespace already is as wanted.
 ///
-/// Order: remove routes and addresses that go away, delete links, create links, change link
-/// settings, enslave/release ports, bridge VLANs, set links up, add addresses, add routes.
+/// Order: remove routes and addresses that go away (and are not wanted on another device),
+/// delete links, create links, change link settings, add addresses, enslave/release ports,
+/// bridge VLANs, set links up, add routes (a route that moves to another device is replaced in
+/// one request), remove the addresses that moved from the devices they left, and last delete
+/// links that go away but held what moved (a rollback taking the host back off a bridge). So an
+/// address or default route that moves is always somewhere: added before it is deleted.
 ///
 /// ```
 /// let p = kvmhost_net::Plan::default();

@@ -150,15 +150,16 @@ fn cloudstack_ovs_layout_moves_the_host_onto_mgmt0_and_reapplies_with_zero_write
         println!("plan:\n{text}");
         // OVS first: br0 on eth0 and the three fake bridges, in one transaction.
         assert_eq!(plan.ovs_len(), 5, "{text}");
-        // Then the cut-off, planned: the uplink loses address and route, mgmt0 gets them.
+        // Then the move, planned so the host is never cut off: mgmt0 gets the address, the
+        // default route moves in one request, and only then the uplink loses the address.
         let steps: Vec<String> = plan.steps.iter().map(|p| p.step.to_string()).collect();
         let pos = |s: &str| steps.iter().position(|t| t == s).unwrap_or_else(|| panic!("no step {s:?} in\n{text}"));
-        let del_route = pos("ip route del default via 192.168.42.1 dev eth0 metric 0");
-        let del_addr = pos("ip addr del 192.168.42.11/24 dev eth0");
-        let up = pos("ip link set mgmt0 up");
         let add_addr = pos("ip addr add 192.168.42.11/24 dev mgmt0");
-        let add_route = pos("ip route add default via 192.168.42.1 dev mgmt0");
-        assert!(del_route < del_addr && del_addr < add_addr && up < add_addr && add_addr < add_route, "{text}");
+        let up = pos("ip link set mgmt0 up");
+        let move_route = pos("ip route replace default via 192.168.42.1 dev mgmt0 metric 0");
+        let del_addr = pos("ip addr del 192.168.42.11/24 dev eth0");
+        assert!(add_addr < move_route && up < move_route && move_route < del_addr, "{text}");
+        assert!(!text.contains("ip route del"), "{text}");
         assert!(
             text.find("OVS: add fake bridge mgmt0").unwrap()
                 < text.find("ip addr add 192.168.42.11/24 dev mgmt0").unwrap()
@@ -189,6 +190,65 @@ fn cloudstack_ovs_layout_moves_the_host_onto_mgmt0_and_reapplies_with_zero_write
         let again = engine.apply(&net).unwrap();
         assert_eq!((again.writes, again.ovs_writes), (0, 0), "{}", again.plan);
         assert!(engine.plan(&net).unwrap().is_empty());
+    });
+}
+
+/// Sets `net.ipv6.conf.{all,default}.accept_dad` in the namespace (no tentative addresses, no
+/// timers); returns the previous values.
+fn set_accept_dad(env: &Env, values: [&str; 2]) -> [String; 2] {
+    let mut old = [String::new(), String::new()];
+    for (i, conf) in ["all", "default"].into_iter().enumerate() {
+        let key = format!("net.ipv6.conf.{conf}.accept_dad");
+        old[i] = run(&["ip", "netns", "exec", &env.ns, "sysctl", "-n", &key]);
+        run(&["ip", "netns", "exec", &env.ns, "sysctl", "-qw", &format!("{key}={}", values[i])]);
+    }
+    old
+}
+
+#[test]
+fn cloudstack_ovs_layout_moves_ipv6_with_ipv4_onto_mgmt0_and_rolls_back() {
+    with_host("cloudstack_ovs_dual_stack", |env| {
+        let old = set_accept_dad(env, ["0", "0"]);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            env.ip(&["-6", "addr", "add", "2001:db8:42::11/64", "dev", "eth0", "nodad"]);
+            env.ip(&["-6", "route", "add", "default", "via", "2001:db8:42::1", "dev", "eth0"]);
+            let net = layout();
+            let engine = env.engine();
+            let before = comparable(&engine.read_state().unwrap());
+            let plan = engine.plan(&net).unwrap();
+            let text = plan.to_string();
+            println!("plan:\n{text}");
+            // mgmt0 takes over eth0's addresses: the IPv6 ones (not in the layout) move along.
+            let pos = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s:?} in\n{text}"));
+            assert!(pos("ip addr add 2001:db8:42::11/64 dev mgmt0") < pos("ip addr del 2001:db8:42::11/64 dev eth0"));
+            assert!(
+                pos("ip route replace default via 2001:db8:42::1 dev mgmt0")
+                    < pos("ip addr del 2001:db8:42::11/64 dev eth0")
+            );
+            assert!(!text.contains("ip route del"), "{text}");
+
+            // Verification made to fail once both sides changed: everything rolls back.
+            let err = env.apply_faulty(&net, Fault::Verification).unwrap_err();
+            let Error::Apply { rollback: Some(rb), .. } = &err else { panic!("{err}") };
+            assert!(rb.restored && rb.errors.is_empty(), "{rb:?}");
+            assert_eq!(comparable(&engine.read_state().unwrap()), before);
+            assert!(env.ip(&["-6", "route", "show", "default"]).contains("via 2001:db8:42::1 dev eth0"));
+
+            // For good: both families on mgmt0, nothing left on eth0, then zero writes.
+            engine.apply(&net).unwrap();
+            let s = engine.read_state().unwrap();
+            let mgmt: Vec<String> = s.link("mgmt0").unwrap().addresses.iter().map(ToString::to_string).collect();
+            assert_eq!(mgmt, ["192.168.42.11/24", "2001:db8:42::11/64"]);
+            assert!(s.link("eth0").unwrap().addresses.is_empty());
+            assert!(env.ip(&["-6", "route", "show", "default"]).contains("via 2001:db8:42::1 dev mgmt0"));
+            assert!(env.ip(&["-4", "route", "show", "default"]).contains("via 192.168.42.1 dev mgmt0"));
+            let again = engine.apply(&net).unwrap();
+            assert_eq!((again.writes, again.ovs_writes), (0, 0), "{}", again.plan);
+        }));
+        set_accept_dad(env, [old[0].as_str(), old[1].as_str()]);
+        if let Err(p) = result {
+            std::panic::resume_unwind(p);
+        }
     });
 }
 

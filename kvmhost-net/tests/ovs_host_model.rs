@@ -117,9 +117,12 @@ fn the_combined_plan_makes_the_ovs_devices_before_addressing_them() {
     assert_eq!(plan.len(), 5 + plan.steps.len());
     let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s:?} in\n{text}"));
     assert!(at(" 1. OVS: add bridge br0") < at("OVS: add fake bridge mgmt0"));
-    assert!(at("OVS: add fake bridge cloudbr1") < at("ip route del default via 192.168.42.1 dev eth0"));
-    assert!(at("ip addr del 192.168.42.11/24 dev eth0") < at("ip addr add 192.168.42.11/24 dev mgmt0"));
-    assert!(at("ip addr add 192.168.42.11/24 dev mgmt0") < at("ip route add default via 192.168.42.1 dev mgmt0"));
+    // The address and the default route move onto mgmt0 before they leave eth0 (the route in
+    // one request): the host is never without them.
+    assert!(at("OVS: add fake bridge cloudbr1") < at("ip addr add 192.168.42.11/24 dev mgmt0"));
+    assert!(at("ip addr add 192.168.42.11/24 dev mgmt0") < at("ip route replace default via 192.168.42.1 dev mgmt0"));
+    assert!(at("ip route replace default via 192.168.42.1 dev mgmt0") < at("ip addr del 192.168.42.11/24 dev eth0"));
+    assert!(!text.contains("ip route del"), "{text}");
     assert_eq!(plan.describe(0).unwrap(), format!("OVS: {}", plan.ovs.as_ref().unwrap().steps[0]));
     let script = plan.to_script();
     assert!(script.contains("\novs-vsctl add-br mgmt0 br0 100\n"), "{script}");
@@ -182,4 +185,23 @@ fn networkd_gets_network_files_and_an_ovs_vsctl_script() {
     );
     assert!(script.contains("ovs-vsctl --may-exist add-port br0 eth0 trunks=100,200,300 vlan_mode=trunk\n"));
     assert!(script.contains("ovs-vsctl --may-exist add-br cloudbr1 br0 300\n"));
+}
+
+#[test]
+fn the_ovs_layout_moves_ipv6_with_ipv4_onto_mgmt0() {
+    // The uplink also holds an IPv6 address and default route the layout does not mention:
+    // mgmt0 takes over eth0's addresses (its IPv4 one is declared there), so they move along,
+    // each added on mgmt0 before it leaves eth0; nothing is deleted outright.
+    let mut s = classic_host();
+    s.links.get_mut("eth0").unwrap().addresses.push("2001:db8:42::11/64".parse().unwrap());
+    let mut d6 = RouteState::new("::/0".parse().unwrap(), Some("fe80::1".parse().unwrap()), "eth0");
+    d6.metric = 1024;
+    s.routes.push(d6);
+    let plan = plan_against(&layout(), &s).unwrap();
+    let text = plan.to_string();
+    let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s:?} in\n{text}"));
+    assert!(at("ip addr add 2001:db8:42::11/64 dev mgmt0") < at("ip addr del 2001:db8:42::11/64 dev eth0"));
+    assert!(at("ip link set mgmt0 up") < at("ip route replace default via fe80::1 dev mgmt0 metric 1024"));
+    assert!(at("ip route replace default via fe80::1 dev mgmt0") < at("ip addr del 2001:db8:42::11/64 dev eth0"));
+    assert!(!text.contains("ip route del"), "{text}");
 }

@@ -28,6 +28,7 @@ pub fn vlans_as_veths(net: &HostNetwork) -> HostNetwork {
         e.mtu = v.mtu;
         e.addresses = v.addresses;
         e.routes = v.routes;
+        e.owns = v.owns;
         out.veths.push(e);
     }
     out

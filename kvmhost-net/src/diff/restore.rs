@@ -83,6 +83,9 @@ pub(crate) fn touched(plan: &Plan, current: &NetState) -> BTreeSet<String> {
             Step::CreateVeth { peer, .. } => {
                 out.insert(peer.clone());
             }
+            Step::ReplaceRoute { from, .. } => {
+                out.insert(from.clone());
+            }
             Step::DeleteLink { name } => {
                 if let Some(LinkKind::Veth { peer: Some(peer) }) = current.link(name).map(|l| &l.kind) {
                     out.insert(peer.clone());

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use rtnetlink::packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
+use rtnetlink::packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
     AfSpecBridge, BridgeFlag, BridgeStpState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind,
@@ -49,6 +49,8 @@ fn request(msg: RouteNetlinkMessage, flags: u16) -> Request {
 
 const CREATE: u16 = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 const CHANGE: u16 = NLM_F_REQUEST | NLM_F_ACK;
+/// Create, or replace the entry with the same key (`ip route replace`).
+const REPLACE: u16 = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
 
 fn link_up(m: &mut LinkMessage, up: bool) {
     if up {
@@ -254,6 +256,9 @@ pub(crate) fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> 
         }
         Step::AddRoute(r) => request(R::NewRoute(route_message(r, index(&r.device)?, true)), CREATE),
         Step::DelRoute(r) => request(R::DelRoute(route_message(r, index(&r.device)?, false)), CHANGE),
+        Step::ReplaceRoute { route, .. } => {
+            request(R::NewRoute(route_message(route, index(&route.device)?, true)), REPLACE)
+        }
     };
     Ok(Some(req))
 }
