@@ -270,25 +270,26 @@ impl TextRun {
     }
 }
 
-/// Completes an element at its end tag (which ends at `end` in `input`): its content, and how
-/// it was written where that is not the writer's form (`<a></a>`, `</a >`).
+/// Completes an element at its end tag, whose name ends at `after_name` in `input`: its
+/// content, and how it was written where that is not the writer's form (`<a></a>`, `</a >`).
 #[inline(always)]
-fn closed(el: &mut crate::xml::Element, children: XmlVec<Node>, spaced: bool, input: &str, end: usize) {
+fn closed(el: &mut crate::xml::Element, children: XmlVec<Node>, input: &str, after_name: usize) {
     if children.is_empty() {
         el.format_mut().set_expanded(true);
     }
     el.children = children;
-    if spaced {
-        keep_end_space(el, input, end);
+    // `</name >`: whitespace before `>` (rare), kept for the writer.
+    if input.as_bytes().get(after_name) != Some(&b'>') {
+        keep_end_space(el, input, after_name);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn keep_end_space(el: &mut crate::xml::Element, input: &str, end: usize) {
-    let tag = &input[..end - 1];
-    let name_end = tag.trim_end_matches([' ', '\t', '\r', '\n']).len();
-    el.format_mut().raw_mut().end = Some(tag[name_end..].into());
+fn keep_end_space(el: &mut crate::xml::Element, input: &str, after_name: usize) {
+    let rest = input.get(after_name..).unwrap_or_default();
+    let ws = &rest[..rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len()];
+    el.format_mut().raw_mut().end = Some(ws.into());
 }
 
 fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
@@ -378,21 +379,20 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                     }
                 }
             }
-            Ok(Event::End(_)) => {
+            Ok(Event::End(end)) => {
                 text_done!();
                 // quick-xml checks that end names match their start.
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
                 let children = XmlVec::take_tail_of(content, at + 1);
-                // `</name >`: whitespace before `>` (rare), kept for the writer.
-                let end = p.reader.buffer_position() as usize;
-                let spaced = input.as_bytes().get(end.wrapping_sub(2)).is_some_and(|b| b.is_ascii_whitespace());
+                let name = end.name().into_inner();
+                let after_name = p.offset_of(name) + name.len();
                 if open.is_empty() {
                     if let Some(Node::Element(mut el)) = content.pop() {
-                        closed(&mut el, children, spaced, input, end);
+                        closed(&mut el, children, input, after_name);
                         root = Some(el);
                     }
                 } else if let Some(Node::Element(el)) = content.last_mut() {
-                    closed(el, children, spaced, input, end);
+                    closed(el, children, input, after_name);
                 }
             }
             Ok(Event::Text(t)) => {
@@ -590,6 +590,14 @@ mod tests {
         ] {
             let e = parse_document(bad).expect_err(bad);
             assert!(matches!(e, XmlError::Malformed { line: 1, .. }), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn whitespace_before_the_end_of_end_tags_is_kept() {
+        for src in ["<a><b>x</b\n\t></a >", "<a><b/></a\r\n>", "<a>t</a>"] {
+            let d = parse_document(src).unwrap();
+            assert_eq!(crate::xml::write::write_document(&d).unwrap(), src);
         }
     }
 
