@@ -6,7 +6,8 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part, child_part_named, set_attr, set_child, set_child_named, set_flag_child,
     ElementPath, XmlPart,
 };
-use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
+use crate::domain::error::DomainError;
+use crate::domain::{Address, Alias, DeviceBoot, Memory};
 use crate::xml::Element;
 
 attr_part! {

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
-use super::interface::simple::VirtioDriverOptions;
+use super::shared::VirtioDriverOptions;
 use crate::domain::codec::{attr_enum, attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
-use crate::domain::{AcpiIndex, Address, Alias, DomainError};
+use crate::domain::error::DomainError;
+use crate::domain::{AcpiIndex, Address, Alias};
 use crate::xml::Element;
 use crate::xml_enum;
 

@@ -4,13 +4,11 @@
 mod checked;
 mod parts;
 mod port;
-pub(in crate::domain::devices) mod simple;
 mod validate;
 
 pub use checked::{MacAddress, MacAddressError, VlanId, VlanIdError};
 pub use parts::*;
 pub use port::*;
-pub use simple::{SourceReconnect, VirtioDriverOptions};
 pub use validate::{InterfaceError, InterfaceProblem};
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +17,8 @@ use super::common::set_device_info;
 use crate::domain::codec::{
     child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError, YesNo};
+use crate::domain::error::DomainError;
+use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, YesNo};
 use crate::xml::Element;
 use crate::xml_enum;
 

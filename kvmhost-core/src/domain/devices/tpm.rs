@@ -6,7 +6,8 @@ use super::common::set_device_info;
 use crate::domain::codec::{
     attr_part, attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DomainError, YesNo};
+use crate::domain::error::DomainError;
+use crate::domain::{AcpiIndex, Address, Alias, YesNo};
 use crate::xml::Element;
 
 attr_part! {

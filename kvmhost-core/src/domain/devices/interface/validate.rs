@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Interface, InterfaceType, MacAddress, MacAddressError, VirtualPortType, VlanId, VlanIdError};
 use crate::domain::codec::{children_parts, ElementPath};
-use crate::domain::{Domain, DomainError};
+use crate::domain::error::DomainError;
+use crate::domain::Domain;
 
 /// An interface libvirt would refuse: which interface, which field, and why.
 ///

@@ -1,4 +1,5 @@
-//! Attribute-only elements used by several device kinds (interface, chardev, rng, input, …).
+//! Attribute-only elements shared by several device kinds: [`SourceReconnect`] (interface and
+//! chardev sources) and [`VirtioDriverOptions`] (rng, input, memballoon).
 
 use crate::domain::codec::attr_part;
 use crate::domain::{OnOff, YesNo};
