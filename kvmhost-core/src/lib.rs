@@ -24,6 +24,7 @@
 //! assert!(d.to_xml().unwrap().contains("<name>vm2</name>"));
 //! ```
 
+pub mod capabilities;
 pub mod config;
 pub mod cpu;
 pub mod domain;

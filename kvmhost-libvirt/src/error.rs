@@ -9,6 +9,7 @@
 //! assert_eq!(err.to_string(), format!("no such domain 'nope': {}", err.message()));
 //! ```
 
+use kvmhost_core::capabilities::CapabilitiesError;
 use kvmhost_core::domain::DomainError;
 use virt::enumutil::Enum;
 use virt::error::ErrorNumber;
@@ -131,7 +132,18 @@ pub enum LibvirtError {
     /// The domain document could not be written or read back.
     #[error("domain document error")]
     Domain(#[from] DomainError),
-    /// An XML document libvirt returned (capabilities, snapshot, volume, …) could not be read.
+    /// A capabilities or domain capabilities document libvirt returned could not be read; the
+    /// source names the element or attribute, or the line and column.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{CapabilitiesError, LibvirtError};
+    /// let e = LibvirtError::from(kvmhost_libvirt::Capabilities::parse("<x/>").unwrap_err());
+    /// assert!(matches!(e, LibvirtError::Capabilities(CapabilitiesError::WrongRoot { .. })));
+    /// assert_eq!(e.message(), "expected a <capabilities> root element, found <x>");
+    /// ```
+    #[error("cannot read the capabilities XML libvirt returned")]
+    Capabilities(#[from] CapabilitiesError),
+    /// An XML document libvirt returned (snapshot, volume, network, …) could not be read.
     #[error("cannot read the {what} XML libvirt returned: {message}")]
     Parse {
         /// Which document.
@@ -217,6 +229,7 @@ impl LibvirtError {
             | E::Other { message, .. }
             | E::Parse { message, .. }
             | E::Worker { message } => message.clone(),
+            E::Capabilities(e) => e.to_string(),
             other => other.to_string(),
         }
     }

@@ -57,7 +57,7 @@ pub mod testing;
 pub use blocking::{Connection, DomainHandle};
 pub use domains::{DomainFilter, DomainId, DomainSummary, Scope, ShutdownOutcome, UndefineOptions, XmlView};
 pub use error::{LibvirtError, Result};
-pub use host::{Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Version, Versions};
+pub use host::{Capabilities, CapabilitiesError, DomainCapabilities, DomainCapsQuery, NodeInfo, Version, Versions};
 pub use hypervisor::Hypervisor;
 pub use libvirt_host::LibvirtHypervisor;
 pub use network::{NetworkInfo, NetworkKind, NetworkSpec};

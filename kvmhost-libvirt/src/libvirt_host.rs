@@ -206,12 +206,12 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn capabilities(&self) -> Result<Capabilities> {
-        Capabilities::parse(&self.call(|c| Ok(c.capabilities()?)).await?)
+        Ok(Capabilities::parse(&self.call(|c| Ok(c.capabilities()?)).await?)?)
     }
 
     async fn domain_capabilities(&self, query: &DomainCapsQuery) -> Result<DomainCapabilities> {
         let q = query.clone();
-        DomainCapabilities::parse(&self.call(move |c| host::domain_capabilities(c, &q)).await?)
+        Ok(DomainCapabilities::parse(&self.call(move |c| host::domain_capabilities(c, &q)).await?)?)
     }
 
     async fn list_domains(&self, filter: DomainFilter) -> Result<Vec<DomainSummary>> {
