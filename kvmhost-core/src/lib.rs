@@ -28,7 +28,10 @@ pub mod capabilities;
 pub mod config;
 pub mod cpu;
 pub mod domain;
+pub mod network;
 pub mod preflight;
+pub mod snapshot;
+pub mod storage;
 pub mod xml;
 
 // The crate README's code blocks run as doc tests.

@@ -61,7 +61,9 @@ pub use host::{Capabilities, CapabilitiesError, DomainCapabilities, DomainCapsQu
 pub use hypervisor::Hypervisor;
 pub use libvirt_host::LibvirtHypervisor;
 pub use network::{NetworkInfo, NetworkKind, NetworkSpec};
-pub use snapshot::{RevertTo, SnapshotDelete, SnapshotDisk, SnapshotInfo, SnapshotOptions, SnapshotSpec};
+pub use snapshot::{
+    RevertTo, SnapshotDelete, SnapshotDisk, SnapshotError, SnapshotInfo, SnapshotOptions, SnapshotSpec,
+};
 pub use state::{DomainState, StateWithReason};
 pub use storage::{PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 

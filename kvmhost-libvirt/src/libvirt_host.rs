@@ -327,7 +327,8 @@ impl Hypervisor for LibvirtHypervisor {
         spec: &SnapshotSpec,
         options: SnapshotOptions,
     ) -> Result<SnapshotInfo> {
-        let xml = spec.to_xml()?;
+        // A value XML cannot carry is the caller's invalid argument, as for networks and pools.
+        let xml = spec.to_xml().map_err(|e| LibvirtError::InvalidArgument { message: e.to_string() })?;
         self.on(id, move |c, id| snapshot::create(c, id, &xml, options)).await
     }
 
