@@ -20,7 +20,8 @@ use crate::xml::{Document, Element, XmlError};
 ///
 /// ```
 /// use kvmhost_core::network::{NetworkKind, NetworkSpec};
-/// let n = NetworkSpec { kind: NetworkKind::Isolated { bridge: "virbr9".into() }, ..NetworkSpec::host_bridge("iso", "x") };
+/// let mut n = NetworkSpec::host_bridge("iso", "x");
+/// n.kind = NetworkKind::Isolated { bridge: "virbr9".into() };
 /// assert_eq!(n.to_xml().unwrap(), "<network><name>iso</name><bridge name=\"virbr9\"/></network>");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
