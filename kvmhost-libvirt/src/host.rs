@@ -16,7 +16,7 @@
 //! ```
 
 pub use kvmhost_core::capabilities::{
-    host_model_cpu, Capabilities, CapabilitiesError, CpuModelSupport, CpuModes, DomainCapabilities, GuestCapabilities,
+    Capabilities, CapabilitiesError, CpuModelSupport, CpuModes, DomainCapabilities, GuestCapabilities,
     HostCapabilities, Machine, NumaCell, SupportedEnums,
 };
 use serde::{Deserialize, Serialize};

@@ -285,3 +285,39 @@ pub fn check_cpu_offline(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_model_cpu_keeps_required_features_on_the_documents_arch() {
+        let caps = "<domainCapabilities><arch>aarch64</arch><cpu><mode name='host-model' supported='yes'>\
+                    <model>neoverse-n1</model><feature policy='require' name='a'/>\
+                    <feature policy='disable' name='b'/><feature policy='force' name='c'/><feature name='d'/>\
+                    </mode></cpu></domainCapabilities>";
+        let host = host_model_cpu(caps).unwrap();
+        assert_eq!((host.kind, host.arch.as_deref()), (CpuKind::Host, Some("aarch64")));
+        let names: Vec<&str> = host.cpu.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a", "c", "d"]);
+    }
+
+    #[test]
+    fn host_model_cpu_errors_are_typed() {
+        let missing = |xml: &str| match host_model_cpu(xml) {
+            Err(MigrationError::InvalidCapabilities(CapabilitiesError::Missing { path })) => path,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(missing("<domainCapabilities/>"), "/domainCapabilities/cpu/mode[@name='host-model']");
+        assert_eq!(
+            missing(
+                "<domainCapabilities><cpu><mode name='host-model'><model> </model></mode></cpu></domainCapabilities>"
+            ),
+            "/domainCapabilities/cpu/mode[@name='host-model']/model"
+        );
+        assert!(matches!(
+            host_model_cpu("<domainCapabilities><cpu>"),
+            Err(MigrationError::InvalidCapabilities(CapabilitiesError::Xml(_)))
+        ));
+    }
+}
