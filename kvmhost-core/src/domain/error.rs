@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::InterfaceError;
+use crate::domain::devices::interface::error::InterfaceError;
 use crate::xml::XmlError;
 
 /// Errors from parsing, decoding or writing a domain.

@@ -13,7 +13,7 @@ use crate::domain::codec::{
 };
 
 use crate::domain::error::DomainError;
-use crate::domain::Memory;
+use crate::domain::memory::Memory;
 use crate::xml::Element;
 
 pub use hyperv::*;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{set_attr, ElementPath, XmlPart};
 use crate::domain::error::DomainError;
-use crate::domain::MemoryUnit;
+use crate::domain::memory::MemoryUnit;
 use crate::xml::{Element, Node};
 
 /// The trimmed text of `el`, `None` when empty or only whitespace.

@@ -10,8 +10,8 @@ use crate::domain::codec::{
     set_child_with, set_children_named, set_flag_child, ElementPath, XmlPart, YesNo,
 };
 use crate::domain::error::DomainError;
+use crate::domain::memory::{Memory, MemoryUnit};
 use crate::domain::shared::{merge_text, text_of};
-use crate::domain::{Memory, MemoryUnit};
 use crate::xml::Element;
 
 pub use cputune::*;

@@ -7,8 +7,8 @@ use crate::domain::codec::{
     set_child_with, set_children_named, ElementPath, XmlPart, YesNo,
 };
 use crate::domain::error::DomainError;
+use crate::domain::memory::{Memory, MemoryUnit};
 use crate::domain::shared::{set_unit_attr, unit_attr};
-use crate::domain::{Memory, MemoryUnit};
 use crate::xml::Element;
 
 attr_part! {

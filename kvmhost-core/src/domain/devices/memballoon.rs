@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
 use super::shared::VirtioDriverOptions;
+use crate::domain::codec::OnOff;
 use crate::domain::codec::{attr_enum, attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
 use crate::domain::error::DomainError;
-use crate::domain::{AcpiIndex, Address, Alias, OnOff};
 use crate::xml::Element;
 
 attr_part! {

@@ -8,7 +8,7 @@ mod filesystem;
 mod graphics;
 mod hostdev;
 mod input;
-mod interface;
+pub(in crate::domain) mod interface;
 mod memballoon;
 mod other;
 mod rng;

@@ -7,8 +7,8 @@ use super::shared::VirtioDriverOptions;
 use crate::domain::codec::{
     attr_part, attr_string, child_part, set_attr, set_child, set_child_with, ElementPath, XmlPart,
 };
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
 use crate::domain::error::DomainError;
-use crate::domain::{AcpiIndex, Address, Alias};
 use crate::xml::Element;
 
 attr_part! {

@@ -2,7 +2,7 @@
 //! chardev sources) and [`VirtioDriverOptions`] (rng, input, memballoon).
 
 use crate::domain::codec::attr_part;
-use crate::domain::{OnOff, YesNo};
+use crate::domain::codec::{OnOff, YesNo};
 
 attr_part! {
     /// Reconnect policy of a client socket (`<reconnect enabled='yes' timeout='10'/>`), used by

@@ -9,7 +9,7 @@ use crate::domain::codec::{
 };
 
 use crate::domain::error::DomainError;
-use crate::domain::MemoryUnit;
+use crate::domain::memory::MemoryUnit;
 use crate::xml::Element;
 
 attr_part! {

@@ -9,7 +9,7 @@ use crate::domain::codec::{
     set_child_named, set_child_text, set_children, ElementPath, XmlPart,
 };
 use crate::domain::error::DomainError;
-use crate::domain::Memory;
+use crate::domain::memory::Memory;
 use crate::xml::Element;
 
 /// `<metadata_cache><max_size unit='…'>…</max_size></metadata_cache>` (qcow2 metadata cache).

@@ -5,9 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::domain::codec::{
     attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
 };
+use crate::domain::codec::{OnOff, YesNo};
+use crate::domain::devices::common::Address;
 use crate::domain::devices::shared::SourceReconnect;
 use crate::domain::error::DomainError;
-use crate::domain::{Address, OnOff, YesNo};
 use crate::xml::Element;
 
 attr_part! {
