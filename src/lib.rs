@@ -3,8 +3,9 @@
 //! Facade over the kvmhost crate family, re-exporting each crate under a short name, each
 //! behind the Cargo feature of the same name (all on by default):
 //!
-//! - `core` (`kvmhost-core`): the lossless, typed libvirt domain XML model and builder, the CPU
-//!   engine, host preflight and config editors. Pure: no libvirt, no tokio.
+//! - `core` (`kvmhost-core`): the lossless, typed libvirt domain XML model and builder,
+//!   libvirt's other XML (capabilities, domain capabilities, snapshots, networks, storage pools
+//!   and volumes), the CPU engine, host preflight and config editors. Pure: no libvirt, no tokio.
 //! - `net` (`kvmhost-net`): host networking over netlink and OVSDB.
 //! - `libvirt` (`kvmhost-libvirt`): a typed, async API over libvirt connections (links libvirt).
 //! - `templates` (`kvmhost-templates`): VM appliance templates (VMCasts).

@@ -4,16 +4,27 @@
 //! two edges: gathering a host's facts for [`preflight`] (files under a root directory and a few
 //! syscalls) and writing configuration files in [`config`].
 //!
-//! - [`xml`]: an order-preserving XML tree (the lossless substrate).
+//! - [`xml`]: an order-preserving XML tree (the lossless substrate every model below is read
+//!   and written with), with limits for hostile input.
 //! - [`domain`]: [`domain::Domain`] (parse any real document, edit typed parts, write it back
-//!   with everything else untouched) and [`domain::DomainBuilder`].
-//! - [`cpu`]: libvirt 9.0's x86 CPU driver in Rust — the CPU map ([`cpu::CpuMap`]),
-//!   [`cpu::compare`], [`cpu::baseline`], CPUID decode, guest CPU update — and CPU mode policy
-//!   for clusters ([`cpu::CpuPolicy`]).
+//!   with everything else untouched), [`domain::DomainBuilder`] and [`domain::DomainError`].
+//! - [`capabilities`]: libvirt's host [`capabilities::Capabilities`] and
+//!   [`capabilities::DomainCapabilities`], and [`capabilities::host_model_cpu`], the one
+//!   reader of the host-model CPU.
+//! - [`snapshot`], [`network`], [`storage`]: the snapshot, network, storage pool and volume
+//!   XML libvirt takes and returns ([`snapshot::SnapshotSpec`], [`network::NetworkSpec`],
+//!   [`storage::PoolSpec`], [`storage::VolumeSpec`], …). kvmhost-libvirt sends them to libvirt
+//!   and re-exports them.
+//! - [`cpu`]: the CPU engine, libvirt 9.0's x86 CPU driver in Rust — the CPU map
+//!   ([`cpu::CpuMap`]), [`cpu::compare`], [`cpu::baseline`], CPUID decode, guest CPU update,
+//!   migration checks across a cluster — and CPU mode policy ([`cpu::CpuPolicy`]).
 //! - [`preflight`]: a host's facts (gathered from a root directory and a few syscalls), checks
 //!   and profiles (`virt-host-validate`'s, CloudStack's, Archipel's), fixes, cluster checks.
 //! - [`config`]: lossless editing of libvirt's configuration files and shell-variable files,
 //!   atomic writes with backups and diffs, firewall rules.
+//!
+//! Every parser here takes text and returns a typed error naming the element or attribute at
+//! fault (and the line and column when the text is not XML); none panics on hostile input.
 //!
 //! ```
 //! use kvmhost_core::domain::{Domain, Memory};
@@ -24,10 +35,14 @@
 //! assert!(d.to_xml().unwrap().contains("<name>vm2</name>"));
 //! ```
 
+pub mod capabilities;
 pub mod config;
 pub mod cpu;
 pub mod domain;
+pub mod network;
 pub mod preflight;
+pub mod snapshot;
+pub mod storage;
 pub mod xml;
 
 // The crate README's code blocks run as doc tests.

@@ -9,7 +9,10 @@
 //! assert_eq!(err.to_string(), format!("no such domain 'nope': {}", err.message()));
 //! ```
 
+use kvmhost_core::capabilities::CapabilitiesError;
 use kvmhost_core::domain::DomainError;
+use kvmhost_core::snapshot::SnapshotError;
+use kvmhost_core::xml::XmlError;
 use virt::enumutil::Enum;
 use virt::error::ErrorNumber;
 
@@ -131,7 +134,28 @@ pub enum LibvirtError {
     /// The domain document could not be written or read back.
     #[error("domain document error")]
     Domain(#[from] DomainError),
-    /// An XML document libvirt returned (capabilities, snapshot, volume, …) could not be read.
+    /// A capabilities or domain capabilities document libvirt returned could not be read; the
+    /// source names the element or attribute, or the line and column.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{CapabilitiesError, LibvirtError};
+    /// let e = LibvirtError::from(kvmhost_libvirt::Capabilities::parse("<x/>").unwrap_err());
+    /// assert!(matches!(e, LibvirtError::Capabilities(CapabilitiesError::WrongRoot { .. })));
+    /// assert_eq!(e.message(), "expected a <capabilities> root element, found <x>");
+    /// ```
+    #[error("cannot read the capabilities XML libvirt returned")]
+    Capabilities(#[from] CapabilitiesError),
+    /// Snapshot XML could not be read (a document libvirt returned; the source names the
+    /// element, or the line and column) or written (a value XML cannot carry).
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{LibvirtError, SnapshotError, SnapshotInfo};
+    /// let e = LibvirtError::from(SnapshotInfo::parse("<domainsnapshot/>").unwrap_err());
+    /// assert!(matches!(e, LibvirtError::Snapshot(SnapshotError::Missing { .. })));
+    /// ```
+    #[error("invalid snapshot XML")]
+    Snapshot(#[from] SnapshotError),
+    /// An XML document libvirt returned (volume, pool, network) could not be read.
     #[error("cannot read the {what} XML libvirt returned: {message}")]
     Parse {
         /// Which document.
@@ -217,6 +241,8 @@ impl LibvirtError {
             | E::Other { message, .. }
             | E::Parse { message, .. }
             | E::Worker { message } => message.clone(),
+            E::Capabilities(e) => e.to_string(),
+            E::Snapshot(e) => e.to_string(),
             other => other.to_string(),
         }
     }
@@ -302,5 +328,20 @@ impl From<virt::error::Error> for LibvirtError {
             N::OperationTimeout => LibvirtError::Timeout { message },
             _ => LibvirtError::Other { code: e.code().to_raw(), message },
         }
+    }
+}
+
+/// A document kvmhost writes for libvirt ([`crate::NetworkSpec::to_xml`], [`crate::PoolSpec::to_xml`],
+/// …) holds a value XML cannot carry: an invalid argument, as before these specs moved to
+/// kvmhost-core.
+///
+/// ```
+/// use kvmhost_libvirt::{LibvirtError, NetworkSpec};
+/// let e: LibvirtError = NetworkSpec::host_bridge("n\u{1}", "br0").to_xml().unwrap_err().into();
+/// assert!(matches!(e, LibvirtError::InvalidArgument { .. }));
+/// ```
+impl From<XmlError> for LibvirtError {
+    fn from(e: XmlError) -> LibvirtError {
+        LibvirtError::InvalidArgument { message: e.to_string() }
     }
 }

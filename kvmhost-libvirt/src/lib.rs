@@ -7,7 +7,12 @@
 //!   facts ([`host`]), domains ([`domains`]), snapshots ([`snapshot`]), storage ([`storage`]),
 //!   networks ([`network`]), lifecycle events ([`Hypervisor::events`], a [`events::HostEvents`]
 //!   stream that survives reconnects) and live migration ([`LibvirtHypervisor::migrate`], see
-//!   [`migration`]).
+//!   [`migration`]: libvirt's CPU check and the CPU engine's, offline).
+//! - The pure XML models libvirt takes and returns live in kvmhost-core next to the domain model
+//!   and are re-exported here under their old paths: [`Capabilities`] and
+//!   [`DomainCapabilities`] ([`kvmhost_core::capabilities`], errors [`CapabilitiesError`]),
+//!   [`SnapshotSpec`] / [`SnapshotInfo`] ([`kvmhost_core::snapshot`]), [`NetworkSpec`]
+//!   ([`kvmhost_core::network`]), [`PoolSpec`] / [`VolumeSpec`] ([`kvmhost_core::storage`]).
 //! - [`connection`]: one shared connection per URI, blocking calls on a bounded worker pool
 //!   (each call and its thread-local error on one thread), keepalive, typed
 //!   [`LibvirtError::ConnectionLost`] and automatic reconnect with backoff.
@@ -57,11 +62,13 @@ pub mod testing;
 pub use blocking::{Connection, DomainHandle};
 pub use domains::{DomainFilter, DomainId, DomainSummary, Scope, ShutdownOutcome, UndefineOptions, XmlView};
 pub use error::{LibvirtError, Result};
-pub use host::{Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Version, Versions};
+pub use host::{Capabilities, CapabilitiesError, DomainCapabilities, DomainCapsQuery, NodeInfo, Version, Versions};
 pub use hypervisor::Hypervisor;
 pub use libvirt_host::LibvirtHypervisor;
 pub use network::{NetworkInfo, NetworkKind, NetworkSpec};
-pub use snapshot::{RevertTo, SnapshotDelete, SnapshotDisk, SnapshotInfo, SnapshotOptions, SnapshotSpec};
+pub use snapshot::{
+    RevertTo, SnapshotDelete, SnapshotDisk, SnapshotError, SnapshotInfo, SnapshotOptions, SnapshotSpec,
+};
 pub use state::{DomainState, StateWithReason};
 pub use storage::{PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 

@@ -206,12 +206,12 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     async fn capabilities(&self) -> Result<Capabilities> {
-        Capabilities::parse(&self.call(|c| Ok(c.capabilities()?)).await?)
+        Ok(Capabilities::parse(&self.call(|c| Ok(c.capabilities()?)).await?)?)
     }
 
     async fn domain_capabilities(&self, query: &DomainCapsQuery) -> Result<DomainCapabilities> {
         let q = query.clone();
-        DomainCapabilities::parse(&self.call(move |c| host::domain_capabilities(c, &q)).await?)
+        Ok(DomainCapabilities::parse(&self.call(move |c| host::domain_capabilities(c, &q)).await?)?)
     }
 
     async fn list_domains(&self, filter: DomainFilter) -> Result<Vec<DomainSummary>> {
@@ -327,7 +327,8 @@ impl Hypervisor for LibvirtHypervisor {
         spec: &SnapshotSpec,
         options: SnapshotOptions,
     ) -> Result<SnapshotInfo> {
-        let xml = spec.to_xml()?;
+        // A value XML cannot carry is the caller's invalid argument, as for networks and pools.
+        let xml = spec.to_xml().map_err(|e| LibvirtError::InvalidArgument { message: e.to_string() })?;
         self.on(id, move |c, id| snapshot::create(c, id, &xml, options)).await
     }
 

@@ -2,6 +2,9 @@
 //! runs itself, and bridge-mode networks over an existing host bridge (`cloudbr0`) or an Open
 //! vSwitch bridge (`<virtualport type='openvswitch'/>`); define / start / destroy / undefine.
 //!
+//! The network XML models ([`NetworkSpec`], [`NetworkKind`]) live in [`kvmhost_core::network`]
+//! and are re-exported here; [`NetworkInfo`] combines libvirt's calls with the network's XML.
+//!
 //! ```
 //! use kvmhost_libvirt::NetworkSpec;
 //! assert_eq!(NetworkSpec::host_bridge("cloud", "cloudbr0").to_xml().unwrap(),
@@ -10,123 +13,13 @@
 //!     .contains("<virtualport type=\"openvswitch\"/>"));
 //! ```
 
-use kvmhost_core::xml::{Document, Element};
+pub use kvmhost_core::network::{NetworkKind, NetworkSpec};
+use kvmhost_core::xml::Document;
 use serde::{Deserialize, Serialize};
 use virt::connect::Connect;
 use virt::network::Network;
 
 use crate::{LibvirtError, Result};
-
-/// What the network connects to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum NetworkKind {
-    /// libvirt's own bridge with NAT to the host (`<forward mode='nat'/>`), an address and DHCP.
-    Nat {
-        /// Bridge libvirt creates (`virbr1`).
-        bridge: String,
-        /// Host address on it.
-        address: String,
-        /// Netmask.
-        netmask: String,
-        /// DHCP range (start, end).
-        dhcp: Option<(String, String)>,
-    },
-    /// libvirt's own bridge with no forwarding.
-    Isolated {
-        /// Bridge libvirt creates.
-        bridge: String,
-    },
-    /// An existing Linux bridge on the host (`<forward mode='bridge'/><bridge name=…/>`).
-    HostBridge {
-        /// The host bridge.
-        bridge: String,
-    },
-    /// An existing Open vSwitch bridge (`<virtualport type='openvswitch'/>`).
-    OvsBridge {
-        /// The OVS bridge.
-        bridge: String,
-    },
-}
-
-/// A network to define.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct NetworkSpec {
-    /// Name.
-    pub name: String,
-    /// UUID (libvirt generates one when unset).
-    pub uuid: Option<String>,
-    /// Kind.
-    pub kind: NetworkKind,
-}
-
-impl NetworkSpec {
-    /// A bridge-mode network over the existing host bridge `bridge`.
-    pub fn host_bridge(name: &str, bridge: &str) -> NetworkSpec {
-        NetworkSpec { name: name.into(), uuid: None, kind: NetworkKind::HostBridge { bridge: bridge.into() } }
-    }
-
-    /// A network over the existing Open vSwitch bridge `bridge`.
-    pub fn ovs_bridge(name: &str, bridge: &str) -> NetworkSpec {
-        NetworkSpec { name: name.into(), uuid: None, kind: NetworkKind::OvsBridge { bridge: bridge.into() } }
-    }
-
-    /// A NAT network on a bridge libvirt creates, with an address and optional DHCP range.
-    ///
-    /// ```
-    /// let n = kvmhost_libvirt::NetworkSpec::nat("n", "virbr7", "192.168.7.1", "255.255.255.0",
-    ///     Some(("192.168.7.10", "192.168.7.99")));
-    /// assert!(n.to_xml().unwrap().contains("<range start=\"192.168.7.10\" end=\"192.168.7.99\"/>"));
-    /// ```
-    pub fn nat(name: &str, bridge: &str, address: &str, netmask: &str, dhcp: Option<(&str, &str)>) -> NetworkSpec {
-        NetworkSpec {
-            name: name.into(),
-            uuid: None,
-            kind: NetworkKind::Nat {
-                bridge: bridge.into(),
-                address: address.into(),
-                netmask: netmask.into(),
-                dhcp: dhcp.map(|(a, b)| (a.into(), b.into())),
-            },
-        }
-    }
-
-    /// The `<network>` document.
-    pub fn to_xml(&self) -> Result<String> {
-        let mut root = Element::new("network");
-        root.push_element(Element::new("name")).set_text(self.name.as_str());
-        if let Some(u) = &self.uuid {
-            root.push_element(Element::new("uuid")).set_text(u.as_str());
-        }
-        let bridge = |root: &mut Element, name: &str| {
-            root.push_element(Element::new("bridge")).set_attr("name", name);
-        };
-        match &self.kind {
-            NetworkKind::HostBridge { bridge: b } | NetworkKind::OvsBridge { bridge: b } => {
-                root.push_element(Element::new("forward")).set_attr("mode", "bridge");
-                bridge(&mut root, b);
-                if matches!(self.kind, NetworkKind::OvsBridge { .. }) {
-                    root.push_element(Element::new("virtualport")).set_attr("type", "openvswitch");
-                }
-            }
-            NetworkKind::Isolated { bridge: b } => bridge(&mut root, b),
-            NetworkKind::Nat { bridge: b, address, netmask, dhcp } => {
-                root.push_element(Element::new("forward")).set_attr("mode", "nat");
-                bridge(&mut root, b);
-                let ip = root.push_element(Element::new("ip"));
-                ip.set_attr("address", address.as_str());
-                ip.set_attr("netmask", netmask.as_str());
-                if let Some((start, end)) = dhcp {
-                    let range = ip.push_element(Element::new("dhcp")).push_element(Element::new("range"));
-                    range.set_attr("start", start.as_str());
-                    range.set_attr("end", end.as_str());
-                }
-            }
-        }
-        Document::new(root).to_xml().map_err(|e| LibvirtError::InvalidArgument { message: e.to_string() })
-    }
-}
 
 /// A network as libvirt reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,9 @@
 //! volumes with a backing file (golden image) or cloned, volume data upload / download through
 //! libvirt streams, delete.
 //!
+//! The pool and volume XML models ([`PoolSpec`], [`VolumeSpec`]) live in
+//! [`kvmhost_core::storage`] and are re-exported here.
+//!
 //! ```
 //! use kvmhost_libvirt::{PoolSpec, VolumeSpec};
 //! assert_eq!(PoolSpec::dir("images", "/var/lib/images").to_xml().unwrap(),
@@ -12,6 +15,7 @@
 
 use std::io::{Read, Write};
 
+pub use kvmhost_core::storage::{PoolSpec, VolumeSpec};
 use kvmhost_core::xml::{Document, Element};
 use serde::{Deserialize, Serialize};
 use virt::connect::Connect;
@@ -30,106 +34,6 @@ pub type UploadSource = Box<dyn Read + Send>;
 pub type TransferProgress = Box<dyn FnMut(u64) + Send>;
 
 const CHUNK: usize = 256 * 1024;
-
-fn doc(root: Element) -> Result<String> {
-    Document::new(root).to_xml().map_err(|e| LibvirtError::InvalidArgument { message: e.to_string() })
-}
-
-fn text_child(parent: &mut Element, name: &str, text: &str) {
-    parent.push_element(Element::new(name)).set_text(text);
-}
-
-/// A storage pool to define. Only directory pools are typed; any other kind can be defined from
-/// raw XML through [`PoolSpec::Xml`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum PoolSpec {
-    /// A directory pool (`<pool type='dir'>`).
-    Dir {
-        /// Pool name.
-        name: String,
-        /// Directory.
-        path: String,
-    },
-    /// Any pool XML, passed through.
-    Xml(String),
-}
-
-impl PoolSpec {
-    /// A directory pool.
-    pub fn dir(name: &str, path: &str) -> PoolSpec {
-        PoolSpec::Dir { name: name.into(), path: path.into() }
-    }
-
-    /// The `<pool>` document.
-    pub fn to_xml(&self) -> Result<String> {
-        match self {
-            PoolSpec::Xml(xml) => Ok(xml.clone()),
-            PoolSpec::Dir { name, path } => {
-                let mut root = Element::new("pool");
-                root.set_attr("type", "dir");
-                text_child(&mut root, "name", name);
-                text_child(root.push_element(Element::new("target")), "path", path);
-                doc(root)
-            }
-        }
-    }
-}
-
-/// A volume to create (`<volume>`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VolumeSpec {
-    /// Volume name (the file name in a directory pool).
-    pub name: String,
-    /// Virtual size in bytes.
-    pub capacity: u64,
-    /// Bytes to allocate up front (0: sparse).
-    pub allocation: u64,
-    /// Format: `qcow2`, `raw`, …
-    pub format: String,
-    /// Backing file (path, format): the volume is a copy-on-write overlay of it.
-    pub backing: Option<(String, String)>,
-}
-
-impl VolumeSpec {
-    /// A sparse qcow2 volume.
-    pub fn qcow2(name: &str, capacity: u64) -> VolumeSpec {
-        VolumeSpec { name: name.into(), capacity, allocation: 0, format: "qcow2".into(), backing: None }
-    }
-
-    /// A sparse raw volume.
-    pub fn raw(name: &str, capacity: u64) -> VolumeSpec {
-        VolumeSpec { format: "raw".into(), ..VolumeSpec::qcow2(name, capacity) }
-    }
-
-    /// Over a backing file (a golden image) of the given format.
-    pub fn backed_by(mut self, path: &str, format: &str) -> VolumeSpec {
-        self.backing = Some((path.into(), format.into()));
-        self
-    }
-
-    /// The `<volume>` document.
-    pub fn to_xml(&self) -> Result<String> {
-        let mut root = Element::new("volume");
-        text_child(&mut root, "name", &self.name);
-        let cap = root.push_element(Element::new("capacity"));
-        cap.set_attr("unit", "bytes");
-        cap.set_text(self.capacity.to_string());
-        let alloc = root.push_element(Element::new("allocation"));
-        alloc.set_attr("unit", "bytes");
-        alloc.set_text(self.allocation.to_string());
-        root.push_element(Element::new("target"))
-            .push_element(Element::new("format"))
-            .set_attr("type", self.format.as_str());
-        if let Some((path, format)) = &self.backing {
-            let b = root.push_element(Element::new("backingStore"));
-            text_child(b, "path", path);
-            b.push_element(Element::new("format")).set_attr("type", format.as_str());
-        }
-        doc(root)
-    }
-}
 
 /// A pool as libvirt reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! [`compare`]: does a host CPU run a guest CPU? (libvirt's `virCPUx86Compare` / `x86Compute`).
 
 use super::{CpuError, CpuMap, CpuSignature, CpuidData};
+use crate::capabilities::host_model_cpu;
 use crate::domain::{Cpu, CpuMatch, ElementPath, FeaturePolicy, XmlPart};
 use crate::xml::{Document, Element};
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,8 @@ impl CpuDef {
 impl CpuDef {
     /// The host-model CPU of a domain capabilities document (`virsh domcapabilities`:
     /// `/domainCapabilities/cpu/mode[@name='host-model']`), as the custom guest CPU libvirt
-    /// would start a `host-model` guest with.
+    /// would start a `host-model` guest with (read by
+    /// [`host_model_cpu`](crate::capabilities::host_model_cpu)).
     ///
     /// ```
     /// use kvmhost_core::cpu::CpuDef;
@@ -125,21 +127,12 @@ impl CpuDef {
     /// ```
     pub fn from_domain_capabilities(xml: &str) -> Result<CpuDef, CpuError> {
         let doc = Document::parse(xml).map_err(|e| CpuError::InvalidCpu(e.to_string()))?;
-        let mode = doc
-            .root
-            .child("cpu")
-            .and_then(|c| c.children_named("mode").find(|m| m.attr("name") == Some("host-model")))
-            .filter(|m| m.attr("supported") != Some("no"))
+        let mut cpu = host_model_cpu(&doc.root)
+            .map_err(|e| CpuError::InvalidCpu(e.to_string()))?
             .ok_or_else(|| CpuError::InvalidCpu("no supported host-model CPU in domain capabilities".into()))?;
-        let mut el = mode.clone();
-        el.name = "cpu".into();
-        el.attributes.clear();
-        let mut def = CpuDef::from_element(&el)?;
-        def.kind = CpuKind::Guest;
-        def.arch = None;
-        def.cpu.mode = Some(crate::domain::CpuMode::Custom);
-        def.cpu.cpu_match = Some(CpuMatch::Exact);
-        Ok(def)
+        cpu.mode = Some(crate::domain::CpuMode::Custom);
+        cpu.cpu_match = Some(CpuMatch::Exact);
+        Ok(CpuDef { kind: CpuKind::Guest, arch: None, cpu, signature: None })
     }
 }
 

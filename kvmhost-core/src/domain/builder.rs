@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{insert_child, set_child_text, XmlPart};
 use super::{
-    Cpu, Disk, Domain, DomainDef, DomainError, DomainType, Interface, LifecycleAction, Memory, Vcpu, DEVICE_ORDER,
-    DOMAIN_ORDER,
+    Cpu, Disk, Domain, DomainDef, DomainType, Interface, LifecycleAction, Memory, Vcpu, DEVICE_ORDER, DOMAIN_ORDER,
 };
+use crate::domain::error::DomainError;
 use crate::xml::{check_xml_chars, Document, Element};
 
 /// The remote display a new domain gets.

@@ -7,7 +7,7 @@ use crate::domain::codec::{
     ElementPath, XmlPart, YesNo,
 };
 
-use crate::domain::DomainError;
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

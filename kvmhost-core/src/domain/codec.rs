@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use crate::xml::{Element, Node};
 
-use super::DomainError;
+use crate::domain::error::DomainError;
 
 mod layout;
 

@@ -8,8 +8,8 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part_named, children_parts, set_attr, set_child_named, set_children, ElementPath,
     OnOff, XmlPart,
 };
-use crate::domain::os::part_util::{merge_text, text_of};
-use crate::domain::DomainError;
+use crate::domain::error::DomainError;
+use crate::domain::shared::{merge_text, text_of};
 use crate::xml::Element;
 use crate::xml_enum;
 

@@ -12,7 +12,8 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part_named, set_attr, set_child_named, ElementPath, OnOff, XmlPart, YesNo,
 };
 
-use crate::domain::{DomainError, Memory};
+use crate::domain::error::DomainError;
+use crate::domain::memory::Memory;
 use crate::xml::Element;
 
 pub use hyperv::*;

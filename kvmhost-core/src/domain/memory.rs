@@ -6,7 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{attr_parse, parse_value, set_attr, set_child, set_child_with, ElementPath, XmlPart};
-use super::{Domain, DomainError, DOMAIN_ORDER};
+use super::{Domain, DOMAIN_ORDER};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 /// A memory unit as libvirt spells it (`virScaleInteger`): powers of 1024 for `KiB`, `k`, `M`,

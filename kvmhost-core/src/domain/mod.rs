@@ -29,11 +29,13 @@ mod coverage;
 mod cpu;
 mod def;
 mod devices;
+mod error;
 mod features;
 mod memory;
 mod os;
 mod platform;
 mod seclabel;
+mod shared;
 mod text;
 mod tuning;
 mod vcpu;
@@ -45,6 +47,7 @@ pub use coverage::Coverage;
 pub use cpu::*;
 pub use def::*;
 pub use devices::*;
+pub use error::DomainError;
 pub use features::*;
 pub use memory::*;
 pub use os::*;
@@ -58,48 +61,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::xml::{Document, Element, XmlError};
 use codec::{child_part, child_text, children_parts, set_attr, set_child, set_child_text, set_children};
-
-/// Errors from parsing, decoding or writing a domain.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum DomainError {
-    /// The text is not XML, or holds characters XML cannot carry.
-    #[error(transparent)]
-    Xml(#[from] XmlError),
-    /// The root element is not `<domain>`.
-    #[error("expected a <domain> root element, found <{found}>")]
-    NotADomain {
-        /// The root element's name.
-        found: String,
-    },
-    /// A value that does not fit its type.
-    #[error("invalid value {value:?} at {path}: expected {expected}")]
-    InvalidValue {
-        /// Element or attribute path (`/domain/memory/@unit`).
-        path: String,
-        /// The value found.
-        value: String,
-        /// What was expected.
-        expected: String,
-    },
-    /// A required attribute is absent.
-    #[error("missing required attribute {path}")]
-    Missing {
-        /// The attribute's path (`/domain/cpu/feature[1]/@name`).
-        path: String,
-    },
-    /// An interface libvirt would refuse (see [`Interface::validate`]).
-    #[error(transparent)]
-    Interface(#[from] InterfaceError),
-    /// A value a builder or setter cannot accept.
-    #[error("invalid domain at {path}: {reason}")]
-    Invalid {
-        /// Where.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-}
 
 /// A libvirt domain document: the lossless tree plus typed access.
 ///

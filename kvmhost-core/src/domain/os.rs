@@ -6,13 +6,11 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named, set_child_text,
     set_children_named, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::DomainError;
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 
-use part_util::{merge_text, text_of, TextValue};
-
-pub(crate) mod part_util;
+use crate::domain::shared::{merge_text, text_of, TextValue};
 
 xml_enum! {
     /// The firmware autoselection kind (`<os firmware=…>`).

@@ -6,8 +6,8 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named, set_child_with,
     set_children_named, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{merge_text, text_of};
-use crate::domain::DomainError;
+use crate::domain::error::DomainError;
+use crate::domain::shared::{merge_text, text_of};
 use crate::xml::Element;
 
 /// A sysinfo entry (`<entry name='manufacturer'>Fedora</entry>`, fwcfg `<entry name='opt/x' file='/p'/>`).

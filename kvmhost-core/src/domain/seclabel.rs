@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{attr_string, set_attr, set_child_with, ElementPath, XmlPart, YesNo};
-use crate::domain::os::part_util::{merge_text, text_of};
-use crate::domain::DomainError;
+use crate::domain::error::DomainError;
+use crate::domain::shared::{merge_text, text_of};
 use crate::xml::Element;
 use crate::xml_enum;
 

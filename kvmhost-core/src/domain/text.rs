@@ -19,7 +19,8 @@ use std::str::FromStr;
 
 use crate::xml::Document;
 
-use super::{Cpu, Disk, Domain, DomainError, ElementPath, Interface, XmlPart};
+use super::{Cpu, Disk, Domain, ElementPath, Interface, XmlPart};
+use crate::domain::error::DomainError;
 
 impl FromStr for Domain {
     type Err = DomainError;

@@ -9,8 +9,9 @@ use crate::domain::codec::{
     attr_part, child_parse, child_part_named, children_parts_named, set_attr, set_child_named, set_child_text,
     set_child_with, set_children_named, set_flag_child, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{merge_text, text_of};
-use crate::domain::{DomainError, Memory, MemoryUnit};
+use crate::domain::error::DomainError;
+use crate::domain::memory::{Memory, MemoryUnit};
+use crate::domain::shared::{merge_text, text_of};
 use crate::xml::Element;
 
 pub use cputune::*;

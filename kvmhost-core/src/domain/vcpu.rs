@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::codec::{attr_parse, attr_string, parse_value, set_attr, set_child, ElementPath, XmlPart};
-use super::{Domain, DomainError, DOMAIN_ORDER};
+use super::{Domain, DOMAIN_ORDER};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 crate::xml_enum! {

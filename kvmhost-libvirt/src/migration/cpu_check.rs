@@ -5,9 +5,10 @@
 
 use std::ffi::{c_char, CString};
 
+use kvmhost_core::capabilities::CapabilitiesError;
 use kvmhost_core::cpu::{compare_defs, CompareResult, CpuDef, CpuKind, CpuMap};
 use kvmhost_core::domain::{Cpu, CpuMode, ElementPath, FeaturePolicy, XmlPart};
-use kvmhost_core::xml::{Document, Element};
+use kvmhost_core::xml::Document;
 use serde::{Deserialize, Serialize};
 use virt::connect::Connect;
 use virt::sys;
@@ -206,38 +207,43 @@ pub fn split_incompatible_message(message: &str) -> (String, Vec<String>) {
 
 /// The destination's host-model CPU from its domain capabilities XML
 /// (`virConnectGetDomainCapabilities`, `<cpu><mode name='host-model'>`), as a host CPU for
-/// [`check_cpu_offline`]: the model plus the features it requires (disabled ones are absent).
+/// [`check_cpu_offline`]: the model plus the features it requires (disabled ones are absent),
+/// on the document's `<arch>` (`x86_64` when it names none). Read by
+/// [`kvmhost_core::capabilities::host_model_cpu`], like [`DomainCapabilities`](crate::DomainCapabilities).
 ///
 /// ```
-/// let caps = "<domainCapabilities><cpu><mode name='host-model' supported='yes'>\
+/// use kvmhost_core::capabilities::CapabilitiesError;
+/// use kvmhost_libvirt::migration::{host_model_cpu, MigrationError};
+/// let caps = "<domainCapabilities><arch>x86_64</arch><cpu><mode name='host-model' supported='yes'>\
 ///   <model fallback='forbid'>EPYC-Milan</model><vendor>AMD</vendor>\
 ///   <feature policy='require' name='x2apic'/><feature policy='disable' name='avx2'/>\
 ///   </mode></cpu></domainCapabilities>";
-/// let host = kvmhost_libvirt::migration::host_model_cpu(caps).unwrap();
+/// let host = host_model_cpu(caps).unwrap();
 /// assert_eq!(host.cpu.model_name(), Some("EPYC-Milan"));
 /// assert_eq!(host.cpu.features.len(), 1);
+/// let e = host_model_cpu("<domainCapabilities/>").unwrap_err();
+/// assert!(matches!(e, MigrationError::InvalidCapabilities(CapabilitiesError::Missing { .. })));
 /// ```
 pub fn host_model_cpu(domain_capabilities_xml: &str) -> Result<CpuDef, MigrationError> {
-    let bad = |m: String| MigrationError::InvalidCapabilities(m);
-    let doc = Document::parse(domain_capabilities_xml).map_err(|e| bad(e.to_string()))?;
-    let mode: Option<&Element> =
-        doc.root.child("cpu").and_then(|c| c.children_named("mode").find(|m| m.attr("name") == Some("host-model")));
-    let Some(mode) = mode.filter(|m| m.attr("supported") != Some("no")) else {
-        return Err(bad("no supported host-model CPU in the domain capabilities".into()));
+    const MODE: &str = "/domainCapabilities/cpu/mode[@name='host-model']";
+    let bad = MigrationError::InvalidCapabilities;
+    let missing = |path: String| bad(CapabilitiesError::Missing { path });
+    let doc = Document::parse(domain_capabilities_xml).map_err(|e| bad(e.into()))?;
+    let Some(model_cpu) = kvmhost_core::capabilities::host_model_cpu(&doc.root).map_err(bad)? else {
+        return Err(missing(MODE.into()));
     };
-    let model = mode.child("model").map(|m| m.text().trim().to_string());
-    let Some(model) = model.filter(|m| !m.is_empty()) else {
-        return Err(bad("the host-model CPU names no model".into()));
+    let Some(model) = model_cpu.model_name().map(str::trim).filter(|m| !m.is_empty()) else {
+        return Err(missing(format!("{MODE}/model")));
     };
-    let mut cpu = Cpu::custom(&model);
-    cpu.vendor = mode.child("vendor").map(|v| v.text().trim().to_string());
-    for f in mode.children_named("feature") {
-        let (Some(name), policy) = (f.attr("name"), f.attr("policy")) else { continue };
-        if matches!(policy, None | Some("require") | Some("force")) {
-            cpu.set_feature(name, FeaturePolicy::Require);
+    let mut cpu = Cpu::custom(model);
+    cpu.vendor = model_cpu.vendor.as_deref().map(|v| v.trim().to_string());
+    for f in &model_cpu.features {
+        if matches!(f.policy, None | Some(FeaturePolicy::Require) | Some(FeaturePolicy::Force)) {
+            cpu.set_feature(&f.name, FeaturePolicy::Require);
         }
     }
-    Ok(CpuDef { kind: CpuKind::Host, arch: Some("x86_64".into()), cpu, signature: None })
+    let arch = doc.root.child("arch").map(|a| a.text().trim().to_string()).filter(|a| !a.is_empty());
+    Ok(CpuDef { kind: CpuKind::Host, arch: Some(arch.unwrap_or_else(|| "x86_64".into())), cpu, signature: None })
 }
 
 /// The CPU engine's verdict (no libvirt involved): can `host` run the guest CPU?
@@ -277,5 +283,41 @@ pub fn check_cpu_offline(
         CompareResult::Incompatible { reason, features } => {
             Err(MigrationError::CpuIncompatible { destination: dst_name.to_string(), reason, features })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_model_cpu_keeps_required_features_on_the_documents_arch() {
+        let caps = "<domainCapabilities><arch>aarch64</arch><cpu><mode name='host-model' supported='yes'>\
+                    <model>neoverse-n1</model><feature policy='require' name='a'/>\
+                    <feature policy='disable' name='b'/><feature policy='force' name='c'/><feature name='d'/>\
+                    </mode></cpu></domainCapabilities>";
+        let host = host_model_cpu(caps).unwrap();
+        assert_eq!((host.kind, host.arch.as_deref()), (CpuKind::Host, Some("aarch64")));
+        let names: Vec<&str> = host.cpu.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a", "c", "d"]);
+    }
+
+    #[test]
+    fn host_model_cpu_errors_are_typed() {
+        let missing = |xml: &str| match host_model_cpu(xml) {
+            Err(MigrationError::InvalidCapabilities(CapabilitiesError::Missing { path })) => path,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(missing("<domainCapabilities/>"), "/domainCapabilities/cpu/mode[@name='host-model']");
+        assert_eq!(
+            missing(
+                "<domainCapabilities><cpu><mode name='host-model'><model> </model></mode></cpu></domainCapabilities>"
+            ),
+            "/domainCapabilities/cpu/mode[@name='host-model']/model"
+        );
+        assert!(matches!(
+            host_model_cpu("<domainCapabilities><cpu>"),
+            Err(MigrationError::InvalidCapabilities(CapabilitiesError::Xml(_)))
+        ));
     }
 }

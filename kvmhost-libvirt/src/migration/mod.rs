@@ -76,9 +76,10 @@ pub enum MigrationError {
     /// The guest's XML could not be read.
     #[error("cannot read the guest's domain XML: {0}")]
     InvalidDomainXml(String),
-    /// The destination's capabilities could not be read.
+    /// The destination's domain capabilities could not be read, or offer no host-model CPU
+    /// with a model ([`CapabilitiesError::Missing`](kvmhost_core::capabilities::CapabilitiesError::Missing)).
     #[error("cannot read the destination's domain capabilities: {0}")]
-    InvalidCapabilities(String),
+    InvalidCapabilities(kvmhost_core::capabilities::CapabilitiesError),
     /// The destination cannot run the guest CPU; nothing was migrated.
     #[error("{destination} cannot run the guest CPU: {reason}{}", features_suffix(.features))]
     CpuIncompatible {

@@ -6,8 +6,9 @@ use crate::domain::codec::{
     attr_parse, attr_part, attr_string, child_part_named, children_parts_named, set_attr, set_child_named,
     set_child_with, set_children_named, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::os::part_util::{set_unit_attr, unit_attr};
-use crate::domain::{DomainError, Memory, MemoryUnit};
+use crate::domain::error::DomainError;
+use crate::domain::memory::{Memory, MemoryUnit};
+use crate::domain::shared::{set_unit_attr, unit_attr};
 use crate::xml::Element;
 
 attr_part! {

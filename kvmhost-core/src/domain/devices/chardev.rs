@@ -3,12 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
-use super::interface::simple::SourceReconnect;
+use super::shared::SourceReconnect;
 use crate::domain::codec::{
     attr_enum, attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
     ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
+use crate::domain::codec::{OnOff, YesNo};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{attr_parse, attr_part, attr_string, set_attr, set_child, ElementPath, XmlPart};
-use crate::domain::DomainError;
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

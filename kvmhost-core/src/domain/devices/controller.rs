@@ -7,7 +7,9 @@ use crate::domain::codec::{
     attr_parse, attr_part, attr_string, child_parse, child_part, child_part_named, set_attr, set_child,
     set_child_named, set_child_text, ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DomainError, Memory};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
+use crate::domain::memory::Memory;
 use crate::xml::Element;
 use crate::xml_enum;
 

@@ -13,7 +13,8 @@ use crate::domain::codec::{
     attr_string, child_part, child_text, set_attr, set_child, set_child_text, set_flag_child, ElementPath, XmlPart,
     YesNo,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias, DeviceBoot};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

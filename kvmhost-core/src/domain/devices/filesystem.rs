@@ -6,7 +6,9 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part, child_part_named, set_attr, set_child, set_child_named, set_flag_child,
     ElementPath, XmlPart,
 };
-use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
+use crate::domain::devices::common::{Address, Alias, DeviceBoot};
+use crate::domain::error::DomainError;
+use crate::domain::memory::Memory;
 use crate::xml::Element;
 
 attr_part! {
@@ -168,7 +170,7 @@ pub struct Filesystem {
     /// `<binary>`.
     pub binary: Option<FilesystemBinary>,
     /// `<idmap>`.
-    pub idmap: Option<crate::domain::Idmap>,
+    pub idmap: Option<crate::domain::platform::Idmap>,
     /// `<source>`.
     pub source: Option<FilesystemSource>,
     /// `<target>`.

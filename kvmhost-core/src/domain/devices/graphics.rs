@@ -2,11 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::codec::YesNo;
 use crate::domain::codec::{
     attr_enum, attr_parse, attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_children,
     ElementPath, XmlPart,
 };
-use crate::domain::{DomainError, YesNo};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

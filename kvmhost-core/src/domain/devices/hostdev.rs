@@ -8,7 +8,8 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part, child_part_named, child_text, children_parts, set_attr, set_child,
     set_child_named, set_child_text, set_child_with, set_children, set_flag_child, ElementPath, XmlPart, YesNo,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias, DeviceBoot};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

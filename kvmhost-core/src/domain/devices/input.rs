@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
-use super::interface::simple::VirtioDriverOptions;
+use super::shared::VirtioDriverOptions;
 use crate::domain::codec::{attr_enum, attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
-use crate::domain::{AcpiIndex, Address, Alias, DomainError};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 
@@ -31,7 +32,7 @@ attr_part! {
         /// `grab` (all).
         grab: String = "grab",
         /// `repeat` (on / off).
-        repeat: crate::domain::OnOff = "repeat",
+        repeat: crate::domain::codec::OnOff = "repeat",
         /// `grabToggle` (ctrl-ctrl / alt-alt / shift-shift / meta-meta / scrolllock / ctrl-scrolllock).
         grab_toggle: String = "grabToggle",
     }

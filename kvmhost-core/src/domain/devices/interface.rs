@@ -2,24 +2,25 @@
 //! networks, macvtap, Open vSwitch ports, VLANs, QoS, nwfilter).
 
 mod checked;
+pub(in crate::domain) mod error;
 mod parts;
 mod port;
-pub(in crate::domain::devices) mod simple;
 mod validate;
 
 pub use checked::{MacAddress, MacAddressError, VlanId, VlanIdError};
+pub use error::{InterfaceError, InterfaceProblem};
 pub use parts::*;
 pub use port::*;
-pub use simple::{SourceReconnect, VirtioDriverOptions};
-pub use validate::{InterfaceError, InterfaceProblem};
 
 use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
+use crate::domain::codec::YesNo;
 use crate::domain::codec::{
     child_part, children_parts, set_attr, set_child, set_child_with, set_children, ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DeviceBoot, DomainError, YesNo};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias, DeviceBoot};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

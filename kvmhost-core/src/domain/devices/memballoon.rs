@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
-use super::interface::simple::VirtioDriverOptions;
+use super::shared::VirtioDriverOptions;
+use crate::domain::codec::OnOff;
 use crate::domain::codec::{attr_enum, attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
-use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 attr_part! {

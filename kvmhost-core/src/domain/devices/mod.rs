@@ -8,10 +8,11 @@ mod filesystem;
 mod graphics;
 mod hostdev;
 mod input;
-mod interface;
+pub(in crate::domain) mod interface;
 mod memballoon;
 mod other;
 mod rng;
+mod shared;
 mod sound;
 mod tpm;
 mod video;
@@ -29,6 +30,7 @@ pub use interface::*;
 pub use memballoon::*;
 pub use other::*;
 pub use rng::*;
+pub use shared::{SourceReconnect, VirtioDriverOptions};
 pub use sound::*;
 pub use tpm::*;
 pub use video::*;
@@ -40,7 +42,7 @@ use super::codec::{
     child_text, children_parts, children_parts_named, set_child_text, set_children, set_children_named, ElementPath,
     XmlPart,
 };
-use super::DomainError;
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 /// The order libvirt writes devices in; new devices are inserted after their kind's peers.

@@ -7,7 +7,9 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part, child_part_named, child_text, set_attr, set_child, set_child_named,
     set_child_text, ElementPath, XmlPart,
 };
-use crate::domain::{Address, Alias, DeviceBoot, DomainError, Memory};
+use crate::domain::devices::common::{Address, Alias, DeviceBoot};
+use crate::domain::error::DomainError;
+use crate::domain::memory::Memory;
 use crate::xml::{Element, Node};
 
 /// Alias and address, the device-info tail shared by the devices of this file.

@@ -3,11 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
-use super::interface::simple::VirtioDriverOptions;
+use super::shared::VirtioDriverOptions;
 use crate::domain::codec::{
     attr_part, attr_string, child_part, set_attr, set_child, set_child_with, ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DomainError};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 attr_part! {

@@ -7,7 +7,8 @@ use crate::domain::codec::{
     attr_parse, attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_child_with, set_children,
     ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DomainError};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 attr_part! {

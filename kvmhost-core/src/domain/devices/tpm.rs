@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
+use crate::domain::codec::YesNo;
 use crate::domain::codec::{
     attr_part, attr_string, child_part, set_attr, set_child, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
-use crate::domain::{AcpiIndex, Address, Alias, DomainError, YesNo};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 attr_part! {

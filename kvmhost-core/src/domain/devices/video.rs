@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
 use crate::domain::codec::{attr_enum, attr_parse, attr_part, child_part, set_attr, set_child, ElementPath, XmlPart};
-use crate::domain::{AcpiIndex, Address, Alias, DomainError, OnOff, YesNo};
+use crate::domain::codec::{OnOff, YesNo};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::common::set_device_info;
 use crate::domain::codec::{attr_string, child_part, set_attr, ElementPath, XmlPart};
-use crate::domain::{AcpiIndex, Address, Alias, DomainError};
+use crate::domain::devices::common::{AcpiIndex, Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 /// A watchdog device (`<watchdog model='i6300esb' action='reset'/>`).

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::FeatureSwitch;
 use crate::domain::codec::{attr_part, child_part_named, set_attr, set_child_named, ElementPath, OnOff, XmlPart};
 
-use crate::domain::DomainError;
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 use crate::xml_enum;
 

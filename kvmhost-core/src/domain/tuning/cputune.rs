@@ -8,7 +8,8 @@ use crate::domain::codec::{
     set_child_text, set_children_named, ElementPath, XmlPart,
 };
 
-use crate::domain::{DomainError, MemoryUnit};
+use crate::domain::error::DomainError;
+use crate::domain::memory::MemoryUnit;
 use crate::xml::Element;
 
 attr_part! {

@@ -8,7 +8,8 @@ use crate::domain::codec::{
     attr_part, attr_string, child_part, child_part_named, child_text, children_parts, parse_value, set_attr, set_child,
     set_child_named, set_child_text, set_children, ElementPath, XmlPart,
 };
-use crate::domain::{DomainError, Memory};
+use crate::domain::error::DomainError;
+use crate::domain::memory::Memory;
 use crate::xml::Element;
 
 /// `<metadata_cache><max_size unit='…'>…</max_size></metadata_cache>` (qcow2 metadata cache).

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::codec::{
     attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
 };
-use crate::domain::{Address, DomainError, SecLabel};
+use crate::domain::devices::common::Address;
+use crate::domain::error::DomainError;
+use crate::domain::seclabel::SecLabel;
 use crate::xml::Element;
 
 attr_part! {

@@ -2,11 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::simple::SourceReconnect;
 use crate::domain::codec::{
     attr_part, attr_string, child_part, children_parts, set_attr, set_child, set_children, ElementPath, XmlPart,
 };
-use crate::domain::{Address, DomainError, OnOff, YesNo};
+use crate::domain::codec::{OnOff, YesNo};
+use crate::domain::devices::common::Address;
+use crate::domain::devices::shared::SourceReconnect;
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 attr_part! {

@@ -7,7 +7,9 @@ use crate::domain::codec::{
     attr_part, attr_string, child_parse, child_part, child_part_named, child_text, set_attr, set_child,
     set_child_named, set_child_text, set_child_with, set_flag_child, ElementPath, XmlPart,
 };
-use crate::domain::{Address, Alias, DomainError, Memory};
+use crate::domain::devices::common::{Address, Alias};
+use crate::domain::error::DomainError;
+use crate::domain::memory::Memory;
 use crate::xml::Element;
 
 /// Where a memory device's memory comes from (`<source><pagesize unit='KiB'>2048</pagesize>…`).

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::set_info;
 use crate::domain::codec::{attr_part, attr_string, child_part, set_attr, set_child, ElementPath, XmlPart};
-use crate::domain::{Address, Alias, DomainError};
+use crate::domain::devices::common::{Address, Alias};
+use crate::domain::error::DomainError;
 use crate::xml::Element;
 
 attr_part! {

@@ -1,7 +1,8 @@
-//! Attribute-only elements used by several device kinds (interface, chardev, rng, input, …).
+//! Attribute-only elements shared by several device kinds: [`SourceReconnect`] (interface and
+//! chardev sources) and [`VirtioDriverOptions`] (rng, input, memballoon).
 
 use crate::domain::codec::attr_part;
-use crate::domain::{OnOff, YesNo};
+use crate::domain::codec::{OnOff, YesNo};
 
 attr_part! {
     /// Reconnect policy of a client socket (`<reconnect enabled='yes' timeout='10'/>`), used by

@@ -1,9 +1,12 @@
-//! Small helpers shared by the typed parts of this area (os, features, cpu, clock, tuning, …).
+//! Helpers shared by the typed parts of every area (os, features, cpu, clock, tuning, seclabel,
+//! platform, …): trimmed text, text merged back without losing child nodes, memory unit
+//! attributes, and [`TextValue`] for lists of text-only elements.
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::codec::{set_attr, ElementPath, XmlPart};
-use crate::domain::{DomainError, MemoryUnit};
+use crate::domain::error::DomainError;
+use crate::domain::memory::MemoryUnit;
 use crate::xml::{Element, Node};
 
 /// The trimmed text of `el`, `None` when empty or only whitespace.
