@@ -14,19 +14,18 @@ use super::{
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-struct Parser<'a> {
+/// `SHORT`: the whole input is within `limits.max_text_bytes`, so no text or value can be over
+/// it and those checks are compiled out (the common case: one copy of the parser each way).
+struct Parser<'a, const SHORT: bool> {
     /// The document after its byte order mark, if any: all offsets are into this.
     input: &'a str,
     /// The whole text (for error positions).
     whole: &'a str,
     reader: Reader<&'a [u8]>,
     limits: &'a Limits,
-    /// Whether the whole input is within `limits.max_text_bytes` (then no text or value can be
-    /// over it, and the checks are skipped).
-    short_texts: bool,
 }
 
-impl<'a> Parser<'a> {
+impl<'a, const SHORT: bool> Parser<'a, SHORT> {
     /// The error for a document over `limit` (whose value is `max`) at byte `offset`.
     #[cold]
     fn limit_at(&self, limit: Limit, max: usize, offset: usize) -> XmlError {
@@ -216,7 +215,11 @@ pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, X
     // Taken out of the thread's slot (leaving empty vectors, which allocate nothing) and put
     // back afterwards, so a nested parse on the same thread simply starts with new vectors.
     let mut scratch = SCRATCH.take();
-    let result = parse_with(input, limits, &mut scratch);
+    let result = if input.len() <= limits.max_text_bytes {
+        parse_with::<true>(input, limits, &mut scratch)
+    } else {
+        parse_with::<false>(input, limits, &mut scratch)
+    };
     scratch.open.clear();
     scratch.content.clear();
     scratch.attributes.clear();
@@ -292,7 +295,7 @@ fn keep_end_space(el: &mut crate::xml::Element, input: &str, after_name: usize) 
     el.format_mut().raw_mut().end = Some(ws.into());
 }
 
-fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
+fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
     // A byte order mark is kept for the writer, and the rest parsed (quick-xml would skip it,
     // but count the offsets of its events from after it).
     let input = whole.strip_prefix('\u{feff}').unwrap_or(whole);
@@ -302,7 +305,7 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
     config.trim_text(false);
     config.check_end_names = true;
     config.expand_empty_elements = false;
-    let mut p = Parser { input, whole, reader, limits, short_texts: input.len() <= limits.max_text_bytes };
+    let mut p = Parser::<SHORT> { input, whole, reader, limits };
     // quick-xml skips a byte order mark at the start of what it reads: a second one (U+FEFF is
     // not white space, so not allowed before the root) would vanish from the written document.
     if input.starts_with('\u{feff}') {
@@ -345,7 +348,7 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
         // Refuses a node of more than `max_text_bytes`.
         macro_rules! bounded {
             ($bytes:expr) => {
-                if !p.short_texts && $bytes.len() > limits.max_text_bytes {
+                if !SHORT && $bytes.len() > limits.max_text_bytes {
                     return Err(p.limit_at(Limit::TextBytes, limits.max_text_bytes, p.offset_of(&$bytes)));
                 }
             };
@@ -408,7 +411,7 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
                     continue;
                 };
                 // The common case: nothing to check, normalise or keep as read.
-                if Parser::plain_text(raw.as_bytes(), win, base) {
+                if Parser::<SHORT>::plain_text(raw.as_bytes(), win, base) {
                     let merged = push_plain_text(content, at + 1, raw);
                     run.piece(base, base + raw.len(), merged, false);
                     if merged {
@@ -531,12 +534,12 @@ fn parse_with(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Doc
     Ok(Document { prolog, root, epilog, quote, bom })
 }
 
-impl Parser<'_> {
+impl<const SHORT: bool> Parser<'_, SHORT> {
     /// Refuses a text node (the last node of `content`) grown past `max_text_bytes` by merging;
     /// `at` is the offset of its last piece.
     #[inline(always)]
     fn bounded_text(&self, content: &[Node], at: usize) -> Result<(), XmlError> {
-        if self.short_texts {
+        if SHORT {
             return Ok(());
         }
         match content.last() {

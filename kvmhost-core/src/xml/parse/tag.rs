@@ -31,7 +31,7 @@ const RESPELLED: u8 = crate::xml::decode::CLASS_WHITESPACE
     | crate::xml::decode::CLASS_GT
     | crate::xml::decode::CLASS_QUOTE;
 
-impl Parser<'_> {
+impl<const SHORT: bool> Parser<'_, SHORT> {
     /// Builds the element of a start tag: its name and attributes, checked and decoded in one
     /// pass over the tag. `scratch` is an empty vector kept across calls, so that the element
     /// gets an exactly sized attribute vector without counting first. The element is appended
@@ -179,7 +179,7 @@ impl Parser<'_> {
                     if special {
                         flags = classify(&bytes[value_start..i]);
                     }
-                    if !self.short_texts && len > limits.max_text_bytes {
+                    if !SHORT && len > limits.max_text_bytes {
                         bail!(self.limit_at(Limit::TextBytes, limits.max_text_bytes, base + value_start));
                     }
                 }
@@ -197,7 +197,7 @@ impl Parser<'_> {
                             }
                         }
                     }
-                    if i - value_start > limits.max_text_bytes {
+                    if !SHORT && i - value_start > limits.max_text_bytes {
                         bail!(self.limit_at(Limit::TextBytes, limits.max_text_bytes, base + value_start));
                     }
                 }
