@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::addr::{IpCidr, MacAddr};
+use crate::model::{BondMode, LacpRate};
 
 /// One change to the kernel. Each kernel step is one netlink request (a tap is one ioctl
 /// sequence on `/dev/net/tun`).
@@ -62,6 +63,20 @@ pub enum Step {
         /// The bridge it joins at creation.
         controller: Option<String>,
     },
+    /// Create a bond, up and without members (they are enslaved by `SetController` steps,
+    /// each set down first: the kernel enslaves only a link that is down).
+    CreateBond {
+        /// Name.
+        name: String,
+        /// Bonding mode.
+        mode: BondMode,
+        /// MII monitoring interval in milliseconds, when set.
+        miimon: Option<u32>,
+        /// LACP rate (802.3ad), when set.
+        lacp_rate: Option<LacpRate>,
+        /// MTU, when set.
+        mtu: Option<u32>,
+    },
     /// Create a persistent tap device (down, no bridge).
     CreateTap {
         /// Name.
@@ -97,7 +112,7 @@ pub enum Step {
         /// VLAN filtering, when it changes.
         vlan_filtering: Option<bool>,
     },
-    /// Make a link a bridge port (`Some`) or release it (`None`).
+    /// Make a link a bridge port or bond member (`Some`) or release it (`None`).
     SetController {
         /// Link.
         name: String,
@@ -224,6 +239,7 @@ impl Step {
             Self::CreateBridge { name, .. }
             | Self::CreateVeth { name, .. }
             | Self::CreateVlan { name, .. }
+            | Self::CreateBond { name, .. }
             | Self::CreateTap { name }
             | Self::DeleteLink { name }
             | Self::SetMtu { name, .. }
@@ -268,6 +284,13 @@ impl fmt::Display for Step {
                 opt(f, "mtu", mtu)?;
                 opt(f, "master", controller)?;
                 write!(f, " up type vlan id {id}")
+            }
+            Self::CreateBond { name, mode, miimon, lacp_rate, mtu } => {
+                write!(f, "ip link add {name}")?;
+                opt(f, "mtu", mtu)?;
+                write!(f, " up type bond mode {mode}")?;
+                opt(f, "miimon", miimon)?;
+                opt(f, "lacp_rate", lacp_rate)
             }
             Self::CreateTap { name } => write!(f, "ip tuntap add {name} mode tap"),
             Self::DeleteLink { name } => write!(f, "ip link del {name}"),
