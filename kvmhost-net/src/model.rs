@@ -1,5 +1,5 @@
-//! The declarative model: a [`HostNetwork`] says which Linux bridges, VLAN devices, veth pairs
-//! and taps a host should have, which devices are their ports, and which addresses and routes
+//! The declarative model: a [`HostNetwork`] says which Linux bridges, bonds, VLAN devices, veth
+//! pairs and taps a host should have, which devices are their ports, and which addresses and routes
 //! each carries. It loads from YAML, JSON or TOML and is checked by [`HostNetwork::validate`]
 //! before anything touches the kernel.
 //!
@@ -119,6 +119,11 @@ impl Uplink {
 /// each enslaved down and set up again (`ip link set eth1 master bond0`). Like a bridge port, a
 /// member hands its addresses and routes over to the bond. A bond can be a bridge port and
 /// carry VLANs (`vlans[].parent`) like an uplink.
+///
+/// The kernel enslaves only a link that is down: a host reached through a member alone is
+/// unreachable from the moment that member goes down until it is up in the bond (the address
+/// is on the bond before, the routes follow right after). Mode, `miimon` and `lacp_rate` of a
+/// bond that already exists are not read back nor changed.
 ///
 /// ```
 /// use kvmhost_net::{BondMode, HostNetwork, LacpRate};
