@@ -712,6 +712,15 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
         let v = &views[d.name.as_str()];
         if let Some(want) = d.controller.as_ref().filter(|w| **w != v.controller) {
             let to_bond = want.as_deref().is_some_and(is_bond);
+            if to_bond {
+                // Going down would take the addresses that move off it with it (IPv6 ones are
+                // flushed on down): they are on the bond already, remove them here first.
+                let (now, later): (Vec<_>, Vec<_>) = moved_off.drain(..).partition(|(dev, _, _)| *dev == d.name);
+                moved_off = later;
+                for (device, address, why) in now {
+                    plan.push(Step::DelAddress { device, address }, why);
+                }
+            }
             if to_bond && v.up {
                 plan.push(
                     Step::SetUp { name: d.name.clone(), up: false },

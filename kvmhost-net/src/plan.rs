@@ -350,8 +350,9 @@ pub struct PlannedStep {
 /// The ordered steps; empty when the namespace already is as wanted.
 ///
 /// Order: remove routes and addresses that go away (and are not wanted on another device),
-/// delete links, create links, change link settings, add addresses, enslave/release ports,
-/// bridge VLANs, set links up, add routes (a route that moves to another device is replaced in
+/// delete links, create links, change link settings, add addresses, enslave/release ports (a
+/// link joining a bond first loses the addresses that moved off it, then goes down: the kernel
+/// enslaves only links that are down), bridge VLANs, set links up, add routes (a route that moves to another device is replaced in
 /// one request), remove the addresses that moved from the devices they left, and last delete
 /// links that go away but held what moved (a rollback taking the host back off a bridge). So an
 /// address or default route that moves is always somewhere: added before it is deleted.

@@ -166,18 +166,21 @@ fn plan_creates_the_bond_and_enslaves_members_down() {
         vec![
             "ip link add bond0 up type bond mode 802.3ad miimon 100 lacp_rate fast",
             "ip addr add 192.168.42.11/24 dev bond0",
+            "ip addr del 192.168.42.11/24 dev eth1",
             "ip link set eth1 down",
             "ip link set eth1 master bond0",
             "ip link set eth2 master bond0",
             "ip link set eth1 up",
             "ip link set eth2 up",
             "ip route replace default via 192.168.42.1 dev bond0 metric 0",
-            "ip addr del 192.168.42.11/24 dev eth1",
         ],
         "{plan}"
     );
-    assert!(plan.steps[2].reason.contains("needs it down"), "{}", plan.steps[2].reason);
-    assert!(plan.steps[3].reason.contains("member of bond bond0"), "{}", plan.steps[3].reason);
+    // The address is on the bond before it leaves the member, and leaves it before the member
+    // goes down (which would flush IPv6 addresses).
+    assert!(plan.steps[2].reason.contains("belongs on bond0"), "{}", plan.steps[2].reason);
+    assert!(plan.steps[3].reason.contains("needs it down"), "{}", plan.steps[3].reason);
+    assert!(plan.steps[4].reason.contains("member of bond bond0"), "{}", plan.steps[4].reason);
     // Already there (bond made, members enslaved and up): nothing to do.
     let mut s = two_nics();
     let mut bond0 = LinkState::new("bond0", LinkKind::Other { kind: "bond".into() });
