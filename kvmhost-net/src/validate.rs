@@ -48,7 +48,7 @@ pub enum ValidationError {
         first: String,
     },
     /// A reference to a device the model does not declare.
-    #[error("{field}: {name:?} is not declared (declare it as an uplink, bridge, VLAN, veth or tap)")]
+    #[error("{field}: {name:?} is not declared (declare it as an uplink, bond, bridge, VLAN, veth or tap)")]
     UnknownDevice {
         /// Field path of the reference.
         field: String,

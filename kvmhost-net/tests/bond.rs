@@ -222,6 +222,23 @@ bridges: [{name: cloudbr0, ports: [bond0.200]}]
     assert!(bond < vlan, "the bond is made before the VLAN on it:\n{text}");
 }
 
+#[test]
+fn ipv6_and_ipv4_move_from_a_member_to_the_bond_before_it_goes_down() {
+    let net = HostNetwork::from_yaml(BOND).unwrap();
+    let mut s = two_nics();
+    let eth1 = s.links.get_mut("eth1").unwrap();
+    eth1.addresses.push("fd00::11/64".parse().unwrap());
+    let v6 = RouteState::new("::/0".parse().unwrap(), Some("fd00::1".parse().unwrap()), "eth1");
+    s.routes.push(v6);
+    let lines: Vec<String> = plan_against(&net, &s).unwrap().steps.iter().map(|p| p.step.to_string()).collect();
+    let at = |l: &str| lines.iter().position(|x| x == l).unwrap_or_else(|| panic!("{l:?} missing in {lines:#?}"));
+    // The model declares IPv4 on the bond: the IPv6 address and route move along with the member.
+    assert!(at("ip addr add fd00::11/64 dev bond0") < at("ip addr del fd00::11/64 dev eth1"));
+    assert!(at("ip addr del fd00::11/64 dev eth1") < at("ip link set eth1 down"));
+    assert!(at("ip addr del 192.168.42.11/24 dev eth1") < at("ip link set eth1 down"));
+    assert!(at("ip link set eth1 master bond0") < at("ip route replace default via fd00::1 dev bond0 metric 0"));
+}
+
 // Kernel ABI constants (linux/rtnetlink.h, if_link.h, netlink.h; bonding: include/uapi/linux/if_link.h
 // and if_bonding.h).
 const RTM_NEWLINK: u16 = 16;

@@ -285,6 +285,16 @@ mod tests {
         let l = parse(&br);
         assert_eq!(l.kind, LinkKind::Bridge { stp: true, forward_delay_cs: 400, vlan_filtering: true });
         assert_eq!(l.mac.unwrap().to_string(), "02:00:00:00:00:01");
+        let bond = Step::CreateBond {
+            name: "bond0".into(),
+            mode: crate::BondMode::Ieee8023ad,
+            miimon: Some(100),
+            lacp_rate: Some(crate::LacpRate::Fast),
+            mtu: Some(9000),
+        };
+        let l = parse(&bond);
+        assert_eq!((l.name.as_str(), l.mtu, l.up), ("bond0", 9000, true));
+        assert_eq!(l.kind.name(), "bond");
         let add = Step::AddBridgeVlan { port: "eth0".into(), vid: 7, pvid: true, untagged: false, bridge_self: false };
         let req = super::message::build(&add, &|_| Ok(2)).unwrap().unwrap();
         let (p, _, _, vlans) = super::dump::parse_link(&super::message::to_bytes(&req)[16..]).unwrap();
