@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::addr::{IpCidr, IpFamily, MacAddr};
-use crate::model::HostNetwork;
+use crate::model::{BondMode, HostNetwork, LacpRate};
 use crate::plan::{Plan, RouteSpec, Step};
 use crate::state::{LinkKind, NetState, RouteState, VlanEntry};
 use crate::Error;
@@ -27,6 +27,11 @@ pub(crate) enum Create {
         id: u16,
     },
     Tap,
+    Bond {
+        mode: BondMode,
+        miimon: Option<u32>,
+        lacp_rate: Option<LacpRate>,
+    },
     /// Made by Open vSwitch (an internal interface): never created or deleted over netlink, and
     /// possibly not there yet when planning (OVS steps run first).
     Ovs,
@@ -116,11 +121,13 @@ impl Desired {
     /// The desired state of a (validated) model.
     pub(crate) fn from_model(net: &HostNetwork) -> Self {
         let mut links = Vec::new();
-        let controller = |n: &str| Some(net.bridge_of(n).map(|b| b.name.clone()));
-        // The bridge whose device takes over a port's addresses: a Linux bridge of the model,
+        // The bridge a port belongs to, or the bond a member belongs to.
+        let controller =
+            |n: &str| Some(net.bridge_of(n).map(|b| b.name.clone()).or_else(|| net.bond_of(n).map(|b| b.name.clone())));
+        // The device that takes over a port's addresses: a Linux bridge or bond of the model,
         // or an Open vSwitch bridge whose internal interface the model configures.
         let takeover = |n: &str| {
-            net.bridge_of(n).map(|b| b.name.clone()).or_else(|| {
+            net.bridge_of(n).map(|b| b.name.clone()).or_else(|| net.bond_of(n).map(|b| b.name.clone())).or_else(|| {
                 net.ovs_port_bridge(n).filter(|b| net.ovs_interfaces.iter().any(|o| o.name == *b)).map(String::from)
             })
         };
@@ -159,6 +166,21 @@ impl Desired {
                     vlans_of.entry(p.clone()).or_default();
                 }
             }
+            links.push(d);
+        }
+        // Bonds before the VLANs that may sit on them (a VLAN's create names its parent).
+        for (i, b) in net.bonds.iter().enumerate() {
+            let create = Create::Bond { mode: b.mode, miimon: b.miimon, lacp_rate: b.lacp_rate };
+            let mut d = DesiredLink::new(&b.name, format!("bonds[{i}]"), create);
+            d.mtu = b.mtu;
+            d.controller = controller(&b.name);
+            if net.ovs_port_bridge(&b.name).is_some() {
+                d.controller = None;
+            }
+            d.addresses = Some(b.addresses.iter().copied().collect());
+            d.routes = Some(b.routes.iter().map(|r| route_spec(r, &b.name)).collect());
+            d.owning(&b.owns);
+            d.takeover = takeover(&b.name);
             links.push(d);
         }
         for (i, u) in net.uplinks.iter().enumerate() {
@@ -244,6 +266,7 @@ impl Desired {
             links.push(d);
         }
         absent.extend(net.bridges.iter().map(|b| b.name.clone()));
+        absent.extend(net.bonds.iter().map(|b| b.name.clone()));
         absent.extend(net.vlans.iter().map(|b| b.name.clone()));
         absent.extend(net.veths.iter().map(|b| b.name.clone()));
         absent.extend(net.taps.iter().map(|b| b.name.clone()));
@@ -342,6 +365,9 @@ fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
             p.as_deref() == Some(parent.as_str()) && id == i
         }
         (Create::Tap, LinkKind::Tap) => true,
+        // Bond settings are not read back (kernels without the bonding module, like the test
+        // hosts', cannot show them): an existing bond is taken as it is.
+        (Create::Bond { .. }, LinkKind::Other { kind }) => kind == "bond",
         _ => false,
     };
     if ok {
@@ -354,6 +380,7 @@ fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
             Create::VethPeer { partner } => format!("a veth with peer {partner}"),
             Create::Vlan { parent, id } => format!("VLAN {id} on {parent}"),
             Create::Tap => "a tap".into(),
+            Create::Bond { mode, .. } => format!("a bond ({mode})"),
         };
         Err(format!("it exists as {kind:?}, the model wants {want}"))
     }
@@ -379,6 +406,11 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
     let absent: BTreeSet<&str> = desired.absent.iter().map(String::as_str).collect();
     let managed: BTreeSet<&str> = desired.links.iter().map(|d| d.name.as_str()).collect();
     let wanted_on = |a: &IpCidr| desired.links.iter().find(|d| d.addresses.as_ref().is_some_and(|s| s.contains(a)));
+    // A bond: one the model makes, or one that exists.
+    let is_bond = |n: &str| {
+        desired.links.iter().any(|d| d.name == n && matches!(d.create, Create::Bond { .. }))
+            || current.link(n).is_some_and(|l| l.kind.name() == "bond")
+    };
 
     // Check kinds, and that what must exist does.
     for d in &desired.links {
@@ -516,12 +548,15 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
             };
             let controller =
                 l.controller.clone().filter(|c| !absent.contains(c.as_str()) || postponed.contains(c.as_str()));
+            // A member of a bond deleted above was released, and the kernel sets it down then.
+            let released =
+                l.controller.is_some() && controller.is_none() && l.controller.as_deref().is_some_and(is_bond);
             views.insert(
                 &d.name,
                 View {
                     mtu: Some(l.mtu),
                     mac: l.mac,
-                    up: l.up,
+                    up: l.up && !released,
                     controller,
                     addresses: l.addresses.iter().copied().collect(),
                     bridge,
@@ -596,6 +631,18 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
                 );
                 view.controller = ctl;
             }
+            Create::Bond { mode, miimon, lacp_rate } => {
+                plan.push(
+                    Step::CreateBond {
+                        name: d.name.clone(),
+                        mode: *mode,
+                        miimon: *miimon,
+                        lacp_rate: *lacp_rate,
+                        mtu: d.mtu,
+                    },
+                    reason,
+                );
+            }
             Create::Tap => {
                 plan.push(Step::CreateTap { name: d.name.clone() }, reason);
                 view.up = false;
@@ -658,13 +705,35 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
             plan.push(Step::AddAddress { device: d.name.clone(), address: *a }, why);
         }
     }
-    // 7. Ports.
+    // 7. Ports and bond members. The kernel enslaves a link to a bond only when it is down
+    // (it is set up again with the others below), and sets a released member down.
+    let mut downed: BTreeSet<&str> = BTreeSet::new();
     for d in &desired.links {
         let v = &views[d.name.as_str()];
         if let Some(want) = d.controller.as_ref().filter(|w| **w != v.controller) {
+            let to_bond = want.as_deref().is_some_and(is_bond);
+            if to_bond {
+                // Going down would take the addresses that move off it with it (IPv6 ones are
+                // flushed on down): they are on the bond already, remove them here first.
+                let (now, later): (Vec<_>, Vec<_>) = moved_off.drain(..).partition(|(dev, _, _)| *dev == d.name);
+                moved_off = later;
+                for (device, address, why) in now {
+                    plan.push(Step::DelAddress { device, address }, why);
+                }
+            }
+            if to_bond && v.up {
+                plan.push(
+                    Step::SetUp { name: d.name.clone(), up: false },
+                    format!("{}: {} is enslaved to a bond, which needs it down", d.origin, d.name),
+                );
+            }
+            if to_bond || v.controller.as_deref().is_some_and(is_bond) {
+                downed.insert(&d.name);
+            }
             let why = match want {
+                Some(b) if to_bond => format!("{}: {} is a member of bond {b}", d.origin, d.name),
                 Some(b) => format!("{}: {} is a port of {b}", d.origin, d.name),
-                None => format!("{}: {} is a port of no bridge", d.origin, d.name),
+                None => format!("{}: {} is a port of no bridge or bond", d.origin, d.name),
             };
             plan.push(Step::SetController { name: d.name.clone(), controller: want.clone() }, why);
         }
@@ -696,7 +765,8 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
     // 9. Up/down.
     for d in &desired.links {
         let v = &views[d.name.as_str()];
-        if let Some(up) = d.up.filter(|u| *u != v.up) {
+        let is_up = v.up && !downed.contains(d.name.as_str());
+        if let Some(up) = d.up.filter(|u| *u != is_up) {
             plan.push(
                 Step::SetUp { name: d.name.clone(), up },
                 format!("{}: {} wanted", d.origin, if up { "up" } else { "down" }),

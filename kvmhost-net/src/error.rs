@@ -81,6 +81,22 @@ pub enum Error {
         /// The kernel's message.
         message: String,
     },
+    /// The kernel lacks a link kind the plan creates: its module is neither loaded nor
+    /// loadable (a bond without `bonding`, a VLAN without `8021q`). Nothing of the step was
+    /// done; the engine rolls back the steps before it.
+    #[error("{context}: this kernel has no {kind} links (module {module} missing; errno {errno}): {message}")]
+    Unsupported {
+        /// The step, as its `ip` command.
+        context: String,
+        /// The link kind (`bond`, `vlan`).
+        kind: String,
+        /// The kernel module that provides it (`bonding`, `8021q`).
+        module: String,
+        /// The errno (positive): `EOPNOTSUPP` for an unknown link kind.
+        errno: i32,
+        /// The kernel's message.
+        message: String,
+    },
     /// After applying, the state read back still differs.
     #[error("verification failed, still to do:\n{remaining}")]
     Verify {

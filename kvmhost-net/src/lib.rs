@@ -1,6 +1,6 @@
 //! # kvmhost-net
 //!
-//! Declarative host networking for KVM hosts: Linux bridges, 802.1Q VLANs, bridge VLAN
+//! Declarative host networking for KVM hosts: Linux bridges, bonds, 802.1Q VLANs, bridge VLAN
 //! filtering, veth pairs and taps over rtnetlink, and Open vSwitch bridges, ports and VLAN fake
 //! bridges over OVSDB, as one plan → apply → verify → roll back engine, inside any network
 //! namespace.
@@ -82,7 +82,8 @@ pub use engine::Engine;
 pub use engine::{ApplyMode, ApplyOptions, ApplyReport, Kernel, RollbackReport};
 pub use error::{Error, Result};
 pub use model::{
-    Bridge, DeviceRole, HostNetwork, OvsInterface, PortVlans, Route, Tap, Uplink, Veth, Vlan, VlanFiltering,
+    Bond, BondMode, Bridge, DeviceRole, HostNetwork, LacpRate, OvsInterface, PortVlans, Route, Tap, Uplink, Veth, Vlan,
+    VlanFiltering,
 };
 #[cfg(feature = "netlink")]
 pub use netlink::NetlinkKernel;

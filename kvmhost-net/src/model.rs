@@ -1,5 +1,5 @@
-//! The declarative model: a [`HostNetwork`] says which Linux bridges, VLAN devices, veth pairs
-//! and taps a host should have, which devices are their ports, and which addresses and routes
+//! The declarative model: a [`HostNetwork`] says which Linux bridges, bonds, VLAN devices, veth
+//! pairs and taps a host should have, which devices are their ports, and which addresses and routes
 //! each carries. It loads from YAML, JSON or TOML and is checked by [`HostNetwork::validate`]
 //! before anything touches the kernel.
 //!
@@ -52,6 +52,9 @@ use crate::Error;
 pub struct HostNetwork {
     /// Existing (physical) interfaces: never created or deleted, only configured.
     pub uplinks: Vec<Uplink>,
+    /// Bonds (`ip link add bond0 type bond`) over members declared as uplinks or veths.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bonds: Vec<Bond>,
     /// Linux bridges.
     pub bridges: Vec<Bridge>,
     /// 802.1Q VLAN subinterfaces (`eth0.200`).
@@ -109,6 +112,180 @@ impl Uplink {
     /// ```
     pub fn new(name: &str) -> Self {
         Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![], owns: vec![] }
+    }
+}
+
+/// A bond (`ip link add NAME type bond mode MODE miimon MS [lacp_rate RATE]`) over `members`,
+/// each enslaved down and set up again (`ip link set eth1 master bond0`). Like a bridge port, a
+/// member hands its addresses and routes over to the bond. A bond can be a bridge port and
+/// carry VLANs (`vlans[].parent`) like an uplink.
+///
+/// The kernel enslaves only a link that is down: a host reached through a member alone is
+/// unreachable from the moment that member goes down until it is up in the bond (the address
+/// is on the bond before, the routes follow right after). Mode, `miimon` and `lacp_rate` of a
+/// bond that already exists are not read back nor changed.
+///
+/// ```
+/// use kvmhost_net::{BondMode, HostNetwork, LacpRate};
+/// let net = HostNetwork::from_yaml(r#"
+/// uplinks: [{name: eth1}, {name: eth2}]
+/// bonds:
+///   - name: bond0
+///     mode: 802.3ad
+///     miimon: 100
+///     lacp_rate: fast
+///     members: [eth1, eth2]
+///     addresses: [192.168.42.11/24]
+/// "#).unwrap();
+/// net.validate().unwrap();
+/// assert_eq!(net.bonds[0].mode, BondMode::Ieee8023ad);
+/// assert_eq!(net.bonds[0].lacp_rate, Some(LacpRate::Fast));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Bond {
+    /// Interface name.
+    pub name: String,
+    /// Bonding mode.
+    pub mode: BondMode,
+    /// MII link monitoring interval in milliseconds (`miimon`); the kernel default (0, off)
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miimon: Option<u32>,
+    /// LACPDU rate asked of the partner (`lacp_rate`); 802.3ad only, the kernel default
+    /// (slow) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lacp_rate: Option<LacpRate>,
+    /// Members: names of uplinks or veths of this model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// MTU; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Addresses (of each family listed here, exactly these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpCidr>,
+    /// Routes through this bond, the default gateway included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    /// Address families whose addresses and routes on this device are exactly the declared
+    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
+    /// declared owns its addresses, one with a route declared its routes; any other is left as
+    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
+    /// over (a bridge port, or a device whose address is declared elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<IpFamily>,
+}
+
+impl Bond {
+    /// A bond in `mode` with no members, miimon and LACP rate left to the kernel.
+    ///
+    /// ```
+    /// let b = kvmhost_net::Bond::new("bond0", kvmhost_net::BondMode::ActiveBackup);
+    /// assert!(b.members.is_empty() && b.miimon.is_none());
+    /// ```
+    pub fn new(name: &str, mode: BondMode) -> Self {
+        Self {
+            name: name.into(),
+            mode,
+            miimon: None,
+            lacp_rate: None,
+            members: vec![],
+            mtu: None,
+            addresses: vec![],
+            routes: vec![],
+            owns: vec![],
+        }
+    }
+}
+
+/// A bonding mode, written as the kernel and iproute2 name it.
+///
+/// ```
+/// use kvmhost_net::BondMode;
+/// assert_eq!(BondMode::Ieee8023ad.to_string(), "802.3ad");
+/// assert_eq!("balance-xor".parse::<BondMode>().unwrap(), BondMode::BalanceXor);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum BondMode {
+    /// `active-backup` (mode 1): one member carries traffic, another takes over on failure.
+    #[serde(rename = "active-backup")]
+    ActiveBackup,
+    /// `balance-xor` (mode 2): a member chosen by a hash of each flow.
+    #[serde(rename = "balance-xor")]
+    BalanceXor,
+    /// `802.3ad` (mode 4): LACP link aggregation with the switch.
+    #[serde(rename = "802.3ad")]
+    Ieee8023ad,
+}
+
+impl BondMode {
+    /// The name iproute2 and the kernel's sysfs use (`active-backup`, `802.3ad`, …).
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::BondMode::ActiveBackup.as_str(), "active-backup");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ActiveBackup => "active-backup",
+            Self::BalanceXor => "balance-xor",
+            Self::Ieee8023ad => "802.3ad",
+        }
+    }
+}
+
+impl std::fmt::Display for BondMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BondMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active-backup" => Ok(Self::ActiveBackup),
+            "balance-xor" => Ok(Self::BalanceXor),
+            "802.3ad" => Ok(Self::Ieee8023ad),
+            other => Err(format!("unknown bond mode {other:?} (active-backup, balance-xor, 802.3ad)")),
+        }
+    }
+}
+
+/// The rate at which an 802.3ad bond asks its partner to send LACPDUs (`lacp_rate`).
+///
+/// ```
+/// assert_eq!(kvmhost_net::LacpRate::Fast.to_string(), "fast");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LacpRate {
+    /// Every 30 seconds (the kernel default).
+    Slow,
+    /// Every second.
+    Fast,
+}
+
+impl LacpRate {
+    /// `slow` or `fast`.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::LacpRate::Slow.as_str(), "slow");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slow => "slow",
+            Self::Fast => "fast",
+        }
+    }
+}
+
+impl std::fmt::Display for LacpRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -432,6 +609,8 @@ impl Route {
 pub enum DeviceRole {
     /// An existing interface.
     Uplink,
+    /// A bond.
+    Bond,
     /// A Linux bridge.
     Bridge,
     /// An 802.1Q subinterface.
@@ -467,6 +646,7 @@ impl HostNetwork {
 
     fn routes_mut(&mut self) -> impl Iterator<Item = &mut Route> {
         let a = self.uplinks.iter_mut().flat_map(|u| u.routes.iter_mut());
+        let a = a.chain(self.bonds.iter_mut().flat_map(|u| u.routes.iter_mut()));
         let b = self.bridges.iter_mut().flat_map(|u| u.routes.iter_mut());
         let c = self.vlans.iter_mut().flat_map(|u| u.routes.iter_mut());
         let d = self.veths.iter_mut().flat_map(|u| u.routes.iter_mut());
@@ -544,7 +724,7 @@ impl HostNetwork {
     }
 
     /// Every declared device: its name, role and field path (`bridges[0]`), in declaration
-    /// order (uplinks, bridges, VLANs, veths with their peers, taps, then the interfaces Open
+    /// order (uplinks, bonds, bridges, VLANs, veths with their peers, taps, then the interfaces Open
     /// vSwitch makes: bridges, fake bridges and internal ports of `ovs`).
     ///
     /// ```
@@ -555,6 +735,9 @@ impl HostNetwork {
         let mut out = Vec::new();
         for (i, d) in self.uplinks.iter().enumerate() {
             out.push((d.name.clone(), DeviceRole::Uplink, format!("uplinks[{i}]")));
+        }
+        for (i, d) in self.bonds.iter().enumerate() {
+            out.push((d.name.clone(), DeviceRole::Bond, format!("bonds[{i}]")));
         }
         for (i, d) in self.bridges.iter().enumerate() {
             out.push((d.name.clone(), DeviceRole::Bridge, format!("bridges[{i}]")));
@@ -583,6 +766,16 @@ impl HostNetwork {
         self.bridges.iter().find(|b| b.ports.iter().any(|p| p == port))
     }
 
+    /// The bond that lists `member` among its members.
+    ///
+    /// ```
+    /// let n = kvmhost_net::HostNetwork::from_yaml("bonds: [{name: bond0, mode: active-backup, members: [eth1]}]").unwrap();
+    /// assert_eq!(n.bond_of("eth1").unwrap().name, "bond0");
+    /// ```
+    pub fn bond_of(&self, member: &str) -> Option<&Bond> {
+        self.bonds.iter().find(|b| b.members.iter().any(|m| m == member))
+    }
+
     /// Addresses declared on a device, with the field path of the list.
     ///
     /// ```
@@ -593,6 +786,11 @@ impl HostNetwork {
         for (i, d) in self.uplinks.iter().enumerate() {
             if d.name == name {
                 return (d.addresses.clone(), format!("uplinks[{i}].addresses"));
+            }
+        }
+        for (i, d) in self.bonds.iter().enumerate() {
+            if d.name == name {
+                return (d.addresses.clone(), format!("bonds[{i}].addresses"));
             }
         }
         for (i, d) in self.bridges.iter().enumerate() {
@@ -629,6 +827,7 @@ impl HostNetwork {
     /// ```
     pub fn routes_of(&self, name: &str) -> Vec<Route> {
         let u = self.uplinks.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
+        let u = u.chain(self.bonds.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone()));
         let b = self.bridges.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         let v = self.vlans.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());
         let e = self.veths.iter().filter(|d| d.name == name).flat_map(|d| d.routes.clone());

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::addr::{IpCidr, MacAddr};
+use crate::model::{BondMode, LacpRate};
 
 /// One change to the kernel. Each kernel step is one netlink request (a tap is one ioctl
 /// sequence on `/dev/net/tun`).
@@ -62,6 +63,20 @@ pub enum Step {
         /// The bridge it joins at creation.
         controller: Option<String>,
     },
+    /// Create a bond, up and without members (they are enslaved by `SetController` steps,
+    /// each set down first: the kernel enslaves only a link that is down).
+    CreateBond {
+        /// Name.
+        name: String,
+        /// Bonding mode.
+        mode: BondMode,
+        /// MII monitoring interval in milliseconds, when set.
+        miimon: Option<u32>,
+        /// LACP rate (802.3ad), when set.
+        lacp_rate: Option<LacpRate>,
+        /// MTU, when set.
+        mtu: Option<u32>,
+    },
     /// Create a persistent tap device (down, no bridge).
     CreateTap {
         /// Name.
@@ -97,7 +112,7 @@ pub enum Step {
         /// VLAN filtering, when it changes.
         vlan_filtering: Option<bool>,
     },
-    /// Make a link a bridge port (`Some`) or release it (`None`).
+    /// Make a link a bridge port or bond member (`Some`) or release it (`None`).
     SetController {
         /// Link.
         name: String,
@@ -224,6 +239,7 @@ impl Step {
             Self::CreateBridge { name, .. }
             | Self::CreateVeth { name, .. }
             | Self::CreateVlan { name, .. }
+            | Self::CreateBond { name, .. }
             | Self::CreateTap { name }
             | Self::DeleteLink { name }
             | Self::SetMtu { name, .. }
@@ -268,6 +284,13 @@ impl fmt::Display for Step {
                 opt(f, "mtu", mtu)?;
                 opt(f, "master", controller)?;
                 write!(f, " up type vlan id {id}")
+            }
+            Self::CreateBond { name, mode, miimon, lacp_rate, mtu } => {
+                write!(f, "ip link add {name}")?;
+                opt(f, "mtu", mtu)?;
+                write!(f, " up type bond mode {mode}")?;
+                opt(f, "miimon", miimon)?;
+                opt(f, "lacp_rate", lacp_rate)
             }
             Self::CreateTap { name } => write!(f, "ip tuntap add {name} mode tap"),
             Self::DeleteLink { name } => write!(f, "ip link del {name}"),
@@ -327,8 +350,9 @@ pub struct PlannedStep {
 /// The ordered steps; empty when the namespace already is as wanted.
 ///
 /// Order: remove routes and addresses that go away (and are not wanted on another device),
-/// delete links, create links, change link settings, add addresses, enslave/release ports,
-/// bridge VLANs, set links up, add routes (a route that moves to another device is replaced in
+/// delete links, create links, change link settings, add addresses, enslave/release ports (a
+/// link joining a bond first loses the addresses that moved off it, then goes down: the kernel
+/// enslaves only links that are down), bridge VLANs, set links up, add routes (a route that moves to another device is replaced in
 /// one request), remove the addresses that moved from the devices they left, and last delete
 /// links that go away but held what moved (a rollback taking the host back off a bridge). So an
 /// address or default route that moves is always somewhere: added before it is deleted.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DeviceRole, HostNetwork, Route};
+use crate::model::{BondMode, DeviceRole, HostNetwork, Route};
 use crate::ovs::{OvsConfig, PortKind};
 
 /// One problem in a [`HostNetwork`], with the path of the field it is about.
@@ -48,7 +48,7 @@ pub enum ValidationError {
         first: String,
     },
     /// A reference to a device the model does not declare.
-    #[error("{field}: {name:?} is not declared (declare it as an uplink, bridge, VLAN, veth or tap)")]
+    #[error("{field}: {name:?} is not declared (declare it as an uplink, bond, bridge, VLAN, veth or tap)")]
     UnknownDevice {
         /// Field path of the reference.
         field: String,
@@ -146,6 +146,28 @@ pub enum ValidationError {
         /// The fake bridge named.
         parent: String,
     },
+    /// A bond member that cannot be one: not an uplink or veth of the model, already a member
+    /// of another bond, a bridge port or an OVS port itself, or declaring addresses or routes
+    /// (they belong on the bond).
+    #[error("{field}: {member:?} cannot be a member of bond {bond}: {reason}")]
+    BondMember {
+        /// Field path.
+        field: String,
+        /// The member.
+        member: String,
+        /// The bond.
+        bond: String,
+        /// Why.
+        reason: String,
+    },
+    /// A bond option out of range, or one its mode does not have (`lacp_rate` outside 802.3ad).
+    #[error("{field}: {reason}")]
+    BondOption {
+        /// Field path.
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// An OVS port's `tag`/`trunks` that contradict its `vlan_mode`.
     #[error("{field}: {reason}")]
     VlanModeConflict {
@@ -179,6 +201,8 @@ impl ValidationError {
             | Self::DuplicateVlan { field, .. }
             | Self::UnknownPeer { field, .. }
             | Self::UnknownParent { field, .. }
+            | Self::BondMember { field, .. }
+            | Self::BondOption { field, .. }
             | Self::VlanModeConflict { field, .. } => field,
         }
     }
@@ -205,6 +229,8 @@ impl ValidationError {
             | Self::DuplicateVlan { field, .. }
             | Self::UnknownPeer { field, .. }
             | Self::UnknownParent { field, .. }
+            | Self::BondMember { field, .. }
+            | Self::BondOption { field, .. }
             | Self::VlanModeConflict { field, .. } => field,
         };
         field.insert_str(0, prefix);
@@ -421,6 +447,8 @@ impl HostNetwork {
             check_mtu(&mut out, format!("taps[{i}].mtu"), t.mtu);
         }
 
+        self.validate_bonds(&mut out, &role);
+
         let mut port_owner: BTreeMap<&str, String> = BTreeMap::new();
         for (i, b) in self.bridges.iter().enumerate() {
             check_mtu(&mut out, format!("bridges[{i}].mtu"), b.mtu);
@@ -544,6 +572,25 @@ impl HostNetwork {
                     });
                 }
             }
+            if let Some(b) = self.bond_of(name) {
+                for (k, a) in addrs.iter().enumerate() {
+                    out.push(ValidationError::BondMember {
+                        field: format!("{base}[{k}]"),
+                        member: name.clone(),
+                        bond: b.name.clone(),
+                        reason: format!("a bond member carries no address: put {a} on {}", b.name),
+                    });
+                }
+                for (k, _) in self.routes_of(name).iter().enumerate() {
+                    let base = base.trim_end_matches(".addresses");
+                    out.push(ValidationError::BondMember {
+                        field: format!("{base}.routes[{k}]"),
+                        member: name.clone(),
+                        bond: b.name.clone(),
+                        reason: format!("a bond member carries no route: put it on {}", b.name),
+                    });
+                }
+            }
             if self.bridge_of(name).is_some() {
                 for (k, _) in self.routes_of(name).iter().enumerate() {
                     let base = base.trim_end_matches(".addresses");
@@ -562,7 +609,66 @@ impl HostNetwork {
     }
 }
 
+/// The kernel's bound of `miimon` (an `int` in milliseconds).
+const MIIMON_MAX: u32 = i32::MAX as u32;
+
 impl HostNetwork {
+    /// The bond checks of [`HostNetwork::validate`]: options that fit the mode, members that
+    /// are declared uplinks or veths, in one bond only, and no bridge or OVS port themselves.
+    fn validate_bonds(&self, out: &mut Vec<ValidationError>, role: &dyn Fn(&str) -> Option<DeviceRole>) {
+        let mut member_of: BTreeMap<&str, String> = BTreeMap::new();
+        for (i, b) in self.bonds.iter().enumerate() {
+            check_mtu(out, format!("bonds[{i}].mtu"), b.mtu);
+            check_routes(out, &format!("bonds[{i}]"), &b.routes);
+            if let Some(ms) = b.miimon.filter(|ms| *ms > MIIMON_MAX) {
+                out.push(ValidationError::BondOption {
+                    field: format!("bonds[{i}].miimon"),
+                    reason: format!("miimon {ms} ms is outside 0..={MIIMON_MAX} ms"),
+                });
+            }
+            if let (Some(rate), false) = (b.lacp_rate, b.mode == BondMode::Ieee8023ad) {
+                out.push(ValidationError::BondOption {
+                    field: format!("bonds[{i}].lacp_rate"),
+                    reason: format!("lacp_rate {rate} needs mode 802.3ad (the mode is {})", b.mode),
+                });
+            }
+            for (j, m) in b.members.iter().enumerate() {
+                let field = format!("bonds[{i}].members[{j}]");
+                let refuse = |reason: String| ValidationError::BondMember {
+                    field: field.clone(),
+                    member: m.clone(),
+                    bond: b.name.clone(),
+                    reason,
+                };
+                match role(m) {
+                    None => {
+                        out.push(ValidationError::UnknownDevice { field: field.clone(), name: m.clone() });
+                        continue;
+                    }
+                    Some(DeviceRole::Uplink | DeviceRole::Veth | DeviceRole::VethPeer) => {}
+                    Some(r) => {
+                        let what = serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from));
+                        out.push(refuse(format!(
+                            "only uplinks and veths can be members (it is declared as {})",
+                            what.unwrap_or_default()
+                        )));
+                        continue;
+                    }
+                }
+                if let Some(first) = member_of.insert(m, field.clone()) {
+                    out.push(refuse(format!("it is already a member at {first}")));
+                    member_of.insert(m, first);
+                }
+                if let Some(br) = self.bridge_of(m) {
+                    out.push(refuse(format!("it is a port of bridge {}: make the bond the port", br.name)));
+                }
+                if let Some(br) = self.ovs_port_bridge(m) {
+                    out.push(refuse(format!("it is a port of OVS bridge {br}: make the bond the port")));
+                }
+            }
+        }
+    }
+
     /// The OVS checks of [`HostNetwork::validate`]: the `ovs` section itself (fields prefixed
     /// `ovs.`), `ovs_interfaces` naming interfaces OVS makes, ports shared with Linux bridges,
     /// addresses and routes left on a device that became an OVS port.

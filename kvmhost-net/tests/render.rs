@@ -144,3 +144,89 @@ bridges:
         "{port}"
     );
 }
+
+#[test]
+fn bonds_in_each_format() {
+    let net = HostNetwork::from_yaml(
+        r#"
+uplinks: [{name: eth1}, {name: eth2}]
+bonds:
+  - name: bond0
+    mode: 802.3ad
+    miimon: 100
+    lacp_rate: fast
+    members: [eth1, eth2]
+    mtu: 9000
+  - {name: bond1, mode: active-backup, members: []}
+bridges:
+  - name: cloudbr0
+    ports: [bond0]
+    addresses: [192.168.42.11/24]
+    routes: [{gateway: 192.168.42.1}]
+"#,
+    )
+    .unwrap();
+    net.validate().unwrap();
+
+    let i = &render(&net, Format::Interfaces)[0].contents;
+    assert!(
+        i.contains(
+            "auto eth1\niface eth1 inet manual\n\nauto eth2\niface eth2 inet manual\n\nauto bond0\niface bond0 inet manual\n    bond-slaves eth1 eth2\n    bond-mode 802.3ad\n    bond-miimon 100\n    bond-lacp-rate fast\n    mtu 9000\n\n"
+        ),
+        "{i}"
+    );
+    assert!(i.contains("iface bond1 inet manual\n    bond-slaves none\n    bond-mode active-backup\n"), "{i}");
+    assert!(i.contains("iface cloudbr0 inet static\n    address 192.168.42.11/24\n    gateway 192.168.42.1\n    bridge_ports bond0\n"), "{i}");
+    // Members come before the bond, the bond before the bridge it is a port of.
+    assert!(i.find("iface eth2").unwrap() < i.find("iface bond0").unwrap());
+    assert!(i.find("iface bond0").unwrap() < i.find("iface cloudbr0").unwrap());
+
+    let n = render(&net, Format::Networkd);
+    assert_eq!(
+        file(&n, "10-bond0.netdev"),
+        "[NetDev]\nName=bond0\nKind=bond\nMTUBytes=9000\n\n[Bond]\nMode=802.3ad\nMIIMonitorSec=100ms\nLACPTransmitRate=fast\n"
+    );
+    assert_eq!(file(&n, "10-bond1.netdev"), "[NetDev]\nName=bond1\nKind=bond\n\n[Bond]\nMode=active-backup\n");
+    for m in ["eth1", "eth2"] {
+        let f = file(&n, &format!("20-{m}.network"));
+        assert!(f.contains("Bond=bond0\n") && !f.contains("Bridge="), "{f}");
+    }
+    assert!(file(&n, "20-bond0.network").contains("Bridge=cloudbr0\n"));
+
+    let f = render(&net, Format::Ifcfg);
+    assert_eq!(
+        file(&f, "ifcfg-bond0"),
+        "DEVICE=bond0\nONBOOT=yes\nBOOTPROTO=none\nNM_CONTROLLED=no\nTYPE=Bond\nBONDING_MASTER=yes\nBONDING_OPTS=\"mode=802.3ad miimon=100 lacp_rate=fast\"\nMTU=9000\nBRIDGE=cloudbr0\n"
+    );
+    assert!(file(&f, "ifcfg-bond1").contains("BONDING_OPTS=\"mode=active-backup\"\n"));
+    for m in ["eth1", "eth2"] {
+        assert_eq!(
+            file(&f, &format!("ifcfg-{m}")),
+            format!("DEVICE={m}\nONBOOT=yes\nBOOTPROTO=none\nNM_CONTROLLED=no\nMASTER=bond0\nSLAVE=yes\n")
+        );
+    }
+}
+
+#[test]
+fn bond_under_vlans_and_balance_xor() {
+    let net = HostNetwork::from_yaml(
+        r#"
+uplinks: [{name: eth1}, {name: eth2}]
+bonds: [{name: bond0, mode: balance-xor, miimon: 50, members: [eth1, eth2], addresses: ["fd00::2/64"]}]
+vlans: [{name: bond0.100, parent: bond0, id: 100, addresses: [10.0.0.2/24]}]
+"#,
+    )
+    .unwrap();
+    net.validate().unwrap();
+    let n = render(&net, Format::Networkd);
+    let bond = file(&n, "20-bond0.network");
+    assert!(bond.contains("VLAN=bond0.100\n") && bond.contains("Address=fd00::2/64\n"), "{bond}");
+    assert!(file(&n, "10-bond0.netdev").contains("[Bond]\nMode=balance-xor\nMIIMonitorSec=50ms\n"));
+    let i = &render(&net, Format::Interfaces)[0].contents;
+    assert!(i.contains("iface bond0.100 inet static\n    address 10.0.0.2/24\n    vlan-raw-device bond0\n"), "{i}");
+    assert!(i.contains("iface bond0 inet6 static\n    address fd00::2/64\n"), "{i}");
+    let f = render(&net, Format::Ifcfg);
+    assert!(file(&f, "ifcfg-bond0")
+        .contains("BONDING_OPTS=\"mode=balance-xor miimon=50\"\nIPV6INIT=yes\nIPV6ADDR=fd00::2/64\n"));
+    assert!(file(&f, "ifcfg-bond0.100").contains("VLAN=yes\nPHYSDEV=bond0\nVLAN_ID=100\n"));
+}

@@ -202,6 +202,11 @@ fn vlan_subinterfaces_for_real_where_supported() {
     let before = engine.read_state().unwrap();
     match engine.apply(&net) {
         Err(Error::Apply { source, rollback, .. }) if is_unsupported(&source) => {
+            // A typed error naming the missing module.
+            assert!(
+                matches!(&*source, Error::Unsupported { kind, module, .. } if kind == "vlan" && module == "8021q"),
+                "{source}"
+            );
             // Even the refusal leaves the namespace as it was.
             assert!(rollback.is_some_and(|r| r.restored));
             assert_eq!(engine.read_state().unwrap(), before);

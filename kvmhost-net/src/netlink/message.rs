@@ -7,14 +7,16 @@ use std::net::IpAddr;
 use rtnetlink::packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
-    AfSpecBridge, BridgeFlag, BridgeStpState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind,
-    InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecBridge, BondLacpRate, BondMode as KernelBondMode, BridgeFlag, BridgeStpState, BridgeVlanInfo,
+    BridgeVlanInfoFlags, InfoBond, InfoBridge, InfoData, InfoKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags,
+    LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
+use crate::model::{BondMode, LacpRate};
 use crate::plan::{RouteSpec, Step};
 use crate::state::RTPROT_STATIC;
 use crate::Error;
@@ -81,6 +83,27 @@ fn bridge_data(stp: Option<bool>, forward_delay_cs: Option<u32>, vlan_filtering:
             // No implicit "VLAN 1 pvid untagged" on ports: the model lists every VLAN.
             d.push(InfoBridge::VlanDefaultPvid(0));
         }
+    }
+    d
+}
+
+/// `IFLA_INFO_DATA` of a bond: `IFLA_BOND_MODE`, then `IFLA_BOND_MIIMON` and
+/// `IFLA_BOND_AD_LACP_RATE` when set.
+fn bond_data(mode: BondMode, miimon: Option<u32>, lacp_rate: Option<LacpRate>) -> Vec<InfoBond> {
+    let mode = match mode {
+        BondMode::ActiveBackup => KernelBondMode::ActiveBackup,
+        BondMode::BalanceXor => KernelBondMode::BalanceXor,
+        BondMode::Ieee8023ad => KernelBondMode::Ieee8023Ad,
+    };
+    let mut d = vec![InfoBond::Mode(mode)];
+    if let Some(ms) = miimon {
+        d.push(InfoBond::MiiMon(ms));
+    }
+    if let Some(r) = lacp_rate {
+        d.push(InfoBond::AdLacpRate(match r {
+            LacpRate::Slow => BondLacpRate::Slow,
+            LacpRate::Fast => BondLacpRate::Fast,
+        }));
     }
     d
 }
@@ -191,6 +214,17 @@ pub(crate) fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> 
                 m.attributes.push(LinkAttribute::Controller(index(c)?));
             }
             m.attributes.push(link_info(InfoKind::Vlan, Some(InfoData::Vlan(vec![InfoVlan::Id(*id)]))));
+            request(R::NewLink(m), CREATE)
+        }
+        Step::CreateBond { name, mode, miimon, lacp_rate, mtu } => {
+            let mut m = LinkMessage::default();
+            link_up(&mut m, true);
+            m.attributes.push(LinkAttribute::IfName(name.clone()));
+            if let Some(mtu) = mtu {
+                m.attributes.push(LinkAttribute::Mtu(*mtu));
+            }
+            let data = bond_data(*mode, *miimon, *lacp_rate);
+            m.attributes.push(link_info(InfoKind::Bond, Some(InfoData::Bond(data))));
             request(R::NewLink(m), CREATE)
         }
         Step::CreateTap { .. } => return Ok(None),

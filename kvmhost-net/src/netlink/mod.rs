@@ -190,7 +190,23 @@ impl Kernel for NetlinkKernel {
         if let Step::CreateVeth { peer, .. } = step {
             self.index.remove(peer);
         }
-        result.map_err(|r| refused(step.to_string(), r))
+        result.map_err(|r| {
+            let module = match step {
+                Step::CreateBond { .. } => Some(("bond", "bonding")),
+                Step::CreateVlan { .. } => Some(("vlan", "8021q")),
+                _ => None,
+            };
+            match module {
+                Some((kind, module)) if UNSUPPORTED.contains(&r.errno) => Error::Unsupported {
+                    context: step.to_string(),
+                    kind: kind.into(),
+                    module: module.into(),
+                    errno: r.errno as i32,
+                    message: r.to_string(),
+                },
+                _ => refused(step.to_string(), r),
+            }
+        })
     }
 
     fn writes(&self) -> u64 {
@@ -201,7 +217,7 @@ impl Kernel for NetlinkKernel {
 /// Link names a step refers to, besides the links it creates.
 fn collect_names(step: &Step, out: &mut Vec<String>) {
     match step {
-        Step::CreateBridge { .. } | Step::CreateTap { .. } => {}
+        Step::CreateBridge { .. } | Step::CreateTap { .. } | Step::CreateBond { .. } => {}
         Step::CreateVeth { controller, .. } => out.extend(controller.clone()),
         Step::CreateVlan { parent, controller, .. } => {
             out.push(parent.clone());
@@ -215,8 +231,9 @@ fn collect_names(step: &Step, out: &mut Vec<String>) {
     }
 }
 
-/// Whether a kernel error says the feature is missing: `EOPNOTSUPP`, or
-/// `EPROTONOSUPPORT`/`ENODEV` for a link kind whose module the kernel lacks.
+/// Whether a kernel error says the feature is missing: [`Error::Unsupported`] (a link kind
+/// whose module the kernel lacks: bonds, 802.1Q), or a refusal with `EOPNOTSUPP`,
+/// `EPROTONOSUPPORT` or `ENODEV`.
 ///
 /// ```
 /// use nix::errno::Errno;
@@ -224,9 +241,15 @@ fn collect_names(step: &Step, out: &mut Vec<String>) {
 /// assert!(kvmhost_net::netlink::is_unsupported(&e));
 /// ```
 pub fn is_unsupported(e: &Error) -> bool {
-    const UNSUPPORTED: [Errno; 3] = [Errno::EOPNOTSUPP, Errno::EPROTONOSUPPORT, Errno::ENODEV];
-    matches!(e, Error::Kernel { errno, .. } if UNSUPPORTED.contains(&Errno::from_raw(*errno)))
+    match e {
+        Error::Unsupported { .. } => true,
+        Error::Kernel { errno, .. } => UNSUPPORTED.contains(&Errno::from_raw(*errno)),
+        _ => false,
+    }
 }
+
+/// The errnos of a missing kernel feature.
+const UNSUPPORTED: [Errno; 3] = [Errno::EOPNOTSUPP, Errno::EPROTONOSUPPORT, Errno::ENODEV];
 
 #[cfg(test)]
 mod tests {
@@ -262,6 +285,16 @@ mod tests {
         let l = parse(&br);
         assert_eq!(l.kind, LinkKind::Bridge { stp: true, forward_delay_cs: 400, vlan_filtering: true });
         assert_eq!(l.mac.unwrap().to_string(), "02:00:00:00:00:01");
+        let bond = Step::CreateBond {
+            name: "bond0".into(),
+            mode: crate::BondMode::Ieee8023ad,
+            miimon: Some(100),
+            lacp_rate: Some(crate::LacpRate::Fast),
+            mtu: Some(9000),
+        };
+        let l = parse(&bond);
+        assert_eq!((l.name.as_str(), l.mtu, l.up), ("bond0", 9000, true));
+        assert_eq!(l.kind.name(), "bond");
         let add = Step::AddBridgeVlan { port: "eth0".into(), vid: 7, pvid: true, untagged: false, bridge_self: false };
         let req = super::message::build(&add, &|_| Ok(2)).unwrap().unwrap();
         let (p, _, _, vlans) = super::dump::parse_link(&super::message::to_bytes(&req)[16..]).unwrap();

@@ -1,4 +1,5 @@
 //! RHEL network-scripts: `ifcfg-NAME` per device, `route-NAME`/`route6-NAME` for other routes.
+//! A bond is `TYPE=Bond` with `BONDING_OPTS`; its members say `MASTER=` and `SLAVE=yes`.
 
 use std::fmt::Write as _;
 
@@ -49,6 +50,18 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
                 let _ = writeln!(s, "VLAN=yes\nPHYSDEV={}\nVLAN_ID={}", v.parent, v.id);
                 mtu = v.mtu;
             }
+            DeviceRole::Bond => {
+                let b = net.bonds.iter().find(|b| b.name == name).expect("declared");
+                let mut opts = format!("mode={}", b.mode);
+                if let Some(ms) = b.miimon {
+                    let _ = write!(opts, " miimon={ms}");
+                }
+                if let Some(r) = b.lacp_rate {
+                    let _ = write!(opts, " lacp_rate={r}");
+                }
+                let _ = writeln!(s, "TYPE=Bond\nBONDING_MASTER=yes\nBONDING_OPTS=\"{opts}\"");
+                mtu = b.mtu;
+            }
             DeviceRole::Bridge => {
                 let b = net.bridges.iter().find(|b| b.name == name).expect("declared");
                 let _ = writeln!(s, "TYPE=Bridge\nSTP={}", if b.stp { "yes" } else { "no" });
@@ -70,6 +83,9 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
         }
         if let Some(b) = net.bridge_of(&name) {
             let _ = writeln!(s, "BRIDGE={}", b.name);
+        }
+        if let Some(b) = net.bond_of(&name) {
+            let _ = writeln!(s, "MASTER={}\nSLAVE=yes", b.name);
         }
         let (addrs, routes) = l3(net, &name);
         for (i, a) in addrs.iter().filter(|a| !a.is_ipv6()).enumerate() {

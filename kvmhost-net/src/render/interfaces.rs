@@ -1,4 +1,5 @@
-//! Debian ifupdown: one `/etc/network/interfaces` (bridge-utils and vlan package syntax; the
+//! Debian ifupdown: one `/etc/network/interfaces` (bridge-utils, vlan and ifenslave package
+//! syntax: a bond lists its members with `bond-slaves`, which stay `inet manual`; the
 //! VLAN-aware bridge keys are ifupdown2's).
 
 use std::fmt::Write as _;
@@ -39,6 +40,20 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
         match role {
             DeviceRole::Uplink => {
                 if let Some(m) = net.uplinks.iter().find(|u| u.name == name).and_then(|u| u.mtu) {
+                    let _ = writeln!(s, "    mtu {m}");
+                }
+            }
+            DeviceRole::Bond => {
+                let b = net.bonds.iter().find(|b| b.name == name).expect("declared");
+                let members = if b.members.is_empty() { "none".to_string() } else { b.members.join(" ") };
+                let _ = writeln!(s, "    bond-slaves {members}\n    bond-mode {}", b.mode);
+                if let Some(ms) = b.miimon {
+                    let _ = writeln!(s, "    bond-miimon {ms}");
+                }
+                if let Some(r) = b.lacp_rate {
+                    let _ = writeln!(s, "    bond-lacp-rate {r}");
+                }
+                if let Some(m) = b.mtu {
                     let _ = writeln!(s, "    mtu {m}");
                 }
             }

@@ -1,4 +1,5 @@
-//! systemd-networkd: a `.netdev` per created device, a `.network` per device.
+//! systemd-networkd: a `.netdev` per created device, a `.network` per device (a bond is
+//! `Kind=bond` with a `[Bond]` section; each member's `.network` says `Bond=`).
 
 use std::fmt::Write as _;
 
@@ -73,6 +74,16 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
     for b in &net.bridges {
         out.push(bridge_netdev(b));
     }
+    for b in &net.bonds {
+        let mut extra = format!("\n[Bond]\nMode={}\n", b.mode);
+        if let Some(ms) = b.miimon {
+            let _ = writeln!(extra, "MIIMonitorSec={ms}ms");
+        }
+        if let Some(r) = b.lacp_rate {
+            let _ = writeln!(extra, "LACPTransmitRate={r}");
+        }
+        out.push(netdev(&b.name, "bond", b.mtu, &extra));
+    }
     for v in &net.vlans {
         out.push(netdev(&v.name, "vlan", v.mtu, &format!("\n[VLAN]\nId={}\n", v.id)));
     }
@@ -104,6 +115,9 @@ pub fn render(net: &HostNetwork) -> Vec<RenderedFile> {
         }
         if let Some(b) = net.bridge_of(&name) {
             let _ = writeln!(s, "Bridge={}", b.name);
+        }
+        if let Some(b) = net.bond_of(&name) {
+            let _ = writeln!(s, "Bond={}", b.name);
         }
         for a in &addrs {
             let _ = writeln!(s, "Address={a}");

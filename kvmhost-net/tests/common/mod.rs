@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod nla;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
