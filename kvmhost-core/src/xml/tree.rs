@@ -21,7 +21,8 @@ const DROP_RECURSION: usize = 128;
 impl Drop for Element {
     #[inline]
     fn drop(&mut self) {
-        if !self.children.is_empty() {
+        // Children that are all leaves (text, or elements without content) drop in one level.
+        if has_grandchildren(self) {
             drop_children(self);
         }
     }
@@ -34,10 +35,6 @@ impl Drop for Element {
 /// elements.
 #[inline(never)]
 fn drop_children(e: &mut Element) {
-    // Children that are all leaves (text, or elements without content) drop in one level.
-    if !has_grandchildren(e) {
-        return;
-    }
     let depth = DROP_DEPTH.with(Cell::get);
     if depth < DROP_RECURSION {
         DROP_DEPTH.with(|d| d.set(depth + 1));

@@ -101,6 +101,7 @@ impl<T> XmlVec<T> {
     /// let v = kvmhost_core::xml::XmlVec::<u64>::with_capacity(3);
     /// assert!(v.capacity() >= 3 && v.is_empty());
     /// ```
+    #[inline(always)]
     pub fn with_capacity(cap: usize) -> XmlVec<T> {
         let mut v = XmlVec::new();
         if cap > 0 {
