@@ -279,8 +279,16 @@ impl Desired {
     /// does not own stays where it is, unless the link hands its addresses over (it becomes a
     /// port of a bridge the model configures, or an address it holds is declared on another
     /// link): then it moves along to that link, when that link does not own the family itself.
-    fn settle(&self, current: &NetState) -> Desired {
-        let mut out = self.clone();
+    ///
+    /// Borrowed when nothing moves (a no-op re-apply, most plans): the desired links are only
+    /// copied when an address or route is added to one of them.
+    fn settle(&self, current: &NetState) -> std::borrow::Cow<'_, Desired> {
+        /// One addition to the desired state, applied in order once all are known.
+        enum Add<'s> {
+            Address(usize, IpCidr),
+            Route(usize, RouteSpec, &'s RouteState),
+        }
+        let mut adds: Vec<Add<'_>> = Vec::new();
         let elsewhere = |name: &str, a: &IpCidr| {
             self.links.iter().find(|d| d.name != name && d.addresses.as_ref().is_some_and(|s| s.contains(a)))
         };
@@ -299,16 +307,8 @@ impl Desired {
                     }
                     match target {
                         Some(t) if self.links[t].owns_addresses.contains(&a.family()) => {}
-                        Some(t) => {
-                            if let Some(s) = &mut out.links[t].addresses {
-                                s.insert(*a);
-                            }
-                        }
-                        None => {
-                            if let Some(s) = &mut out.links[i].addresses {
-                                s.insert(*a);
-                            }
-                        }
+                        Some(t) => adds.push(Add::Address(t, *a)),
+                        None => adds.push(Add::Address(i, *a)),
                     }
                 }
             }
@@ -318,19 +318,34 @@ impl Desired {
                     if want.iter().any(|w| route_matches(w, r)) {
                         continue;
                     }
-                    let mut spec = RouteSpec {
-                        destination: r.destination,
-                        gateway: r.gateway,
-                        device: d.name.clone(),
-                        metric: Some(r.metric),
-                        protocol: Some(r.protocol),
-                    };
                     let t = match target {
                         Some(t) if self.links[t].owns_routes.contains(&r.destination.family()) => continue,
                         Some(t) => t,
                         None => i,
                     };
-                    spec.device = self.links[t].name.clone();
+                    let spec = RouteSpec {
+                        destination: r.destination,
+                        gateway: r.gateway,
+                        device: self.links[t].name.clone(),
+                        metric: Some(r.metric),
+                        protocol: Some(r.protocol),
+                    };
+                    adds.push(Add::Route(t, spec, r));
+                }
+            }
+        }
+        if adds.is_empty() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut out = self.clone();
+        for add in adds {
+            match add {
+                Add::Address(t, a) => {
+                    if let Some(s) = &mut out.links[t].addresses {
+                        s.insert(a);
+                    }
+                }
+                Add::Route(t, spec, r) => {
                     if let Some(rs) = &mut out.links[t].routes {
                         if !rs.iter().any(|w| replaces(w, r)) {
                             rs.push(spec);
@@ -339,7 +354,7 @@ impl Desired {
                 }
             }
         }
-        out
+        std::borrow::Cow::Owned(out)
     }
 }
 
@@ -407,10 +422,9 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
     let managed: BTreeSet<&str> = desired.links.iter().map(|d| d.name.as_str()).collect();
     let wanted_on = |a: &IpCidr| desired.links.iter().find(|d| d.addresses.as_ref().is_some_and(|s| s.contains(a)));
     // A bond: one the model makes, or one that exists.
-    let is_bond = |n: &str| {
-        desired.links.iter().any(|d| d.name == n && matches!(d.create, Create::Bond { .. }))
-            || current.link(n).is_some_and(|l| l.kind.name() == "bond")
-    };
+    let bonds: BTreeSet<&str> =
+        desired.links.iter().filter(|d| matches!(d.create, Create::Bond { .. })).map(|d| d.name.as_str()).collect();
+    let is_bond = |n: &str| bonds.contains(n) || current.link(n).is_some_and(|l| l.kind.name() == "bond");
 
     // Check kinds, and that what must exist does.
     for d in &desired.links {
