@@ -11,16 +11,18 @@
 //! - [`state`]: what the kernel has ([`NetState`]); [`netlink`] reads it and executes steps
 //!   ([`NetlinkKernel`], one socket opened inside the target [`Netns`]); [`netlink::message`]
 //!   builds each step's netlink request without I/O.
-//! - [`plan`]: the ordered, printable [`Plan`] of [`Step`]s with reasons.
+//! - [`plan`]: the one ordered, printable [`Plan`] of [`Step`]s with reasons, each tagged by the
+//!   backend that executes it ([`BackendKind`]: netlink, or OVSDB for [`Step::Ovs`]).
 //! - [`Error`]: the one error type of the crate (`error.rs`).
-//! - [`engine`]: apply with verification and rollback to the captured prior state (including
-//!   the classic cut-off: the uplink's address and default route moving onto the bridge).
-//!   Re-applying the same model performs zero writes.
+//! - [`engine`]: one engine over the [`Backend`] trait ([`NetlinkBackend`],
+//!   [`ovs::OvsdbBackend`]): capture, plan, execute, verify, and roll back every backend to the
+//!   captured prior state (including the classic cut-off: the uplink's address and default
+//!   route moving onto the bridge). Re-applying the same model performs zero writes.
 //! - [`render`]: the same model as systemd-networkd, ifupdown or ifcfg files.
 //! - [`ovs`] and [`ovsdb`]: the Open vSwitch model, its plan and apply with exact-row rollback,
 //!   over an RFC 7047 client. A [`HostNetwork`] holds it as its `ovs` section, with the
 //!   addresses and routes of the interfaces OVS makes in `ovs_interfaces` ([`OvsInterface`]); the
-//!   [`Engine`] given an OVSDB socket ([`Engine::with_ovsdb`]) plans and applies both parts
+//!   [`Engine`] given an OVSDB socket ([`Engine::with_ovsdb`]) runs both backends
 //!   together: OVS steps first, one verification, one rollback of both.
 //!
 //! Cargo features (both default): `netlink` (the netlink edge: [`netlink`], [`netns`], [`tap`],
@@ -79,7 +81,7 @@ pub mod validate;
 pub use addr::{IpCidr, IpFamily, MacAddr};
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
 pub use engine::Engine;
-pub use engine::{ApplyMode, ApplyOptions, ApplyReport, Kernel, RollbackReport};
+pub use engine::{ApplyMode, ApplyOptions, ApplyReport, Backend, Goal, Kernel, NetlinkBackend, RollbackReport};
 pub use error::{Error, Result};
 pub use model::{
     Bond, BondMode, Bridge, DeviceRole, HostNetwork, LacpRate, OvsInterface, PortVlans, Route, Tap, Uplink, Veth, Vlan,
@@ -89,7 +91,7 @@ pub use model::{
 pub use netlink::NetlinkKernel;
 #[cfg(feature = "netlink")]
 pub use netns::Netns;
-pub use plan::{Plan, PlannedStep, RouteSpec, Step};
+pub use plan::{BackendKind, Plan, PlannedStep, RouteSpec, Step};
 pub use state::{LinkKind, LinkState, NetState, RouteState, VlanEntry};
 pub use validate::{ValidationError, ValidationErrors};
 

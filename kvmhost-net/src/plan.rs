@@ -1,6 +1,7 @@
-//! A plan: the ordered steps that take a namespace from what it is to what a [`HostNetwork`]
-//! says, each with the reason it is there. Printable before anything is applied; every step
-//! prints as the `ip`/`bridge` command that does the same.
+//! A plan: the ordered steps that take a host from what it is to what a [`HostNetwork`] says,
+//! each with the reason it is there and tagged by the backend that executes it ([`BackendKind`]:
+//! netlink or OVSDB). Printable before anything is applied; every step prints as the
+//! `ip`/`bridge`/`ovs-vsctl` command that does the same.
 //!
 //! [`HostNetwork`]: crate::HostNetwork
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::{IpCidr, MacAddr};
 use crate::model::{BondMode, LacpRate};
+use crate::ovs::OvsStep;
 
 /// One change to the kernel. Each kernel step is one netlink request (a tap is one ioctl
 /// sequence on `/dev/net/tun`).
@@ -175,6 +177,37 @@ pub enum Step {
         /// The route as it will be.
         route: RouteSpec,
     },
+    /// An Open vSwitch change, written through OVSDB (the OVS steps of a plan share one
+    /// transaction unless [`ApplyMode::Stepwise`](crate::ApplyMode::Stepwise) is asked for).
+    Ovs {
+        /// The change.
+        change: OvsStep,
+    },
+}
+
+/// The backend that executes a [`Step`].
+///
+/// ```
+/// use kvmhost_net::{BackendKind, Step};
+/// assert_eq!(Step::CreateTap { name: "t0".into() }.backend(), BackendKind::Netlink);
+/// assert_eq!(BackendKind::Ovsdb.to_string(), "ovsdb");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// The kernel, over rtnetlink (and `/dev/net/tun` for taps).
+    Netlink,
+    /// Open vSwitch, over its database (RFC 7047).
+    Ovsdb,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Netlink => "netlink",
+            Self::Ovsdb => "ovsdb",
+        })
+    }
 }
 
 /// A route as a step adds or removes it.
@@ -250,6 +283,34 @@ impl Step {
             Self::AddBridgeVlan { port, .. } | Self::DelBridgeVlan { port, .. } => port,
             Self::AddAddress { device, .. } | Self::DelAddress { device, .. } => device,
             Self::AddRoute(r) | Self::DelRoute(r) | Self::ReplaceRoute { route: r, .. } => &r.device,
+            Self::Ovs { change } => change.name(),
+        }
+    }
+
+    /// The backend that executes the step.
+    ///
+    /// ```
+    /// use kvmhost_net::{ovs::{FakeBridge, OvsStep}, BackendKind, Step};
+    /// let change = OvsStep::AddFakeBridge { parent: "br0".into(), fake: FakeBridge::new("cloudbr0", 200) };
+    /// let s = Step::Ovs { change };
+    /// assert_eq!(s.backend(), BackendKind::Ovsdb);
+    /// ```
+    pub fn backend(&self) -> BackendKind {
+        match self {
+            Self::Ovs { .. } => BackendKind::Ovsdb,
+            _ => BackendKind::Netlink,
+        }
+    }
+
+    /// The command-line tool's command that does the same (`ip …`, `bridge …`, `ovs-vsctl …`).
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::Step::CreateTap { name: "t0".into() }.command(), "ip tuntap add t0 mode tap");
+    /// ```
+    pub fn command(&self) -> String {
+        match self {
+            Self::Ovs { change } => change.vsctl(),
+            _ => self.to_string(),
         }
     }
 }
@@ -326,6 +387,7 @@ impl fmt::Display for Step {
             Self::AddRoute(r) => write!(f, "ip route add {r}"),
             Self::DelRoute(r) => write!(f, "ip route del {r}"),
             Self::ReplaceRoute { route, .. } => write!(f, "ip route replace {route}"),
+            Self::Ovs { change } => write!(f, "OVS: {change}"),
         }
     }
 }
@@ -347,6 +409,18 @@ pub struct PlannedStep {
     pub reason: String,
 }
 
+impl PlannedStep {
+    /// A step with its reason.
+    ///
+    /// ```
+    /// let p = kvmhost_net::PlannedStep::new(kvmhost_net::Step::CreateTap { name: "t0".into() }, "a test");
+    /// assert_eq!(p.reason, "a test");
+    /// ```
+    pub fn new(step: Step, reason: impl Into<String>) -> Self {
+        Self { step, reason: reason.into() }
+    }
+}
+
 /// The ordered steps; empty when the namespace already is as wanted.
 ///
 /// Order: remove routes and addresses that go away (and are not wanted on another device),
@@ -365,11 +439,8 @@ pub struct PlannedStep {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Plan {
-    /// The Open vSwitch steps (one OVSDB transaction), run before the netlink steps: bridges
+    /// The steps, in order: the Open vSwitch steps ([`BackendKind::Ovsdb`]) come first, so bridges
     /// and fake bridges exist before addresses and routes go onto their interfaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ovs: Option<crate::ovs::Plan>,
-    /// The netlink steps, in order.
     pub steps: Vec<PlannedStep>,
 }
 
@@ -380,7 +451,7 @@ impl Plan {
     /// assert!(kvmhost_net::Plan::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty() && self.ovs_len() == 0
+        self.steps.is_empty()
     }
 
     /// Number of Open vSwitch steps (they come first in the numbering).
@@ -389,7 +460,33 @@ impl Plan {
     /// assert_eq!(kvmhost_net::Plan::default().ovs_len(), 0);
     /// ```
     pub fn ovs_len(&self) -> usize {
-        self.ovs.as_ref().map_or(0, |p| p.steps.len())
+        self.of(BackendKind::Ovsdb).count()
+    }
+
+    /// The steps one backend executes, in order.
+    ///
+    /// ```
+    /// assert_eq!(kvmhost_net::Plan::default().of(kvmhost_net::BackendKind::Netlink).count(), 0);
+    /// ```
+    pub fn of(&self, backend: BackendKind) -> impl Iterator<Item = &PlannedStep> + '_ {
+        self.steps.iter().filter(move |p| p.step.backend() == backend)
+    }
+
+    /// The Open vSwitch changes, in order.
+    ///
+    /// ```
+    /// let net = kvmhost_net::HostNetwork::from_yaml("ovs: {bridges: [{name: br0}]}").unwrap();
+    /// let p = kvmhost_net::engine::plan_against(&net, &Default::default()).unwrap();
+    /// assert_eq!(p.ovs_changes()[0].name(), "br0");
+    /// ```
+    pub fn ovs_changes(&self) -> Vec<&OvsStep> {
+        self.steps
+            .iter()
+            .filter_map(|p| match &p.step {
+                Step::Ovs { change } => Some(change),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The step with this (0-based) number in the printed plan: OVS steps first.
@@ -398,11 +495,7 @@ impl Plan {
     /// assert!(kvmhost_net::Plan::default().describe(0).is_none());
     /// ```
     pub fn describe(&self, index: usize) -> Option<String> {
-        let k = self.ovs_len();
-        if index < k {
-            return self.ovs.as_ref().map(|p| format!("OVS: {}", p.steps[index]));
-        }
-        self.steps.get(index - k).map(|p| p.step.to_string())
+        self.steps.get(index).map(|p| p.step.to_string())
     }
 
     /// Number of steps.
@@ -411,7 +504,7 @@ impl Plan {
     /// assert_eq!(kvmhost_net::Plan::default().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.steps.len() + self.ovs_len()
+        self.steps.len()
     }
 
     pub(crate) fn push(&mut self, step: Step, reason: impl Into<String>) {
@@ -425,12 +518,8 @@ impl Plan {
     /// ```
     pub fn to_script(&self) -> String {
         let mut s = String::from("#!/bin/sh -e\n");
-        for o in self.ovs.iter().flat_map(|p| p.steps.iter()) {
-            s.push_str(&o.vsctl());
-            s.push('\n');
-        }
         for p in &self.steps {
-            s.push_str(&p.step.to_string());
+            s.push_str(&p.step.command());
             s.push('\n');
         }
         s
@@ -443,13 +532,8 @@ impl fmt::Display for Plan {
             return writeln!(f, "nothing to do");
         }
         let width = self.len().to_string().len();
-        let k = self.ovs_len();
-        for (i, s) in self.ovs.iter().flat_map(|p| p.steps.iter()).enumerate() {
-            writeln!(f, "{:>width$}. OVS: {s}", i + 1)?;
-            writeln!(f, "{:>width$}  # ovs: one OVSDB transaction with the other OVS steps (all or none)", "")?;
-        }
         for (i, p) in self.steps.iter().enumerate() {
-            writeln!(f, "{:>width$}. {}", k + i + 1, p.step)?;
+            writeln!(f, "{:>width$}. {}", i + 1, p.step)?;
             writeln!(f, "{:>width$}  # {}", "", p.reason)?;
         }
         Ok(())

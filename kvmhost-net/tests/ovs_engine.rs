@@ -7,11 +7,13 @@
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+use kvmhost_net::engine::{Backend, Goal};
 use kvmhost_net::ovs::{
-    apply, apply_plan, plan, restore, CloudStackOvs, DatapathType, FakeBridge, OvsConfig, OvsPort, Snapshot, Step,
+    apply, plan, restore, CloudStackOvs, DatapathType, FakeBridge, OvsConfig, OvsPort, OvsStep as Step, OvsdbBackend,
+    Snapshot,
 };
 use kvmhost_net::ovsdb::{self, Client, Condition, Operation, Value};
-use kvmhost_net::{ApplyMode, ApplyOptions, Error};
+use kvmhost_net::{ApplyMode, ApplyOptions, Error, HostNetwork, PlannedStep, RollbackReport};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -112,7 +114,7 @@ fn cloudstack_layout_vlan_tags_and_zero_write_reapply() {
         let p = plan(&cfg, &before).unwrap();
         println!("plan:\n{p}");
         assert_eq!(p.steps.len(), 5, "{p}");
-        assert!(matches!(&p.steps[0], Step::AddBridge { name, .. } if name == "br0"));
+        assert!(matches!(p.ovs_changes()[0], Step::AddBridge { name, .. } if name == "br0"));
 
         let report = apply(&mut c, &cfg, &ApplyOptions::default()).unwrap();
         assert_eq!((report.plan.ovs_len(), report.ovs_writes), (5, 1));
@@ -241,13 +243,22 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
         let mut p = plan(&changed_layout(), &prior).unwrap();
         println!("plan:\n{p}");
         assert!(p.steps.len() >= 5, "{p}");
-        // Inject a step OVSDB refuses (Port.tag is 0..4095) in the middle of the plan.
+        // Inject a step OVSDB refuses (Port.tag is 0..4095) in the middle of the plan, and run
+        // the plan through the engine's OVSDB backend as the engine does: execute, then restore.
         let k = p.steps.len() / 2;
-        p.steps.insert(k, Step::SetPort { bridge: "br0".into(), port: OvsPort::access("cloudbr0", 5000) });
+        let refused = Step::SetPort { bridge: "br0".into(), port: OvsPort::access("cloudbr0", 5000) };
+        p.steps.insert(k, PlannedStep::new(kvmhost_net::Step::Ovs { change: refused }, "injected (test)"));
+        let mut net = HostNetwork::new();
+        net.ovs = Some(changed_layout());
 
         for mode in [ApplyMode::Stepwise, ApplyMode::Atomic] {
             let writes = c.stats().write_transactions;
-            let err = apply_plan(&mut c, &p, &prior, &ApplyOptions::default().with_ovs_mode(mode)).unwrap_err();
+            let mut backend = OvsdbBackend::new(&mut c);
+            backend.capture(&net).unwrap();
+            assert_eq!(backend.captured(), Some(&prior));
+            backend.plan(&net, Goal::Apply, false).unwrap();
+            let (index, err) = backend.execute(&p.steps, &ApplyOptions::default().with_ovs_mode(mode)).unwrap_err();
+            assert_eq!(index, k, "{mode:?}: {err}");
             match &err {
                 Error::StepFailed { index, source: ovsdb::Error::Operation { error, .. }, .. } => {
                     assert_eq!(*index, k, "{mode:?}: {err}");
@@ -255,6 +266,10 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
                 }
                 other => panic!("{mode:?}: expected StepFailed, got {other:?}"),
             }
+            let mut rollback = RollbackReport::default();
+            backend.restore(&net, &mut rollback);
+            assert!(rollback.errors.is_empty(), "{:?}", rollback.errors);
+            assert!(backend.check_restored(&net, &mut rollback));
             let written = c.stats().write_transactions - writes;
             match mode {
                 // k steps committed, the failing one, then one restoring transaction.
@@ -269,8 +284,12 @@ fn injected_failure_mid_plan_restores_the_exact_rows() {
 
         // Without the injected step the same plan applies.
         p.steps.remove(k);
-        let r = apply_plan(&mut c, &p, &prior, &ApplyOptions::default().with_ovs_mode(ApplyMode::Stepwise)).unwrap();
-        assert_eq!(r.ovs_writes, p.steps.len() as u64);
+        let writes = c.stats().write_transactions;
+        let mut backend = OvsdbBackend::new(&mut c);
+        backend.capture(&net).unwrap();
+        backend.plan(&net, Goal::Apply, false).unwrap();
+        backend.execute(&p.steps, &ApplyOptions::default().with_ovs_mode(ApplyMode::Stepwise)).unwrap();
+        assert_eq!(c.stats().write_transactions - writes, p.steps.len() as u64);
         assert_eq!(vsctl(&env, &["br-to-vlan", "cloudbr2"]), "400");
         assert!(plan(&changed_layout(), &Snapshot::capture(&mut c).unwrap()).unwrap().is_empty());
     });
@@ -286,10 +305,12 @@ fn vswitchd_refusing_a_device_rolls_back() {
         cfg.bridges[0].ports.push(OvsPort::access("kvo-missing", 200)); // no such device
         cfg.bridges[0].fake_bridges.push(FakeBridge::new("cloudbr9", 900));
         let err = apply(&mut c, &cfg, &ApplyOptions::default()).unwrap_err();
-        match &err {
+        let Error::Apply { source, rollback, .. } = &err else { panic!("expected Apply, got {err:?}") };
+        match &**source {
             Error::InterfaceErrors(errs) => assert!(errs.iter().any(|e| e.starts_with("kvo-missing:")), "{errs:?}"),
             other => panic!("expected InterfaceErrors, got {other:?}"),
         }
+        assert!(rollback.as_ref().is_some_and(|r| r.restored && r.ovs_operations.is_some()), "{err}");
         assert_eq!(Snapshot::capture(&mut c).unwrap(), prior);
         let missing = run(&["ovs-vsctl", &format!("--db=unix:{}", env.sock), "br-exists", "cloudbr9"]);
         assert_eq!(missing.status.code(), Some(2), "cloudbr9 must be gone");

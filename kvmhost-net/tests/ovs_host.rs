@@ -12,10 +12,10 @@ use std::sync::Mutex;
 
 use kvmhost_net::cloudstack::CloudStackLinux;
 use kvmhost_net::ovs::{DatapathType, OvsdbSession, Snapshot};
-use kvmhost_net::{engine, ApplyOptions, Engine, Error, HostNetwork, NetState, Netns, Step};
+use kvmhost_net::{engine, ApplyOptions, Engine, Error, HostNetwork, NetState, NetlinkBackend, Netns, Step};
 
 mod common;
-use common::fault::{FaultyKernel, FaultyOvs};
+use common::fault::{FaultyBackend, FaultyKernel};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -74,13 +74,15 @@ impl Env {
         let mut k = engine.connect().unwrap();
         let mut db = engine.connect_ovsdb().unwrap().unwrap();
         let ovs_at = if let Fault::OvsStep(i) = fault { Some(i) } else { None };
-        let mut ovs = FaultyOvs::new(&mut db, ovs_at);
+        let mut ovsdb = db.backend();
+        let mut ovs = FaultyBackend::new(&mut ovsdb, ovs_at);
         let mut faulty = match fault {
             Fault::NetlinkStep(i) => FaultyKernel::failing_step(&mut k, i),
             Fault::Verification => FaultyKernel::failing_verification(&mut k),
             Fault::OvsStep(_) => FaultyKernel::passthrough(&mut k),
         };
-        engine::apply_with_ovsdb(&mut faulty, Some(&mut ovs), net, &ApplyOptions::default())
+        let mut netlink = NetlinkBackend::new(&mut faulty);
+        engine::apply_on(&mut [&mut ovs, &mut netlink], net, &ApplyOptions::default())
     }
     fn snapshot(&self) -> Snapshot {
         OvsdbSession::connect(self.sock.as_ref()).unwrap().capture().unwrap()
@@ -167,7 +169,7 @@ fn cloudstack_ovs_layout_moves_the_host_onto_mgmt0_and_reapplies_with_zero_write
 
         let report = engine.apply(&net).unwrap();
         assert_eq!(report.ovs_writes, 1, "one OVSDB transaction");
-        assert_eq!(report.writes, report.ovs_writes + plan.steps.len() as u64);
+        assert_eq!(report.writes, report.ovs_writes + plan.of(kvmhost_net::BackendKind::Netlink).count() as u64);
 
         // OVSDB: trunk uplink, fake bridges with their VLANs.
         assert_eq!(env.vsctl(&["get", "port", "eth0", "trunks"]), "[100, 200, 300]");
@@ -266,7 +268,8 @@ fn netlink_failure_after_the_ovs_steps_restores_ovsdb_and_the_namespace() {
         let k = plan.ovs_len();
         let at =
             plan.steps.iter().position(|p| matches!(&p.step, Step::AddAddress { device, .. } if device == "mgmt0"));
-        let at = k + at.expect("an address step for mgmt0");
+        let at = at.expect("an address step for mgmt0");
+        assert!(at >= k, "netlink steps come after the OVS steps");
         let err = env.apply_faulty(&net, Fault::NetlinkStep(at - k)).unwrap_err();
         println!("{err}");
         let Error::Apply { index, rollback: Some(rb), .. } = &err else {

@@ -114,7 +114,7 @@ fn the_combined_plan_makes_the_ovs_devices_before_addressing_them() {
     let text = plan.to_string();
     println!("{text}");
     assert_eq!(plan.ovs_len(), 5);
-    assert_eq!(plan.len(), 5 + plan.steps.len());
+    assert_eq!(plan.len(), 5 + plan.of(kvmhost_net::BackendKind::Netlink).count());
     let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s:?} in\n{text}"));
     assert!(at(" 1. OVS: add bridge br0") < at("OVS: add fake bridge mgmt0"));
     // The address and the default route move onto mgmt0 before they leave eth0 (the route in
@@ -123,7 +123,7 @@ fn the_combined_plan_makes_the_ovs_devices_before_addressing_them() {
     assert!(at("ip addr add 192.168.42.11/24 dev mgmt0") < at("ip route replace default via 192.168.42.1 dev mgmt0"));
     assert!(at("ip route replace default via 192.168.42.1 dev mgmt0") < at("ip addr del 192.168.42.11/24 dev eth0"));
     assert!(!text.contains("ip route del"), "{text}");
-    assert_eq!(plan.describe(0).unwrap(), format!("OVS: {}", plan.ovs.as_ref().unwrap().steps[0]));
+    assert_eq!(plan.describe(0).unwrap(), format!("OVS: {}", plan.ovs_changes()[0]));
     let script = plan.to_script();
     assert!(script.contains("\novs-vsctl add-br mgmt0 br0 100\n"), "{script}");
     // Planned against a state where OVS is configured already, only the netlink part remains.

@@ -3,7 +3,7 @@
 
 use kvmhost_net::ovs::{
     ifcfg_files, plan, render_interfaces, CloudStackOvs, DatapathType, FailMode, FakeBridge, OvsBridge, OvsConfig,
-    OvsPort, PortKind, Snapshot, Step, VlanMode,
+    OvsPort, OvsStep as Step, PortKind, Snapshot, VlanMode,
 };
 use kvmhost_net::{Error, ValidationError};
 
@@ -110,20 +110,24 @@ fn plans_are_ordered_minimal_and_empty_when_in_place() {
     let p = plan(&cfg, &empty).unwrap();
     let text = p.to_string();
     println!("{text}");
+    let steps: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
     assert_eq!(
-        text,
-        "  1. add bridge br0 (ovs-vsctl add-br br0 -- set bridge br0 datapath_type=system stp_enable=false)\n  \
-         2. add port eth0 to br0 (ovs-vsctl add-port br0 eth0 trunks=100,200,300 vlan_mode=trunk)\n  \
-         3. add fake bridge mgmt0 on br0, VLAN 100 (ovs-vsctl add-br mgmt0 br0 100)\n  \
-         4. add fake bridge cloudbr0 on br0, VLAN 200 (ovs-vsctl add-br cloudbr0 br0 200)\n  \
-         5. add fake bridge cloudbr1 on br0, VLAN 300 (ovs-vsctl add-br cloudbr1 br0 300)\n"
+        steps,
+        [
+            "1. OVS: add bridge br0 (ovs-vsctl add-br br0 -- set bridge br0 datapath_type=system stp_enable=false)",
+            "2. OVS: add port eth0 to br0 (ovs-vsctl add-port br0 eth0 trunks=100,200,300 vlan_mode=trunk)",
+            "3. OVS: add fake bridge mgmt0 on br0, VLAN 100 (ovs-vsctl add-br mgmt0 br0 100)",
+            "4. OVS: add fake bridge cloudbr0 on br0, VLAN 200 (ovs-vsctl add-br cloudbr0 br0 200)",
+            "5. OVS: add fake bridge cloudbr1 on br0, VLAN 300 (ovs-vsctl add-br cloudbr1 br0 300)",
+        ]
     );
+    assert!(text.lines().nth(1).is_some_and(|l| l.contains("# ovs: one OVSDB transaction")), "{text}");
     // The operations: the bridge goes into Open_vSwitch.bridges, ports into Bridge.ports.
-    let ops = p.steps[0].operations(0);
+    let ops = p.ovs_changes()[0].operations(0);
     let json: Vec<_> = ops.iter().map(|o| o.to_json()).collect();
     assert_eq!(json[3]["table"], "Open_vSwitch");
     assert_eq!(json[3]["mutations"][0], serde_json::json!(["bridges", "insert", ["set", [["named-uuid", "bridge0"]]]]));
-    let ops = p.steps[1].operations(1);
+    let ops = p.ovs_changes()[1].operations(1);
     assert_eq!(ops[2].to_json()["where"], serde_json::json!([["name", "==", "br0"]]));
     assert_eq!(ops[2].to_json()["mutations"][0][0], "ports");
 
@@ -143,8 +147,8 @@ fn plans_are_ordered_minimal_and_empty_when_in_place() {
     let p = plan(&next, &Snapshot::synthetic(&cfg)).unwrap();
     println!("{p}");
     let kinds: Vec<String> = p
-        .steps
-        .iter()
+        .ovs_changes()
+        .into_iter()
         .map(|s| match s {
             Step::RemovePort { name, .. } => format!("-{name}"),
             Step::SetBridge { name, .. } => format!("~{name}"),
@@ -164,16 +168,19 @@ fn unlisted_bridges_are_kept_unless_pruned_and_ports_move() {
     assert!(plan(&layout(), &current).unwrap().is_empty());
     // Pruned: removed as a whole (one step, its ports go with it).
     let p = plan(&layout().pruning(true), &current).unwrap();
-    assert!(matches!(p.steps.as_slice(), [Step::RemoveBridge { name, .. }] if name == "br-ex"), "{p}");
+    assert!(matches!(p.ovs_changes().as_slice(), [Step::RemoveBridge { name, .. }] if name == "br-ex"), "{p}");
     // A port moving from an unlisted bridge: removed there first, then added.
     let mut moved = layout();
     moved.bridges[0].ports.push(OvsPort::access("vnet7", 200));
     let p = plan(&moved, &current).unwrap();
     assert!(
-        matches!(&p.steps[0], Step::RemovePort { bridge, name, .. } if bridge == "br-ex" && name == "vnet7"),
+        matches!(p.ovs_changes()[0], Step::RemovePort { bridge, name, .. } if bridge == "br-ex" && name == "vnet7"),
         "{p}"
     );
-    assert!(matches!(&p.steps[1], Step::AddPort { bridge, port } if bridge == "br0" && port.tag == Some(200)), "{p}");
+    assert!(
+        matches!(p.ovs_changes()[1], Step::AddPort { bridge, port } if bridge == "br0" && port.tag == Some(200)),
+        "{p}"
+    );
 }
 
 #[test]
@@ -182,7 +189,7 @@ fn ports_on_fake_bridges() {
     cfg.bridges[0].ports.push(OvsPort::new("vnet0").on_fake_bridge("cloudbr1"));
     let p = plan(&cfg, &Snapshot::synthetic(&layout())).unwrap();
     assert!(
-        matches!(p.steps.as_slice(), [Step::AddPort { port, .. }] if port.tag == Some(300) && port.fake_bridge.is_none()),
+        matches!(p.ovs_changes().as_slice(), [Step::AddPort { port, .. }] if port.tag == Some(300) && port.fake_bridge.is_none()),
         "{p}"
     );
     // Read back, the port has the tag: the same configuration plans nothing.

@@ -227,7 +227,7 @@ pub(crate) fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> 
             m.attributes.push(link_info(InfoKind::Bond, Some(InfoData::Bond(data))));
             request(R::NewLink(m), CREATE)
         }
-        Step::CreateTap { .. } => return Ok(None),
+        Step::CreateTap { .. } | Step::Ovs { .. } => return Ok(None),
         Step::DeleteLink { name } => {
             let mut m = LinkMessage::default();
             m.header.index = index(name)?;

@@ -217,7 +217,7 @@ impl Kernel for NetlinkKernel {
 /// Link names a step refers to, besides the links it creates.
 fn collect_names(step: &Step, out: &mut Vec<String>) {
     match step {
-        Step::CreateBridge { .. } | Step::CreateTap { .. } | Step::CreateBond { .. } => {}
+        Step::CreateBridge { .. } | Step::CreateTap { .. } | Step::CreateBond { .. } | Step::Ovs { .. } => {}
         Step::CreateVeth { controller, .. } => out.extend(controller.clone()),
         Step::CreateVlan { parent, controller, .. } => {
             out.push(parent.clone());

@@ -1,77 +1,27 @@
-//! Applying a [`Plan`] through `transact`, verifying by reading back, rolling back to the
-//! captured [`Snapshot`] on any failure.
+//! Writing Open vSwitch steps through `transact`, verifying by reading back, and restoring a
+//! captured [`Snapshot`].
 
 use std::time::Duration;
 
 use super::model::OvsConfig;
-use super::plan::{plan, Plan};
+use super::plan::changes;
 use super::state::Snapshot;
+use super::step::OvsStep;
 use super::DB;
-use crate::engine::{ApplyMode, ApplyOptions, ApplyReport};
+use crate::engine::{ApplyMode, ApplyOptions};
 use crate::ovsdb::{self, Atom, Client, Condition, Mutation, Mutator, Operation, Row, Value, WaitUntil};
 use crate::Error;
 
-/// Reads the current state, plans and applies it: validate → snapshot → plan → write → wait
-/// for ovs-vswitchd → verify → (on failure) roll back. Applying the same configuration again
-/// makes no transaction that writes.
-///
-/// ```no_run
-/// # fn demo() -> Result<(), kvmhost_net::Error> {
-/// use kvmhost_net::ovs::{apply, CloudStackOvs, DatapathType, OvsConfig};
-/// use kvmhost_net::ApplyOptions;
-/// let mut c = kvmhost_net::ovsdb::Client::connect("/tmp/kvmhost-ovs/db.sock")?;
-/// let cfg = OvsConfig::cloudstack(&CloudStackOvs::new("eth0").datapath(DatapathType::Netdev));
-/// let first = apply(&mut c, &cfg, &ApplyOptions::default())?;
-/// let again = apply(&mut c, &cfg, &ApplyOptions::default())?;
-/// assert_eq!(again.writes, 0);
-/// # Ok(()) }
-/// ```
-pub fn apply(client: &mut Client, desired: &OvsConfig, options: &ApplyOptions) -> Result<ApplyReport, Error> {
-    desired.validate()?;
-    let prior = Snapshot::capture(client)?;
-    let plan = plan(desired, &prior)?;
-    apply_plan(client, &plan, &prior, options)
-}
-
-/// Applies a plan computed on `prior` (which must be the current state); on failure OVSDB is
-/// restored to `prior` and the error says what failed.
-///
-/// ```no_run
-/// # fn demo(c: &mut kvmhost_net::ovsdb::Client, cfg: &kvmhost_net::ovs::OvsConfig) -> Result<(), kvmhost_net::Error> {
-/// use kvmhost_net::ovs::{apply_plan, plan, Snapshot};
-/// use kvmhost_net::ApplyOptions;
-/// let prior = Snapshot::capture(c)?;
-/// let p = plan(cfg, &prior)?;
-/// print!("{p}");
-/// apply_plan(c, &p, &prior, &ApplyOptions::default())?;
-/// # Ok(()) }
-/// ```
-pub fn apply_plan(
+/// Write `steps` (computed on the current state) as one transaction, or one per step; wait for
+/// ovs-vswitchd; read back in the same transaction as the wait and require the plan to
+/// `desired` to be empty. Nothing is restored here: the engine restores on failure.
+pub(super) fn write_and_verify(
     client: &mut Client,
-    plan: &Plan,
-    prior: &Snapshot,
+    steps: &[&OvsStep],
+    desired: &OvsConfig,
     options: &ApplyOptions,
-) -> Result<ApplyReport, Error> {
-    if plan.is_empty() {
-        return Ok(ApplyReport::default());
-    }
-    let writes_before = client.stats().write_transactions;
-    let outcome = write_and_verify(client, plan, options);
-    match outcome {
-        Ok(_) => {
-            let writes = client.stats().write_transactions - writes_before;
-            let done = crate::Plan { ovs: Some(plan.clone()), ..Default::default() };
-            Ok(ApplyReport { plan: done, writes, ovs_writes: writes, after: Default::default() })
-        }
-        Err(cause) => match restore(client, prior) {
-            Ok(_) => Err(cause),
-            Err(rollback) => Err(Error::RollbackFailed { cause: cause.to_string(), source: Box::new(rollback) }),
-        },
-    }
-}
-
-fn write_and_verify(client: &mut Client, plan: &Plan, options: &ApplyOptions) -> Result<usize, Error> {
-    let per_step: Vec<Vec<Operation>> = plan.steps.iter().enumerate().map(|(n, s)| s.operations(n)).collect();
+) -> Result<usize, Error> {
+    let per_step: Vec<Vec<Operation>> = steps.iter().enumerate().map(|(n, s)| s.operations(n)).collect();
     let batches: Vec<(usize, Vec<Operation>)> = match options.ovs_mode {
         ApplyMode::Atomic => vec![(0, per_step.concat())],
         ApplyMode::Stepwise => per_step.iter().cloned().enumerate().collect(),
@@ -84,7 +34,7 @@ fn write_and_verify(client: &mut Client, plan: &Plan, options: &ApplyOptions) ->
             ops.push(Operation::mutate("Open_vSwitch", vec![], vec![Mutation::new("next_cfg", Mutator::Add, 1i64)]));
             ops.push(Operation::select("Open_vSwitch", vec![], Some(&["next_cfg"])));
         }
-        ops.push(Operation::comment(&format!("kvmhost-net ovs: {} step(s)", plan.steps.len())));
+        ops.push(Operation::comment(&format!("kvmhost-net ovs: {} step(s)", steps.len())));
         let step_of = |op: usize| -> usize {
             if options.ovs_mode == ApplyMode::Stepwise {
                 return first_step;
@@ -96,11 +46,11 @@ fn write_and_verify(client: &mut Client, plan: &Plan, options: &ApplyOptions) ->
                     return s;
                 }
             }
-            plan.steps.len().saturating_sub(1)
+            steps.len().saturating_sub(1)
         };
         let step_error = |op: usize, source: ovsdb::Error| {
             let index = step_of(op);
-            Error::StepFailed { index, step: plan.steps[index].to_string(), source }
+            Error::StepFailed { index, step: steps[index].to_string(), source }
         };
         let results = client.transact(DB, &ops).map_err(|e| match e {
             ovsdb::Error::Operation { index, .. } => step_error(index, e),
@@ -146,28 +96,23 @@ fn write_and_verify(client: &mut Client, plan: &Plan, options: &ApplyOptions) ->
         Err(e) => return Err(e),
     };
     if let Some(errors) = lead.get(1) {
-        check_interface_errors(plan, errors.rows())?;
+        check_interface_errors(steps, errors.rows())?;
     }
-    let remaining = plan_after(&plan.desired, &after)?;
+    let remaining: Vec<String> = changes(desired, &after)?.iter().map(ToString::to_string).collect();
     if !remaining.is_empty() {
         return Err(Error::OvsVerifyFailed { remaining });
     }
-    Ok(plan.steps.len())
-}
-
-fn plan_after(desired: &OvsConfig, after: &Snapshot) -> Result<Vec<String>, Error> {
-    Ok(plan(desired, after)?.steps.iter().map(ToString::to_string).collect())
+    Ok(steps.len())
 }
 
 /// ovs-vswitchd reports interfaces it could not set up in `Interface.error`.
-fn check_interface_errors(plan: &Plan, rows: &[Row]) -> Result<(), Error> {
-    let names: Vec<&str> = plan
-        .steps
+fn check_interface_errors(steps: &[&OvsStep], rows: &[Row]) -> Result<(), Error> {
+    let names: Vec<&str> = steps
         .iter()
         .filter_map(|s| match s {
-            super::Step::AddPort { port, .. } => Some(port.name.as_str()),
-            super::Step::AddFakeBridge { fake, .. } => Some(fake.name.as_str()),
-            super::Step::AddBridge { name, .. } => Some(name.as_str()),
+            OvsStep::AddPort { port, .. } => Some(port.name.as_str()),
+            OvsStep::AddFakeBridge { fake, .. } => Some(fake.name.as_str()),
+            OvsStep::AddBridge { name, .. } => Some(name.as_str()),
             _ => None,
         })
         .collect();

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{apply_plan, plan, restore, OvsConfig, Plan, Snapshot};
-use crate::engine::{ApplyOptions, ApplyReport};
+use super::{plan, restore, OvsConfig, OvsdbBackend, Snapshot};
 use crate::ovsdb::Client;
+use crate::plan::Plan;
 use crate::Error;
 
 /// One OVSDB connection with blocking calls.
@@ -71,18 +71,16 @@ impl OvsdbSession {
         plan(desired, current)
     }
 
-    /// [`apply_plan`](super::apply_plan): write, wait for ovs-vswitchd, verify; on failure OVSDB
-    /// is restored to `prior`.
+    /// The engine's OVSDB backend over this connection.
     ///
     /// ```no_run
-    /// # let mut s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
-    /// # let cfg = kvmhost_net::ovs::OvsConfig::new();
-    /// let prior = s.capture().unwrap();
-    /// let p = s.plan(&cfg, &prior).unwrap();
-    /// s.apply_plan(&p, &prior, &Default::default()).unwrap();
+    /// use kvmhost_net::engine::{self, Backend};
+    /// let mut s = kvmhost_net::ovs::OvsdbSession::connect("/tmp/db.sock".as_ref()).unwrap();
+    /// let net = kvmhost_net::HostNetwork::from_yaml("ovs: {bridges: [{name: br0}]}").unwrap();
+    /// engine::apply_on(&mut [&mut s.backend() as &mut dyn Backend], &net, &Default::default()).unwrap();
     /// ```
-    pub fn apply_plan(&mut self, plan: &Plan, prior: &Snapshot, options: &ApplyOptions) -> Result<ApplyReport, Error> {
-        apply_plan(&mut self.client, plan, prior, options)
+    pub fn backend(&mut self) -> OvsdbBackend<'_> {
+        OvsdbBackend::new(&mut self.client)
     }
 
     /// [`restore`](super::restore): puts back exactly the rows of `prior` (UUIDs included);

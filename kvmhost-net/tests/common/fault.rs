@@ -2,9 +2,11 @@
 //! says, so the engine's rollback can be checked before every step. Test code only: the public
 //! `ApplyOptions` carries no test hook.
 
-use kvmhost_net::engine::OvsBackend;
-use kvmhost_net::ovs::{Plan as OvsPlan, Snapshot};
-use kvmhost_net::{ApplyOptions, Error, Kernel, NetState, Step};
+use kvmhost_net::engine::{Backend, Goal};
+use kvmhost_net::{
+    ApplyOptions, ApplyReport, BackendKind, Error, HostNetwork, Kernel, NetState, Plan, PlannedStep, RollbackReport,
+    Step,
+};
 
 fn injected(context: String) -> Error {
     Error::Kernel { context, errno: 0, message: "injected failure (test)".into() }
@@ -63,46 +65,50 @@ impl Kernel for FaultyKernel<'_> {
     }
 }
 
-/// An [`OvsBackend`] that refuses the OVS plan's step `fail_at` (the OVS steps are one
-/// transaction: nothing is written).
-pub struct FaultyOvs<'a> {
-    inner: &'a mut dyn OvsBackend,
+/// A [`Backend`] that refuses its step `fail_at` (0-based within this backend's steps) before
+/// anything of that batch is written (the OVS steps are one transaction: nothing is written),
+/// and otherwise passes everything to the backend it wraps.
+pub struct FaultyBackend<'a> {
+    inner: &'a mut dyn Backend,
     fail_at: Option<usize>,
 }
 
-impl<'a> FaultyOvs<'a> {
-    /// Refuse the OVS step with this index; `None` passes everything through.
-    pub fn new(inner: &'a mut dyn OvsBackend, fail_at: Option<usize>) -> Self {
+impl<'a> FaultyBackend<'a> {
+    /// Refuse the step with this index; `None` passes everything through.
+    pub fn new(inner: &'a mut dyn Backend, fail_at: Option<usize>) -> Self {
         Self { inner, fail_at }
     }
 }
 
-impl OvsBackend for FaultyOvs<'_> {
-    fn capture(&mut self) -> Result<Snapshot, Error> {
-        self.inner.capture()
+impl Backend for FaultyBackend<'_> {
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
     }
-
-    fn apply_plan(&mut self, plan: &OvsPlan, prior: &Snapshot, options: &ApplyOptions) -> Result<(), Error> {
-        match self.fail_at.and_then(|i| plan.steps.get(i).map(|s| (i, s))) {
-            Some((index, step)) => Err(Error::StepFailed {
-                index,
-                step: step.to_string(),
-                source: kvmhost_net::ovsdb::Error::Operation {
-                    index,
-                    op: "injected".into(),
-                    error: "injected failure (test)".into(),
-                    details: None,
-                },
-            }),
-            None => self.inner.apply_plan(plan, prior, options),
+    fn capture(&mut self, net: &HostNetwork) -> Result<(), Error> {
+        self.inner.capture(net)
+    }
+    fn plan(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<Plan, Error> {
+        self.inner.plan(net, goal, settle)
+    }
+    fn execute(&mut self, steps: &[PlannedStep], options: &ApplyOptions) -> Result<(), (usize, Error)> {
+        match self.fail_at.filter(|i| *i < steps.len()) {
+            Some(index) => Err((index, injected(steps[index].step.to_string()))),
+            None => self.inner.execute(steps, options),
         }
     }
-
-    fn restore(&mut self, prior: &Snapshot) -> Result<usize, Error> {
-        self.inner.restore(prior)
+    fn verify(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<(), Error> {
+        self.inner.verify(net, goal, settle)
     }
-
-    fn write_transactions(&self) -> u64 {
-        self.inner.write_transactions()
+    fn restore(&mut self, net: &HostNetwork, report: &mut RollbackReport) {
+        self.inner.restore(net, report)
+    }
+    fn check_restored(&mut self, net: &HostNetwork, report: &mut RollbackReport) -> bool {
+        self.inner.check_restored(net, report)
+    }
+    fn writes(&self) -> u64 {
+        self.inner.writes()
+    }
+    fn report(&mut self, report: &mut ApplyReport) -> Result<(), Error> {
+        self.inner.report(report)
     }
 }
