@@ -155,6 +155,23 @@ pub enum Error {
         /// What did not happen.
         reason: String,
     },
+    /// A checkpoint's files or guard could not be written or started.
+    #[error("checkpoint {dir}: cannot write or run {what}")]
+    Checkpoint {
+        /// The checkpoint's directory.
+        dir: String,
+        /// Which part (`prior.json`, `rollback.sh`, the guard, …).
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The checkpoint's deadline passed before it was confirmed: its guard rolled it back.
+    #[error("checkpoint {dir} expired before it was confirmed: the change is rolled back (see its rollback.log)")]
+    CheckpointExpired {
+        /// The checkpoint's directory.
+        dir: String,
+    },
     /// Applying failed at a step; the rollback's outcome is attached.
     #[error("step {} ({step}) failed{}", index + 1, rollback_summary(.rollback))]
     Apply {

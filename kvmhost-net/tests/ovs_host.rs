@@ -392,3 +392,39 @@ async fn apply_and_rollback_with_ovs_from_inside_a_tokio_runtime() {
     });
     tokio::task::yield_now().await;
 }
+
+/// A checkpoint over both backends: the CloudStack OVS layout applied, not confirmed; at the
+/// deadline the guard's script (iproute2 commands, then one `ovsdb-client transact`) puts back
+/// the namespace and exactly the OVSDB rows (UUIDs included).
+#[test]
+fn an_unconfirmed_ovs_layout_is_rolled_back_by_the_checkpoint_guard() {
+    with_host("ovs_checkpoint", |env| {
+        let net = layout();
+        let engine = env.engine();
+        let ovs_before = env.snapshot();
+        let ns_before = comparable(&engine.read_state().unwrap());
+        let routes_before = env.ip(&["route", "show"]);
+        let root = tempfile::tempdir().unwrap();
+        let options =
+            kvmhost_net::engine::CheckpointOptions::new(std::time::Duration::from_secs(1)).in_dir(root.path());
+        let cp = engine.apply_with_checkpoint(&net, &options).unwrap();
+        assert_eq!(env.ip(&["route", "show", "default"]), "default via 192.168.42.1 dev mgmt0 proto static");
+        let script = std::fs::read_to_string(cp.dir().join("rollback.sh")).unwrap();
+        println!("rollback.sh:\n{script}");
+        assert!(script.contains("ovsdb-client transact"), "{script}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let log = loop {
+            let log = std::fs::read_to_string(cp.dir().join("rollback.log")).unwrap_or_default();
+            if log.contains("exit ") {
+                break log;
+            }
+            assert!(std::time::Instant::now() < deadline, "no rollback");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(log.ends_with("exit 0\n"), "{log}");
+        assert_eq!(env.snapshot(), ovs_before, "OVSDB rows (UUIDs included) as before");
+        wait_for_ovs_devices_gone(env);
+        assert_eq!(comparable(&engine.read_state().unwrap()), ns_before);
+        assert_eq!(env.ip(&["route", "show"]), routes_before);
+    });
+}

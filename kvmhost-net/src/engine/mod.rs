@@ -30,11 +30,15 @@ use crate::Error;
 
 mod backend;
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
+mod checkpoint;
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
 mod facade;
 mod netlink_backend;
 mod run;
 
 pub use backend::{Backend, Goal};
+#[cfg(all(feature = "netlink", feature = "ovsdb"))]
+pub use checkpoint::{checkpoint_state, Checkpoint, CheckpointOptions, CheckpointState};
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
 pub use facade::Engine;
 pub use netlink_backend::NetlinkBackend;
