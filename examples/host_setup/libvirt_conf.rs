@@ -1,0 +1,244 @@
+//! The CloudStack KVM guide's libvirt settings and security-module edits, through kvmhost-core's
+//! configuration editors: each edit changes only the lines it changes (the shipped example line
+//! `#listen_tcp = 1` is uncommented), is written atomically with a backup (`NAME.kvmhost-bak`),
+//! and is undone by restoring the original bytes kept in the state directory.
+//!
+//! - `/etc/libvirt/libvirtd.conf`: `listen_tls = 0`, `listen_tcp = 1`, `tcp_port = "16509"`,
+//!   `auth_tcp = "none"`, `mdns_adv = 0`.
+//! - `/etc/libvirt/qemu.conf`: `vnc_listen = "0.0.0.0"` (or `--vnc-listen`).
+//! - AppArmor (Debian, Ubuntu): libvirt's profiles linked into `/etc/apparmor.d/disable/`.
+//! - SELinux (RHEL): `SELINUX=permissive` in `/etc/selinux/config` when it says `enforcing`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kvmhost::core::config::{apparmor_disable, read_text, Content, FileEdit, ShellVars, Value, Virconf, WriteOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{RunRecord, StateDir};
+
+/// One `key = value` of a libvirt configuration file.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// The file, as on the host.
+    pub file: &'static str,
+    /// The key.
+    pub key: &'static str,
+    /// The value the guide wants.
+    pub value: Value,
+}
+
+/// The guide's settings, in its order.
+pub fn guide_settings(vnc_listen: &str) -> Vec<Setting> {
+    const LIBVIRTD: &str = "/etc/libvirt/libvirtd.conf";
+    vec![
+        Setting { file: LIBVIRTD, key: "listen_tls", value: Value::Int(0) },
+        Setting { file: LIBVIRTD, key: "listen_tcp", value: Value::Int(1) },
+        Setting { file: LIBVIRTD, key: "tcp_port", value: Value::from("16509") },
+        Setting { file: LIBVIRTD, key: "auth_tcp", value: Value::from("none") },
+        Setting { file: LIBVIRTD, key: "mdns_adv", value: Value::Int(0) },
+        Setting { file: "/etc/libvirt/qemu.conf", key: "vnc_listen", value: Value::from(vnc_listen) },
+    ]
+}
+
+/// libvirt's AppArmor profiles the guide disables.
+const APPARMOR_PROFILES: [&str; 2] = ["usr.sbin.libvirtd", "usr.lib.libvirt.virt-aa-helper"];
+
+/// The edits of this step, and what a person still has to do.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigPlan {
+    /// File edits (no-ops left out).
+    pub edits: Vec<FileEdit>,
+    /// Commands the program does not run (they act on the running host, not on files).
+    pub manual: Vec<String>,
+}
+
+fn under(root: &Path, file: &str) -> PathBuf {
+    root.join(file.trim_start_matches('/'))
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s = format!("{s}: {c}");
+        src = c.source();
+    }
+    s
+}
+
+/// Plans the guide's edits of the files under `root`.
+pub fn plan(root: &Path, vnc_listen: &str) -> Result<ConfigPlan, String> {
+    let mut plan = ConfigPlan::default();
+    let settings = guide_settings(vnc_listen);
+    let mut files: Vec<&str> = settings.iter().map(|s| s.file).collect();
+    files.dedup();
+    for file in files {
+        let path = under(root, file);
+        let text = read_text(&path)
+            .map_err(|e| chain(&e))?
+            .ok_or_else(|| format!("{} does not exist: is libvirt installed under {}?", path.display(), root.display()))?;
+        let mut conf = Virconf::parse_named(file, &text).map_err(|e| e.to_string())?;
+        for s in settings.iter().filter(|s| s.file == file) {
+            conf.set(s.key, s.value.clone()).map_err(|e| format!("{file}: {e}"))?;
+        }
+        if conf.text() != text {
+            plan.edits.push(FileEdit::text(&path, file, Some(text.clone()), conf.text().to_string()));
+        }
+    }
+    // AppArmor: only the profiles this host ships.
+    let profiles: Vec<&str> =
+        APPARMOR_PROFILES.into_iter().filter(|p| under(root, &format!("/etc/apparmor.d/{p}")).is_file()).collect();
+    for edit in apparmor_disable(root, &profiles) {
+        if !edit.is_noop() {
+            plan.edits.push(edit);
+        }
+    }
+    for p in &profiles {
+        plan.manual.push(format!("apparmor_parser -R /etc/apparmor.d/{p}   # unload the running profile"));
+    }
+    // SELinux: permissive at boot when the configuration enforces.
+    let selinux = "/etc/selinux/config";
+    if let Some(mut vars) = ShellVars::load(under(root, selinux)).map_err(|e| chain(&e))? {
+        if vars.get("SELINUX").is_some_and(|m| m.eq_ignore_ascii_case("enforcing")) {
+            let before = vars.text().to_string();
+            vars.set("SELINUX", "permissive").map_err(|e| e.to_string())?;
+            plan.edits.push(FileEdit::text(under(root, selinux), selinux, Some(before), vars.text().to_string()));
+            plan.manual.push("setenforce permissive   # now; the file takes effect at boot".into());
+        }
+    }
+    plan.manual.push(
+        "systemctl restart libvirtd   # to listen on TCP with socket activation: systemctl mask \
+         libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket libvirtd-tls.socket libvirtd-tcp.socket, \
+         LIBVIRTD_ARGS=\"--listen\" in /etc/default/libvirtd"
+            .into(),
+    );
+    Ok(plan)
+}
+
+/// What was done to one file, to undo it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The file.
+    pub path: PathBuf,
+    /// Its name on the host.
+    pub display: String,
+    /// Whether something was at `path` before.
+    pub existed: bool,
+    /// A copy of the original bytes (regular files), in the state directory.
+    pub original: Option<PathBuf>,
+    /// What the run wrote.
+    pub written: Content,
+    /// The backup the editor made.
+    pub backup: Option<PathBuf>,
+}
+
+/// One file changed by a run (for the report).
+#[derive(Debug, Clone, Serialize)]
+pub struct Changed {
+    /// The file, as on the host.
+    pub file: String,
+    /// The unified diff.
+    pub diff: String,
+    /// The backup made.
+    pub backup: Option<PathBuf>,
+}
+
+/// Applies the plan; each file is recorded (and the record saved) before it is written, so a
+/// failure half way leaves a record `--rollback` can use.
+pub fn apply(
+    plan: &ConfigPlan,
+    state: &StateDir,
+    record: &mut RunRecord,
+    save: &dyn Fn(&RunRecord) -> Result<(), String>,
+) -> Result<Vec<Changed>, String> {
+    let mut done = Vec::new();
+    for edit in &plan.edits {
+        let meta = fs::symlink_metadata(&edit.path).ok();
+        let original = match &meta {
+            Some(m) if m.is_file() => {
+                let bytes = fs::read(&edit.path).map_err(|e| format!("cannot read {}: {e}", edit.path.display()))?;
+                Some(state.keep_original(record.files.len(), &bytes)?)
+            }
+            _ => None,
+        };
+        record.files.push(FileRecord {
+            path: edit.path.clone(),
+            display: edit.display.clone(),
+            existed: meta.is_some(),
+            original,
+            written: edit.after.clone(),
+            backup: None,
+        });
+        save(record)?;
+        let applied = edit.apply(&WriteOptions::default()).map_err(|e| chain(&e))?;
+        tracing::info!(file = %edit.display, changed = applied.changed, backup = ?applied.backup, "configuration edit");
+        if let Some(r) = record.files.last_mut() {
+            r.backup = applied.backup.clone();
+        }
+        save(record)?;
+        done.push(Changed { file: edit.display.clone(), diff: edit.diff(), backup: applied.backup });
+    }
+    Ok(done)
+}
+
+/// Undoes one file's change: the original bytes back (atomically), or the file or link the run
+/// made removed, and the run's backup removed. A file changed since the run is left alone.
+pub fn rollback(rec: &FileRecord) -> Result<String, String> {
+    let shown = &rec.display;
+    let meta = fs::symlink_metadata(&rec.path).ok();
+    let msg = match &rec.written {
+        Content::Text(written) => {
+            let current = match &meta {
+                Some(m) if m.is_file() => Some(fs::read(&rec.path).map_err(|e| format!("{shown}: {e}"))?),
+                _ => None,
+            };
+            let original = match &rec.original {
+                Some(p) => Some(fs::read(p).map_err(|e| format!("{shown}: the copy {}: {e}", p.display()))?),
+                None => None,
+            };
+            if current == original {
+                format!("{shown}: already as before")
+            } else if current.as_deref() != Some(written.as_bytes()) {
+                return Err(format!(
+                    "{shown} changed since the run: left alone{}",
+                    rec.original.as_ref().map(|p| format!(" (its original is {})", p.display())).unwrap_or_default()
+                ));
+            } else if let Some(orig) = &original {
+                let orig = String::from_utf8(orig.clone()).map_err(|_| format!("{shown}: original not UTF-8"))?;
+                let mut opts = WriteOptions::default();
+                opts.backup = false;
+                FileEdit::text(&rec.path, shown, Some(written.clone()), orig).apply(&opts).map_err(|e| chain(&e))?;
+                format!("{shown}: original restored")
+            } else {
+                fs::remove_file(&rec.path).map_err(|e| format!("{shown}: {e}"))?;
+                format!("{shown}: removed (it did not exist)")
+            }
+        }
+        Content::Symlink(target) => {
+            let ours = fs::read_link(&rec.path).is_ok_and(|t| &t == target);
+            if !ours {
+                format!("{shown}: already as before")
+            } else if let (true, Some(b)) = (rec.existed, &rec.backup) {
+                fs::rename(b, &rec.path).map_err(|e| format!("{shown}: {e}"))?;
+                format!("{shown}: the previous one restored")
+            } else {
+                fs::remove_file(&rec.path).map_err(|e| format!("{shown}: {e}"))?;
+                format!("{shown}: link removed")
+            }
+        }
+    };
+    // The editor's backup holds the original: not needed any more once restored.
+    if let Some(b) = &rec.backup {
+        let same = match (&rec.original, fs::read(b)) {
+            (Some(o), Ok(bytes)) => fs::read(o).is_ok_and(|orig| orig == bytes),
+            (None, _) => fs::symlink_metadata(b).is_ok_and(|m| m.file_type().is_symlink()),
+            _ => false,
+        };
+        if same {
+            let _ = fs::remove_file(b);
+        }
+    }
+    tracing::info!(file = %shown, "{msg}");
+    Ok(msg)
+}

@@ -1,0 +1,172 @@
+//! The run: every step planned first (a dry run stops there), then applied in order with the
+//! record saved before each change; a failing step undoes the steps before it.
+
+use kvmhost::net::ovs::DatapathType;
+
+use crate::firewall::{self, FirewallPlan};
+use crate::libvirt_conf::{self, Changed};
+use crate::network::{self, Backend, NetOptions, NetworkRecord};
+use crate::report::{ConfigOutcome, FirewallOutcome, NetworkOutcome, Outcome};
+use crate::rollback;
+use crate::state::{now, RunRecord};
+use crate::Cli;
+
+/// kvmhost-net's plan text when there is nothing to do.
+const NOTHING: &str = "nothing to do";
+
+/// Plans, and with `--apply` applies, every step.
+pub fn run(cli: &Cli) -> Outcome {
+    let target = cli.target();
+    let state = cli.state_dir();
+    let mut out = Outcome {
+        mode: if cli.apply { "apply" } else { "dry-run" }.into(),
+        root: cli.root.clone(),
+        netns: target.path().map(Into::into),
+        state: state.path().to_path_buf(),
+        ..Outcome::default()
+    };
+    let _span = tracing::info_span!("host_setup", mode = %out.mode).entered();
+
+    // 1. Preflight.
+    let summary = crate::preflight::summary(&crate::preflight::run(&cli.root));
+    let preflight_failed = summary.failed();
+    out.preflight = Some(summary);
+
+    // 2. libvirt configuration.
+    let config = match libvirt_conf::plan(&cli.root, &cli.vnc_listen) {
+        Ok(p) => p,
+        Err(e) => {
+            out.errors.push(format!("libvirt configuration: {e}"));
+            return out;
+        }
+    };
+    let planned: Vec<Changed> =
+        config.edits.iter().map(|e| Changed { file: e.display.clone(), diff: e.diff(), backup: None }).collect();
+    out.config = Some(ConfigOutcome { files: planned, manual: config.manual.clone() });
+
+    // 3. Network.
+    let ovsdb = cli.ovsdb();
+    let engine = network::engine(&target, ovsdb.as_deref());
+    let mut net = None;
+    if cli.skip_network {
+        out.network = Some(NetworkOutcome {
+            backend: "none".into(),
+            note: Some("--skip-network: left alone".into()),
+            ..NetworkOutcome::default()
+        });
+    } else {
+        let opts = NetOptions {
+            backend: cli.backend,
+            uplink: cli.uplink.clone(),
+            vlans: (cli.mgmt_vlan, cli.public_vlan, cli.private_vlan),
+            address: cli.address,
+            gateway: cli.gateway,
+            datapath: if cli.datapath == "netdev" { DatapathType::Netdev } else { DatapathType::System },
+        };
+        let planned = engine
+            .read_state()
+            .map_err(|e| network::error_text(&e))
+            .and_then(|s| Ok((network::layout(&opts, &s)?, s)))
+            .and_then(|(n, s)| Ok((network::plan(&engine, &n)?, n, s)));
+        match planned {
+            Ok((plan, n, s)) => {
+                let note = (cli.backend == Backend::Linux).then(|| {
+                    "the Linux layout needs 802.1Q VLAN devices (kernel module 8021q); Open vSwitch \
+                     (--backend ovs) tags in its datapath instead"
+                        .to_string()
+                });
+                out.network = Some(NetworkOutcome {
+                    backend: format!("{:?}", cli.backend).to_lowercase(),
+                    plan: plan.to_string(),
+                    writes: None,
+                    note,
+                });
+                net = Some((n, s));
+            }
+            Err(e) => {
+                out.errors.push(format!("network: {e}"));
+                return out;
+            }
+        }
+    }
+
+    // 4. Firewall.
+    let fw: FirewallPlan = firewall::plan(&target, cli.firewall);
+    out.firewall =
+        Some(FirewallOutcome { backend: fw.backend.clone(), commands: fw.lines(), note: fw.note.clone() });
+
+    if !cli.apply {
+        return out;
+    }
+    if cli.strict && preflight_failed {
+        out.errors.push("--strict: a preflight check failed; nothing was changed".into());
+        return out;
+    }
+    let net_noop = out.network.as_ref().is_none_or(|n| n.plan.is_empty() || n.plan.trim() == NOTHING);
+    if config.edits.is_empty() && net_noop && fw.commands.is_empty() {
+        out.note = Some("nothing to do: the host is set up already (the record of the earlier run is kept)".into());
+        return out;
+    }
+    match state.load() {
+        Ok(Some(prev)) => {
+            out.errors.push(format!(
+                "the run started at {} is recorded in {} and not rolled back: --rollback it first",
+                prev.started,
+                state.path().display()
+            ));
+            return out;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            out.errors.push(e);
+            return out;
+        }
+    }
+
+    // Apply, recording before each change.
+    let mut record = RunRecord {
+        started: now(),
+        root: cli.root.clone(),
+        netns: target.path().map(Into::into),
+        ovsdb: ovsdb.clone(),
+        ..RunRecord::default()
+    };
+    let save = |r: &RunRecord| state.save(r);
+    let result = (|| -> Result<(), String> {
+        save(&record)?;
+        let changed = libvirt_conf::apply(&config, &state, &mut record, &save)
+            .map_err(|e| format!("libvirt configuration: {e}"))?;
+        out.config = Some(ConfigOutcome { files: changed, manual: config.manual.clone() });
+        if let Some((n, prior)) = &net {
+            record.network = Some(NetworkRecord {
+                backend: cli.backend,
+                net: n.clone(),
+                prior: prior.clone(),
+                ovs_bridges_before: network::ovs_bridges(ovsdb.as_deref()),
+            });
+            save(&record)?;
+            let (writes, plan) = network::apply(&engine, n).map_err(|e| format!("network: {e}"))?;
+            if let Some(o) = out.network.as_mut() {
+                o.writes = Some(writes);
+                o.plan = plan.to_string();
+            }
+        }
+        if !fw.commands.is_empty() {
+            record.firewall = Some(firewall::record(&target).map_err(|e| format!("firewall: {e}"))?);
+            save(&record)?;
+            firewall::run(&target, &fw).map_err(|e| format!("firewall: {e}"))?;
+        }
+        record.complete = true;
+        save(&record)
+    })();
+    if let Err(e) = result {
+        tracing::error!(error = %e, "step failed; undoing the steps before it");
+        out.errors.push(e);
+        let undo = rollback::undo(&record, &target, &state);
+        out.errors.extend(undo.1.iter().map(|e| format!("undoing the run: {e}")));
+        out.rollback = Some(undo.0);
+        return out;
+    }
+    out.preflight_after = Some(crate::preflight::summary(&crate::preflight::run(&cli.root)));
+    out
+}
