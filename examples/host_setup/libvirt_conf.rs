@@ -131,6 +131,9 @@ pub struct FileRecord {
     pub written: Content,
     /// The backup the editor made.
     pub backup: Option<PathBuf>,
+    /// The directory the edit had to make (`/etc/apparmor.d/disable`), removed with it.
+    #[serde(default)]
+    pub made_dir: Option<PathBuf>,
 }
 
 /// One file changed by a run (for the report).
@@ -162,7 +165,9 @@ pub fn apply(
             }
             _ => None,
         };
+        let made_dir = edit.path.parent().filter(|d| !d.exists()).map(PathBuf::from);
         record.files.push(FileRecord {
+            made_dir,
             path: edit.path.clone(),
             display: edit.display.clone(),
             existed: meta.is_some(),
@@ -238,6 +243,10 @@ pub fn rollback(rec: &FileRecord) -> Result<String, String> {
         if same {
             let _ = fs::remove_file(b);
         }
+    }
+    if let Some(d) = &rec.made_dir {
+        // Only when empty: anything else put there since is kept.
+        let _ = fs::remove_dir(d);
     }
     tracing::info!(file = %shown, "{msg}");
     Ok(msg)
