@@ -162,9 +162,16 @@ pub fn run(cli: &Cli) -> Outcome {
     if let Err(e) = result {
         tracing::error!(error = %e, "step failed; undoing the steps before it");
         out.errors.push(e);
-        let undo = rollback::undo(&record, &target, &state);
-        out.errors.extend(undo.1.iter().map(|e| format!("undoing the run: {e}")));
-        out.rollback = Some(undo.0);
+        let (mut undo, errors) = rollback::undo(&record, &target, &state);
+        if errors.is_empty() {
+            // Everything is back: nothing is left for --rollback.
+            match state.archive() {
+                Ok(p) => undo.archived = Some(p),
+                Err(e) => out.errors.push(e),
+            }
+        }
+        out.errors.extend(errors.iter().map(|e| format!("undoing the run: {e}")));
+        out.rollback = Some(undo);
         return out;
     }
     out.preflight_after = Some(crate::preflight::summary(&crate::preflight::run(&cli.root)));
