@@ -1,8 +1,9 @@
 //! `examples/host_setup` end to end, against a temporary root directory and a network namespace
 //! made for the test (never the machine's own files or network):
 //!
-//! - the root holds Debian's real `/etc/libvirt/libvirtd.conf` and `qemu.conf` (realistic copies
-//!   when libvirt is not installed) and libvirt's AppArmor profile;
+//! - the root holds Debian's real `/etc/libvirt/libvirtd.conf`, `qemu.conf` and
+//!   `/etc/default/libvirtd` (realistic copies when libvirt is not installed) and libvirt's
+//!   AppArmor profile;
 //! - the namespace `kvmhost-hs-PID-N` holds a veth `eth0` with 192.168.42.11/24 and a default
 //!   route, and runs a private ovsdb-server + ovs-vswitchd (userspace datapath `netdev`: this
 //!   kernel has no openvswitch module);
@@ -144,6 +145,9 @@ impl Host {
             let text = std::fs::read(Path::new("/etc/libvirt").join(name)).unwrap_or_else(|_| fallback.into());
             std::fs::write(etc.join("libvirt").join(name), text).unwrap();
         }
+        std::fs::create_dir_all(etc.join("default")).unwrap();
+        let args = std::fs::read("/etc/default/libvirtd").unwrap_or_else(|_| DEFAULT_LIBVIRTD.into());
+        std::fs::write(etc.join("default/libvirtd"), args).unwrap();
         let profile = std::fs::read("/etc/apparmor.d/usr.sbin.libvirtd")
             .unwrap_or_else(|_| b"#include <tunables/global>\nprofile libvirtd /usr/sbin/libvirtd {\n}\n".to_vec());
         std::fs::write(etc.join("apparmor.d/usr.sbin.libvirtd"), profile).unwrap();
@@ -308,8 +312,7 @@ fn line_diff(a: &str, b: &str) -> (Vec<String>, Vec<String>) {
 /// Only the guide's settings changed in `file`: the added lines are exactly `want`, and each
 /// removed line is the commented example of one of them (`#listen_tcp = 1`).
 fn assert_only_lines(file: &str, before: &[u8], after: &[u8], want: &[&str]) {
-    let (removed, added) =
-        line_diff(std::str::from_utf8(before).unwrap(), std::str::from_utf8(after).unwrap());
+    let (removed, added) = line_diff(std::str::from_utf8(before).unwrap(), std::str::from_utf8(after).unwrap());
     let mut added_sorted = added.clone();
     added_sorted.sort();
     let mut want_sorted: Vec<String> = want.iter().map(|s| s.to_string()).collect();
@@ -362,14 +365,22 @@ fn ovs_layout_dry_run_apply_and_rollback() {
     assert_eq!(v["mode"], "dry-run");
     assert_eq!(v["ok"], true);
     assert_eq!(v["preflight"]["profile"], "cloudstack");
-    let files: Vec<&str> = v["config"]["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    let files: Vec<&str> =
+        v["config"]["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
     assert_eq!(
         files,
-        ["/etc/libvirt/libvirtd.conf", "/etc/libvirt/qemu.conf", "/etc/apparmor.d/disable/usr.sbin.libvirtd"]
+        [
+            "/etc/libvirt/libvirtd.conf",
+            "/etc/libvirt/qemu.conf",
+            "/etc/default/libvirtd",
+            "/etc/apparmor.d/disable/usr.sbin.libvirtd"
+        ]
     );
     assert!(v["config"]["files"][0]["diff"].as_str().unwrap().contains("\n+listen_tcp = 1\n"), "{v}");
     let plan = v["network"]["plan"].as_str().unwrap();
-    for want in ["add bridge br0", "add fake bridge cloudbr0 on br0, VLAN 200", "ip addr add 192.168.42.11/24 dev mgmt0"] {
+    for want in
+        ["add bridge br0", "add fake bridge cloudbr0 on br0, VLAN 200", "ip addr add 192.168.42.11/24 dev mgmt0"]
+    {
         assert!(plan.contains(want), "plan lacks {want:?}:\n{plan}");
     }
     assert_eq!(v["firewall"]["commands"].as_array().unwrap().len(), 8, "{v}");
@@ -384,7 +395,9 @@ fn ovs_layout_dry_run_apply_and_rollback() {
     let applied = host.snapshot();
     assert_only_lines(&libvirtd, &before.files[&libvirtd], &applied.files[&libvirtd], &LIBVIRTD_SETTINGS);
     assert_only_lines(&qemu, &before.files[&qemu], &applied.files[&qemu], &QEMU_SETTINGS);
-    for f in [&libvirtd, &qemu] {
+    let defaults = "etc/default/libvirtd".to_string();
+    assert_only_lines(&defaults, &before.files[&defaults], &applied.files[&defaults], &["LIBVIRTD_ARGS=\"--listen\""]);
+    for f in [&libvirtd, &qemu, &defaults] {
         assert_eq!(applied.files[&format!("{f}.kvmhost-bak")], before.files[f], "backup of {f}");
     }
     assert_eq!(
@@ -533,6 +546,15 @@ const LIBVIRTD_CONF: &str = "# Master libvirt daemon configuration file
 
 # Maximum number of concurrent client connections to allow
 #max_clients = 5000
+";
+
+const DEFAULT_LIBVIRTD: &str = "# Customizations for the libvirtd.service systemd unit
+
+#LIBVIRTD_ARGS=\"--timeout 120\"
+
+# If systemd socket activation is disabled, then the following
+# can be used to listen on TCP/TLS sockets
+#LIBVIRTD_ARGS=\"--listen\"
 ";
 
 const QEMU_CONF: &str = "# Main configuration file for the QEMU driver

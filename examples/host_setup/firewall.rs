@@ -74,11 +74,13 @@ pub fn plan(target: &Target, choice: FirewallChoice) -> FirewallPlan {
             return FirewallPlan {
                 backend: "none".into(),
                 commands: vec![],
-                note: Some("iptables is not installed (apt-get install iptables); rules to add by hand:\n".to_string()
-                    + &kvmhost::core::config::firewall::render(
-                        kvmhost::core::config::firewall::FirewallKind::Iptables,
-                        &kvm_host_ports(),
-                    )),
+                note: Some(
+                    "iptables is not installed (apt-get install iptables); rules to add by hand:\n".to_string()
+                        + &kvmhost::core::config::firewall::render(
+                            kvmhost::core::config::firewall::FirewallKind::Iptables,
+                            &kvm_host_ports(),
+                        ),
+                ),
             }
         }
         _ => {}

@@ -6,6 +6,8 @@
 //! - `/etc/libvirt/libvirtd.conf`: `listen_tls = 0`, `listen_tcp = 1`, `tcp_port = "16509"`,
 //!   `auth_tcp = "none"`, `mdns_adv = 0`.
 //! - `/etc/libvirt/qemu.conf`: `vnc_listen = "0.0.0.0"` (or `--vnc-listen`).
+//! - `/etc/default/libvirtd` (`/etc/sysconfig/libvirtd`): `--listen` in the daemon's arguments
+//!   when it is not socket activated (kvmhost-core's fix of the `libvirtd-tcp` check).
 //! - AppArmor (Debian, Ubuntu): libvirt's profiles linked into `/etc/apparmor.d/disable/`.
 //! - SELinux (RHEL): `SELINUX=permissive` in `/etc/selinux/config` when it says `enforcing`.
 
@@ -13,6 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kvmhost::core::config::{apparmor_disable, read_text, Content, FileEdit, ShellVars, Value, Virconf, WriteOptions};
+use kvmhost::core::preflight::{plan_fixes, Report};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{RunRecord, StateDir};
@@ -67,17 +70,19 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Plans the guide's edits of the files under `root`.
-pub fn plan(root: &Path, vnc_listen: &str) -> Result<ConfigPlan, String> {
+/// Plans the guide's edits of the files under `root`; `preflight` (the report on the same root)
+/// contributes the fix of its `libvirtd-tcp` check for the daemon's arguments file
+/// (`LIBVIRTD_ARGS="--listen"` in `/etc/default/libvirtd` when libvirtd is not socket activated).
+pub fn plan(root: &Path, vnc_listen: &str, preflight: &Report) -> Result<ConfigPlan, String> {
     let mut plan = ConfigPlan::default();
     let settings = guide_settings(vnc_listen);
     let mut files: Vec<&str> = settings.iter().map(|s| s.file).collect();
     files.dedup();
     for file in files {
         let path = under(root, file);
-        let text = read_text(&path)
-            .map_err(|e| chain(&e))?
-            .ok_or_else(|| format!("{} does not exist: is libvirt installed under {}?", path.display(), root.display()))?;
+        let text = read_text(&path).map_err(|e| chain(&e))?.ok_or_else(|| {
+            format!("{} does not exist: is libvirt installed under {}?", path.display(), root.display())
+        })?;
         let mut conf = Virconf::parse_named(file, &text).map_err(|e| e.to_string())?;
         for s in settings.iter().filter(|s| s.file == file) {
             conf.set(s.key, s.value.clone()).map_err(|e| format!("{file}: {e}"))?;
@@ -85,6 +90,20 @@ pub fn plan(root: &Path, vnc_listen: &str) -> Result<ConfigPlan, String> {
         if conf.text() != text {
             plan.edits.push(FileEdit::text(&path, file, Some(text.clone()), conf.text().to_string()));
         }
+    }
+    // The daemon's arguments: kvmhost-core's own fix (it knows socket activation and the file's
+    // name on each distribution); the libvirtd.conf part of that fix is already planned above.
+    let mut tcp = Report::default();
+    tcp.checks = preflight.checks.iter().filter(|c| c.id == "libvirtd-tcp").cloned().collect();
+    let fixes = plan_fixes(root, &tcp);
+    for edit in fixes.edits {
+        if !plan.edits.iter().any(|e| e.path == edit.path) && !settings.iter().any(|s| under(root, s.file) == edit.path)
+        {
+            plan.edits.push(edit);
+        }
+    }
+    if let Some(r) = fixes.refused.first() {
+        return Err(format!("{}: {}", r.file, r.reason));
     }
     // AppArmor: only the profiles this host ships.
     let profiles: Vec<&str> =
@@ -107,12 +126,10 @@ pub fn plan(root: &Path, vnc_listen: &str) -> Result<ConfigPlan, String> {
             plan.manual.push("setenforce permissive   # now; the file takes effect at boot".into());
         }
     }
-    plan.manual.push(
-        "systemctl restart libvirtd   # to listen on TCP with socket activation: systemctl mask \
-         libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket libvirtd-tls.socket libvirtd-tcp.socket, \
-         LIBVIRTD_ARGS=\"--listen\" in /etc/default/libvirtd"
-            .into(),
-    );
+    for m in fixes.manual {
+        plan.manual.push(format!("{}   # {}", m.remedy, m.id));
+    }
+    plan.manual.push("systemctl restart libvirtd   # to take the new settings".into());
     Ok(plan)
 }
 

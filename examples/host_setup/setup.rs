@@ -28,12 +28,13 @@ pub fn run(cli: &Cli) -> Outcome {
     let _span = tracing::info_span!("host_setup", mode = %out.mode).entered();
 
     // 1. Preflight.
-    let summary = crate::preflight::summary(&crate::preflight::run(&cli.root));
+    let report = crate::preflight::run(&cli.root);
+    let summary = crate::preflight::summary(&report);
     let preflight_failed = summary.failed();
     out.preflight = Some(summary);
 
     // 2. libvirt configuration.
-    let config = match libvirt_conf::plan(&cli.root, &cli.vnc_listen) {
+    let config = match libvirt_conf::plan(&cli.root, &cli.vnc_listen, &report) {
         Ok(p) => p,
         Err(e) => {
             out.errors.push(format!("libvirt configuration: {e}"));
@@ -92,8 +93,7 @@ pub fn run(cli: &Cli) -> Outcome {
 
     // 4. Firewall.
     let fw: FirewallPlan = firewall::plan(&target, cli.firewall);
-    out.firewall =
-        Some(FirewallOutcome { backend: fw.backend.clone(), commands: fw.lines(), note: fw.note.clone() });
+    out.firewall = Some(FirewallOutcome { backend: fw.backend.clone(), commands: fw.lines(), note: fw.note.clone() });
 
     if !cli.apply {
         return out;
