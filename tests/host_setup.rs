@@ -10,7 +10,8 @@
 //! - a dry run changes nothing; `--apply` changes exactly the guide's lines (a line diff of each
 //!   file), keeps backups, builds the OVS layout and the firewall rules inside the namespace; a
 //!   second `--apply` has nothing to do; `--rollback` brings files (byte for byte), links,
-//!   addresses, routes, OVSDB and iptables back as they were.
+//!   addresses, routes, OVSDB and iptables back as they were. `--persist networkd` writes the
+//!   layout's systemd-networkd files too (and the rollback removes them and their directories).
 //!
 //! The Linux-bridge layout needs 802.1Q VLAN devices, which this kernel lacks: its plan is
 //! checked from a dry run, and an `--apply` is shown to fail cleanly (every step undone).
@@ -352,7 +353,7 @@ fn ovs_layout_dry_run_apply_and_rollback() {
     }
     let host = Host::new(true);
     let sock = host.sock();
-    let args = ["--backend", "ovs", "--datapath", "netdev", "--ovsdb", sock.as_str()];
+    let args = ["--backend", "ovs", "--datapath", "netdev", "--ovsdb", sock.as_str(), "--persist", "networkd"];
     let before = host.snapshot();
     let state = host.root().join("var/lib/kvmhost/host-setup");
     let libvirtd = "etc/libvirt/libvirtd.conf".to_string();
@@ -384,6 +385,9 @@ fn ovs_layout_dry_run_apply_and_rollback() {
         assert!(plan.contains(want), "plan lacks {want:?}:\n{plan}");
     }
     assert_eq!(v["firewall"]["commands"].as_array().unwrap().len(), 8, "{v}");
+    let persisted: Vec<&str> =
+        v["network"]["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert!(persisted.contains(&"/etc/systemd/network/20-mgmt0.network"), "{persisted:?}");
     assert_eq!(host.snapshot(), before, "the dry run changed something");
     assert!(!state.exists(), "the dry run wrote a record");
 
@@ -424,6 +428,8 @@ fn ovs_layout_dry_run_apply_and_rollback() {
     ] {
         assert!(applied.iptables.lines().any(|l| l == rule), "missing {rule:?} in:\n{}", applied.iptables);
     }
+    let mgmt0 = String::from_utf8_lossy(&applied.files["etc/systemd/network/20-mgmt0.network"]).into_owned();
+    assert!(mgmt0.contains("Address=192.168.42.11/24") && mgmt0.contains("Gateway=192.168.42.1"), "{mgmt0}");
     assert!(state.join("last-run.json").is_file(), "no run record");
 
     // 3. Applying again changes nothing (and keeps the first run's record).
@@ -477,9 +483,12 @@ fn linux_layout_plan_and_a_failed_apply_undone() {
     let before = host.snapshot();
 
     // The plan: VLAN devices 100/200/300 on eth0, bridges cloudbr0/cloudbr1, the address moved.
-    let out = host.program(&["--backend", "linux"]);
+    let out = host.program(&["--backend", "linux", "--persist", "interfaces"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{text}");
+    for want in ["+++ b/etc/network/interfaces", "+iface eth0.100 inet static", "+    bridge_ports eth0.200"] {
+        assert!(text.contains(want), "the persistent configuration lacks {want:?}:\n{text}");
+    }
     for want in [
         "ip link add cloudbr0 up type bridge",
         "ip link add cloudbr1 up type bridge",

@@ -6,7 +6,8 @@
 //! cargo run --example host_setup -- [--root DIR] [--netns NAME|PATH] [--ovsdb unix:PATH]
 //!     [--backend linux|ovs] [--datapath system|netdev] [--uplink IF] [--address CIDR]
 //!     [--gateway IP] [--mgmt-vlan 100 --public-vlan 200 --private-vlan 300]
-//!     [--vnc-listen ADDR] [--firewall auto|iptables|none] [--skip-network] [--strict]
+//!     [--vnc-listen ADDR] [--firewall auto|iptables|none] [--persist networkd|interfaces|ifcfg]
+//!     [--skip-network] [--strict]
 //!     [--state DIR] [--json] [--apply | --rollback]
 //! ```
 //!
@@ -19,7 +20,8 @@
 //! 3. **Network**: kvmhost-net's CloudStack layout on `--uplink` (Linux bridges `cloudbr0`/
 //!    `cloudbr1` on VLAN devices, or Open vSwitch `br0` with fake bridges `mgmt0`, `cloudbr0`,
 //!    `cloudbr1`), planned and applied by its `Engine` in `--netns` (verified; the engine rolls
-//!    back its own failures). The address and gateway default to the uplink's.
+//!    back its own failures). The address and gateway default to the uplink's. `--persist`
+//!    also writes it as networkd, ifupdown or ifcfg files under the root.
 //! 4. **Firewall**: the guide's ports (22, 1798, 16509, 16514, 5900-6100, 49152-49216 TCP) in
 //!    an iptables chain of their own, in `--netns`.
 //! 5. **Report**: text, or JSON with `--json`.
@@ -32,9 +34,11 @@
 //! Exit status: 0 done, 1 failed (the report says why), 2 bad arguments.
 
 mod cmd;
+mod files;
 mod firewall;
 mod libvirt_conf;
 mod network;
+mod persist;
 mod preflight;
 mod report;
 mod rollback;
@@ -100,8 +104,11 @@ pub struct Cli {
     /// The firewall tool.
     #[arg(long, value_enum, default_value = "auto")]
     pub firewall: FirewallChoice,
+    /// Also write the layout as persistent configuration under the root (survives a reboot).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub persist: Option<persist::Persist>,
     /// Leave the network alone.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "persist")]
     pub skip_network: bool,
     /// Stop before changing anything when a preflight check fails.
     #[arg(long)]

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::files::Changed;
 use crate::firewall::FirewallRollback;
-use crate::libvirt_conf::Changed;
 use crate::network::NetRollback;
 use crate::preflight::Summary;
 
@@ -28,6 +28,8 @@ pub struct NetworkOutcome {
     pub plan: String,
     /// Writes performed (`None` in a dry run).
     pub writes: Option<u64>,
+    /// Persistent configuration files (`--persist`).
+    pub files: Vec<Changed>,
     /// A remark (why it was skipped, why it cannot apply here).
     pub note: Option<String>,
 }
@@ -145,6 +147,16 @@ impl Outcome {
             s.push_str(&indent(&n.plan));
             if let Some(w) = n.writes {
                 let _ = writeln!(s, "   applied and verified: {w} writes");
+            }
+            if !n.files.is_empty() {
+                let verb = if dry { "would be written" } else { "written" };
+                let _ = writeln!(s, "   persistent configuration: {} file(s) {verb}", n.files.len());
+            }
+            for f in &n.files {
+                if let Some(b) = &f.backup {
+                    let _ = writeln!(s, "   {} (backup {})", f.file, b.display());
+                }
+                s.push_str(&indent(&f.diff));
             }
         }
         if let Some(f) = &self.firewall {

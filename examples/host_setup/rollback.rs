@@ -5,7 +5,7 @@
 use crate::cmd::Target;
 use crate::report::{Outcome, RollbackOutcome};
 use crate::state::{RunRecord, StateDir};
-use crate::{firewall, libvirt_conf, network, Cli};
+use crate::{files, firewall, network, Cli};
 
 /// Undoes the run recorded in the state directory.
 pub fn run(cli: &Cli) -> Outcome {
@@ -74,7 +74,7 @@ pub fn undo(record: &RunRecord, target: &Target, _state: &StateDir) -> (Rollback
         }
     }
     for f in record.files.iter().rev() {
-        match libvirt_conf::rollback(f) {
+        match files::rollback(f) {
             Ok(msg) => out.files.push(msg),
             Err(e) => errors.push(e),
         }

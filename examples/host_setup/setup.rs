@@ -3,8 +3,9 @@
 
 use kvmhost::net::ovs::DatapathType;
 
+use crate::files::{self, Changed};
 use crate::firewall::{self, FirewallPlan};
-use crate::libvirt_conf::{self, Changed};
+use crate::libvirt_conf;
 use crate::network::{self, Backend, NetOptions, NetworkRecord};
 use crate::report::{ConfigOutcome, FirewallOutcome, NetworkOutcome, Outcome};
 use crate::rollback;
@@ -71,6 +72,13 @@ pub fn run(cli: &Cli) -> Outcome {
             .and_then(|(n, s)| Ok((network::plan(&engine, &n)?, n, s)));
         match planned {
             Ok((plan, n, s)) => {
+                let persisted = match cli.persist.map(|f| crate::persist::plan(&cli.root, &n, f)).transpose() {
+                    Ok(p) => p.unwrap_or_default(),
+                    Err(e) => {
+                        out.errors.push(format!("network: --persist: {e}"));
+                        return out;
+                    }
+                };
                 let note = (cli.backend == Backend::Linux).then(|| {
                     "the Linux layout needs 802.1Q VLAN devices (kernel module 8021q); Open vSwitch \
                      (--backend ovs) tags in its datapath instead"
@@ -80,9 +88,13 @@ pub fn run(cli: &Cli) -> Outcome {
                     backend: format!("{:?}", cli.backend).to_lowercase(),
                     plan: plan.to_string(),
                     writes: None,
+                    files: persisted
+                        .iter()
+                        .map(|e| Changed { file: e.display.clone(), diff: e.diff(), backup: None })
+                        .collect(),
                     note,
                 });
-                net = Some((n, s));
+                net = Some((n, s, persisted));
             }
             Err(e) => {
                 out.errors.push(format!("network: {e}"));
@@ -102,7 +114,8 @@ pub fn run(cli: &Cli) -> Outcome {
         out.errors.push("--strict: a preflight check failed; nothing was changed".into());
         return out;
     }
-    let net_noop = out.network.as_ref().is_none_or(|n| n.plan.is_empty() || n.plan.trim() == NOTHING);
+    let net_noop =
+        out.network.as_ref().is_none_or(|n| (n.plan.is_empty() || n.plan.trim() == NOTHING) && n.files.is_empty());
     if config.edits.is_empty() && net_noop && fw.commands.is_empty() {
         out.note = Some("nothing to do: the host is set up already (the record of the earlier run is kept)".into());
         return out;
@@ -134,10 +147,10 @@ pub fn run(cli: &Cli) -> Outcome {
     let save = |r: &RunRecord| state.save(r);
     let result = (|| -> Result<(), String> {
         save(&record)?;
-        let changed = libvirt_conf::apply(&config, &state, &mut record, &save)
+        let changed = files::apply(&config.edits, &state, &mut record, &save)
             .map_err(|e| format!("libvirt configuration: {e}"))?;
         out.config = Some(ConfigOutcome { files: changed, manual: config.manual.clone() });
-        if let Some((n, prior)) = &net {
+        if let Some((n, prior, persisted)) = &net {
             record.network = Some(NetworkRecord {
                 backend: cli.backend,
                 net: n.clone(),
@@ -146,9 +159,12 @@ pub fn run(cli: &Cli) -> Outcome {
             });
             save(&record)?;
             let (writes, plan) = network::apply(&engine, n).map_err(|e| format!("network: {e}"))?;
+            let written =
+                files::apply(persisted, &state, &mut record, &save).map_err(|e| format!("network: --persist: {e}"))?;
             if let Some(o) = out.network.as_mut() {
                 o.writes = Some(writes);
                 o.plan = plan.to_string();
+                o.files = written;
             }
         }
         if !fw.commands.is_empty() {

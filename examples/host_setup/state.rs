@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::files::FileRecord;
 use crate::firewall::FirewallRecord;
-use crate::libvirt_conf::FileRecord;
 use crate::network::NetworkRecord;
 
 /// What one applied run changed.
