@@ -525,6 +525,37 @@ fn linux_layout_plan_and_a_failed_apply_undone() {
     assert!(!state.join("last-run.json").exists(), "nothing is left to roll back");
 }
 
+/// A chain of the program's name that an admin made before: the run adds the missing rules and
+/// the jump, the rollback gives the chain back its former rules (not deleted: it was not ours).
+#[test]
+fn firewall_chain_made_before_is_given_back() {
+    if let Some(why) = missing() {
+        println!("SKIP: firewall_chain_made_before_is_given_back: {why}");
+        return;
+    }
+    let host = Host::new(false);
+    host.in_ns("iptables", &["-N", "KVMHOST-CLOUDSTACK"]);
+    host.in_ns("iptables", &["-A", "KVMHOST-CLOUDSTACK", "-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"]);
+    host.in_ns("iptables", &["-A", "KVMHOST-CLOUDSTACK", "-p", "tcp", "-m", "tcp", "--dport", "8080", "-j", "ACCEPT"]);
+    let before = host.snapshot();
+    let eth0 = host.ip(&["-o", "addr", "show", "dev", "eth0"]);
+
+    let out = host.program(&["--skip-network", "--firewall", "iptables", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let commands: Vec<&str> =
+        v["firewall"]["commands"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(commands.len(), 6, "no -N and no rule for port 22: {commands:?}");
+    assert!(!commands.iter().any(|c| c.contains(" -N ") || c.contains("--dport 22 ")), "{commands:?}");
+
+    assert_eq!(host.program(&["--skip-network", "--firewall", "iptables", "--apply"]).status.code(), Some(0));
+    let rules = host.in_ns("iptables", &["-S", "KVMHOST-CLOUDSTACK"]);
+    assert_eq!(rules.lines().filter(|l| l.starts_with("-A ")).count(), 7, "22 once, 8080 and five more:\n{rules}");
+    assert_eq!(host.ip(&["-o", "addr", "show", "dev", "eth0"]), eth0, "--skip-network left eth0 alone");
+
+    assert_eq!(host.program(&["--rollback"]).status.code(), Some(0));
+    assert_eq!(host.snapshot(), before);
+}
+
 /// Realistic copies of Debian 12's files (the parts the program edits), for machines without
 /// libvirt installed.
 const LIBVIRTD_CONF: &str = "# Master libvirt daemon configuration file
