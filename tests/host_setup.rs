@@ -459,6 +459,18 @@ fn ovs_layout_dry_run_apply_and_rollback() {
     let out = host.program(&["--rollback"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to roll back"));
+
+    // 6. Part of the layout made by someone else: --apply refuses before changing anything
+    // (a rollback would tear that part down too).
+    host.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    let someone_elses = host.snapshot();
+    let out = host.program(&[&args[..], &["--apply"]].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("part of the layout exists already (br0)"), "{text}");
+    assert_eq!(host.snapshot(), someone_elses, "the refused run changed something");
+    assert!(!state.join("last-run.json").exists(), "the refused run left a record");
+    host.vsctl(&["del-br", "br0"]);
 }
 
 /// Whether the kernel makes 802.1Q devices (probed inside the test's namespace).

@@ -85,6 +85,23 @@ pub fn layout(opts: &NetOptions, state: &NetState) -> Result<HostNetwork, String
     Ok(net)
 }
 
+/// The devices and Open vSwitch bridges the layout makes (its uplinks are the host's own).
+pub fn made_names(net: &HostNetwork) -> Vec<String> {
+    let mut names: Vec<String> = net.bridges.iter().map(|b| b.name.clone()).collect();
+    names.extend(net.vlans.iter().map(|v| v.name.clone()));
+    names.extend(net.ovs_interfaces.iter().map(|i| i.name.clone()));
+    names.extend(net.ovs.iter().flat_map(|o| o.bridges.iter().map(|b| b.name.clone())));
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The layout's devices or bridges that exist already: a rollback (the layout's teardown) would
+/// remove them although this run did not make them.
+pub fn present_already(net: &HostNetwork, state: &NetState, ovs_bridges: &[String]) -> Vec<String> {
+    made_names(net).into_iter().filter(|n| state.link(n).is_some() || ovs_bridges.contains(n)).collect()
+}
+
 /// The step's plan (nothing applied).
 pub fn plan(engine: &Engine, net: &HostNetwork) -> Result<Plan, String> {
     engine.plan(net).map_err(|e| error_text(&e))

@@ -79,11 +79,25 @@ pub fn run(cli: &Cli) -> Outcome {
                         return out;
                     }
                 };
-                let note = (cli.backend == Backend::Linux).then(|| {
+                let plan_empty = plan.to_string().trim() == NOTHING;
+                let present = network::present_already(&n, &s, &network::ovs_bridges(ovsdb.as_deref()));
+                let mut note = (cli.backend == Backend::Linux).then(|| {
                     "the Linux layout needs 802.1Q VLAN devices (kernel module 8021q); Open vSwitch \
                      (--backend ovs) tags in its datapath instead"
                         .to_string()
                 });
+                if !plan_empty && !present.is_empty() {
+                    let why = format!(
+                        "part of the layout exists already ({}): a rollback could not tell it from what this run \
+                         makes; remove it, or leave the network alone (--skip-network)",
+                        present.join(", ")
+                    );
+                    if cli.apply {
+                        out.errors.push(format!("network: {why}"));
+                        return out;
+                    }
+                    note = Some(why);
+                }
                 out.network = Some(NetworkOutcome {
                     backend: format!("{:?}", cli.backend).to_lowercase(),
                     plan: plan.to_string(),
@@ -94,7 +108,7 @@ pub fn run(cli: &Cli) -> Outcome {
                         .collect(),
                     note,
                 });
-                net = Some((n, s, persisted));
+                net = Some((n, s, persisted, plan_empty));
             }
             Err(e) => {
                 out.errors.push(format!("network: {e}"));
@@ -114,8 +128,7 @@ pub fn run(cli: &Cli) -> Outcome {
         out.errors.push("--strict: a preflight check failed; nothing was changed".into());
         return out;
     }
-    let net_noop =
-        out.network.as_ref().is_none_or(|n| (n.plan.is_empty() || n.plan.trim() == NOTHING) && n.files.is_empty());
+    let net_noop = net.as_ref().is_none_or(|(_, _, persisted, plan_empty)| *plan_empty && persisted.is_empty());
     if config.edits.is_empty() && net_noop && fw.commands.is_empty() {
         out.note = Some("nothing to do: the host is set up already (the record of the earlier run is kept)".into());
         return out;
@@ -150,20 +163,25 @@ pub fn run(cli: &Cli) -> Outcome {
         let changed = files::apply(&config.edits, &state, &mut record, &save)
             .map_err(|e| format!("libvirt configuration: {e}"))?;
         out.config = Some(ConfigOutcome { files: changed, manual: config.manual.clone() });
-        if let Some((n, prior, persisted)) = &net {
-            record.network = Some(NetworkRecord {
-                backend: cli.backend,
-                net: n.clone(),
-                prior: prior.clone(),
-                ovs_bridges_before: network::ovs_bridges(ovsdb.as_deref()),
-            });
-            save(&record)?;
-            let (writes, plan) = network::apply(&engine, n).map_err(|e| format!("network: {e}"))?;
+        if let Some((n, prior, persisted, plan_empty)) = &net {
+            // A layout that is there already is not this run's to undo: no record, no apply.
+            if !plan_empty {
+                record.network = Some(NetworkRecord {
+                    backend: cli.backend,
+                    net: n.clone(),
+                    prior: prior.clone(),
+                    ovs_bridges_before: network::ovs_bridges(ovsdb.as_deref()),
+                });
+                save(&record)?;
+                let (writes, plan) = network::apply(&engine, n).map_err(|e| format!("network: {e}"))?;
+                if let Some(o) = out.network.as_mut() {
+                    o.writes = Some(writes);
+                    o.plan = plan.to_string();
+                }
+            }
             let written =
                 files::apply(persisted, &state, &mut record, &save).map_err(|e| format!("network: --persist: {e}"))?;
             if let Some(o) = out.network.as_mut() {
-                o.writes = Some(writes);
-                o.plan = plan.to_string();
                 o.files = written;
             }
         }
