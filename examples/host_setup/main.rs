@@ -119,7 +119,8 @@ pub struct Cli {
     /// Apply (without it: a dry run that changes nothing).
     #[arg(long, conflicts_with = "rollback")]
     pub apply: bool,
-    /// Undo the last applied run recorded in the state directory.
+    /// Undo the last applied run recorded in the state directory (in the namespace and with the
+    /// ovsdb-server that run used).
     #[arg(long)]
     pub rollback: bool,
 }
