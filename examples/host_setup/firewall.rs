@@ -6,6 +6,11 @@
 //! them touches nothing else: the jump is deleted and the chain flushed and removed (or, when
 //! the chain existed before the run, given back its former rules). `iptables -S` before the run
 //! is recorded and compared after a rollback.
+//!
+//! An accept in iptables' filter table does not override a drop in another nftables base chain:
+//! a host whose own `/etc/nftables.conf` drops by default needs the rule in that chain too
+//! (kvmhost-core's `firewall::render(FirewallKind::Nftables, …)` prints it); this program does not
+//! edit native nftables rulesets.
 
 use kvmhost::core::config::firewall::{kvm_host_ports, Port};
 use serde::{Deserialize, Serialize};
