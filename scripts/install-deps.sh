@@ -2,8 +2,9 @@
 # Installs the Debian 12 packages kvmhost needs, only those missing.
 #   scripts/install-deps.sh demo   # build deps: libvirt headers (the demo uses test:///default, no daemon)
 #   scripts/install-deps.sh test   # + xmllint (RelaxNG validation against libvirt's schemas), minisign
-#                                  #   (signatures checked both ways against the real tool) and the
-#                                  #   packages of the real daemons the tests start
+#                                  #   (signatures checked both ways against the real tool), iptables
+#                                  #   (host_setup's firewall step) and the packages of the real
+#                                  #   daemons the tests start
 #   scripts/install-deps.sh list demo|test   # print the wanted packages, one per line, and exit
 #
 # Only missing packages are named to apt. Naming an installed package pins it: the machine image
@@ -22,6 +23,9 @@ wanted() {
     demo) ;;
     test)
       want+=(libxml2-utils minisign)
+      # iptables (nf_tables backend on Debian 12): the host_setup example's firewall rules,
+      # written inside the network namespace of tests/host_setup.rs.
+      want+=(iptables)
       # Packages of the real daemons the tests start (scripts/services/*.sh packages).
       local svc extra
       for svc in "$here"/services/*.sh; do

@@ -41,8 +41,12 @@ fn every_example_answers_help() {
     // Missing, or older than its source (a test run that did not build the examples first).
     let stale = |name: &String| {
         let built = std::fs::metadata(examples_dir().join(name)).and_then(|m| m.modified()).ok();
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(format!("{name}.rs"));
-        let written = std::fs::metadata(&src).and_then(|m| m.modified()).ok();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+        // `NAME.rs`, or the newest file of the directory `NAME/` (`NAME/main.rs` plus modules).
+        let written = match std::fs::read_dir(dir.join(name)) {
+            Ok(files) => files.filter_map(|e| e.ok()?.metadata().ok()?.modified().ok()).max(),
+            Err(_) => std::fs::metadata(dir.join(format!("{name}.rs"))).and_then(|m| m.modified()).ok(),
+        };
         match (built, written) {
             (None, _) => true,
             (Some(b), Some(w)) => b < w,
