@@ -4,6 +4,7 @@
 //! two edges: gathering a host's facts for [`preflight`] (files under a root directory and a few
 //! syscalls) and writing configuration files in [`config`].
 //!
+//! - [`addr`]: the address types every crate shares ([`addr::IpCidr`], [`addr::MacAddr`]).
 //! - [`xml`]: an order-preserving XML tree (the lossless substrate every model below is read
 //!   and written with), with limits for hostile input.
 //! - [`domain`]: [`domain::Domain`] (parse any real document, edit typed parts, write it back
@@ -35,6 +36,7 @@
 //! assert!(d.to_xml().unwrap().contains("<name>vm2</name>"));
 //! ```
 
+pub mod addr;
 pub mod capabilities;
 pub mod config;
 pub mod cpu;

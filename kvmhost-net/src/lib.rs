@@ -59,7 +59,8 @@
 //! # Ok::<(), kvmhost_net::Error>(())
 //! ```
 
-pub mod addr;
+/// The address types, shared with kvmhost-core (`kvmhost_core::addr`).
+pub use kvmhost_core::addr;
 pub mod cloudstack;
 mod diff;
 pub mod engine;

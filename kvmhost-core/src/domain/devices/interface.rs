@@ -7,7 +7,8 @@ mod parts;
 mod port;
 mod validate;
 
-pub use checked::{MacAddress, MacAddressError, VlanId, VlanIdError};
+pub use crate::addr::MacAddr;
+pub use checked::{check_interface_mac, MacAddressError, VlanId, VlanIdError};
 pub use error::{InterfaceError, InterfaceProblem};
 pub use parts::*;
 pub use port::*;
@@ -36,7 +37,7 @@ xml_enum! {
 /// A network interface (`<interface type='bridge'>…</interface>`).
 ///
 /// The builders (`Interface::bridge`, `with_mac`, `with_vlan`, …) take checked values
-/// ([`MacAddress`], [`VlanId`]); [`Interface::validate`] checks the combination (a VLAN needs
+/// ([`MacAddr`], [`VlanId`]); [`Interface::validate`] checks the combination (a VLAN needs
 /// an Open vSwitch port, hostdev or macvtap passthrough) and any values decoded from a
 /// document, which are kept as written so that every document round-trips.
 ///
@@ -224,7 +225,7 @@ impl Interface {
     /// let nic = Interface::bridge("br0").with_mac("52:54:00:12:34:56".parse().unwrap());
     /// assert_eq!(nic.mac_address(), Some("52:54:00:12:34:56"));
     /// ```
-    pub fn with_mac(mut self, mac: MacAddress) -> Interface {
+    pub fn with_mac(mut self, mac: MacAddr) -> Interface {
         self.mac.get_or_insert_with(InterfaceMac::default).address = Some(mac.to_string());
         self
     }

@@ -1,6 +1,8 @@
-//! Checked values for interface builders: [`MacAddress`] and [`VlanId`] can only hold what
-//! libvirt accepts, so `Interface::bridge(..).with_mac(mac).with_vlan(id)` cannot write a
-//! malformed MAC or an out-of-range tag. Documents keep their own text (the model's
+//! Checked values for interface builders: a [`MacAddr`] (the address type shared with
+//! kvmhost-net) cannot be malformed and [`VlanId`] can only hold what libvirt accepts, so
+//! `Interface::bridge(..).with_mac(mac).with_vlan(id)` cannot write a malformed MAC or an
+//! out-of-range tag (a multicast MAC is refused by [`check_interface_mac`] and
+//! [`Interface::validate`](super::Interface::validate)). Documents keep their own text (the model's
 //! `InterfaceMac::address` and `VlanTag::id` are plain values, so any document round-trips);
 //! [`Interface::validate`](super::Interface::validate) checks those.
 
@@ -9,23 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A unicast MAC address, as libvirt accepts for an interface's `<mac address=…/>`: six
-/// octets, the lowest bit of the first one clear (libvirt refuses multicast addresses for
-/// interfaces). Parsed from libvirt's schema form (six colon-separated pairs of hex digits,
-/// either case), written in lower case as libvirt writes it; serialised as that string.
-///
-/// ```
-/// use kvmhost_core::domain::{MacAddress, MacAddressError};
-/// let mac: MacAddress = "52:54:00:AB:cd:0F".parse().unwrap();
-/// assert_eq!(mac.to_string(), "52:54:00:ab:cd:0f");
-/// assert_eq!(mac.octets(), [0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f]);
-/// assert!(matches!("not-a-mac".parse::<MacAddress>(), Err(MacAddressError::Syntax { .. })));
-/// assert!(matches!("01:00:5e:00:00:01".parse::<MacAddress>(), Err(MacAddressError::Multicast { .. })));
-/// assert!(MacAddress::new([0x52, 0x54, 0, 0, 0, 1]).is_ok());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct MacAddress([u8; 6]);
+use crate::addr::MacAddr;
 
 /// Why a MAC address is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -45,62 +31,21 @@ pub enum MacAddressError {
     },
 }
 
-fn format_octets(o: &[u8; 6]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3], o[4], o[5])
-}
-
-impl MacAddress {
-    /// The address with these octets; a multicast address is refused.
-    pub fn new(octets: [u8; 6]) -> Result<MacAddress, MacAddressError> {
-        if octets[0] & 1 == 1 {
-            return Err(MacAddressError::Multicast { address: format_octets(&octets) });
-        }
-        Ok(MacAddress(octets))
+/// The MAC address libvirt accepts for an interface's `<mac address=…/>`: six colon-separated
+/// pairs of hex digits (either case), not multicast (libvirt refuses those for interfaces).
+///
+/// ```
+/// use kvmhost_core::domain::{check_interface_mac, MacAddressError};
+/// assert_eq!(check_interface_mac("52:54:00:AB:cd:0F").unwrap().to_string(), "52:54:00:ab:cd:0f");
+/// assert!(matches!(check_interface_mac("not-a-mac"), Err(MacAddressError::Syntax { .. })));
+/// assert!(matches!(check_interface_mac("01:00:5e:00:00:01"), Err(MacAddressError::Multicast { .. })));
+/// ```
+pub fn check_interface_mac(text: &str) -> Result<MacAddr, MacAddressError> {
+    let mac: MacAddr = text.parse().map_err(|_| MacAddressError::Syntax { input: text.to_string() })?;
+    if mac.is_multicast() {
+        return Err(MacAddressError::Multicast { address: mac.to_string() });
     }
-
-    /// The six octets.
-    pub fn octets(&self) -> [u8; 6] {
-        self.0
-    }
-}
-
-impl FromStr for MacAddress {
-    type Err = MacAddressError;
-    fn from_str(s: &str) -> Result<MacAddress, MacAddressError> {
-        let syntax = || MacAddressError::Syntax { input: s.to_string() };
-        let mut octets = [0u8; 6];
-        let mut parts = s.split(':');
-        for o in &mut octets {
-            let part = parts.next().ok_or_else(syntax)?;
-            if part.len() != 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(syntax());
-            }
-            *o = u8::from_str_radix(part, 16).map_err(|_| syntax())?;
-        }
-        if parts.next().is_some() {
-            return Err(syntax());
-        }
-        MacAddress::new(octets)
-    }
-}
-
-impl fmt::Display for MacAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_octets(&self.0))
-    }
-}
-
-impl From<MacAddress> for String {
-    fn from(m: MacAddress) -> String {
-        m.to_string()
-    }
-}
-
-impl TryFrom<String> for MacAddress {
-    type Error = MacAddressError;
-    fn try_from(s: String) -> Result<MacAddress, MacAddressError> {
-        s.parse()
-    }
+    Ok(mac)
 }
 
 /// An 802.1Q VLAN id in libvirt's range, 0 to 4095 (`<tag id=…/>`, schema `networkcommon.rng`).
@@ -179,21 +124,21 @@ mod tests {
         for bad in
             ["", "52:54:00:12:34", "52:54:00:12:34:56:78", "52-54-00-12-34-56", "5:54:00:12:34:56", "52:54:00:12:34:5g"]
         {
-            assert!(matches!(bad.parse::<MacAddress>(), Err(MacAddressError::Syntax { .. })), "{bad}");
+            assert!(matches!(check_interface_mac(bad), Err(MacAddressError::Syntax { .. })), "{bad}");
         }
-        let e = "ff:ff:ff:ff:ff:ff".parse::<MacAddress>().unwrap_err();
+        let e = check_interface_mac("ff:ff:ff:ff:ff:ff").unwrap_err();
         assert_eq!(
             e.to_string(),
             "ff:ff:ff:ff:ff:ff is a multicast MAC address (first octet odd); libvirt refuses it for an interface"
         );
-        assert!("fe:ff:ff:ff:ff:ff".parse::<MacAddress>().is_ok());
+        assert!(check_interface_mac("fe:ff:ff:ff:ff:ff").is_ok());
     }
 
     #[test]
     fn serde_checks_values() {
-        let mac: MacAddress = serde_json::from_str("\"52:54:00:00:00:01\"").unwrap();
+        let mac: MacAddr = serde_json::from_str("\"52:54:00:00:00:01\"").unwrap();
         assert_eq!(serde_json::to_string(&mac).unwrap(), "\"52:54:00:00:00:01\"");
-        assert!(serde_json::from_str::<MacAddress>("\"03:00:00:00:00:01\"").is_err());
+        assert!(serde_json::from_str::<MacAddr>("\"03:00:00:00:00:zz\"").is_err());
         assert_eq!(serde_json::from_str::<VlanId>("4095").unwrap().get(), 4095);
         assert!(serde_json::from_str::<VlanId>("4096").is_err());
         assert!("x".parse::<VlanId>().is_err());

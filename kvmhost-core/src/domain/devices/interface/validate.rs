@@ -2,7 +2,7 @@
 //! libvirt is asked.
 
 use super::error::{InterfaceError, InterfaceProblem};
-use super::{Interface, InterfaceType, MacAddress, VirtualPortType, VlanId};
+use super::{check_interface_mac, Interface, InterfaceType, VirtualPortType, VlanId};
 use crate::domain::codec::{children_parts, ElementPath};
 use crate::domain::error::DomainError;
 use crate::domain::Domain;
@@ -11,7 +11,7 @@ impl Interface {
     /// Checks what libvirt certainly refuses, before libvirt is asked:
     ///
     /// - the MAC address (`<mac address>`) must be six colon-separated pairs of hex digits and
-    ///   unicast ([`MacAddress`]);
+    ///   unicast ([`check_interface_mac`]);
     /// - each VLAN `<tag id>` must be 0 to 4095 ([`VlanId`]), a `<vlan>` needs a tag, one
     ///   native VLAN at most;
     /// - a VLAN needs a connection that carries it: libvirt (`virDomainActualNetDefValidate`,
@@ -48,7 +48,7 @@ impl Interface {
             problem,
         };
         if let Some(address) = self.mac_address() {
-            address.parse::<MacAddress>().map_err(|e| fail("mac/@address".into(), e.into()))?;
+            check_interface_mac(address).map_err(|e| fail("mac/@address".into(), e.into()))?;
         }
         let Some(vlan) = &self.vlan else { return Ok(()) };
         if vlan.tags.is_empty() {

@@ -1,6 +1,7 @@
-//! Address types of the model: an interface address with its prefix ([`IpCidr`]) and an
-//! Ethernet address ([`MacAddr`]). Both read and write as strings (`192.168.42.11/24`,
-//! `52:54:00:12:34:56`) in every serde format.
+//! The address types shared by the crates: an interface address with its prefix
+//! ([`IpCidr`]) and an Ethernet address ([`MacAddr`]). kvmhost-net's host network model and
+//! kvmhost-core's domain and network models use these same types. Both read and write as
+//! strings (`192.168.42.11/24`, `52:54:00:12:34:56`) in every serde format.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -33,8 +34,8 @@ pub enum AddrError {
 /// An IP address family, as the model names it (`ipv4`, `ipv6`).
 ///
 /// ```
-/// use kvmhost_net::addr::IpFamily;
-/// let a: kvmhost_net::IpCidr = "fd00::1/64".parse().unwrap();
+/// use kvmhost_core::addr::IpFamily;
+/// let a: kvmhost_core::addr::IpCidr = "fd00::1/64".parse().unwrap();
 /// assert_eq!(a.family(), IpFamily::Ipv6);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,7 +50,7 @@ pub enum IpFamily {
 /// An interface address with its prefix length, as `ip addr add 192.168.42.11/24` takes it.
 ///
 /// ```
-/// use kvmhost_net::IpCidr;
+/// use kvmhost_core::addr::IpCidr;
 /// let a: IpCidr = "192.168.42.11/24".parse().unwrap();
 /// assert_eq!(a.prefix(), 24);
 /// assert_eq!(a.network().to_string(), "192.168.42.0/24");
@@ -65,7 +66,7 @@ impl IpCidr {
     /// An address with a prefix; fails when the prefix is too long for the family.
     ///
     /// ```
-    /// use kvmhost_net::IpCidr;
+    /// use kvmhost_core::addr::IpCidr;
     /// assert!(IpCidr::new("10.0.0.1".parse().unwrap(), 33).is_err());
     /// ```
     pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, AddrError> {
@@ -79,7 +80,7 @@ impl IpCidr {
     /// The default route's destination of a family (`0.0.0.0/0` or `::/0`).
     ///
     /// ```
-    /// assert_eq!(kvmhost_net::IpCidr::default_route(false).to_string(), "0.0.0.0/0");
+    /// assert_eq!(kvmhost_core::addr::IpCidr::default_route(false).to_string(), "0.0.0.0/0");
     /// ```
     pub fn default_route(ipv6: bool) -> Self {
         let addr = if ipv6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
@@ -89,7 +90,7 @@ impl IpCidr {
     /// The address.
     ///
     /// ```
-    /// let a: kvmhost_net::IpCidr = "10.1.2.3/8".parse().unwrap();
+    /// let a: kvmhost_core::addr::IpCidr = "10.1.2.3/8".parse().unwrap();
     /// assert_eq!(a.addr().to_string(), "10.1.2.3");
     /// ```
     pub fn addr(&self) -> IpAddr {
@@ -99,7 +100,7 @@ impl IpCidr {
     /// The prefix length.
     ///
     /// ```
-    /// let a: kvmhost_net::IpCidr = "fd00::1/64".parse().unwrap();
+    /// let a: kvmhost_core::addr::IpCidr = "fd00::1/64".parse().unwrap();
     /// assert_eq!(a.prefix(), 64);
     /// ```
     pub fn prefix(&self) -> u8 {
@@ -109,7 +110,7 @@ impl IpCidr {
     /// Whether this is an IPv6 address.
     ///
     /// ```
-    /// assert!("fd00::1/64".parse::<kvmhost_net::IpCidr>().unwrap().is_ipv6());
+    /// assert!("fd00::1/64".parse::<kvmhost_core::addr::IpCidr>().unwrap().is_ipv6());
     /// ```
     pub fn is_ipv6(&self) -> bool {
         self.addr.is_ipv6()
@@ -118,8 +119,8 @@ impl IpCidr {
     /// The address family.
     ///
     /// ```
-    /// let a: kvmhost_net::IpCidr = "10.0.0.1/8".parse().unwrap();
-    /// assert_eq!(a.family(), kvmhost_net::addr::IpFamily::Ipv4);
+    /// let a: kvmhost_core::addr::IpCidr = "10.0.0.1/8".parse().unwrap();
+    /// assert_eq!(a.family(), kvmhost_core::addr::IpFamily::Ipv4);
     /// ```
     pub fn family(&self) -> IpFamily {
         if self.is_ipv6() {
@@ -132,7 +133,7 @@ impl IpCidr {
     /// Whether this is a default-route destination (prefix 0).
     ///
     /// ```
-    /// assert!("0.0.0.0/0".parse::<kvmhost_net::IpCidr>().unwrap().is_default());
+    /// assert!("0.0.0.0/0".parse::<kvmhost_core::addr::IpCidr>().unwrap().is_default());
     /// ```
     pub fn is_default(&self) -> bool {
         self.prefix == 0
@@ -157,7 +158,7 @@ impl IpCidr {
     /// The network this address lies in (host bits cleared).
     ///
     /// ```
-    /// let a: kvmhost_net::IpCidr = "192.168.42.11/28".parse().unwrap();
+    /// let a: kvmhost_core::addr::IpCidr = "192.168.42.11/28".parse().unwrap();
     /// assert_eq!(a.network().to_string(), "192.168.42.0/28");
     /// ```
     pub fn network(&self) -> IpCidr {
@@ -172,7 +173,7 @@ impl IpCidr {
     /// Whether `other` lies in this address's network.
     ///
     /// ```
-    /// let a: kvmhost_net::IpCidr = "192.168.42.11/24".parse().unwrap();
+    /// let a: kvmhost_core::addr::IpCidr = "192.168.42.11/24".parse().unwrap();
     /// assert!(!a.contains("192.168.43.1".parse().unwrap()));
     /// ```
     pub fn contains(&self, other: IpAddr) -> bool {
@@ -184,7 +185,7 @@ impl IpCidr {
     /// cannot be a host address on IPv4 unless the prefix is /31 or /32.
     ///
     /// ```
-    /// assert!("10.0.0.0/24".parse::<kvmhost_net::IpCidr>().unwrap().is_network_address());
+    /// assert!("10.0.0.0/24".parse::<kvmhost_core::addr::IpCidr>().unwrap().is_network_address());
     /// ```
     pub fn is_network_address(&self) -> bool {
         self.addr.is_ipv4() && self.prefix < 31 && self.network().addr == self.addr
@@ -193,7 +194,7 @@ impl IpCidr {
     /// Whether the address is an IPv6 link-local address (`fe80::/10`), which the kernel manages.
     ///
     /// ```
-    /// assert!("fe80::1/64".parse::<kvmhost_net::IpCidr>().unwrap().is_link_local());
+    /// assert!("fe80::1/64".parse::<kvmhost_core::addr::IpCidr>().unwrap().is_link_local());
     /// ```
     pub fn is_link_local(&self) -> bool {
         match self.addr {
@@ -235,7 +236,7 @@ impl<'de> Deserialize<'de> for IpCidr {
 /// An Ethernet (MAC) address.
 ///
 /// ```
-/// use kvmhost_net::MacAddr;
+/// use kvmhost_core::addr::MacAddr;
 /// let m: MacAddr = "52:54:00:AB:cd:01".parse().unwrap();
 /// assert_eq!(m.to_string(), "52:54:00:ab:cd:01");
 /// assert_eq!(m.octets()[3], 0xab);
@@ -247,7 +248,7 @@ impl MacAddr {
     /// A MAC address from its six octets.
     ///
     /// ```
-    /// let m = kvmhost_net::MacAddr::new([2, 0, 0, 0, 0, 1]);
+    /// let m = kvmhost_core::addr::MacAddr::new([2, 0, 0, 0, 0, 1]);
     /// assert_eq!(m.to_string(), "02:00:00:00:00:01");
     /// ```
     pub fn new(octets: [u8; 6]) -> Self {
@@ -257,7 +258,7 @@ impl MacAddr {
     /// The six octets.
     ///
     /// ```
-    /// assert_eq!(kvmhost_net::MacAddr::new([1; 6]).octets(), [1; 6]);
+    /// assert_eq!(kvmhost_core::addr::MacAddr::new([1; 6]).octets(), [1; 6]);
     /// ```
     pub fn octets(&self) -> [u8; 6] {
         self.0
@@ -267,7 +268,7 @@ impl MacAddr {
     /// carry.
     ///
     /// ```
-    /// assert!("01:00:5e:00:00:01".parse::<kvmhost_net::MacAddr>().unwrap().is_multicast());
+    /// assert!("01:00:5e:00:00:01".parse::<kvmhost_core::addr::MacAddr>().unwrap().is_multicast());
     /// ```
     pub fn is_multicast(&self) -> bool {
         self.0[0] & 1 == 1
@@ -290,7 +291,7 @@ impl FromStr for MacAddr {
             return Err(AddrError::Mac(s.to_string()));
         }
         for (o, p) in out.iter_mut().zip(parts) {
-            if p.len() != 2 {
+            if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(AddrError::Mac(s.to_string()));
             }
             *o = u8::from_str_radix(p, 16).map_err(|_| AddrError::Mac(s.to_string()))?;
@@ -336,5 +337,6 @@ mod tests {
         assert!("52:54:00:12:34".parse::<MacAddr>().is_err());
         assert!("52:54:00:12:34:zz".parse::<MacAddr>().is_err());
         assert!("52:54:00:12:34:5".parse::<MacAddr>().is_err());
+        assert!("52:54:00:12:34:+f".parse::<MacAddr>().is_err());
     }
 }
