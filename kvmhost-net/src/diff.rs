@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::addr::{IpCidr, IpFamily, MacAddr};
-use crate::model::{BondMode, HostNetwork, LacpRate};
+use crate::model::{BondMode, HostNetwork, IpInterface, LacpRate};
 use crate::plan::{Plan, RouteSpec, Step};
 use crate::state::{LinkKind, NetState, RouteState, VlanEntry};
 use crate::Error;
@@ -97,6 +97,14 @@ impl DesiredLink {
         self.owns_addresses = a;
         self.owns_routes = r;
     }
+
+    /// The MTU, addresses, routes and ownership of an uplink or OVS interface.
+    fn addressed(&mut self, i: &IpInterface) {
+        self.mtu = i.mtu;
+        self.addresses = Some(i.addresses.iter().copied().collect());
+        self.routes = Some(i.routes.iter().map(|r| route_spec(r, &i.name)).collect());
+        self.owning(&i.owns);
+    }
 }
 
 /// What the namespace should look like, for the links it names.
@@ -185,14 +193,11 @@ impl Desired {
         }
         for (i, u) in net.uplinks.iter().enumerate() {
             let mut d = DesiredLink::new(&u.name, format!("uplinks[{i}]"), Create::Existing);
-            d.mtu = u.mtu;
+            d.addressed(u);
             d.controller = controller(&u.name);
             if net.ovs_port_bridge(&u.name).is_some() {
                 d.controller = None; // OVS attaches it (the kernel datapath sets a controller)
             }
-            d.addresses = Some(u.addresses.iter().copied().collect());
-            d.routes = Some(u.routes.iter().map(|r| route_spec(r, &u.name)).collect());
-            d.owning(&u.owns);
             d.takeover = takeover(&u.name);
             links.push(d);
         }
@@ -236,10 +241,7 @@ impl Desired {
         }
         for (i, o) in net.ovs_interfaces.iter().enumerate() {
             let mut d = DesiredLink::new(&o.name, format!("ovs_interfaces[{i}]"), Create::Ovs);
-            d.mtu = o.mtu;
-            d.addresses = Some(o.addresses.iter().copied().collect());
-            d.routes = Some(o.routes.iter().map(|r| route_spec(r, &o.name)).collect());
-            d.owning(&o.owns);
+            d.addressed(o);
             links.push(d);
         }
         for d in &mut links {

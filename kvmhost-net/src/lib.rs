@@ -85,8 +85,8 @@ pub use engine::Engine;
 pub use engine::{ApplyMode, ApplyOptions, ApplyReport, Backend, Goal, Kernel, NetlinkBackend, RollbackReport};
 pub use error::{Error, Result};
 pub use model::{
-    Bond, BondMode, Bridge, DeviceRole, HostNetwork, LacpRate, OvsInterface, PortVlans, Route, Tap, Uplink, Veth, Vlan,
-    VlanFiltering,
+    Bond, BondMode, Bridge, DeviceRole, HostNetwork, IpInterface, LacpRate, OvsInterface, PortVlans, Route, Tap,
+    Uplink, Veth, Vlan, VlanFiltering,
 };
 #[cfg(feature = "netlink")]
 pub use netlink::NetlinkKernel;

@@ -73,26 +73,31 @@ pub struct HostNetwork {
     pub ovs_interfaces: Vec<OvsInterface>,
 }
 
-/// An existing interface (a NIC, or in tests one end of a veth pair made beforehand).
+/// An interface the model does not create but addresses: its MTU, addresses and routes. The
+/// one type of both [`Uplink`]s (existing NICs, or in tests one end of a veth pair made
+/// beforehand) and [`OvsInterface`]s (the interfaces the `ovs` section makes).
 ///
 /// ```
-/// let u = kvmhost_net::Uplink::new("eth0");
-/// assert!(u.addresses.is_empty());
+/// let u = kvmhost_net::IpInterface::new("eth0");
+/// assert!(u.addresses.is_empty() && u.routes.is_empty() && u.mtu.is_none());
+/// let o: kvmhost_net::OvsInterface = kvmhost_net::Uplink::new("mgmt0"); // one type
+/// assert_eq!(o.name, "mgmt0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
-pub struct Uplink {
-    /// Interface name.
+pub struct IpInterface {
+    /// Interface name (an uplink, or a bridge, fake bridge or internal port of the `ovs`
+    /// section).
     pub name: String,
     /// MTU; left as it is when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
-    /// Addresses (of each family listed here, exactly these; none when the uplink is a bridge
-    /// port).
+    /// Addresses (of each family listed here, exactly these; none on an uplink that is a
+    /// bridge port).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpCidr>,
-    /// Routes through this interface.
+    /// Routes through this interface, the default gateway included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
     /// Address families whose addresses and routes on this device are exactly the declared
@@ -104,8 +109,8 @@ pub struct Uplink {
     pub owns: Vec<IpFamily>,
 }
 
-impl Uplink {
-    /// An uplink with no addresses and the MTU left alone.
+impl IpInterface {
+    /// An interface with no addresses or routes and the MTU left alone.
     ///
     /// ```
     /// assert_eq!(kvmhost_net::Uplink::new("eth1").name, "eth1");
@@ -114,6 +119,10 @@ impl Uplink {
         Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![], owns: vec![] }
     }
 }
+
+/// An existing interface (a NIC, or in tests one end of a veth pair made beforehand): an
+/// [`IpInterface`] listed in `uplinks`.
+pub type Uplink = IpInterface;
 
 /// A bond (`ip link add NAME type bond mode MODE miimon MS [lacp_rate RATE]`) over `members`,
 /// each enslaved down and set up again (`ip link set eth1 master bond0`). Like a bridge port, a
@@ -863,40 +872,7 @@ impl HostNetwork {
 /// let i = kvmhost_net::OvsInterface::new("mgmt0");
 /// assert!(i.addresses.is_empty() && i.routes.is_empty());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct OvsInterface {
-    /// Interface name (a bridge, fake bridge or internal port of the `ovs` section).
-    pub name: String,
-    /// MTU; left as it is when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mtu: Option<u32>,
-    /// Addresses (of each family listed here, exactly these).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<IpCidr>,
-    /// Routes through this interface, the default gateway included.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub routes: Vec<Route>,
-    /// Address families whose addresses and routes on this device are exactly the declared
-    /// ones even when none of that family is declared (`[ipv4, ipv6]`). A family with an address
-    /// declared owns its addresses, one with a route declared its routes; any other is left as
-    /// it is (nmstate's partial-state rule), or moves along when the device hands its addresses
-    /// over (a bridge port, or a device whose address is declared elsewhere).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub owns: Vec<IpFamily>,
-}
-
-impl OvsInterface {
-    /// An interface brought up with no addresses or routes.
-    ///
-    /// ```
-    /// assert_eq!(kvmhost_net::OvsInterface::new("cloudbr0").name, "cloudbr0");
-    /// ```
-    pub fn new(name: &str) -> Self {
-        Self { name: name.into(), mtu: None, addresses: vec![], routes: vec![], owns: vec![] }
-    }
-}
+pub type OvsInterface = IpInterface;
 
 impl HostNetwork {
     /// The interfaces the `ovs` section makes: each bridge's own interface, fake bridges and

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{BondMode, DeviceRole, HostNetwork, Route};
+use crate::model::{BondMode, DeviceRole, HostNetwork, IpInterface, Route};
 use crate::ovs::{OvsConfig, PortKind};
 
 /// One problem in a [`HostNetwork`], with the path of the field it is about.
@@ -280,6 +280,12 @@ pub(crate) fn check_mtu(out: &mut Vec<ValidationError>, field: String, mtu: Opti
     }
 }
 
+/// The MTU and routes of an uplink or OVS interface (one type: [`IpInterface`]).
+fn check_ip_interface(out: &mut Vec<ValidationError>, field: &str, i: &IpInterface) {
+    check_mtu(out, format!("{field}.mtu"), i.mtu);
+    check_routes(out, field, &i.routes);
+}
+
 fn check_routes(out: &mut Vec<ValidationError>, base: &str, routes: &[Route]) {
     let mut defaults: BTreeMap<(bool, Option<u32>), usize> = BTreeMap::new();
     for (i, r) in routes.iter().enumerate() {
@@ -408,8 +414,7 @@ impl HostNetwork {
         let role = |n: &str| devices.iter().find(|(d, _, _)| d == n).map(|(_, r, _)| *r);
 
         for (i, u) in self.uplinks.iter().enumerate() {
-            check_mtu(&mut out, format!("uplinks[{i}].mtu"), u.mtu);
-            check_routes(&mut out, &format!("uplinks[{i}]"), &u.routes);
+            check_ip_interface(&mut out, &format!("uplinks[{i}]"), u);
         }
         for (i, v) in self.vlans.iter().enumerate() {
             if !(1..=4094).contains(&v.id) {
@@ -687,7 +692,7 @@ impl HostNetwork {
             if let Some(first) = seen.insert(o.name.as_str(), field.clone()) {
                 out.push(ValidationError::Duplicate { field: format!("{field}.name"), name: o.name.clone(), first });
             }
-            check_mtu(out, format!("{field}.mtu"), o.mtu);
+            check_ip_interface(out, &field, o);
         }
     }
 

@@ -164,3 +164,18 @@ fn formats_agree_and_cloudstack_layout_is_valid() {
     let err = engine::plan_against(&net, &NetState::default()).unwrap_err();
     assert_eq!(err.to_string(), "uplinks[0]: device eth0 does not exist");
 }
+
+/// Uplinks and OVS interfaces are one type (`IpInterface`) with one check: a route of an OVS
+/// interface is checked as an uplink's is.
+#[test]
+fn ovs_interface_routes_are_checked_like_uplink_routes() {
+    let errs = errors(
+        "ovs: {bridges: [{name: br0, fake_bridges: [{name: mgmt0, vlan: 100}]}]}\n\
+         ovs_interfaces: [{name: mgmt0, addresses: [10.0.0.2/24], routes: [{destination: 10.1.0.0/16, gateway: 'fd00::1'}], mtu: 10}]",
+    );
+    has(&errs, "ovs_interfaces[0].routes[0].gateway", |e| matches!(e, V::Route { .. }));
+    has(&errs, "ovs_interfaces[0].mtu", |e| matches!(e, V::Mtu { .. }));
+    let errs = errors("uplinks: [{name: eth0, routes: [{destination: 10.1.0.0/16, gateway: 'fd00::1'}], mtu: 10}]");
+    has(&errs, "uplinks[0].routes[0].gateway", |e| matches!(e, V::Route { .. }));
+    has(&errs, "uplinks[0].mtu", |e| matches!(e, V::Mtu { .. }));
+}
