@@ -69,7 +69,9 @@ pub fn run(cli: &Cli) -> Outcome {
             .and_then(|(n, s)| Ok((network::plan(&engine, &n)?, n, s)));
         match planned {
             Ok((plan, n, s)) => {
-                let persisted = match cli.persist.map(|f| crate::persist::plan(&cli.root, &n, f)).transpose() {
+                // Persisted with what the apply keeps of the host (an uplink's IPv6 moves along).
+                let kept = n.with_kept_addresses(&s);
+                let persisted = match cli.persist.map(|f| crate::persist::plan(&cli.root, &kept, f)).transpose() {
                     Ok(p) => p.unwrap_or_default(),
                     Err(e) => {
                         out.errors.push(format!("network: --persist: {e}"));

@@ -9,6 +9,7 @@ use crate::plan::{Plan, RouteSpec, Step};
 use crate::state::{LinkKind, NetState, RouteState, VlanEntry};
 use crate::Error;
 
+mod persist;
 mod restore;
 pub(crate) use restore::touched;
 

@@ -230,3 +230,41 @@ vlans: [{name: bond0.100, parent: bond0, id: 100, addresses: [10.0.0.2/24]}]
         .contains("BONDING_OPTS=\"mode=balance-xor miimon=50\"\nIPV6INIT=yes\nIPV6ADDR=fd00::2/64\n"));
     assert!(file(&f, "ifcfg-bond0.100").contains("VLAN=yes\nPHYSDEV=bond0\nVLAN_ID=100\n"));
 }
+
+/// An uplink's IPv6 address and route that the model does not mention move along onto the
+/// interface taking its IPv4 address (the partial-state rule); `with_kept_addresses` writes
+/// them into the model, so each format persists them and the host keeps IPv6 after a reboot.
+#[test]
+fn moved_ipv6_addresses_and_routes_are_persisted_in_every_format() {
+    use kvmhost_net::{LinkKind, LinkState, NetState, RouteState};
+    let mut eth0 = LinkState::new("eth0", LinkKind::Other { kind: String::new() });
+    eth0.up = true;
+    eth0.addresses = vec!["192.168.42.11/24".parse().unwrap(), "fd00:42::11/64".parse().unwrap()];
+    let mut state = NetState::default();
+    state.links.insert("eth0".into(), eth0);
+    let mut v6_default = RouteState::new("::/0".parse().unwrap(), Some("fd00:42::1".parse().unwrap()), "eth0");
+    v6_default.metric = 1024;
+    state.routes.push(v6_default);
+    let net = CloudStackLinux::new(
+        "eth0",
+        100,
+        200,
+        300,
+        "192.168.42.11/24".parse().unwrap(),
+        "192.168.42.1".parse().unwrap(),
+    )
+    .build();
+    let plain = render(&net, Format::Networkd);
+    assert!(!kvmhost_net::render::to_text(&plain).contains("fd00:42::11"), "the model alone does not know it");
+    let kept = net.with_kept_addresses(&state);
+    // The management VLAN (eth0.100) takes eth0's IPv4 address: the IPv6 one goes with it.
+    let host = &kept.vlans[0];
+    assert!(host.addresses.iter().any(|a| a.to_string() == "192.168.42.11/24"), "{host:?}");
+    assert!(host.addresses.iter().any(|a| a.to_string() == "fd00:42::11/64"), "{host:?}");
+    assert!(host.routes.iter().any(|r| r.destination.to_string() == "::/0"), "{host:?}");
+    for format in [Format::Networkd, Format::Interfaces, Format::Ifcfg] {
+        let text = kvmhost_net::render::to_text(&render(&kept, format));
+        assert!(text.contains("fd00:42::11/64"), "{format:?}:\n{text}");
+        assert!(text.contains("fd00:42::1"), "{format:?}: the IPv6 gateway\n{text}");
+    }
+}
