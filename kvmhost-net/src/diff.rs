@@ -369,6 +369,8 @@ struct View {
     controller: Option<String>,
     addresses: BTreeSet<IpCidr>,
     bridge: Option<BridgeWant>,
+    /// An existing bond's settings as the kernel reports them.
+    bond: Option<(Option<BondMode>, Option<u32>, Option<LacpRate>)>,
     vlans: BTreeSet<VlanEntry>,
     routes: Vec<RouteState>,
 }
@@ -383,8 +385,8 @@ fn kind_matches(create: &Create, kind: &LinkKind) -> Result<(), String> {
             p.as_deref() == Some(parent.as_str()) && id == i
         }
         (Create::Tap, LinkKind::Tap) => true,
-        // Bond settings are not read back (kernels without the bonding module, like the test
-        // hosts', cannot show them): an existing bond is taken as it is.
+        // The mode is compared with the settings (step 5), which can say why it cannot change.
+        (Create::Bond { .. }, LinkKind::Bond { .. }) => true,
         (Create::Bond { .. }, LinkKind::Other { kind }) => kind == "bond",
         _ => false,
     };
@@ -577,6 +579,10 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
                     controller,
                     addresses: l.addresses.iter().copied().collect(),
                     bridge,
+                    bond: match l.kind {
+                        LinkKind::Bond { mode, miimon, lacp_rate } => Some((mode, miimon, lacp_rate)),
+                        _ => None,
+                    },
                     vlans: l.vlans.iter().copied().collect(),
                     routes: current.routes_on(&d.name).cloned().collect(),
                 },
@@ -592,6 +598,7 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
             controller: None,
             addresses: BTreeSet::new(),
             bridge: None,
+            bond: None,
             vlans: BTreeSet::new(),
             routes: vec![],
         };
@@ -686,6 +693,27 @@ pub(crate) fn diff(declared: &Desired, current: &NetState) -> Result<Plan, Error
                 plan.push(
                     Step::SetBridge { name: d.name.clone(), stp, forward_delay_cs: fd, vlan_filtering: vf },
                     format!("{}: bridge settings differ", d.origin),
+                );
+            }
+        }
+        if let (Create::Bond { mode, miimon, lacp_rate }, Some((m, mi, lr))) = (&d.create, v.bond) {
+            if m != Some(*mode) {
+                let have = m.map_or_else(|| "a mode the model does not name".to_string(), |m| m.to_string());
+                return Err(Error::Conflict {
+                    name: d.name.clone(),
+                    field: format!("{}.mode", d.origin),
+                    reason: format!(
+                        "the bond exists in {have}, the model wants {mode}: the kernel changes a bond's mode only \
+                         while it is down and has no members (tear it down first, or declare its mode)"
+                    ),
+                });
+            }
+            let miimon = miimon.filter(|w| mi != Some(*w));
+            let lacp_rate = lacp_rate.filter(|w| lr != Some(*w));
+            if miimon.is_some() || lacp_rate.is_some() {
+                plan.push(
+                    Step::SetBond { name: d.name.clone(), miimon, lacp_rate },
+                    format!("{}: bond settings differ", d.origin),
                 );
             }
         }

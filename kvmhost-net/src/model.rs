@@ -131,8 +131,10 @@ pub type Uplink = IpInterface;
 ///
 /// The kernel enslaves only a link that is down: a host reached through a member alone is
 /// unreachable from the moment that member goes down until it is up in the bond (the address
-/// is on the bond before, the routes follow right after). Mode, `miimon` and `lacp_rate` of a
-/// bond that already exists are not read back nor changed.
+/// is on the bond before, the routes follow right after). The settings of a bond that already
+/// exists are read back: another `miimon` or `lacp_rate` is changed in place (`ip link set bond0
+/// type bond miimon 100`); another mode is a conflict (the kernel changes it only on a bond that
+/// is down and has no members).
 ///
 /// ```
 /// use kvmhost_net::{BondMode, HostNetwork, LacpRate};

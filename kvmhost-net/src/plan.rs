@@ -79,6 +79,16 @@ pub enum Step {
         /// MTU, when set.
         mtu: Option<u32>,
     },
+    /// Change an existing bond's link monitoring or LACP rate (its mode is changed only by
+    /// making it again).
+    SetBond {
+        /// Name.
+        name: String,
+        /// New MII monitoring interval in milliseconds, when it changes.
+        miimon: Option<u32>,
+        /// New LACP rate, when it changes.
+        lacp_rate: Option<LacpRate>,
+    },
     /// Create a persistent tap device (down, no bridge).
     CreateTap {
         /// Name.
@@ -273,6 +283,7 @@ impl Step {
             | Self::CreateVeth { name, .. }
             | Self::CreateVlan { name, .. }
             | Self::CreateBond { name, .. }
+            | Self::SetBond { name, .. }
             | Self::CreateTap { name }
             | Self::DeleteLink { name }
             | Self::SetMtu { name, .. }
@@ -350,6 +361,11 @@ impl fmt::Display for Step {
                 write!(f, "ip link add {name}")?;
                 opt(f, "mtu", mtu)?;
                 write!(f, " up type bond mode {mode}")?;
+                opt(f, "miimon", miimon)?;
+                opt(f, "lacp_rate", lacp_rate)
+            }
+            Self::SetBond { name, miimon, lacp_rate } => {
+                write!(f, "ip link set {name} type bond")?;
                 opt(f, "miimon", miimon)?;
                 opt(f, "lacp_rate", lacp_rate)
             }

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::addr::{IpCidr, MacAddr};
+use crate::model::{BondMode, LacpRate};
 
 /// Everything [`crate::Engine::read_state`] sees in a namespace.
 ///
@@ -167,6 +168,16 @@ pub enum LinkKind {
         /// VLAN id.
         id: u16,
     },
+    /// A bond, with the settings the kernel reports (`None` where it reports none).
+    Bond {
+        /// Its mode; `None` for a mode the model does not name (balance-rr, broadcast,
+        /// balance-tlb, balance-alb).
+        mode: Option<BondMode>,
+        /// MII link monitoring interval, in milliseconds.
+        miimon: Option<u32>,
+        /// LACP rate (802.3ad).
+        lacp_rate: Option<LacpRate>,
+    },
     /// A tap device.
     Tap,
     /// Anything else (`kind` empty for physical devices and loopback).
@@ -187,6 +198,7 @@ impl LinkKind {
             Self::Bridge { .. } => "bridge",
             Self::Veth { .. } => "veth",
             Self::Vlan { .. } => "vlan",
+            Self::Bond { .. } => "bond",
             Self::Tap => "tun",
             Self::Other { kind } => kind,
         }

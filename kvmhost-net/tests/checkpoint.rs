@@ -166,3 +166,21 @@ fn apply_with_a_checkpoint_then_abort() {
     println!("applied; aborting (guard {})", cp.guard_pid());
     std::process::abort();
 }
+
+/// A recorded `NetState` is enough to put the namespace back (`Engine::restore`), byte for
+/// byte as `ip` prints it; restoring again writes nothing.
+#[test]
+fn a_recorded_state_is_restored() {
+    let Some(ns) = TestNs::new("restore_recorded") else { return };
+    ns.classic_host();
+    let before = picture(&ns);
+    let engine = Engine::new(ns.netns());
+    let recorded = kvmhost_net::NetState::from_yaml(&engine.read_state().unwrap().to_yaml()).unwrap();
+    engine.apply(&HostNetwork::from_yaml(BRIDGE_ON_UPLINK).unwrap()).unwrap();
+    assert!(applied(&ns));
+    let report = engine.restore(&recorded).unwrap();
+    println!("{}", report.plan);
+    assert!(report.writes > 0);
+    assert_eq!(picture(&ns), before);
+    assert_eq!(engine.restore(&recorded).unwrap().writes, 0);
+}

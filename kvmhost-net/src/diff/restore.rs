@@ -44,6 +44,10 @@ impl Desired {
                 }
                 LinkKind::Vlan { parent: Some(p), id } => Create::Vlan { parent: p.clone(), id: *id },
                 LinkKind::Tap => Create::Tap,
+                // A bond deleted by the change is made again with its settings.
+                LinkKind::Bond { mode: Some(mode), miimon, lacp_rate } => {
+                    Create::Bond { mode: *mode, miimon: *miimon, lacp_rate: *lacp_rate }
+                }
                 _ => Create::Existing,
             };
             let mut d = DesiredLink::new(name, format!("the state before ({name})"), create);

@@ -144,6 +144,41 @@ impl Engine {
         self.with_backends(|b| teardown_on(b, net, &ApplyOptions::default()))
     }
 
+    /// Put the namespace's links back as `prior` had them ([`plan_restore`](super::plan_restore)),
+    /// then read back and check; Open vSwitch is not touched (see
+    /// [`ovs::restore`](crate::ovs::restore) for its rows). A recorded `NetState` (from
+    /// [`Engine::read_state`], kept as YAML or JSON) is enough.
+    ///
+    /// ```no_run
+    /// let engine = kvmhost_net::Engine::new(kvmhost_net::Netns::named("blue"));
+    /// let before = engine.read_state().unwrap();
+    /// // ... changes by anyone ...
+    /// engine.restore(&before).unwrap();
+    /// ```
+    pub fn restore(&self, prior: &NetState) -> Result<ApplyReport, Error> {
+        use crate::Kernel as _;
+        let mut kernel = self.connect()?;
+        let now = kernel.read_state()?;
+        let plan = super::plan_restore(prior, &now)?;
+        let _span = tracing::info_span!("restore", steps = plan.len()).entered();
+        let start = kernel.writes();
+        for (i, p) in plan.steps.iter().enumerate() {
+            tracing::info!(step = i + 1, iproute2 = %p.step, reason = %p.reason, "restore step");
+            kernel.execute(&p.step).map_err(|e| Error::Apply {
+                index: i,
+                step: p.step.to_string(),
+                source: Box::new(e),
+                rollback: None,
+            })?;
+        }
+        let after = kernel.read_state()?;
+        let rest = super::plan_restore(prior, &after)?;
+        if !rest.is_empty() {
+            return Err(Error::Verify { remaining: rest.to_string() });
+        }
+        Ok(ApplyReport { plan, writes: kernel.writes() - start, ovs_writes: 0, after })
+    }
+
     /// Run `f` over this engine's backends: OVSDB (when a socket is set), then netlink.
     fn with_backends<T>(&self, f: impl FnOnce(&mut [&mut dyn Backend]) -> Result<T, Error>) -> Result<T, Error> {
         let mut kernel = self.connect()?;

@@ -266,6 +266,24 @@ pub fn teardown(kernel: &mut dyn Kernel, net: &HostNetwork, opts: &ApplyOptions)
     teardown_on(&mut [&mut NetlinkBackend::new(kernel)], net, opts)
 }
 
+/// The plan that puts the links back as `prior` had them, from `now` (pure): every link of
+/// `prior` with its addresses, routes, controller, MTU and up state (made again when gone, a
+/// bond with its settings), and links only in `now` deleted — adding before deleting, like
+/// every rollback. [`Engine::restore`] executes it.
+///
+/// ```
+/// use kvmhost_net::{engine, LinkKind, LinkState, NetState};
+/// let mut now = NetState::default();
+/// now.links.insert("br9".into(), LinkState::new("br9", LinkKind::Bridge { stp: false, forward_delay_cs: 0, vlan_filtering: false }));
+/// let plan = engine::plan_restore(&NetState::default(), &now).unwrap();
+/// assert_eq!(plan.to_string().lines().next(), Some("1. ip link del br9"));
+/// ```
+pub fn plan_restore(prior: &NetState, now: &NetState) -> Result<Plan, Error> {
+    let names: std::collections::BTreeSet<String> =
+        prior.links.keys().chain(now.links.keys()).filter(|n| n.as_str() != "lo").cloned().collect();
+    diff(&Desired::restore(prior, &names, &Default::default()), now)
+}
+
 /// The plan between a model and a given state, without any kernel (pure). An `ovs` section is
 /// planned against an empty OVSDB.
 ///

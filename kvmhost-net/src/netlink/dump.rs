@@ -17,6 +17,7 @@ use rtnetlink::packet_route::link::BridgeVlanInfoFlags;
 
 use super::socket::{attrs, header, u16_at, u32_at, NetlinkRefusal, RouteSocket};
 use crate::addr::{IpCidr, MacAddr};
+use crate::model::{BondMode, LacpRate};
 use crate::state::{LinkKind, LinkState, VlanEntry};
 
 const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
@@ -55,6 +56,9 @@ const IFLA_BR_FORWARD_DELAY: u16 = 1;
 const IFLA_BR_STP_STATE: u16 = 5;
 const IFLA_BR_VLAN_FILTERING: u16 = 7;
 const IFLA_VLAN_ID: u16 = 1;
+const IFLA_BOND_MODE: u16 = 1;
+const IFLA_BOND_MIIMON: u16 = 3;
+const IFLA_BOND_AD_LACP_RATE: u16 = 21;
 const IFLA_BRIDGE_VLAN_INFO: u16 = 2;
 /// `RTEXT_FILTER_BRVLAN`.
 pub(crate) const FILTER_BRVLAN: u32 = libc::RTEXT_FILTER_BRVLAN as u32;
@@ -146,6 +150,28 @@ pub(crate) fn parse_link(payload: &[u8]) -> Option<ParsedLink> {
         "vlan" => {
             let id = attrs(data).find(|(t, w)| *t == IFLA_VLAN_ID && w.len() >= 2).map(|(_, w)| u16_at(w, 0));
             LinkKind::Vlan { parent: None, id: id.unwrap_or(0) }
+        }
+        "bond" => {
+            let (mut mode, mut miimon, mut lacp_rate) = (None, None, None);
+            for (t, w) in attrs(data) {
+                match t {
+                    // `BOND_MODE_*` of include/uapi/linux/if_bonding.h.
+                    IFLA_BOND_MODE if !w.is_empty() => {
+                        mode = match w[0] {
+                            1 => Some(BondMode::ActiveBackup),
+                            2 => Some(BondMode::BalanceXor),
+                            4 => Some(BondMode::Ieee8023ad),
+                            _ => None,
+                        }
+                    }
+                    IFLA_BOND_MIIMON if w.len() >= 4 => miimon = Some(u32_at(w, 0)),
+                    IFLA_BOND_AD_LACP_RATE if !w.is_empty() => {
+                        lacp_rate = Some(if w[0] == 0 { LacpRate::Slow } else { LacpRate::Fast })
+                    }
+                    _ => {}
+                }
+            }
+            LinkKind::Bond { mode, miimon, lacp_rate }
         }
         "tun" => LinkKind::Tap,
         k => LinkKind::Other { kind: k.to_string() },

@@ -100,12 +100,16 @@ fn bond_data(mode: BondMode, miimon: Option<u32>, lacp_rate: Option<LacpRate>) -
         d.push(InfoBond::MiiMon(ms));
     }
     if let Some(r) = lacp_rate {
-        d.push(InfoBond::AdLacpRate(match r {
-            LacpRate::Slow => BondLacpRate::Slow,
-            LacpRate::Fast => BondLacpRate::Fast,
-        }));
+        d.push(InfoBond::AdLacpRate(lacp(r)));
     }
     d
+}
+
+fn lacp(rate: LacpRate) -> BondLacpRate {
+    match rate {
+        LacpRate::Slow => BondLacpRate::Slow,
+        LacpRate::Fast => BondLacpRate::Fast,
+    }
 }
 
 fn address_message(index: u32, address: &crate::IpCidr) -> AddressMessage {
@@ -226,6 +230,19 @@ pub(crate) fn build(step: &Step, index: &dyn Fn(&str) -> Result<u32, Error>) -> 
             let data = bond_data(*mode, *miimon, *lacp_rate);
             m.attributes.push(link_info(InfoKind::Bond, Some(InfoData::Bond(data))));
             request(R::NewLink(m), CREATE)
+        }
+        Step::SetBond { name, miimon, lacp_rate } => {
+            let mut m = LinkMessage::default();
+            m.header.index = index(name)?;
+            let mut data = Vec::new();
+            if let Some(ms) = miimon {
+                data.push(InfoBond::MiiMon(*ms));
+            }
+            if let Some(r) = lacp_rate {
+                data.push(InfoBond::AdLacpRate(lacp(*r)));
+            }
+            m.attributes.push(link_info(InfoKind::Bond, Some(InfoData::Bond(data))));
+            request(R::NewLink(m), CHANGE)
         }
         Step::CreateTap { .. } | Step::Ovs { .. } => return Ok(None),
         Step::DeleteLink { name } => {

@@ -192,7 +192,7 @@ impl Kernel for NetlinkKernel {
         }
         result.map_err(|r| {
             let module = match step {
-                Step::CreateBond { .. } => Some(("bond", "bonding")),
+                Step::CreateBond { .. } | Step::SetBond { .. } => Some(("bond", "bonding")),
                 Step::CreateVlan { .. } => Some(("vlan", "8021q")),
                 _ => None,
             };
@@ -295,6 +295,29 @@ mod tests {
         let l = parse(&bond);
         assert_eq!((l.name.as_str(), l.mtu, l.up), ("bond0", 9000, true));
         assert_eq!(l.kind.name(), "bond");
+        assert_eq!(
+            l.kind,
+            LinkKind::Bond {
+                mode: Some(crate::BondMode::Ieee8023ad),
+                miimon: Some(100),
+                lacp_rate: Some(crate::LacpRate::Fast)
+            }
+        );
+        let xor = Step::CreateBond {
+            name: "bond1".into(),
+            mode: crate::BondMode::BalanceXor,
+            miimon: None,
+            lacp_rate: Some(crate::LacpRate::Slow),
+            mtu: None,
+        };
+        assert_eq!(
+            parse(&xor).kind,
+            LinkKind::Bond {
+                mode: Some(crate::BondMode::BalanceXor),
+                miimon: None,
+                lacp_rate: Some(crate::LacpRate::Slow)
+            }
+        );
         let add = Step::AddBridgeVlan { port: "eth0".into(), vid: 7, pvid: true, untagged: false, bridge_self: false };
         let req = super::message::build(&add, &|_| Ok(2)).unwrap().unwrap();
         let (p, _, _, vlans) = super::dump::parse_link(&super::message::to_bytes(&req)[16..]).unwrap();
