@@ -255,8 +255,9 @@ pub struct PoolInfo {
 }
 
 impl PoolInfo {
-    /// Reads `<pool>` XML: name, UUID, type, target path and sizes (in any unit libvirt
-    /// accepts, as bytes). `active`, `persistent` and `autostart` are left false.
+    /// Reads `<pool>` XML: name (the source's name when the pool has none, as libvirt reads a
+    /// volume group's pool), UUID, type, target path and sizes (in any unit libvirt accepts, as
+    /// bytes). `active`, `persistent` and `autostart` are left false.
     ///
     /// ```
     /// use kvmhost_core::storage::{PoolInfo, StorageError};
@@ -267,7 +268,11 @@ impl PoolInfo {
         let doc = root(xml, "pool")?;
         let r = &doc.root;
         Ok(PoolInfo {
-            name: required_text(r, "pool", "name")?,
+            // Like libvirt, a pool named by its source (a volume group) takes that name.
+            name: match r.child("source").and_then(|src| text(src, "name")) {
+                Some(source) if r.child("name").is_none() => source,
+                _ => required_text(r, "pool", "name")?,
+            },
             uuid: text(r, "uuid").unwrap_or_default(),
             kind: r
                 .attr("type")
@@ -451,6 +456,12 @@ mod tests {
         assert_eq!(
             PoolInfo::parse("<pool><name>p</name></pool>"),
             Err(StorageError::Missing { path: "/pool/@type".into() })
+        );
+        let vg = PoolInfo::parse("<pool type='logical'><source><name>vg0</name></source></pool>").unwrap();
+        assert_eq!(vg.name, "vg0");
+        assert_eq!(
+            PoolInfo::parse("<pool type='logical'><name/><source><name>vg0</name></source></pool>"),
+            Err(StorageError::Missing { path: "/pool/name".into() })
         );
         assert_eq!(
             VolumeInfo::parse("<volume><name> </name></volume>"),
