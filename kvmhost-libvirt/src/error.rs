@@ -11,7 +11,9 @@
 
 use kvmhost_core::capabilities::CapabilitiesError;
 use kvmhost_core::domain::DomainError;
+use kvmhost_core::network::NetworkError;
 use kvmhost_core::snapshot::SnapshotError;
+use kvmhost_core::storage::StorageError;
 use kvmhost_core::xml::XmlError;
 use virt::enumutil::Enum;
 use virt::error::ErrorNumber;
@@ -155,14 +157,27 @@ pub enum LibvirtError {
     /// ```
     #[error("invalid snapshot XML")]
     Snapshot(#[from] SnapshotError),
-    /// An XML document libvirt returned (volume, pool, network) could not be read.
-    #[error("cannot read the {what} XML libvirt returned: {message}")]
-    Parse {
-        /// Which document.
-        what: &'static str,
-        /// What was wrong.
-        message: String,
-    },
+    /// A pool or volume document libvirt returned could not be read; the source names the
+    /// element or attribute, or the line and column.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{LibvirtError, PoolInfo, StorageError};
+    /// let e = LibvirtError::from(PoolInfo::parse("<pool type='dir'/>").unwrap_err());
+    /// assert!(matches!(e, LibvirtError::Storage(StorageError::Missing { .. })));
+    /// assert_eq!(e.message(), "missing /pool/name");
+    /// ```
+    #[error("cannot read the storage XML libvirt returned")]
+    Storage(#[from] StorageError),
+    /// A network document libvirt returned could not be read; the source names the element,
+    /// or the line and column.
+    ///
+    /// ```
+    /// use kvmhost_libvirt::{LibvirtError, NetworkError, NetworkInfo};
+    /// let e = LibvirtError::from(NetworkInfo::parse("<network>").unwrap_err());
+    /// assert!(matches!(e, LibvirtError::Network(NetworkError::Xml(_))));
+    /// ```
+    #[error("cannot read the network XML libvirt returned")]
+    Network(#[from] NetworkError),
     /// A local I/O error (reading or writing volume data).
     #[error("{context}")]
     Io {
@@ -239,10 +254,11 @@ impl LibvirtError {
             | E::AccessDenied { message }
             | E::Timeout { message }
             | E::Other { message, .. }
-            | E::Parse { message, .. }
             | E::Worker { message } => message.clone(),
             E::Capabilities(e) => e.to_string(),
             E::Snapshot(e) => e.to_string(),
+            E::Storage(e) => e.to_string(),
+            E::Network(e) => e.to_string(),
             other => other.to_string(),
         }
     }
@@ -284,10 +300,6 @@ impl LibvirtError {
             }
         }
         self
-    }
-
-    pub(crate) fn parse(what: &'static str, message: impl ToString) -> LibvirtError {
-        LibvirtError::Parse { what, message: message.to_string() }
     }
 }
 

@@ -11,8 +11,10 @@
 //! - The pure XML models libvirt takes and returns live in kvmhost-core next to the domain model
 //!   and are re-exported here under their old paths: [`Capabilities`] and
 //!   [`DomainCapabilities`] ([`kvmhost_core::capabilities`], errors [`CapabilitiesError`]),
-//!   [`SnapshotSpec`] / [`SnapshotInfo`] ([`kvmhost_core::snapshot`]), [`NetworkSpec`]
-//!   ([`kvmhost_core::network`]), [`PoolSpec`] / [`VolumeSpec`] ([`kvmhost_core::storage`]).
+//!   [`SnapshotSpec`] / [`SnapshotInfo`] ([`kvmhost_core::snapshot`]), [`NetworkSpec`] /
+//!   [`NetworkInfo`] ([`kvmhost_core::network`], errors [`NetworkError`]), [`PoolSpec`] /
+//!   [`VolumeSpec`] / [`PoolInfo`] / [`VolumeInfo`] ([`kvmhost_core::storage`], errors
+//!   [`StorageError`]). This crate adds what only libvirt's calls give (state, live sizes).
 //! - [`connection`]: one shared connection per URI, blocking calls on a bounded worker pool
 //!   (each call and its thread-local error on one thread), keepalive, typed
 //!   [`LibvirtError::ConnectionLost`] and automatic reconnect with backoff.
@@ -65,12 +67,12 @@ pub use error::{LibvirtError, Result};
 pub use host::{Capabilities, CapabilitiesError, DomainCapabilities, DomainCapsQuery, NodeInfo, Version, Versions};
 pub use hypervisor::Hypervisor;
 pub use libvirt_host::LibvirtHypervisor;
-pub use network::{NetworkInfo, NetworkKind, NetworkSpec};
+pub use network::{NetworkError, NetworkInfo, NetworkKind, NetworkSpec};
 pub use snapshot::{
     RevertTo, SnapshotDelete, SnapshotDisk, SnapshotError, SnapshotInfo, SnapshotOptions, SnapshotSpec,
 };
 pub use state::{DomainState, StateWithReason};
-pub use storage::{PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
+pub use storage::{PoolInfo, PoolSpec, StorageError, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 
 // The crate README's code blocks run as doc tests.
 #[cfg(doctest)]

@@ -2,8 +2,9 @@
 //! runs itself, and bridge-mode networks over an existing host bridge (`cloudbr0`) or an Open
 //! vSwitch bridge (`<virtualport type='openvswitch'/>`); define / start / destroy / undefine.
 //!
-//! The network XML models ([`NetworkSpec`], [`NetworkKind`]) live in [`kvmhost_core::network`]
-//! and are re-exported here; [`NetworkInfo`] combines libvirt's calls with the network's XML.
+//! The network XML models ([`NetworkSpec`], [`NetworkKind`], and [`NetworkInfo`] read from
+//! libvirt's XML, errors [`NetworkError`]) live in [`kvmhost_core::network`] and are
+//! re-exported here; this module adds what only libvirt's calls give (a network's state).
 //!
 //! ```
 //! use kvmhost_libvirt::NetworkSpec;
@@ -13,48 +14,18 @@
 //!     .contains("<virtualport type=\"openvswitch\"/>"));
 //! ```
 
-pub use kvmhost_core::network::{NetworkKind, NetworkSpec};
-use kvmhost_core::xml::Document;
-use serde::{Deserialize, Serialize};
+pub use kvmhost_core::network::{NetworkError, NetworkInfo, NetworkKind, NetworkSpec};
 use virt::connect::Connect;
 use virt::network::Network;
 
-use crate::{LibvirtError, Result};
-
-/// A network as libvirt reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct NetworkInfo {
-    /// Name.
-    pub name: String,
-    /// UUID.
-    pub uuid: String,
-    /// Running.
-    pub active: bool,
-    /// Persistent.
-    pub persistent: bool,
-    /// Starts with the host.
-    pub autostart: bool,
-    /// Forward mode (`nat`, `bridge`, …), none for isolated networks.
-    pub forward_mode: Option<String>,
-    /// Bridge name.
-    pub bridge: Option<String>,
-    /// Virtual port type (`openvswitch`).
-    pub virtualport: Option<String>,
-}
+use crate::Result;
 
 pub(crate) fn info(n: &Network) -> Result<NetworkInfo> {
-    let root = Document::parse(&n.xml_desc(0)?).map_err(|e| LibvirtError::parse("network", e))?.root;
-    Ok(NetworkInfo {
-        name: n.name()?,
-        uuid: n.uuid_string()?,
-        active: n.is_active()?,
-        persistent: n.is_persistent()?,
-        autostart: n.autostart()?,
-        forward_mode: root.child("forward").map(|f| f.attr("mode").unwrap_or("nat").to_string()),
-        bridge: root.child("bridge").and_then(|b| b.attr("name")).map(String::from),
-        virtualport: root.child("virtualport").and_then(|v| v.attr("type")).map(String::from),
-    })
+    let mut info = NetworkInfo::parse(&n.xml_desc(0)?)?;
+    info.active = n.is_active()?;
+    info.persistent = n.is_persistent()?;
+    info.autostart = n.autostart()?;
+    Ok(info)
 }
 
 pub(crate) fn lookup(c: &Connect, name: &str) -> Result<Network> {

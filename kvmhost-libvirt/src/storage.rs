@@ -2,8 +2,10 @@
 //! volumes with a backing file (golden image) or cloned, volume data upload / download through
 //! libvirt streams, delete.
 //!
-//! The pool and volume XML models ([`PoolSpec`], [`VolumeSpec`]) live in
-//! [`kvmhost_core::storage`] and are re-exported here.
+//! The pool and volume XML models ([`PoolSpec`], [`VolumeSpec`], and [`PoolInfo`],
+//! [`VolumeInfo`] read from libvirt's XML, errors [`StorageError`]) live in
+//! [`kvmhost_core::storage`] and are re-exported here; this module adds what only libvirt's
+//! calls give (a pool's state, live sizes).
 //!
 //! ```
 //! use kvmhost_libvirt::{PoolSpec, VolumeSpec};
@@ -15,9 +17,7 @@
 
 use std::io::{Read, Write};
 
-pub use kvmhost_core::storage::{PoolSpec, VolumeSpec};
-use kvmhost_core::xml::{Document, Element};
-use serde::{Deserialize, Serialize};
+pub use kvmhost_core::storage::{PoolInfo, PoolSpec, StorageError, VolumeInfo, VolumeSpec};
 use virt::connect::Connect;
 use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
@@ -35,88 +35,27 @@ pub type TransferProgress = Box<dyn FnMut(u64) + Send>;
 
 const CHUNK: usize = 256 * 1024;
 
-/// A pool as libvirt reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PoolInfo {
-    /// Name.
-    pub name: String,
-    /// UUID.
-    pub uuid: String,
-    /// Pool type (`dir`, `logical`, `rbd`, …).
-    pub kind: String,
-    /// Target path, when it has one.
-    pub path: Option<String>,
-    /// Running.
-    pub active: bool,
-    /// Persistent.
-    pub persistent: bool,
-    /// Starts with the host.
-    pub autostart: bool,
-    /// Size in bytes.
-    pub capacity: u64,
-    /// Allocated bytes.
-    pub allocation: u64,
-    /// Free bytes.
-    pub available: u64,
-}
-
-/// A volume as libvirt reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VolumeInfo {
-    /// Name.
-    pub name: String,
-    /// Key (unique on the host; the path for file volumes).
-    pub key: String,
-    /// Path.
-    pub path: String,
-    /// Format (`qcow2`, `raw`).
-    pub format: Option<String>,
-    /// Backing file.
-    pub backing: Option<String>,
-    /// Virtual size in bytes.
-    pub capacity: u64,
-    /// Allocated bytes.
-    pub allocation: u64,
-}
-
-fn xml_root(xml: &str, what: &'static str) -> Result<Element> {
-    Ok(Document::parse(xml).map_err(|e| LibvirtError::parse(what, e))?.root)
-}
-
 pub(crate) fn pool_info(p: &StoragePool) -> Result<PoolInfo> {
-    let root = xml_root(&p.xml_desc(0)?, "pool")?;
-    let info = p.info()?;
-    Ok(PoolInfo {
-        name: p.name()?,
-        uuid: p.uuid_string()?,
-        kind: root.attr("type").unwrap_or_default().to_string(),
-        path: root.child("target").and_then(|t| t.child("path")).map(|p| p.text().trim().to_string()),
-        active: p.is_active()?,
-        persistent: p.is_persistent()?,
-        autostart: p.autostart()?,
-        capacity: info.capacity,
-        allocation: info.allocation,
-        available: info.available,
-    })
+    let mut info = PoolInfo::parse(&p.xml_desc(0)?)?;
+    let sizes = p.info()?;
+    info.active = p.is_active()?;
+    info.persistent = p.is_persistent()?;
+    info.autostart = p.autostart()?;
+    (info.capacity, info.allocation, info.available) = (sizes.capacity, sizes.allocation, sizes.available);
+    Ok(info)
 }
 
 pub(crate) fn volume_info(v: &StorageVol) -> Result<VolumeInfo> {
-    let root = xml_root(&v.xml_desc(0)?, "volume")?;
-    let info = v.info()?;
-    let format = |parent: Option<&Element>| {
-        parent.and_then(|t| t.child("format")).and_then(|f| f.attr("type")).map(String::from)
-    };
-    Ok(VolumeInfo {
-        name: v.name()?,
-        key: v.key()?,
-        path: v.path()?,
-        format: format(root.child("target")),
-        backing: root.child("backingStore").and_then(|b| b.child("path")).map(|p| p.text().trim().to_string()),
-        capacity: info.capacity,
-        allocation: info.allocation,
-    })
+    let mut info = VolumeInfo::parse(&v.xml_desc(0)?)?;
+    let sizes = v.info()?;
+    (info.capacity, info.allocation) = (sizes.capacity, sizes.allocation);
+    if info.key.is_empty() {
+        info.key = v.key()?;
+    }
+    if info.path.is_empty() {
+        info.path = v.path()?;
+    }
+    Ok(info)
 }
 
 pub(crate) fn pool(c: &Connect, name: &str) -> Result<StoragePool> {

@@ -32,6 +32,9 @@ fn host_facts_are_typed() {
         let caps: Capabilities = hv.capabilities().await.unwrap();
         assert!(!caps.guests.is_empty());
         assert!(caps.guests.iter().any(|g| g.arch == "i686" || g.arch == "x86_64"), "{caps:?}");
+        // The document is kept: written back byte for byte as libvirt sent it.
+        let raw = virt::connect::Connect::open(Some(host.uri())).unwrap().capabilities().unwrap();
+        assert_eq!(caps.to_xml().unwrap(), raw);
         // test:/// has no domain capabilities: a typed NotSupported, not a panic.
         let err = hv.domain_capabilities(&Default::default()).await.unwrap_err();
         assert!(matches!(err, LibvirtError::NotSupported { .. }), "{err:?}");
@@ -219,6 +222,8 @@ fn storage_pools_and_volumes() {
         let pool = hv.define_pool(&PoolSpec::dir("images", dir.to_str().unwrap())).await.unwrap();
         assert!(pool.active && pool.persistent);
         assert_eq!((pool.kind.as_str(), pool.path.as_deref()), ("dir", dir.to_str()));
+        assert_eq!(pool.uuid.len(), 36, "{pool:?}");
+        assert_eq!(hv.list_pools().await.unwrap().into_iter().find(|p| p.name == "images").as_ref(), Some(&pool));
         let golden = hv.create_volume("images", &VolumeSpec::qcow2("golden.qcow2", 1 << 30)).await.unwrap();
         assert_eq!(golden.capacity, 1 << 30);
         let overlay = hv
@@ -226,6 +231,8 @@ fn storage_pools_and_volumes() {
             .await
             .unwrap();
         assert!(overlay.path.ends_with("vm1.qcow2"));
+        assert_eq!(overlay.key, overlay.path);
+        assert_eq!(overlay.format.as_deref(), Some("qcow2"));
         let clone = hv.clone_volume("images", "golden.qcow2", &VolumeSpec::qcow2("copy.qcow2", 1 << 30)).await.unwrap();
         assert_eq!(clone.capacity, golden.capacity);
         let mut names: Vec<_> = hv.list_volumes("images").await.unwrap().into_iter().map(|v| v.name).collect();

@@ -91,6 +91,20 @@ fn host_facts_from_qemu() {
         assert!(dcaps.max_vcpus.unwrap() >= 1);
         assert!(!dcaps.cpu.custom_models.is_empty());
         assert!(dcaps.devices["disk"].supported);
+        // Every machine's domain capabilities are kept and written back byte for byte.
+        let conn = virt::connect::Connect::open(Some(&env.uri)).unwrap();
+        assert_eq!(caps.to_xml().unwrap(), conn.capabilities().unwrap());
+        let machines: Vec<String> = caps
+            .guests_for("qemu")
+            .filter(|g| g.arch == "x86_64")
+            .flat_map(|g| g.machines.iter().map(|m| m.name.clone()))
+            .collect();
+        for machine in &machines {
+            let raw = conn.domain_capabilities(None, Some("x86_64"), Some(machine), Some("qemu"), 0).unwrap();
+            let parsed = kvmhost_libvirt::DomainCapabilities::parse(&raw).unwrap();
+            assert_eq!(parsed.to_xml().unwrap(), raw, "{machine}");
+        }
+        println!("domain capabilities: {} machines written back byte for byte", machines.len());
     });
 }
 

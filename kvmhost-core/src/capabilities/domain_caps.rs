@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::capabilities::error::CapabilitiesError;
 use crate::capabilities::host_model::host_model_cpu;
-use crate::capabilities::read::{num, root, text, yes};
+use crate::capabilities::read::{document, num, text, xml_text, yes};
 use crate::domain::Cpu;
-use crate::xml::Element;
+use crate::xml::{Document, Element};
 
 /// `virConnectGetDomainCapabilities`, typed: what one emulator / machine / domain type offers.
 ///
@@ -25,6 +25,21 @@ use crate::xml::Element;
 /// assert_eq!(caps.cpu.host_model.unwrap().model_name(), Some("Skylake-Client"));
 /// assert_eq!(caps.cpu.custom_models[0].usable, Some(false));
 /// assert_eq!(caps.devices["disk"].enums["bus"], ["virtio"]);
+/// ```
+///
+/// The parsed document is kept as it was read ([`DomainCapabilities::document`]) and written
+/// back byte for byte by [`DomainCapabilities::to_xml`], like a
+/// [`Domain`](crate::domain::Domain); the typed fields are a read-only extract of it (editing
+/// them does not change the document). It serialises (serde) with the document as its XML
+/// text under `xml`.
+///
+/// ```
+/// use kvmhost_core::capabilities::DomainCapabilities;
+/// let xml = "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  \
+///     <launchSecurity supported='no'/>\n</domainCapabilities>\n";
+/// let caps = DomainCapabilities::parse(xml).unwrap();
+/// assert_eq!(caps.to_xml().unwrap(), xml);
+/// assert_eq!(serde_json::to_value(&caps).unwrap()["xml"], xml);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -47,6 +62,9 @@ pub struct DomainCapabilities {
     pub features: BTreeMap<String, bool>,
     /// OS firmware support (`<os>`), with its enums (`firmware`: `bios`, `efi`).
     pub os: Option<SupportedEnums>,
+    /// The document as parsed.
+    #[serde(rename = "xml", with = "xml_text")]
+    document: Document,
 }
 
 /// The guest CPU modes of a domain capabilities document.
@@ -136,8 +154,9 @@ impl DomainCapabilities {
     /// assert!(matches!(DomainCapabilities::parse("<capabilities/>"), Err(CapabilitiesError::WrongRoot { .. })));
     /// ```
     pub fn parse(xml: &str) -> Result<DomainCapabilities, CapabilitiesError> {
-        let root = root(xml, "domainCapabilities")?;
-        let mut cpu = CpuModes { host_model: host_model_cpu(&root)?, ..CpuModes::default() };
+        let document = document(xml, "domainCapabilities")?;
+        let root = &document.root;
+        let mut cpu = CpuModes { host_model: host_model_cpu(root)?, ..CpuModes::default() };
         for mode in root.child("cpu").into_iter().flat_map(|c| c.children_named("mode")) {
             let supported = yes(mode.attr("supported"));
             match mode.attr("name") {
@@ -166,16 +185,39 @@ impl DomainCapabilities {
             .map(|f| f.elements().map(|e| (e.name.to_string(), yes(e.attr("supported")))).collect())
             .unwrap_or_default();
         Ok(DomainCapabilities {
-            path: text(&root, "path"),
-            domain_type: text(&root, "domain"),
-            machine: text(&root, "machine"),
-            arch: text(&root, "arch"),
+            path: text(root, "path"),
+            domain_type: text(root, "domain"),
+            machine: text(root, "machine"),
+            arch: text(root, "arch"),
             max_vcpus: num(|| "/domainCapabilities/vcpu/@max".into(), root.child("vcpu").and_then(|v| v.attr("max")))?,
             cpu,
             devices,
             features,
             os: root.child("os").map(SupportedEnums::read),
+            document,
         })
+    }
+
+    /// The document as parsed (everything libvirt wrote, typed here or not).
+    ///
+    /// ```
+    /// use kvmhost_core::capabilities::DomainCapabilities;
+    /// let caps = DomainCapabilities::parse("<domainCapabilities><iothreads supported='yes'/></domainCapabilities>").unwrap();
+    /// assert_eq!(caps.document().root.child("iothreads").unwrap().attr("supported"), Some("yes"));
+    /// ```
+    pub fn document(&self) -> &Document {
+        &self.document
+    }
+
+    /// The document written back: byte for byte the text it was parsed from.
+    ///
+    /// ```
+    /// use kvmhost_core::capabilities::DomainCapabilities;
+    /// let xml = "<domainCapabilities>\r\n <vcpu max=\"255\"/><!-- kept -->\r\n</domainCapabilities>";
+    /// assert_eq!(DomainCapabilities::parse(xml).unwrap().to_xml().unwrap(), xml);
+    /// ```
+    pub fn to_xml(&self) -> Result<String, CapabilitiesError> {
+        Ok(self.document.to_xml()?)
     }
 }
 

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::capabilities::error::CapabilitiesError;
-use crate::capabilities::read::{num, root, text, yes};
+use crate::capabilities::read::{document, num, text, xml_text, yes};
 use crate::cpu::CpuDef;
+use crate::xml::Document;
 
 /// `virConnectGetCapabilities`, typed: the host (CPU, NUMA cells, migration transports,
 /// security models) and what guests it can run.
@@ -17,6 +18,20 @@ use crate::cpu::CpuDef;
 /// assert_eq!(caps.host.cpu.unwrap().cpu.model_name(), Some("Haswell"));
 /// assert_eq!(caps.guests[0].domain_types, ["kvm"]);
 /// ```
+///
+/// The parsed document is kept as it was read ([`Capabilities::document`]) and written back
+/// byte for byte by [`Capabilities::to_xml`], like a [`Domain`](crate::domain::Domain); the
+/// typed fields are a read-only extract of it (editing them does not change the document).
+/// It serialises (serde) with the document as its XML text under `xml`.
+///
+/// ```
+/// use kvmhost_core::capabilities::Capabilities;
+/// let xml = "<capabilities>\n  <host><uuid>u1</uuid><vendor-extension a='1'/></host>\n</capabilities>\n";
+/// let caps = Capabilities::parse(xml).unwrap();
+/// assert_eq!(caps.to_xml().unwrap(), xml);
+/// let json = serde_json::to_value(&caps).unwrap();
+/// assert_eq!(json["xml"], xml);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Capabilities {
@@ -24,6 +39,9 @@ pub struct Capabilities {
     pub host: HostCapabilities,
     /// What guests can run.
     pub guests: Vec<GuestCapabilities>,
+    /// The document as parsed.
+    #[serde(rename = "xml", with = "xml_text")]
+    document: Document,
 }
 
 /// The `<host>` part of the capabilities.
@@ -131,7 +149,8 @@ impl Capabilities {
     /// assert!(matches!(Capabilities::parse("<capabilities>"), Err(CapabilitiesError::Xml(_))));
     /// ```
     pub fn parse(xml: &str) -> Result<Capabilities, CapabilitiesError> {
-        let root = root(xml, "capabilities")?;
+        let document = document(xml, "capabilities")?;
+        let root = &document.root;
         let mut host = HostCapabilities::default();
         if let Some(h) = root.child("host") {
             host.uuid = text(h, "uuid");
@@ -188,7 +207,29 @@ impl Capabilities {
                 domain_types,
             });
         }
-        Ok(Capabilities { host, guests })
+        Ok(Capabilities { host, guests, document })
+    }
+
+    /// The document as parsed (everything libvirt wrote, typed here or not).
+    ///
+    /// ```
+    /// use kvmhost_core::capabilities::Capabilities;
+    /// let caps = Capabilities::parse("<capabilities><host><power_management/></host></capabilities>").unwrap();
+    /// assert!(caps.document().root.child("host").unwrap().child("power_management").is_some());
+    /// ```
+    pub fn document(&self) -> &Document {
+        &self.document
+    }
+
+    /// The document written back: byte for byte the text it was parsed from.
+    ///
+    /// ```
+    /// use kvmhost_core::capabilities::Capabilities;
+    /// let xml = "<?xml version=\"1.0\"?>\n<capabilities>\n  <!-- kept -->\n  <host/>\n</capabilities>";
+    /// assert_eq!(Capabilities::parse(xml).unwrap().to_xml().unwrap(), xml);
+    /// ```
+    pub fn to_xml(&self) -> Result<String, CapabilitiesError> {
+        Ok(self.document.to_xml()?)
     }
 
     /// The guests that can run `domain_type` (`kvm`, `qemu`).

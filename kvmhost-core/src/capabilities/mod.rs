@@ -12,6 +12,10 @@
 //! - [`CapabilitiesError`]: typed errors naming the element or attribute at fault, or the line
 //!   and column when the text is not XML.
 //!
+//! Both keep the document they were parsed from, like a [`Domain`](crate::domain::Domain):
+//! `document()` gives it (everything libvirt wrote, typed here or not) and `to_xml()` writes it
+//! back byte for byte; the typed fields are a read-only extract of it.
+//!
 //! Parsing is pure (strings in, values out); kvmhost-libvirt fetches the documents and
 //! re-exports these types.
 //!
@@ -22,7 +26,8 @@
 //! assert_eq!(caps.host.cpu.unwrap().arch.as_deref(), Some("x86_64"));
 //! let dc = DomainCapabilities::parse("<domainCapabilities><cpu><mode name='host-model' supported='yes'>\
 //!     <model>Haswell</model></mode></cpu></domainCapabilities>").unwrap();
-//! assert_eq!(dc.cpu.host_model.unwrap().model_name(), Some("Haswell"));
+//! assert_eq!(dc.cpu.host_model.as_ref().unwrap().model_name(), Some("Haswell"));
+//! assert!(dc.to_xml().unwrap().starts_with("<domainCapabilities><cpu><mode name='host-model'"));
 //! ```
 
 mod domain_caps;

@@ -1,16 +1,16 @@
 //! Reading helpers shared by the capabilities documents: root check, trimmed text, numbers and
-//! `yes`/`no` flags, with paths for errors.
+//! `yes`/`no` flags, with paths for errors; the kept document's serde form (its XML text).
 
 use crate::capabilities::error::CapabilitiesError;
 use crate::xml::{Document, Element};
 
 /// Parses `xml` and checks its root element is `<name>`.
-pub(crate) fn root(xml: &str, name: &str) -> Result<Element, CapabilitiesError> {
+pub(crate) fn document(xml: &str, name: &str) -> Result<Document, CapabilitiesError> {
     let doc = Document::parse(xml)?;
     if doc.root.name != name {
         return Err(CapabilitiesError::WrongRoot { expected: name.to_string(), found: doc.root.name.to_string() });
     }
-    Ok(doc.root)
+    Ok(doc)
 }
 
 /// The trimmed text of child `<child>`, when present.
@@ -37,4 +37,19 @@ pub(crate) fn num<T: std::str::FromStr>(
 /// `supported='yes'` and the like.
 pub(crate) fn yes(s: Option<&str>) -> bool {
     s == Some("yes")
+}
+
+/// The kept document serialises (serde) as its XML text, byte for byte, like a domain.
+pub(crate) mod xml_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::xml::Document;
+
+    pub(crate) fn serialize<S: Serializer>(doc: &Document, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&doc.to_xml().map_err(serde::ser::Error::custom)?)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Document, D::Error> {
+        Document::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
