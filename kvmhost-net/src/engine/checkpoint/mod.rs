@@ -8,12 +8,16 @@
 //! - `prior.json`: the state before the apply (the namespace's links, OVSDB's rows), written
 //!   before anything is changed;
 //! - `rollback.sh`: the restoring steps as `ip` / `bridge` commands and one `ovsdb-client
-//!   transact` (the exact restore plan, computed once the apply is done: what the engine's own
-//!   rollback would run; every name single-quoted);
-//! - `guard.sh` and the guard: a `/bin/sh` process started inside the target namespace, in its
-//!   own process group (a Ctrl-C or the death of the caller does not stop it), that sleeps until
-//!   the deadline, then claims the checkpoint (`pending` → `expired`, an atomic rename) and runs
-//!   `rollback.sh`, writing `rollback.log`.
+//!   transact` (the exact restore plan — what the engine's own rollback would run — from the
+//!   state the last executed step left: it is written anew, atomically, after every step, so a
+//!   process killed in the middle of the apply leaves a script that undoes what was done; every
+//!   name single-quoted);
+//! - `guard.sh` and the guard: a `/bin/sh` process started inside the target namespace before
+//!   the first write, in its own process group (a Ctrl-C or the death of the caller does not
+//!   stop it), that sleeps until the deadline (the apply's own time counts), then claims the
+//!   checkpoint (`pending` → `expired`, an atomic rename) and runs `rollback.sh`, writing
+//!   `rollback.log`. An apply still running at the deadline stops at its next step and is
+//!   rolled back.
 //!
 //! Confirming claims the checkpoint first (`pending` → `confirmed`), so a confirm and an expiry
 //! racing at the deadline cannot both win. Needs `sh`, `ip` (iproute2) and, with an `ovs`
@@ -29,13 +33,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApplyOptions, ApplyReport, Engine};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use super::{apply_on, ApplyOptions, ApplyReport, Backend, Engine, Goal, Kernel, NetlinkBackend, RollbackReport};
 use crate::diff::{diff, touched, Desired};
 use crate::model::HostNetwork;
-use crate::ovs::{restore_operations, Snapshot, DB};
-use crate::plan::{BackendKind, Plan};
+use crate::ovs::{restore_operations, OvsdbBackend, OvsdbSession, Snapshot, DB};
+use crate::plan::{BackendKind, Plan, PlannedStep, Step};
 use crate::state::NetState;
-use crate::{Error, Kernel as _};
+use crate::Error;
+
+mod predict;
 
 /// How a checkpointed apply is made.
 ///
@@ -163,12 +172,17 @@ fn quote(word: &str) -> String {
 
 /// The restoring script: the netlink steps (iproute2 commands never contain spaces inside a
 /// word: link names cannot), then one OVSDB transaction. Every command runs; failures are
-/// logged and counted.
-fn rollback_script(netlink: &Plan, ovsdb: Option<(&Path, serde_json::Value)>) -> String {
+/// logged and counted, except for the steps not in `sure` (those undoing a step that may not
+/// have run: `sure` is the restore from the state before it), which may fail.
+fn rollback_script(netlink: &Plan, sure: Option<&Plan>, ovsdb: Option<(&Path, serde_json::Value)>) -> String {
     let mut s = String::from("#!/bin/sh\n# kvmhost-net checkpoint rollback\nfailed=0\n");
     for p in &netlink.steps {
         let words: Vec<String> = p.step.command().split(' ').map(quote).collect();
         let cmd = words.join(" ");
+        if sure.is_some_and(|sure| !sure.steps.iter().any(|q| q.step == p.step)) {
+            s += &format!("{cmd} 2>/dev/null || echo 'not needed: '{}\n", quote(&cmd));
+            continue;
+        }
         s += &format!("{cmd} || {{ echo 'failed: '{} >&2; failed=$((failed+1)); }}\n", quote(&cmd));
     }
     if let Some((socket, transaction)) = ovsdb {
@@ -234,35 +248,64 @@ impl Engine {
         write_file(&dir, "prior.json", &json, 0o600)?;
         tracing::info!(dir = %dir.display(), "checkpoint: prior state written");
 
-        let report = self.apply_with(net, &options.apply)?;
-
-        // The exact restore, computed on the state the apply left.
-        let changed: Plan = Plan { steps: report.plan.of(BackendKind::Netlink).cloned().collect() };
-        let names = touched(&changed, &prior.links);
-        let ovs_made = net.ovs_devices().into_iter().map(|(n, _, _)| n).collect();
-        let restore_to = Desired::restore(&prior.links, &names, &ovs_made);
-        let netlink = diff(&restore_to, &report.after)?;
-        let ovs = match (&prior.ovsdb, db.as_mut()) {
-            (Some(before), Some(session)) => {
-                let now = session.capture()?;
-                let mut tx = vec![serde_json::Value::from(DB)];
-                tx.extend(restore_operations(before, &now).iter().map(|o| o.to_json()));
-                Some((session.path().to_path_buf(), serde_json::Value::Array(tx)))
-            }
-            _ => None,
-        };
-        let script = rollback_script(&netlink, ovs.as_ref().map(|(p, t)| (p.as_path(), t.clone())));
-        write_file(&dir, "rollback.sh", script.as_bytes(), 0o700)?;
+        // The guard is armed before the first write, with a script that restores nothing yet;
+        // every executed step rewrites the script (the restore from the state it left), so a
+        // process killed at any point of the apply leaves a script that undoes what was done.
+        let ovs_made: BTreeSet<String> = net.ovs_devices().into_iter().map(|(n, _, _)| n).collect();
+        let journal = RefCell::new(Journal {
+            dir: dir.clone(),
+            prior: prior.links.clone(),
+            ovs_made,
+            executed: Plan::default(),
+            ovsdb: None,
+        });
+        journal.borrow().write(&prior.links)?;
         let seconds = options.timeout.as_secs().max(1);
         write_file(&dir, "guard.sh", guard_script(&dir, seconds).as_bytes(), 0o700)?;
         write_file(&dir, CheckpointState::Pending.marker(), b"", 0o600)?;
         let deadline = SystemTime::now() + Duration::from_secs(seconds);
+        let mut guard = self.spawn_guard(&dir)?;
+        tracing::info!(dir = %dir.display(), guard = guard.id(), seconds, "checkpoint armed");
 
-        // The guard runs inside the namespace (a child inherits the spawning thread's namespace)
-        // and in a process group of its own.
+        let mut journaled = JournalKernel { inner: &mut kernel, journal: &journal };
+        let mut netlink = NetlinkBackend::new(&mut journaled);
+        let applied = match (db.as_mut(), self.connect_ovsdb()?) {
+            (Some(session), Some(mut reader)) => {
+                let mut ovs = JournalOvs {
+                    inner: session.backend(),
+                    reader: &mut reader,
+                    prior: prior.ovsdb.as_ref(),
+                    journal: &journal,
+                };
+                apply_on(&mut [&mut ovs, &mut netlink], net, &options.apply)
+            }
+            _ => apply_on(&mut [&mut netlink], net, &options.apply),
+        };
+        let report = match applied {
+            Ok(r) => r,
+            Err(e) => {
+                // The engine rolled back (unless told not to): the guard has nothing left to do.
+                if fs::rename(
+                    dir.join(CheckpointState::Pending.marker()),
+                    dir.join(CheckpointState::RolledBack.marker()),
+                )
+                .is_ok()
+                {
+                    let _ = guard.kill();
+                    let _ = guard.wait();
+                }
+                return Err(e);
+            }
+        };
+        let restore_to = journal.borrow().write(&report.after)?;
+        Ok(Checkpoint { dir, guard, deadline, report, engine: self.clone(), restore_to, ovsdb_prior: prior.ovsdb })
+    }
+
+    /// The guard: `/bin/sh guard.sh`, inside the namespace (a child inherits the spawning
+    /// thread's namespace) and in a process group of its own.
+    fn spawn_guard(&self, dir: &Path) -> Result<Child, Error> {
         let guard_path = dir.join("guard.sh");
-        let guard = self
-            .netns()
+        self.netns()
             .run(move || {
                 Command::new("/bin/sh")
                     .arg(guard_path)
@@ -272,9 +315,119 @@ impl Engine {
                     .process_group(0)
                     .spawn()
             })?
-            .map_err(io(&dir, "the guard"))?;
-        tracing::info!(dir = %dir.display(), guard = guard.id(), seconds, "checkpoint armed");
-        Ok(Checkpoint { dir, guard, deadline, report, engine: self.clone(), restore_to, ovsdb_prior: prior.ovsdb })
+            .map_err(io(dir, "the guard"))
+    }
+}
+
+/// The rollback script kept current while a checkpointed apply runs.
+struct Journal {
+    dir: PathBuf,
+    prior: NetState,
+    ovs_made: BTreeSet<String>,
+    /// The netlink steps executed so far (the refused one included).
+    executed: Plan,
+    /// The OVSDB socket and the transaction restoring the captured rows, once OVS changed.
+    ovsdb: Option<(PathBuf, serde_json::Value)>,
+}
+
+impl Journal {
+    /// Write `rollback.sh` for the namespace as `now` shows it; the state it restores.
+    fn write(&self, now: &NetState) -> Result<Desired, Error> {
+        self.write_before(now, None)
+    }
+
+    /// Write `rollback.sh` before `next` runs: the restore from the state `next` would leave
+    /// (the lines only that state needs may fail: `next` may not have run), so a caller killed
+    /// during or right after `next` leaves a script that undoes it.
+    fn write_before(&self, now: &NetState, next: Option<&Step>) -> Result<Desired, Error> {
+        let names = touched(&self.executed, &self.prior);
+        let restore_to = Desired::restore(&self.prior, &names, &self.ovs_made);
+        let sure = diff(&restore_to, now)?;
+        let (netlink, sure) = match next {
+            Some(step) => (diff(&restore_to, &predict::after(now, step))?, Some(&sure)),
+            None => (sure.clone(), None),
+        };
+        let script = rollback_script(&netlink, sure, self.ovsdb.as_ref().map(|(p, t)| (p.as_path(), t.clone())));
+        write_file(&self.dir, "rollback.sh", script.as_bytes(), 0o700)?;
+        Ok(restore_to)
+    }
+}
+
+/// The kernel of a checkpointed apply: after each step, the rollback script is written anew.
+struct JournalKernel<'a> {
+    inner: &'a mut dyn Kernel,
+    journal: &'a RefCell<Journal>,
+}
+
+impl Kernel for JournalKernel<'_> {
+    fn read_state(&mut self) -> Result<NetState, Error> {
+        self.inner.read_state()
+    }
+
+    fn execute(&mut self, step: &Step) -> Result<(), Error> {
+        let dir = self.journal.borrow().dir.clone();
+        if checkpoint_state(&dir) != Some(CheckpointState::Pending) {
+            // The deadline passed during the apply: the guard is rolling back.
+            return Err(Error::CheckpointExpired { dir: dir.display().to_string() });
+        }
+        self.journal.borrow_mut().executed.steps.push(PlannedStep::new(step.clone(), "executed"));
+        let now = self.inner.read_state()?;
+        self.journal.borrow().write_before(&now, Some(step))?;
+        self.inner.execute(step)
+    }
+
+    fn writes(&self) -> u64 {
+        self.inner.writes()
+    }
+}
+
+/// The OVSDB backend of a checkpointed apply: once its transaction is written, the rollback
+/// script gets the transaction restoring the captured rows.
+struct JournalOvs<'a, 'b> {
+    inner: OvsdbBackend<'b>,
+    reader: &'a mut OvsdbSession,
+    prior: Option<&'a Snapshot>,
+    journal: &'a RefCell<Journal>,
+}
+
+impl Backend for JournalOvs<'_, '_> {
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+    fn capture(&mut self, net: &HostNetwork) -> Result<(), Error> {
+        self.inner.capture(net)
+    }
+    fn plan(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<Plan, Error> {
+        self.inner.plan(net, goal, settle)
+    }
+    fn execute(&mut self, steps: &[PlannedStep], options: &ApplyOptions) -> Result<(), (usize, Error)> {
+        let done = self.inner.execute(steps, options);
+        if let (Some(before), false) = (self.prior, steps.is_empty()) {
+            let last = steps.len() - 1;
+            let now = self.reader.capture().map_err(|e| (last, e))?;
+            let mut tx = vec![serde_json::Value::from(DB)];
+            tx.extend(restore_operations(before, &now).iter().map(|o| o.to_json()));
+            let mut journal = self.journal.borrow_mut();
+            journal.ovsdb = Some((self.reader.path().to_path_buf(), serde_json::Value::Array(tx)));
+            let prior = journal.prior.clone();
+            journal.write(&prior).map_err(|e| (last, e))?;
+        }
+        done
+    }
+    fn verify(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<(), Error> {
+        self.inner.verify(net, goal, settle)
+    }
+    fn restore(&mut self, net: &HostNetwork, report: &mut RollbackReport) {
+        self.inner.restore(net, report)
+    }
+    fn check_restored(&mut self, net: &HostNetwork, report: &mut RollbackReport) -> bool {
+        self.inner.check_restored(net, report)
+    }
+    fn writes(&self) -> u64 {
+        self.inner.writes()
+    }
+    fn report(&mut self, report: &mut ApplyReport) -> Result<(), Error> {
+        self.inner.report(report)
     }
 }
 
