@@ -213,7 +213,7 @@ fn the_guard_rolls_back_a_caller_killed_during_the_apply() {
         .unwrap();
     // Kill it once some links exist (the apply is under way): early, or after a third or two
     // thirds of the veths, depending on this run's process id.
-    let at = format!("kvc{}a:", [3, 20, 40][std::process::id() as usize % 3]);
+    let at = format!(" kvc{}a@", [3, 20, 40][std::process::id() as usize % 3]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ns.ip_out(&["-o", "link", "show"]).contains(&at) {
         assert!(Instant::now() < deadline, "the apply did not start");
