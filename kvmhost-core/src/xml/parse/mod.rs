@@ -280,7 +280,11 @@ fn closed(el: &mut crate::xml::Element, children: XmlVec<Node>, input: &str, aft
     if children.is_empty() {
         el.format_mut().set_expanded(true);
     }
-    el.children = children;
+    // The element has no content yet (`element_start` made it with an empty vector, which
+    // owns no block): replaced without the out-of-line drop call an assignment makes.
+    let none = std::mem::replace(&mut el.children, children);
+    debug_assert!(none.capacity() == 0);
+    std::mem::forget(none);
     // `</name >`: whitespace before `>` (rare), kept for the writer.
     if input.as_bytes().get(after_name) != Some(&b'>') {
         keep_end_space(el, input, after_name);
