@@ -195,8 +195,9 @@ struct Scratch {
     content: Vec<Node>,
     /// One start tag's attributes.
     attributes: Vec<crate::xml::Attribute>,
-    /// The names of one start tag's attributes, for tags with many (see `tag::is_duplicate`).
-    names: std::collections::HashSet<XmlString>,
+    /// The names of one start tag's attributes, for tags with many (see `tag::is_duplicate`);
+    /// made on first use (a set needs its random hash keys, which a `const` cannot give).
+    names: Option<std::collections::HashSet<XmlString>>,
 }
 
 /// Scratch vectors longer than this (in elements) are freed after the document (about 200 KB
@@ -204,7 +205,10 @@ struct Scratch {
 const KEEP_NODES: usize = 4096;
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+    // (`const`: no lazy initialisation to check on each access)
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch { open: Vec::new(), content: Vec::new(), attributes: Vec::new(), names: None })
+    };
 }
 
 pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, XmlError> {
@@ -231,8 +235,8 @@ pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, X
         scratch.open = Vec::new();
         scratch.attributes = Vec::new();
     }
-    if scratch.names.capacity() > 256 {
-        scratch.names = Default::default();
+    if scratch.names.as_ref().is_some_and(|n| n.capacity() > 256) {
+        scratch.names = None;
     }
     SCRATCH.set(scratch);
     result

@@ -40,7 +40,7 @@ impl<const SHORT: bool> Parser<'_, SHORT> {
         &self,
         start: &BytesStart<'_>,
         scratch: &mut Vec<Attribute>,
-        seen: &mut HashSet<XmlString>,
+        seen: &mut Option<HashSet<XmlString>>,
         out: &mut Vec<Node>,
         quotes: &mut QuoteCount,
     ) -> Result<(), XmlError> {
@@ -282,7 +282,8 @@ fn mixed_quote(singles: usize, count: usize, tag: &[u8]) -> Quote {
 /// kept with the parser's other scratch vectors).
 #[cold]
 #[inline(never)]
-fn is_duplicate_many(scratch: &[Attribute], seen: &mut HashSet<XmlString>, key: &str) -> bool {
+fn is_duplicate_many(scratch: &[Attribute], seen: &mut Option<HashSet<XmlString>>, key: &str) -> bool {
+    let seen = seen.get_or_insert_with(HashSet::new);
     if scratch.len() == SCAN_FOR_DUPLICATES {
         seen.clear();
         seen.extend(scratch.iter().map(|a| a.name.clone()));
