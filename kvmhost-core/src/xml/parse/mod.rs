@@ -311,7 +311,8 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.trim_text(false);
-    config.check_end_names = true;
+    // (checked in the `End` arm)
+    config.check_end_names = false;
     config.expand_empty_elements = false;
     let mut p = Parser::<SHORT> { input, whole, reader, limits };
     // quick-xml skips a byte order mark at the start of what it reads: a second one (U+FEFF is
@@ -392,10 +393,22 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
             }
             Ok(Event::End(end)) => {
                 text_done!();
-                // quick-xml checks that end names match their start.
+                // quick-xml refuses an end tag with nothing open; whether the name matches is
+                // checked here, against the open element's name (quick-xml's check calls
+                // `memcmp`).
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                let children = XmlVec::take_tail_of(content, at + 1);
                 let name = end.name().into_inner();
+                match content.get(at) {
+                    Some(Node::Element(el)) if same_name(el.name.as_bytes(), name) => {}
+                    other => {
+                        let expected = match other {
+                            Some(Node::Element(el)) => el.name.as_str(),
+                            _ => "",
+                        };
+                        return Err(p.mismatched_end(expected, name));
+                    }
+                }
+                let children = XmlVec::take_tail_of(content, at + 1);
                 let after_name = p.offset_of(name) + name.len();
                 if open.is_empty() {
                     if let Some(Node::Element(mut el)) = content.pop() {
@@ -542,7 +555,43 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
     Ok(Document { prolog, root, epilog, quote, bom })
 }
 
+/// Whether two names are the same bytes: up to 16 bytes in two overlapping word compares
+/// each, without a `memcmp` call.
+#[inline(always)]
+pub(super) fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn word8(s: &[u8], at: usize) -> u64 {
+        u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or_default())
+    }
+    fn word4(s: &[u8], at: usize) -> u32 {
+        u32::from_ne_bytes(s[at..at + 4].try_into().unwrap_or_default())
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => (word4(a, 0) ^ word4(b, 0)) | (word4(a, n - 4) ^ word4(b, n - 4)) == 0,
+        8..=16 => (word8(a, 0) ^ word8(b, 0)) | (word8(a, n - 8) ^ word8(b, n - 8)) == 0,
+        _ => a == b,
+    }
+}
+
 impl<const SHORT: bool> Parser<'_, SHORT> {
+    /// The error for an end tag `</found>` where `</expected>` was due (as quick-xml words
+    /// it), at the end tag's `<`.
+    #[cold]
+    #[inline(never)]
+    fn mismatched_end(&self, expected: &str, found: &[u8]) -> XmlError {
+        let at = self.offset_of(found).saturating_sub(2);
+        let found = String::from_utf8_lossy(found);
+        self.malformed_at(
+            at as u64,
+            format!("ill-formed document: expected `</{expected}>`, but `</{found}>` was found"),
+        )
+    }
+
     /// Refuses a text node (the last node of `content`) grown past `max_text_bytes` by merging;
     /// `at` is the offset of its last piece.
     #[inline(always)]
@@ -601,6 +650,33 @@ mod tests {
         ] {
             let e = parse_document(bad).expect_err(bad);
             assert!(matches!(e, XmlError::Malformed { line: 1, .. }), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn end_tags_must_match() {
+        let e = parse_document("<a>\n <b></c></a>").unwrap_err();
+        assert!(matches!(e, XmlError::Malformed { line: 2, column: 5, .. }), "{e}");
+        assert!(e.to_string().contains("expected `</b>`, but `</c>` was found"), "{e}");
+        let long = "n".repeat(40);
+        for (open, close) in [("ab", "ac"), ("abcd1", "abcd2"), ("abcdefgh9", "abcdefgh8"), (&long[..], &long[1..])] {
+            assert!(parse_document(&format!("<{open}></{close}>")).is_err(), "{open} {close}");
+            assert!(parse_document(&format!("<{open}></{open} >")).is_ok(), "{open}");
+        }
+        let names: Vec<String> = (0..40).map(|n| "x".repeat(n)).collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(same_name(a.as_bytes(), b.as_bytes()), a == b);
+                let mut c = b.clone().into_bytes();
+                if let Some(last) = c.last_mut() {
+                    *last = b'y';
+                    assert!(!same_name(a.as_bytes(), &c));
+                }
+                if let Some(first) = c.first_mut() {
+                    *first = b'z';
+                    assert!(!same_name(a.as_bytes(), &c));
+                }
+            }
         }
     }
 

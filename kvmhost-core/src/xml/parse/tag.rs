@@ -207,7 +207,7 @@ impl<const SHORT: bool> Parser<'_, SHORT> {
             // Few attributes: compared one by one; many: bounded, and looked up in a set (the
             // set only from `SCAN_FOR_DUPLICATES` on: a limit below it is reached first).
             let duplicate = if scratch.len() < few {
-                scratch.iter().any(|a| a.name == key)
+                scratch.iter().any(|a| super::same_name(a.name.as_bytes(), key.as_bytes()))
             } else {
                 if scratch.len() >= limits.max_attributes {
                     bail!(self.limit_at(Limit::Attributes, limits.max_attributes, base + key_start));
