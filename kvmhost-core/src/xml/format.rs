@@ -209,6 +209,15 @@ impl Bits {
         self.0 & EXPANDED != 0
     }
 
+    /// The quote character of the element's attributes in a document quoting with `doc`: its
+    /// own if it has one (a shift of a constant, no branch).
+    #[inline(always)]
+    pub(crate) fn quote_byte(self, doc: u8) -> u8 {
+        // By the quote bits: none (the document's), single, double (3 does not occur).
+        let table = u32::from_le_bytes([doc, b'\'', b'"', doc]);
+        (table >> ((self.0 & QUOTE_BITS) * 8)) as u8
+    }
+
     /// Whether anything but the quote style is recorded (raw forms or the `<a></a>` form).
     #[inline(always)]
     pub(crate) fn kept(self) -> bool {

@@ -22,16 +22,16 @@ use super::{Document, Element, Node, Quote, XmlError};
 /// whole element (`/>`, or `></name>` if it was read so), returning `false`. `RAW` says whether
 /// kept formatting is written (false for pretty printing).
 #[inline(always)]
-fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote) -> Result<bool, XmlError> {
+fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, dq: u8) -> Result<bool, XmlError> {
     let name = e.name.as_str();
     check_name(name)?;
     out.framed(b"<", name.as_bytes(), b"");
     let bits = e.format().bits();
     if RAW && bits.kept() {
-        return start_tag_kept(out, e, doc_quote);
+        return start_tag_kept(out, e, dq);
     }
-    let q = bits.quote().unwrap_or(doc_quote).byte();
     for a in &e.attributes {
+        let q = bits.quote_byte(dq);
         let (key, value) = (a.name.as_str(), a.value.as_str());
         check_name(key)?;
         if is_clean(value, true) {
@@ -55,8 +55,8 @@ fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote) -> R
 /// or written `<a></a>` when empty.
 #[cold]
 #[inline(never)]
-fn start_tag_kept(out: &mut Out, e: &Element, doc_quote: Quote) -> Result<bool, XmlError> {
-    let quote = e.format().quote().unwrap_or(doc_quote);
+fn start_tag_kept(out: &mut Out, e: &Element, dq: u8) -> Result<bool, XmlError> {
+    let quote = e.format().quote().unwrap_or(Quote::from_byte(dq));
     match e.format().get().and_then(|r| r.start.as_deref()) {
         Some(raw) => raw::write_attributes(out, &e.attributes, raw, quote)?,
         None => {
@@ -102,9 +102,9 @@ fn end_tag<const RAW: bool>(out: &mut Out, e: &Element) {
 const WRITE_RECURSION: usize = 64;
 
 /// Writes `root` and everything in it.
-fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, doc_quote: Quote) -> Result<(), XmlError> {
-    if start_tag::<RAW>(out, root, doc_quote)? {
-        write_content::<RAW>(out, root, doc_quote, 0)?;
+fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, dq: u8) -> Result<(), XmlError> {
+    if start_tag::<RAW>(out, root, dq)? {
+        write_content::<RAW>(out, root, dq, 0)?;
     }
     Ok(())
 }
@@ -137,18 +137,18 @@ fn text<const RAW: bool>(
 /// Writes the content and end tag of `e`, whose start tag is written and which sits `depth`
 /// levels down: recursively for the first [`WRITE_RECURSION`] levels, then with
 /// [`write_deep_content`].
-fn write_content<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote, depth: usize) -> Result<(), XmlError> {
+fn write_content<const RAW: bool>(out: &mut Out, e: &Element, dq: u8, depth: usize) -> Result<(), XmlError> {
     if RAW && e.format().bits().raw() {
-        return write_content_kept(out, e, doc_quote, depth);
+        return write_content_kept(out, e, dq, depth);
     }
     for node in e.children.iter() {
         match node {
             Node::Element(c) => {
-                if start_tag::<RAW>(out, c, doc_quote)? {
+                if start_tag::<RAW>(out, c, dq)? {
                     if depth < WRITE_RECURSION {
-                        write_content::<RAW>(out, c, doc_quote, depth + 1)?;
+                        write_content::<RAW>(out, c, dq, depth + 1)?;
                     } else {
-                        write_deep_content::<RAW>(out, c, doc_quote)?;
+                        write_deep_content::<RAW>(out, c, dq)?;
                     }
                 }
             }
@@ -163,16 +163,16 @@ fn write_content<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote, 
 /// [`write_content`] for an element with kept formatting (texts, end tag).
 #[cold]
 #[inline(never)]
-fn write_content_kept(out: &mut Out, e: &Element, doc_quote: Quote, depth: usize) -> Result<(), XmlError> {
+fn write_content_kept(out: &mut Out, e: &Element, dq: u8, depth: usize) -> Result<(), XmlError> {
     let texts = kept_texts::<true>(e);
     for (i, node) in e.children.iter().enumerate() {
         match node {
             Node::Element(c) => {
-                if start_tag::<true>(out, c, doc_quote)? {
+                if start_tag::<true>(out, c, dq)? {
                     if depth < WRITE_RECURSION {
-                        write_content::<true>(out, c, doc_quote, depth + 1)?;
+                        write_content::<true>(out, c, dq, depth + 1)?;
                     } else {
-                        write_deep_content::<true>(out, c, doc_quote)?;
+                        write_deep_content::<true>(out, c, dq)?;
                     }
                 }
             }
@@ -193,7 +193,7 @@ struct Frame<'a> {
 /// [`write_content`] with an explicit stack instead of recursion, for content of any depth.
 #[cold]
 #[inline(never)]
-fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, doc_quote: Quote) -> Result<(), XmlError> {
+fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, dq: u8) -> Result<(), XmlError> {
     let mut open: Vec<Frame<'_>> = vec![Frame { element: top, next: 0 }];
     'elements: while let Some(frame) = open.last_mut() {
         let e = frame.element;
@@ -203,7 +203,7 @@ fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, doc_quote: 
             i += 1;
             match node {
                 Node::Element(c) => {
-                    if start_tag::<RAW>(out, c, doc_quote)? {
+                    if start_tag::<RAW>(out, c, dq)? {
                         frame.next = i;
                         open.push(Frame { element: c, next: 0 });
                         continue 'elements;
@@ -226,10 +226,13 @@ fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, doc_quote: 
 fn write_other(out: &mut Out, node: &Node) -> Result<(), XmlError> {
     match node {
         Node::Element(e) => return Err(invalid('<', &format!("element <{}> outside the root element", e.name))),
-        Node::Text(t) => match t.chars().find(|c| !matches!(c, ' ' | '\t' | '\r' | '\n')) {
-            Some(c) => return Err(invalid(c, "text outside the root element")),
-            None => out.str(t),
-        },
+        Node::Text(t) => {
+            if !t.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+                let c = t.chars().find(|c| !matches!(c, ' ' | '\t' | '\r' | '\n')).unwrap_or(' ');
+                return Err(invalid(c, "text outside the root element"));
+            }
+            out.str(t);
+        }
         Node::CData(t) => {
             check_verbatim(t, "]]>", "CDATA")?;
             out.str("<![CDATA[");
@@ -273,7 +276,7 @@ pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
     for n in &doc.prolog {
         write_other(&mut out, n)?;
     }
-    write_tree::<true>(&mut out, &doc.root, doc.quote)?;
+    write_tree::<true>(&mut out, &doc.root, doc.quote.byte())?;
     for n in &doc.epilog {
         write_other(&mut out, n)?;
     }
@@ -306,7 +309,7 @@ fn indent(out: &mut Out, depth: usize) {
 /// text content is left exactly as it is.
 pub(crate) fn write_document_pretty(doc: &Document) -> Result<String, XmlError> {
     let mut out = Out::with_capacity(8192);
-    let q = doc.quote;
+    let q = doc.quote.byte();
     if !element_only(&doc.root) {
         write_tree::<false>(&mut out, &doc.root, q)?;
         out.byte(b'\n');
