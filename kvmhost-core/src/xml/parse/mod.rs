@@ -311,8 +311,9 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.trim_text(false);
-    // (checked in the `End` arm)
+    // (checked in the `End` arm, where the whitespace before `>` is found too)
     config.check_end_names = false;
+    config.trim_markup_names_in_closing_tags = false;
     config.expand_empty_elements = false;
     let mut p = Parser::<SHORT> { input, whole, reader, limits };
     // quick-xml skips a byte order mark at the start of what it reads: a second one (U+FEFF is
@@ -397,19 +398,21 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
                 // checked here, against the open element's name (quick-xml's check calls
                 // `memcmp`).
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
+                // The name as quick-xml gives it (not trimmed, see the configuration): with the
+                // whitespace before `>` if there is any (rare: `</a >`).
                 let name = end.name().into_inner();
-                match content.get(at) {
-                    Some(Node::Element(el)) if same_name(el.name.as_bytes(), name) => {}
+                let name_len = match content.get(at) {
+                    Some(Node::Element(el)) if same_name(el.name.as_bytes(), name) => name.len(),
                     other => {
                         let expected = match other {
-                            Some(Node::Element(el)) => el.name.as_str(),
-                            _ => "",
+                            Some(Node::Element(el)) => Some(el.name.as_str()),
+                            _ => None,
                         };
-                        return Err(p.mismatched_end(expected, name));
+                        p.end_name_spaced(expected, name)?
                     }
-                }
+                };
                 let children = XmlVec::take_tail_of(content, at + 1);
-                let after_name = p.offset_of(name) + name.len();
+                let after_name = p.offset_of(name) + name_len;
                 if open.is_empty() {
                     if let Some(Node::Element(mut el)) = content.pop() {
                         closed(&mut el, children, input, after_name);
@@ -579,6 +582,19 @@ pub(super) fn same_name(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl<const SHORT: bool> Parser<'_, SHORT> {
+    /// The length of the name in an end tag whose name (as quick-xml gives it, `found`) is not
+    /// exactly `expected` (the open element's name): whitespace may follow the name; anything
+    /// else is an error.
+    #[cold]
+    #[inline(never)]
+    fn end_name_spaced(&self, expected: Option<&str>, found: &[u8]) -> Result<usize, XmlError> {
+        let len = found.iter().rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n')).map_or(0, |i| i + 1);
+        match expected {
+            Some(name) if name.as_bytes() == &found[..len] => Ok(len),
+            _ => Err(self.mismatched_end(expected.unwrap_or(""), &found[..len])),
+        }
+    }
+
     /// The error for an end tag `</found>` where `</expected>` was due (as quick-xml words
     /// it), at the end tag's `<`.
     #[cold]
@@ -658,6 +674,10 @@ mod tests {
         let e = parse_document("<a>\n <b></c></a>").unwrap_err();
         assert!(matches!(e, XmlError::Malformed { line: 2, column: 5, .. }), "{e}");
         assert!(e.to_string().contains("expected `</b>`, but `</c>` was found"), "{e}");
+        let e = parse_document("<a><b></bc \t></a>").unwrap_err();
+        assert!(e.to_string().contains("expected `</b>`, but `</bc>` was found"), "{e}");
+        assert!(parse_document("<a><b></b \t\r\n></a>").is_ok());
+        assert!(parse_document("<a><b></b x></a>").is_err());
         let long = "n".repeat(40);
         for (open, close) in [("ab", "ac"), ("abcd1", "abcd2"), ("abcdefgh9", "abcdefgh8"), (&long[..], &long[1..])] {
             assert!(parse_document(&format!("<{open}></{close}>")).is_err(), "{open} {close}");
