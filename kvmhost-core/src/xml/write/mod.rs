@@ -268,17 +268,30 @@ fn write_other(out: &mut Out, node: &Node) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// A node before or after the root: [`write_other`], with the common case (a line end after
+/// the root) in place.
+#[inline(always)]
+fn write_outside(out: &mut Out, node: &Node) -> Result<(), XmlError> {
+    match node {
+        Node::Text(t) if t.as_bytes() == b"\n" => {
+            out.byte(b'\n');
+            Ok(())
+        }
+        other => write_other(out, other),
+    }
+}
+
 pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
     let mut out = Out::with_capacity(8192);
     if doc.bom {
         out.str("\u{feff}");
     }
     for n in &doc.prolog {
-        write_other(&mut out, n)?;
+        write_outside(&mut out, n)?;
     }
     write_tree::<true>(&mut out, &doc.root, doc.quote.byte())?;
     for n in &doc.epilog {
-        write_other(&mut out, n)?;
+        write_outside(&mut out, n)?;
     }
     Ok(out.into_string())
 }
