@@ -18,17 +18,28 @@ use out::{attribute_special, check_name, check_verbatim, invalid, is_clean, Out}
 
 use super::{Document, Element, Node, Quote, XmlError};
 
+/// What follows a start tag.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// Nothing: the element was written whole.
+    Closed,
+    /// Content, written the writer's way.
+    Plain,
+    /// Content of an element with kept formatting ([`write_content_kept`]).
+    Kept,
+}
+
 /// Writes `e`'s start tag (`<name attr='v'...` and `>`); for an element without content the
-/// whole element (`/>`, or `></name>` if it was read so), returning `false`. `RAW` says whether
-/// kept formatting is written (false for pretty printing).
+/// whole element (`/>`, or `></name>` if it was read so). `RAW` says whether kept formatting is
+/// written (false for pretty printing).
 #[inline(always)]
-fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, dq: u8) -> Result<bool, XmlError> {
+fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, dq: u8) -> Result<Open, XmlError> {
     let name = e.name.as_str();
     check_name(name)?;
     out.framed(b"<", name.as_bytes(), b"");
     let bits = e.format().bits();
     if RAW && bits.kept() {
-        return start_tag_kept(out, e, dq);
+        return Ok(if start_tag_kept(out, e, dq)? { Open::Kept } else { Open::Closed });
     }
     for a in &e.attributes {
         let q = bits.quote_byte(dq);
@@ -45,10 +56,10 @@ fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, dq: u8) -> Result<bool
     }
     if e.children.is_empty() {
         out.framed(b"", b"/>", b"");
-        return Ok(false);
+        return Ok(Open::Closed);
     }
     out.byte(b'>');
-    Ok(true)
+    Ok(Open::Plain)
 }
 
 /// [`start_tag`] for an element with kept formatting: its tag as read (checked, see [`raw`]),
@@ -103,8 +114,10 @@ const WRITE_RECURSION: usize = 64;
 
 /// Writes `root` and everything in it.
 fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, dq: u8) -> Result<(), XmlError> {
-    if start_tag::<RAW>(out, root, dq)? {
-        write_content::<RAW>(out, root, dq, 0)?;
+    match start_tag::<RAW>(out, root, dq)? {
+        Open::Closed => {}
+        Open::Plain => write_content::<RAW>(out, root, dq, 0)?,
+        Open::Kept => write_content_kept(out, root, dq, 0)?,
     }
     Ok(())
 }
@@ -134,24 +147,18 @@ fn text<const RAW: bool>(
     }
 }
 
-/// Writes the content and end tag of `e`, whose start tag is written and which sits `depth`
-/// levels down: recursively for the first [`WRITE_RECURSION`] levels, then with
-/// [`write_deep_content`].
+/// Writes the content and end tag of `e`, whose start tag is written (and said
+/// [`Open::Plain`]) and which sits `depth` levels down: recursively for the first
+/// [`WRITE_RECURSION`] levels, then with [`write_deep_content`].
 fn write_content<const RAW: bool>(out: &mut Out, e: &Element, dq: u8, depth: usize) -> Result<(), XmlError> {
-    if RAW && e.format().bits().raw() {
-        return write_content_kept(out, e, dq, depth);
-    }
     for node in e.children.iter() {
         match node {
-            Node::Element(c) => {
-                if start_tag::<RAW>(out, c, dq)? {
-                    if depth < WRITE_RECURSION {
-                        write_content::<RAW>(out, c, dq, depth + 1)?;
-                    } else {
-                        write_deep_content::<RAW>(out, c, dq)?;
-                    }
-                }
-            }
+            Node::Element(c) => match start_tag::<RAW>(out, c, dq)? {
+                Open::Closed => {}
+                _ if depth >= WRITE_RECURSION => write_deep_content::<RAW>(out, c, dq)?,
+                Open::Plain => write_content::<RAW>(out, c, dq, depth + 1)?,
+                Open::Kept => write_content_kept(out, c, dq, depth + 1)?,
+            },
             Node::Text(t) => out.text(t, &e.name)?,
             other => write_other(out, other)?,
         }
@@ -167,15 +174,12 @@ fn write_content_kept(out: &mut Out, e: &Element, dq: u8, depth: usize) -> Resul
     let texts = kept_texts::<true>(e);
     for (i, node) in e.children.iter().enumerate() {
         match node {
-            Node::Element(c) => {
-                if start_tag::<true>(out, c, dq)? {
-                    if depth < WRITE_RECURSION {
-                        write_content::<true>(out, c, dq, depth + 1)?;
-                    } else {
-                        write_deep_content::<true>(out, c, dq)?;
-                    }
-                }
-            }
+            Node::Element(c) => match start_tag::<true>(out, c, dq)? {
+                Open::Closed => {}
+                _ if depth >= WRITE_RECURSION => write_deep_content::<true>(out, c, dq)?,
+                Open::Plain => write_content::<true>(out, c, dq, depth + 1)?,
+                Open::Kept => write_content_kept(out, c, dq, depth + 1)?,
+            },
             Node::Text(t) => text::<true>(out, t, e, i, texts)?,
             other => write_other(out, other)?,
         }
@@ -203,7 +207,7 @@ fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, dq: u8) -> 
             i += 1;
             match node {
                 Node::Element(c) => {
-                    if start_tag::<RAW>(out, c, dq)? {
+                    if start_tag::<RAW>(out, c, dq)? != Open::Closed {
                         frame.next = i;
                         open.push(Frame { element: c, next: 0 });
                         continue 'elements;
