@@ -88,13 +88,26 @@ unsafe impl Send for Format {}
 // SAFETY: as above; shared access only reads.
 unsafe impl Sync for Format {}
 
+/// `p` (null, or a 16-byte aligned block) with `flags` (below 16) in its low bits: pointer
+/// arithmetic, so that a block pointer keeps its provenance.
+#[inline(always)]
+const fn tagged(p: *mut RawFormat, flags: u8) -> *mut RawFormat {
+    p.cast::<u8>().wrapping_add(flags as usize).cast()
+}
+
+/// [`tagged`] undone: the pointer with `flags` (its low bits) taken off.
+#[inline(always)]
+fn untagged(p: *mut RawFormat, flags: u8) -> *mut RawFormat {
+    p.cast::<u8>().wrapping_sub(flags as usize).cast()
+}
+
 impl Format {
     pub(crate) const PLAIN: Format = Format(std::ptr::null_mut());
 
     /// A format with only `flags` (no block).
     #[inline(always)]
     const fn flagged(flags: u8) -> Format {
-        Format(std::ptr::without_provenance_mut(flags as usize & 7))
+        Format(tagged(std::ptr::null_mut(), flags & 7))
     }
 
     /// A format with the given quote style and empty-element form (no allocation).
@@ -135,19 +148,19 @@ impl Format {
 
     #[inline(always)]
     fn flags(&self) -> u8 {
-        (self.0.addr() & FLAG_BITS) as u8
+        (self.0 as usize & FLAG_BITS) as u8
     }
 
     /// The owned block, if any.
     #[inline(always)]
     fn owned(&self) -> Option<*mut RawFormat> {
-        let p = self.0.map_addr(|a| a & !FLAG_BITS);
+        let p = untagged(self.0, self.flags());
         (!p.is_null()).then_some(p)
     }
 
     fn set_flags(&mut self, flags: u8) {
         let raw = if self.owned().is_some() { RAW } else { 0 };
-        self.0 = self.0.map_addr(|a| a & !FLAG_BITS | ((flags & 7) | raw) as usize);
+        self.0 = tagged(self.owned().unwrap_or(std::ptr::null_mut()), (flags & 7) | raw);
     }
 
     /// The recorded forms, mutably: moved to an owned heap block first if need be.
@@ -156,8 +169,8 @@ impl Format {
             Some(p) => p,
             None => {
                 let p = Box::into_raw(Box::new(RawFormat::default()));
-                let flags = (self.flags() | RAW) as usize;
-                self.0 = p.map_addr(|a| a | flags);
+                let flags = self.flags() | RAW;
+                self.0 = tagged(p, flags);
                 p
             }
         };
@@ -241,8 +254,8 @@ impl Drop for Format {
     #[inline(always)]
     fn drop(&mut self) {
         // One comparison: flags alone are at most `FLAG_BITS`.
-        if self.0.addr() > FLAG_BITS {
-            free_raw(self.0.map_addr(|a| a & !FLAG_BITS));
+        if self.0 as usize > FLAG_BITS {
+            free_raw(untagged(self.0, self.flags()));
         }
     }
 }
@@ -261,8 +274,8 @@ impl Clone for Format {
         match self.get() {
             Some(raw) => {
                 let p = Box::into_raw(Box::new(raw.clone()));
-                let flags = self.flags() as usize;
-                Format(p.map_addr(|a| a | flags))
+                let flags = self.flags();
+                Format(tagged(p, flags))
             }
             None => Format(self.0),
         }
