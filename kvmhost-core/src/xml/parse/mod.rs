@@ -2,6 +2,7 @@
 //! [`Limits`], keeping how the document was written ([`Format`]) where the writer would not
 //! reproduce it by itself.
 
+mod end;
 mod tag;
 
 use super::decode::{classify, resolve_reference, CLASS_CR, CLASS_GT, CLASS_SUSPECT};
@@ -11,6 +12,7 @@ use super::scan;
 use super::{
     check_xml_chars, check_xml_name, Document, Limit, Limits, Node, Quote, XmlString, XmlVec, ASCII_NAME_START,
 };
+use end::{closed, same_name};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
@@ -277,32 +279,6 @@ impl TextRun {
     }
 }
 
-/// Completes an element at its end tag, whose name ends at `after_name` in `input`: its
-/// content, and how it was written where that is not the writer's form (`<a></a>`, `</a >`).
-#[inline(always)]
-fn closed(el: &mut crate::xml::Element, children: XmlVec<Node>, input: &str, after_name: usize) {
-    if children.is_empty() {
-        el.format_mut().set_expanded(true);
-    }
-    // The element has no content yet (`element_start` made it with an empty vector, which
-    // owns no block): replaced without the out-of-line drop call an assignment makes.
-    let none = std::mem::replace(&mut el.children, children);
-    debug_assert!(none.capacity() == 0);
-    std::mem::forget(none);
-    // `</name >`: whitespace before `>` (rare), kept for the writer.
-    if input.as_bytes().get(after_name) != Some(&b'>') {
-        keep_end_space(el, input, after_name);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn keep_end_space(el: &mut crate::xml::Element, input: &str, after_name: usize) {
-    let rest = input.get(after_name..).unwrap_or_default();
-    let ws = &rest[..rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len()];
-    el.format_mut().raw_mut().end = Some(ws.into());
-}
-
 fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
     // A byte order mark is kept for the writer, and the rest parsed (quick-xml would skip it,
     // but count the offsets of its events from after it).
@@ -558,56 +534,7 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
     Ok(Document { prolog, root, epilog, quote, bom })
 }
 
-/// Whether two names are the same bytes: up to 16 bytes in two overlapping word compares
-/// each, without a `memcmp` call.
-#[inline(always)]
-pub(super) fn same_name(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    fn word8(s: &[u8], at: usize) -> u64 {
-        u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or_default())
-    }
-    fn word4(s: &[u8], at: usize) -> u32 {
-        u32::from_ne_bytes(s[at..at + 4].try_into().unwrap_or_default())
-    }
-    match n {
-        0 => true,
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => (word4(a, 0) ^ word4(b, 0)) | (word4(a, n - 4) ^ word4(b, n - 4)) == 0,
-        8..=16 => (word8(a, 0) ^ word8(b, 0)) | (word8(a, n - 8) ^ word8(b, n - 8)) == 0,
-        _ => a == b,
-    }
-}
-
 impl<const SHORT: bool> Parser<'_, SHORT> {
-    /// The length of the name in an end tag whose name (as quick-xml gives it, `found`) is not
-    /// exactly `expected` (the open element's name): whitespace may follow the name; anything
-    /// else is an error.
-    #[cold]
-    #[inline(never)]
-    fn end_name_spaced(&self, expected: Option<&str>, found: &[u8]) -> Result<usize, XmlError> {
-        let len = found.iter().rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n')).map_or(0, |i| i + 1);
-        match expected {
-            Some(name) if name.as_bytes() == &found[..len] => Ok(len),
-            _ => Err(self.mismatched_end(expected.unwrap_or(""), &found[..len])),
-        }
-    }
-
-    /// The error for an end tag `</found>` where `</expected>` was due (as quick-xml words
-    /// it), at the end tag's `<`.
-    #[cold]
-    #[inline(never)]
-    fn mismatched_end(&self, expected: &str, found: &[u8]) -> XmlError {
-        let at = self.offset_of(found).saturating_sub(2);
-        let found = String::from_utf8_lossy(found);
-        self.malformed_at(
-            at as u64,
-            format!("ill-formed document: expected `</{expected}>`, but `</{found}>` was found"),
-        )
-    }
-
     /// Refuses a text node (the last node of `content`) grown past `max_text_bytes` by merging;
     /// `at` is the offset of its last piece.
     #[inline(always)]
@@ -625,92 +552,4 @@ impl<const SHORT: bool> Parser<'_, SHORT> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_document(input: &str) -> Result<Document, XmlError> {
-        super::parse_document(input, &Limits::default())
-    }
-
-    #[test]
-    fn references_and_whitespace() {
-        let d = parse_document("<a v='x&#10;y\nz'>&lt;&#x41;&amp;</a>").unwrap();
-        assert_eq!(d.root.attr("v"), Some("x\ny z"));
-        assert_eq!(d.root.text(), "<A&");
-    }
-
-    #[test]
-    fn errors_have_positions() {
-        let e = parse_document("<a>\n  <b x='1' x='2'/></a>").unwrap_err();
-        assert_eq!(e.line(), Some(2), "{e}");
-        let e = parse_document("<a>&nope;</a>").unwrap_err();
-        assert!(e.to_string().contains("unknown entity"), "{e}");
-        assert!(parse_document("").is_err());
-        assert!(parse_document("<a/><b/>").is_err());
-        assert!(parse_document("<a>\u{1}</a>").is_err());
-        assert!(parse_document("<a>&#1;</a>").is_err());
-        assert!(parse_document("<a>").is_err());
-        assert!(parse_document("x<a/>").is_err());
-        assert!(parse_document("<a x='1'y='2'/>").is_err());
-        assert!(parse_document("<a x='1' y=\"2\"/>").is_ok());
-        assert_eq!(parse_document("<a x = '1'\n\ty=\"'\"/>").unwrap().root.attr("y"), Some("'"));
-        for bad in [
-            "<a x/>",
-            "<a x=1/>",
-            "<a x='<'/>",
-            "<a x='1' x='1'/>",
-            "<a ='1'/>",
-            "<a x y='1'/>",
-            "<!doctype a><a/>",
-            "<a>]]></a>",
-        ] {
-            let e = parse_document(bad).expect_err(bad);
-            assert!(matches!(e, XmlError::Malformed { line: 1, .. }), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn end_tags_must_match() {
-        let e = parse_document("<a>\n <b></c></a>").unwrap_err();
-        assert!(matches!(e, XmlError::Malformed { line: 2, column: 5, .. }), "{e}");
-        assert!(e.to_string().contains("expected `</b>`, but `</c>` was found"), "{e}");
-        let e = parse_document("<a><b></bc \t></a>").unwrap_err();
-        assert!(e.to_string().contains("expected `</b>`, but `</bc>` was found"), "{e}");
-        assert!(parse_document("<a><b></b \t\r\n></a>").is_ok());
-        assert!(parse_document("<a><b></b x></a>").is_err());
-        let long = "n".repeat(40);
-        for (open, close) in [("ab", "ac"), ("abcd1", "abcd2"), ("abcdefgh9", "abcdefgh8"), (&long[..], &long[1..])] {
-            assert!(parse_document(&format!("<{open}></{close}>")).is_err(), "{open} {close}");
-            assert!(parse_document(&format!("<{open}></{open} >")).is_ok(), "{open}");
-        }
-        let names: Vec<String> = (0..40).map(|n| "x".repeat(n)).collect();
-        for a in &names {
-            for b in &names {
-                assert_eq!(same_name(a.as_bytes(), b.as_bytes()), a == b);
-                let mut c = b.clone().into_bytes();
-                if let Some(last) = c.last_mut() {
-                    *last = b'y';
-                    assert!(!same_name(a.as_bytes(), &c));
-                }
-                if let Some(first) = c.first_mut() {
-                    *first = b'z';
-                    assert!(!same_name(a.as_bytes(), &c));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn whitespace_before_the_end_of_end_tags_is_kept() {
-        for src in ["<a><b>x</b\n\t></a >", "<a><b/></a\r\n>", "<a>t</a>"] {
-            let d = parse_document(src).unwrap();
-            assert_eq!(crate::xml::write::write_document(&d).unwrap(), src);
-        }
-    }
-
-    #[test]
-    fn line_column_counts_characters() {
-        assert_eq!(line_column("é\nàb", 5), (2, 2));
-        assert_eq!(line_column("abc", 0), (1, 1));
-    }
-}
+mod tests;
