@@ -3,13 +3,11 @@
 //! way the writer would not reproduce by itself — its start tag, end tag and text as read.
 //!
 //! Like toml_edit's "repr", this is what makes an unedited document write back byte for byte.
-//! It costs one pointer per element: nothing is allocated for an element whose tag the writer
+//! It costs one word per element: nothing is allocated for an element whose tag the writer
 //! reproduces from its quote style (every element of a document libvirt wrote); the raw forms
 //! sit in a heap block only for the others. The raw forms are never trusted when written: the
 //! writer checks each against the current name, attributes and text, and writes the canonical
 //! form wherever they no longer match (see `write/raw.rs`).
-
-use std::ptr::NonNull;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -58,14 +56,16 @@ const SINGLE: u8 = 1;
 const DOUBLE: u8 = 2;
 const QUOTE_BITS: u8 = SINGLE | DOUBLE;
 const EXPANDED: u8 = 4;
-/// Set in (only) owned blocks: raw forms may be recorded.
+/// Set exactly when the element owns a [`RawFormat`] block: raw forms may be recorded.
 const RAW: u8 = 8;
+/// The flag bits, kept in the low bits of the block pointer (blocks are 16-byte aligned).
+const FLAG_BITS: usize = 15;
 
 /// The forms of one element that its quote style does not give: kept in a heap block only for
 /// elements that need it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[repr(align(16))]
 pub(crate) struct RawFormat {
-    flags: u8,
     /// The start tag after the element name, up to (not including) `>` or `/>`: attributes
     /// and whitespace as read.
     pub(crate) start: Option<Box<str>>,
@@ -76,43 +76,38 @@ pub(crate) struct RawFormat {
     pub(crate) texts: Vec<(usize, Box<str>)>,
 }
 
-impl RawFormat {
-    const fn flagged(flags: u8) -> RawFormat {
-        RawFormat { flags, start: None, end: None, texts: Vec::new() }
-    }
-}
+/// An element's format in one word: the flags (quote style, `<a></a>`, [`RAW`]) in the low four
+/// bits, so that reading them is one load and a mask, and above them the address of an owned
+/// heap block (a `Box<RawFormat>`, 16-byte aligned) when raw forms are kept, else zero. A null
+/// pointer is [`Format::PLAIN`]: nothing recorded.
+pub(crate) struct Format(*mut RawFormat);
 
-/// Shared, never written blocks for the flag combinations, so that recording a quote style or
-/// the `<a></a>` form allocates nothing.
-static INLINE: [RawFormat; 8] = [
-    RawFormat::flagged(0),
-    RawFormat::flagged(1),
-    RawFormat::flagged(2),
-    RawFormat::flagged(3),
-    RawFormat::flagged(4),
-    RawFormat::flagged(5),
-    RawFormat::flagged(6),
-    RawFormat::flagged(7),
-];
-
-/// An element's format: nothing recorded (`None`), one of the shared [`INLINE`] blocks, or an
-/// owned heap block (a `Box<RawFormat>`).
-pub(crate) struct Format(Option<NonNull<RawFormat>>);
-
-// SAFETY: a `Format` is either nothing, a shared reference to an immutable static, or an owned
-// `Box<RawFormat>`; all three may move to and be shared between threads (`RawFormat` is `Send`
-// and `Sync`).
+// SAFETY: a `Format` owns its `Box<RawFormat>` (if any) like a `Box` does; `RawFormat` is `Send`
+// and `Sync`.
 unsafe impl Send for Format {}
 // SAFETY: as above; shared access only reads.
 unsafe impl Sync for Format {}
 
-impl Format {
-    pub(crate) const PLAIN: Format = Format(None);
+/// `p` (null, or a 16-byte aligned block) with `flags` (below 16) in its low bits: pointer
+/// arithmetic, so that a block pointer keeps its provenance.
+#[inline(always)]
+const fn tagged(p: *mut RawFormat, flags: u8) -> *mut RawFormat {
+    p.cast::<u8>().wrapping_add(flags as usize).cast()
+}
 
+/// [`tagged`] undone: the pointer with `flags` (its low bits) taken off.
+#[inline(always)]
+fn untagged(p: *mut RawFormat, flags: u8) -> *mut RawFormat {
+    p.cast::<u8>().wrapping_sub(flags as usize).cast()
+}
+
+impl Format {
+    pub(crate) const PLAIN: Format = Format(std::ptr::null_mut());
+
+    /// A format with only `flags` (no block).
     #[inline(always)]
-    fn is_shared(p: NonNull<RawFormat>) -> bool {
-        // One comparison: the offset from the table's start, unsigned, within its size.
-        (p.as_ptr() as usize).wrapping_sub(INLINE.as_ptr() as usize) < std::mem::size_of_val(&INLINE)
+    const fn flagged(flags: u8) -> Format {
+        Format(tagged(std::ptr::null_mut(), flags & 7))
     }
 
     /// A format with the given quote style and empty-element form (no allocation).
@@ -124,16 +119,16 @@ impl Format {
             Some(Quote::Double) => DOUBLE,
             None => 0,
         } | if expanded { EXPANDED } else { 0 };
-        Format((bits != 0).then(|| NonNull::from(&INLINE[bits as usize])))
+        Format::flagged(bits)
     }
 
     /// A format with the given quote style (no allocation).
     #[inline(always)]
     pub(crate) fn quoted(quote: Quote) -> Format {
-        Format(Some(NonNull::from(&INLINE[if quote == Quote::Single { SINGLE } else { DOUBLE } as usize])))
+        Format::flagged(if quote == Quote::Single { SINGLE } else { DOUBLE })
     }
 
-    /// Everything the writer needs to know first, in one load: see [`Bits`].
+    /// Everything the writer needs to know first, without a memory access: see [`Bits`].
     #[inline(always)]
     pub(crate) fn bits(&self) -> Bits {
         Bits(self.flags())
@@ -142,31 +137,30 @@ impl Format {
     /// The recorded forms, if any.
     #[inline(always)]
     pub(crate) fn get(&self) -> Option<&RawFormat> {
-        // SAFETY: the pointer is a live static or a box owned by `self`, borrowed with `self`.
-        self.0.map(|p| unsafe { &*p.as_ptr() })
+        // SAFETY: a non-null block pointer is a box owned by `self`, borrowed with `self`.
+        self.owned().map(|p| unsafe { &*p })
     }
 
     /// Whether nothing is recorded.
     pub(crate) fn is_plain(&self) -> bool {
-        self.0.is_none()
+        self.0.is_null()
     }
 
     #[inline(always)]
     fn flags(&self) -> u8 {
-        self.get().map_or(0, |r| r.flags)
+        (self.0 as usize & FLAG_BITS) as u8
     }
 
+    /// The owned block, if any.
     #[inline(always)]
-    fn owned(&self) -> Option<NonNull<RawFormat>> {
-        self.0.filter(|p| !Self::is_shared(*p))
+    fn owned(&self) -> Option<*mut RawFormat> {
+        let p = untagged(self.0, self.flags());
+        (!p.is_null()).then_some(p)
     }
 
     fn set_flags(&mut self, flags: u8) {
-        match self.owned() {
-            // SAFETY: an owned box, borrowed mutably with `self`.
-            Some(p) => unsafe { (*p.as_ptr()).flags = flags | RAW },
-            None => self.0 = (flags & 7 != 0).then(|| NonNull::from(&INLINE[flags as usize & 7])),
-        }
+        let raw = if self.owned().is_some() { RAW } else { 0 };
+        self.0 = tagged(self.owned().unwrap_or(std::ptr::null_mut()), (flags & 7) | raw);
     }
 
     /// The recorded forms, mutably: moved to an owned heap block first if need be.
@@ -174,14 +168,14 @@ impl Format {
         let p = match self.owned() {
             Some(p) => p,
             None => {
-                let b = Box::new(RawFormat::flagged(self.flags() | RAW));
-                let p = NonNull::from(Box::leak(b));
-                self.0 = Some(p);
+                let p = Box::into_raw(Box::new(RawFormat::default()));
+                let flags = self.flags() | RAW;
+                self.0 = tagged(p, flags);
                 p
             }
         };
         // SAFETY: `p` is the box owned by `self`, borrowed mutably with `self`.
-        unsafe { &mut *p.as_ptr() }
+        unsafe { &mut *p }
     }
 
     #[inline(always)]
@@ -203,7 +197,7 @@ impl Format {
         self.bits().expanded()
     }
 
-    #[cold]
+    #[inline(always)]
     pub(crate) fn set_expanded(&mut self, expanded: bool) {
         self.set_flags(if expanded { self.flags() | EXPANDED } else { self.flags() & !EXPANDED });
     }
@@ -228,6 +222,15 @@ impl Bits {
         self.0 & EXPANDED != 0
     }
 
+    /// The quote character of the element's attributes in a document quoting with `doc`: its
+    /// own if it has one (a shift of a constant, no branch).
+    #[inline(always)]
+    pub(crate) fn quote_byte(self, doc: u8) -> u8 {
+        // By the quote bits: none (the document's), single, double (3 does not occur).
+        let table = u32::from_le_bytes([doc, b'\'', b'"', doc]);
+        (table >> ((self.0 & QUOTE_BITS) * 8)) as u8
+    }
+
     /// Whether anything but the quote style is recorded (raw forms or the `<a></a>` form).
     #[inline(always)]
     pub(crate) fn kept(self) -> bool {
@@ -250,8 +253,9 @@ impl Default for Format {
 impl Drop for Format {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(p) = self.owned() {
-            free_raw(p);
+        // One comparison: flags alone are at most `FLAG_BITS`.
+        if self.0 as usize > FLAG_BITS {
+            free_raw(untagged(self.0, self.flags()));
         }
     }
 }
@@ -260,26 +264,34 @@ impl Drop for Format {
 /// that dropping a `Format` is a test the compiler inlines.
 #[cold]
 #[inline(never)]
-fn free_raw(p: NonNull<RawFormat>) {
-    // SAFETY: an owned pointer came from `Box::leak` in `raw_mut` and is dropped once.
-    drop(unsafe { Box::from_raw(p.as_ptr()) });
+fn free_raw(p: *mut RawFormat) {
+    // SAFETY: an owned pointer came from `Box::into_raw` in `raw_mut` and is dropped once.
+    drop(unsafe { Box::from_raw(p) });
 }
 
 impl Clone for Format {
     fn clone(&self) -> Format {
-        match (self.owned(), self.get()) {
-            (Some(_), Some(raw)) => Format(Some(NonNull::from(Box::leak(Box::new(raw.clone()))))),
-            _ => Format(self.0),
+        match self.get() {
+            Some(raw) => {
+                let p = Box::into_raw(Box::new(raw.clone()));
+                let flags = self.flags();
+                Format(tagged(p, flags))
+            }
+            None => Format(self.0),
         }
     }
 }
 
 impl std::fmt::Debug for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.get() {
-            Some(raw) => raw.fmt(f),
-            None => f.write_str("Plain"),
+        if self.is_plain() {
+            return f.write_str("Plain");
         }
+        f.debug_struct("Format")
+            .field("quote", &self.quote())
+            .field("expanded", &self.expanded())
+            .field("raw", &self.get())
+            .finish()
     }
 }
 
@@ -341,7 +353,7 @@ mod tests {
         assert!(f.is_plain());
         f.set_quote(Some(Quote::Single));
         f.set_expanded(true);
-        assert!(f.owned().is_none(), "flags live in the shared blocks");
+        assert!(f.owned().is_none(), "flags need no block");
         assert_eq!((f.quote(), f.expanded()), (Some(Quote::Single), true));
         f.raw_mut().start = Some(" x = '1'".into());
         assert!(f.owned().is_some());

@@ -2,6 +2,7 @@
 //! [`Limits`], keeping how the document was written ([`Format`]) where the writer would not
 //! reproduce it by itself.
 
+mod end;
 mod tag;
 
 use super::decode::{classify, resolve_reference, CLASS_CR, CLASS_GT, CLASS_SUSPECT};
@@ -11,6 +12,7 @@ use super::scan;
 use super::{
     check_xml_chars, check_xml_name, Document, Limit, Limits, Node, Quote, XmlString, XmlVec, ASCII_NAME_START,
 };
+use end::{closed, same_name};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
@@ -195,8 +197,9 @@ struct Scratch {
     content: Vec<Node>,
     /// One start tag's attributes.
     attributes: Vec<crate::xml::Attribute>,
-    /// The names of one start tag's attributes, for tags with many (see `tag::is_duplicate`).
-    names: std::collections::HashSet<XmlString>,
+    /// The names of one start tag's attributes, for tags with many (see `tag::is_duplicate`);
+    /// made on first use (a set needs its random hash keys, which a `const` cannot give).
+    names: Option<std::collections::HashSet<XmlString>>,
 }
 
 /// Scratch vectors longer than this (in elements) are freed after the document (about 200 KB
@@ -204,7 +207,10 @@ struct Scratch {
 const KEEP_NODES: usize = 4096;
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+    // (`const`: no lazy initialisation to check on each access)
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch { open: Vec::new(), content: Vec::new(), attributes: Vec::new(), names: None })
+    };
 }
 
 pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, XmlError> {
@@ -231,8 +237,8 @@ pub(crate) fn parse_document(input: &str, limits: &Limits) -> Result<Document, X
         scratch.open = Vec::new();
         scratch.attributes = Vec::new();
     }
-    if scratch.names.capacity() > 256 {
-        scratch.names = Default::default();
+    if scratch.names.as_ref().is_some_and(|n| n.capacity() > 256) {
+        scratch.names = None;
     }
     SCRATCH.set(scratch);
     result
@@ -273,28 +279,6 @@ impl TextRun {
     }
 }
 
-/// Completes an element at its end tag, whose name ends at `after_name` in `input`: its
-/// content, and how it was written where that is not the writer's form (`<a></a>`, `</a >`).
-#[inline(always)]
-fn closed(el: &mut crate::xml::Element, children: XmlVec<Node>, input: &str, after_name: usize) {
-    if children.is_empty() {
-        el.format_mut().set_expanded(true);
-    }
-    el.children = children;
-    // `</name >`: whitespace before `>` (rare), kept for the writer.
-    if input.as_bytes().get(after_name) != Some(&b'>') {
-        keep_end_space(el, input, after_name);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn keep_end_space(el: &mut crate::xml::Element, input: &str, after_name: usize) {
-    let rest = input.get(after_name..).unwrap_or_default();
-    let ws = &rest[..rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len()];
-    el.format_mut().raw_mut().end = Some(ws.into());
-}
-
 fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scratch) -> Result<Document, XmlError> {
     // A byte order mark is kept for the writer, and the rest parsed (quick-xml would skip it,
     // but count the offsets of its events from after it).
@@ -303,7 +287,9 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.trim_text(false);
-    config.check_end_names = true;
+    // (checked in the `End` arm, where the whitespace before `>` is found too)
+    config.check_end_names = false;
+    config.trim_markup_names_in_closing_tags = false;
     config.expand_empty_elements = false;
     let mut p = Parser::<SHORT> { input, whole, reader, limits };
     // quick-xml skips a byte order mark at the start of what it reads: a second one (U+FEFF is
@@ -384,11 +370,25 @@ fn parse_with<const SHORT: bool>(whole: &str, limits: &Limits, scratch: &mut Scr
             }
             Ok(Event::End(end)) => {
                 text_done!();
-                // quick-xml checks that end names match their start.
+                // quick-xml refuses an end tag with nothing open; whether the name matches is
+                // checked here, against the open element's name (quick-xml's check calls
+                // `memcmp`).
                 let at = open.pop().ok_or_else(|| p.malformed_here("unexpected end tag"))?;
-                let children = XmlVec::take_tail_of(content, at + 1);
+                // The name as quick-xml gives it (not trimmed, see the configuration): with the
+                // whitespace before `>` if there is any (rare: `</a >`).
                 let name = end.name().into_inner();
-                let after_name = p.offset_of(name) + name.len();
+                let name_len = match content.get(at) {
+                    Some(Node::Element(el)) if same_name(el.name.as_bytes(), name) => name.len(),
+                    other => {
+                        let expected = match other {
+                            Some(Node::Element(el)) => Some(el.name.as_str()),
+                            _ => None,
+                        };
+                        p.end_name_spaced(expected, name)?
+                    }
+                };
+                let children = XmlVec::take_tail_of(content, at + 1);
+                let after_name = p.offset_of(name) + name_len;
                 if open.is_empty() {
                     if let Some(Node::Element(mut el)) = content.pop() {
                         closed(&mut el, children, input, after_name);
@@ -552,61 +552,4 @@ impl<const SHORT: bool> Parser<'_, SHORT> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_document(input: &str) -> Result<Document, XmlError> {
-        super::parse_document(input, &Limits::default())
-    }
-
-    #[test]
-    fn references_and_whitespace() {
-        let d = parse_document("<a v='x&#10;y\nz'>&lt;&#x41;&amp;</a>").unwrap();
-        assert_eq!(d.root.attr("v"), Some("x\ny z"));
-        assert_eq!(d.root.text(), "<A&");
-    }
-
-    #[test]
-    fn errors_have_positions() {
-        let e = parse_document("<a>\n  <b x='1' x='2'/></a>").unwrap_err();
-        assert_eq!(e.line(), Some(2), "{e}");
-        let e = parse_document("<a>&nope;</a>").unwrap_err();
-        assert!(e.to_string().contains("unknown entity"), "{e}");
-        assert!(parse_document("").is_err());
-        assert!(parse_document("<a/><b/>").is_err());
-        assert!(parse_document("<a>\u{1}</a>").is_err());
-        assert!(parse_document("<a>&#1;</a>").is_err());
-        assert!(parse_document("<a>").is_err());
-        assert!(parse_document("x<a/>").is_err());
-        assert!(parse_document("<a x='1'y='2'/>").is_err());
-        assert!(parse_document("<a x='1' y=\"2\"/>").is_ok());
-        assert_eq!(parse_document("<a x = '1'\n\ty=\"'\"/>").unwrap().root.attr("y"), Some("'"));
-        for bad in [
-            "<a x/>",
-            "<a x=1/>",
-            "<a x='<'/>",
-            "<a x='1' x='1'/>",
-            "<a ='1'/>",
-            "<a x y='1'/>",
-            "<!doctype a><a/>",
-            "<a>]]></a>",
-        ] {
-            let e = parse_document(bad).expect_err(bad);
-            assert!(matches!(e, XmlError::Malformed { line: 1, .. }), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn whitespace_before_the_end_of_end_tags_is_kept() {
-        for src in ["<a><b>x</b\n\t></a >", "<a><b/></a\r\n>", "<a>t</a>"] {
-            let d = parse_document(src).unwrap();
-            assert_eq!(crate::xml::write::write_document(&d).unwrap(), src);
-        }
-    }
-
-    #[test]
-    fn line_column_counts_characters() {
-        assert_eq!(line_column("é\nàb", 5), (2, 2));
-        assert_eq!(line_column("abc", 0), (1, 1));
-    }
-}
+mod tests;

@@ -40,7 +40,7 @@ impl<const SHORT: bool> Parser<'_, SHORT> {
         &self,
         start: &BytesStart<'_>,
         scratch: &mut Vec<Attribute>,
-        seen: &mut HashSet<XmlString>,
+        seen: &mut Option<HashSet<XmlString>>,
         out: &mut Vec<Node>,
         quotes: &mut QuoteCount,
     ) -> Result<(), XmlError> {
@@ -207,7 +207,7 @@ impl<const SHORT: bool> Parser<'_, SHORT> {
             // Few attributes: compared one by one; many: bounded, and looked up in a set (the
             // set only from `SCAN_FOR_DUPLICATES` on: a limit below it is reached first).
             let duplicate = if scratch.len() < few {
-                scratch.iter().any(|a| a.name == key)
+                scratch.iter().any(|a| super::same_name(a.name.as_bytes(), key.as_bytes()))
             } else {
                 if scratch.len() >= limits.max_attributes {
                     bail!(self.limit_at(Limit::Attributes, limits.max_attributes, base + key_start));
@@ -282,7 +282,8 @@ fn mixed_quote(singles: usize, count: usize, tag: &[u8]) -> Quote {
 /// kept with the parser's other scratch vectors).
 #[cold]
 #[inline(never)]
-fn is_duplicate_many(scratch: &[Attribute], seen: &mut HashSet<XmlString>, key: &str) -> bool {
+fn is_duplicate_many(scratch: &[Attribute], seen: &mut Option<HashSet<XmlString>>, key: &str) -> bool {
+    let seen = seen.get_or_insert_with(HashSet::new);
     if scratch.len() == SCAN_FOR_DUPLICATES {
         seen.clear();
         seen.extend(scratch.iter().map(|a| a.name.clone()));

@@ -103,11 +103,25 @@ impl<T> XmlVec<T> {
     /// ```
     #[inline(always)]
     pub fn with_capacity(cap: usize) -> XmlVec<T> {
-        let mut v = XmlVec::new();
-        if cap > 0 {
-            v.reallocate(cap);
+        if cap == 0 {
+            return XmlVec::new();
         }
-        v
+        XmlVec::fresh(cap, 0)
+    }
+
+    /// A new block with room for at least `cap` (> 0) elements, its length set to `len`
+    /// (`len <= cap`; the caller initialises those elements before anything reads them):
+    /// [`XmlVec::reallocate`] without an old block to copy from or release.
+    #[inline(always)]
+    fn fresh(cap: usize, len: usize) -> XmlVec<T> {
+        let () = Self::TYPE_OK;
+        debug_assert!(cap > 0 && len <= cap);
+        let size = block_size::<T>(cap);
+        let fits = (size - HEADER) / size_of::<T>();
+        let new = cache::allocate(size).cast::<Header>();
+        // SAFETY: `new` is a fresh block of `size` bytes, 16-byte aligned: the header fits.
+        unsafe { new.as_ptr().write(Header { len, cap: fits }) };
+        XmlVec { block: Some(new), _owns: PhantomData }
     }
 
     /// How many elements fit without a new block.
@@ -344,13 +358,12 @@ impl<T> XmlVec<T> {
         if n == 0 {
             return XmlVec::new();
         }
-        let mut out = XmlVec::with_capacity(n);
-        // SAFETY: `out` has room for `n`; the `n` elements move bit for bit and `v` forgets
-        // them by its new length.
+        let out = XmlVec::fresh(n, n);
+        // SAFETY: `out` has room for `n` and its length says `n`: the `n` elements move in bit
+        // for bit before anything reads them, and `v` forgets them by its new length.
         unsafe {
             ptr::copy_nonoverlapping(v.as_ptr().add(start), out.data(), n);
             v.set_len(start);
-            out.set_len_(n);
         }
         out
     }

@@ -18,20 +18,31 @@ use out::{attribute_special, check_name, check_verbatim, invalid, is_clean, Out}
 
 use super::{Document, Element, Node, Quote, XmlError};
 
+/// What follows a start tag.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// Nothing: the element was written whole.
+    Closed,
+    /// Content, written the writer's way.
+    Plain,
+    /// Content of an element with kept formatting ([`write_content_kept`]).
+    Kept,
+}
+
 /// Writes `e`'s start tag (`<name attr='v'...` and `>`); for an element without content the
-/// whole element (`/>`, or `></name>` if it was read so), returning `false`. `RAW` says whether
-/// kept formatting is written (false for pretty printing).
+/// whole element (`/>`, or `></name>` if it was read so). `RAW` says whether kept formatting is
+/// written (false for pretty printing).
 #[inline(always)]
-fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote) -> Result<bool, XmlError> {
+fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, dq: u8) -> Result<Open, XmlError> {
     let name = e.name.as_str();
     check_name(name)?;
     out.framed(b"<", name.as_bytes(), b"");
     let bits = e.format().bits();
     if RAW && bits.kept() {
-        return start_tag_kept(out, e, doc_quote);
+        return Ok(if start_tag_kept(out, e, dq)? { Open::Kept } else { Open::Closed });
     }
-    let q = bits.quote().unwrap_or(doc_quote).byte();
     for a in &e.attributes {
+        let q = bits.quote_byte(dq);
         let (key, value) = (a.name.as_str(), a.value.as_str());
         check_name(key)?;
         if is_clean(value, true) {
@@ -45,18 +56,18 @@ fn start_tag<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote) -> R
     }
     if e.children.is_empty() {
         out.framed(b"", b"/>", b"");
-        return Ok(false);
+        return Ok(Open::Closed);
     }
     out.byte(b'>');
-    Ok(true)
+    Ok(Open::Plain)
 }
 
 /// [`start_tag`] for an element with kept formatting: its tag as read (checked, see [`raw`]),
 /// or written `<a></a>` when empty.
 #[cold]
 #[inline(never)]
-fn start_tag_kept(out: &mut Out, e: &Element, doc_quote: Quote) -> Result<bool, XmlError> {
-    let quote = e.format().quote().unwrap_or(doc_quote);
+fn start_tag_kept(out: &mut Out, e: &Element, dq: u8) -> Result<bool, XmlError> {
+    let quote = e.format().quote().unwrap_or(Quote::from_byte(dq));
     match e.format().get().and_then(|r| r.start.as_deref()) {
         Some(raw) => raw::write_attributes(out, &e.attributes, raw, quote)?,
         None => {
@@ -102,9 +113,11 @@ fn end_tag<const RAW: bool>(out: &mut Out, e: &Element) {
 const WRITE_RECURSION: usize = 64;
 
 /// Writes `root` and everything in it.
-fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, doc_quote: Quote) -> Result<(), XmlError> {
-    if start_tag::<RAW>(out, root, doc_quote)? {
-        write_content::<RAW>(out, root, doc_quote, 0)?;
+fn write_tree<const RAW: bool>(out: &mut Out, root: &Element, dq: u8) -> Result<(), XmlError> {
+    match start_tag::<RAW>(out, root, dq)? {
+        Open::Closed => {}
+        Open::Plain => write_content::<RAW>(out, root, dq, 0)?,
+        Open::Kept => write_content_kept(out, root, dq, 0)?,
     }
     Ok(())
 }
@@ -134,24 +147,18 @@ fn text<const RAW: bool>(
     }
 }
 
-/// Writes the content and end tag of `e`, whose start tag is written and which sits `depth`
-/// levels down: recursively for the first [`WRITE_RECURSION`] levels, then with
-/// [`write_deep_content`].
-fn write_content<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote, depth: usize) -> Result<(), XmlError> {
-    if RAW && e.format().bits().raw() {
-        return write_content_kept(out, e, doc_quote, depth);
-    }
+/// Writes the content and end tag of `e`, whose start tag is written (and said
+/// [`Open::Plain`]) and which sits `depth` levels down: recursively for the first
+/// [`WRITE_RECURSION`] levels, then with [`write_deep_content`].
+fn write_content<const RAW: bool>(out: &mut Out, e: &Element, dq: u8, depth: usize) -> Result<(), XmlError> {
     for node in e.children.iter() {
         match node {
-            Node::Element(c) => {
-                if start_tag::<RAW>(out, c, doc_quote)? {
-                    if depth < WRITE_RECURSION {
-                        write_content::<RAW>(out, c, doc_quote, depth + 1)?;
-                    } else {
-                        write_deep_content::<RAW>(out, c, doc_quote)?;
-                    }
-                }
-            }
+            Node::Element(c) => match start_tag::<RAW>(out, c, dq)? {
+                Open::Closed => {}
+                _ if depth >= WRITE_RECURSION => write_deep_content::<RAW>(out, c, dq)?,
+                Open::Plain => write_content::<RAW>(out, c, dq, depth + 1)?,
+                Open::Kept => write_content_kept(out, c, dq, depth + 1)?,
+            },
             Node::Text(t) => out.text(t, &e.name)?,
             other => write_other(out, other)?,
         }
@@ -163,19 +170,16 @@ fn write_content<const RAW: bool>(out: &mut Out, e: &Element, doc_quote: Quote, 
 /// [`write_content`] for an element with kept formatting (texts, end tag).
 #[cold]
 #[inline(never)]
-fn write_content_kept(out: &mut Out, e: &Element, doc_quote: Quote, depth: usize) -> Result<(), XmlError> {
+fn write_content_kept(out: &mut Out, e: &Element, dq: u8, depth: usize) -> Result<(), XmlError> {
     let texts = kept_texts::<true>(e);
     for (i, node) in e.children.iter().enumerate() {
         match node {
-            Node::Element(c) => {
-                if start_tag::<true>(out, c, doc_quote)? {
-                    if depth < WRITE_RECURSION {
-                        write_content::<true>(out, c, doc_quote, depth + 1)?;
-                    } else {
-                        write_deep_content::<true>(out, c, doc_quote)?;
-                    }
-                }
-            }
+            Node::Element(c) => match start_tag::<true>(out, c, dq)? {
+                Open::Closed => {}
+                _ if depth >= WRITE_RECURSION => write_deep_content::<true>(out, c, dq)?,
+                Open::Plain => write_content::<true>(out, c, dq, depth + 1)?,
+                Open::Kept => write_content_kept(out, c, dq, depth + 1)?,
+            },
             Node::Text(t) => text::<true>(out, t, e, i, texts)?,
             other => write_other(out, other)?,
         }
@@ -193,7 +197,7 @@ struct Frame<'a> {
 /// [`write_content`] with an explicit stack instead of recursion, for content of any depth.
 #[cold]
 #[inline(never)]
-fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, doc_quote: Quote) -> Result<(), XmlError> {
+fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, dq: u8) -> Result<(), XmlError> {
     let mut open: Vec<Frame<'_>> = vec![Frame { element: top, next: 0 }];
     'elements: while let Some(frame) = open.last_mut() {
         let e = frame.element;
@@ -203,7 +207,7 @@ fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, doc_quote: 
             i += 1;
             match node {
                 Node::Element(c) => {
-                    if start_tag::<RAW>(out, c, doc_quote)? {
+                    if start_tag::<RAW>(out, c, dq)? != Open::Closed {
                         frame.next = i;
                         open.push(Frame { element: c, next: 0 });
                         continue 'elements;
@@ -226,10 +230,13 @@ fn write_deep_content<const RAW: bool>(out: &mut Out, top: &Element, doc_quote: 
 fn write_other(out: &mut Out, node: &Node) -> Result<(), XmlError> {
     match node {
         Node::Element(e) => return Err(invalid('<', &format!("element <{}> outside the root element", e.name))),
-        Node::Text(t) => match t.chars().find(|c| !matches!(c, ' ' | '\t' | '\r' | '\n')) {
-            Some(c) => return Err(invalid(c, "text outside the root element")),
-            None => out.str(t),
-        },
+        Node::Text(t) => {
+            if !t.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+                let c = t.chars().find(|c| !matches!(c, ' ' | '\t' | '\r' | '\n')).unwrap_or(' ');
+                return Err(invalid(c, "text outside the root element"));
+            }
+            out.str(t);
+        }
         Node::CData(t) => {
             check_verbatim(t, "]]>", "CDATA")?;
             out.str("<![CDATA[");
@@ -265,17 +272,30 @@ fn write_other(out: &mut Out, node: &Node) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// A node before or after the root: [`write_other`], with the common case (a line end after
+/// the root) in place.
+#[inline(always)]
+fn write_outside(out: &mut Out, node: &Node) -> Result<(), XmlError> {
+    match node {
+        Node::Text(t) if t.as_bytes() == b"\n" => {
+            out.byte(b'\n');
+            Ok(())
+        }
+        other => write_other(out, other),
+    }
+}
+
 pub(crate) fn write_document(doc: &Document) -> Result<String, XmlError> {
     let mut out = Out::with_capacity(8192);
     if doc.bom {
         out.str("\u{feff}");
     }
     for n in &doc.prolog {
-        write_other(&mut out, n)?;
+        write_outside(&mut out, n)?;
     }
-    write_tree::<true>(&mut out, &doc.root, doc.quote)?;
+    write_tree::<true>(&mut out, &doc.root, doc.quote.byte())?;
     for n in &doc.epilog {
-        write_other(&mut out, n)?;
+        write_outside(&mut out, n)?;
     }
     Ok(out.into_string())
 }
@@ -306,7 +326,7 @@ fn indent(out: &mut Out, depth: usize) {
 /// text content is left exactly as it is.
 pub(crate) fn write_document_pretty(doc: &Document) -> Result<String, XmlError> {
     let mut out = Out::with_capacity(8192);
-    let q = doc.quote;
+    let q = doc.quote.byte();
     if !element_only(&doc.root) {
         write_tree::<false>(&mut out, &doc.root, q)?;
         out.byte(b'\n');
