@@ -34,7 +34,7 @@ mod checkpoint;
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
 mod facade;
 mod netlink_backend;
-mod run;
+pub(crate) mod run;
 
 pub use backend::{Backend, Goal};
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]

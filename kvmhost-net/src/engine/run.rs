@@ -44,6 +44,16 @@ pub(super) fn run(
     options: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
     net.validate()?;
+    run_validated(backends, net, goal, options)
+}
+
+/// [`run`] for a model the caller has validated already.
+pub(crate) fn run_validated(
+    backends: &mut [&mut dyn Backend],
+    net: &HostNetwork,
+    goal: Goal,
+    options: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
     check_backends(backends, net, goal)?;
     let order = order(backends.len(), goal);
     let starts: Vec<u64> = backends.iter().map(|b| b.writes()).collect();

@@ -181,9 +181,11 @@ impl Backend for OvsdbBackend<'_> {
 /// # Ok(()) }
 /// ```
 pub fn apply(client: &mut Client, desired: &OvsConfig, options: &ApplyOptions) -> Result<ApplyReport, Error> {
+    // Validated here (errors name the configuration's own fields), not a second time as a
+    // host network: a model with only an `ovs` section adds no check of its own.
     desired.validate()?;
     let mut net = HostNetwork::new();
     net.ovs = Some(desired.clone());
     let mut backend = OvsdbBackend::new(client);
-    crate::engine::apply_on(&mut [&mut backend as &mut dyn Backend], &net, options)
+    crate::engine::run::run_validated(&mut [&mut backend as &mut dyn Backend], &net, Goal::Apply, options)
 }
