@@ -1,1 +1,461 @@
-//! placeholder
+//! The Archipel-compatible agent (`examples/xmpp_agent`) end to end against a real XMPP server:
+//! a private Prosody on loopback (started by `scripts/services/prosody.sh` as the `prosody`
+//! user, stopped by PID even when an assertion fails), two agents (two hypervisor JIDs, each
+//! on its own `test:///default` host) and test clients speaking Archipel's protocol through the
+//! server with the agent's own XMPP module.
+//!
+//! Asserted: every implemented command of the hypervisor and VM entities; Archipel's error
+//! format; refusals for a JID without the permission (logged by the agent) and success after
+//! `set`; the `alloc` requester's `all`; presence pushes after create / suspend / resume /
+//! destroy / shutdown; an agent restarted keeps its VMs' JIDs, definitions and permissions.
+//!
+//! Needs `prosody` installed and root (to run it as its own user); otherwise it prints SKIP.
+
+#[path = "../examples/xmpp_agent/xml.rs"]
+#[allow(dead_code)]
+mod xml;
+#[path = "../examples/xmpp_agent/xmpp.rs"]
+#[allow(dead_code)]
+mod xmpp;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use xml::Element;
+use xmpp::{Client, ConnectOptions, Security, NS_CLIENT};
+
+const HYP: &str = "archipel:hypervisor:control";
+const CONTROL: &str = "archipel:vm:control";
+const DEFINITION: &str = "archipel:vm:definition";
+const PERMISSIONS: &str = "archipel:permissions";
+const T: Duration = Duration::from_secs(20);
+
+/// The private Prosody; stopped by PID (the script's pid file) on drop.
+struct Prosody {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Prosody {
+    fn script() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/services/prosody.sh")
+    }
+
+    fn start() -> Option<Prosody> {
+        let installed =
+            Command::new("sh").args(["-c", "command -v prosody"]).output().is_ok_and(|o| o.status.success());
+        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        if !installed || !root {
+            eprintln!("SKIP: xmpp_agent needs prosody installed and root (scripts/install-deps.sh test)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = PathBuf::from(format!("/tmp/kvmhost-xmpp-test-{}", std::process::id()));
+        let guard = Prosody { dir, port };
+        let out = guard.command("start").output().expect("run prosody.sh");
+        assert!(out.status.success(), "prosody.sh start: {}", String::from_utf8_lossy(&out.stderr));
+        Some(guard)
+    }
+
+    fn command(&self, verb: &str) -> Command {
+        let mut c = Command::new(Self::script());
+        c.arg(verb).env("KVMHOST_PROSODY_DIR", &self.dir).env("KVMHOST_PROSODY_PORT", self.port.to_string());
+        c
+    }
+
+    fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        let _ = self.command("stop").status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One agent process; killed on drop. Its stderr lines are collected.
+struct AgentProc {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl AgentProc {
+    fn start(bin: &Path, jid: &str, server: &str, state: &Path) -> AgentProc {
+        let mut child = Command::new(bin)
+            .args(["--jid", jid, "--password", "hyp-secret", "--server", server, "--insecure-tcp"])
+            .args(["--admin", "admin@localhost", "--libvirt", "test:///default", "--state"])
+            .arg(state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start xmpp_agent");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (sink, stderr) = (lines.clone(), child.stderr.take().unwrap());
+        let tag = jid.to_string();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[{tag}] {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        AgentProc { child, lines }
+    }
+
+    async fn wait_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + T;
+        loop {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} in the agent's log: {:?}", self.lines.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "agent exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("agent did not stop on SIGTERM");
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe.parent().and_then(|d| d.parent()).expect("target/<profile>").join("examples").join("xmpp_agent");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/xmpp_agent");
+    let newest_src = std::fs::read_dir(&src).unwrap().filter_map(|e| e.ok()?.metadata().ok()?.modified().ok()).max();
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+    if built.is_none() || built < newest_src {
+        let release = bin.ancestors().nth(2).is_some_and(|p| p.ends_with("release"));
+        let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+            .args(["build", "--quiet", "--example", "xmpp_agent"])
+            .args(release.then_some("--release"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build --example xmpp_agent");
+        assert!(status.success(), "cargo build --example xmpp_agent failed");
+    }
+    bin
+}
+
+async fn client(server: &str, user: &str) -> (Client, UnboundedReceiver<Element>) {
+    let opts = ConnectOptions {
+        jid: format!("{user}@localhost"),
+        password: format!("{user}-secret"),
+        server: Some(server.to_string()),
+        security: Security::InsecureTcp,
+        register: true,
+        resource: "test".into(),
+        limits: xml::Limits::default(),
+    };
+    let (c, rx) = xmpp::connect(&opts).await.unwrap_or_else(|e| panic!("{user}: {e}"));
+    c.send(&Element::new("presence", NS_CLIENT)).unwrap();
+    (c, rx)
+}
+
+/// Sends an Archipel command and returns the answer.
+async fn acp(c: &Client, to: &str, ns: &str, action: &str, attrs: &[(&str, &str)], children: Vec<Element>) -> Element {
+    let mut archipel = Element::new("archipel", ns).attr("action", action);
+    for (k, v) in attrs {
+        archipel = archipel.attr(k, *v);
+    }
+    for ch in children {
+        archipel = archipel.child(ch);
+    }
+    let iq = Element::new("iq", NS_CLIENT)
+        .attr("type", "set")
+        .attr("to", to)
+        .child(Element::new("query", ns).child(archipel));
+    c.request(iq, T).await.unwrap_or_else(|e| panic!("{ns} {action} to {to}: {e}"))
+}
+
+/// The `<query>` of a result (panics with the stanza otherwise).
+fn ok(answer: &Element) -> Element {
+    assert_eq!(answer.get_attr("type"), Some("result"), "expected a result: {answer}");
+    answer.get_child("query").cloned().unwrap_or_default()
+}
+
+/// Asserts Archipel's error format; returns (code, error namespace, text).
+fn archipel_error(answer: &Element) -> (String, String, String) {
+    assert_eq!(answer.get_attr("type"), Some("error"), "expected an error: {answer}");
+    let query = answer.get_child("query").unwrap_or_else(|| panic!("the query is not echoed: {answer}"));
+    assert!(query.get_child("archipel").is_some(), "{answer}");
+    let error = answer.get_child("error").unwrap();
+    assert_eq!(error.get_attr("type"), Some("cancel"), "{answer}");
+    let cond = error.elements().find(|e| e.name != "text").unwrap_or_else(|| panic!("no condition: {answer}"));
+    assert_eq!(cond.name, cond.ns.replace(':', "-"), "condition named after its namespace: {answer}");
+    let text = error.get_child("text").map(|t| t.text_content()).unwrap_or_default();
+    (error.get_attr("code").unwrap_or_default().to_string(), cond.ns.clone(), text)
+}
+
+fn refused(answer: &Element, action: &str, ns: &str) {
+    let (code, err_ns, text) = archipel_error(answer);
+    assert_eq!(code, "-1", "{answer}");
+    assert_eq!(err_ns, "archipel:error:permission", "{answer}");
+    assert_eq!(text, format!("Cannot use '{action}': permission denied\n\n{ns}\n{action}"), "{answer}");
+}
+
+fn info_attr(answer: &Element, name: &str) -> String {
+    let q = ok(answer);
+    let info = q.get_child("info").unwrap_or_else(|| panic!("no <info>: {answer}"));
+    info.get_attr(name).unwrap_or_else(|| panic!("no {name}: {answer}")).to_string()
+}
+
+async fn wait_presence(rx: &mut UnboundedReceiver<Element>, from: &str, status: &str) {
+    let deadline = Instant::now() + T;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(p)) if p.name == "presence" => {
+                let who = p.get_attr("from").map(xmpp::bare).unwrap_or_default().to_string();
+                let st = p.get_child("status").map(|s| s.text_content()).unwrap_or_default();
+                if who == from && st == status && p.get_attr("type").is_none() {
+                    return;
+                }
+                seen.push(format!("{who}: {:?} {st}", p.get_attr("type")));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("connection closed waiting for {from} {status}"),
+            Err(_) => panic!("no presence {status:?} from {from}; seen {seen:?}"),
+        }
+    }
+}
+
+fn domain(ns: &str, uuid: Option<&str>) -> Element {
+    let mut d = Element::new("domain", ns).attr("type", "test");
+    if let Some(u) = uuid {
+        d = d.child(Element::new("name", ns).text("db1")).child(Element::new("uuid", ns).text(u));
+    }
+    d.child(Element::new("memory", ns).attr("unit", "KiB").text("262144"))
+        .child(Element::new("currentMemory", ns).attr("unit", "KiB").text("262144"))
+        .child(Element::new("vcpu", ns).text("2"))
+        .child(Element::new("os", ns).child(Element::new("type", ns).text("hvm")))
+}
+
+fn grant(user: &str, perm: &str, value: &str) -> Element {
+    Element::new("permission", PERMISSIONS)
+        .attr("permission_type", "user")
+        .attr("permission_target", user)
+        .attr("permission_name", perm)
+        .attr("permission_value", value)
+}
+
+#[test]
+fn two_agents_speak_archipel_through_prosody() {
+    let Some(prosody) = Prosody::start() else { return };
+    let bin = agent_binary();
+    let state = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(scenario(&prosody, &bin, state.path()));
+    drop(prosody);
+}
+
+async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
+    let server = prosody.server();
+    // Clients address entities by full JID (an iq to a bare JID is the server's to answer).
+    let (hyp1, hyp2) = ("hyp1@localhost/agent", "hyp2@localhost/agent");
+    let mut a1 = AgentProc::start(bin, "hyp1@localhost", &server, &state.join("a1"));
+    let a2 = AgentProc::start(bin, "hyp2@localhost", &server, &state.join("a2"));
+    a1.wait_line("online as hyp1@localhost").await;
+    a2.wait_line("online as hyp2@localhost").await;
+
+    let (admin, mut admin_rx) = client(&server, "admin").await;
+    let (alice, _alice_rx) = client(&server, "alice").await;
+    let (bob, _bob_rx) = client(&server, "bob").await;
+
+    // ---- hypervisor entity ----
+    let q = ok(&acp(&admin, hyp1, HYP, "nodeinfo", &[], vec![]).await);
+    let node = q.get_child("nodeinfo").expect("nodeinfo");
+    assert!(node.get_attr("memory").unwrap().parse::<u64>().unwrap() > 0, "{q:?}");
+    assert!(node.get_attr("nrCPU").unwrap().parse::<u32>().unwrap() > 0);
+    let q = ok(&acp(&admin, hyp2, HYP, "capabilities", &[], vec![]).await);
+    let caps = q.get_child("capabilities").expect("capabilities");
+    assert!(caps.get_child("host").is_some() && caps.get_child("guest").is_some(), "{caps:?}");
+
+    // alloc with a definition on hyp1; without on hyp2 (defined afterwards).
+    let q = ok(&acp(&admin, hyp1, HYP, "alloc", &[("name", "web1")], vec![domain(HYP, None)]).await);
+    let vm1_bare = q.get_child("virtualmachine").unwrap().get_attr("jid").unwrap().to_string();
+    let uuid1 = vm1_bare.split('@').next().unwrap().to_string();
+    assert!(vm1_bare.ends_with("@localhost") && uuid1.len() == 36, "{vm1_bare}");
+    // A VM entity is <uuid>@<domain>/<hypervisor node>.
+    let vm1 = format!("{vm1_bare}/hyp1");
+    let q = ok(&acp(&admin, hyp2, HYP, "alloc", &[("name", "db1")], vec![]).await);
+    let vm2_bare = q.get_child("virtualmachine").unwrap().get_attr("jid").unwrap().to_string();
+    let uuid2 = vm2_bare.split('@').next().unwrap().to_string();
+    let vm2 = format!("{vm2_bare}/hyp2");
+
+    let q = ok(&acp(&admin, hyp1, HYP, "rostervm", &[], vec![]).await);
+    let items: Vec<(String, String, String)> = q
+        .elements()
+        .map(|i| (i.get_attr("managed").unwrap().into(), i.get_attr("name").unwrap().into(), i.text_content()))
+        .collect();
+    assert!(items.contains(&("True".into(), "web1".into(), vm1_bare.clone())), "{items:?}");
+    assert!(items.iter().any(|i| i.0 == "False" && i.1 == "test"), "the driver's own domain: {items:?}");
+    assert!(!items.iter().any(|i| i.2 == vm2_bare), "vm2 lives on hyp2: {items:?}");
+
+    // ---- VM entity: definition ----
+    let q = ok(&acp(&admin, &vm2, CONTROL, "xmldesc", &[], vec![]).await);
+    assert!(q.get_child("not-defined").is_some(), "{q:?}");
+    assert!(ok(&acp(&admin, &vm2, CONTROL, "info", &[], vec![]).await).children.is_empty());
+    let wrong = acp(&admin, &vm2, DEFINITION, "define", &[], vec![domain(DEFINITION, Some(&uuid1))]).await;
+    let (code, ns, text) = archipel_error(&wrong);
+    assert_eq!((code.as_str(), ns.as_str()), ("-1007", "archipel:error:generic"), "{wrong}");
+    assert!(text.contains("doesn't match JID") && text.ends_with("\n\narchipel:vm:definition\ndefine"), "{text}");
+    ok(&acp(&admin, &vm2, DEFINITION, "define", &[], vec![domain(DEFINITION, Some(&uuid2))]).await);
+    let q = ok(&acp(&admin, &vm2, CONTROL, "xmldesc", &[], vec![]).await);
+    let d = q.get_child("domain").expect("domain");
+    assert_eq!(d.get_child("uuid").unwrap().text_content(), uuid2);
+    assert_eq!(d.get_child("name").unwrap().text_content(), "db1");
+    ok(&acp(&admin, &vm2, DEFINITION, "undefine", &[], vec![]).await);
+    assert!(ok(&acp(&admin, &vm2, CONTROL, "xmldesc", &[], vec![]).await).get_child("not-defined").is_some());
+
+    // ---- VM entity: control, with presence ----
+    admin.send(&Element::new("presence", NS_CLIENT).attr("to", vm1_bare.as_str()).attr("type", "subscribe")).unwrap();
+    wait_presence(&mut admin_rx, &vm1_bare, "Off").await;
+    assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "5");
+    let q = ok(&acp(&admin, &vm1, CONTROL, "create", &[], vec![]).await);
+    assert!(q.get_child("domain").unwrap().get_attr("id").unwrap().parse::<u32>().is_ok(), "{q:?}");
+    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    let info = acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await;
+    assert_eq!(info_attr(&info, "state"), "1");
+    assert_eq!(info_attr(&info, "maxMem"), "262144");
+    assert_eq!(info_attr(&info, "nrVirtCpu"), "2");
+    assert_eq!(info_attr(&info, "hypervisor"), hyp1);
+    ok(&acp(&admin, &vm1, CONTROL, "suspend", &[], vec![]).await);
+    wait_presence(&mut admin_rx, &vm1_bare, "Paused").await;
+    ok(&acp(&admin, &vm1, CONTROL, "resume", &[], vec![]).await);
+    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    ok(&acp(&admin, &vm1, CONTROL, "reboot", &[], vec![]).await);
+    ok(&acp(&admin, &vm1, CONTROL, "memory", &[("value", "131072")], vec![]).await);
+    assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "memory"), "131072");
+    ok(&acp(&admin, &vm1, CONTROL, "setvcpus", &[("value", "1")], vec![]).await);
+    assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "nrVirtCpu"), "1");
+    ok(&acp(&admin, &vm1, CONTROL, "autostart", &[("value", "1")], vec![]).await);
+    assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "autostart"), "1");
+    let bad = acp(&admin, &vm1, CONTROL, "memory", &[("value", "lots")], vec![]).await;
+    assert_eq!(archipel_error(&bad).0, "-1016");
+    ok(&acp(&admin, &vm1, CONTROL, "destroy", &[], vec![]).await);
+    wait_presence(&mut admin_rx, &vm1_bare, "Off").await;
+    ok(&acp(&admin, &vm1, CONTROL, "create", &[], vec![]).await);
+    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    ok(&acp(&admin, &vm1, CONTROL, "shutdown", &[], vec![]).await);
+    wait_presence(&mut admin_rx, &vm1_bare, "Off").await;
+    let q = ok(&acp(&admin, &vm1, CONTROL, "xmldesc", &[], vec![]).await);
+    assert_eq!(q.get_child("domain").unwrap().get_child("uuid").unwrap().text_content(), uuid1);
+    // A libvirt refusal: resuming a VM that is off.
+    let lv = acp(&admin, &vm1, CONTROL, "resume", &[], vec![]).await;
+    assert_eq!(archipel_error(&lv).1, "libvirt:error:generic", "{lv}");
+    // Not an Archipel command at all.
+    let iq = Element::new("iq", NS_CLIENT)
+        .attr("type", "get")
+        .attr("to", vm1.as_str())
+        .child(Element::new("query", CONTROL));
+    let answer = admin.request(iq, T).await.unwrap();
+    assert_eq!(answer.get_child("error").and_then(|e| e.get_attr("code")), Some("-42"), "{answer}");
+
+    // ---- permissions ----
+    refused(&acp(&alice, &vm1, CONTROL, "info", &[], vec![]).await, "info", CONTROL);
+    refused(&acp(&alice, hyp1, HYP, "alloc", &[("name", "nope")], vec![]).await, "alloc", HYP);
+    refused(&acp(&alice, &vm1, PERMISSIONS, "list", &[], vec![]).await, "list", PERMISSIONS);
+    a1.wait_line("refused: alice@localhost may not archipel:vm:control info").await;
+    // permission_get is granted by default.
+    let q = ok(&acp(
+        &alice,
+        &vm1,
+        PERMISSIONS,
+        "get",
+        &[("permission_type", "user"), ("permission_target", "admin@localhost")],
+        vec![],
+    )
+    .await);
+    assert!(q.children.is_empty(), "admin is root, not granted: {q:?}");
+    // alice cannot grant herself anything.
+    refused(
+        &acp(&alice, &vm1, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "info", "true")]).await,
+        "set",
+        PERMISSIONS,
+    );
+    ok(&acp(&admin, &vm1, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "info", "true")]).await);
+    assert_eq!(info_attr(&acp(&alice, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "5");
+    refused(&acp(&alice, &vm1, CONTROL, "create", &[], vec![]).await, "create", CONTROL);
+    let q = ok(&acp(
+        &alice,
+        &vm1,
+        PERMISSIONS,
+        "get",
+        &[("permission_type", "user"), ("permission_target", "alice@localhost")],
+        vec![],
+    )
+    .await);
+    assert_eq!(q.elements().map(|p| p.get_attr("name").unwrap()).collect::<Vec<_>>(), ["info"]);
+    let q = ok(&acp(&admin, &vm1, PERMISSIONS, "list", &[], vec![]).await);
+    let names: Vec<&str> = q.elements().filter_map(|p| p.get_attr("name")).collect();
+    for want in ["all", "permission_get", "info", "create", "define", "setvcpus"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    // Presence is a permission too: alice's subscription is refused.
+    let mut alice_rx = _alice_rx;
+    alice.send(&Element::new("presence", NS_CLIENT).attr("to", vm1_bare.as_str()).attr("type", "subscribe")).unwrap();
+    a1.wait_line(&format!("refused: alice@localhost may not subscribe to {vm1_bare}")).await;
+
+    // The alloc requester gets `all` on its VM, nothing elsewhere.
+    ok(&acp(&admin, hyp1, PERMISSIONS, "set", &[], vec![grant("bob@localhost", "alloc", "yes")]).await);
+    let q = ok(&acp(&bob, hyp1, HYP, "alloc", &[("name", "bob1")], vec![domain(HYP, None)]).await);
+    let vm3_bare = q.get_child("virtualmachine").unwrap().get_attr("jid").unwrap().to_string();
+    let vm3 = format!("{vm3_bare}/hyp1");
+    ok(&acp(&bob, &vm3, CONTROL, "create", &[], vec![]).await);
+    refused(&acp(&bob, &vm1, CONTROL, "info", &[], vec![]).await, "info", CONTROL);
+    refused(&acp(&bob, hyp1, HYP, "free", &[("jid", vm3_bare.as_str())], vec![]).await, "free", HYP);
+
+    // free: a fourth VM comes and goes (libvirt definition and account included).
+    let q = ok(&acp(&admin, hyp1, HYP, "alloc", &[("name", "tmp")], vec![domain(HYP, None)]).await);
+    let vm4 = q.get_child("virtualmachine").unwrap().get_attr("jid").unwrap().to_string();
+    ok(&acp(&admin, hyp1, HYP, "free", &[("jid", vm4.as_str())], vec![]).await);
+    let q = ok(&acp(&admin, hyp1, HYP, "rostervm", &[], vec![]).await);
+    assert!(!q.elements().any(|i| i.text_content() == vm4), "freed VM still listed: {q:?}");
+    let gone = acp(&admin, hyp1, HYP, "free", &[("jid", vm4.as_str())], vec![]).await;
+    assert_eq!(archipel_error(&gone).0, "-9002");
+
+    // ---- restart: JIDs, definitions and permissions survive ----
+    a1.stop();
+    let a1 = AgentProc::start(bin, hyp1, &server, &state.join("a1"));
+    let line = a1.wait_line("online as hyp1@localhost").await;
+    assert!(line.contains("serving 2 VM entities"), "{line}");
+    let q = ok(&acp(&admin, hyp1, HYP, "rostervm", &[], vec![]).await);
+    let managed: Vec<String> =
+        q.elements().filter(|i| i.get_attr("managed") == Some("True")).map(|i| i.text_content()).collect();
+    let mut want = vec![vm1_bare.clone(), vm3_bare.clone()];
+    want.sort();
+    assert_eq!(managed, want);
+    assert_eq!(info_attr(&acp(&alice, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "5");
+    refused(&acp(&alice, &vm1, CONTROL, "create", &[], vec![]).await, "create", CONTROL);
+    ok(&acp(&bob, &vm3, CONTROL, "info", &[], vec![]).await);
+    ok(&acp(&bob, hyp1, HYP, "alloc", &[("name", "bob2")], vec![]).await);
+    // The restarted VM entity pushes presence again.
+    ok(&acp(&admin, &vm1, CONTROL, "create", &[], vec![]).await);
+    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    drop(alice_rx.try_recv());
+    drop(a1);
+    drop(a2);
+}

@@ -46,7 +46,8 @@ use agent::{Agent, Entity};
 #[derive(Parser)]
 #[command(name = "xmpp_agent", about = "An Archipel-compatible XMPP agent for one libvirt host")]
 struct Cli {
-    /// The hypervisor entity's JID (`node@domain`); the account is registered in-band if missing.
+    /// The hypervisor entity's JID (`node@domain[/resource]`, resource `agent` by default); the
+    /// account is registered in-band if missing. Clients address the full JID.
     #[arg(long)]
     jid: String,
     /// Its password.
@@ -111,7 +112,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             server: Some(server.clone()),
             security,
             register: true,
-            resource: "agent".into(),
+            resource: jid.resource.clone().unwrap_or_else(|| "agent".into()),
             limits: xml::Limits::default(),
         },
         store,
@@ -156,7 +157,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Err(e) => log!("{}: {e}", agent.vm_jid(uuid)),
         }
     }
-    log!("online as {bare} on {server}, serving {online} VM entities on {}", cli.libvirt);
+    log!("online as {bare}/{} on {server}, serving {online} VM entities on {}", agent.template.resource, cli.libvirt);
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("SIGTERM handler: {e}"))?;

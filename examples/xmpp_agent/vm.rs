@@ -155,7 +155,7 @@ async fn info(agent: &Arc<Agent>, uuid: &str) -> Result<Vec<Element>, Failure> {
         .attr("memory", memory.to_string())
         .attr("nrVirtCpu", vcpus.to_string())
         .attr("cpuPrct", format!("{cpu_prct:.0}"))
-        .attr("hypervisor", agent.jid.as_str())
+        .attr("hypervisor", format!("{}/{}", agent.jid, agent.template.resource))
         .attr("autostart", if autostart { "1" } else { "0" })])
 }
 
