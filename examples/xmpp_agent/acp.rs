@@ -87,6 +87,7 @@ impl Failure {
             E::AlreadyExists { .. } => 9,
             E::AccessDenied { .. } => 88,
             E::Connect { .. } | E::ConnectionLost { .. } => 38,
+            E::Other { code, .. } => i64::from(*code),
             _ => return Failure::generic(fallback, e.to_string()),
         };
         Failure { code, ns: NS_ERROR_LIBVIRT, message: e.message() }
