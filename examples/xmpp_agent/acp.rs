@@ -45,7 +45,7 @@ impl Request {
     }
 
     /// The sender's bare JID.
-    pub fn from_bare(&self) -> &str {
+    pub fn sender(&self) -> &str {
         crate::xmpp::bare(&self.from)
     }
 }

@@ -323,7 +323,7 @@ async fn dispatch(agent: &Arc<Agent>, entity: &Entity, req: &Request) -> Element
     let center = agent.center();
     let outcome = if req.ns == NS_PERMISSIONS {
         center.handle(kind, &me, req)
-    } else if !center.check(kind, &me, req.from_bare(), &req.action) {
+    } else if !center.check(kind, &me, req.sender(), &req.action) {
         Err(Failure::permission(&req.action))
     } else {
         match entity {
@@ -335,9 +335,9 @@ async fn dispatch(agent: &Arc<Agent>, entity: &Entity, req: &Request) -> Element
         Ok(payload) => acp::result(req, payload),
         Err(failure) => {
             if failure.ns == acp::NS_ERROR_PERMISSION {
-                log!("refused: {} may not {} {} on {me}", req.from_bare(), req.ns, req.action);
+                log!("refused: {} may not {} {} on {me}", req.sender(), req.ns, req.action);
             } else {
-                log!("{me}: {} {} from {} failed: {}", req.ns, req.action, req.from_bare(), failure.message);
+                log!("{me}: {} {} from {} failed: {}", req.ns, req.action, req.sender(), failure.message);
             }
             acp::error_iq(&req.iq, &failure)
         }

@@ -99,7 +99,7 @@ async fn alloc(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failur
     };
     let record = VmRecord { name: name.clone(), password: random_password(), definition };
     let vm_jid = agent.vm_jid(&uuid);
-    let requester = req.from_bare().to_string();
+    let requester = req.sender().to_string();
     let saved = agent.store.update(|s| {
         s.vms.insert(uuid.clone(), record);
     });
@@ -150,7 +150,7 @@ async fn free(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failure
             s.permissions.remove(&vm_jid);
         })
         .map_err(|e| Failure::generic(CODE_FREE, e.to_string()))?;
-    log!("freed {vm_jid} for {}", req.from_bare());
+    log!("freed {vm_jid} for {}", req.sender());
     Ok(vec![Element::new("virtualmachine", "").attr("jid", jid)])
 }
 

@@ -119,7 +119,7 @@ impl Center<'_> {
 
     /// Handles an `archipel:permissions` command on `entity`; `log` reports refusals.
     pub fn handle(&self, kind: Kind, entity: &str, req: &Request) -> Result<Vec<Element>, Failure> {
-        let user = req.from_bare();
+        let user = req.sender();
         if req.action != "getown" && !self.check(kind, entity, user, &format!("permission_{}", req.action)) {
             return Err(Failure::permission(&req.action));
         }
