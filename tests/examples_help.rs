@@ -41,8 +41,15 @@ fn every_example_answers_help() {
     // Missing, or older than its source (a test run that did not build the examples first).
     let stale = |name: &String| {
         let built = std::fs::metadata(examples_dir().join(name)).and_then(|m| m.modified()).ok();
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(format!("{name}.rs"));
-        let written = std::fs::metadata(&src).and_then(|m| m.modified()).ok();
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let file = examples.join(format!("{name}.rs"));
+        // A one-file example, or a directory example's newest file.
+        let written = match std::fs::metadata(&file).and_then(|m| m.modified()) {
+            Ok(t) => Some(t),
+            Err(_) => std::fs::read_dir(examples.join(name))
+                .ok()
+                .and_then(|d| d.filter_map(|e| e.ok()?.metadata().ok()?.modified().ok()).max()),
+        };
         match (built, written) {
             (None, _) => true,
             (Some(b), Some(w)) => b < w,
