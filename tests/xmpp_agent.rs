@@ -63,7 +63,10 @@ impl Prosody {
 
     fn command(&self, verb: &str) -> Command {
         let mut c = Command::new(Self::script());
-        c.arg(verb).env("KVMHOST_PROSODY_DIR", &self.dir).env("KVMHOST_PROSODY_PORT", self.port.to_string());
+        c.arg(verb)
+            .env("KVMHOST_PROSODY_DIR", &self.dir)
+            .env("KVMHOST_PROSODY_PORT", self.port.to_string())
+            .env("KVMHOST_PROSODY_PUBSUB_ADMINS", "hyp1@localhost hyp2@localhost");
         c
     }
 
@@ -221,25 +224,80 @@ fn info_attr(answer: &Element, name: &str) -> String {
     info.get_attr(name).unwrap_or_else(|| panic!("no {name}: {answer}")).to_string()
 }
 
-async fn wait_presence(rx: &mut UnboundedReceiver<Element>, from: &str, status: &str) {
-    let deadline = Instant::now() + T;
-    let mut seen = Vec::new();
-    loop {
+/// A client's incoming stanzas: presences are awaited in order (others dropped), messages
+/// (pubsub notifications) kept until a wait asks for them.
+struct Inbox {
+    rx: UnboundedReceiver<Element>,
+    messages: Vec<Element>,
+}
+
+impl Inbox {
+    async fn next(&mut self, deadline: Instant, what: &str) -> Element {
         let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, rx.recv()).await {
-            Ok(Some(p)) if p.name == "presence" => {
-                let who = p.get_attr("from").map(xmpp::bare).unwrap_or_default().to_string();
-                let st = p.get_child("status").map(|s| s.text_content()).unwrap_or_default();
-                if who == from && st == status && p.get_attr("type").is_none() {
-                    return;
-                }
-                seen.push(format!("{who}: {:?} {st}", p.get_attr("type")));
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("connection closed waiting for {from} {status}"),
-            Err(_) => panic!("no presence {status:?} from {from}; seen {seen:?}"),
+        match tokio::time::timeout(left, self.rx.recv()).await {
+            Ok(Some(s)) => s,
+            Ok(None) => panic!("connection closed waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}; kept messages: {:?}", self.messages),
         }
     }
+
+    async fn wait_presence(&mut self, from: &str, status: &str) {
+        let deadline = Instant::now() + T;
+        let what = format!("presence {status:?} from {from}");
+        loop {
+            let p = self.next(deadline, &what).await;
+            match p.name.as_str() {
+                "presence" => {
+                    let who = p.get_attr("from").map(xmpp::bare).unwrap_or_default();
+                    let st = p.get_child("status").map(|s| s.text_content()).unwrap_or_default();
+                    if who == from && st == status && p.get_attr("type").is_none() {
+                        return;
+                    }
+                }
+                "message" => self.messages.push(p),
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for an Archipel push on `node`; returns its `date`.
+    async fn wait_push(&mut self, node: &str, namespace: &str, change: &str) -> String {
+        let matches = |m: &Element| -> Option<String> {
+            let items = m.get_child("event")?.get_child("items")?;
+            if items.get_attr("node") != Some(node) {
+                return None;
+            }
+            let push = items.get_child("item")?.get_child("push")?;
+            (push.ns == format!("archipel:push:{namespace}") && push.get_attr("change") == Some(change))
+                .then(|| push.get_attr("date").unwrap_or_default().to_string())
+        };
+        if let Some(i) = self.messages.iter().position(|m| matches(m).is_some()) {
+            return matches(&self.messages.remove(i)).unwrap();
+        }
+        let deadline = Instant::now() + T;
+        let what = format!("push {namespace} {change} on {node}");
+        loop {
+            let m = self.next(deadline, &what).await;
+            if m.name == "message" {
+                match matches(&m) {
+                    Some(date) => return date,
+                    None => self.messages.push(m),
+                }
+            }
+        }
+    }
+}
+
+async fn subscribe_node(c: &Client, node: &str) {
+    let iq = Element::new("iq", NS_CLIENT).attr("type", "set").attr("to", "pubsub.localhost").child(
+        Element::new("pubsub", "http://jabber.org/protocol/pubsub").child(
+            Element::new("subscribe", "http://jabber.org/protocol/pubsub")
+                .attr("node", node)
+                .attr("jid", c.jid.as_str()),
+        ),
+    );
+    let answer = c.request(iq, T).await.unwrap();
+    assert_eq!(answer.get_attr("type"), Some("result"), "subscribing to {node}: {answer}");
 }
 
 fn domain(ns: &str, uuid: Option<&str>) -> Element {
@@ -280,7 +338,8 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     a1.wait_line("online as hyp1@localhost").await;
     a2.wait_line("online as hyp2@localhost").await;
 
-    let (admin, mut admin_rx) = client(&server, "admin").await;
+    let (admin, admin_rx) = client(&server, "admin").await;
+    let mut inbox = Inbox { rx: admin_rx, messages: Vec::new() };
     let (alice, _alice_rx) = client(&server, "alice").await;
     let (bob, _bob_rx) = client(&server, "bob").await;
 
@@ -293,11 +352,17 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     let caps = q.get_child("capabilities").expect("capabilities");
     assert!(caps.get_child("host").is_some() && caps.get_child("guest").is_some(), "{caps:?}");
 
-    // alloc with a definition on hyp1; without on hyp2 (defined afterwards).
+    // alloc with a definition on hyp1; without on hyp2 (defined afterwards). The hypervisor
+    // pushes `alloc` on its events node.
+    subscribe_node(&admin, "/archipel/hyp1@localhost/events").await;
     let q = ok(&acp(&admin, hyp1, HYP, "alloc", &[("name", "web1")], vec![domain(HYP, None)]).await);
     let vm1_bare = q.get_child("virtualmachine").unwrap().get_attr("jid").unwrap().to_string();
     let uuid1 = vm1_bare.split('@').next().unwrap().to_string();
     assert!(vm1_bare.ends_with("@localhost") && uuid1.len() == 36, "{vm1_bare}");
+    let date = inbox.wait_push("/archipel/hyp1@localhost/events", "hypervisor", "alloc").await;
+    assert_eq!(date.len(), 26, "{date}");
+    let vm1_node = format!("/archipel/{vm1_bare}/events");
+    subscribe_node(&admin, &vm1_node).await;
     // A VM entity is <uuid>@<domain>/<hypervisor node>.
     let vm1 = format!("{vm1_bare}/hyp1");
     let q = ok(&acp(&admin, hyp2, HYP, "alloc", &[("name", "db1")], vec![]).await);
@@ -332,20 +397,22 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
 
     // ---- VM entity: control, with presence ----
     admin.send(&Element::new("presence", NS_CLIENT).attr("to", vm1_bare.as_str()).attr("type", "subscribe")).unwrap();
-    wait_presence(&mut admin_rx, &vm1_bare, "Off").await;
+    inbox.wait_presence(&vm1_bare, "Off").await;
     assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "5");
     let q = ok(&acp(&admin, &vm1, CONTROL, "create", &[], vec![]).await);
     assert!(q.get_child("domain").unwrap().get_attr("id").unwrap().parse::<u32>().is_ok(), "{q:?}");
-    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    inbox.wait_presence(&vm1_bare, "Running").await;
+    inbox.wait_push(&vm1_node, "virtualmachine:control", "created").await;
     let info = acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await;
     assert_eq!(info_attr(&info, "state"), "1");
     assert_eq!(info_attr(&info, "maxMem"), "262144");
     assert_eq!(info_attr(&info, "nrVirtCpu"), "2");
     assert_eq!(info_attr(&info, "hypervisor"), hyp1);
     ok(&acp(&admin, &vm1, CONTROL, "suspend", &[], vec![]).await);
-    wait_presence(&mut admin_rx, &vm1_bare, "Paused").await;
+    inbox.wait_presence(&vm1_bare, "Paused").await;
+    inbox.wait_push(&vm1_node, "virtualmachine:control", "suspended").await;
     ok(&acp(&admin, &vm1, CONTROL, "resume", &[], vec![]).await);
-    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    inbox.wait_presence(&vm1_bare, "Running").await;
     ok(&acp(&admin, &vm1, CONTROL, "reboot", &[], vec![]).await);
     ok(&acp(&admin, &vm1, CONTROL, "memory", &[("value", "131072")], vec![]).await);
     assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "memory"), "131072");
@@ -356,11 +423,12 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     let bad = acp(&admin, &vm1, CONTROL, "memory", &[("value", "lots")], vec![]).await;
     assert_eq!(archipel_error(&bad).0, "-1016");
     ok(&acp(&admin, &vm1, CONTROL, "destroy", &[], vec![]).await);
-    wait_presence(&mut admin_rx, &vm1_bare, "Off").await;
+    inbox.wait_presence(&vm1_bare, "Off").await;
+    inbox.wait_push(&vm1_node, "virtualmachine:control", "shutdown").await;
     ok(&acp(&admin, &vm1, CONTROL, "create", &[], vec![]).await);
-    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    inbox.wait_presence(&vm1_bare, "Running").await;
     ok(&acp(&admin, &vm1, CONTROL, "shutdown", &[], vec![]).await);
-    wait_presence(&mut admin_rx, &vm1_bare, "Off").await;
+    inbox.wait_presence(&vm1_bare, "Off").await;
     let q = ok(&acp(&admin, &vm1, CONTROL, "xmldesc", &[], vec![]).await);
     assert_eq!(q.get_child("domain").unwrap().get_child("uuid").unwrap().text_content(), uuid1);
     // A libvirt refusal: resuming a VM that is off.
@@ -459,7 +527,7 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     ok(&acp(&bob, hyp1, HYP, "alloc", &[("name", "bob2")], vec![]).await);
     // The restarted VM entity pushes presence again.
     ok(&acp(&admin, &vm1, CONTROL, "create", &[], vec![]).await);
-    wait_presence(&mut admin_rx, &vm1_bare, "Running").await;
+    inbox.wait_presence(&vm1_bare, "Running").await;
     drop(alice_rx.try_recv());
     drop(a1);
     drop(a2);

@@ -70,6 +70,8 @@ pub struct Agent {
     pub vms: Mutex<HashMap<String, VmEntity>>,
     /// The hypervisor entity's connection.
     pub hypervisor_client: Arc<Mutex<Option<Client>>>,
+    /// The pubsub service for event pushes (`None`: no pushes).
+    pub pubsub: Option<String>,
     /// The previous CPU time sample per VM (for `cpuPrct`).
     pub cpu_samples: Mutex<HashMap<String, (Instant, u64)>>,
 }
@@ -102,6 +104,24 @@ impl Agent {
         Some(opts)
     }
 
+    /// Publishes an Archipel push on the entity's events node (when pubsub is on). Every push
+    /// goes through the hypervisor's connection: it creates and owns the nodes of all its
+    /// entities, so only the hypervisor account needs the right to create nodes (Prosody gives
+    /// it to the pubsub component's admins only; ejabberd to whom `access_createnode` allows).
+    pub fn push(&self, entity: &Entity, namespace: &str, change: &str) {
+        let Some(service) = &self.pubsub else { return };
+        let client = self.hypervisor_client.lock().unwrap().clone();
+        if let Some(client) = client {
+            crate::pubsub::push(
+                &client,
+                service,
+                &crate::pubsub::events_node(&self.bare_jid(entity)),
+                namespace,
+                change,
+            );
+        }
+    }
+
     /// The connection of a VM entity, if connected.
     pub fn vm_client(&self, uuid: &str) -> Option<Client> {
         self.vms.lock().unwrap().get(uuid).and_then(|e| e.client.lock().unwrap().clone())
@@ -128,6 +148,10 @@ impl Agent {
         let client = entity.client.lock().unwrap().take();
         if let Some(client) = client {
             if remove_account {
+                let hypervisor = self.hypervisor_client.lock().unwrap().clone();
+                if let (Some(service), Some(h)) = (&self.pubsub, hypervisor) {
+                    crate::pubsub::delete_node(&h, service, &crate::pubsub::events_node(&self.vm_jid(uuid))).await;
+                }
                 let iq = Element::new("iq", NS_CLIENT)
                     .attr("type", "set")
                     .child(Element::new("query", xmpp::NS_REGISTER).child(Element::new("remove", xmpp::NS_REGISTER)));
@@ -179,19 +203,26 @@ pub fn state_presence(state: DomainState) -> (&'static str, &'static str) {
     }
 }
 
-/// `on_domain_event`: the presence an event calls for (`None`: look at the state).
-fn event_presence(kind: &EventKind) -> Option<Option<(&'static str, &'static str)>> {
-    Some(Some(match kind {
-        EventKind::Started(d) if *d != StartedDetail::Migrated => ("", "Running"),
-        EventKind::Suspended(d) if *d != SuspendedDetail::Migrated => ("away", "Paused"),
-        EventKind::Resumed(d) if *d != ResumedDetail::Migrated => ("", "Running"),
-        EventKind::Stopped(_) => ("xa", "Off"),
-        EventKind::Crashed(_) => ("xa", "Crashed"),
-        EventKind::PmSuspended(_) => ("away", "Paused"),
-        EventKind::Undefined(_) => ("xa", "Not defined"),
-        EventKind::Defined(_) => return Some(None),
+type Presence = Option<(&'static str, &'static str)>;
+type Push = (&'static str, &'static str);
+
+/// `on_domain_event`: the presence an event calls for (`None` inside: look at the state) and
+/// the push it publishes.
+fn event_reaction(kind: &EventKind) -> Option<(Presence, Push)> {
+    const CONTROL: &str = "virtualmachine:control";
+    const DEFINITION: &str = "virtualmachine:definition";
+    Some(match kind {
+        EventKind::Started(d) if *d != StartedDetail::Migrated => (Some(("", "Running")), (CONTROL, "created")),
+        EventKind::Suspended(d) if *d != SuspendedDetail::Migrated => {
+            (Some(("away", "Paused")), (CONTROL, "suspended"))
+        }
+        EventKind::Resumed(d) if *d != ResumedDetail::Migrated => (Some(("", "Running")), (CONTROL, "resumed")),
+        EventKind::Stopped(_) => (Some(("xa", "Off")), (CONTROL, "shutdown")),
+        EventKind::Crashed(_) => (Some(("xa", "Crashed")), (CONTROL, "crashed")),
+        EventKind::Undefined(_) => (Some(("xa", "Not defined")), (DEFINITION, "undefined")),
+        EventKind::Defined(_) => (None, (DEFINITION, "defined")),
         _ => return None,
-    }))
+    })
 }
 
 /// Follows libvirt's lifecycle events and updates the VM entities' presence.
@@ -208,13 +239,14 @@ pub async fn follow_events(agent: Arc<Agent>) {
         if !known {
             continue;
         }
-        let (show, status) = match event_presence(&ev.kind) {
-            None => continue,
-            Some(Some(p)) => p,
-            Some(None) => agent.vm_presence(&ev.uuid).await,
+        let Some((presence, (namespace, change))) = event_reaction(&ev.kind) else { continue };
+        let (show, status) = match presence {
+            Some(p) => p,
+            None => agent.vm_presence(&ev.uuid).await,
         };
         log!("{}: {} -> {status}", agent.vm_jid(&ev.uuid), ev.kind.name());
         agent.send_vm_presence(&ev.uuid, show, status);
+        agent.push(&Entity::Vm(ev.uuid.clone()), namespace, change);
     }
 }
 
@@ -242,6 +274,12 @@ pub async fn run_entity(
                 };
                 let _ = client.send(&presence(show, status));
                 *slot.lock().unwrap() = Some(client.clone());
+                let hypervisor = agent.hypervisor_client.lock().unwrap().clone();
+                if let (Some(service), Some(h)) = (&agent.pubsub, hypervisor) {
+                    if let Err(e) = crate::pubsub::ensure_node(&h, service, &crate::pubsub::events_node(&who)).await {
+                        log!("{who}: {e} (no event pushes)");
+                    }
+                }
                 if let Some(r) = ready.take() {
                     let _ = r.send(Ok(()));
                 }

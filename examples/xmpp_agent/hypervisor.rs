@@ -121,6 +121,7 @@ async fn alloc(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failur
         return Err(f);
     }
     log!("allocated {vm_jid} ({name}) for {requester}");
+    agent.push(&crate::agent::Entity::Hypervisor, "hypervisor", "alloc");
     Ok(vec![Element::new("virtualmachine", "").attr("jid", vm_jid)])
 }
 
@@ -151,6 +152,7 @@ async fn free(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failure
         })
         .map_err(|e| Failure::generic(CODE_FREE, e.to_string()))?;
     log!("freed {vm_jid} for {}", req.sender());
+    agent.push(&crate::agent::Entity::Hypervisor, "hypervisor", "free");
     Ok(vec![Element::new("virtualmachine", "").attr("jid", jid)])
 }
 

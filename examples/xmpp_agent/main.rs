@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release --example xmpp_agent -- --jid hyp1@example.org --password PW \
 //!     [--server HOST:PORT] [--libvirt URI] [--admin JID]... [--state DIR] [--ca-file PEM] [--insecure-tcp]
+//!     [--pubsub SERVICE|none]
 //! ```
 //!
 //! - The hypervisor entity (`--jid`) answers `archipel:hypervisor:control` (`alloc`, `free`,
@@ -13,6 +14,8 @@
 //!   registration (XEP-0077) and its password kept in `--state DIR`; it answers
 //!   `archipel:vm:control`, `archipel:vm:definition` and `archipel:permissions`, and its
 //!   presence follows libvirt's lifecycle events (Running, Paused, Off, Crashed, Not defined).
+//! - Every entity publishes Archipel's pushes (`<push xmlns='archipel:push:…' change=… date=…/>`)
+//!   on the pubsub node `/archipel/<bare JID>/events` of `--pubsub` (default `pubsub.<domain>`).
 //! - Root admins (`--admin`) may do everything; the `alloc` requester gets `all` on its VM;
 //!   others only what a permission's default allows (`permission_get`). Grants persist in the
 //!   state directory; refusals are logged.
@@ -26,6 +29,7 @@ mod acp;
 mod agent;
 mod hypervisor;
 mod permissions;
+mod pubsub;
 mod state;
 mod vm;
 mod xml;
@@ -65,6 +69,9 @@ struct Cli {
     /// Where VM accounts, definitions and permissions are kept (default: ./xmpp-agent-<node>).
     #[arg(long)]
     state: Option<PathBuf>,
+    /// The pubsub service for event pushes (default: pubsub.<domain>; `none`: no pushes).
+    #[arg(long)]
+    pubsub: Option<String>,
     /// Trust only the CA certificates in this PEM file for STARTTLS.
     #[arg(long)]
     ca_file: Option<PathBuf>,
@@ -119,6 +126,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         admins,
         vms: Mutex::new(HashMap::new()),
         hypervisor_client: Arc::new(Mutex::new(None)),
+        pubsub: match cli.pubsub.as_deref() {
+            Some("none") => None,
+            Some(service) => Some(service.to_string()),
+            None => Some(format!("pubsub.{}", jid.domain)),
+        },
         cpu_samples: Mutex::new(HashMap::new()),
     });
 

@@ -10,11 +10,14 @@
 # user. It listens on 127.0.0.1:$KVMHOST_PROSODY_PORT (default 15222) for clients only (no s2s,
 # no HTTP, no TLS: clients use --insecure-tcp), serves the virtual host `localhost` and a pubsub
 # component `pubsub.localhost`, and allows in-band registration (XEP-0077) without throttling,
-# which is how the agent creates its VMs' accounts.
+# which is how the agent creates its VMs' accounts. Prosody lets only the pubsub component's
+# admins create nodes: $KVMHOST_PROSODY_PUBSUB_ADMINS lists them (the agents' hypervisor JIDs).
 set -euo pipefail
 
 DIR=${KVMHOST_PROSODY_DIR:-/tmp/kvmhost-prosody}
 PORT=${KVMHOST_PROSODY_PORT:-15222}
+# Accounts that may create pubsub nodes (the xmpp_agent's hypervisor JIDs), space-separated.
+PUBSUB_ADMINS=${KVMHOST_PROSODY_PUBSUB_ADMINS:-}
 
 stop_pidfile() {
   local f=$1 pid
@@ -37,6 +40,8 @@ case "${1:-}" in
     "$0" stop >/dev/null 2>&1 || true
     rm -rf "$DIR"
     mkdir -p "$DIR/data"
+    admins=""
+    for a in $PUBSUB_ADMINS; do admins="$admins\"$a\"; "; done
     cat >"$DIR/prosody.cfg.lua" <<CONF
 -- Written by scripts/services/prosody.sh: loopback only, private data directory.
 interfaces = { "127.0.0.1" }
@@ -61,6 +66,7 @@ log = { info = "$DIR/prosody.log"; error = "$DIR/prosody.err" }
 VirtualHost "localhost"
 
 Component "pubsub.localhost" "pubsub"
+    admins = { $admins}
 CONF
     chown -R prosody "$DIR"
     chmod 750 "$DIR"
