@@ -90,8 +90,13 @@ struct AgentProc {
 
 impl AgentProc {
     fn start(bin: &Path, jid: &str, server: &str, state: &Path) -> AgentProc {
+        Self::start_with(bin, jid, server, state, &["--insecure-tcp"])
+    }
+
+    fn start_with(bin: &Path, jid: &str, server: &str, state: &Path, extra: &[&str]) -> AgentProc {
         let mut child = Command::new(bin)
-            .args(["--jid", jid, "--password", "hyp-secret", "--server", server, "--insecure-tcp"])
+            .args(["--jid", jid, "--password", "hyp-secret", "--server", server])
+            .args(extra)
             .args(["--admin", "admin@localhost", "--libvirt", "test:///default", "--state"])
             .arg(state)
             .stdout(Stdio::null())
@@ -531,4 +536,43 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     drop(alice_rx.try_recv());
     drop(a1);
     drop(a2);
+
+    // ---- STARTTLS: verified against --ca-file; refused against the system roots ----
+    let ca = prosody.dir.join("ca.pem");
+    let ca_arg = ca.to_str().unwrap();
+    let tls = AgentProc::start_with(bin, "tls1@localhost", &server, &state.join("tls1"), &["--ca-file", ca_arg]);
+    tls.wait_line("online as tls1@localhost").await;
+    let opts = ConnectOptions {
+        jid: "carol@localhost".into(),
+        password: "carol-secret".into(),
+        server: Some(server.clone()),
+        security: Security::StartTls { ca_file: Some(ca.clone()) },
+        register: true,
+        resource: "test".into(),
+        limits: xml::Limits::default(),
+    };
+    let (carol, _carol_rx) = xmpp::connect(&opts).await.expect("STARTTLS client with the test CA");
+    // carol has no grant on tls1: refused, through TLS end to end.
+    refused(&acp(&carol, "tls1@localhost/agent", HYP, "nodeinfo", &[], vec![]).await, "nodeinfo", HYP);
+    ok(&acp(&admin, "tls1@localhost/agent", HYP, "nodeinfo", &[], vec![]).await);
+    let prosody_log = std::fs::read_to_string(prosody.dir.join("prosody.log")).unwrap_or_default();
+    assert!(prosody_log.contains("Stream encrypted"), "no TLS stream in Prosody's log");
+    let run = |server: &str, extra: &[&str], state: &Path| {
+        Command::new(bin)
+            .args(["--jid", "tls2@localhost", "--password", "pw", "--server", server, "--state"])
+            .arg(state)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&server, &[], &state.join("tls2"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("TLS: invalid peer certificate: UnknownIssuer"), "{err}");
+    // Never sent anywhere: the address is checked before connecting.
+    let out = run("192.0.2.1:5222", &["--insecure-tcp"], &state.join("tls2"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("only allowed for a loopback server"), "{err}");
+    drop(tls);
 }

@@ -72,6 +72,8 @@ pub struct Agent {
     pub hypervisor_client: Arc<Mutex<Option<Client>>>,
     /// The pubsub service for event pushes (`None`: no pushes).
     pub pubsub: Option<String>,
+    /// Set when the agent shuts down (no more reconnects).
+    pub stopping: AtomicBool,
     /// The previous CPU time sample per VM (for `cpuPrct`).
     pub cpu_samples: Mutex<HashMap<String, (Instant, u64)>>,
 }
@@ -286,7 +288,7 @@ pub async fn run_entity(
                 backoff = Duration::from_millis(500);
                 serve(&agent, &entity, client, incoming).await;
                 *slot.lock().unwrap() = None;
-                if stop.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) || agent.stopping.load(Ordering::SeqCst) {
                     return;
                 }
                 log!("{who}: connection lost; reconnecting");

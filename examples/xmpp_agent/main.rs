@@ -131,6 +131,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Some(service) => Some(service.to_string()),
             None => Some(format!("pubsub.{}", jid.domain)),
         },
+        stopping: AtomicBool::new(false),
         cpu_samples: Mutex::new(HashMap::new()),
     });
 
@@ -178,6 +179,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         _ = term.recv() => {}
     }
     log!("stopping");
+    agent.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
     let uuids: Vec<String> = agent.vms.lock().unwrap().keys().cloned().collect();
     for uuid in uuids {
         agent.stop_vm(&uuid, false).await;

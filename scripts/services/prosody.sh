@@ -8,10 +8,13 @@
 # Prosody refuses to run as root: it runs as the `prosody` user, with its configuration, data,
 # pid file and log under $KVMHOST_PROSODY_DIR (default /tmp/kvmhost-prosody), all owned by that
 # user. It listens on 127.0.0.1:$KVMHOST_PROSODY_PORT (default 15222) for clients only (no s2s,
-# no HTTP, no TLS: clients use --insecure-tcp), serves the virtual host `localhost` and a pubsub
+# no HTTP), serves the virtual host `localhost` and a pubsub
 # component `pubsub.localhost`, and allows in-band registration (XEP-0077) without throttling,
 # which is how the agent creates its VMs' accounts. Prosody lets only the pubsub component's
 # admins create nodes: $KVMHOST_PROSODY_PUBSUB_ADMINS lists them (the agents' hypervisor JIDs).
+# STARTTLS is offered, not required (plain-TCP clients use --insecure-tcp), with a certificate
+# for `localhost` issued by a private CA made at start ($DIR/ca.pem, exported as
+# KVMHOST_PROSODY_CA) so that TLS clients verify it with --ca-file.
 set -euo pipefail
 
 DIR=${KVMHOST_PROSODY_DIR:-/tmp/kvmhost-prosody}
@@ -42,6 +45,16 @@ case "${1:-}" in
     mkdir -p "$DIR/data"
     admins=""
     for a in $PUBSUB_ADMINS; do admins="$admins\"$a\"; "; done
+    # A private CA and a certificate for localhost signed by it (P-256, valid two days).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj /CN=kvmhost-test-ca -keyout "$DIR/ca.key" -out "$DIR/ca.pem" >/dev/null 2>&1
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+      -keyout "$DIR/localhost.key" -out "$DIR/localhost.csr" >/dev/null 2>&1
+    printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' >"$DIR/leaf.ext"
+    openssl x509 -req -in "$DIR/localhost.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" -CAcreateserial \
+      -days 2 -extfile "$DIR/leaf.ext" -out "$DIR/localhost.crt" >/dev/null 2>&1 \
+      || { echo "prosody.sh: openssl could not make the test certificate" >&2; exit 1; }
+    rm -f "$DIR/ca.key" "$DIR/localhost.csr"
     cat >"$DIR/prosody.cfg.lua" <<CONF
 -- Written by scripts/services/prosody.sh: loopback only, private data directory.
 interfaces = { "127.0.0.1" }
@@ -50,8 +63,9 @@ s2s_ports = { }
 http_ports = { }
 https_ports = { }
 component_ports = { }
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "posix"; "presence"; "message"; "iq"; "register" }
-modules_disabled = { "s2s"; "tls" }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; "presence"; "message"; "iq"; "register" }
+modules_disabled = { "s2s" }
+ssl = { key = "$DIR/localhost.key"; certificate = "$DIR/localhost.crt" }
 authentication = "internal_hashed"
 storage = "internal"
 c2s_require_encryption = false
@@ -77,6 +91,7 @@ CONF
         echo "export KVMHOST_XMPP_SERVER=127.0.0.1:$PORT"
         echo "export KVMHOST_XMPP_DOMAIN=localhost"
         echo "export KVMHOST_PROSODY_DIR=$DIR"
+        echo "export KVMHOST_PROSODY_CA=$DIR/ca.pem"
         exit 0
       fi
       sleep 0.1
