@@ -265,6 +265,21 @@ impl Inbox {
         }
     }
 
+    async fn wait_presence_type(&mut self, from: &str, kind: &str) {
+        let deadline = Instant::now() + T;
+        let mut what = format!("presence type {kind} from {from}; seen:");
+        loop {
+            let p = self.next(deadline, &what).await;
+            what.push_str(&format!(" {p}"));
+            if p.name == "presence"
+                && p.get_attr("type") == Some(kind)
+                && p.get_attr("from").map(xmpp::bare) == Some(from)
+            {
+                return;
+            }
+        }
+    }
+
     /// Waits for an Archipel push on `node`; returns its `date`.
     async fn wait_push(&mut self, node: &str, namespace: &str, change: &str) -> String {
         let matches = |m: &Element| -> Option<String> {
@@ -346,7 +361,7 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     let (admin, admin_rx) = client(&server, "admin").await;
     let mut inbox = Inbox { rx: admin_rx, messages: Vec::new() };
     let (alice, _alice_rx) = client(&server, "alice").await;
-    let (bob, _bob_rx) = client(&server, "bob").await;
+    let (bob, bob_rx) = client(&server, "bob").await;
 
     // ---- hypervisor entity ----
     let q = ok(&acp(&admin, hyp1, HYP, "nodeinfo", &[], vec![]).await);
@@ -505,6 +520,19 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     ok(&acp(&bob, &vm3, CONTROL, "create", &[], vec![]).await);
     refused(&acp(&bob, &vm1, CONTROL, "info", &[], vec![]).await, "info", CONTROL);
     refused(&acp(&bob, hyp1, HYP, "free", &[("jid", vm3_bare.as_str())], vec![]).await, "free", HYP);
+
+    // archipel:subscription: admin adds bob to vm1's presence (bob is asked, and his own
+    // request is granted), then removes him.
+    const SUBSCRIPTION: &str = "archipel:subscription";
+    let mut bob_inbox = Inbox { rx: bob_rx, messages: Vec::new() };
+    refused(&acp(&alice, &vm1, SUBSCRIPTION, "add", &[("jid", "alice@localhost")], vec![]).await, "add", SUBSCRIPTION);
+    ok(&acp(&admin, &vm1, SUBSCRIPTION, "add", &[("jid", "bob@localhost")], vec![]).await);
+    bob_inbox.wait_presence_type(&vm1_bare, "subscribe").await;
+    bob.send(&Element::new("presence", NS_CLIENT).attr("to", vm1_bare.as_str()).attr("type", "subscribe")).unwrap();
+    bob_inbox.wait_presence(&vm1_bare, "Off").await;
+    ok(&acp(&admin, &vm1, SUBSCRIPTION, "remove", &[("jid", "bob@localhost")], vec![]).await);
+    // The subscription ends: the server tells bob the VM is unavailable to him.
+    bob_inbox.wait_presence_type(&vm1_bare, "unavailable").await;
 
     // free: a fourth VM comes and goes (libvirt definition and account included).
     let q = ok(&acp(&admin, hyp1, HYP, "alloc", &[("name", "tmp")], vec![domain(HYP, None)]).await);

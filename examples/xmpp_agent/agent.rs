@@ -23,6 +23,8 @@ pub const NS_HYPERVISOR_CONTROL: &str = "archipel:hypervisor:control";
 pub const NS_VM_CONTROL: &str = "archipel:vm:control";
 /// `archipel:vm:definition`.
 pub const NS_VM_DEFINITION: &str = "archipel:vm:definition";
+/// `archipel:subscription`.
+pub const NS_SUBSCRIPTION: &str = "archipel:subscription";
 const NS_PING: &str = "urn:xmpp:ping";
 
 /// Prints one log line on stderr.
@@ -318,8 +320,8 @@ async fn serve(agent: &Arc<Agent>, entity: &Entity, client: Client, mut incoming
 
 fn handled(entity: &Entity, ns: &str) -> bool {
     match entity {
-        Entity::Hypervisor => matches!(ns, NS_HYPERVISOR_CONTROL | NS_PERMISSIONS),
-        Entity::Vm(_) => matches!(ns, NS_VM_CONTROL | NS_VM_DEFINITION | NS_PERMISSIONS),
+        Entity::Hypervisor => matches!(ns, NS_HYPERVISOR_CONTROL | NS_PERMISSIONS | NS_SUBSCRIPTION),
+        Entity::Vm(_) => matches!(ns, NS_VM_CONTROL | NS_VM_DEFINITION | NS_PERMISSIONS | NS_SUBSCRIPTION),
     }
 }
 
@@ -363,6 +365,12 @@ async fn dispatch(agent: &Arc<Agent>, entity: &Entity, req: &Request) -> Element
     let center = agent.center();
     let outcome = if req.ns == NS_PERMISSIONS {
         center.handle(kind, &me, req)
+    } else if req.ns == NS_SUBSCRIPTION {
+        if center.check(kind, &me, req.sender(), &format!("subscription_{}", req.action)) {
+            subscription(agent, entity, &me, req)
+        } else {
+            Err(Failure::permission(&req.action))
+        }
     } else if !center.check(kind, &me, req.sender(), &req.action) {
         Err(Failure::permission(&req.action))
     } else {
@@ -382,6 +390,31 @@ async fn dispatch(agent: &Arc<Agent>, entity: &Entity, req: &Request) -> Element
             acp::error_iq(&req.iq, &failure)
         }
     }
+}
+
+/// `archipel:subscription` `add` / `remove` (`iq_add_subscription`): grants (revokes) the JID's
+/// `presence` permission and subscribes it to the entity's presence (pre-approved), or ends that.
+fn subscription(agent: &Arc<Agent>, entity: &Entity, me: &str, req: &Request) -> Result<Vec<Element>, Failure> {
+    let code = if req.action == "add" { -8 } else { -9 };
+    let jid = xmpp::Jid::parse(req.required("jid")?).map_err(|e| Failure::generic(code, e.to_string()))?.bare();
+    let add = match req.action.as_str() {
+        "add" => true,
+        "remove" => false,
+        other => return Err(Failure::generic(-1, format!("unknown action '{other}'"))),
+    };
+    agent.center().set(me, &jid, "presence", add).map_err(|f| Failure { code, ..f })?;
+    let client = match entity {
+        Entity::Hypervisor => agent.hypervisor_client.lock().unwrap().clone(),
+        Entity::Vm(uuid) => agent.vm_client(uuid),
+    }
+    .ok_or_else(|| Failure::generic(code, "the entity is not connected"))?;
+    let kinds: &[&str] = if add { &["subscribed", "subscribe"] } else { &["unsubscribed", "unsubscribe"] };
+    for kind in kinds {
+        let p = Element::new("presence", NS_CLIENT).attr("to", jid.as_str()).attr("type", *kind);
+        client.send(&p).map_err(|e| Failure::generic(code, e.to_string()))?;
+    }
+    agent.push(entity, "permissions", "set");
+    Ok(vec![])
 }
 
 /// Subscription requests: granted to users with the `presence` permission

@@ -139,9 +139,14 @@ async fn info(agent: &Arc<Agent>, uuid: &str) -> Result<Vec<Element>, Failure> {
         Err(LibvirtError::NoSuchDomain { .. }) => return Ok(vec![]),
         Err(e) => return Err(Failure::libvirt(&e, CODE_INFO)),
     };
-    // CPU use since the previous sample, over all vCPUs.
+    // CPU use since the previous sample, over all vCPUs (0 when not running).
     let now = Instant::now();
-    let prev = agent.cpu_samples.lock().unwrap().insert(uuid.to_string(), (now, cpu_time));
+    let prev = if DomainState::from_raw(state) == DomainState::Running {
+        agent.cpu_samples.lock().unwrap().insert(uuid.to_string(), (now, cpu_time))
+    } else {
+        agent.cpu_samples.lock().unwrap().remove(uuid);
+        None
+    };
     let cpu_prct = match prev {
         Some((t, c)) if cpu_time >= c && now > t && vcpus > 0 => {
             let wall = now.duration_since(t).as_nanos() as f64 * f64::from(vcpus);
