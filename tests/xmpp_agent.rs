@@ -18,12 +18,14 @@ mod xml;
 #[allow(dead_code)]
 mod xmpp;
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+#[path = "xmpp_support/mod.rs"]
+mod support;
 
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use support::{acp, agent_binary, client, AgentProc, Prosody, T};
 use tokio::sync::mpsc::UnboundedReceiver;
 use xml::Element;
 use xmpp::{Client, ConnectOptions, Security, NS_CLIENT};
@@ -32,170 +34,6 @@ const HYP: &str = "archipel:hypervisor:control";
 const CONTROL: &str = "archipel:vm:control";
 const DEFINITION: &str = "archipel:vm:definition";
 const PERMISSIONS: &str = "archipel:permissions";
-const T: Duration = Duration::from_secs(20);
-
-/// The private Prosody; stopped by PID (the script's pid file) on drop.
-struct Prosody {
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Prosody {
-    fn script() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/services/prosody.sh")
-    }
-
-    fn start() -> Option<Prosody> {
-        let installed =
-            Command::new("sh").args(["-c", "command -v prosody"]).output().is_ok_and(|o| o.status.success());
-        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-        if !installed || !root {
-            eprintln!("SKIP: xmpp_agent needs prosody installed and root (scripts/install-deps.sh test)");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = PathBuf::from(format!("/tmp/kvmhost-xmpp-test-{}", std::process::id()));
-        let guard = Prosody { dir, port };
-        let out = guard.command("start").output().expect("run prosody.sh");
-        assert!(out.status.success(), "prosody.sh start: {}", String::from_utf8_lossy(&out.stderr));
-        Some(guard)
-    }
-
-    fn command(&self, verb: &str) -> Command {
-        let mut c = Command::new(Self::script());
-        c.arg(verb)
-            .env("KVMHOST_PROSODY_DIR", &self.dir)
-            .env("KVMHOST_PROSODY_PORT", self.port.to_string())
-            .env("KVMHOST_PROSODY_PUBSUB_ADMINS", "hyp1@localhost hyp2@localhost");
-        c
-    }
-
-    fn server(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Prosody {
-    fn drop(&mut self) {
-        let _ = self.command("stop").status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// One agent process; killed on drop. Its stderr lines are collected.
-struct AgentProc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl AgentProc {
-    fn start(bin: &Path, jid: &str, server: &str, state: &Path) -> AgentProc {
-        Self::start_with(bin, jid, server, state, &["--insecure-tcp"])
-    }
-
-    fn start_with(bin: &Path, jid: &str, server: &str, state: &Path, extra: &[&str]) -> AgentProc {
-        let mut child = Command::new(bin)
-            .args(["--jid", jid, "--password", "hyp-secret", "--server", server])
-            .args(extra)
-            .args(["--admin", "admin@localhost", "--libvirt", "test:///default", "--state"])
-            .arg(state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start xmpp_agent");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (sink, stderr) = (lines.clone(), child.stderr.take().unwrap());
-        let tag = jid.to_string();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[{tag}] {line}");
-                sink.lock().unwrap().push(line);
-            }
-        });
-        AgentProc { child, lines }
-    }
-
-    async fn wait_line(&self, needle: &str) -> String {
-        let deadline = Instant::now() + T;
-        loop {
-            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
-                return l.clone();
-            }
-            assert!(Instant::now() < deadline, "no {needle:?} in the agent's log: {:?}", self.lines.lock().unwrap());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn stop(&mut self) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "agent exited with {status}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("agent did not stop on SIGTERM");
-    }
-}
-
-impl Drop for AgentProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe.parent().and_then(|d| d.parent()).expect("target/<profile>").join("examples").join("xmpp_agent");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/xmpp_agent");
-    let newest_src = std::fs::read_dir(&src).unwrap().filter_map(|e| e.ok()?.metadata().ok()?.modified().ok()).max();
-    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
-    if built.is_none() || built < newest_src {
-        let release = bin.ancestors().nth(2).is_some_and(|p| p.ends_with("release"));
-        let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-            .args(["build", "--quiet", "--example", "xmpp_agent"])
-            .args(release.then_some("--release"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build --example xmpp_agent");
-        assert!(status.success(), "cargo build --example xmpp_agent failed");
-    }
-    bin
-}
-
-async fn client(server: &str, user: &str) -> (Client, UnboundedReceiver<Element>) {
-    let opts = ConnectOptions {
-        jid: format!("{user}@localhost"),
-        password: format!("{user}-secret"),
-        server: Some(server.to_string()),
-        security: Security::InsecureTcp,
-        register: true,
-        resource: "test".into(),
-        limits: xml::Limits::default(),
-    };
-    let (c, rx) = xmpp::connect(&opts).await.unwrap_or_else(|e| panic!("{user}: {e}"));
-    c.send(&Element::new("presence", NS_CLIENT)).unwrap();
-    (c, rx)
-}
-
-/// Sends an Archipel command and returns the answer.
-async fn acp(c: &Client, to: &str, ns: &str, action: &str, attrs: &[(&str, &str)], children: Vec<Element>) -> Element {
-    let mut archipel = Element::new("archipel", ns).attr("action", action);
-    for (k, v) in attrs {
-        archipel = archipel.attr(k, *v);
-    }
-    for ch in children {
-        archipel = archipel.child(ch);
-    }
-    let iq = Element::new("iq", NS_CLIENT)
-        .attr("type", "set")
-        .attr("to", to)
-        .child(Element::new("query", ns).child(archipel));
-    c.request(iq, T).await.unwrap_or_else(|e| panic!("{ns} {action} to {to}: {e}"))
-}
 
 /// The `<query>` of a result (panics with the stanza otherwise).
 fn ok(answer: &Element) -> Element {
@@ -341,7 +179,7 @@ fn grant(user: &str, perm: &str, value: &str) -> Element {
 
 #[test]
 fn two_agents_speak_archipel_through_prosody() {
-    let Some(prosody) = Prosody::start() else { return };
+    let Some(prosody) = Prosody::start(&["hyp1@localhost", "hyp2@localhost"]) else { return };
     let bin = agent_binary();
     let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
