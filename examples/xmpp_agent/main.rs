@@ -102,7 +102,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let mut admins = Vec::new();
     for a in &cli.admins {
-        admins.push(xmpp::Jid::parse(a).map_err(|e| format!("--admin: {e}"))?.bare());
+        // Servers stamp senders' JIDs normalized; compare lowercase bare JIDs.
+        admins.push(xmpp::Jid::parse(a).map_err(|e| format!("--admin: {e}"))?.bare().to_lowercase());
     }
     let state_dir = cli.state.clone().unwrap_or_else(|| PathBuf::from(format!("xmpp-agent-{node}")));
     let store = state::Store::open(&state_dir).map_err(|e| e.to_string())?;

@@ -162,7 +162,7 @@ impl Center<'_> {
                         errors.push(format!("Cannot set permission {name} on user {target}"));
                         continue;
                     }
-                    self.set(entity, crate::xmpp::bare(target), name, granted)?;
+                    self.set(entity, &crate::xmpp::bare(target).to_lowercase(), name, granted)?;
                 }
                 if errors.is_empty() {
                     Ok(Vec::new())

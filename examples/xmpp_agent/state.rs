@@ -69,6 +69,9 @@ impl Store {
             move |source| StateError::Io { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        // It holds the VM accounts' passwords: the agent's user only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
         let path = dir.join("agent.json");
         let data = match std::fs::read(&path) {
             Ok(bytes) => {
