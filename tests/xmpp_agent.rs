@@ -91,7 +91,9 @@ impl Inbox {
             let p = self.next(deadline, &what).await;
             match p.name.as_str() {
                 "presence" => {
-                    let who = p.get_attr("from").map(xmpp::bare).unwrap_or_default();
+                    // A full JID must match exactly (which agent serves the VM), a bare one any resource.
+                    let full = p.get_attr("from").unwrap_or_default();
+                    let who = if from.contains('/') { full } else { xmpp::bare(full) };
                     let st = p.get_child("status").map(|s| s.text_content()).unwrap_or_default();
                     if who == from && st == status && p.get_attr("type").is_none() {
                         return;
@@ -400,6 +402,41 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     ok(&acp(&admin, &vm1, CONTROL, "create", &[], vec![]).await);
     inbox.wait_presence(&vm1_bare, "Running").await;
     drop(alice_rx.try_recv());
+
+    // ---- migrate vm1 from hyp1 to hyp2 (Archipel's move of a VM that is off) ----
+    // The test driver cannot migrate a running domain; a running VM is refused, saying so.
+    let running = acp(&admin, &vm1, CONTROL, "migrate", &[("hypervisorjid", hyp2)], vec![]).await;
+    let (code, _, text) = archipel_error(&running);
+    assert_eq!(code, "-1013", "{running}");
+    assert!(text.contains("live migration of a running virtual machine is not implemented"), "{text}");
+    ok(&acp(&admin, &vm1, CONTROL, "destroy", &[], vec![]).await);
+    inbox.wait_presence(&vm1_bare, "Off").await;
+    refused(&acp(&alice, &vm1, CONTROL, "migrate", &[("hypervisorjid", hyp2)], vec![]).await, "migrate", CONTROL);
+    // hyp2 takes VMs only from hypervisors an admin trusts (its `soft_alloc` permission).
+    let untrusted = acp(&admin, &vm1, CONTROL, "migrate", &[("hypervisorjid", hyp2)], vec![]).await;
+    let (_, _, text) = archipel_error(&untrusted);
+    assert!(text.contains("refused the virtual machine: Cannot use 'soft_alloc': permission denied"), "{text}");
+    a2.wait_line("refused: hyp1@localhost may not archipel:hypervisor:control soft_alloc").await;
+    ok(&acp(&admin, hyp2, PERMISSIONS, "set", &[], vec![grant("hyp1@localhost", "soft_alloc", "1")]).await);
+    ok(&acp(&admin, &vm1, CONTROL, "migrate", &[("hypervisorjid", hyp2)], vec![]).await);
+    // Same JID, now served by hyp2 (resource hyp2), its definition and grants with it.
+    let moved = format!("{vm1_bare}/hyp2");
+    inbox.wait_presence(&moved, "Off").await;
+    let q = ok(&acp(&admin, hyp2, HYP, "rostervm", &[], vec![]).await);
+    assert!(q.elements().any(|i| i.text_content() == vm1_bare && i.get_attr("managed") == Some("True")), "{q:?}");
+    let q = ok(&acp(&admin, hyp1, HYP, "rostervm", &[], vec![]).await);
+    assert!(!q.elements().any(|i| i.text_content() == vm1_bare), "still on hyp1: {q:?}");
+    let info = acp(&alice, &moved, CONTROL, "info", &[], vec![]).await;
+    assert_eq!(info_attr(&info, "hypervisor"), hyp2);
+    assert_eq!(info_attr(&info, "state"), "5");
+    let q = ok(&acp(&admin, &moved, CONTROL, "xmldesc", &[], vec![]).await);
+    let d = q.get_child("domain").unwrap();
+    assert_eq!(d.get_child("uuid").unwrap().text_content(), uuid1);
+    assert!(d.get_child("description").is_none(), "the password must not stay in the definition: {d:?}");
+    ok(&acp(&admin, &moved, CONTROL, "create", &[], vec![]).await);
+    inbox.wait_presence(&moved, "Running").await;
+    let state_file = std::fs::read_to_string(state.join("a1/agent.json")).unwrap();
+    assert!(!state_file.contains(&uuid1), "hyp1 still remembers vm1");
     drop(a1);
     drop(a2);
 

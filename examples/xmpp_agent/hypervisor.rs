@@ -28,6 +28,7 @@ pub async fn handle(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, F
         "alloc" => alloc(agent, req).await,
         "free" => free(agent, req).await,
         "rostervm" => roster(agent).await,
+        "soft_alloc" => crate::migration::soft_alloc(agent, req).await,
         "capabilities" => {
             let caps = agent
                 .host

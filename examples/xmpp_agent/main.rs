@@ -14,6 +14,8 @@
 //!   registration (XEP-0077) and its password kept in `--state DIR`; it answers
 //!   `archipel:vm:control`, `archipel:vm:definition` and `archipel:permissions`, and its
 //!   presence follows libvirt's lifecycle events (Running, Paused, Off, Crashed, Not defined).
+//!   `migrate hypervisorjid=…` moves a VM that is off to another agent (`soft_alloc`, which the
+//!   destination accepts from hypervisors holding its `soft_alloc` permission).
 //! - Every entity publishes Archipel's pushes (`<push xmlns='archipel:push:…' change=… date=…/>`)
 //!   on the pubsub node `/archipel/<bare JID>/events` of `--pubsub` (default `pubsub.<domain>`).
 //! - Root admins (`--admin`) may do everything; the `alloc` requester gets `all` on its VM;
@@ -28,6 +30,7 @@
 mod acp;
 mod agent;
 mod hypervisor;
+mod migration;
 mod permissions;
 mod pubsub;
 mod state;

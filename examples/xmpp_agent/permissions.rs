@@ -36,6 +36,7 @@ pub const HYPERVISOR: &[Permission] = &[
     ("rostervm", "Authorizes users to access the hypervisor's roster", false),
     ("capabilities", "Authorizes users to access the hypervisor capabilities", false),
     ("nodeinfo", "Authorizes users to access the hypervisor Node Information", false),
+    ("soft_alloc", "Authorizes (hypervisors) to move virtual machines here", false),
 ];
 
 /// A virtual machine's own (`TNArchipelVirtualMachine.init_permissions`, the implemented ones).
@@ -48,6 +49,7 @@ pub const VM: &[Permission] = &[
     ("suspend", "Authorizes users to suspend virtual machine", false),
     ("resume", "Authorizes users to resume virtual machine", false),
     ("xmldesc", "Authorizes users to access the XML description of the virtual machine", false),
+    ("migrate", "Authorizes users to perform live migration", false),
     ("autostart", "Authorizes users to set the virtual machine autostart", false),
     ("memory", "Authorizes users to change memory of virtual machine", false),
     ("setvcpus", "Authorizes users to set number of virtual cpus", false),

@@ -112,6 +112,7 @@ pub async fn handle(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec
             let kib: u64 = int_arg(req, CODE_MEMORY)?;
             host.set_memory(&id, kib, Scope::Current).await.map(|_| vec![]).map_err(lv(CODE_MEMORY))
         }
+        "migrate" => crate::migration::migrate(agent, uuid, req).await,
         "setvcpus" => {
             let n: u32 = int_arg(req, CODE_MEMORY)?;
             host.set_vcpus(&id, n, Scope::Current).await.map(|_| vec![]).map_err(lv(CODE_MEMORY))
