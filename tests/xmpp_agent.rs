@@ -328,6 +328,24 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     ok(&acp(&admin, &vm1, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "info", "true")]).await);
     assert_eq!(info_attr(&acp(&alice, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "5");
     refused(&acp(&alice, &vm1, CONTROL, "create", &[], vec![]).await, "create", CONTROL);
+    // Hostile stanzas through the server (too deep, too many attributes) cost themselves, not
+    // the VM entity's connection: it answers the next command without reconnecting.
+    let mut deep = Element::new("x", "urn:example:deep");
+    for _ in 0..100 {
+        deep = Element::new("x", "urn:example:deep").child(deep);
+    }
+    let mut wide = Element::new("x", "urn:example:wide");
+    for i in 0..100 {
+        wide = wide.attr(&format!("a{i}"), "v");
+    }
+    for payload in [deep, wide] {
+        alice.send(&Element::new("message", NS_CLIENT).attr("to", vm1.as_str()).child(payload)).unwrap();
+    }
+    assert_eq!(info_attr(&acp(&alice, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "5");
+    assert!(
+        !a1.lines.lock().unwrap().iter().any(|l| l.contains("connection lost")),
+        "an entity reconnected after hostile stanzas"
+    );
     let q = ok(&acp(
         &alice,
         &vm1,

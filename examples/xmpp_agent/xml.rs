@@ -41,6 +41,10 @@ pub enum XmlError {
     /// A construct XMPP forbids (DTD, unknown entity).
     #[error("forbidden XML: {0}")]
     Forbidden(String),
+    /// One stanza broke a depth, attribute or entity rule and was read to its end and dropped;
+    /// the stream goes on (only the stream reader returns it).
+    #[error("stanza dropped: {0}")]
+    Skipped(String),
     /// The peer closed the stream or the connection.
     #[error("stream closed")]
     Closed,
@@ -409,12 +413,43 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
                     continue;
                 }
                 ev => {
-                    if let Some(stanza) = tree.feed(ev, "jabber:client", &self.limits)? {
-                        return Ok(StreamEvent::Stanza(stanza));
+                    let opens = matches!(ev, Event::Start(_));
+                    match tree.feed(ev, "jabber:client", &self.limits) {
+                        Ok(Some(stanza)) => return Ok(StreamEvent::Stanza(stanza)),
+                        Ok(None) => {}
+                        // A stanza too deep, with too many attributes or an unknown entity
+                        // costs itself, not the connection: read past its end and drop it.
+                        Err(e @ (XmlError::Limit(_) | XmlError::Forbidden(_))) if !matches!(e, XmlError::Forbidden(ref w) if w == "DTD") =>
+                        {
+                            let open = tree.stack.len() + usize::from(opens);
+                            drop(tree);
+                            self.skip(open).await?;
+                            return Err(XmlError::Skipped(e.to_string()));
+                        }
+                        Err(e) => return Err(e),
                     }
                 }
             }
         }
+    }
+
+    /// Reads until `open` elements have closed, building nothing (the byte limit still holds).
+    async fn skip(&mut self, mut open: usize) -> Result<(), XmlError> {
+        while open > 0 {
+            self.buf.clear();
+            match self.reader.read_event_into_async(&mut self.buf).await {
+                Ok(Event::Start(_)) => open += 1,
+                Ok(Event::End(_)) => open -= 1,
+                Ok(Event::Eof) | Err(_) if self.reader.get_ref().get_ref().limit() == 0 => {
+                    return Err(XmlError::Limit("stanza size"));
+                }
+                Ok(Event::Eof) => return Err(XmlError::Closed),
+                Ok(Event::DocType(_)) => return Err(XmlError::Forbidden("DTD".into())),
+                Ok(_) => {}
+                Err(e) => return Err(malformed(e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -470,6 +505,7 @@ mod tests {
                     Ok(StreamEvent::Open) => out.push(Ok("open".to_string())),
                     Ok(StreamEvent::Stanza(s)) => out.push(Ok(s.to_string())),
                     Err(XmlError::Closed) => break,
+                    Err(e @ XmlError::Skipped(_)) => out.push(Err(e.to_string())),
                     Err(e) => {
                         out.push(Err(e.to_string()));
                         break;
@@ -509,6 +545,26 @@ mod tests {
             std::iter::once(header.clone()).chain((0..200).map(|_| b"<presence/>".to_vec())).collect();
         let out = read_all(many, limits);
         assert_eq!(out.iter().filter(|r| r.is_ok()).count(), 201, "{out:?}");
+        // Too deep or too many attributes: that stanza is dropped, the next one still arrives.
+        let deep = "<iq>".repeat(100) + &"</iq>".repeat(100);
+        let attrs: String = (0..100).map(|i| format!(" a{i}='x'")).collect();
+        let out = read_all(
+            vec![
+                header.clone(),
+                deep.into_bytes(),
+                format!("<message{attrs}/>").into_bytes(),
+                format!("<message><b{attrs}><c/></b></message>").into_bytes(),
+                b"<message><body>&nope;<x/></body></message>".to_vec(),
+                b"<presence/>".to_vec(),
+            ],
+            limits,
+        );
+        assert_eq!(out.len(), 2 + 4, "{out:?}");
+        assert_eq!(out[1], Err("stanza dropped: XML limit exceeded: nesting depth".to_string()), "{out:?}");
+        assert_eq!(out[2], Err("stanza dropped: XML limit exceeded: attributes per element".to_string()));
+        assert_eq!(out[3], Err("stanza dropped: XML limit exceeded: attributes per element".to_string()));
+        assert_eq!(out[4], Err("stanza dropped: forbidden XML: unknown entity &nope;".to_string()));
+        assert_eq!(out[5], Ok("<presence/>".to_string()));
         // Mismatched tags and DTDs.
         let out = read_all(vec![header.clone(), b"<iq><query></iq>".to_vec()], limits);
         assert!(out.last().unwrap().is_err(), "{out:?}");

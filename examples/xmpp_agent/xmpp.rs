@@ -487,11 +487,13 @@ impl Client {
             let _ = writer.write_all(b"</stream:stream>").await;
             let _ = writer.shutdown().await;
         });
-        let (pend, up) = (pending.clone(), alive.clone());
+        let (pend, up, closer) = (pending.clone(), alive.clone(), out.clone());
         tokio::spawn(async move {
             loop {
                 let s = match reader.next().await {
                     Ok(StreamEvent::Stanza(s)) if s.name != "stream:error" => s,
+                    // One hostile stanza dropped; the stream is intact.
+                    Err(XmlError::Skipped(_)) => continue,
                     _ => break,
                 };
                 let answer = s.name == "iq" && matches!(s.get_attr("type"), Some("result" | "error"));
@@ -506,9 +508,11 @@ impl Client {
                     }
                 }
             }
-            // Waiters see their sender dropped (Disconnected); the owner sees the channel end.
+            // Waiters see their sender dropped (Disconnected); the owner sees the channel end;
+            // the writer closes our side so the server drops the session at once.
             up.store(false, Ordering::SeqCst);
             pend.lock().unwrap().clear();
+            let _ = closer.send(Out::Close);
         });
         (Client { jid, out, pending, next_id: Arc::new(AtomicU64::new(1)), alive }, in_rx)
     }

@@ -74,7 +74,8 @@ impl Drop for Prosody {
 /// One agent process; killed on drop. Its stderr lines are collected.
 pub struct AgentProc {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    /// Its stderr so far.
+    pub lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl AgentProc {
