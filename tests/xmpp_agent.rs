@@ -23,7 +23,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use support::{acp, agent_binary, client, AgentProc, Prosody, T};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -455,6 +455,24 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     inbox.wait_presence(&moved, "Running").await;
     let state_file = std::fs::read_to_string(state.join("a1/agent.json")).unwrap();
     assert!(!state_file.contains(&uuid1), "hyp1 still remembers vm1");
+
+    // ---- the server restarts (empty: accounts gone): every entity reconnects by itself,
+    // registering its account again with the password it keeps ----
+    prosody.restart();
+    a1.wait_line("hyp1@localhost: connection lost; reconnecting").await;
+    a2.wait_line(&format!("{vm1_bare}: connection lost; reconnecting")).await;
+    let (admin, _admin_rx) = client(&server, "admin").await;
+    let deadline = Instant::now() + T;
+    loop {
+        let answer = acp(&admin, &moved, CONTROL, "info", &[], vec![]).await;
+        if answer.get_attr("type") == Some("result") {
+            assert_eq!(info_attr(&answer, "state"), "1", "{answer}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "vm1 not back after the server restart: {answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ok(&acp(&admin, hyp1, HYP, "nodeinfo", &[], vec![]).await);
     drop(a1);
     drop(a2);
 

@@ -49,6 +49,13 @@ impl Prosody {
         Some(guard)
     }
 
+    /// Stops it and starts a fresh one on the same port (accounts and nodes gone, new CA).
+    pub fn restart(&self) {
+        let _ = self.command("stop").status();
+        let out = self.command("start").output().expect("run prosody.sh");
+        assert!(out.status.success(), "prosody.sh start: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     fn command(&self, verb: &str) -> Command {
         let mut c = Command::new(Self::script());
         c.arg(verb)
