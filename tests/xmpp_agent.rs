@@ -25,7 +25,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{acp, agent_binary, client, AgentProc, Prosody, T};
+use support::{acp, agent_binary, client, AgentProc, Ejabberd, Prosody, T};
 use tokio::sync::mpsc::UnboundedReceiver;
 use xml::Element;
 use xmpp::{Client, ConnectOptions, Security, NS_CLIENT};
@@ -187,6 +187,67 @@ fn two_agents_speak_archipel_through_prosody() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(scenario(&prosody, &bin, state.path()));
     drop(prosody);
+}
+
+/// The same agents on ejabberd (the server Archipel deployments used): the same commands give
+/// the same results — allocation, control, refusals and grants, presence and pubsub pushes,
+/// a move between the two agents, free.
+#[test]
+fn the_same_agents_work_on_ejabberd() {
+    let Some(ejabberd) = Ejabberd::start() else { return };
+    let bin = agent_binary();
+    let state = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let server = ejabberd.server();
+        let (hyp1, hyp2) = ("hyp1@localhost/agent", "hyp2@localhost/agent");
+        let a1 = AgentProc::start(&bin, "hyp1@localhost", &server, &state.path().join("a1"));
+        let a2 = AgentProc::start(&bin, "hyp2@localhost", &server, &state.path().join("a2"));
+        a1.wait_line("online as hyp1@localhost").await;
+        a2.wait_line("online as hyp2@localhost").await;
+        let (admin, admin_rx) = client(&server, "admin").await;
+        let mut inbox = Inbox { rx: admin_rx, messages: Vec::new() };
+        let (alice, _alice_rx) = client(&server, "alice").await;
+
+        let q = ok(&acp(&admin, hyp1, HYP, "nodeinfo", &[], vec![]).await);
+        assert!(q.get_child("nodeinfo").is_some(), "{q:?}");
+        subscribe_node(&admin, "/archipel/hyp1@localhost/events").await;
+        let q = ok(&acp(&admin, hyp1, HYP, "alloc", &[("name", "ej1")], vec![domain(HYP, None)]).await);
+        let vm_bare = q.get_child("virtualmachine").unwrap().get_attr("jid").unwrap().to_string();
+        inbox.wait_push("/archipel/hyp1@localhost/events", "hypervisor", "alloc").await;
+        let vm = format!("{vm_bare}/hyp1");
+        let q = ok(&acp(&admin, hyp1, HYP, "rostervm", &[], vec![]).await);
+        assert!(q.elements().any(|i| i.text_content() == vm_bare), "{q:?}");
+
+        let node = format!("/archipel/{vm_bare}/events");
+        subscribe_node(&admin, &node).await;
+        admin
+            .send(&Element::new("presence", NS_CLIENT).attr("to", vm_bare.as_str()).attr("type", "subscribe"))
+            .unwrap();
+        inbox.wait_presence(&vm_bare, "Off").await;
+        ok(&acp(&admin, &vm, CONTROL, "create", &[], vec![]).await);
+        inbox.wait_presence(&vm_bare, "Running").await;
+        inbox.wait_push(&node, "virtualmachine:control", "created").await;
+        assert_eq!(info_attr(&acp(&admin, &vm, CONTROL, "info", &[], vec![]).await, "state"), "1");
+
+        refused(&acp(&alice, &vm, CONTROL, "info", &[], vec![]).await, "info", CONTROL);
+        ok(&acp(&admin, &vm, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "info", "true")]).await);
+        assert_eq!(info_attr(&acp(&alice, &vm, CONTROL, "info", &[], vec![]).await, "state"), "1");
+
+        ok(&acp(&admin, &vm, CONTROL, "destroy", &[], vec![]).await);
+        inbox.wait_presence(&vm_bare, "Off").await;
+        ok(&acp(&admin, hyp2, PERMISSIONS, "set", &[], vec![grant("hyp1@localhost", "soft_alloc", "1")]).await);
+        ok(&acp(&admin, &vm, CONTROL, "migrate", &[("hypervisorjid", hyp2)], vec![]).await);
+        let moved = format!("{vm_bare}/hyp2");
+        inbox.wait_presence(&moved, "Off").await;
+        assert_eq!(info_attr(&acp(&alice, &moved, CONTROL, "info", &[], vec![]).await, "hypervisor"), hyp2);
+
+        ok(&acp(&admin, hyp2, HYP, "free", &[("jid", vm_bare.as_str())], vec![]).await);
+        let q = ok(&acp(&admin, hyp2, HYP, "rostervm", &[], vec![]).await);
+        assert!(!q.elements().any(|i| i.text_content() == vm_bare), "{q:?}");
+        drop((a1, a2));
+    });
+    drop(ejabberd);
 }
 
 async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {

@@ -78,6 +78,54 @@ impl Drop for Prosody {
     }
 }
 
+/// A private ejabberd node (`scripts/services/ejabberd.sh`); stopped on drop (`ejabberdctl stop`,
+/// then by PID, with the port mapper it started).
+pub struct Ejabberd {
+    dir: PathBuf,
+    /// Its client port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Ejabberd {
+    /// Starts it; `None` (after printing SKIP) without ejabberd or root.
+    pub fn start() -> Option<Ejabberd> {
+        let installed =
+            Command::new("sh").args(["-c", "command -v ejabberdctl"]).output().is_ok_and(|o| o.status.success());
+        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        if !installed || !root {
+            eprintln!("SKIP: the ejabberd run needs ejabberd installed and root (scripts/install-deps.sh test)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = PathBuf::from(format!("/tmp/kvmhost-xmpp-ejabberd-{}", std::process::id()));
+        let guard = Ejabberd { dir, port };
+        let out = guard.command("start").output().expect("run ejabberd.sh");
+        assert!(out.status.success(), "ejabberd.sh start: {}", String::from_utf8_lossy(&out.stderr));
+        Some(guard)
+    }
+
+    fn command(&self, verb: &str) -> Command {
+        let mut c = Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/services/ejabberd.sh"));
+        c.arg(verb)
+            .env("KVMHOST_EJABBERD_DIR", &self.dir)
+            .env("KVMHOST_EJABBERD_PORT", self.port.to_string())
+            .env("KVMHOST_EJABBERD_NODE", format!("kvmhost{}@localhost", std::process::id()));
+        c
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Ejabberd {
+    fn drop(&mut self) {
+        let _ = self.command("stop").status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// One agent process; killed on drop. Its stderr lines are collected.
 pub struct AgentProc {
     child: Child,
