@@ -9,7 +9,9 @@
 //! cargo bench --bench xmpp_agent                      # 10 agents, 1,000 VMs, 5,000 requests, 16 in flight
 //! KVMHOST_XMPP_BENCH_AGENTS=2 KVMHOST_XMPP_BENCH_VMS=100 cargo bench --bench xmpp_agent
 //! ```
-//! Knobs: `KVMHOST_XMPP_BENCH_{AGENTS,VMS,REQUESTS,CONCURRENCY}`. Needs `prosody` and root
+//! Knobs: `KVMHOST_XMPP_BENCH_{AGENTS,VMS,REQUESTS,CONCURRENCY}`, and
+//! `KVMHOST_XMPP_BENCH_SERVER=ejabberd` for a private ejabberd node instead of Prosody. Needs the
+//! server installed and root
 //! (SKIP otherwise). Target (issue 16): p99 of `info` within 3x of the ping floor and < 50 ms.
 
 #[path = "../tests/xmpp_support/mod.rs"]
@@ -25,7 +27,7 @@ mod xmpp;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{acp, agent_binary, client, AgentProc, Prosody};
+use support::{acp, agent_binary, client, AgentProc, Ejabberd, Prosody};
 use xml::Element;
 use xmpp::{Client, NS_CLIENT};
 
@@ -104,12 +106,24 @@ fn main() {
     let (requests, concurrency) = (knob("REQUESTS", 5000).max(1), knob("CONCURRENCY", 16).max(1));
     let hyps: Vec<String> = (0..agents).map(|i| format!("hyp{i}@localhost")).collect();
     let admins: Vec<&str> = hyps.iter().map(String::as_str).collect();
-    let Some(prosody) = Prosody::start(&admins) else { return };
+    let ejabberd = std::env::var("KVMHOST_XMPP_BENCH_SERVER").is_ok_and(|v| v == "ejabberd");
+    // Held until the end: dropping a guard stops its server.
+    let (prosody, ej) = if ejabberd {
+        let Some(e) = Ejabberd::start() else { return };
+        (None, Some(e))
+    } else {
+        let Some(p) = Prosody::start(&admins) else { return };
+        (Some(p), None)
+    };
+    let server = match (&prosody, &ej) {
+        (Some(p), _) => p.server(),
+        (_, Some(e)) => e.server(),
+        _ => unreachable!("one server started"),
+    };
     let bin = agent_binary();
     let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let server = prosody.server();
         let mut procs = Vec::new();
         for (i, h) in hyps.iter().enumerate() {
             procs.push(AgentProc::start(&bin, h, &server, &state.path().join(format!("a{i}"))));
@@ -143,7 +157,8 @@ fn main() {
         }
         let alloc_time = t.elapsed();
         println!(
-            "xmpp_agent scale: {agents} agents, {} VM entities allocated in {:.1} s ({:.1} ms each, agents in parallel)",
+            "xmpp_agent scale on {}: {agents} agents, {} VM entities allocated in {:.1} s ({:.1} ms each, agents in parallel)",
+            if ejabberd { "ejabberd" } else { "Prosody" },
             targets.len(),
             alloc_time.as_secs_f64(),
             alloc_time.as_secs_f64() * 1000.0 / targets.len() as f64 * agents as f64
@@ -194,5 +209,5 @@ fn main() {
         );
         drop(procs);
     });
-    drop(prosody);
+    drop((prosody, ej));
 }

@@ -22,15 +22,23 @@ fn pubsub_iq(service: &str, child: Element) -> Element {
         .child(Element::new("pubsub", NS_PUBSUB).child(child))
 }
 
-/// Creates the node unless it exists (`recover_pubsubs`).
+/// Creates the node unless it exists (`recover_pubsubs`). A server error (ejabberd answers
+/// `internal-server-error` to concurrent creations under load) is retried a few times.
 pub async fn ensure_node(client: &Client, service: &str, node: &str) -> Result<(), String> {
-    let iq = pubsub_iq(service, Element::new("create", NS_PUBSUB).attr("node", node));
-    let answer = client.request(iq, Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
-    match answer.get_attr("type") {
-        Some("result") => Ok(()),
-        _ if xmpp::error_condition(&answer) == "conflict" => Ok(()),
-        _ => Err(format!("cannot create pubsub node {node} on {service}: {}", xmpp::error_condition(&answer))),
+    let mut last = String::new();
+    for attempt in 0..4u32 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+        }
+        let iq = pubsub_iq(service, Element::new("create", NS_PUBSUB).attr("node", node));
+        let answer = client.request(iq, Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
+        match (answer.get_attr("type"), xmpp::error_condition(&answer).as_str()) {
+            (Some("result"), _) | (_, "conflict") => return Ok(()),
+            (_, "internal-server-error" | "resource-constraint" | "wait") => last = xmpp::error_condition(&answer),
+            (_, other) => return Err(format!("cannot create pubsub node {node} on {service}: {other}")),
+        }
     }
+    Err(format!("cannot create pubsub node {node} on {service}: {last}"))
 }
 
 /// Deletes the node (`remove_pubsubs`, when a VM is freed).
