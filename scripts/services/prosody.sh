@@ -36,7 +36,7 @@ stop_pidfile() {
 
 case "${1:-}" in
   packages)
-    echo "prosody" ;;
+    echo "prosody openssl" ;;
   start)
     command -v prosody >/dev/null || { echo "prosody.sh: prosody is not installed" >&2; exit 1; }
     id prosody >/dev/null 2>&1 || { echo "prosody.sh: no 'prosody' user (install the prosody package)" >&2; exit 1; }
