@@ -126,6 +126,17 @@ impl Agent {
         }
     }
 
+    /// Creates an entity's events node (through the hypervisor's connection) unless it exists;
+    /// failures are logged (the entity works without pushes).
+    pub async fn ensure_events_node(&self, entity_jid: &str) {
+        let hypervisor = self.hypervisor_client.lock().unwrap().clone();
+        if let (Some(service), Some(h)) = (&self.pubsub, hypervisor) {
+            if let Err(e) = crate::pubsub::ensure_node(&h, service, &crate::pubsub::events_node(entity_jid)).await {
+                log!("{entity_jid}: {e} (no event pushes)");
+            }
+        }
+    }
+
     /// The connection of a VM entity, if connected.
     pub fn vm_client(&self, uuid: &str) -> Option<Client> {
         self.vms.lock().unwrap().get(uuid).and_then(|e| e.client.lock().unwrap().clone())
@@ -278,10 +289,13 @@ pub async fn run_entity(
                 };
                 let _ = client.send(&presence(show, status));
                 *slot.lock().unwrap() = Some(client.clone());
-                let hypervisor = agent.hypervisor_client.lock().unwrap().clone();
-                if let (Some(service), Some(h)) = (&agent.pubsub, hypervisor) {
-                    if let Err(e) = crate::pubsub::ensure_node(&h, service, &crate::pubsub::events_node(&who)).await {
-                        log!("{who}: {e} (no event pushes)");
+                // The hypervisor's node before it serves; a VM's in the background (alloc made
+                // it already; being online does not wait for the pubsub service).
+                match &entity {
+                    Entity::Hypervisor => agent.ensure_events_node(&who).await,
+                    Entity::Vm(_) => {
+                        let (agent, who) = (agent.clone(), who.clone());
+                        tokio::spawn(async move { agent.ensure_events_node(&who).await });
                     }
                 }
                 if let Some(r) = ready.take() {

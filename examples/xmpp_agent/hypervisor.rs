@@ -106,7 +106,11 @@ async fn alloc(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failur
     });
     let started = match saved {
         Ok(()) => match agent.center().set(&vm_jid, &requester, "all", true) {
-            Ok(()) => agent.start_vm(&uuid, Duration::from_secs(15)).await.map_err(|e| Failure::generic(CODE_ALLOC, e)),
+            Ok(()) => {
+                // The events node exists when the requester learns the VM's JID.
+                agent.ensure_events_node(&vm_jid).await;
+                agent.start_vm(&uuid, Duration::from_secs(15)).await.map_err(|e| Failure::generic(CODE_ALLOC, e))
+            }
             Err(f) => Err(f),
         },
         Err(e) => Err(Failure::generic(CODE_ALLOC, e.to_string())),

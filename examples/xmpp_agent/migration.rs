@@ -144,7 +144,10 @@ pub async fn soft_alloc(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element
         }
     });
     let started = match saved {
-        Ok(()) => agent.start_vm(&uuid, Duration::from_secs(15)).await.map_err(fail),
+        Ok(()) => {
+            agent.ensure_events_node(&vm_jid).await;
+            agent.start_vm(&uuid, Duration::from_secs(15)).await.map_err(fail)
+        }
         Err(e) => Err(fail(e.to_string())),
     };
     if let Err(f) = started {
