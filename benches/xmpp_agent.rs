@@ -10,7 +10,8 @@
 //! KVMHOST_XMPP_BENCH_AGENTS=2 KVMHOST_XMPP_BENCH_VMS=100 cargo bench --bench xmpp_agent
 //! ```
 //! Knobs: `KVMHOST_XMPP_BENCH_{AGENTS,VMS,REQUESTS,CONCURRENCY}`, and
-//! `KVMHOST_XMPP_BENCH_SERVER=ejabberd` for a private ejabberd node instead of Prosody. Needs the
+//! `KVMHOST_XMPP_BENCH_SERVER=ejabberd` for a private ejabberd node instead of Prosody, or
+//! `=ejabberd-cluster` for two clustered nodes (the agents on node A, the client on node B). Needs the
 //! server installed and root
 //! (SKIP otherwise). Target (issue 16): p99 of `info` within 3x of the ping floor and < 50 ms.
 
@@ -106,20 +107,26 @@ fn main() {
     let (requests, concurrency) = (knob("REQUESTS", 5000).max(1), knob("CONCURRENCY", 16).max(1));
     let hyps: Vec<String> = (0..agents).map(|i| format!("hyp{i}@localhost")).collect();
     let admins: Vec<&str> = hyps.iter().map(String::as_str).collect();
-    let ejabberd = std::env::var("KVMHOST_XMPP_BENCH_SERVER").is_ok_and(|v| v == "ejabberd");
-    // Held until the end: dropping a guard stops its server.
-    let (prosody, ej) = if ejabberd {
-        let Some(e) = Ejabberd::start() else { return };
-        (None, Some(e))
-    } else {
-        let Some(p) = Prosody::start(&admins) else { return };
-        (Some(p), None)
-    };
-    let server = match (&prosody, &ej) {
+    let kind = std::env::var("KVMHOST_XMPP_BENCH_SERVER").unwrap_or_else(|_| "prosody".into());
+    // Held until the end: dropping a guard stops its server (node B before node A).
+    let (mut prosody, mut ej_b, mut ej_a) = (None, None, None);
+    match kind.as_str() {
+        "ejabberd" => ej_a = Ejabberd::start(),
+        "ejabberd-cluster" => {
+            if let Some((a, b)) = Ejabberd::start_cluster() {
+                (ej_a, ej_b) = (Some(a), Some(b));
+            }
+        }
+        _ => prosody = Prosody::start(&admins),
+    }
+    let server = match (&prosody, &ej_a) {
         (Some(p), _) => p.server(),
-        (_, Some(e)) => e.server(),
-        _ => unreachable!("one server started"),
+        (_, Some(a)) => a.server(),
+        _ => return,
     };
+    // The client's server: node B of a cluster, else the same.
+    let client_server = ej_b.as_ref().map(|b| b.server()).unwrap_or_else(|| server.clone());
+    let ejabberd = kind != "prosody";
     let bin = agent_binary();
     let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -131,7 +138,7 @@ fn main() {
         for (p, h) in procs.iter().zip(&hyps) {
             p.wait_line(&format!("online as {h}")).await;
         }
-        let (admin, _rx) = client(&server, "admin").await;
+        let (admin, _rx) = client(&client_server, "admin").await;
 
         // Allocate: agents in parallel, each agent's VMs one after the other.
         let t = Instant::now();
@@ -158,7 +165,11 @@ fn main() {
         let alloc_time = t.elapsed();
         println!(
             "xmpp_agent scale on {}: {agents} agents, {} VM entities allocated in {:.1} s ({:.1} ms each, agents in parallel)",
-            if ejabberd { "ejabberd" } else { "Prosody" },
+            match kind.as_str() {
+                "ejabberd-cluster" => "a two-node ejabberd cluster (agents on A, client on B)",
+                _ if ejabberd => "ejabberd",
+                _ => "Prosody",
+            },
             targets.len(),
             alloc_time.as_secs_f64(),
             alloc_time.as_secs_f64() * 1000.0 / targets.len() as f64 * agents as f64
@@ -209,5 +220,5 @@ fn main() {
         );
         drop(procs);
     });
-    drop((prosody, ej));
+    drop((prosody, ej_b, ej_a));
 }

@@ -19,6 +19,7 @@ mod xml;
 mod xmpp;
 
 #[path = "xmpp_support/mod.rs"]
+#[allow(dead_code)] // shared with the bench
 mod support;
 
 use std::path::Path;
@@ -189,25 +190,26 @@ fn two_agents_speak_archipel_through_prosody() {
     drop(prosody);
 }
 
-/// The same agents on ejabberd (the server Archipel deployments used): the same commands give
-/// the same results — allocation, control, refusals and grants, presence and pubsub pushes,
-/// a move between the two agents, free.
+/// The same agents on a two-node ejabberd cluster (the server Archipel deployments used), the
+/// agents on node A and the clients on node B: the same commands give the same results —
+/// allocation, control, refusals and grants, presence and pubsub pushes, a move between the two
+/// agents, free.
 #[test]
-fn the_same_agents_work_on_ejabberd() {
-    let Some(ejabberd) = Ejabberd::start() else { return };
+fn the_same_agents_work_on_an_ejabberd_cluster() {
+    let Some((node_a, node_b)) = Ejabberd::start_cluster() else { return };
     let bin = agent_binary();
     let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let server = ejabberd.server();
+        let (server, server_b) = (node_a.server(), node_b.server());
         let (hyp1, hyp2) = ("hyp1@localhost/agent", "hyp2@localhost/agent");
         let a1 = AgentProc::start(&bin, "hyp1@localhost", &server, &state.path().join("a1"));
         let a2 = AgentProc::start(&bin, "hyp2@localhost", &server, &state.path().join("a2"));
         a1.wait_line("online as hyp1@localhost").await;
         a2.wait_line("online as hyp2@localhost").await;
-        let (admin, admin_rx) = client(&server, "admin").await;
+        let (admin, admin_rx) = client(&server_b, "admin").await;
         let mut inbox = Inbox { rx: admin_rx, messages: Vec::new() };
-        let (alice, _alice_rx) = client(&server, "alice").await;
+        let (alice, _alice_rx) = client(&server_b, "alice").await;
 
         let q = ok(&acp(&admin, hyp1, HYP, "nodeinfo", &[], vec![]).await);
         assert!(q.get_child("nodeinfo").is_some(), "{q:?}");
@@ -247,7 +249,8 @@ fn the_same_agents_work_on_ejabberd() {
         assert!(!q.elements().any(|i| i.text_content() == vm_bare), "{q:?}");
         drop((a1, a2));
     });
-    drop(ejabberd);
+    drop(node_b);
+    drop(node_a);
 }
 
 async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {

@@ -6,6 +6,10 @@
 #   scripts/services/ejabberd.sh start      # starts the node, prints `export VAR=value` lines
 #   scripts/services/ejabberd.sh stop       # stops it (ejabberdctl stop, then by PID; safe to repeat)
 #
+# A two-node cluster on this machine: start node A, then node B with its own
+# KVMHOST_EJABBERD_{DIR,PORT,NODE}, KVMHOST_EJABBERD_JOIN=<A's node name> and the same
+# KVMHOST_EJABBERD_COOKIE as A (both nodes then serve the same users, rosters and pubsub).
+#
 # Never the stock configuration (it listens on every interface): everything lives under
 # $KVMHOST_EJABBERD_DIR (default /tmp/kvmhost-ejabberd), owned by the `ejabberd` user: its own
 # ejabberd.yml (host `localhost`, one client listener on 127.0.0.1:$KVMHOST_EJABBERD_PORT,
@@ -18,6 +22,9 @@ set -euo pipefail
 DIR=${KVMHOST_EJABBERD_DIR:-/tmp/kvmhost-ejabberd}
 PORT=${KVMHOST_EJABBERD_PORT:-15223}
 NODE=${KVMHOST_EJABBERD_NODE:-kvmhostej@localhost}
+# A second node joins the cluster of this one (same Erlang cookie on both):
+JOIN=${KVMHOST_EJABBERD_JOIN:-}
+COOKIE=${KVMHOST_EJABBERD_COOKIE:-}
 
 ctl() {
   # The soft limit on open files under runuser is 1024, about 1,000 client sessions: raise it
@@ -94,6 +101,10 @@ CONF
     grep -q '^EJABBERD_PID_PATH=' "$DIR/ejabberdctl.cfg" || echo "EJABBERD_PID_PATH=$DIR/ejabberd.pid" >>"$DIR/ejabberdctl.cfg"
     grep -q '^ERL_OPTIONS=' "$DIR/ejabberdctl.cfg" \
       || echo 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -kernel inet_dist_use_interface {127,0,0,1}"' >>"$DIR/ejabberdctl.cfg"
+    [ -n "$COOKIE" ] || COOKIE=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    printf '%s' "$COOKIE" >"$DIR/.erlang.cookie"
+    chmod 400 "$DIR/.erlang.cookie"
+    cp /etc/ejabberd/inetrc "$DIR/inetrc" 2>/dev/null || true
     chown -R ejabberd "$DIR"
     chmod 750 "$DIR"
     live_epmd() { { ps -o pid=,stat= -C epmd 2>/dev/null || true; } | awk '$2 !~ /Z/ {print $1}' | sort; }
@@ -102,6 +113,12 @@ CONF
     if ! timeout 60 bash -c "$(declare -f ctl); DIR='$DIR' NODE='$NODE'; ctl started" >>"$DIR/start.log" 2>&1; then
       echo "ejabberd.sh: the node did not start (see $DIR/logs, $DIR/start.log)" >&2
       exit 1
+    fi
+    if [ -n "$JOIN" ]; then
+      ctl join_cluster "$JOIN" >>"$DIR/start.log" 2>&1 \
+        || { echo "ejabberd.sh: $NODE could not join $JOIN (see $DIR/start.log)" >&2; cat "$DIR/start.log" >&2; exit 1; }
+      timeout 60 bash -c "$(declare -f ctl); DIR='$DIR' NODE='$NODE'; ctl started" >>"$DIR/start.log" 2>&1 \
+        || { echo "ejabberd.sh: $NODE did not come back after joining $JOIN" >&2; exit 1; }
     fi
     # The port mapper this start launched (one that already ran is left alone).
     comm -13 <(echo "$epmd_before") <(live_epmd) | head -n1 >"$DIR/epmd.pid"

@@ -84,11 +84,25 @@ pub struct Ejabberd {
     dir: PathBuf,
     /// Its client port on 127.0.0.1.
     pub port: u16,
+    node: String,
+    join: Option<String>,
+    cookie: String,
 }
 
 impl Ejabberd {
     /// Starts it; `None` (after printing SKIP) without ejabberd or root.
     pub fn start() -> Option<Ejabberd> {
+        Self::start_node("a", None)
+    }
+
+    /// A two-node cluster: node A, then node B joined to it (drop B first).
+    pub fn start_cluster() -> Option<(Ejabberd, Ejabberd)> {
+        let a = Self::start_node("a", None)?;
+        let b = Self::start_node("b", Some(&a))?;
+        Some((a, b))
+    }
+
+    fn start_node(tag: &str, join: Option<&Ejabberd>) -> Option<Ejabberd> {
         let installed =
             Command::new("sh").args(["-c", "command -v ejabberdctl"]).output().is_ok_and(|o| o.status.success());
         let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
@@ -97,8 +111,17 @@ impl Ejabberd {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = PathBuf::from(format!("/tmp/kvmhost-xmpp-ejabberd-{}", std::process::id()));
-        let guard = Ejabberd { dir, port };
+        let pid = std::process::id();
+        let dir = PathBuf::from(format!("/tmp/kvmhost-xmpp-ejabberd-{pid}-{tag}"));
+        let guard = Ejabberd {
+            dir,
+            port,
+            node: format!("kvmhost{pid}{tag}@localhost"),
+            join: join.map(|j| j.node.clone()),
+            cookie: join
+                .map(|j| j.cookie.clone())
+                .unwrap_or_else(|| format!("kvmhost{pid}{}", uuid::Uuid::new_v4().simple())),
+        };
         let out = guard.command("start").output().expect("run ejabberd.sh");
         assert!(out.status.success(), "ejabberd.sh start: {}", String::from_utf8_lossy(&out.stderr));
         Some(guard)
@@ -109,7 +132,9 @@ impl Ejabberd {
         c.arg(verb)
             .env("KVMHOST_EJABBERD_DIR", &self.dir)
             .env("KVMHOST_EJABBERD_PORT", self.port.to_string())
-            .env("KVMHOST_EJABBERD_NODE", format!("kvmhost{}@localhost", std::process::id()));
+            .env("KVMHOST_EJABBERD_NODE", &self.node)
+            .env("KVMHOST_EJABBERD_COOKIE", &self.cookie)
+            .env("KVMHOST_EJABBERD_JOIN", self.join.as_deref().unwrap_or(""));
         c
     }
 
