@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
-use tokio::io::{AsyncRead, BufReader, Take};
+use tokio::io::AsyncRead;
 
 /// Limits applied to everything parsed.
 #[derive(Debug, Clone, Copy)]
@@ -352,104 +352,254 @@ pub enum StreamEvent {
     Stanza(Element),
 }
 
-/// Reads an XMPP stream: the header, then one top-level element at a time. Every byte of a
-/// stanza counts against [`Limits::max_stanza_bytes`] (enforced by the underlying `Take`, so
-/// that even one huge text node cannot grow memory past it).
+/// Where the boundary scanner is inside the markup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// Character data.
+    Text,
+    /// Just after `<`.
+    Lt,
+    /// Inside a start tag; `Some(q)` inside a quoted attribute value; the flag: last byte `/`.
+    StartTag(Option<u8>, bool),
+    /// Inside an end tag.
+    EndTag,
+    /// After `<!`: the bytes seen decide comment, CDATA or (refused) DTD.
+    Bang,
+    /// Inside a comment, CDATA section or processing instruction, until its terminator.
+    Until(&'static [u8]),
+}
+
+/// Reads an XMPP stream: the header, then one top-level element at a time.
+///
+/// A small scanner finds each top-level element's end (tags, quotes, comments, CDATA) without
+/// building anything; the complete element is then parsed by [`parse_str`]. So a stanza that
+/// breaks a rule — larger than [`Limits::max_stanza_bytes`] (its bytes are dropped as they are
+/// scanned: memory stays bounded), too deep, too many attributes, an unknown entity, not
+/// well-formed inside — costs itself ([`XmlError::Skipped`]) and the stream goes on. Only a DTD
+/// or the end of the connection end it.
 pub struct StreamReader<R> {
-    reader: Reader<BufReader<Take<R>>>,
+    io: R,
     limits: Limits,
+    /// Bytes received and not yet handed out.
     buf: Vec<u8>,
+    /// Scanned up to here.
+    pos: usize,
+    state: Scan,
+    /// Open elements of the current stanza.
+    depth: usize,
+    /// Where the current top-level element starts in `buf`.
+    start: Option<usize>,
+    /// The current stanza is over the size limit: its bytes are being dropped.
+    skipping: bool,
+    /// Bytes of the current stanza dropped so far.
+    dropped: u64,
+    /// The first bytes of the tag being read (to recognise `stream:stream`).
+    name: Vec<u8>,
+    name_done: bool,
     opened: bool,
 }
 
 impl<R: AsyncRead + Unpin> StreamReader<R> {
     /// A reader over `io`.
     pub fn new(io: R, limits: Limits) -> StreamReader<R> {
-        use tokio::io::AsyncReadExt;
-        let reader = Reader::from_reader(BufReader::new(io.take(limits.max_stanza_bytes)));
-        StreamReader { reader, limits, buf: Vec::new(), opened: false }
+        StreamReader {
+            io,
+            limits,
+            buf: Vec::new(),
+            pos: 0,
+            state: Scan::Text,
+            depth: 0,
+            start: None,
+            skipping: false,
+            dropped: 0,
+            name: Vec::new(),
+            name_done: false,
+            opened: false,
+        }
     }
 
     /// The underlying stream (for STARTTLS: nothing is buffered after `<proceed/>`).
     pub fn into_inner(self) -> R {
-        self.reader.into_inner().into_inner().into_inner()
+        self.io
     }
 
     /// The next stream header or top-level element.
     pub async fn next(&mut self) -> Result<StreamEvent, XmlError> {
-        let mut tree = TreeBuilder::default();
-        // Each stanza gets the full byte budget again.
-        self.reader.get_mut().get_mut().set_limit(self.limits.max_stanza_bytes);
+        use tokio::io::AsyncReadExt;
         loop {
-            self.buf.clear();
-            let event = match self.reader.read_event_into_async(&mut self.buf).await {
-                Ok(ev) => ev,
-                Err(e) => {
-                    if self.reader.get_ref().get_ref().limit() == 0 {
-                        return Err(XmlError::Limit("stanza size"));
-                    }
-                    return Err(match e {
-                        quick_xml::Error::Io(io) => XmlError::Io(std::io::Error::new(io.kind(), io.to_string())),
-                        other => malformed(other),
-                    });
-                }
-            };
-            match event {
-                Event::Eof => {
-                    if self.reader.get_ref().get_ref().limit() == 0 {
-                        return Err(XmlError::Limit("stanza size"));
-                    }
-                    return Err(XmlError::Closed);
-                }
-                Event::Start(ref s) if !self.opened && s.name().as_ref() == b"stream:stream" => {
-                    self.opened = true;
-                    return Ok(StreamEvent::Open);
-                }
-                Event::End(ref e) if tree.stack.is_empty() && e.name().as_ref() == b"stream:stream" => {
-                    return Err(XmlError::Closed);
-                }
-                Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) if tree.stack.is_empty() => {
-                    // Whitespace keepalives between stanzas.
-                    continue;
-                }
-                ev => {
-                    let opens = matches!(ev, Event::Start(_));
-                    match tree.feed(ev, "jabber:client", &self.limits) {
-                        Ok(Some(stanza)) => return Ok(StreamEvent::Stanza(stanza)),
-                        Ok(None) => {}
-                        // A stanza too deep, with too many attributes or an unknown entity
-                        // costs itself, not the connection: read past its end and drop it.
-                        Err(e @ (XmlError::Limit(_) | XmlError::Forbidden(_))) if !matches!(e, XmlError::Forbidden(ref w) if w == "DTD") =>
-                        {
-                            let open = tree.stack.len() + usize::from(opens);
-                            drop(tree);
-                            self.skip(open).await?;
-                            return Err(XmlError::Skipped(e.to_string()));
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
+            if let Some(event) = self.scan()? {
+                return event;
             }
+            let mut chunk = [0u8; 8192];
+            let n = self.io.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(XmlError::Closed);
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 
-    /// Reads until `open` elements have closed, building nothing (the byte limit still holds).
-    async fn skip(&mut self, mut open: usize) -> Result<(), XmlError> {
-        while open > 0 {
-            self.buf.clear();
-            match self.reader.read_event_into_async(&mut self.buf).await {
-                Ok(Event::Start(_)) => open += 1,
-                Ok(Event::End(_)) => open -= 1,
-                Ok(Event::Eof) | Err(_) if self.reader.get_ref().get_ref().limit() == 0 => {
-                    return Err(XmlError::Limit("stanza size"));
+    /// Scans the buffered bytes; `Some` when an event (or a dropped stanza) is complete.
+    #[allow(clippy::type_complexity)]
+    fn scan(&mut self) -> Result<Option<Result<StreamEvent, XmlError>>, XmlError> {
+        while self.pos < self.buf.len() {
+            let b = self.buf[self.pos];
+            self.pos += 1;
+            let mut closed_top = false;
+            match self.state {
+                Scan::Text => {
+                    if b == b'<' {
+                        if self.depth == 0 && self.start.is_none() {
+                            self.start = Some(self.pos - 1);
+                        }
+                        self.state = Scan::Lt;
+                        self.name.clear();
+                        self.name_done = false;
+                    }
                 }
-                Ok(Event::Eof) => return Err(XmlError::Closed),
-                Ok(Event::DocType(_)) => return Err(XmlError::Forbidden("DTD".into())),
-                Ok(_) => {}
-                Err(e) => return Err(malformed(e)),
+                Scan::Lt => {
+                    self.state = match b {
+                        b'/' => Scan::EndTag,
+                        b'!' => Scan::Bang,
+                        b'?' => Scan::Until(b"?>"),
+                        _ => {
+                            self.name.push(b);
+                            Scan::StartTag(None, false)
+                        }
+                    }
+                }
+                Scan::StartTag(Some(q), _) => {
+                    if b == q {
+                        self.state = Scan::StartTag(None, false);
+                    }
+                }
+                Scan::StartTag(None, slash) => match b {
+                    b'"' | b'\'' => self.state = Scan::StartTag(Some(b), false),
+                    b'/' => {
+                        self.name_done = true;
+                        self.state = Scan::StartTag(None, true);
+                    }
+                    b'>' if slash => {
+                        self.state = Scan::Text;
+                        closed_top = self.depth == 0;
+                    }
+                    b'>' => {
+                        self.state = Scan::Text;
+                        if self.depth == 0 && !self.opened && self.name == b"stream:stream" {
+                            self.opened = true;
+                            self.consume();
+                            return Ok(Some(Ok(StreamEvent::Open)));
+                        }
+                        self.depth += 1;
+                        if self.depth > self.limits.max_depth && !self.skipping {
+                            // Found too deep by the scanner already: drop it as it comes.
+                            self.skipping = true;
+                        }
+                    }
+                    _ => {
+                        // The tag's name: up to the first space (only `stream:stream` matters).
+                        if b.is_ascii_whitespace() {
+                            self.name_done = true;
+                        } else if !self.name_done && self.name.len() < 16 {
+                            self.name.push(b);
+                        }
+                        self.state = Scan::StartTag(None, false);
+                    }
+                },
+                Scan::EndTag => {
+                    if b == b'>' {
+                        self.state = Scan::Text;
+                        if self.depth == 0 {
+                            // `</stream:stream>`.
+                            return Err(XmlError::Closed);
+                        }
+                        self.depth -= 1;
+                        closed_top = self.depth == 0;
+                    }
+                }
+                Scan::Bang => {
+                    let at = self.pos - 1;
+                    let seen = &self.buf[at..];
+                    if seen.starts_with(b"--") {
+                        self.pos = at + 2;
+                        self.state = Scan::Until(b"-->");
+                    } else if seen.starts_with(b"[CDATA[") {
+                        self.pos = at + 7;
+                        self.state = Scan::Until(b"]]>");
+                    } else if b"--".starts_with(seen) || b"[CDATA[".starts_with(seen) {
+                        // Not enough bytes yet to tell.
+                        self.pos = at;
+                        return Ok(None);
+                    } else {
+                        return Err(XmlError::Forbidden("DTD".into()));
+                    }
+                }
+                Scan::Until(end) => {
+                    if self.buf[..self.pos].ends_with(end) {
+                        self.state = Scan::Text;
+                        if self.depth == 0 {
+                            // The XML declaration, a comment or CDATA between stanzas.
+                            self.consume();
+                        }
+                    }
+                }
+            }
+            if closed_top {
+                return Ok(Some(self.finish()));
+            }
+            if let Some(start) = self.start {
+                if !self.skipping && (self.pos - start) as u64 + self.dropped > self.limits.max_stanza_bytes {
+                    self.skipping = true;
+                }
             }
         }
-        Ok(())
+        self.bound();
+        Ok(None)
+    }
+
+    /// Keeps memory bounded once the buffered bytes are scanned: a stanza over the limit is
+    /// dropped as it comes, whitespace between stanzas forgotten.
+    fn bound(&mut self) {
+        if let Some(start) = self.start {
+            if self.skipping {
+                self.dropped += (self.pos - start) as u64;
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+                self.start = Some(0);
+            }
+        } else if self.state == Scan::Text && self.depth == 0 {
+            // Whitespace between stanzas.
+            self.consume();
+        }
+    }
+
+    /// The top-level element that just closed.
+    fn finish(&mut self) -> Result<StreamEvent, XmlError> {
+        let start = self.start.take().unwrap_or(0);
+        let skipped = std::mem::take(&mut self.skipping);
+        let dropped = std::mem::take(&mut self.dropped);
+        let bytes: Vec<u8> = self.buf.drain(..self.pos).skip(start).collect();
+        self.pos = 0;
+        if skipped {
+            let why = if dropped + bytes.len() as u64 > self.limits.max_stanza_bytes {
+                "XML limit exceeded: stanza size"
+            } else {
+                "XML limit exceeded: nesting depth"
+            };
+            return Err(XmlError::Skipped(why.into()));
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| XmlError::Skipped("not UTF-8".into()))?;
+        match parse_str(text, "jabber:client", &self.limits) {
+            Ok(el) => Ok(StreamEvent::Stanza(el)),
+            Err(XmlError::Forbidden(w)) if w == "DTD" => Err(XmlError::Forbidden(w)),
+            Err(e) => Err(XmlError::Skipped(e.to_string())),
+        }
+    }
+
+    fn consume(&mut self) {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        self.start = None;
     }
 }
 
@@ -535,11 +685,17 @@ mod tests {
     fn stream_reader_refuses_oversized_and_malformed_stanzas() {
         let limits = Limits { max_stanza_bytes: 4096, ..Limits::default() };
         let header = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>".to_vec();
-        // A stanza larger than the limit, fed in pieces: refused before it is all buffered.
-        let mut big = b"<message><body>".to_vec();
-        big.extend(std::iter::repeat_n(b'x', 64 * 1024));
-        let out = read_all(vec![header.clone(), big], limits);
-        assert_eq!(out.last().unwrap(), &Err("XML limit exceeded: stanza size".to_string()), "{out:?}");
+        // A stanza larger than the limit, fed in pieces: dropped as it is scanned (never all
+        // buffered), and the next one arrives.
+        let mut big = vec![b"<message><body>".to_vec()];
+        big.extend((0..16).map(|_| vec![b'x'; 4096]));
+        big.push(b"</body></message><presence/>".to_vec());
+        let out = read_all(std::iter::once(header.clone()).chain(big).collect(), limits);
+        assert_eq!(
+            out[1..],
+            [Err("stanza dropped: XML limit exceeded: stanza size".to_string()), Ok("<presence/>".to_string())],
+            "{out:?}"
+        );
         // The limit is per stanza: many small stanzas in a row are fine.
         let many: Vec<Vec<u8>> =
             std::iter::once(header.clone()).chain((0..200).map(|_| b"<presence/>".to_vec())).collect();
@@ -565,9 +721,10 @@ mod tests {
         assert_eq!(out[3], Err("stanza dropped: XML limit exceeded: attributes per element".to_string()));
         assert_eq!(out[4], Err("stanza dropped: forbidden XML: unknown entity &nope;".to_string()));
         assert_eq!(out[5], Ok("<presence/>".to_string()));
-        // Mismatched tags and DTDs.
-        let out = read_all(vec![header.clone(), b"<iq><query></iq>".to_vec()], limits);
-        assert!(out.last().unwrap().is_err(), "{out:?}");
+        // Mismatched tags inside a stanza: dropped; a DTD: the stream ends.
+        let out = read_all(vec![header.clone(), b"<iq><query></iq></x><presence/>".to_vec()], limits);
+        assert!(matches!(&out[1], Err(e) if e.starts_with("stanza dropped: malformed XML")), "{out:?}");
+        assert_eq!(out[2], Ok("<presence/>".to_string()), "{out:?}");
         let out = read_all(vec![header, b"<!DOCTYPE x [<!ENTITY a 'b'>]><iq/>".to_vec()], limits);
         assert!(out.last().unwrap().is_err(), "{out:?}");
     }
