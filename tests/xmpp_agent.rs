@@ -11,6 +11,9 @@
 //!
 //! Needs `prosody` installed and root (to run it as its own user); otherwise it prints SKIP.
 
+#[path = "../examples/xmpp_agent/stream.rs"]
+#[allow(dead_code)]
+mod stream;
 #[path = "../examples/xmpp_agent/xml.rs"]
 #[allow(dead_code)]
 mod xml;

@@ -34,6 +34,7 @@ mod migration;
 mod permissions;
 mod pubsub;
 mod state;
+mod stream;
 mod vm;
 mod xml;
 mod xmpp;

@@ -16,7 +16,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::xml::{Element, Limits, StreamEvent, StreamReader, XmlError};
+use crate::stream::{StreamEvent, StreamReader};
+use crate::xml::{Element, Limits, XmlError};
 
 /// Stream namespaces.
 pub const NS_CLIENT: &str = "jabber:client";
