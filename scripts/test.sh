@@ -38,8 +38,12 @@ fi
 # facade with features core + net): edits a domain, computes a CPU baseline, plans a CloudStack
 # network, asserting each. If it needs a workaround, the README or the API is wrong.
 step "user program (tests/user-program, written from the README)"
-cargo run --quiet -p user-program > target/user-program.out && tail -n 1 target/user-program.out
-step "demo";    cargo run --release --quiet --example demo > target/demo.out && tail -n 3 target/demo.out
+# (`a && b` would not stop the script when `a` fails: set -e ignores all but the last command
+# of an && list.)
+cargo run --quiet -p user-program > target/user-program.out || { cat target/user-program.out; exit 1; }
+tail -n 1 target/user-program.out
+step "demo";    cargo run --release --quiet --example demo > target/demo.out || { cat target/demo.out; exit 1; }
+tail -n 3 target/demo.out
 echo; echo "all checks passed"
 # One closing line with the totals of every cargo test binary and doc-test run above.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }

@@ -85,7 +85,8 @@ fn plan_cloudstack() -> Result<(), Box<dyn std::error::Error>> {
     assert!(!plan.is_empty());
     let text = plan.to_string();
     assert!(text.contains("ip addr add 192.168.42.11/24 dev eth0.100"), "{text}");
-    assert!(text.contains("ip route add default via 192.168.42.1 dev eth0.100"), "{text}");
+    // The default route moves in one request, never missing (add before delete).
+    assert!(text.contains("ip route replace default via 192.168.42.1 dev eth0.100"), "{text}");
     Ok(())
 }
 
