@@ -40,9 +40,10 @@ if [ -n "$from_image" ]; then
     "$mirror" "$component" | $SUDO tee "$tmp" >/dev/null
   echo "check-install: reproducing the image state (backports qemu-utils, no test packages)"
   apt -q update >/dev/null
-  # The test packages install-deps adds, except pkg-config which the image has. Removing
-  # qemu-system-x86 first lets the backports qemu-utils in (it replaces the 7.2 family).
-  mapfile -t added < <("$here/install-deps.sh" list test | grep -vx -e pkg-config -e qemu-utils -e iproute2)
+  # The test packages install-deps adds, except those the image has (pkg-config, iproute2,
+  # openssl: removing openssl would take ca-certificates with it). Removing qemu-system-x86
+  # first lets the backports qemu-utils in (it replaces the 7.2 family).
+  mapfile -t added < <("$here/install-deps.sh" list test | grep -vx -e pkg-config -e qemu-utils -e iproute2 -e openssl)
   remove=()
   for p in "${added[@]}" qemu-system-common qemu-system-data; do installed "$p" && remove+=("$p"); done
   ((${#remove[@]} == 0)) || apt -q remove -y "${remove[@]}" >/dev/null
