@@ -8,22 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::TestNs;
+use common::{TestNs, BRIDGE_ON_UPLINK};
 use kvmhost_net::engine::{checkpoint_state, CheckpointOptions, CheckpointState};
 use kvmhost_net::{Engine, Error, HostNetwork, Netns};
-
-const BRIDGE_ON_UPLINK: &str = r#"
-uplinks:
-  - name: eth0
-bridges:
-  - name: br0
-    stp: false
-    forward_delay: 0
-    ports: [eth0]
-    addresses: [10.77.0.11/24]
-    routes:
-      - gateway: 10.77.0.1
-"#;
 
 /// Everything `ip` prints about the namespace's links, addresses and routes, once IPv6
 /// duplicate address detection is over (no address `tentative`).

@@ -3,21 +3,8 @@
 mod common;
 
 use common::fault::FaultyKernel;
-use common::TestNs;
+use common::{TestNs, BRIDGE_ON_UPLINK};
 use kvmhost_net::{engine, ApplyOptions, Engine, Error, HostNetwork, Kernel, LinkKind, NetlinkKernel};
-
-const BRIDGE_ON_UPLINK: &str = r#"
-uplinks:
-  - name: eth0
-bridges:
-  - name: br0
-    stp: false
-    forward_delay: 0
-    ports: [eth0]
-    addresses: [10.77.0.11/24]
-    routes:
-      - gateway: 10.77.0.1
-"#;
 
 #[test]
 fn bridge_takes_over_address_and_default_route_then_reapply_is_noop() {

@@ -4,21 +4,9 @@
 mod common;
 
 use common::fault::FaultyKernel;
-use common::TestNs;
+use common::{TestNs, BRIDGE_ON_UPLINK};
 use kvmhost_net::{engine, ApplyOptions, HostNetwork, NetlinkKernel};
 
-const BRIDGE_ON_UPLINK: &str = r#"
-uplinks:
-  - name: eth0
-bridges:
-  - name: br0
-    stp: false
-    forward_delay: 0
-    ports: [eth0]
-    addresses: [10.77.0.11/24]
-    routes:
-      - gateway: 10.77.0.1
-"#;
 /// A `Write` into a shared buffer, for a tracing subscriber local to one test.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

@@ -13,6 +13,21 @@ use kvmhost_net::Netns;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The classic host's layout: `eth0` (see [`TestNs::classic_host`]) becomes the port of `br0`,
+/// which takes its address and default route.
+pub const BRIDGE_ON_UPLINK: &str = r#"
+uplinks:
+  - name: eth0
+bridges:
+  - name: br0
+    stp: false
+    forward_delay: 0
+    ports: [eth0]
+    addresses: [10.77.0.11/24]
+    routes:
+      - gateway: 10.77.0.1
+"#;
+
 /// A namespace made with `ip netns add`, deleted on drop.
 pub struct TestNs {
     pub name: String,
