@@ -165,14 +165,14 @@ pub fn comparable(s: &NetState) -> NetState {
 pub struct NetRollback {
     /// The teardown's plan.
     pub teardown: String,
-    /// iproute2 commands run to put addresses and routes back.
+    /// The restore plan run to put links, addresses and routes back, as `ip` commands.
     pub commands: Vec<String>,
     /// Whether the namespace equals the recorded prior state.
     pub restored: bool,
 }
 
 /// Undoes the network step.
-pub fn rollback(target: &Target, engine: &Engine, rec: &NetworkRecord) -> Result<NetRollback, String> {
+pub fn rollback(engine: &Engine, rec: &NetworkRecord) -> Result<NetRollback, String> {
     let down = engine.teardown(&rec.net).map_err(|e| error_text(&e))?;
     tracing::info!(writes = down.writes, "network layout torn down");
     // ovs-vswitchd removes the devices of deleted ports after the OVSDB change: wait for them.
@@ -182,44 +182,10 @@ pub fn rollback(target: &Target, engine: &Engine, rec: &NetworkRecord) -> Result
         std::thread::sleep(Duration::from_millis(50));
         now = engine.read_state().map_err(|e| error_text(&e))?;
     }
-    let mut commands = Vec::new();
-    let mut ip = |args: Vec<String>| -> Result<(), String> {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        commands.push(format!("ip {}", a.join(" ")));
-        target.run("ip", &a).map(|_| ())
-    };
-    for (name, was) in &rec.prior.links {
-        let Some(is) = now.link(name) else { continue };
-        if is.mtu != was.mtu {
-            ip(vec!["link".into(), "set".into(), name.clone(), "mtu".into(), was.mtu.to_string()])?;
-        }
-        if is.up != was.up {
-            let up = if was.up { "up" } else { "down" };
-            ip(vec!["link".into(), "set".into(), name.clone(), up.into()])?;
-        }
-        for a in is.addresses.iter().filter(|a| !was.addresses.contains(a)) {
-            ip(vec!["addr".into(), "del".into(), a.to_string(), "dev".into(), name.clone()])?;
-        }
-        for a in was.addresses.iter().filter(|a| !is.addresses.contains(a)) {
-            ip(vec!["addr".into(), "add".into(), a.to_string(), "dev".into(), name.clone()])?;
-        }
-    }
-    // Routes once the addresses are back (their connected routes come with them).
-    let now = engine.read_state().map_err(|e| error_text(&e))?;
-    for r in now.routes.iter().filter(|r| !rec.prior.routes.contains(r) && r.protocol != 2) {
-        if rec.prior.links.contains_key(&r.device) {
-            ip(vec!["route".into(), "del".into(), r.destination.to_string(), "dev".into(), r.device.clone()])?;
-        }
-    }
-    for r in rec.prior.routes.iter().filter(|r| !now.routes.contains(r)) {
-        let mut a = vec!["route".into(), "add".into(), r.destination.to_string()];
-        if let Some(g) = r.gateway {
-            a.extend(["via".into(), g.to_string()]);
-        }
-        a.extend(["dev".into(), r.device.clone(), "metric".into(), r.metric.to_string()]);
-        a.extend(["proto".into(), r.protocol.to_string(), "scope".into(), r.scope.to_string()]);
-        ip(a)?;
-    }
+    // Links, addresses and routes back as recorded (kvmhost-net's restore plan: what is not in
+    // the record goes, the rest is put back, adding before deleting).
+    let back = engine.restore(&rec.prior).map_err(|e| error_text(&e))?;
+    let commands: Vec<String> = back.plan.steps.iter().map(|p| p.step.command()).collect();
     let after = engine.read_state().map_err(|e| error_text(&e))?;
     let restored = comparable(&after) == comparable(&rec.prior);
     if !restored {

@@ -63,7 +63,7 @@ pub fn undo(record: &RunRecord, target: &Target, _state: &StateDir) -> (Rollback
     }
     if let Some(net) = &record.network {
         let engine = network::engine(target, record.ovsdb.as_deref());
-        match network::rollback(target, &engine, net) {
+        match network::rollback(&engine, net) {
             Ok(r) => {
                 if !r.restored {
                     errors.push("network: the namespace differs from the state recorded before the run".into());
