@@ -31,13 +31,10 @@ pub async fn handle(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, F
         "soft_alloc" => crate::migration::soft_alloc(agent, req).await,
         "migrationinfo" => crate::migration::info(agent, req),
         "capabilities" => {
-            let caps = agent
-                .host
-                .connection()
-                .call(|c| Ok(c.capabilities()?))
-                .await
-                .map_err(|e| Failure::libvirt(&e, CODE_CAPABILITIES))?;
-            let el = xml::parse_str(&caps, "", &LIBVIRT_XML)
+            // Kept as libvirt wrote it (the typed capabilities keep their document).
+            let caps = agent.host.capabilities().await.map_err(|e| Failure::libvirt(&e, CODE_CAPABILITIES))?;
+            let text = caps.to_xml().map_err(|e| Failure::generic(CODE_CAPABILITIES, e.to_string()))?;
+            let el = xml::parse_str(&text, "", &LIBVIRT_XML)
                 .map_err(|e| Failure::generic(CODE_CAPABILITIES, e.to_string()))?;
             Ok(vec![el])
         }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvmhost::libvirt::migration::{MigrationJob, MigrationOptions};
-use kvmhost::libvirt::{DomainId, DomainState, Hypervisor, LibvirtError, LibvirtHypervisor, UndefineOptions};
+use kvmhost::libvirt::{DomainId, DomainState, Hypervisor, LibvirtError, LibvirtHypervisor, UndefineOptions, XmlView};
 
 use crate::acp::{Failure, Request};
 use crate::agent::{state_presence, Agent, Entity, NS_HYPERVISOR_CONTROL};
@@ -115,13 +115,10 @@ pub async fn migrate(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Ve
     let guard = Migrating::reserve(agent, uuid).ok_or_else(|| fail("Virtual machine is already migrating.".into()))?;
     let hypervisor = agent.hypervisor_client.lock().unwrap().clone().ok_or_else(|| fail("not connected".into()))?;
     // The definition to hand over, read before anything moves (the source loses it).
-    let u = uuid.to_string();
-    let desc = agent
-        .host
-        .connection()
-        .call(move |c| Ok(c.lookup_domain_by_uuid_string(&u)?.xml_desc(1)?))
-        .await
-        .map_err(|e| Failure::libvirt(&e, CODE_MIGRATE))?;
+    let desc = match agent.host.domain_xml(&id, XmlView::Secure).await {
+        Ok(domain) => domain.to_xml().map_err(|e| fail(e.to_string()))?,
+        Err(e) => return Err(Failure::libvirt(&e, CODE_MIGRATE)),
+    };
     let handover = HandOver::new(agent, uuid, &dest, &desc, req.sender()).map_err(fail)?;
     if state == DomainState::Shutoff {
         handover.send(&hypervisor, false).await.map_err(fail)?;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use kvmhost::libvirt::{DomainId, DomainState, Hypervisor, LibvirtError, Scope, UndefineOptions};
+use kvmhost::libvirt::{DomainId, DomainState, Hypervisor, LibvirtError, Scope, UndefineOptions, XmlView};
 
 use crate::acp::{Failure, Request};
 use crate::agent::{Agent, NS_VM_DEFINITION};
@@ -23,9 +23,6 @@ const CODE_INFO: i64 = -1009;
 const CODE_XMLDESC: i64 = -1011;
 const CODE_AUTOSTART: i64 = -1015;
 const CODE_MEMORY: i64 = -1016;
-
-/// libvirt's `VIR_DOMAIN_XML_SECURE`, as Archipel asks for the description.
-const XML_SECURE: u32 = 1;
 
 fn not_defined(code: i64) -> Failure {
     Failure::generic(code, "You need to first define the virtual machine")
@@ -72,15 +69,8 @@ pub async fn handle(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec
             let dom_id = host.lookup(&id).await.ok().and_then(|d| d.id).map(|i| i.to_string()).unwrap_or_default();
             Ok(vec![Element::new("domain", "").attr("id", dom_id)])
         }
-        "shutdown" => {
-            // Archipel asks the guest (ACPI) and returns; the event stream reports the stop.
-            let u = uuid.to_string();
-            host.connection()
-                .call(move |c| Ok(c.lookup_domain_by_uuid_string(&u)?.shutdown()?))
-                .await
-                .map_err(lv(CODE_SHUTDOWN))?;
-            Ok(vec![])
-        }
+        // Archipel asks the guest (ACPI) and returns; the event stream reports the stop.
+        "shutdown" => host.request_shutdown(&id).await.map(|_| vec![]).map_err(lv(CODE_SHUTDOWN)),
         "destroy" => {
             let state = host.state(&id).await.map_err(lv(CODE_DESTROY))?;
             if state.state != DomainState::Shutoff {
@@ -91,19 +81,17 @@ pub async fn handle(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec
         "reboot" => host.reboot(&id).await.map(|_| vec![]).map_err(lv(CODE_REBOOT)),
         "suspend" => host.suspend(&id).await.map(|_| vec![]).map_err(lv(CODE_SUSPEND)),
         "resume" => host.resume(&id).await.map(|_| vec![]).map_err(lv(CODE_RESUME)),
-        "xmldesc" => {
-            let u = uuid.to_string();
-            let desc =
-                host.connection().call(move |c| Ok(c.lookup_domain_by_uuid_string(&u)?.xml_desc(XML_SECURE)?)).await;
-            match desc {
-                Ok(x) => {
-                    Ok(vec![xml::parse_str(&x, "", &LIBVIRT_XML)
-                        .map_err(|e| Failure::generic(CODE_XMLDESC, e.to_string()))?])
-                }
-                Err(LibvirtError::NoSuchDomain { .. }) => Ok(vec![Element::new("not-defined", "")]),
-                Err(e) => Err(Failure::libvirt(&e, CODE_XMLDESC)),
+        // The secure view, as Archipel asks for the description.
+        "xmldesc" => match host.domain_xml(&id, XmlView::Secure).await {
+            Ok(domain) => {
+                let text = domain.to_xml().map_err(|e| Failure::generic(CODE_XMLDESC, e.to_string()))?;
+                let el = xml::parse_str(&text, "", &LIBVIRT_XML)
+                    .map_err(|e| Failure::generic(CODE_XMLDESC, e.to_string()))?;
+                Ok(vec![el])
             }
-        }
+            Err(LibvirtError::NoSuchDomain { .. }) => Ok(vec![Element::new("not-defined", "")]),
+            Err(e) => Err(Failure::libvirt(&e, CODE_XMLDESC)),
+        },
         "autostart" => {
             let v: i64 = int_arg(req, CODE_AUTOSTART)?;
             host.set_autostart(&id, v != 0).await.map(|_| vec![]).map_err(lv(CODE_AUTOSTART))
@@ -124,25 +112,15 @@ pub async fn handle(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec
 /// `<info state= maxMem= memory= nrVirtCpu= cpuPrct= hypervisor= autostart=/>`; an empty
 /// result when the VM is not defined (as Archipel answers `VIR_ERR_NO_DOMAIN`).
 async fn info(agent: &Arc<Agent>, uuid: &str) -> Result<Vec<Element>, Failure> {
-    let u = uuid.to_string();
-    let got = agent
-        .host
-        .connection()
-        .call(move |c| {
-            let d = c.lookup_domain_by_uuid_string(&u)?;
-            let info = d.info()?;
-            let autostart = d.autostart().unwrap_or(false);
-            Ok((info.state.to_raw(), info.max_mem, info.memory, info.nr_virt_cpu, info.cpu_time, autostart))
-        })
-        .await;
-    let (state, max_mem, memory, vcpus, cpu_time, autostart) = match got {
+    let rt = match agent.host.runtime_info(&DomainId::uuid(uuid)).await {
         Ok(v) => v,
         Err(LibvirtError::NoSuchDomain { .. }) => return Ok(vec![]),
         Err(e) => return Err(Failure::libvirt(&e, CODE_INFO)),
     };
+    let (state, vcpus, cpu_time) = (rt.state, rt.vcpus, rt.cpu_time_ns);
     // CPU use since the previous sample, over all vCPUs (0 when not running).
     let now = Instant::now();
-    let prev = if DomainState::from_raw(state) == DomainState::Running {
+    let prev = if state == DomainState::Running {
         agent.cpu_samples.lock().unwrap().insert(uuid.to_string(), (now, cpu_time))
     } else {
         agent.cpu_samples.lock().unwrap().remove(uuid);
@@ -156,13 +134,13 @@ async fn info(agent: &Arc<Agent>, uuid: &str) -> Result<Vec<Element>, Failure> {
         _ => 0.0,
     };
     Ok(vec![Element::new("info", "")
-        .attr("state", state.to_string())
-        .attr("maxMem", max_mem.to_string())
-        .attr("memory", memory.to_string())
+        .attr("state", state.to_raw().to_string())
+        .attr("maxMem", rt.max_memory_kib.to_string())
+        .attr("memory", rt.memory_kib.to_string())
         .attr("nrVirtCpu", vcpus.to_string())
         .attr("cpuPrct", format!("{cpu_prct:.0}"))
         .attr("hypervisor", format!("{}/{}", agent.jid, agent.template.resource))
-        .attr("autostart", if autostart { "1" } else { "0" })])
+        .attr("autostart", if rt.autostart { "1" } else { "0" })])
 }
 
 /// `define`: the `<domain>` child, whose `<uuid>` must be the VM's (its JID's node).

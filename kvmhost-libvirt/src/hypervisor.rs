@@ -25,7 +25,7 @@ use crate::events::HostEvents;
 use crate::host::{Capabilities, DomainCapabilities, DomainCapsQuery, NodeInfo, Versions};
 use crate::network::{NetworkInfo, NetworkSpec};
 use crate::snapshot::{RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
-use crate::state::StateWithReason;
+use crate::state::{DomainRuntime, StateWithReason};
 use crate::storage::{PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 use crate::{DomainFilter, DomainId, DomainSummary, Result, Scope, ShutdownOutcome, UndefineOptions, XmlView};
 
@@ -64,6 +64,9 @@ pub trait Hypervisor: Send + Sync {
     /// Asks the guest to shut down (ACPI) and waits up to `timeout` for it to be off; then
     /// destroys it.
     async fn shutdown(&self, id: &DomainId, timeout: Duration) -> Result<ShutdownOutcome>;
+    /// Asks the guest to shut down (ACPI) and returns at once; the lifecycle events (or
+    /// [`Hypervisor::state`]) say when it is off. A guest that ignores ACPI keeps running.
+    async fn request_shutdown(&self, id: &DomainId) -> Result<()>;
     /// Powers off at once.
     async fn destroy(&self, id: &DomainId) -> Result<()>;
     /// Asks the guest to reboot.
@@ -80,6 +83,8 @@ pub trait Hypervisor: Send + Sync {
     async fn set_autostart(&self, id: &DomainId, autostart: bool) -> Result<()>;
     /// State with reason.
     async fn state(&self, id: &DomainId) -> Result<StateWithReason>;
+    /// State, memory, vCPUs, CPU time and autostart in one call.
+    async fn runtime_info(&self, id: &DomainId) -> Result<DomainRuntime>;
     /// The domain's XML as the lossless model.
     async fn domain_xml(&self, id: &DomainId, view: XmlView) -> Result<Domain>;
 

@@ -71,7 +71,7 @@ pub use network::{NetworkError, NetworkInfo, NetworkKind, NetworkSpec};
 pub use snapshot::{
     RevertTo, SnapshotDelete, SnapshotDisk, SnapshotError, SnapshotInfo, SnapshotOptions, SnapshotSpec,
 };
-pub use state::{DomainState, StateWithReason};
+pub use state::{DomainRuntime, DomainState, StateWithReason};
 pub use storage::{PoolInfo, PoolSpec, StorageError, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 
 // The crate README's code blocks run as doc tests.

@@ -23,7 +23,7 @@ use crate::host::{self, Capabilities, DomainCapabilities, DomainCapsQuery, NodeI
 use crate::migration::{self, MigrationError, MigrationJob, MigrationOptions};
 use crate::network::{self, NetworkInfo, NetworkSpec};
 use crate::snapshot::{self, RevertTo, SnapshotDelete, SnapshotInfo, SnapshotOptions, SnapshotSpec};
-use crate::state::{read_state, StateWithReason};
+use crate::state::{read_runtime, read_state, DomainRuntime, StateWithReason};
 use crate::storage::{self, PoolInfo, PoolSpec, TransferProgress, UploadSource, VolumeInfo, VolumeSpec};
 use crate::{domain_cache, domains, DomainState, LibvirtError};
 use crate::{
@@ -281,6 +281,10 @@ impl Hypervisor for LibvirtHypervisor {
         }
     }
 
+    async fn request_shutdown(&self, id: &DomainId) -> Result<()> {
+        self.simple(id, |d| d.shutdown()).await
+    }
+
     async fn destroy(&self, id: &DomainId) -> Result<()> {
         self.simple(id, |d| d.destroy()).await
     }
@@ -311,6 +315,10 @@ impl Hypervisor for LibvirtHypervisor {
 
     async fn state(&self, id: &DomainId) -> Result<StateWithReason> {
         self.on_domain(id, read_state).await
+    }
+
+    async fn runtime_info(&self, id: &DomainId) -> Result<DomainRuntime> {
+        self.on_domain(id, read_runtime).await
     }
 
     async fn domain_xml(&self, id: &DomainId, view: XmlView) -> Result<Domain> {

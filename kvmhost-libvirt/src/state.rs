@@ -62,6 +62,29 @@ impl DomainState {
         virt::domain::DomainStateEnum::from_raw(raw).into()
     }
 
+    /// The raw `virDomainState` value (what Archipel's `info` reports, for one).
+    ///
+    /// ```
+    /// use kvmhost_libvirt::DomainState;
+    /// assert_eq!(DomainState::Shutoff.to_raw(), 5);
+    /// for raw in 0..=9 {
+    ///     assert_eq!(DomainState::from_raw(raw).to_raw(), raw);
+    /// }
+    /// ```
+    pub fn to_raw(self) -> u32 {
+        match self {
+            DomainState::NoState => 0,
+            DomainState::Running => 1,
+            DomainState::Blocked => 2,
+            DomainState::Paused => 3,
+            DomainState::Shutdown => 4,
+            DomainState::Shutoff => 5,
+            DomainState::Crashed => 6,
+            DomainState::PmSuspended => 7,
+            DomainState::Unknown(raw) => raw,
+        }
+    }
+
     /// Whether the domain has a running QEMU process (running, blocked, paused, shutting down,
     /// crashed-but-not-reaped or PM-suspended).
     ///
@@ -107,6 +130,66 @@ impl std::fmt::Display for StateWithReason {
         };
         write!(f, "{state} ({})", self.reason)
     }
+}
+
+/// What a domain uses now (`virDomainGetInfo` and its autostart flag): state, memory, vCPUs
+/// and CPU time, as agents report them.
+///
+/// ```
+/// use kvmhost_libvirt::{DomainRuntime, DomainState};
+/// let r = DomainRuntime {
+///     state: DomainState::Running,
+///     max_memory_kib: 1 << 20,
+///     memory_kib: 1 << 19,
+///     vcpus: 2,
+///     cpu_time_ns: 1_500_000_000,
+///     autostart: false,
+/// };
+/// assert_eq!(r.to_string(), "running, 2 vCPUs, 524288/1048576 KiB, CPU time 1.500 s");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRuntime {
+    /// The state.
+    pub state: DomainState,
+    /// The maximum memory the guest may have, in KiB.
+    pub max_memory_kib: u64,
+    /// The memory the guest has now (the balloon's size), in KiB.
+    pub memory_kib: u64,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// CPU time in nanoseconds as the driver counts it (QEMU: used since the guest started;
+    /// compare two samples for a rate).
+    pub cpu_time_ns: u64,
+    /// Whether it starts with the host.
+    pub autostart: bool,
+}
+
+impl std::fmt::Display for DomainRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = StateWithReason { state: self.state, reason: String::new(), reason_code: 0 }.to_string();
+        write!(
+            f,
+            "{}, {} vCPUs, {}/{} KiB, CPU time {:.3} s",
+            state.trim_end_matches(" ()"),
+            self.vcpus,
+            self.memory_kib,
+            self.max_memory_kib,
+            self.cpu_time_ns as f64 / 1e9
+        )
+    }
+}
+
+/// Reads [`DomainRuntime`] of `dom`.
+pub(crate) fn read_runtime(dom: &virt::domain::Domain) -> crate::Result<DomainRuntime> {
+    let info = dom.info()?;
+    Ok(DomainRuntime {
+        state: DomainState::from_raw(info.state.to_raw()),
+        max_memory_kib: info.max_mem,
+        memory_kib: info.memory,
+        vcpus: info.nr_virt_cpu,
+        cpu_time_ns: info.cpu_time,
+        autostart: dom.autostart()?,
+    })
 }
 
 /// Reads state and reason of `dom` (`virDomainGetState`). The `virt` wrapper drops the call's

@@ -96,6 +96,11 @@ fn domain_lifecycle_through_the_trait() {
         hv.set_vcpus(&by_name, 1, Scope::Live).await.unwrap();
         hv.set_autostart(&by_name, true).await.unwrap();
         assert!(hv.lookup(&by_name).await.unwrap().autostart);
+        // One call for what an agent reports: the balloon and vCPU changes above, autostart.
+        let rt = hv.runtime_info(&by_name).await.unwrap();
+        assert_eq!((rt.state, rt.max_memory_kib, rt.memory_kib), (DomainState::Running, 256 * 1024, 128 * 1024));
+        assert_eq!((rt.vcpus, rt.autostart), (1, true));
+        assert!(rt.cpu_time_ns > 0, "{rt:?}");
         let running = hv.list_domains(DomainFilter::Running).await.unwrap();
         assert_eq!(running.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["life"]);
         assert!(hv.list_domains(DomainFilter::Shutoff).await.unwrap().is_empty());
@@ -104,6 +109,16 @@ fn domain_lifecycle_through_the_trait() {
         assert_eq!(hv.shutdown(&by_name, Duration::from_secs(5)).await.unwrap(), ShutdownOutcome::Graceful);
         assert_eq!(hv.state(&by_name).await.unwrap().state, DomainState::Shutoff);
         assert_eq!(hv.shutdown(&by_name, Duration::from_secs(5)).await.unwrap(), ShutdownOutcome::AlreadyOff);
+        // Asking without waiting: an error when the guest is off (the test driver's is an
+        // internal error, QEMU's operation invalid); the test driver obeys at once.
+        let err = hv.request_shutdown(&by_name).await.unwrap_err();
+        assert!(err.message().contains("not running"), "{err:?}");
+        hv.start(&by_name).await.unwrap();
+        hv.request_shutdown(&by_name).await.unwrap();
+        assert_eq!(hv.state(&by_name).await.unwrap().state, DomainState::Shutoff);
+        let off = hv.runtime_info(&by_name).await.unwrap();
+        // Off, it reports its persistent definition again (the live balloon and vCPU changes went).
+        assert_eq!((off.state, off.memory_kib, off.vcpus), (DomainState::Shutoff, 256 * 1024, 2), "{off:?}");
         // The test driver knows the managed-save and snapshot-metadata flags, not NVRAM's.
         let err = hv.undefine(&by_name, UndefineOptions::everything()).await.unwrap_err();
         assert!(matches!(err, LibvirtError::InvalidArgument { .. }), "{err:?}");
