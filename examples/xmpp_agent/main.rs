@@ -36,6 +36,7 @@ mod pubsub;
 mod state;
 mod stream;
 mod vm;
+mod vmcasting;
 mod xml;
 mod xmpp;
 
@@ -73,6 +74,10 @@ struct Cli {
     /// Where VM accounts, definitions and permissions are kept (default: ./xmpp-agent-<node>).
     #[arg(long)]
     state: Option<PathBuf>,
+    /// The VMCast repository: registered feeds, downloaded and packaged appliances, attached
+    /// disks (default: STATE/vmcasts).
+    #[arg(long)]
+    vmcast_dir: Option<PathBuf>,
     /// The pubsub service for event pushes (default: pubsub.<domain>; `none`: no pushes).
     #[arg(long)]
     pubsub: Option<String>,
@@ -111,6 +116,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     let state_dir = cli.state.clone().unwrap_or_else(|| PathBuf::from(format!("xmpp-agent-{node}")));
     let store = state::Store::open(&state_dir).map_err(|e| e.to_string())?;
+    let vmcast_dir = cli.vmcast_dir.clone().unwrap_or_else(|| state_dir.join("vmcasts"));
+    let vmcasting = vmcasting::Repository::open(&vmcast_dir).map_err(|e| format!("{}: {e}", vmcast_dir.display()))?;
     let host = LibvirtHypervisor::connect(&cli.libvirt).await.map_err(|e| format!("libvirt {}: {e}", cli.libvirt))?;
 
     let agent = Arc::new(Agent {
@@ -138,6 +145,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         },
         stopping: AtomicBool::new(false),
         cpu_samples: Mutex::new(HashMap::new()),
+        vmcasting,
     });
 
     // Definitions the host forgot (the test driver forgets everything on exit) come back.

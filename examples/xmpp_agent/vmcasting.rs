@@ -1,0 +1,582 @@
+//! VMCasts (Archipel's `archipel-agent-vmcasting`: `hypervisorrepomanager.py` and
+//! `vmappliancemanager.py`) on top of kvmhost-templates.
+//!
+//! - The hypervisor answers `archipel:hypervisor:vmcasting` (permission `vmcasting_<action>`):
+//!   `get` (`<source name description url uuid>` with its `<appliance name description url size
+//!   date uuid status>`; status 1 installed, 2 downloading, 3 not installed, 4 error),
+//!   `register url`, `unregister uuid` (the source's), `downloadappliance uuid` (in the
+//!   background; `download_start`, then `download_complete` / `download_error` pushes),
+//!   `downloadqueue` (`<download uuid name percentage total>`), `getappliances uuid` and
+//!   `getinstalledappliances` (`<appliance path name description uuid>`).
+//! - A VM answers `archipel:virtualmachine:vmcasting` (permission `appliance_<action>`): `get`
+//!   (the installed appliances, `status` `installed` for the one attached), `attach uuid` (the
+//!   appliance becomes this VM's definition and disks, keeping its name and UUID, with fresh
+//!   MACs), `detach` (forgets the attachment; the disks stay), `package name` (a VM that is shut
+//!   off becomes the appliance `name` in the hypervisor's own repository, listed by
+//!   `getinstalledappliances`).
+//!
+//! The repository (`--vmcast-dir`, default `STATE/vmcasts`) holds `catalog/` (kvmhost-templates'
+//! catalog: the registered feeds and their appliances in `catalog.json`, written atomically, so
+//! registrations survive restarts; downloaded packages), `own/` (packaged VMs, `NAME.vmcast`,
+//! UUID as Archipel's own feed names them: uuid3 of the file name) and `vms/<uuid>/` (the
+//! disks of attached appliances and the `current.package` marker).
+//!
+//! Where this differs from Archipel, kvmhost-templates' behaviour is kept:
+//! - feeds and packages are hostile input: read with kvmhost-templates' limits, every download
+//!   checked against the enclosure length and the feed's SHA-256 and verified as a package
+//!   before it counts as installed (Archipel trusted `urlretrieve`); archives never write
+//!   outside their target (Archipel's `tarfile.extractall`); typed errors become Archipel errors;
+//! - `register` takes only `http://` / `https://` URLs (Archipel's `urlopen` also read local
+//!   files); a feed that stops parsing is kept, marked with its error (Archipel deleted it);
+//! - downloads go in 1 MiB steps resumed with HTTP `Range` (so `get` is not held up), falling
+//!   back to one request for servers that ignore ranges;
+//! - `attach` and `package` answer when done (Archipel answered at once and reported through
+//!   presence); both refuse a running VM; packages are kvmhost's native format (`.vmcast`),
+//!   Archipel's `.xvm2` is read too; `deleteappliance` is not implemented.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use kvmhost::libvirt::{DomainId, Hypervisor, LibvirtError, XmlView};
+use kvmhost::templates::archive::{self, PackRequest, ReadOptions};
+use kvmhost::templates::catalog::{
+    Appliance, ApplianceStatus, Catalog, CatalogError, DownloadOptions, DownloadOutcome, Subscription,
+};
+use kvmhost::templates::instantiate::{instantiate, InstantiateOptions};
+use kvmhost::templates::manifest::{check_file_name, Metadata};
+use kvmhost::templates::transport::DefaultTransport;
+use kvmhost::templates::{feed, Limits};
+
+use crate::acp::{Failure, Request};
+use crate::agent::{Agent, Entity};
+use crate::log;
+use crate::xml::Element;
+
+/// `archipel:hypervisor:vmcasting`.
+pub const NS_HYPERVISOR_VMCASTING: &str = "archipel:hypervisor:vmcasting";
+/// `archipel:virtualmachine:vmcasting`.
+pub const NS_VM_VMCASTING: &str = "archipel:virtualmachine:vmcasting";
+
+const CODE_GET: i64 = -6001;
+const CODE_REGISTER: i64 = -6002;
+const CODE_UNREGISTER: i64 = -6003;
+const CODE_DOWNLOAD: i64 = -6004;
+const CODE_QUEUE: i64 = -6005;
+const CODE_GETAPPLIANCES: i64 = -6006;
+const CODE_GETINSTALLED: i64 = -6008;
+const CODE_ATTACH: i64 = -4001;
+const CODE_VM_GET: i64 = -4002;
+const CODE_DETACH: i64 = -4003;
+const CODE_PACKAGE: i64 = -4004;
+
+/// Bytes per download step (the catalog is held only for a step).
+const STEP: u64 = 1 << 20;
+
+/// The permission a command of these namespaces needs (Archipel's `check_perm` prefixes);
+/// other namespaces' commands need the action itself.
+pub fn permission(ns: &str, action: &str) -> String {
+    match ns {
+        NS_HYPERVISOR_VMCASTING => format!("vmcasting_{action}"),
+        NS_VM_VMCASTING => format!("appliance_{action}"),
+        _ => action.to_string(),
+    }
+}
+
+/// A download under way.
+#[derive(Debug, Clone)]
+struct Download {
+    name: String,
+    done: u64,
+    total: u64,
+}
+
+/// The hypervisor's appliance repository.
+pub struct Repository {
+    dir: PathBuf,
+    catalog: Arc<Mutex<Catalog>>,
+    queue: Arc<Mutex<HashMap<String, Download>>>,
+    /// VMs attaching or packaging.
+    busy: Mutex<HashSet<String>>,
+    /// Held while packing (one package name at a time).
+    packing: Arc<Mutex<()>>,
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s = format!("{s}: {m}");
+        }
+        cur = c.source();
+    }
+    s
+}
+
+fn fail(code: i64) -> impl Fn(&dyn std::error::Error) -> Failure {
+    move |e| Failure::generic(code, chain(e))
+}
+
+/// Runs blocking repository work off the runtime; a panic there is an error, not a crash.
+async fn blocking<T: Send + 'static>(
+    code: i64,
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Failure::generic(code, format!("internal error: {e}")))?
+}
+
+fn source_uuid(s: &Subscription) -> String {
+    s.uuid.clone().unwrap_or_else(|| feed::item_uuid(&s.url))
+}
+
+impl Repository {
+    /// Opens (creating) the repository in `dir`.
+    pub fn open(dir: &Path) -> Result<Repository, String> {
+        for sub in ["own", "vms"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("creating {}: {e}", dir.join(sub).display()))?;
+        }
+        let catalog = Catalog::open(&dir.join("catalog")).map_err(|e| chain(&e))?;
+        Ok(Repository {
+            dir: dir.to_path_buf(),
+            catalog: Arc::new(Mutex::new(catalog)),
+            queue: Arc::default(),
+            busy: Mutex::default(),
+            packing: Arc::default(),
+        })
+    }
+
+    fn own(&self) -> PathBuf {
+        self.dir.join("own")
+    }
+
+    fn vm_dir(&self, uuid: &str) -> PathBuf {
+        self.dir.join("vms").join(uuid)
+    }
+
+    /// Installed appliances: (uuid, path, name, description), downloaded ones then packaged ones.
+    fn installed(&self) -> Vec<(String, PathBuf, String, String)> {
+        let mut out: Vec<_> = self
+            .catalog
+            .lock()
+            .unwrap()
+            .appliances()
+            .iter()
+            .filter_map(|a| match &a.status {
+                ApplianceStatus::Installed { path } => {
+                    Some((a.uuid.clone(), path.clone(), a.item.title.clone(), a.item.description.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut names: Vec<String> = std::fs::read_dir(self.own())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".vmcast") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for n in names {
+            let path = self.own().join(&n);
+            let (name, description) = match archive::read_manifest(&path, &Limits::default()) {
+                Ok((m, _)) => (m.metadata.name, m.metadata.description),
+                Err(_) => continue,
+            };
+            out.push((feed::item_uuid(&n), path, name, description));
+        }
+        out
+    }
+
+    fn installed_one(&self, uuid: &str) -> Option<(PathBuf, String, String)> {
+        self.installed().into_iter().find(|a| a.0 == uuid).map(|(_, p, n, d)| (p, n, d))
+    }
+}
+
+fn appliance_element(path: &Path, name: &str, description: &str, uuid: &str) -> Element {
+    Element::new("appliance", "")
+        .attr("path", path.display().to_string())
+        .attr("name", name)
+        .attr("description", description)
+        .attr("uuid", uuid)
+}
+
+/// Runs one `archipel:hypervisor:vmcasting` command (the permission was checked).
+pub async fn hypervisor(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failure> {
+    let repo = &agent.vmcasting;
+    match req.action.as_str() {
+        "get" => get(agent).await,
+        "register" => {
+            let url = req.required("url").map_err(|f| Failure { code: CODE_REGISTER, ..f })?.trim().to_string();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Failure::generic(CODE_REGISTER, format!("{url:?} is not an http:// or https:// URL")));
+            }
+            let catalog = repo.catalog.clone();
+            let u = url.clone();
+            blocking(CODE_REGISTER, move || {
+                let mut c = catalog.lock().unwrap();
+                c.subscribe(&u, &DefaultTransport::default()).map(|_| ()).map_err(|e| fail(CODE_REGISTER)(&e))
+            })
+            .await?;
+            log!("registered the VMCast feed {url} for {}", req.sender());
+            agent.push(&Entity::Hypervisor, "vmcasting", "register");
+            Ok(vec![])
+        }
+        "unregister" => {
+            let uuid = req.required("uuid").map_err(|f| Failure { code: CODE_UNREGISTER, ..f })?.to_string();
+            let catalog = repo.catalog.clone();
+            let url = blocking(CODE_UNREGISTER, move || {
+                let mut c = catalog.lock().unwrap();
+                let url = c
+                    .feeds()
+                    .iter()
+                    .find(|s| source_uuid(s) == uuid || s.url == uuid)
+                    .map(|s| s.url.clone())
+                    .ok_or_else(|| Failure::generic(CODE_UNREGISTER, format!("no registered feed {uuid}")))?;
+                c.unsubscribe(&url).map_err(|e| fail(CODE_UNREGISTER)(&e))?;
+                Ok(url)
+            })
+            .await?;
+            log!("unregistered the VMCast feed {url} for {}", req.sender());
+            agent.push(&Entity::Hypervisor, "vmcasting", "unregister");
+            Ok(vec![])
+        }
+        "downloadappliance" => download(agent, req).await,
+        "downloadqueue" => {
+            let queue = repo.queue.lock().map_err(|_| Failure::generic(CODE_QUEUE, "the queue is unusable"))?;
+            let mut items: Vec<_> = queue.iter().collect();
+            items.sort_by(|a, b| a.0.cmp(b.0));
+            Ok(items
+                .into_iter()
+                .map(|(uuid, d)| {
+                    let pct = if d.total == 0 { 0.0 } else { d.done as f64 * 100.0 / d.total as f64 };
+                    Element::new("download", "")
+                        .attr("uuid", uuid.as_str())
+                        .attr("name", d.name.as_str())
+                        .attr("percentage", format!("{pct:.2}"))
+                        .attr("total", d.total.to_string())
+                })
+                .collect())
+        }
+        "getappliances" => {
+            let uuid = req.required("uuid").map_err(|f| Failure { code: CODE_GETAPPLIANCES, ..f })?.to_string();
+            let r = agent.clone();
+            let u = uuid.clone();
+            let (path, name, description) = blocking(CODE_GETAPPLIANCES, move || {
+                r.vmcasting
+                    .installed_one(&u)
+                    .ok_or_else(|| Failure::generic(CODE_GETAPPLIANCES, format!("no installed appliance {u}")))
+            })
+            .await?;
+            Ok(vec![appliance_element(&path, &name, &description, &uuid)])
+        }
+        "getinstalledappliances" => {
+            let r = agent.clone();
+            let all = blocking(CODE_GETINSTALLED, move || Ok(r.vmcasting.installed())).await?;
+            Ok(all.iter().map(|(u, p, n, d)| appliance_element(p, n, d, u)).collect())
+        }
+        other => Err(Failure::generic(-1, format!("unknown action '{other}'"))),
+    }
+}
+
+/// `get`: every feed refreshed (a feed that fails keeps its appliances, with its error as the
+/// source's description), its appliances with their status.
+async fn get(agent: &Arc<Agent>) -> Result<Vec<Element>, Failure> {
+    let catalog = agent.vmcasting.catalog.clone();
+    let (feeds, appliances) = blocking(CODE_GET, move || {
+        let mut c = catalog.lock().unwrap();
+        c.refresh(&DefaultTransport::default()).map_err(|e| fail(CODE_GET)(&e))?;
+        Ok((c.feeds().to_vec(), c.appliances().to_vec()))
+    })
+    .await?;
+    let queue: HashSet<String> = agent.vmcasting.queue.lock().unwrap().keys().cloned().collect();
+    Ok(feeds
+        .iter()
+        .map(|s| {
+            let description = match &s.status {
+                kvmhost::templates::catalog::FeedStatus::Error { message, .. } => message.clone(),
+                _ => String::new(),
+            };
+            let mut source = Element::new("source", "")
+                .attr("name", s.title.as_str())
+                .attr("description", description)
+                .attr("url", s.url.as_str())
+                .attr("uuid", source_uuid(s));
+            for a in appliances.iter().filter(|a| a.feed_url == s.url) {
+                source = source.child(appliance_source_element(a, queue.contains(&a.uuid)));
+            }
+            source
+        })
+        .collect())
+}
+
+fn appliance_source_element(a: &Appliance, in_queue: bool) -> Element {
+    let status = match &a.status {
+        ApplianceStatus::Installed { .. } => 1,
+        ApplianceStatus::Downloading { .. } if in_queue => 2,
+        ApplianceStatus::NotInstalled => 3,
+        _ => 4,
+    };
+    Element::new("appliance", "")
+        .attr("name", a.item.title.as_str())
+        .attr("description", a.item.description.as_str())
+        .attr("url", a.item.enclosure.url.as_str())
+        .attr("size", a.item.enclosure.length.to_string())
+        .attr("date", a.item.pub_date.clone().unwrap_or_default())
+        .attr("uuid", a.uuid.as_str())
+        .attr("status", status.to_string())
+}
+
+/// `downloadappliance`: queued, downloaded in the background, verified.
+async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failure> {
+    let uuid = req.required("uuid").map_err(|f| Failure { code: CODE_DOWNLOAD, ..f })?.to_string();
+    let repo = &agent.vmcasting;
+    let (catalog, u) = (repo.catalog.clone(), uuid.clone());
+    let (name, total) = blocking(CODE_DOWNLOAD, move || {
+        let c = catalog.lock().unwrap();
+        let a = c
+            .appliance(&u)
+            .ok_or_else(|| Failure::generic(CODE_DOWNLOAD, format!("no appliance {u} in the registered feeds")))?;
+        Ok((a.item.title.clone(), a.item.enclosure.length))
+    })
+    .await?;
+    {
+        let mut q = repo.queue.lock().unwrap();
+        if q.contains_key(&uuid) {
+            return Err(Failure::generic(CODE_DOWNLOAD, format!("appliance {uuid} is already downloading")));
+        }
+        q.insert(uuid.clone(), Download { name: name.clone(), done: 0, total });
+    }
+    log!("downloading appliance {uuid} ({name}) for {}", req.sender());
+    agent.push(&Entity::Hypervisor, "vmcasting", "download_start");
+    let (catalog, queue, agent2) = (repo.catalog.clone(), repo.queue.clone(), agent.clone());
+    let u = uuid.clone();
+    let task = tokio::task::spawn_blocking(move || run_download(&catalog, &queue, &u));
+    tokio::spawn(async move {
+        let outcome = match task.await {
+            Ok(r) => r,
+            Err(e) => Err(format!("internal error: {e}")),
+        };
+        agent2.vmcasting.queue.lock().unwrap().remove(&uuid);
+        match outcome {
+            Ok(path) => {
+                log!("appliance {uuid} downloaded and verified: {}", path.display());
+                agent2.push(&Entity::Hypervisor, "vmcasting", "download_complete");
+            }
+            Err(e) => {
+                log!("appliance {uuid} cannot be downloaded: {e}");
+                agent2.push(&Entity::Hypervisor, "vmcasting", "download_error");
+            }
+        }
+    });
+    Ok(vec![])
+}
+
+fn run_download(
+    catalog: &Mutex<Catalog>,
+    queue: &Mutex<HashMap<String, Download>>,
+    uuid: &str,
+) -> Result<PathBuf, String> {
+    let transport = DefaultTransport::default();
+    let mut opts = DownloadOptions::default().budget(STEP);
+    loop {
+        let mut c = catalog.lock().unwrap();
+        let out = c.download(uuid, &transport, &opts, &mut |p| {
+            if let Some(d) = queue.lock().unwrap().get_mut(uuid) {
+                d.done = p.done;
+            }
+        });
+        match out {
+            Ok(DownloadOutcome::Complete { path, .. }) => return Ok(path),
+            Ok(DownloadOutcome::Paused { .. }) => {}
+            Ok(_) => return Err("unexpected download outcome".into()),
+            Err(CatalogError::RangeNotHonoured { .. }) if opts.max_bytes.is_some() => {
+                // A server that ignores ranges: start again in one request.
+                if let Some(ApplianceStatus::Downloading { partial }) = c.appliance(uuid).map(|a| a.status.clone()) {
+                    let _ = std::fs::remove_file(partial);
+                }
+                opts = DownloadOptions::default();
+            }
+            Err(e) => return Err(chain(&e)),
+        }
+        drop(c);
+        // Let other commands (`get`, `getinstalledappliances`) take the catalog.
+        std::thread::yield_now();
+    }
+}
+
+/// Runs one `archipel:virtualmachine:vmcasting` command (the permission was checked).
+pub async fn vm(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Element>, Failure> {
+    let repo = &agent.vmcasting;
+    match req.action.as_str() {
+        "get" => {
+            let attached = std::fs::read_to_string(repo.vm_dir(uuid).join("current.package")).unwrap_or_default();
+            let r = agent.clone();
+            let all = blocking(CODE_VM_GET, move || Ok(r.vmcasting.installed())).await?;
+            Ok(all
+                .iter()
+                .map(|(u, p, n, d)| {
+                    appliance_element(p, n, d, u).attr("status", if *u == attached { "installed" } else { "none" })
+                })
+                .collect())
+        }
+        "attach" | "package" => {
+            if !repo.busy.lock().unwrap().insert(uuid.to_string()) {
+                return Err(Failure::generic(
+                    if req.action == "attach" { CODE_ATTACH } else { CODE_PACKAGE },
+                    "Virtual machine is already installing a package.",
+                ));
+            }
+            let out =
+                if req.action == "attach" { attach(agent, uuid, req).await } else { package(agent, uuid, req).await };
+            repo.busy.lock().unwrap().remove(uuid);
+            out
+        }
+        "detach" => {
+            if repo.busy.lock().unwrap().contains(uuid) {
+                return Err(Failure::generic(CODE_DETACH, "Virtual machine is already installing a package."));
+            }
+            match std::fs::remove_file(repo.vm_dir(uuid).join("current.package")) {
+                Ok(()) => {
+                    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "appliancedetached");
+                    Ok(vec![])
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(Failure::generic(CODE_DETACH, "No appliance is attached."))
+                }
+                Err(e) => Err(Failure::generic(CODE_DETACH, e.to_string())),
+            }
+        }
+        other => Err(Failure::generic(-1, format!("unknown action '{other}'"))),
+    }
+}
+
+/// Refuses a VM that runs (`code`); `Ok(false)` when it is not defined.
+async fn refuse_running(agent: &Agent, uuid: &str, code: i64) -> Result<bool, Failure> {
+    match agent.host.state(&DomainId::uuid(uuid)).await {
+        Ok(s) if s.state.is_active() => Err(Failure::generic(code, "the virtual machine must be shut off")),
+        Ok(_) => Ok(true),
+        Err(LibvirtError::NoSuchDomain { .. }) => Ok(false),
+        Err(e) => Err(Failure::libvirt(&e, code)),
+    }
+}
+
+/// `attach`: the appliance unpacked (verified) into `vms/<uuid>/<new dir>`, instantiated there
+/// with the VM's name and UUID, and defined.
+async fn attach(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Element>, Failure> {
+    let appliance = req.required("uuid").map_err(|f| Failure { code: CODE_ATTACH, ..f })?.to_string();
+    let repo = &agent.vmcasting;
+    let marker = repo.vm_dir(uuid).join("current.package");
+    if marker.exists() {
+        return Err(Failure::generic(CODE_ATTACH, "You must detach from already attached template."));
+    }
+    let (r, a) = (agent.clone(), appliance.clone());
+    let (package, _, _) = blocking(CODE_ATTACH, move || {
+        r.vmcasting
+            .installed_one(&a)
+            .ok_or_else(|| Failure::generic(CODE_ATTACH, format!("Cannot find appliance with UUID {a}")))
+    })
+    .await?;
+    refuse_running(agent, uuid, CODE_ATTACH).await?;
+    let name = agent.store.read(|s| s.vms.get(uuid).map(|v| v.name.clone())).unwrap_or_else(|| uuid.to_string());
+    let vm_uuid = uuid::Uuid::parse_str(uuid).map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
+    let target = repo.vm_dir(uuid).join(uuid::Uuid::new_v4().simple().to_string());
+    agent.send_vm_presence(uuid, "dnd", "Installing from appliance...");
+    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "applianceinstalling");
+    let t = target.clone();
+    let made = blocking(CODE_ATTACH, move || {
+        let pkg =
+            archive::unpack(&package, &t, &ReadOptions::default(), &mut |_| {}).map_err(|e| fail(CODE_ATTACH)(&e))?;
+        let mut opts = InstantiateOptions::new(&name);
+        opts.uuid = Some(vm_uuid);
+        instantiate(&pkg, &t, &opts).map_err(|e| fail(CODE_ATTACH)(&e))
+    })
+    .await;
+    let defined = match made {
+        Ok(vm) => match (vm.domain.to_xml(), agent.host.define(&vm.domain).await) {
+            (Ok(xml), Ok(_)) => Ok(xml),
+            (Err(e), _) => Err(Failure::generic(CODE_ATTACH, e.to_string())),
+            (_, Err(e)) => Err(Failure::libvirt(&e, CODE_ATTACH)),
+        },
+        Err(f) => Err(f),
+    };
+    let xml = match defined {
+        Ok(xml) => xml,
+        Err(f) => {
+            let _ = std::fs::remove_dir_all(&target);
+            let (show, status) = agent.vm_presence(uuid).await;
+            agent.send_vm_presence(uuid, show, status);
+            agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "applianceerror");
+            return Err(f);
+        }
+    };
+    let saved = agent.store.update(|s| {
+        if let Some(vm) = s.vms.get_mut(uuid) {
+            vm.definition = Some(xml);
+        }
+    });
+    saved.map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
+    std::fs::write(&marker, &appliance).map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
+    let (show, status) = agent.vm_presence(uuid).await;
+    agent.send_vm_presence(uuid, show, status);
+    log!("{}: appliance {appliance} attached for {}", agent.vm_jid(uuid), req.sender());
+    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "applianceinstalled");
+    Ok(vec![])
+}
+
+/// `package name`: the VM's persistent definition and its file disks (CD-ROMs only with
+/// `include_iso`) packed into `own/NAME.vmcast`.
+async fn package(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Element>, Failure> {
+    let name = req.required("name").map_err(|f| Failure { code: CODE_PACKAGE, ..f })?.trim().to_string();
+    let file = format!("{name}.vmcast");
+    if name.is_empty() || check_file_name(&file).is_err() {
+        return Err(Failure::generic(CODE_PACKAGE, format!("invalid appliance name {name:?}")));
+    }
+    let include_iso =
+        matches!(req.arg("include_iso").map(str::to_ascii_lowercase).as_deref(), Some("true" | "1" | "y" | "yes"));
+    if !refuse_running(agent, uuid, CODE_PACKAGE).await? {
+        return Err(Failure::generic(CODE_PACKAGE, "Virtual machine is not defined."));
+    }
+    let domain = agent
+        .host
+        .domain_xml(&DomainId::uuid(uuid), XmlView::Inactive)
+        .await
+        .map_err(|e| Failure::libvirt(&e, CODE_PACKAGE))?;
+    let disks: Vec<PathBuf> = domain
+        .root()
+        .child("devices")
+        .into_iter()
+        .flat_map(|d| d.elements())
+        .filter(|d| d.name == "disk" && d.attr("type") == Some("file"))
+        .filter(|d| include_iso || d.attr("device") != Some("cdrom"))
+        .filter_map(|d| d.child("source")?.attr("file").map(PathBuf::from))
+        .collect();
+    let out = agent.vmcasting.own().join(&file);
+    let packing = agent.vmcasting.packing.clone();
+    agent.send_vm_presence(uuid, "dnd", "Packaging myself...");
+    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "packaging");
+    let o = out.clone();
+    let n = name.clone();
+    let packed = blocking(CODE_PACKAGE, move || {
+        let _one = packing.lock().unwrap();
+        if o.exists() {
+            return Err(Failure::generic(
+                CODE_PACKAGE,
+                format!("Appliance with name {n} is already in hypervisor repository."),
+            ));
+        }
+        let mut pack = PackRequest::new(&domain, disks);
+        let mut meta = Metadata::named(&n);
+        meta.description = format!("packaged from virtual machine {}", domain.name().unwrap_or_default());
+        pack.metadata = Some(meta);
+        archive::pack(&pack, &o, &mut |_| {}).map(|_| ()).map_err(|e| fail(CODE_PACKAGE)(&e))
+    })
+    .await;
+    let (show, status) = agent.vm_presence(uuid).await;
+    agent.send_vm_presence(uuid, show, status);
+    let change = if packed.is_ok() { "packaged" } else { "packagingerror" };
+    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", change);
+    packed?;
+    log!("{}: packaged as {} for {}", agent.vm_jid(uuid), out.display(), req.sender());
+    Ok(vec![])
+}
