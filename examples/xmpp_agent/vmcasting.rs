@@ -28,8 +28,8 @@
 //!   outside their target (Archipel's `tarfile.extractall`); typed errors become Archipel errors;
 //! - `register` takes only `http://` / `https://` URLs (Archipel's `urlopen` also read local
 //!   files); a feed that stops parsing is kept, marked with its error (Archipel deleted it);
-//! - downloads go in 1 MiB steps resumed with HTTP `Range` (so `get` is not held up), falling
-//!   back to one request for servers that ignore ranges;
+//! - a download is fetched into the catalog's `UUID.part` without holding the catalog (so `get`
+//!   is not held up), then `Catalog::download` verifies it (or resumes it with `Range`);
 //! - `attach` and `package` answer when done (Archipel answered at once and reported through
 //!   presence); both refuse a running VM; packages are kvmhost's native format (`.vmcast`),
 //!   Archipel's `.xvm2` is read too; `deleteappliance` is not implemented.
@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex};
 use kvmhost::libvirt::{DomainId, Hypervisor, LibvirtError, XmlView};
 use kvmhost::templates::archive::{self, PackRequest, ReadOptions};
 use kvmhost::templates::catalog::{
-    Appliance, ApplianceStatus, Catalog, CatalogError, DownloadOptions, DownloadOutcome, Subscription,
+    Appliance, ApplianceStatus, Catalog, DownloadOptions, DownloadOutcome, Subscription,
 };
 use kvmhost::templates::instantiate::{instantiate, InstantiateOptions};
 use kvmhost::templates::manifest::{check_file_name, Metadata};
@@ -70,9 +70,6 @@ const CODE_VM_GET: i64 = -4002;
 const CODE_DETACH: i64 = -4003;
 const CODE_PACKAGE: i64 = -4004;
 
-/// Bytes per download step (the catalog is held only for a step).
-const STEP: u64 = 1 << 20;
-
 /// The permission a command of these namespaces needs (Archipel's `check_perm` prefixes);
 /// other namespaces' commands need the action itself.
 pub fn permission(ns: &str, action: &str) -> String {
@@ -96,6 +93,8 @@ pub struct Repository {
     dir: PathBuf,
     catalog: Arc<Mutex<Catalog>>,
     queue: Arc<Mutex<HashMap<String, Download>>>,
+    /// Appliances whose last download failed before the catalog saw it (status 4).
+    failed: Mutex<HashSet<String>>,
     /// VMs attaching or packaging.
     busy: Mutex<HashSet<String>>,
     /// Held while packing (one package name at a time).
@@ -142,6 +141,7 @@ impl Repository {
             dir: dir.to_path_buf(),
             catalog: Arc::new(Mutex::new(catalog)),
             queue: Arc::default(),
+            failed: Mutex::default(),
             busy: Mutex::default(),
             packing: Arc::default(),
         })
@@ -290,6 +290,7 @@ async fn get(agent: &Arc<Agent>) -> Result<Vec<Element>, Failure> {
     })
     .await?;
     let queue: HashSet<String> = agent.vmcasting.queue.lock().unwrap().keys().cloned().collect();
+    let failed = agent.vmcasting.failed.lock().unwrap().clone();
     Ok(feeds
         .iter()
         .map(|s| {
@@ -303,18 +304,18 @@ async fn get(agent: &Arc<Agent>) -> Result<Vec<Element>, Failure> {
                 .attr("url", s.url.as_str())
                 .attr("uuid", source_uuid(s));
             for a in appliances.iter().filter(|a| a.feed_url == s.url) {
-                source = source.child(appliance_source_element(a, queue.contains(&a.uuid)));
+                source = source.child(appliance_source_element(a, queue.contains(&a.uuid), failed.contains(&a.uuid)));
             }
             source
         })
         .collect())
 }
 
-fn appliance_source_element(a: &Appliance, in_queue: bool) -> Element {
+fn appliance_source_element(a: &Appliance, in_queue: bool, failed: bool) -> Element {
     let status = match &a.status {
+        _ if in_queue => 2,
         ApplianceStatus::Installed { .. } => 1,
-        ApplianceStatus::Downloading { .. } if in_queue => 2,
-        ApplianceStatus::NotInstalled => 3,
+        ApplianceStatus::NotInstalled if !failed => 3,
         _ => 4,
     };
     Element::new("appliance", "")
@@ -332,12 +333,12 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
     let uuid = req.required("uuid").map_err(|f| Failure { code: CODE_DOWNLOAD, ..f })?.to_string();
     let repo = &agent.vmcasting;
     let (catalog, u) = (repo.catalog.clone(), uuid.clone());
-    let (name, total) = blocking(CODE_DOWNLOAD, move || {
+    let (name, total, url) = blocking(CODE_DOWNLOAD, move || {
         let c = catalog.lock().unwrap();
         let a = c
             .appliance(&u)
             .ok_or_else(|| Failure::generic(CODE_DOWNLOAD, format!("no appliance {u} in the registered feeds")))?;
-        Ok((a.item.title.clone(), a.item.enclosure.length))
+        Ok((a.item.title.clone(), a.item.enclosure.length, a.item.enclosure.url.clone()))
     })
     .await?;
     {
@@ -347,16 +348,20 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
         }
         q.insert(uuid.clone(), Download { name: name.clone(), done: 0, total });
     }
+    repo.failed.lock().unwrap().remove(&uuid);
     log!("downloading appliance {uuid} ({name}) for {}", req.sender());
     agent.push(&Entity::Hypervisor, "vmcasting", "download_start");
     let (catalog, queue, agent2) = (repo.catalog.clone(), repo.queue.clone(), agent.clone());
     let u = uuid.clone();
-    let task = tokio::task::spawn_blocking(move || run_download(&catalog, &queue, &u));
+    let task = tokio::task::spawn_blocking(move || run_download(&catalog, &queue, &u, &url, total));
     tokio::spawn(async move {
         let outcome = match task.await {
             Ok(r) => r,
             Err(e) => Err(format!("internal error: {e}")),
         };
+        if outcome.is_err() {
+            agent2.vmcasting.failed.lock().unwrap().insert(uuid.clone());
+        }
         agent2.vmcasting.queue.lock().unwrap().remove(&uuid);
         match outcome {
             Ok(path) => {
@@ -376,33 +381,72 @@ fn run_download(
     catalog: &Mutex<Catalog>,
     queue: &Mutex<HashMap<String, Download>>,
     uuid: &str,
+    url: &str,
+    total: u64,
 ) -> Result<PathBuf, String> {
-    let transport = DefaultTransport::default();
-    let mut opts = DownloadOptions::default().budget(STEP);
-    loop {
-        let mut c = catalog.lock().unwrap();
-        let out = c.download(uuid, &transport, &opts, &mut |p| {
-            if let Some(d) = queue.lock().unwrap().get_mut(uuid) {
-                d.done = p.done;
-            }
-        });
-        match out {
-            Ok(DownloadOutcome::Complete { path, .. }) => return Ok(path),
-            Ok(DownloadOutcome::Paused { .. }) => {}
-            Ok(_) => return Err("unexpected download outcome".into()),
-            Err(CatalogError::RangeNotHonoured { .. }) if opts.max_bytes.is_some() => {
-                // A server that ignores ranges: start again in one request.
-                if let Some(ApplianceStatus::Downloading { partial }) = c.appliance(uuid).map(|a| a.status.clone()) {
-                    let _ = std::fs::remove_file(partial);
-                }
-                opts = DownloadOptions::default();
-            }
-            Err(e) => return Err(chain(&e)),
+    let dir = catalog.lock().unwrap().dir().to_path_buf();
+    prefetch(&dir, uuid, url, total, queue)?;
+    let mut c = catalog.lock().unwrap();
+    // A complete `UUID.part` is only verified; a short one is resumed with `Range`.
+    let out = c.download(uuid, &DefaultTransport::default(), &DownloadOptions::default(), &mut |p| {
+        if let Some(d) = queue.lock().unwrap().get_mut(uuid) {
+            d.done = p.done;
         }
-        drop(c);
-        // Let other commands (`get`, `getinstalledappliances`) take the catalog.
-        std::thread::yield_now();
+    });
+    match out {
+        Ok(DownloadOutcome::Complete { path, .. }) => Ok(path),
+        Ok(_) => Err("the download stopped early".into()),
+        Err(e) => Err(chain(&e)),
     }
+}
+
+/// Fetches an HTTP(S) enclosure into the catalog's `UUID.part` (its documented partial file)
+/// without holding the catalog: no more than the enclosure's length is written. Other URLs are
+/// left to `Catalog::download` (which refuses them from HTTP feeds).
+fn prefetch(
+    dir: &Path,
+    uuid: &str,
+    url: &str,
+    total: u64,
+    queue: &Mutex<HashMap<String, Download>>,
+) -> Result<(), String> {
+    use kvmhost::templates::transport::{HttpTransport, Transport};
+    use std::io::{Read, Write};
+    check_file_name(uuid).map_err(|e| chain(&e))?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Ok(());
+    }
+    let partial = dir.join(format!("{uuid}.part"));
+    let _ = std::fs::remove_file(&partial);
+    let resp = HttpTransport::default().get(url, None).map_err(|e| chain(&e))?;
+    if resp.status != 200 || resp.content_length.is_some_and(|l| l != total) {
+        return Err(format!(
+            "{url}: status {}, {:?} bytes where the feed says {total}",
+            resp.status, resp.content_length
+        ));
+    }
+    let mut f = std::fs::File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+    let mut body = resp.body.take(total + 1);
+    let mut buf = vec![0u8; 256 << 10];
+    let mut got = 0u64;
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break, // cut: the catalog resumes what came
+        };
+        got += n as u64;
+        if got > total {
+            let _ = std::fs::remove_file(&partial);
+            return Err(format!("{url}: more than the {total} bytes the feed says"));
+        }
+        f.write_all(&buf[..n]).map_err(|e| format!("{}: {e}", partial.display()))?;
+        if let Some(d) = queue.lock().unwrap().get_mut(uuid) {
+            d.done = got;
+        }
+    }
+    f.sync_all().map_err(|e| format!("{}: {e}", partial.display()))
 }
 
 /// Runs one `archipel:virtualmachine:vmcasting` command (the permission was checked).
@@ -480,6 +524,7 @@ async fn attach(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Ele
     refuse_running(agent, uuid, CODE_ATTACH).await?;
     let name = agent.store.read(|s| s.vms.get(uuid).map(|v| v.name.clone())).unwrap_or_else(|| uuid.to_string());
     let vm_uuid = uuid::Uuid::parse_str(uuid).map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
+    std::fs::create_dir_all(repo.vm_dir(uuid)).map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
     let target = repo.vm_dir(uuid).join(uuid::Uuid::new_v4().simple().to_string());
     agent.send_vm_presence(uuid, "dnd", "Installing from appliance...");
     agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "applianceinstalling");
