@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run --release --example xmpp_agent -- --jid hyp1@example.org --password PW \
 //!     [--server HOST:PORT] [--libvirt URI] [--admin JID]... [--state DIR] [--ca-file PEM] [--insecure-tcp]
-//!     [--pubsub SERVICE|none]
+//!     [--pubsub SERVICE|none] [--vmcast-dir DIR]
 //! ```
 //!
 //! - The hypervisor entity (`--jid`) answers `archipel:hypervisor:control` (`alloc`, `free`,
@@ -16,6 +16,13 @@
 //!   presence follows libvirt's lifecycle events (Running, Paused, Off, Crashed, Not defined).
 //!   `migrate hypervisorjid=…` moves a VM that is off to another agent (`soft_alloc`, which the
 //!   destination accepts from hypervisors holding its `soft_alloc` permission).
+//! - VMCasts (`vmcasting.rs`, through kvmhost-templates): the hypervisor answers
+//!   `archipel:hypervisor:vmcasting` (`get`, `register url`, `unregister uuid`,
+//!   `downloadappliance uuid` in the background and verified, `downloadqueue`, `getappliances`,
+//!   `getinstalledappliances`); each VM `archipel:virtualmachine:vmcasting` (`get`,
+//!   `attach uuid`, `detach`, `package name`). Permissions `vmcasting_<action>` /
+//!   `appliance_<action>`. The repository (registered feeds, downloaded and packaged appliances,
+//!   attached disks) is `--vmcast-dir` (default `STATE/vmcasts`).
 //! - Every entity publishes Archipel's pushes (`<push xmlns='archipel:push:…' change=… date=…/>`)
 //!   on the pubsub node `/archipel/<bare JID>/events` of `--pubsub` (default `pubsub.<domain>`).
 //! - Root admins (`--admin`) may do everything; the `alloc` requester gets `all` on its VM;
