@@ -12,7 +12,9 @@
 //! (and refused twice under one name); refusals without `vmcasting_get` / `appliance_get`, success
 //! after `set`; hostile input (a URL that is not a feed, a `file://` URL, a package whose
 //! checksum does not match the feed) gives Archipel errors and leaves the agent serving; an agent
-//! restarted keeps its feeds and appliances; `unregister` removes the feed.
+//! restarted keeps its feeds and appliances; `unregister` removes the feed; the hypervisor's
+//! pushes (`archipel:push:vmcasting` `register`, `download_start`, `download_complete`,
+//! `download_error`) on its pubsub node.
 //!
 //! Needs `prosody`, `nginx` and root; otherwise it prints SKIP.
 
@@ -38,9 +40,10 @@ use kvmhost::core::domain::Domain;
 use kvmhost::templates::archive::{self, PackRequest};
 use kvmhost::templates::feed::{self, GenerateOptions};
 use kvmhost::templates::manifest::Metadata;
-use support::{acp, agent_binary, client, AgentProc, Prosody};
+use support::{acp, agent_binary, client, AgentProc, Prosody, T};
+use tokio::sync::mpsc::UnboundedReceiver;
 use xml::Element;
-use xmpp::Client;
+use xmpp::{Client, NS_CLIENT};
 
 const HYP: &str = "archipel:hypervisor:control";
 const VMCASTING: &str = "archipel:hypervisor:vmcasting";
@@ -226,6 +229,43 @@ async fn wait_queue_empty(c: &Client, uuid: &str) -> Vec<f64> {
     }
 }
 
+const EVENTS: &str = "/archipel/hyp1@localhost/events";
+
+async fn subscribe_events(c: &Client) {
+    let ns = "http://jabber.org/protocol/pubsub";
+    let iq = Element::new("iq", NS_CLIENT).attr("type", "set").attr("to", "pubsub.localhost").child(
+        Element::new("pubsub", ns)
+            .child(Element::new("subscribe", ns).attr("node", EVENTS).attr("jid", c.jid.as_str())),
+    );
+    let answer = c.request(iq, T).await.unwrap();
+    assert_eq!(answer.get_attr("type"), Some("result"), "subscribing to {EVENTS}: {answer}");
+}
+
+/// Waits for the hypervisor's push `archipel:push:vmcasting` `change` (other stanzas dropped).
+async fn wait_push(rx: &mut UnboundedReceiver<Element>, change: &str) {
+    let deadline = Instant::now() + T;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(m)) => m,
+            _ => panic!("no vmcasting push {change:?}; seen {seen:?}"),
+        };
+        let push = m
+            .get_child("event")
+            .and_then(|e| e.get_child("items"))
+            .filter(|i| i.get_attr("node") == Some(EVENTS))
+            .and_then(|i| i.get_child("item"))
+            .and_then(|i| i.get_child("push"));
+        if let Some(p) = push.filter(|p| p.ns == "archipel:push:vmcasting") {
+            if p.get_attr("change") == Some(change) {
+                return;
+            }
+            seen.push(p.get_attr("change").unwrap_or_default().to_string());
+        }
+    }
+}
+
 #[test]
 fn vmcasts_through_the_agent() {
     let started = Instant::now();
@@ -268,7 +308,8 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
 
     let mut a1 = AgentProc::start(bin, "hyp1@localhost", &server, &state);
     a1.wait_line("online as hyp1@localhost").await;
-    let (admin, _admin_rx) = client(&server, "admin").await;
+    let (admin, mut admin_rx) = client(&server, "admin").await;
+    subscribe_events(&admin).await;
     let (alice, _alice_rx) = client(&server, "alice").await;
 
     // ---- permissions: Archipel's names, refusal then grant ----
@@ -287,6 +328,7 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
 
     // ---- register, get ----
     ok(&acp(&admin, HYP1, VMCASTING, "register", &[("url", good_url.as_str())], vec![]).await);
+    wait_push(&mut admin_rx, "register").await;
     let q = ok(&acp(&alice, HYP1, VMCASTING, "get", &[], vec![]).await);
     let source = q.elements().find(|s| s.get_attr("url") == Some(good_url.as_str())).expect("the source");
     assert_eq!(source.get_attr("uuid"), Some(good_uuid.as_str()), "{source:?}");
@@ -304,7 +346,9 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     ok(&acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", tpl.as_str())], vec![]).await);
     let again = acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", tpl.as_str())], vec![]).await;
     assert!(generic_error(&again, "-6004").contains("already downloading"), "{again}");
+    wait_push(&mut admin_rx, "download_start").await;
     let seen = wait_queue_empty(&admin, &tpl).await;
+    wait_push(&mut admin_rx, "download_complete").await;
     assert!(!seen.is_empty(), "the download was never seen in the queue (3 MiB at 1 MiB/s)");
     assert!(seen.iter().any(|p| *p > 0.0 && *p < 100.0), "never seen in progress: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress goes backwards: {seen:?}");
@@ -391,6 +435,7 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     assert_eq!(appliances_of(&admin, &bad_url).await.unwrap()[0].1, "3");
     ok(&acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", evil.as_str())], vec![]).await);
     wait_queue_empty(&admin, &evil).await;
+    wait_push(&mut admin_rx, "download_error").await;
     a1.wait_line(&format!("appliance {evil} cannot be downloaded")).await;
     let list = appliances_of(&admin, &bad_url).await.unwrap();
     assert_eq!(list[0].1, "4", "a package that fails verification is an error: {list:?}");
