@@ -402,7 +402,9 @@ async fn dispatch(agent: &Arc<Agent>, entity: &Entity, req: &Request) -> Element
             Entity::Hypervisor if req.ns == vmcasting::NS_HYPERVISOR_VMCASTING => {
                 vmcasting::hypervisor(agent, req).await
             }
-            Entity::Vm(uuid) if req.ns == vmcasting::NS_VM_VMCASTING => vmcasting::vm(agent, uuid, req).await,
+            Entity::Vm(uuid) if req.ns == vmcasting::NS_VM_VMCASTING => {
+                crate::appliance::handle(agent, uuid, req).await
+            }
             Entity::Hypervisor => crate::hypervisor::handle(agent, req).await,
             Entity::Vm(uuid) => crate::vm::handle(agent, uuid, req).await,
         }

@@ -16,7 +16,7 @@
 //!   presence follows libvirt's lifecycle events (Running, Paused, Off, Crashed, Not defined).
 //!   `migrate hypervisorjid=…` moves a VM that is off to another agent (`soft_alloc`, which the
 //!   destination accepts from hypervisors holding its `soft_alloc` permission).
-//! - VMCasts (`vmcasting.rs`, through kvmhost-templates): the hypervisor answers
+//! - VMCasts (`vmcasting.rs`, `appliance.rs`, through kvmhost-templates): the hypervisor answers
 //!   `archipel:hypervisor:vmcasting` (`get`, `register url`, `unregister uuid`,
 //!   `downloadappliance uuid` in the background and verified, `downloadqueue`, `getappliances`,
 //!   `getinstalledappliances`); each VM `archipel:virtualmachine:vmcasting` (`get`,
@@ -36,6 +36,7 @@
 
 mod acp;
 mod agent;
+mod appliance;
 mod hypervisor;
 mod migration;
 mod permissions;

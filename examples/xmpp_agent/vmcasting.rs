@@ -8,12 +8,12 @@
 //!   background; `download_start`, then `download_complete` / `download_error` pushes),
 //!   `downloadqueue` (`<download uuid name percentage total>`), `getappliances uuid` and
 //!   `getinstalledappliances` (`<appliance path name description uuid>`).
-//! - A VM answers `archipel:virtualmachine:vmcasting` (permission `appliance_<action>`): `get`
-//!   (the installed appliances, `status` `installed` for the one attached), `attach uuid` (the
-//!   appliance becomes this VM's definition and disks, keeping its name and UUID, with fresh
-//!   MACs), `detach` (forgets the attachment; the disks stay), `package name` (a VM that is shut
-//!   off becomes the appliance `name` in the hypervisor's own repository, listed by
-//!   `getinstalledappliances`).
+//! - A VM answers `archipel:virtualmachine:vmcasting` (`appliance.rs`; permission
+//!   `appliance_<action>`): `get` (the installed appliances, `status` `installed` for the one
+//!   attached), `attach uuid` (the appliance becomes this VM's definition and disks, keeping its
+//!   name and UUID, with fresh MACs), `detach` (forgets the attachment; the disks stay),
+//!   `package name` (a VM that is shut off becomes the appliance `name` in the hypervisor's own
+//!   repository, listed by `getinstalledappliances`).
 //!
 //! The repository (`--vmcast-dir`, default `STATE/vmcasts`) holds `catalog/` (kvmhost-templates'
 //! catalog: the registered feeds and their appliances in `catalog.json`, written atomically, so
@@ -36,15 +36,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use kvmhost::libvirt::{DomainId, Hypervisor, LibvirtError, XmlView};
-use kvmhost::templates::archive::{self, PackRequest, ReadOptions};
+use kvmhost::templates::archive;
 use kvmhost::templates::catalog::{
     Appliance, ApplianceStatus, Catalog, DownloadOptions, DownloadOutcome, Subscription,
 };
-use kvmhost::templates::instantiate::{instantiate, InstantiateOptions};
-use kvmhost::templates::manifest::{check_file_name, Metadata};
+use kvmhost::templates::manifest::check_file_name;
 use kvmhost::templates::transport::DefaultTransport;
 use kvmhost::templates::{feed, Limits};
 
@@ -65,10 +63,10 @@ const CODE_DOWNLOAD: i64 = -6004;
 const CODE_QUEUE: i64 = -6005;
 const CODE_GETAPPLIANCES: i64 = -6006;
 const CODE_GETINSTALLED: i64 = -6008;
-const CODE_ATTACH: i64 = -4001;
-const CODE_VM_GET: i64 = -4002;
-const CODE_DETACH: i64 = -4003;
-const CODE_PACKAGE: i64 = -4004;
+pub(crate) const CODE_ATTACH: i64 = -4001;
+pub(crate) const CODE_VM_GET: i64 = -4002;
+pub(crate) const CODE_DETACH: i64 = -4003;
+pub(crate) const CODE_PACKAGE: i64 = -4004;
 
 /// The permission a command of these namespaces needs (Archipel's `check_perm` prefixes);
 /// other namespaces' commands need the action itself.
@@ -96,12 +94,12 @@ pub struct Repository {
     /// Appliances whose last download failed before the catalog saw it (status 4).
     failed: Mutex<HashSet<String>>,
     /// VMs attaching or packaging.
-    busy: Mutex<HashSet<String>>,
+    pub(crate) busy: Mutex<HashSet<String>>,
     /// Held while packing (one package name at a time).
-    packing: Arc<Mutex<()>>,
+    pub(crate) packing: Arc<Mutex<()>>,
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -114,12 +112,12 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn fail(code: i64) -> impl Fn(&dyn std::error::Error) -> Failure {
+pub(crate) fn fail(code: i64) -> impl Fn(&dyn std::error::Error) -> Failure {
     move |e| Failure::generic(code, chain(e))
 }
 
 /// Runs blocking repository work off the runtime; a panic there is an error, not a crash.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     code: i64,
     f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, Failure> {
@@ -147,16 +145,16 @@ impl Repository {
         })
     }
 
-    fn own(&self) -> PathBuf {
+    pub(crate) fn own(&self) -> PathBuf {
         self.dir.join("own")
     }
 
-    fn vm_dir(&self, uuid: &str) -> PathBuf {
+    pub(crate) fn vm_dir(&self, uuid: &str) -> PathBuf {
         self.dir.join("vms").join(uuid)
     }
 
     /// Installed appliances: (uuid, path, name, description), downloaded ones then packaged ones.
-    fn installed(&self) -> Vec<(String, PathBuf, String, String)> {
+    pub(crate) fn installed(&self) -> Vec<(String, PathBuf, String, String)> {
         let mut out: Vec<_> = self
             .catalog
             .lock()
@@ -188,12 +186,12 @@ impl Repository {
         out
     }
 
-    fn installed_one(&self, uuid: &str) -> Option<(PathBuf, String, String)> {
+    pub(crate) fn installed_one(&self, uuid: &str) -> Option<(PathBuf, String, String)> {
         self.installed().into_iter().find(|a| a.0 == uuid).map(|(_, p, n, d)| (p, n, d))
     }
 }
 
-fn appliance_element(path: &Path, name: &str, description: &str, uuid: &str) -> Element {
+pub(crate) fn appliance_element(path: &Path, name: &str, description: &str, uuid: &str) -> Element {
     Element::new("appliance", "")
         .attr("path", path.display().to_string())
         .attr("name", name)
@@ -214,7 +212,7 @@ pub async fn hypervisor(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element
             let catalog = repo.catalog.clone();
             let u = url.clone();
             blocking(CODE_REGISTER, move || {
-                let mut c = catalog.lock().unwrap();
+                let mut c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
                 c.subscribe(&u, &DefaultTransport::default()).map(|_| ()).map_err(|e| fail(CODE_REGISTER)(&e))
             })
             .await?;
@@ -226,7 +224,7 @@ pub async fn hypervisor(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element
             let uuid = req.required("uuid").map_err(|f| Failure { code: CODE_UNREGISTER, ..f })?.to_string();
             let catalog = repo.catalog.clone();
             let url = blocking(CODE_UNREGISTER, move || {
-                let mut c = catalog.lock().unwrap();
+                let mut c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
                 let url = c
                     .feeds()
                     .iter()
@@ -284,13 +282,14 @@ pub async fn hypervisor(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element
 async fn get(agent: &Arc<Agent>) -> Result<Vec<Element>, Failure> {
     let catalog = agent.vmcasting.catalog.clone();
     let (feeds, appliances) = blocking(CODE_GET, move || {
-        let mut c = catalog.lock().unwrap();
+        let mut c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
         c.refresh(&DefaultTransport::default()).map_err(|e| fail(CODE_GET)(&e))?;
         Ok((c.feeds().to_vec(), c.appliances().to_vec()))
     })
     .await?;
-    let queue: HashSet<String> = agent.vmcasting.queue.lock().unwrap().keys().cloned().collect();
-    let failed = agent.vmcasting.failed.lock().unwrap().clone();
+    let queue: HashSet<String> =
+        agent.vmcasting.queue.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect();
+    let failed = agent.vmcasting.failed.lock().unwrap_or_else(PoisonError::into_inner).clone();
     Ok(feeds
         .iter()
         .map(|s| {
@@ -334,7 +333,7 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
     let repo = &agent.vmcasting;
     let (catalog, u) = (repo.catalog.clone(), uuid.clone());
     let (name, total, url) = blocking(CODE_DOWNLOAD, move || {
-        let c = catalog.lock().unwrap();
+        let c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
         let a = c
             .appliance(&u)
             .ok_or_else(|| Failure::generic(CODE_DOWNLOAD, format!("no appliance {u} in the registered feeds")))?;
@@ -342,13 +341,13 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
     })
     .await?;
     {
-        let mut q = repo.queue.lock().unwrap();
+        let mut q = repo.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if q.contains_key(&uuid) {
             return Err(Failure::generic(CODE_DOWNLOAD, format!("appliance {uuid} is already downloading")));
         }
         q.insert(uuid.clone(), Download { name: name.clone(), done: 0, total });
     }
-    repo.failed.lock().unwrap().remove(&uuid);
+    repo.failed.lock().unwrap_or_else(PoisonError::into_inner).remove(&uuid);
     log!("downloading appliance {uuid} ({name}) for {}", req.sender());
     agent.push(&Entity::Hypervisor, "vmcasting", "download_start");
     let (catalog, queue, agent2) = (repo.catalog.clone(), repo.queue.clone(), agent.clone());
@@ -360,9 +359,9 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
             Err(e) => Err(format!("internal error: {e}")),
         };
         if outcome.is_err() {
-            agent2.vmcasting.failed.lock().unwrap().insert(uuid.clone());
+            agent2.vmcasting.failed.lock().unwrap_or_else(PoisonError::into_inner).insert(uuid.clone());
         }
-        agent2.vmcasting.queue.lock().unwrap().remove(&uuid);
+        agent2.vmcasting.queue.lock().unwrap_or_else(PoisonError::into_inner).remove(&uuid);
         match outcome {
             Ok(path) => {
                 log!("appliance {uuid} downloaded and verified: {}", path.display());
@@ -384,12 +383,12 @@ fn run_download(
     url: &str,
     total: u64,
 ) -> Result<PathBuf, String> {
-    let dir = catalog.lock().unwrap().dir().to_path_buf();
+    let dir = catalog.lock().unwrap_or_else(PoisonError::into_inner).dir().to_path_buf();
     prefetch(&dir, uuid, url, total, queue)?;
-    let mut c = catalog.lock().unwrap();
+    let mut c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
     // A complete `UUID.part` is only verified; a short one is resumed with `Range`.
     let out = c.download(uuid, &DefaultTransport::default(), &DownloadOptions::default(), &mut |p| {
-        if let Some(d) = queue.lock().unwrap().get_mut(uuid) {
+        if let Some(d) = queue.lock().unwrap_or_else(PoisonError::into_inner).get_mut(uuid) {
             d.done = p.done;
         }
     });
@@ -442,186 +441,9 @@ fn prefetch(
             return Err(format!("{url}: more than the {total} bytes the feed says"));
         }
         f.write_all(&buf[..n]).map_err(|e| format!("{}: {e}", partial.display()))?;
-        if let Some(d) = queue.lock().unwrap().get_mut(uuid) {
+        if let Some(d) = queue.lock().unwrap_or_else(PoisonError::into_inner).get_mut(uuid) {
             d.done = got;
         }
     }
     f.sync_all().map_err(|e| format!("{}: {e}", partial.display()))
-}
-
-/// Runs one `archipel:virtualmachine:vmcasting` command (the permission was checked).
-pub async fn vm(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Element>, Failure> {
-    let repo = &agent.vmcasting;
-    match req.action.as_str() {
-        "get" => {
-            let attached = std::fs::read_to_string(repo.vm_dir(uuid).join("current.package")).unwrap_or_default();
-            let r = agent.clone();
-            let all = blocking(CODE_VM_GET, move || Ok(r.vmcasting.installed())).await?;
-            Ok(all
-                .iter()
-                .map(|(u, p, n, d)| {
-                    appliance_element(p, n, d, u).attr("status", if *u == attached { "installed" } else { "none" })
-                })
-                .collect())
-        }
-        "attach" | "package" => {
-            if !repo.busy.lock().unwrap().insert(uuid.to_string()) {
-                return Err(Failure::generic(
-                    if req.action == "attach" { CODE_ATTACH } else { CODE_PACKAGE },
-                    "Virtual machine is already installing a package.",
-                ));
-            }
-            let out =
-                if req.action == "attach" { attach(agent, uuid, req).await } else { package(agent, uuid, req).await };
-            repo.busy.lock().unwrap().remove(uuid);
-            out
-        }
-        "detach" => {
-            if repo.busy.lock().unwrap().contains(uuid) {
-                return Err(Failure::generic(CODE_DETACH, "Virtual machine is already installing a package."));
-            }
-            match std::fs::remove_file(repo.vm_dir(uuid).join("current.package")) {
-                Ok(()) => {
-                    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "appliancedetached");
-                    Ok(vec![])
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Err(Failure::generic(CODE_DETACH, "No appliance is attached."))
-                }
-                Err(e) => Err(Failure::generic(CODE_DETACH, e.to_string())),
-            }
-        }
-        other => Err(Failure::generic(-1, format!("unknown action '{other}'"))),
-    }
-}
-
-/// Refuses a VM that runs (`code`); `Ok(false)` when it is not defined.
-async fn refuse_running(agent: &Agent, uuid: &str, code: i64) -> Result<bool, Failure> {
-    match agent.host.state(&DomainId::uuid(uuid)).await {
-        Ok(s) if s.state.is_active() => Err(Failure::generic(code, "the virtual machine must be shut off")),
-        Ok(_) => Ok(true),
-        Err(LibvirtError::NoSuchDomain { .. }) => Ok(false),
-        Err(e) => Err(Failure::libvirt(&e, code)),
-    }
-}
-
-/// `attach`: the appliance unpacked (verified) into `vms/<uuid>/<new dir>`, instantiated there
-/// with the VM's name and UUID, and defined.
-async fn attach(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Element>, Failure> {
-    let appliance = req.required("uuid").map_err(|f| Failure { code: CODE_ATTACH, ..f })?.to_string();
-    let repo = &agent.vmcasting;
-    let marker = repo.vm_dir(uuid).join("current.package");
-    if marker.exists() {
-        return Err(Failure::generic(CODE_ATTACH, "You must detach from already attached template."));
-    }
-    let (r, a) = (agent.clone(), appliance.clone());
-    let (package, _, _) = blocking(CODE_ATTACH, move || {
-        r.vmcasting
-            .installed_one(&a)
-            .ok_or_else(|| Failure::generic(CODE_ATTACH, format!("Cannot find appliance with UUID {a}")))
-    })
-    .await?;
-    refuse_running(agent, uuid, CODE_ATTACH).await?;
-    let name = agent.store.read(|s| s.vms.get(uuid).map(|v| v.name.clone())).unwrap_or_else(|| uuid.to_string());
-    let vm_uuid = uuid::Uuid::parse_str(uuid).map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
-    std::fs::create_dir_all(repo.vm_dir(uuid)).map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
-    let target = repo.vm_dir(uuid).join(uuid::Uuid::new_v4().simple().to_string());
-    agent.send_vm_presence(uuid, "dnd", "Installing from appliance...");
-    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "applianceinstalling");
-    let t = target.clone();
-    let made = blocking(CODE_ATTACH, move || {
-        let pkg =
-            archive::unpack(&package, &t, &ReadOptions::default(), &mut |_| {}).map_err(|e| fail(CODE_ATTACH)(&e))?;
-        let mut opts = InstantiateOptions::new(&name);
-        opts.uuid = Some(vm_uuid);
-        instantiate(&pkg, &t, &opts).map_err(|e| fail(CODE_ATTACH)(&e))
-    })
-    .await;
-    let defined = match made {
-        Ok(vm) => match (vm.domain.to_xml(), agent.host.define(&vm.domain).await) {
-            (Ok(xml), Ok(_)) => Ok(xml),
-            (Err(e), _) => Err(Failure::generic(CODE_ATTACH, e.to_string())),
-            (_, Err(e)) => Err(Failure::libvirt(&e, CODE_ATTACH)),
-        },
-        Err(f) => Err(f),
-    };
-    let xml = match defined {
-        Ok(xml) => xml,
-        Err(f) => {
-            let _ = std::fs::remove_dir_all(&target);
-            let (show, status) = agent.vm_presence(uuid).await;
-            agent.send_vm_presence(uuid, show, status);
-            agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "applianceerror");
-            return Err(f);
-        }
-    };
-    let saved = agent.store.update(|s| {
-        if let Some(vm) = s.vms.get_mut(uuid) {
-            vm.definition = Some(xml);
-        }
-    });
-    saved.map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
-    std::fs::write(&marker, &appliance).map_err(|e| Failure::generic(CODE_ATTACH, e.to_string()))?;
-    let (show, status) = agent.vm_presence(uuid).await;
-    agent.send_vm_presence(uuid, show, status);
-    log!("{}: appliance {appliance} attached for {}", agent.vm_jid(uuid), req.sender());
-    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "applianceinstalled");
-    Ok(vec![])
-}
-
-/// `package name`: the VM's persistent definition and its file disks (CD-ROMs only with
-/// `include_iso`) packed into `own/NAME.vmcast`.
-async fn package(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Element>, Failure> {
-    let name = req.required("name").map_err(|f| Failure { code: CODE_PACKAGE, ..f })?.trim().to_string();
-    let file = format!("{name}.vmcast");
-    if name.is_empty() || check_file_name(&file).is_err() {
-        return Err(Failure::generic(CODE_PACKAGE, format!("invalid appliance name {name:?}")));
-    }
-    let include_iso =
-        matches!(req.arg("include_iso").map(str::to_ascii_lowercase).as_deref(), Some("true" | "1" | "y" | "yes"));
-    if !refuse_running(agent, uuid, CODE_PACKAGE).await? {
-        return Err(Failure::generic(CODE_PACKAGE, "Virtual machine is not defined."));
-    }
-    let domain = agent
-        .host
-        .domain_xml(&DomainId::uuid(uuid), XmlView::Inactive)
-        .await
-        .map_err(|e| Failure::libvirt(&e, CODE_PACKAGE))?;
-    let disks: Vec<PathBuf> = domain
-        .root()
-        .child("devices")
-        .into_iter()
-        .flat_map(|d| d.elements())
-        .filter(|d| d.name == "disk" && d.attr("type") == Some("file"))
-        .filter(|d| include_iso || d.attr("device") != Some("cdrom"))
-        .filter_map(|d| d.child("source")?.attr("file").map(PathBuf::from))
-        .collect();
-    let out = agent.vmcasting.own().join(&file);
-    let packing = agent.vmcasting.packing.clone();
-    agent.send_vm_presence(uuid, "dnd", "Packaging myself...");
-    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", "packaging");
-    let o = out.clone();
-    let n = name.clone();
-    let packed = blocking(CODE_PACKAGE, move || {
-        let _one = packing.lock().unwrap();
-        if o.exists() {
-            return Err(Failure::generic(
-                CODE_PACKAGE,
-                format!("Appliance with name {n} is already in hypervisor repository."),
-            ));
-        }
-        let mut pack = PackRequest::new(&domain, disks);
-        let mut meta = Metadata::named(&n);
-        meta.description = format!("packaged from virtual machine {}", domain.name().unwrap_or_default());
-        pack.metadata = Some(meta);
-        archive::pack(&pack, &o, &mut |_| {}).map(|_| ()).map_err(|e| fail(CODE_PACKAGE)(&e))
-    })
-    .await;
-    let (show, status) = agent.vm_presence(uuid).await;
-    agent.send_vm_presence(uuid, show, status);
-    let change = if packed.is_ok() { "packaged" } else { "packagingerror" };
-    agent.push(&Entity::Vm(uuid.to_string()), "vmcasting", change);
-    packed?;
-    log!("{}: packaged as {} for {}", agent.vm_jid(uuid), out.display(), req.sender());
-    Ok(vec![])
 }
