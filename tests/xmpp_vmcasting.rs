@@ -14,7 +14,7 @@
 //! checksum does not match the feed) gives Archipel errors and leaves the agent serving; an agent
 //! restarted keeps its feeds and appliances; `unregister` removes the feed; the hypervisor's
 //! pushes (`archipel:push:vmcasting` `register`, `download_start`, `download_complete`,
-//! `download_error`) on its pubsub node.
+//! `download_error`) on its pubsub node; `free` removes the attached disks, not the appliance.
 //!
 //! Needs `prosody`, `nginx` and root; otherwise it prints SKIP.
 
@@ -458,5 +458,11 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     assert!(appliances_of(&admin, &good_url).await.is_none(), "the feed is gone");
     assert!(appliances_of(&admin, &bad_url).await.is_some(), "the other feed stays");
     generic_error(&acp(&admin, HYP1, VMCASTING, "unregister", &[("uuid", good_uuid.as_str())], vec![]).await, "-6003");
+
+    // ---- free: the attached disks go with the VM ----
+    assert!(Path::new(&disk_path).exists());
+    ok(&acp(&admin, HYP1, HYP, "free", &[("jid", vm_bare.as_str())], vec![]).await);
+    assert!(!state.join("vmcasts/vms").join(&vm_uuid).exists(), "the freed VM's disks are removed");
+    assert!(Path::new(tpl_path).exists(), "the appliance itself stays");
     assert!(a1.lines.lock().unwrap().iter().all(|l| !l.contains("panicked")), "no panic in the agent");
 }

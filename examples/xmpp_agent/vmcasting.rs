@@ -153,6 +153,17 @@ impl Repository {
         self.dir.join("vms").join(uuid)
     }
 
+    /// A freed VM's attached disks go (as Archipel removes a freed VM's folder).
+    pub fn forget_vm(&self, uuid: &str) {
+        if check_file_name(uuid).is_ok() {
+            match std::fs::remove_dir_all(self.vm_dir(uuid)) {
+                Ok(()) => log!("{uuid}: its appliance disks are removed"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => log!("{uuid}: cannot remove its appliance disks: {e}"),
+            }
+        }
+    }
+
     /// Installed appliances: (uuid, path, name, description), downloaded ones then packaged ones.
     pub(crate) fn installed(&self) -> Vec<(String, PathBuf, String, String)> {
         let mut out: Vec<_> = self
