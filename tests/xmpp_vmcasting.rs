@@ -9,7 +9,8 @@
 //! (through nginx's 1 MiB/s `/slow/`) and then empty / `getinstalledappliances`; `attach` makes
 //! the VM's definition use the instantiated disk (same bytes as the appliance's, name and UUID
 //! kept, a fresh MAC); `detach`; `package` of a shut-off VM listed by `getinstalledappliances`
-//! (and refused twice under one name); refusals without `vmcasting_get` / `appliance_get`, success
+//! (and refused twice under one name); an Archipel `.xvm2` appliance downloaded and attached;
+//! refusals without `vmcasting_get` / `appliance_get`, success
 //! after `set`; hostile input (a URL that is not a feed, a `file://` URL, a package whose
 //! checksum does not match the feed) gives Archipel errors and leaves the agent serving; an agent
 //! restarted keeps its feeds and appliances; `unregister` removes the feed; the hypervisor's
@@ -40,6 +41,7 @@ use kvmhost::core::domain::Domain;
 use kvmhost::templates::archive::{self, PackRequest};
 use kvmhost::templates::feed::{self, GenerateOptions};
 use kvmhost::templates::manifest::Metadata;
+use kvmhost::templates::Format;
 use support::{acp, agent_binary, client, AgentProc, Prosody, T};
 use tokio::sync::mpsc::UnboundedReceiver;
 use xml::Element;
@@ -142,6 +144,9 @@ fn publish(dir: &Path, file: &str, name: &str, image: &Path, base: &str) -> Stri
     std::fs::create_dir_all(dir).unwrap();
     let d = Domain::parse(&test_domain(name, image)).unwrap();
     let mut req = PackRequest::new(&d, vec![image.to_path_buf()]);
+    if file.ends_with(".xvm2") {
+        req.format = Format::Xvm2;
+    }
     let mut meta = Metadata::named(name);
     meta.description = format!("{name} for the test");
     req.metadata = Some(meta);
@@ -422,6 +427,27 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     let busy = acp(&admin, &db, APPLIANCES, "package", &[("name", "live")], vec![]).await;
     assert!(generic_error(&busy, "-4004").contains("shut off"), "{busy}");
     ok(&acp(&admin, &db, CONTROL, "destroy", &[], vec![]).await);
+
+    // ---- an Archipel `.xvm2` appliance (plain tar, gzipped disk) attached to that VM ----
+    let small = work.join("debian.img");
+    let small_content = noise(200 << 10, 3);
+    std::fs::write(&small, &small_content).unwrap();
+    let old = http.root.join("archipel");
+    publish(&old, "debian.xvm2", "debian", &small, &format!("{}/archipel", http.url));
+    let old_url = format!("{}/archipel/rss.xml", http.url);
+    let debian = feed::item_uuid("debian.xvm2");
+    ok(&acp(&admin, HYP1, VMCASTING, "register", &[("url", old_url.as_str())], vec![]).await);
+    ok(&acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", debian.as_str())], vec![]).await);
+    wait_queue_empty(&admin, &debian).await;
+    assert_eq!(appliances_of(&admin, &old_url).await.unwrap()[0].1, "1", "the .xvm2 is installed");
+    ok(&acp(&admin, &db, APPLIANCES, "attach", &[("uuid", debian.as_str())], vec![]).await);
+    let q = ok(&acp(&admin, &db, CONTROL, "xmldesc", &[], vec![]).await);
+    let d = q.get_child("domain").unwrap();
+    assert_eq!(d.get_child("name").unwrap().text_content(), "db1");
+    let disk = d.get_child("devices").unwrap().elements().find(|e| e.name == "disk").unwrap();
+    let path = disk.get_child("source").and_then(|s| s.get_attr("file")).unwrap();
+    assert!(path.ends_with("/debian.img"), "the gzipped disk, unpacked: {path}");
+    assert_eq!(std::fs::read(path).unwrap(), small_content);
 
     // ---- hostile input ----
     let notxml = format!("{}/notxml.txt", http.url);
