@@ -12,7 +12,7 @@
 //! (and refused twice under one name); an Archipel `.xvm2` appliance downloaded and attached;
 //! refusals without `vmcasting_get` / `appliance_get`, success
 //! after `set`; hostile input (a URL that is not a feed, a `file://` URL, a package whose
-//! checksum does not match the feed) gives Archipel errors and leaves the agent serving; an agent
+//! checksum does not match the feed, a length larger than any disk) gives Archipel errors and leaves the agent serving; an agent
 //! restarted keeps its feeds and appliances; `unregister` removes the feed; the hypervisor's
 //! pushes (`archipel:push:vmcasting` `register`, `download_start`, `download_complete`,
 //! `download_error`) on its pubsub node; `free` removes the attached disks, not the appliance.
@@ -467,6 +467,19 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     assert_eq!(list[0].1, "4", "a package that fails verification is an error: {list:?}");
     assert!(!installed(&admin).await.iter().any(|a| a.0 == evil), "never installed");
     generic_error(&acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", "nope")], vec![]).await, "-6004");
+    // A feed that announces a package larger than any disk: refused before anything is fetched.
+    let rss = std::fs::read(good.join("rss.xml")).unwrap();
+    let mut huge = feed::parse(&rss, &Default::default()).unwrap();
+    huge.items[0].enclosure.length = 1 << 50;
+    huge.items[0].uuid = "huge-one".into();
+    huge.uuid = Some("huge-feed".into());
+    std::fs::write(http.root.join("huge.xml"), feed::write(&huge).unwrap()).unwrap();
+    readable(&http.root);
+    let huge_url = format!("{}/huge.xml", http.url);
+    ok(&acp(&admin, HYP1, VMCASTING, "register", &[("url", huge_url.as_str())], vec![]).await);
+    let e = acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", "huge-one")], vec![]).await;
+    assert!(generic_error(&e, "-6004").contains("more than the limit"), "{e}");
+    ok(&acp(&admin, HYP1, VMCASTING, "unregister", &[("uuid", "huge-feed")], vec![]).await);
     // Still serving.
     assert!(ok(&acp(&admin, HYP1, HYP, "nodeinfo", &[], vec![]).await).get_child("nodeinfo").is_some());
 

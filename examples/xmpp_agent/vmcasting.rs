@@ -348,7 +348,18 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
         let a = c
             .appliance(&u)
             .ok_or_else(|| Failure::generic(CODE_DOWNLOAD, format!("no appliance {u} in the registered feeds")))?;
-        Ok((a.item.title.clone(), a.item.enclosure.length, a.item.enclosure.url.clone()))
+        let total = a.item.enclosure.length;
+        // The feed's length is hostile too: within the limits and the free space.
+        let free = nix::sys::statvfs::statvfs(c.dir())
+            .map(|v| v.blocks_available() as u64 * v.fragment_size() as u64)
+            .map_err(|e| Failure::generic(CODE_DOWNLOAD, format!("{}: {e}", c.dir().display())))?;
+        if total > Limits::default().max_total_bytes || total > free {
+            return Err(Failure::generic(
+                CODE_DOWNLOAD,
+                format!("appliance {u} is {total} bytes: more than the limit or the {free} bytes free"),
+            ));
+        }
+        Ok((a.item.title.clone(), total, a.item.enclosure.url.clone()))
     })
     .await?;
     {
