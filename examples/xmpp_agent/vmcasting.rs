@@ -351,7 +351,12 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
         let total = a.item.enclosure.length;
         // The feed's length is hostile too: within the limits and the free space.
         let free = nix::sys::statvfs::statvfs(c.dir())
-            .map(|v| v.blocks_available() as u64 * v.fragment_size() as u64)
+            // The field types are the platform's (`u64` here, not everywhere).
+            .map(|v| {
+                #[allow(clippy::unnecessary_cast)]
+                let (blocks, size) = (v.blocks_available() as u64, v.fragment_size() as u64);
+                blocks.saturating_mul(size)
+            })
             .map_err(|e| Failure::generic(CODE_DOWNLOAD, format!("{}: {e}", c.dir().display())))?;
         if total > Limits::default().max_total_bytes || total > free {
             return Err(Failure::generic(
