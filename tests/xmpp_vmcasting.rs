@@ -42,16 +42,13 @@ use kvmhost::templates::archive::{self, PackRequest};
 use kvmhost::templates::feed::{self, GenerateOptions};
 use kvmhost::templates::manifest::Metadata;
 use kvmhost::templates::Format;
-use support::{acp, agent_binary, client, AgentProc, Prosody, T};
-use tokio::sync::mpsc::UnboundedReceiver;
+use support::archipel::{archipel_error, grant, ok, refused, subscribe_node, Inbox, CONTROL, HYP, PERMISSIONS};
+use support::{acp, agent_binary, client, AgentProc, Prosody};
 use xml::Element;
-use xmpp::{Client, NS_CLIENT};
+use xmpp::Client;
 
-const HYP: &str = "archipel:hypervisor:control";
 const VMCASTING: &str = "archipel:hypervisor:vmcasting";
 const APPLIANCES: &str = "archipel:virtualmachine:vmcasting";
-const CONTROL: &str = "archipel:vm:control";
-const PERMISSIONS: &str = "archipel:permissions";
 const HYP1: &str = "hyp1@localhost/agent";
 
 /// The private nginx of `scripts/services/http.sh`; stopped by PID on drop.
@@ -156,39 +153,10 @@ fn publish(dir: &Path, file: &str, name: &str, image: &Path, base: &str) -> Stri
     f.uuid.expect("the generated feed has a UUID")
 }
 
-fn ok(answer: &Element) -> Element {
-    assert_eq!(answer.get_attr("type"), Some("result"), "expected a result: {answer}");
-    answer.get_child("query").cloned().unwrap_or_default()
-}
-
-/// Archipel's error: (code, error namespace, text).
-fn archipel_error(answer: &Element) -> (String, String, String) {
-    assert_eq!(answer.get_attr("type"), Some("error"), "expected an error: {answer}");
-    let error = answer.get_child("error").unwrap_or_else(|| panic!("no <error>: {answer}"));
-    assert_eq!(error.get_attr("type"), Some("cancel"), "{answer}");
-    let cond = error.elements().find(|e| e.name != "text").unwrap_or_else(|| panic!("no condition: {answer}"));
-    assert_eq!(cond.name, cond.ns.replace(':', "-"), "{answer}");
-    let text = error.get_child("text").map(|t| t.text_content()).unwrap_or_default();
-    (error.get_attr("code").unwrap_or_default().to_string(), cond.ns.clone(), text)
-}
-
 fn generic_error(answer: &Element, code: &str) -> String {
     let (c, ns, text) = archipel_error(answer);
     assert_eq!((c.as_str(), ns.as_str()), (code, "archipel:error:generic"), "{answer}");
     text
-}
-
-fn refused(answer: &Element, action: &str) {
-    let (code, ns, _) = archipel_error(answer);
-    assert_eq!((code.as_str(), ns.as_str()), ("-1", "archipel:error:permission"), "{action}: {answer}");
-}
-
-fn grant(user: &str, perm: &str) -> Element {
-    Element::new("permission", PERMISSIONS)
-        .attr("permission_type", "user")
-        .attr("permission_target", user)
-        .attr("permission_name", perm)
-        .attr("permission_value", "1")
 }
 
 /// `(uuid, status)` of the appliances of the source `url` in a `get`.
@@ -236,41 +204,6 @@ async fn wait_queue_empty(c: &Client, uuid: &str) -> Vec<f64> {
 
 const EVENTS: &str = "/archipel/hyp1@localhost/events";
 
-async fn subscribe_events(c: &Client) {
-    let ns = "http://jabber.org/protocol/pubsub";
-    let iq = Element::new("iq", NS_CLIENT).attr("type", "set").attr("to", "pubsub.localhost").child(
-        Element::new("pubsub", ns)
-            .child(Element::new("subscribe", ns).attr("node", EVENTS).attr("jid", c.jid.as_str())),
-    );
-    let answer = c.request(iq, T).await.unwrap();
-    assert_eq!(answer.get_attr("type"), Some("result"), "subscribing to {EVENTS}: {answer}");
-}
-
-/// Waits for the hypervisor's push `archipel:push:vmcasting` `change` (other stanzas dropped).
-async fn wait_push(rx: &mut UnboundedReceiver<Element>, change: &str) {
-    let deadline = Instant::now() + T;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let m = match tokio::time::timeout(left, rx.recv()).await {
-            Ok(Some(m)) => m,
-            _ => panic!("no vmcasting push {change:?}; seen {seen:?}"),
-        };
-        let push = m
-            .get_child("event")
-            .and_then(|e| e.get_child("items"))
-            .filter(|i| i.get_attr("node") == Some(EVENTS))
-            .and_then(|i| i.get_child("item"))
-            .and_then(|i| i.get_child("push"));
-        if let Some(p) = push.filter(|p| p.ns == "archipel:push:vmcasting") {
-            if p.get_attr("change") == Some(change) {
-                return;
-            }
-            seen.push(p.get_attr("change").unwrap_or_default().to_string());
-        }
-    }
-}
-
 #[test]
 fn vmcasts_through_the_agent() {
     let started = Instant::now();
@@ -313,8 +246,9 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
 
     let mut a1 = AgentProc::start(bin, "hyp1@localhost", &server, &state);
     a1.wait_line("online as hyp1@localhost").await;
-    let (admin, mut admin_rx) = client(&server, "admin").await;
-    subscribe_events(&admin).await;
+    let (admin, admin_rx) = client(&server, "admin").await;
+    let mut inbox = Inbox { rx: admin_rx, messages: Vec::new() };
+    subscribe_node(&admin, EVENTS).await;
     let (alice, _alice_rx) = client(&server, "alice").await;
 
     // ---- permissions: Archipel's names, refusal then grant ----
@@ -324,16 +258,24 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
         assert!(names.contains(&p), "{p} not in {names:?}");
     }
     assert!(names.contains(&"vmcasting_downloadqueue") && names.contains(&"vmcasting_getinstalledappliances"));
-    refused(&acp(&alice, HYP1, VMCASTING, "get", &[], vec![]).await, "get");
-    refused(&acp(&alice, HYP1, VMCASTING, "register", &[("url", good_url.as_str())], vec![]).await, "register");
-    ok(&acp(&admin, HYP1, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "vmcasting_get")]).await);
+    refused(&acp(&alice, HYP1, VMCASTING, "get", &[], vec![]).await, "get", VMCASTING);
+    refused(
+        &acp(&alice, HYP1, VMCASTING, "register", &[("url", good_url.as_str())], vec![]).await,
+        "register",
+        VMCASTING,
+    );
+    ok(&acp(&admin, HYP1, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "vmcasting_get", "1")]).await);
     assert!(ok(&acp(&alice, HYP1, VMCASTING, "get", &[], vec![]).await).elements().next().is_none());
     // `vmcasting_get` does not grant the others.
-    refused(&acp(&alice, HYP1, VMCASTING, "register", &[("url", good_url.as_str())], vec![]).await, "register");
+    refused(
+        &acp(&alice, HYP1, VMCASTING, "register", &[("url", good_url.as_str())], vec![]).await,
+        "register",
+        VMCASTING,
+    );
 
     // ---- register, get ----
     ok(&acp(&admin, HYP1, VMCASTING, "register", &[("url", good_url.as_str())], vec![]).await);
-    wait_push(&mut admin_rx, "register").await;
+    inbox.wait_push(EVENTS, "vmcasting", "register").await;
     let q = ok(&acp(&alice, HYP1, VMCASTING, "get", &[], vec![]).await);
     let source = q.elements().find(|s| s.get_attr("url") == Some(good_url.as_str())).expect("the source");
     assert_eq!(source.get_attr("uuid"), Some(good_uuid.as_str()), "{source:?}");
@@ -351,9 +293,9 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     ok(&acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", tpl.as_str())], vec![]).await);
     let again = acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", tpl.as_str())], vec![]).await;
     assert!(generic_error(&again, "-6004").contains("already downloading"), "{again}");
-    wait_push(&mut admin_rx, "download_start").await;
+    inbox.wait_push(EVENTS, "vmcasting", "download_start").await;
     let seen = wait_queue_empty(&admin, &tpl).await;
-    wait_push(&mut admin_rx, "download_complete").await;
+    inbox.wait_push(EVENTS, "vmcasting", "download_complete").await;
     assert!(!seen.is_empty(), "the download was never seen in the queue (3 MiB at 1 MiB/s)");
     assert!(seen.iter().any(|p| *p > 0.0 && *p < 100.0), "never seen in progress: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress goes backwards: {seen:?}");
@@ -372,12 +314,12 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     let vm_bare = q.get_child("virtualmachine").unwrap().get_attr("jid").unwrap().to_string();
     let vm_uuid = vm_bare.split('@').next().unwrap().to_string();
     let vm = format!("{vm_bare}/hyp1");
-    refused(&acp(&alice, &vm, APPLIANCES, "get", &[], vec![]).await, "get");
-    ok(&acp(&admin, &vm, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "appliance_get")]).await);
+    refused(&acp(&alice, &vm, APPLIANCES, "get", &[], vec![]).await, "get", APPLIANCES);
+    ok(&acp(&admin, &vm, PERMISSIONS, "set", &[], vec![grant("alice@localhost", "appliance_get", "1")]).await);
     let q = ok(&acp(&alice, &vm, APPLIANCES, "get", &[], vec![]).await);
     let a = q.elements().find(|a| a.get_attr("uuid") == Some(tpl.as_str())).expect("tpl listed");
     assert_eq!(a.get_attr("status"), Some("none"), "{q:?}");
-    refused(&acp(&alice, &vm, APPLIANCES, "attach", &[("uuid", tpl.as_str())], vec![]).await, "attach");
+    refused(&acp(&alice, &vm, APPLIANCES, "attach", &[("uuid", tpl.as_str())], vec![]).await, "attach", APPLIANCES);
     let unknown = acp(&admin, &vm, APPLIANCES, "attach", &[("uuid", evil.as_str())], vec![]).await;
     generic_error(&unknown, "-4001");
     ok(&acp(&admin, &vm, APPLIANCES, "attach", &[("uuid", tpl.as_str())], vec![]).await);
@@ -461,7 +403,7 @@ async fn scenario(http: &Http, prosody: &Prosody, bin: &Path, work: &Path) {
     assert_eq!(appliances_of(&admin, &bad_url).await.unwrap()[0].1, "3");
     ok(&acp(&admin, HYP1, VMCASTING, "downloadappliance", &[("uuid", evil.as_str())], vec![]).await);
     wait_queue_empty(&admin, &evil).await;
-    wait_push(&mut admin_rx, "download_error").await;
+    inbox.wait_push(EVENTS, "vmcasting", "download_error").await;
     a1.wait_line(&format!("appliance {evil} cannot be downloaded")).await;
     let list = appliances_of(&admin, &bad_url).await.unwrap();
     assert_eq!(list[0].1, "4", "a package that fails verification is an error: {list:?}");

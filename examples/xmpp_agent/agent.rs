@@ -2,12 +2,12 @@
 //! one per VM, reconnecting with backoff), command dispatch with permission checks, presence,
 //! and libvirt events turned into VM presence.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kvmhost::libvirt::events::{EventKind, ResumedDetail, StartedDetail, SuspendedDetail};
+use kvmhost::libvirt::events::{EventKind, ResumedDetail, StartedDetail, StoppedDetail, SuspendedDetail};
 use kvmhost::libvirt::{DomainId, DomainState, Hypervisor, LibvirtError, LibvirtHypervisor};
 use tokio::sync::{mpsc, oneshot};
 
@@ -81,6 +81,10 @@ pub struct Agent {
     pub cpu_samples: Mutex<HashMap<String, (Instant, u64)>>,
     /// The VMCast repository.
     pub vmcasting: crate::vmcasting::Repository,
+    /// Where peers migrate running VMs to (`None`: this host's libvirt cannot take them).
+    pub migration: Option<crate::migration::MigrationTarget>,
+    /// The VMs being migrated away (their libvirt events are not presence meanwhile).
+    pub migrating: Mutex<HashSet<String>>,
 }
 
 impl Agent {
@@ -235,7 +239,7 @@ fn event_reaction(kind: &EventKind) -> Option<(Presence, Push)> {
             (Some(("away", "Paused")), (CONTROL, "suspended"))
         }
         EventKind::Resumed(d) if *d != ResumedDetail::Migrated => (Some(("", "Running")), (CONTROL, "resumed")),
-        EventKind::Stopped(_) => (Some(("xa", "Off")), (CONTROL, "shutdown")),
+        EventKind::Stopped(d) if *d != StoppedDetail::Migrated => (Some(("xa", "Off")), (CONTROL, "shutdown")),
         EventKind::Crashed(_) => (Some(("xa", "Crashed")), (CONTROL, "crashed")),
         EventKind::Undefined(_) => (Some(("xa", "Not defined")), (DEFINITION, "undefined")),
         EventKind::Defined(_) => (None, (DEFINITION, "defined")),
@@ -254,7 +258,7 @@ pub async fn follow_events(agent: Arc<Agent>) {
     };
     while let Some(ev) = events.recv().await {
         let known = agent.store.read(|s| s.vms.contains_key(&ev.uuid));
-        if !known {
+        if !known || agent.migrating.lock().unwrap().contains(&ev.uuid) {
             continue;
         }
         let Some((presence, (namespace, change))) = event_reaction(&ev.kind) else { continue };

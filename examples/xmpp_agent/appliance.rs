@@ -16,9 +16,18 @@ use crate::log;
 use crate::vmcasting::{appliance_element, blocking, fail, CODE_ATTACH, CODE_DETACH, CODE_PACKAGE, CODE_VM_GET};
 use crate::xml::Element;
 
+/// Archipel's `ARCHIPEL_ERROR_CODE_VM_MIGRATING`.
+const CODE_VM_MIGRATING: i64 = -43;
+
 /// Runs one `archipel:virtualmachine:vmcasting` command (the permission was checked).
 pub async fn handle(agent: &Arc<Agent>, uuid: &str, req: &Request) -> Result<Vec<Element>, Failure> {
     let repo = &agent.vmcasting;
+    if req.action != "get" && agent.migrating.lock().unwrap_or_else(PoisonError::into_inner).contains(uuid) {
+        return Err(Failure::generic(
+            CODE_VM_MIGRATING,
+            "Virtual machine is migrating. Can't perform any snapshoting operation.",
+        ));
+    }
     match req.action.as_str() {
         "get" => {
             let attached = std::fs::read_to_string(repo.vm_dir(uuid).join("current.package")).unwrap_or_default();

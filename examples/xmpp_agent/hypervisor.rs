@@ -1,6 +1,6 @@
 //! The hypervisor entity's commands (`archipel:hypervisor:control`, as
 //! `archipelHypervisor.py` answers them): `alloc`, `free`, `rostervm`, `capabilities`,
-//! `nodeinfo`.
+//! `nodeinfo`; `soft_alloc` and `migrationinfo` are in [`crate::migration`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,7 @@ pub async fn handle(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, F
         "free" => free(agent, req).await,
         "rostervm" => roster(agent).await,
         "soft_alloc" => crate::migration::soft_alloc(agent, req).await,
+        "migrationinfo" => crate::migration::info(agent, req),
         "capabilities" => {
             let caps = agent
                 .host

@@ -5,7 +5,8 @@
 //! ```sh
 //! cargo run --release --example xmpp_agent -- --jid hyp1@example.org --password PW \
 //!     [--server HOST:PORT] [--libvirt URI] [--admin JID]... [--state DIR] [--ca-file PEM] [--insecure-tcp]
-//!     [--pubsub SERVICE|none] [--vmcast-dir DIR]
+//!     [--pubsub SERVICE|none] [--migration-libvirt-uri URI] [--migration-address HOST[:PORT]]
+//!     [--vmcast-dir DIR]
 //! ```
 //!
 //! - The hypervisor entity (`--jid`) answers `archipel:hypervisor:control` (`alloc`, `free`,
@@ -14,8 +15,11 @@
 //!   registration (XEP-0077) and its password kept in `--state DIR`; it answers
 //!   `archipel:vm:control`, `archipel:vm:definition` and `archipel:permissions`, and its
 //!   presence follows libvirt's lifecycle events (Running, Paused, Off, Crashed, Not defined).
-//!   `migrate hypervisorjid=…` moves a VM that is off to another agent (`soft_alloc`, which the
-//!   destination accepts from hypervisors holding its `soft_alloc` permission).
+//!   `migrate hypervisorjid=…` moves a VM to another agent: one that is off by `soft_alloc`,
+//!   a running one by libvirt live migration to the libvirt URI the destination announces
+//!   (`migrationinfo`, from `--migration-libvirt-uri` / `--migration-address`), then
+//!   `soft_alloc live='yes'`. The destination accepts both only from hypervisors holding its
+//!   `soft_alloc` permission (and `migrationinfo` for a live migration).
 //! - VMCasts (`vmcasting.rs`, `appliance.rs`, through kvmhost-templates): the hypervisor answers
 //!   `archipel:hypervisor:vmcasting` (`get`, `register url`, `unregister uuid`,
 //!   `downloadappliance uuid` in the background and verified, `downloadqueue`, `getappliances`,
@@ -95,6 +99,14 @@ struct Cli {
     /// Plain TCP without TLS: only for a server on loopback that offers no TLS.
     #[arg(long)]
     insecure_tcp: bool,
+    /// The libvirt URI other agents open to live-migrate VMs here (default: `--libvirt` with
+    /// this host's name put in, as Archipel does; none for the test driver).
+    #[arg(long)]
+    migration_libvirt_uri: Option<String>,
+    /// Where QEMU's migration stream to this host goes: `HOST[:PORT]` or `tcp://HOST[:PORT]`
+    /// (default: libvirt's choice, the destination's hostname).
+    #[arg(long)]
+    migration_address: Option<String>,
 }
 
 async fn loopback_only(server: &str) -> Result<(), String> {
@@ -153,6 +165,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         },
         stopping: AtomicBool::new(false),
         cpu_samples: Mutex::new(HashMap::new()),
+        migration: migration::MigrationTarget::from_cli(
+            &cli.libvirt,
+            cli.migration_libvirt_uri.as_deref(),
+            cli.migration_address.as_deref(),
+        ),
+        migrating: Mutex::new(std::collections::HashSet::new()),
         vmcasting,
     });
 

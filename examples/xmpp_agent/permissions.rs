@@ -37,6 +37,7 @@ pub const HYPERVISOR: &[Permission] = &[
     ("capabilities", "Authorizes users to access the hypervisor capabilities", false),
     ("nodeinfo", "Authorizes users to access the hypervisor Node Information", false),
     ("soft_alloc", "Authorizes (hypervisors) to move virtual machines here", false),
+    ("migrationinfo", "Authorizes users to get the migration informations", false),
 ];
 
 /// A virtual machine's own (`TNArchipelVirtualMachine.init_permissions`, the implemented ones).

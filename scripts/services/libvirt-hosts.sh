@@ -2,7 +2,7 @@
 # Two libvirt hosts on one machine, for the live-migration tests (see scripts/services/README.md).
 #
 #   libvirt-hosts.sh packages   # Debian packages it needs
-#   libvirt-hosts.sh start      # prints export KVMHOST_MIGRATION_{SRC_URI,DST_URI,DST_ADDR}=...
+#   libvirt-hosts.sh start      # prints export KVMHOST_MIGRATION_{SRC_URI,DST_URI,SRC_ADDR,DST_ADDR}=...
 #   libvirt-hosts.sh stop       # kills both daemons (and their guests) by PID, removes the namespaces
 #
 # Each host is a libvirtd + virtlogd in its own network namespace (kvmhost-mig-src,
@@ -126,6 +126,7 @@ start() {
   trap - ERR
   echo "export KVMHOST_MIGRATION_SRC_URI='qemu+unix:///system?socket=$(base src)/run/libvirt-sock'"
   echo "export KVMHOST_MIGRATION_DST_URI='qemu+unix:///system?socket=$(base dst)/run/libvirt-sock'"
+  echo "export KVMHOST_MIGRATION_SRC_ADDR='${ADDR[src]}'"
   echo "export KVMHOST_MIGRATION_DST_ADDR='${ADDR[dst]}'"
 }
 

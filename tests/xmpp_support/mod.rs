@@ -3,6 +3,8 @@
 //! their stderr collected), clients and Archipel commands. The including crate declares the
 //! example's `xml` and `xmpp` modules at its root.
 
+pub mod archipel;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -164,12 +166,15 @@ impl AgentProc {
         Self::start_with(bin, jid, server, state, &["--insecure-tcp"])
     }
 
-    /// The same with other flags (`--insecure-tcp` not implied).
+    /// The same with other flags (`--insecure-tcp` not implied; `--libvirt test:///default`
+    /// unless `extra` names a libvirt URI).
     pub fn start_with(bin: &Path, jid: &str, server: &str, state: &Path, extra: &[&str]) -> AgentProc {
+        let libvirt: &[&str] = if extra.contains(&"--libvirt") { &[] } else { &["--libvirt", "test:///default"] };
         let mut child = Command::new(bin)
             .args(["--jid", jid, "--password", "hyp-secret", "--server", server])
             .args(extra)
-            .args(["--admin", "admin@localhost", "--libvirt", "test:///default", "--state"])
+            .args(libvirt)
+            .args(["--admin", "admin@localhost", "--state"])
             .arg(state)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
