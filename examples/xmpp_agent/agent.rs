@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::acp::{self, Failure, Request};
 use crate::permissions::{Center, Kind, NS_PERMISSIONS};
 use crate::state::Store;
+use crate::vmcasting;
 use crate::xml::Element;
 use crate::xmpp::{self, Client, ConnectOptions, NS_CLIENT};
 
@@ -78,6 +79,8 @@ pub struct Agent {
     pub stopping: AtomicBool,
     /// The previous CPU time sample per VM (for `cpuPrct`).
     pub cpu_samples: Mutex<HashMap<String, (Instant, u64)>>,
+    /// The VMCast repository.
+    pub vmcasting: crate::vmcasting::Repository,
     /// Where peers migrate running VMs to (`None`: this host's libvirt cannot take them).
     pub migration: Option<crate::migration::MigrationTarget>,
     /// The VMs being migrated away (their libvirt events are not presence meanwhile).
@@ -338,8 +341,15 @@ async fn serve(agent: &Arc<Agent>, entity: &Entity, client: Client, mut incoming
 
 fn handled(entity: &Entity, ns: &str) -> bool {
     match entity {
-        Entity::Hypervisor => matches!(ns, NS_HYPERVISOR_CONTROL | NS_PERMISSIONS | NS_SUBSCRIPTION),
-        Entity::Vm(_) => matches!(ns, NS_VM_CONTROL | NS_VM_DEFINITION | NS_PERMISSIONS | NS_SUBSCRIPTION),
+        Entity::Hypervisor => {
+            matches!(ns, NS_HYPERVISOR_CONTROL | NS_PERMISSIONS | NS_SUBSCRIPTION | vmcasting::NS_HYPERVISOR_VMCASTING)
+        }
+        Entity::Vm(_) => {
+            matches!(
+                ns,
+                NS_VM_CONTROL | NS_VM_DEFINITION | NS_PERMISSIONS | NS_SUBSCRIPTION | vmcasting::NS_VM_VMCASTING
+            )
+        }
     }
 }
 
@@ -389,10 +399,16 @@ async fn dispatch(agent: &Arc<Agent>, entity: &Entity, req: &Request) -> Element
         } else {
             Err(Failure::permission(&req.action))
         }
-    } else if !center.check(kind, &me, req.sender(), &req.action) {
+    } else if !center.check(kind, &me, req.sender(), &vmcasting::permission(&req.ns, &req.action)) {
         Err(Failure::permission(&req.action))
     } else {
         match entity {
+            Entity::Hypervisor if req.ns == vmcasting::NS_HYPERVISOR_VMCASTING => {
+                vmcasting::hypervisor(agent, req).await
+            }
+            Entity::Vm(uuid) if req.ns == vmcasting::NS_VM_VMCASTING => {
+                crate::appliance::handle(agent, uuid, req).await
+            }
             Entity::Hypervisor => crate::hypervisor::handle(agent, req).await,
             Entity::Vm(uuid) => crate::vm::handle(agent, uuid, req).await,
         }

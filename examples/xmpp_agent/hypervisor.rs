@@ -146,6 +146,7 @@ async fn free(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Failure
         Err(e) => return Err(Failure::libvirt(&e, CODE_FREE)),
     }
     agent.stop_vm(&uuid, true).await;
+    agent.vmcasting.forget_vm(&uuid);
     let vm_jid = agent.vm_jid(&uuid);
     agent
         .store

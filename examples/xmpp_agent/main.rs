@@ -6,6 +6,7 @@
 //! cargo run --release --example xmpp_agent -- --jid hyp1@example.org --password PW \
 //!     [--server HOST:PORT] [--libvirt URI] [--admin JID]... [--state DIR] [--ca-file PEM] [--insecure-tcp]
 //!     [--pubsub SERVICE|none] [--migration-libvirt-uri URI] [--migration-address HOST[:PORT]]
+//!     [--vmcast-dir DIR]
 //! ```
 //!
 //! - The hypervisor entity (`--jid`) answers `archipel:hypervisor:control` (`alloc`, `free`,
@@ -19,6 +20,13 @@
 //!   (`migrationinfo`, from `--migration-libvirt-uri` / `--migration-address`), then
 //!   `soft_alloc live='yes'`. The destination accepts both only from hypervisors holding its
 //!   `soft_alloc` permission (and `migrationinfo` for a live migration).
+//! - VMCasts (`vmcasting.rs`, `appliance.rs`, through kvmhost-templates): the hypervisor answers
+//!   `archipel:hypervisor:vmcasting` (`get`, `register url`, `unregister uuid`,
+//!   `downloadappliance uuid` in the background and verified, `downloadqueue`, `getappliances`,
+//!   `getinstalledappliances`); each VM `archipel:virtualmachine:vmcasting` (`get`,
+//!   `attach uuid`, `detach`, `package name`). Permissions `vmcasting_<action>` /
+//!   `appliance_<action>`. The repository (registered feeds, downloaded and packaged appliances,
+//!   attached disks) is `--vmcast-dir` (default `STATE/vmcasts`).
 //! - Every entity publishes Archipel's pushes (`<push xmlns='archipel:push:…' change=… date=…/>`)
 //!   on the pubsub node `/archipel/<bare JID>/events` of `--pubsub` (default `pubsub.<domain>`).
 //! - Root admins (`--admin`) may do everything; the `alloc` requester gets `all` on its VM;
@@ -32,6 +40,7 @@
 
 mod acp;
 mod agent;
+mod appliance;
 mod hypervisor;
 mod migration;
 mod permissions;
@@ -39,6 +48,7 @@ mod pubsub;
 mod state;
 mod stream;
 mod vm;
+mod vmcasting;
 mod xml;
 mod xmpp;
 
@@ -76,6 +86,10 @@ struct Cli {
     /// Where VM accounts, definitions and permissions are kept (default: ./xmpp-agent-<node>).
     #[arg(long)]
     state: Option<PathBuf>,
+    /// The VMCast repository: registered feeds, downloaded and packaged appliances, attached
+    /// disks (default: STATE/vmcasts).
+    #[arg(long)]
+    vmcast_dir: Option<PathBuf>,
     /// The pubsub service for event pushes (default: pubsub.<domain>; `none`: no pushes).
     #[arg(long)]
     pubsub: Option<String>,
@@ -122,6 +136,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     let state_dir = cli.state.clone().unwrap_or_else(|| PathBuf::from(format!("xmpp-agent-{node}")));
     let store = state::Store::open(&state_dir).map_err(|e| e.to_string())?;
+    let vmcast_dir = cli.vmcast_dir.clone().unwrap_or_else(|| state_dir.join("vmcasts"));
+    let vmcasting = vmcasting::Repository::open(&vmcast_dir).map_err(|e| format!("{}: {e}", vmcast_dir.display()))?;
     let host = LibvirtHypervisor::connect(&cli.libvirt).await.map_err(|e| format!("libvirt {}: {e}", cli.libvirt))?;
 
     let agent = Arc::new(Agent {
@@ -155,6 +171,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             cli.migration_address.as_deref(),
         ),
         migrating: Mutex::new(std::collections::HashSet::new()),
+        vmcasting,
     });
 
     // Definitions the host forgot (the test driver forgets everything on exit) come back.

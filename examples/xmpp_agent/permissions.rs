@@ -58,6 +58,25 @@ pub const VM: &[Permission] = &[
     ("undefine", "Authorizes users to undefine virtual machine", false),
 ];
 
+/// The hypervisor's VMCasting permissions (`hypervisorrepomanager.py`, the implemented ones).
+pub const HYPERVISOR_VMCASTING: &[Permission] = &[
+    ("vmcasting_get", "Authorizes user to get registered VMCast feeds", false),
+    ("vmcasting_register", "Authorizes user to register to a VMCast feed", false),
+    ("vmcasting_unregister", "Authorizes user to unregister from a VMCast feed", false),
+    ("vmcasting_downloadappliance", "Authorizes user to download an appliance from a feed", false),
+    ("vmcasting_downloadqueue", "Authorizes user to see the download queue", false),
+    ("vmcasting_getappliances", "Authorizes user to get all availables appliances", false),
+    ("vmcasting_getinstalledappliances", "Authorizes user to get all installed appliances", false),
+];
+
+/// A virtual machine's appliance permissions (`vmappliancemanager.py`).
+pub const VM_APPLIANCE: &[Permission] = &[
+    ("appliance_get", "Authorizes user to get installed appliances", false),
+    ("appliance_attach", "Authorizes user attach appliance to virtual machine", false),
+    ("appliance_detach", "Authorizes user to detach appliance_detach from virtual machine", false),
+    ("appliance_package", "Authorizes user to package new appliance from virtual machine", false),
+];
+
 /// Whether the entity is the hypervisor (else a VM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -68,11 +87,11 @@ pub enum Kind {
 }
 
 fn catalog(kind: Kind) -> impl Iterator<Item = &'static Permission> {
-    let own = match kind {
-        Kind::Hypervisor => HYPERVISOR,
-        Kind::Vm => VM,
+    let (own, plugin) = match kind {
+        Kind::Hypervisor => (HYPERVISOR, HYPERVISOR_VMCASTING),
+        Kind::Vm => (VM, VM_APPLIANCE),
     };
-    BASE.iter().chain(own.iter())
+    BASE.iter().chain(own.iter()).chain(plugin.iter())
 }
 
 /// The permission checks of one agent.
