@@ -29,7 +29,7 @@ done
 echo "kvmhost-net --no-default-features: $(wc -l <<<"$tree") crates, none of tokio, rtnetlink, nix"
 
 check -p kvmhost --no-default-features
-for f in core net libvirt templates; do check -p kvmhost --no-default-features --features "$f"; done
+for f in core net libvirt templates https; do check -p kvmhost --no-default-features --features "$f"; done
 check -p kvmhost-templates --no-default-features
 for f in http https libvirt; do check -p kvmhost-templates --no-default-features --features "$f"; done
 check -p kvmhost-core

@@ -136,6 +136,10 @@ impl Default for HttpTransport {
 #[cfg(feature = "http")]
 impl Transport for HttpTransport {
     fn get(&self, url: &str, range_from: Option<u64>) -> Result<Response, TransportError> {
+        // Without TLS built in, say so (ureq's own error is "unknown scheme").
+        if cfg!(not(feature = "https")) && url.starts_with("https://") {
+            return Err(TransportError::Unsupported { url: url.into() });
+        }
         let mut req = self.agent.get(url).set("Cache-Control", "no-cache");
         if let Some(from) = range_from.filter(|&f| f > 0) {
             req = req.set("Range", &format!("bytes={from}-"));
@@ -184,4 +188,17 @@ pub(crate) fn read_limited(mut body: Box<dyn Read + Send>, limit: u64, url: &str
         return Err(TransportError::Failed { url: url.into(), message: format!("larger than {limit} bytes") });
     }
     Ok(v)
+}
+
+#[cfg(all(test, feature = "http", not(feature = "https")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_without_the_feature_says_so() {
+        // Refused before any connection (the address is a reserved documentation one).
+        let err = HttpTransport::default().get("https://192.0.2.1/feed.xml", None).err().expect("refused");
+        assert!(matches!(err, TransportError::Unsupported { .. }), "{err:?}");
+        assert!(err.to_string().contains("enable the `http`/`https` features"), "{err}");
+    }
 }
