@@ -197,7 +197,9 @@ mod tests {
     #[test]
     fn https_without_the_feature_says_so() {
         // Refused before any connection (the address is a reserved documentation one).
-        let err = HttpTransport::default().get("https://192.0.2.1/feed.xml", None).err().expect("refused");
+        let Err(err) = HttpTransport::default().get("https://192.0.2.1/feed.xml", None) else {
+            panic!("an https:// URL was fetched without the https feature");
+        };
         assert!(matches!(err, TransportError::Unsupported { .. }), "{err:?}");
         assert!(err.to_string().contains("enable the `http`/`https` features"), "{err}");
     }
