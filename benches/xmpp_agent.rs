@@ -15,18 +15,7 @@
 //! server installed and root
 //! (SKIP otherwise). Target (issue 16): p99 of `info` within 3x of the ping floor and < 50 ms.
 
-#[path = "../examples/xmpp_agent/stream.rs"]
-#[allow(dead_code, unused_imports)]
-mod stream;
-#[path = "../tests/xmpp_support/mod.rs"]
-#[allow(dead_code)]
-mod support;
-#[path = "../examples/xmpp_agent/xml.rs"]
-#[allow(dead_code, unused_imports)] // its unit tests' imports (no test harness here)
-mod xml;
-#[path = "../examples/xmpp_agent/xmpp.rs"]
-#[allow(dead_code)]
-mod xmpp;
+include!("../tests/xmpp_support/modules.rs");
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

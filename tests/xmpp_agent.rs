@@ -11,19 +11,7 @@
 //!
 //! Needs `prosody` installed and root (to run it as its own user); otherwise it prints SKIP.
 
-#[path = "../examples/xmpp_agent/stream.rs"]
-#[allow(dead_code)]
-mod stream;
-#[path = "../examples/xmpp_agent/xml.rs"]
-#[allow(dead_code)]
-mod xml;
-#[path = "../examples/xmpp_agent/xmpp.rs"]
-#[allow(dead_code)]
-mod xmpp;
-
-#[path = "xmpp_support/mod.rs"]
-#[allow(dead_code)] // shared with the bench
-mod support;
+include!("xmpp_support/modules.rs");
 
 use std::path::Path;
 use std::process::Command;

@@ -7,19 +7,7 @@
 //! it; and the VM migrates back the same way. Without the two daemons only the test driver's
 //! path runs (moving a VM that is off, in tests/xmpp_agent.rs): this test prints which.
 
-#[path = "../examples/xmpp_agent/stream.rs"]
-#[allow(dead_code)]
-mod stream;
-#[path = "../examples/xmpp_agent/xml.rs"]
-#[allow(dead_code)]
-mod xml;
-#[path = "../examples/xmpp_agent/xmpp.rs"]
-#[allow(dead_code)]
-mod xmpp;
-
-#[path = "xmpp_support/mod.rs"]
-#[allow(dead_code)] // shared with the bench
-mod support;
+include!("xmpp_support/modules.rs");
 
 use std::path::Path;
 

@@ -19,19 +19,7 @@
 //!
 //! Needs `prosody`, `nginx` and root; otherwise it prints SKIP.
 
-#[path = "../examples/xmpp_agent/stream.rs"]
-#[allow(dead_code)]
-mod stream;
-#[path = "../examples/xmpp_agent/xml.rs"]
-#[allow(dead_code)]
-mod xml;
-#[path = "../examples/xmpp_agent/xmpp.rs"]
-#[allow(dead_code)]
-mod xmpp;
-
-#[path = "xmpp_support/mod.rs"]
-#[allow(dead_code)] // shared with the bench
-mod support;
+include!("xmpp_support/modules.rs");
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
