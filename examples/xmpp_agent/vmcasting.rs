@@ -28,8 +28,8 @@
 //!   outside their target (Archipel's `tarfile.extractall`); typed errors become Archipel errors;
 //! - `register` takes only `http://` / `https://` URLs (Archipel's `urlopen` also read local
 //!   files); a feed that stops parsing is kept, marked with its error (Archipel deleted it);
-//! - a download is fetched into the catalog's `UUID.part` without holding the catalog (so `get`
-//!   is not held up), then `Catalog::download` verifies it (or resumes it with `Range`);
+//! - a download is fetched without holding the catalog (`begin_download`, `PendingDownload::fetch`,
+//!   `finish_download`: `get` is not held up), resumed with `Range` when the connection is cut;
 //! - `attach` and `package` answer when done (Archipel answered at once and reported through
 //!   presence); both refuse a running VM; packages are kvmhost's native format (`.vmcast`),
 //!   Archipel's `.xvm2` is read too; `deleteappliance` is not implemented.
@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use kvmhost::templates::archive;
 use kvmhost::templates::catalog::{
-    Appliance, ApplianceStatus, Catalog, DownloadOptions, DownloadOutcome, Subscription,
+    Appliance, ApplianceStatus, Catalog, CatalogError, DownloadOptions, DownloadOutcome, Subscription,
 };
 use kvmhost::templates::manifest::check_file_name;
 use kvmhost::templates::transport::DefaultTransport;
@@ -343,7 +343,7 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
     let uuid = req.required("uuid").map_err(|f| Failure { code: CODE_DOWNLOAD, ..f })?.to_string();
     let repo = &agent.vmcasting;
     let (catalog, u) = (repo.catalog.clone(), uuid.clone());
-    let (name, total, url) = blocking(CODE_DOWNLOAD, move || {
+    let (name, total) = blocking(CODE_DOWNLOAD, move || {
         let c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
         let a = c
             .appliance(&u)
@@ -364,7 +364,7 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
                 format!("appliance {u} is {total} bytes: more than the limit or the {free} bytes free"),
             ));
         }
-        Ok((a.item.title.clone(), total, a.item.enclosure.url.clone()))
+        Ok((a.item.title.clone(), total))
     })
     .await?;
     {
@@ -379,7 +379,7 @@ async fn download(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element>, Fai
     agent.push(&Entity::Hypervisor, "vmcasting", "download_start");
     let (catalog, queue, agent2) = (repo.catalog.clone(), repo.queue.clone(), agent.clone());
     let u = uuid.clone();
-    let task = tokio::task::spawn_blocking(move || run_download(&catalog, &queue, &u, &url, total));
+    let task = tokio::task::spawn_blocking(move || run_download(&catalog, &queue, &u));
     tokio::spawn(async move {
         let outcome = match task.await {
             Ok(r) => r,
@@ -407,70 +407,31 @@ fn run_download(
     catalog: &Mutex<Catalog>,
     queue: &Mutex<HashMap<String, Download>>,
     uuid: &str,
-    url: &str,
-    total: u64,
 ) -> Result<PathBuf, String> {
-    let dir = catalog.lock().unwrap_or_else(PoisonError::into_inner).dir().to_path_buf();
-    prefetch(&dir, uuid, url, total, queue)?;
-    let mut c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
-    // A complete `UUID.part` is only verified; a short one is resumed with `Range`.
-    let out = c.download(uuid, &DefaultTransport::default(), &DownloadOptions::default(), &mut |p| {
-        if let Some(d) = queue.lock().unwrap_or_else(PoisonError::into_inner).get_mut(uuid) {
-            d.done = p.done;
+    let pending = catalog.lock().unwrap_or_else(PoisonError::into_inner).begin_download(uuid).map_err(|e| chain(&e))?;
+    // The bytes come without the catalog held (`get` and the other commands go on meanwhile);
+    // a connection cut short is resumed with `Range`, twice at most.
+    let (transport, opts) = (DefaultTransport::default(), DownloadOptions::default());
+    let mut attempts = 0;
+    loop {
+        let fetched = pending.fetch(&transport, &opts, &mut |p| {
+            if let Some(d) = queue.lock().unwrap_or_else(PoisonError::into_inner).get_mut(uuid) {
+                d.done = p.done;
+            }
+        });
+        match fetched {
+            Ok(_) => break,
+            Err(CatalogError::Interrupted { got, .. }) if attempts < 2 => {
+                attempts += 1;
+                log!("appliance {uuid}: connection cut after {got} bytes; resuming");
+            }
+            Err(e) => return Err(chain(&e)),
         }
-    });
+    }
+    let out = catalog.lock().unwrap_or_else(PoisonError::into_inner).finish_download(pending, &opts.read);
     match out {
         Ok(DownloadOutcome::Complete { path, .. }) => Ok(path),
         Ok(_) => Err("the download stopped early".into()),
         Err(e) => Err(chain(&e)),
     }
-}
-
-/// Fetches an HTTP(S) enclosure into the catalog's `UUID.part` (its documented partial file)
-/// without holding the catalog: no more than the enclosure's length is written. Other URLs are
-/// left to `Catalog::download` (which refuses them from HTTP feeds).
-fn prefetch(
-    dir: &Path,
-    uuid: &str,
-    url: &str,
-    total: u64,
-    queue: &Mutex<HashMap<String, Download>>,
-) -> Result<(), String> {
-    use kvmhost::templates::transport::{HttpTransport, Transport};
-    use std::io::{Read, Write};
-    check_file_name(uuid).map_err(|e| chain(&e))?;
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Ok(());
-    }
-    let partial = dir.join(format!("{uuid}.part"));
-    let _ = std::fs::remove_file(&partial);
-    let resp = HttpTransport::default().get(url, None).map_err(|e| chain(&e))?;
-    if resp.status != 200 || resp.content_length.is_some_and(|l| l != total) {
-        return Err(format!(
-            "{url}: status {}, {:?} bytes where the feed says {total}",
-            resp.status, resp.content_length
-        ));
-    }
-    let mut f = std::fs::File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-    let mut body = resp.body.take(total + 1);
-    let mut buf = vec![0u8; 256 << 10];
-    let mut got = 0u64;
-    loop {
-        let n = match body.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break, // cut: the catalog resumes what came
-        };
-        got += n as u64;
-        if got > total {
-            let _ = std::fs::remove_file(&partial);
-            return Err(format!("{url}: more than the {total} bytes the feed says"));
-        }
-        f.write_all(&buf[..n]).map_err(|e| format!("{}: {e}", partial.display()))?;
-        if let Some(d) = queue.lock().unwrap_or_else(PoisonError::into_inner).get_mut(uuid) {
-            d.done = got;
-        }
-    }
-    f.sync_all().map_err(|e| format!("{}: {e}", partial.display()))
 }

@@ -14,7 +14,7 @@ use kvmhost_templates::archive::{self, Format, PackRequest, ReadOptions};
 use kvmhost_templates::catalog::{
     ApplianceStatus, Catalog, CatalogError, DownloadOptions, DownloadOutcome, FeedStatus,
 };
-use kvmhost_templates::transport::DefaultTransport;
+use kvmhost_templates::transport::{DefaultTransport, Response, Transport, TransportError};
 use kvmhost_templates::{feed, signing};
 
 fn server() -> Option<(String, PathBuf)> {
@@ -239,4 +239,59 @@ fn hostile_feeds_over_http() {
     assert_eq!(cat.feeds().len(), 1);
     assert!(matches!(&cat.feeds()[0].status, FeedStatus::Error { .. }));
     assert_eq!(cat.appliances().len(), 1);
+}
+
+/// The three-step download: the catalog stays free while the bytes come (another thread lists
+/// and refreshes it mid-download, through nginx's 1 MiB/s `/slow/`), then the fetched file is
+/// verified and installed; a second fetch of a complete partial file sends nothing.
+#[test]
+fn a_pending_download_does_not_hold_the_catalog() {
+    let Some((url, root)) = server() else { return };
+    let (sk, pk) = signing::generate_keypair().unwrap();
+    let (pubd, name) = publish(&root, "pending");
+    make_packages(&pubd.0, &sk);
+    let base = format!("{url}/slow/{name}");
+    feed::generate(&pubd.0, &base, &Default::default()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let t = DefaultTransport::default();
+    let catalog = std::sync::Mutex::new(Catalog::open(cache.path()).unwrap());
+    catalog.lock().unwrap().subscribe(&format!("{base}/rss.xml"), &t).unwrap();
+    let uuid = feed::item_uuid("web.vmcast");
+    let pending = catalog.lock().unwrap().begin_download(&uuid).unwrap();
+    assert!(pending.total() > 1 << 20, "a package that takes more than a second at 1 MiB/s");
+    assert_eq!(pending.partial(), cache.path().join(format!("{uuid}.part")));
+    let progress = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        let fetching = s.spawn(|| {
+            pending.fetch(&t, &DownloadOptions::default(), &mut |p| {
+                progress.store(p.done, std::sync::atomic::Ordering::Relaxed);
+            })
+        });
+        // Mid-download, the catalog answers at once and says what is going on.
+        while progress.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let asked = std::time::Instant::now();
+        let mut cat = catalog.lock().unwrap();
+        assert!(matches!(cat.appliance(&uuid).unwrap().status, ApplianceStatus::Downloading { .. }));
+        cat.refresh(&t).unwrap();
+        drop(cat);
+        assert!(!fetching.is_finished(), "the download ended before the catalog was used");
+        assert!(asked.elapsed() < std::time::Duration::from_secs(1), "the catalog was held");
+        assert_eq!(fetching.join().unwrap().unwrap(), None);
+    });
+    // Complete already: nothing more is fetched (the transport is not even asked).
+    struct NoNetwork;
+    impl Transport for NoNetwork {
+        fn get(&self, url: &str, _: Option<u64>) -> Result<Response, TransportError> {
+            Err(TransportError::Failed { url: url.into(), message: "no request expected".into() })
+        }
+    }
+    assert_eq!(pending.fetch(&NoNetwork, &DownloadOptions::default(), &mut |_| {}).unwrap(), None);
+    let opts = ReadOptions::trusting(vec![pk.clone()]);
+    let out = catalog.lock().unwrap().finish_download(pending, &opts).unwrap();
+    let DownloadOutcome::Complete { path, package } = out else { panic!("not complete") };
+    assert_eq!(fs::read(&path).unwrap(), fs::read(pubd.0.join("web.vmcast")).unwrap());
+    assert_eq!(package.signature, archive::SignatureStatus::Verified(pk.key_id()));
+    assert!(matches!(catalog.lock().unwrap().appliance(&uuid).unwrap().status, ApplianceStatus::Installed { .. }));
 }

@@ -29,16 +29,18 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::archive::{self, ArchiveError, Format, Package, Progress, ReadOptions};
+mod download;
+
+pub use download::PendingDownload;
+
+use crate::archive::{ArchiveError, Package, ReadOptions};
 use crate::feed::{self, FeedError};
 use crate::fsutil::atomic_write;
-use crate::transport::{parse_content_range, read_limited, Transport, TransportError};
+use crate::transport::{read_limited, Transport, TransportError};
 
 /// Errors of the catalog.
 #[derive(Debug, thiserror::Error)]
@@ -412,191 +414,4 @@ impl Catalog {
         }
         self.save()
     }
-
-    /// Downloads (or resumes) an appliance, then verifies size, SHA-256 (when the feed gives
-    /// it) and the package itself (signature against `opts.read.trusted`).
-    pub fn download(
-        &mut self,
-        uuid: &str,
-        transport: &dyn Transport,
-        opts: &DownloadOptions,
-        progress: &mut dyn FnMut(&Progress),
-    ) -> Result<DownloadOutcome, CatalogError> {
-        let a = self.appliance(uuid).ok_or_else(|| CatalogError::UnknownAppliance(uuid.into()))?.clone();
-        crate::manifest::check_file_name(uuid)
-            .map_err(|e| CatalogError::Refused { uuid: uuid.into(), reason: e.to_string() })?;
-        let url = a.item.enclosure.url.clone();
-        let remote = |u: &str| u.starts_with("http://") || u.starts_with("https://");
-        if remote(&a.feed_url) && !remote(&url) {
-            return Err(CatalogError::Refused {
-                uuid: uuid.into(),
-                reason: format!("a feed served over HTTP points at {url:?}, not an HTTP(S) URL"),
-            });
-        }
-        let total = a.item.enclosure.length;
-        let span = tracing::info_span!("vmcast_download", uuid, url = %url, total);
-        let _entered = span.enter();
-        let partial = self.dir.join(format!("{uuid}.part"));
-        self.set_status(uuid, ApplianceStatus::Downloading { partial: partial.clone() })?;
-        let mut have = match fs::metadata(&partial) {
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        };
-        if have > total {
-            // Not a prefix of this package: start again.
-            fs::remove_file(&partial).map_err(io(format!("removing {}", partial.display())))?;
-            have = 0;
-        }
-        if have < total {
-            if have > 0 {
-                tracing::info!(from = have, "resuming the download");
-            }
-            if let Some(bytes) = self.fetch_into(transport, &url, &partial, have, total, opts.max_bytes, progress)? {
-                tracing::info!(bytes, "download paused (budget reached)");
-                return Ok(DownloadOutcome::Paused { bytes, total });
-            }
-        }
-        match self.verify_download(&a, &partial, &opts.read) {
-            Ok((format, package)) => {
-                let ext = match format {
-                    Format::Native => "vmcast",
-                    Format::Xvm2 => "xvm2",
-                };
-                let path = self.dir.join(format!("{uuid}.{ext}"));
-                fs::rename(&partial, &path).map_err(io(format!("renaming to {}", path.display())))?;
-                crate::fsutil::sync_parent(&path);
-                tracing::info!(path = %path.display(), "appliance downloaded and verified");
-                self.set_status(uuid, ApplianceStatus::Installed { path: path.clone() })?;
-                Ok(DownloadOutcome::Complete { path, package: Box::new(package) })
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "downloaded appliance refused; the partial file is removed");
-                let _ = fs::remove_file(&partial);
-                self.set_status(uuid, ApplianceStatus::Error { message: e.to_string() })?;
-                Err(e)
-            }
-        }
-    }
-
-    /// Appends `url` from byte `have` to `partial`; `Some(bytes)` when the budget stopped it.
-    #[allow(clippy::too_many_arguments)]
-    fn fetch_into(
-        &self,
-        transport: &dyn Transport,
-        url: &str,
-        partial: &Path,
-        have: u64,
-        total: u64,
-        budget: Option<u64>,
-        progress: &mut dyn FnMut(&Progress),
-    ) -> Result<Option<u64>, CatalogError> {
-        let resp = transport.get(url, Some(have))?;
-        if have > 0 {
-            let cr = resp.content_range.as_deref().and_then(parse_content_range);
-            match (resp.status, cr) {
-                (206, Some((start, end, Some(t)))) if start == have && t == total && end + 1 == total => {}
-                (status, _) => {
-                    return Err(CatalogError::RangeNotHonoured {
-                        url: url.into(),
-                        detail: format!("status {status}, Content-Range {:?} for bytes={have}-", resp.content_range),
-                    })
-                }
-            }
-        } else if resp.status != 200 {
-            return Err(CatalogError::SizeMismatch {
-                url: url.into(),
-                detail: format!("unexpected status {}", resp.status),
-            });
-        }
-        if let Some(len) = resp.content_length {
-            if len != total - have {
-                return Err(CatalogError::SizeMismatch {
-                    url: url.into(),
-                    detail: format!("server sends {len} bytes, the enclosure length leaves {}", total - have),
-                });
-            }
-        }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(partial)
-            .map_err(io(format!("opening {}", partial.display())))?;
-        let mut body = resp.body;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut got = have;
-        let mut this_run = 0u64;
-        loop {
-            let want = match budget {
-                Some(b) if this_run >= b => {
-                    f.sync_all().map_err(io(format!("syncing {}", partial.display())))?;
-                    return Ok(Some(got));
-                }
-                Some(b) => ((b - this_run) as usize).min(buf.len()),
-                None => buf.len(),
-            };
-            let n = match body.read(&mut buf[..want]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => 0, // a broken connection is an early end: keep what came
-            };
-            if n == 0 {
-                break;
-            }
-            if got + n as u64 > total {
-                return Err(CatalogError::SizeMismatch {
-                    url: url.into(),
-                    detail: format!("more than the enclosure length of {total} bytes"),
-                });
-            }
-            f.write_all(&buf[..n]).map_err(io(format!("writing {}", partial.display())))?;
-            got += n as u64;
-            this_run += n as u64;
-            progress(&Progress { phase: "downloading", item: url.into(), done: got, total: Some(total) });
-        }
-        f.sync_all().map_err(io(format!("syncing {}", partial.display())))?;
-        if got < total {
-            return Err(CatalogError::Interrupted { url: url.into(), got, expected: total });
-        }
-        Ok(None)
-    }
-
-    fn verify_download(
-        &self,
-        a: &Appliance,
-        file: &Path,
-        read: &ReadOptions,
-    ) -> Result<(Format, Package), CatalogError> {
-        let url = &a.item.enclosure.url;
-        let len = fs::metadata(file).map_err(io(format!("stat {}", file.display())))?.len();
-        if len != a.item.enclosure.length {
-            return Err(CatalogError::SizeMismatch {
-                url: url.clone(),
-                detail: format!("{len} bytes, the enclosure says {}", a.item.enclosure.length),
-            });
-        }
-        if let Some(expected) = &a.item.sha256 {
-            let found = sha256_of(file)?;
-            if &found != expected {
-                return Err(CatalogError::ChecksumMismatch { url: url.clone(), expected: expected.clone(), found });
-            }
-        }
-        let pkg_err = |e| CatalogError::Package { file: file.display().to_string(), source: Box::new(e) };
-        let format = archive::detect(file).map_err(pkg_err)?;
-        let package = archive::verify(file, read, &mut |_| {}).map_err(pkg_err)?;
-        Ok((format, package))
-    }
-}
-
-fn sha256_of(path: &Path) -> Result<String, CatalogError> {
-    let mut f = File::open(path).map_err(io(format!("opening {}", path.display())))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io(format!("reading {}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(archive::hex(&h.finalize()))
 }
