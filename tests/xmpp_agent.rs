@@ -393,6 +393,12 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     let state_file = std::fs::read_to_string(state.join("a1/agent.json")).unwrap();
     assert!(!state_file.contains(&uuid1), "hyp1 still remembers vm1");
 
+    // Every push went to a node that exists (none before a VM's node is made, none after free).
+    for agent in [&a1, &a2] {
+        let lines = agent.lines.lock().unwrap();
+        assert!(!lines.iter().any(|l| l.contains("item-not-found")), "a push to a missing node: {lines:?}");
+    }
+
     // ---- the server restarts (empty: accounts gone): every entity reconnects by itself,
     // registering its account again with the password it keeps ----
     prosody.restart();

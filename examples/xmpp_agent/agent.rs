@@ -257,8 +257,10 @@ pub async fn follow_events(agent: Arc<Agent>) {
         }
     };
     while let Some(ev) = events.recv().await {
-        let known = agent.store.read(|s| s.vms.contains_key(&ev.uuid));
-        if !known || agent.migrating.lock().unwrap().contains(&ev.uuid) {
+        // Only VMs whose entity is started: `alloc` defines the domain before it creates the
+        // VM's events node and starts the entity (its `Defined` event has nowhere to go yet).
+        let started = agent.vms.lock().unwrap().contains_key(&ev.uuid);
+        if !started || agent.migrating.lock().unwrap().contains(&ev.uuid) {
             continue;
         }
         let Some((presence, (namespace, change))) = event_reaction(&ev.kind) else { continue };
