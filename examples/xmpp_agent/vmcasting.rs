@@ -293,8 +293,13 @@ pub async fn hypervisor(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element
 async fn get(agent: &Arc<Agent>) -> Result<Vec<Element>, Failure> {
     let catalog = agent.vmcasting.catalog.clone();
     let (feeds, appliances) = blocking(CODE_GET, move || {
-        let mut c = catalog.lock().unwrap_or_else(PoisonError::into_inner);
-        c.refresh(&DefaultTransport::default()).map_err(|e| fail(CODE_GET)(&e))?;
+        // The feeds are fetched without the catalog held (a slow feed server does not hold up
+        // downloads and the other commands), then merged.
+        let lock = || catalog.lock().unwrap_or_else(PoisonError::into_inner);
+        let urls: Vec<String> = lock().feeds().iter().map(|f| f.url.clone()).collect();
+        let fetched = Catalog::fetch_feeds(&urls, &DefaultTransport::default());
+        let mut c = lock();
+        c.merge_fetched(fetched).map_err(|e| fail(CODE_GET)(&e))?;
         Ok((c.feeds().to_vec(), c.appliances().to_vec()))
     })
     .await?;

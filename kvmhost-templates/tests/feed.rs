@@ -103,3 +103,44 @@ fn generated_feeds_list_packages_with_extensions() {
     feed::generate(&pub_dir, "http://h/vmcasts", &Default::default()).unwrap();
     assert!(fs::read_dir(&pub_dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
 }
+
+/// Refreshing in two steps (fetch without the catalog, then merge): a feed that fails keeps its
+/// appliances with its error, one unsubscribed between the two steps stays gone, a good one
+/// picks up a new package.
+#[test]
+fn feeds_fetched_apart_from_the_catalog_are_merged() {
+    use kvmhost_templates::catalog::{Catalog, FeedStatus};
+    use kvmhost_templates::transport::FileTransport;
+    let dir = tempfile::tempdir().unwrap();
+    let publish = |name: &str, packages: &[&str]| {
+        let p = dir.path().join(name);
+        fs::create_dir_all(&p).unwrap();
+        for pkg in packages {
+            let d = Domain::parse(&format!("<domain><name>{pkg}</name></domain>")).unwrap();
+            archive::pack(&PackRequest::new(&d, vec![]), &p.join(format!("{pkg}.vmcast")), &mut |_| {}).unwrap();
+        }
+        let (feed_path, _) = feed::generate(&p, p.to_str().unwrap(), &Default::default()).unwrap();
+        feed_path.to_str().unwrap().to_string()
+    };
+    let (good, broken, dropped) = (publish("good", &["a"]), publish("broken", &["b"]), publish("dropped", &["c"]));
+    let mut cat = Catalog::open(&dir.path().join("cache")).unwrap();
+    for url in [&good, &broken, &dropped] {
+        cat.subscribe(url, &FileTransport).unwrap();
+    }
+    assert_eq!(cat.appliances().len(), 3);
+    publish("good", &["a", "a2"]);
+    fs::write(&broken, "not a feed").unwrap();
+    let urls: Vec<String> = cat.feeds().iter().map(|f| f.url.clone()).collect();
+    let fetched = Catalog::fetch_feeds(&urls, &FileTransport);
+    assert_eq!(fetched.len(), 3);
+    cat.unsubscribe(&dropped).unwrap();
+    let results = cat.merge_fetched(fetched).unwrap();
+    let outcome: Vec<(&str, bool)> = results.iter().map(|(u, r)| (u.as_str(), r.is_ok())).collect();
+    assert_eq!(outcome, [(good.as_str(), true), (broken.as_str(), false)]);
+    assert_eq!(results[0].1.as_ref().unwrap(), &2);
+    assert!(cat.feeds().iter().all(|f| f.url != dropped), "an unsubscribed feed came back");
+    let broken_feed = cat.feeds().iter().find(|f| f.url == broken).unwrap();
+    assert!(matches!(broken_feed.status, FeedStatus::Error { .. }), "{:?}", broken_feed.status);
+    // a, a2 from the good feed; b kept from the broken one.
+    assert_eq!(cat.appliances().len(), 3);
+}

@@ -355,12 +355,51 @@ impl Catalog {
     }
 
     /// Refreshes every feed; a feed that fails is marked with its error and kept. Returns each
-    /// feed's URL with its result.
+    /// feed's URL with its result. [`Catalog::fetch_feeds`] and [`Catalog::merge_fetched`] in
+    /// one call; a program that shares the catalog calls the two itself, so that the network is
+    /// not waited for with the catalog held.
+    ///
+    /// ```
+    /// # use kvmhost_templates::catalog::Catalog;
+    /// # use kvmhost_templates::transport::FileTransport;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let pub_dir = dir.path().join("pub");
+    /// # std::fs::create_dir(&pub_dir).unwrap();
+    /// # let d = kvmhost_core::domain::Domain::parse("<domain><name>a</name></domain>").unwrap();
+    /// # kvmhost_templates::archive::pack(&kvmhost_templates::PackRequest::new(&d, vec![]), &pub_dir.join("a.vmcast"), &mut |_| {}).unwrap();
+    /// # let (feed_path, _) = kvmhost_templates::feed::generate(&pub_dir, pub_dir.to_str().unwrap(), &Default::default()).unwrap();
+    /// let catalog = std::sync::Mutex::new(Catalog::open(&dir.path().join("cache")).unwrap());
+    /// catalog.lock().unwrap().subscribe(feed_path.to_str().unwrap(), &FileTransport).unwrap();
+    /// let urls: Vec<String> = catalog.lock().unwrap().feeds().iter().map(|f| f.url.clone()).collect();
+    /// let fetched = Catalog::fetch_feeds(&urls, &FileTransport);    // the catalog is not held
+    /// let results = catalog.lock().unwrap().merge_fetched(fetched).unwrap();
+    /// assert_eq!(results[0].1.as_ref().unwrap(), &1);
+    /// ```
     pub fn refresh(&mut self, transport: &dyn Transport) -> Result<Vec<Refreshed>, CatalogError> {
         let urls: Vec<String> = self.state.feeds.iter().map(|s| s.url.clone()).collect();
+        let fetched = Catalog::fetch_feeds(&urls, transport);
+        self.merge_fetched(fetched)
+    }
+
+    /// Fetches and parses each of `urls` (with the default limits), keeping each outcome.
+    pub fn fetch_feeds(urls: &[String], transport: &dyn Transport) -> Vec<(String, Result<feed::Feed, CatalogError>)> {
+        let limits = crate::Limits::default();
+        urls.iter().map(|url| (url.clone(), Catalog::fetch_feed(url, transport, &limits))).collect()
+    }
+
+    /// Merges what [`Catalog::fetch_feeds`] got: a feed that parsed updates its appliances, one
+    /// that failed is marked with its error and kept; a URL no longer subscribed is ignored
+    /// (unsubscribed meanwhile). Returns each feed's URL with its item count or its error.
+    pub fn merge_fetched(
+        &mut self,
+        fetched: Vec<(String, Result<feed::Feed, CatalogError>)>,
+    ) -> Result<Vec<Refreshed>, CatalogError> {
         let mut out = Vec::new();
-        for url in urls {
-            match Catalog::fetch_feed(&url, transport, &crate::Limits::default()) {
+        for (url, result) in fetched {
+            if !self.state.feeds.iter().any(|s| s.url == url) {
+                continue;
+            }
+            match result {
                 Ok(f) => {
                     self.merge(&url, &f);
                     out.push((url, Ok(f.items.len())));
