@@ -35,15 +35,8 @@ ctl() {
     --spool "$DIR/spool" --node "$NODE" "$@"
 }
 
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-  fi
-}
+# shellcheck source=lib/stop.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stop.bash"
 
 case "${1:-}" in
   packages)

@@ -18,17 +18,8 @@ set -euo pipefail
 DIR=${KVMHOST_HTTP_DIR:-/tmp/kvmhost-http}
 PORT=${KVMHOST_HTTP_PORT:-18080}
 
-stop_pidfile() {
-  local f=$1 pid
-  [ -s "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
+# shellcheck source=lib/stop.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stop.bash"
 
 case "${1:-}" in
   packages)

@@ -17,17 +17,8 @@ NS=${KVMHOST_OVS_NETNS:-kvmhost-ovs-svc}
 SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 export OVS_RUNDIR=$DIR OVS_DBDIR=$DIR OVS_LOGDIR=$DIR OVS_SYSCONFDIR=$DIR
 
-stop_pidfile() {
-  local f=$1 pid
-  [ -s "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
+# shellcheck source=lib/stop.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stop.bash"
 
 case "${1:-}" in
   packages)

@@ -22,17 +22,8 @@ PORT=${KVMHOST_PROSODY_PORT:-15222}
 # Accounts that may create pubsub nodes (the xmpp_agent's hypervisor JIDs), space-separated.
 PUBSUB_ADMINS=${KVMHOST_PROSODY_PUBSUB_ADMINS:-}
 
-stop_pidfile() {
-  local f=$1 pid
-  [ -s "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
+# shellcheck source=lib/stop.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stop.bash"
 
 case "${1:-}" in
   packages)
