@@ -371,6 +371,35 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
         "{text}"
     );
     assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "1");
+    // A "hypervisor" that announces a libvirt URI running a program here (the `ext` transport)
+    // is refused before libvirt sees it; so is one outside QEMU's driver.
+    let marker = std::env::temp_dir().join(format!("kvmhost-xmpp-ext-{}", std::process::id()));
+    for uri in [format!("qemu+ext:///system?command=/usr/bin/touch%20{}", marker.display()), "test:///default".into()] {
+        let (mallory, mut mallory_rx) = client(&server, "mallory").await;
+        let answering = tokio::spawn(async move {
+            while let Some(iq) = mallory_rx.recv().await {
+                if iq.name == "iq" && iq.get_attr("type") == Some("get") {
+                    let reply = Element::new("iq", NS_CLIENT)
+                        .attr("type", "result")
+                        .attr("to", iq.get_attr("from").unwrap_or_default())
+                        .attr("id", iq.get_attr("id").unwrap_or_default())
+                        .child(
+                            Element::new("query", HYP)
+                                .child(Element::new("migration", HYP).attr("libvirt_uri", uri.as_str())),
+                        );
+                    mallory.send(&reply).unwrap();
+                    return;
+                }
+            }
+        });
+        let hostile =
+            acp(&admin, &vm1, CONTROL, "migrate", &[("hypervisorjid", "mallory@localhost/test")], vec![]).await;
+        let (_, _, text) = archipel_error(&hostile);
+        assert!(text.contains("refusing the libvirt URI"), "{text}");
+        answering.await.unwrap();
+    }
+    assert!(!marker.exists(), "the announced command ran");
+    assert_eq!(info_attr(&acp(&admin, &vm1, CONTROL, "info", &[], vec![]).await, "state"), "1");
     ok(&acp(&admin, &vm1, CONTROL, "destroy", &[], vec![]).await);
     inbox.wait_presence(&vm1_bare, "Off").await;
     ok(&acp(&admin, &vm1, CONTROL, "migrate", &[("hypervisorjid", hyp2)], vec![]).await);

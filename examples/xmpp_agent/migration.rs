@@ -154,6 +154,7 @@ async fn start_live(agent: &Arc<Agent>, uuid: &str, dest: &str, hypervisor: &Cli
     let libvirt_uri = info
         .and_then(|m| m.get_attr("libvirt_uri"))
         .ok_or_else(|| format!("{dest} sent no libvirt_uri in its migration information"))?;
+    check_peer_uri(libvirt_uri)?;
     let destination = LibvirtHypervisor::connect(libvirt_uri).await.map_err(|e| format!("{libvirt_uri}: {e}"))?;
     let mut options = MigrationOptions::managed().undefine_source(true).allow_unsafe(true);
     if let Some(uri) = info.and_then(|m| m.get_attr("migration_uri")) {
@@ -165,6 +166,29 @@ async fn start_live(agent: &Arc<Agent>, uuid: &str, dest: &str, hypervisor: &Cli
         .migrate(&DomainId::uuid(uuid), &destination, &options)
         .await
         .map_err(|e| format!("cannot migrate to {dest} ({libvirt_uri}): {e}"))
+}
+
+/// The libvirt URI a peer announced is hostile input: this agent opens only QEMU's driver over
+/// a network transport or a unix socket, never with `command=` (the `ext` transport runs a
+/// program on this host, and libvirt takes `command` from the URI).
+fn check_peer_uri(uri: &str) -> Result<(), String> {
+    let refuse = |why: &str| Err(format!("refusing the libvirt URI {uri:?} announced for migration: {why}"));
+    if uri.len() > 1024 || uri.chars().any(char::is_control) {
+        return refuse("too long or with control characters");
+    }
+    let Some((scheme, rest)) = uri.split_once("://") else { return refuse("not a libvirt URI") };
+    let (driver, transport) = match scheme.split_once('+') {
+        Some((d, t)) => (d, Some(t)),
+        None => (scheme, None),
+    };
+    if driver != "qemu" || !matches!(transport, None | Some("tcp" | "tls" | "ssh" | "libssh" | "libssh2" | "unix")) {
+        return refuse("only qemu over tcp, tls, ssh or a unix socket");
+    }
+    let query = rest.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    if query.split('&').any(|kv| kv.split('=').next().unwrap_or_default().eq_ignore_ascii_case("command")) {
+        return refuse("a command to run");
+    }
+    Ok(())
 }
 
 /// Follows a live migration: progress as presence, then the hand-over (or `Can't migrate.`).
