@@ -4,15 +4,17 @@
 //! protocol. Asserted: the VM entity says `Migrating - N%` while libvirt moves the guest, then
 //! the same JID is served by the destination agent (resource `hyp2`), running, with its grants;
 //! the source no longer has the domain nor the entity; the destination's agent restarted keeps
-//! it; and the VM migrates back the same way. Without the two daemons only the test driver's
+//! it; and the VM migrates back the same way. A `soft_alloc live='yes'` for a guest that was
+//! booted on the destination (not migrated there) is refused. Without the two daemons only the test driver's
 //! path runs (moving a VM that is off, in tests/xmpp_agent.rs): this test prints which.
 
 include!("xmpp_support/modules.rs");
 
 use std::path::Path;
 
+use kvmhost::core::domain::{Display, DomainBuilder, DomainType};
 use kvmhost::libvirt::{DomainId, DomainState, Hypervisor, LibvirtHypervisor, UndefineOptions};
-use support::archipel::{grant, info_attr, ok, refused, Inbox, CONTROL, HYP, PERMISSIONS};
+use support::archipel::{archipel_error, grant, info_attr, ok, refused, Inbox, CONTROL, HYP, PERMISSIONS};
 use support::{acp, agent_binary, client, AgentProc, Prosody};
 use xml::Element;
 use xmpp::NS_CLIENT;
@@ -55,12 +57,14 @@ fn tiny_domain() -> Element {
         )
 }
 
-/// Removes the test's guest from both daemons (leftovers of an earlier run included).
+/// Removes the test's guests from both daemons (leftovers of an earlier run included).
 async fn cleanup(hosts: &[&LibvirtHypervisor]) {
     for h in hosts {
-        let id = DomainId::name(NAME);
-        let _ = h.destroy(&id).await;
-        let _ = h.undefine(&id, UndefineOptions::default()).await;
+        for name in [NAME.to_string(), format!("{NAME}-booted")] {
+            let id = DomainId::name(&name);
+            let _ = h.destroy(&id).await;
+            let _ = h.undefine(&id, UndefineOptions::default()).await;
+        }
     }
 }
 
@@ -134,6 +138,32 @@ async fn scenario(
     let info = q.get_child("migration").unwrap_or_else(|| panic!("no <migration>: {q:?}"));
     assert_eq!(info.get_attr("libvirt_uri"), Some(hosts.dst_uri.as_str()), "{q:?}");
     assert_eq!(info.get_attr("migration_uri"), Some(format!("tcp://{}", hosts.dst_addr).as_str()), "{q:?}");
+
+    // A sender trusted with soft_alloc still cannot take over a guest that was already running
+    // on hyp2 (booted there, not brought by a migration), whatever grants it sends along.
+    let kind = if Path::new("/dev/kvm").exists() { DomainType::Kvm } else { DomainType::Qemu };
+    let booted = DomainBuilder::new(&format!("{NAME}-booted"))
+        .domain_type(kind)
+        .memory_mib(64)
+        .vcpus(1)
+        .without_default_nic()
+        .display(Display::Headless)
+        .build()
+        .unwrap();
+    let booted = dst.define(&booted).await.unwrap();
+    dst.start(&booted.domain_id()).await.unwrap();
+    let takeover = Element::new("domain", HYP)
+        .child(Element::new("name", HYP).text("stolen"))
+        .child(Element::new("uuid", HYP).text(booted.uuid.as_str()))
+        .child(Element::new("description", HYP).text(format!("{}@localhost::::pw", booted.uuid)));
+    let grants = Element::new("permissions", HYP)
+        .child(Element::new("permission", HYP).attr("user", "alice@localhost").attr("name", "all"));
+    let answer = acp(&admin, hyp2, HYP, "soft_alloc", &[("live", "yes")], vec![takeover, grants]).await;
+    let (_, _, text) = archipel_error(&answer);
+    assert!(text.contains("not running after a migration"), "{text}");
+    assert_eq!(state_on(dst, &booted.uuid).await, Some(DomainState::Running), "the guest was touched");
+    let _ = dst.destroy(&booted.domain_id()).await;
+    let _ = dst.undefine(&booted.domain_id(), UndefineOptions::default()).await;
 
     // ---- hyp1 -> hyp2, live ----
     ok(&acp(&admin, &vm, CONTROL, "migrate", &[("hypervisorjid", hyp2)], vec![]).await);

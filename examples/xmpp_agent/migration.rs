@@ -44,6 +44,8 @@ const CODE_MIGRATE: i64 = -1013;
 const CODE_SOFT_ALLOC: i64 = -9007;
 const CODE_MIGRATION_INFO: i64 = -9016;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// `VIR_DOMAIN_RUNNING_MIGRATED`: the reason of a domain running after an incoming migration.
+const RUNNING_MIGRATED: i32 = 2;
 
 /// Where peers migrate this host's running VMs to (`migrationinfo`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,9 +360,11 @@ pub async fn soft_alloc(agent: &Arc<Agent>, req: &Request) -> Result<Vec<Element
     // The password travels in the description; libvirt does not get to keep it.
     domain.children.retain(|c| !matches!(c, Node::Element(e) if e.name == "description"));
     let definition = if live {
+        // Only a domain a migration just brought (running, reason `migrated`): a sender may not
+        // take over a guest that was already running here.
         match agent.host.state(&DomainId::uuid(&uuid)).await {
-            Ok(s) if matches!(s.state, DomainState::Running | DomainState::Paused) => {}
-            Ok(s) => return Err(fail(format!("{} is {:?} here, not running", jid.bare(), s.state))),
+            Ok(s) if s.state == DomainState::Running && s.reason_code == RUNNING_MIGRATED => {}
+            Ok(s) => return Err(fail(format!("{} is {s} here, not running after a migration", jid.bare()))),
             Err(e) => return Err(Failure::libvirt(&e, CODE_SOFT_ALLOC)),
         }
         domain.to_string_in(&domain.ns)
