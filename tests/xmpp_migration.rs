@@ -5,8 +5,9 @@
 //! the same JID is served by the destination agent (resource `hyp2`), running, with its grants;
 //! the source no longer has the domain nor the entity; the destination's agent restarted keeps
 //! it; and the VM migrates back the same way. A `soft_alloc live='yes'` for a guest that was
-//! booted on the destination (not migrated there) is refused. Without the two daemons only the test driver's
-//! path runs (moving a VM that is off, in tests/xmpp_agent.rs): this test prints which.
+//! booted on the destination (not migrated there) is refused. Without the two daemons only the
+//! test driver's path runs (moving a VM that is off, in tests/xmpp_agent.rs): this test prints
+//! which.
 
 include!("xmpp_support/modules.rs");
 
@@ -142,7 +143,7 @@ async fn scenario(
     // A sender trusted with soft_alloc still cannot take over a guest that was already running
     // on hyp2 (booted there, not brought by a migration), whatever grants it sends along.
     let kind = if Path::new("/dev/kvm").exists() { DomainType::Kvm } else { DomainType::Qemu };
-    let booted = DomainBuilder::new(&format!("{NAME}-booted"))
+    let booted = DomainBuilder::new(format!("{NAME}-booted"))
         .domain_type(kind)
         .memory_mib(64)
         .vcpus(1)
