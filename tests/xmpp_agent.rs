@@ -374,7 +374,13 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
     // A "hypervisor" that announces a libvirt URI running a program here (the `ext` transport)
     // is refused before libvirt sees it; so is one outside QEMU's driver.
     let marker = std::env::temp_dir().join(format!("kvmhost-xmpp-ext-{}", std::process::id()));
-    for uri in [format!("qemu+ext:///system?command=/usr/bin/touch%20{}", marker.display()), "test:///default".into()] {
+    let announced = [
+        (format!("qemu+ext:///system?command=/usr/bin/touch%20{}", marker.display()), None),
+        ("test:///default".to_string(), None),
+        // (never contacted: refused first)
+        ("qemu+tcp://192.0.2.1/system".to_string(), Some("unix:///run/some.sock")),
+    ];
+    for (uri, migration_uri) in announced {
         let (mallory, mut mallory_rx) = client(&server, "mallory").await;
         let answering = tokio::spawn(async move {
             while let Some(iq) = mallory_rx.recv().await {
@@ -384,8 +390,12 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
                         .attr("to", iq.get_attr("from").unwrap_or_default())
                         .attr("id", iq.get_attr("id").unwrap_or_default())
                         .child(
-                            Element::new("query", HYP)
-                                .child(Element::new("migration", HYP).attr("libvirt_uri", uri.as_str())),
+                            Element::new("query", HYP).child(match migration_uri {
+                                Some(m) => Element::new("migration", HYP)
+                                    .attr("libvirt_uri", uri.as_str())
+                                    .attr("migration_uri", m),
+                                None => Element::new("migration", HYP).attr("libvirt_uri", uri.as_str()),
+                            }),
                         );
                     mallory.send(&reply).unwrap();
                     return;
@@ -395,7 +405,8 @@ async fn scenario(prosody: &Prosody, bin: &Path, state: &Path) {
         let hostile =
             acp(&admin, &vm1, CONTROL, "migrate", &[("hypervisorjid", "mallory@localhost/test")], vec![]).await;
         let (_, _, text) = archipel_error(&hostile);
-        assert!(text.contains("refusing the libvirt URI"), "{text}");
+        let why = if migration_uri.is_some() { "refusing the migration URI" } else { "refusing the libvirt URI" };
+        assert!(text.contains(why), "{text}");
         answering.await.unwrap();
     }
     assert!(!marker.exists(), "the announced command ran");

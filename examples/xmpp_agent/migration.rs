@@ -157,9 +157,15 @@ async fn start_live(agent: &Arc<Agent>, uuid: &str, dest: &str, hypervisor: &Cli
         .and_then(|m| m.get_attr("libvirt_uri"))
         .ok_or_else(|| format!("{dest} sent no libvirt_uri in its migration information"))?;
     check_peer_uri(libvirt_uri)?;
+    let migration_uri = info.and_then(|m| m.get_attr("migration_uri"));
+    // Over the network only: a peer does not pick a socket on this host for the guest's memory
+    // (libvirt would take `unix://` too).
+    if let Some(uri) = migration_uri.filter(|u| !u.starts_with("tcp://")) {
+        return Err(format!("refusing the migration URI {uri:?} announced by {dest}: only tcp://HOST[:PORT]"));
+    }
     let destination = LibvirtHypervisor::connect(libvirt_uri).await.map_err(|e| format!("{libvirt_uri}: {e}"))?;
     let mut options = MigrationOptions::managed().undefine_source(true).allow_unsafe(true);
-    if let Some(uri) = info.and_then(|m| m.get_attr("migration_uri")) {
+    if let Some(uri) = migration_uri {
         options = options.migration_uri(uri);
     }
     options.progress_interval_ms = 200;
