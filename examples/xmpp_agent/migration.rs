@@ -61,7 +61,11 @@ impl MigrationTarget {
     /// put in (`qemu:///system` → `qemu://HOST/system`, as Archipel's `migration_info`); `None`
     /// for the test driver, which cannot migrate.
     pub fn from_cli(local_uri: &str, explicit: Option<&str>, address: Option<&str>) -> Option<MigrationTarget> {
-        let migration_uri = address.map(|a| if a.contains("://") { a.to_string() } else { format!("tcp://{a}") });
+        let migration_uri = address.map(|a| match a.parse::<std::net::Ipv6Addr>() {
+            Ok(v6) => format!("tcp://[{v6}]"),
+            Err(_) if a.contains("://") => a.to_string(),
+            Err(_) => format!("tcp://{a}"),
+        });
         let libvirt_uri = match explicit {
             Some(uri) => uri.to_string(),
             None if local_uri.starts_with("test:") => return None,
