@@ -2,7 +2,7 @@
 //! their parent as it was on failure, and fresh temporary names.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A name for a temporary sibling of `path` (`.NAME.tmp-<random>`), in the same directory so
@@ -131,6 +131,22 @@ impl Drop for Staging {
             let _ = fs::remove_dir(&self.target);
         }
     }
+}
+
+/// SHA-256 of a file's content, lower-case hex (read in 1 MiB pieces).
+pub(crate) fn sha256_file(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(crate::archive::hex(&h.finalize()))
 }
 
 #[cfg(test)]

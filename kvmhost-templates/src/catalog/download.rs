@@ -4,11 +4,9 @@
 //! [`Catalog::finish_download`] verifies size, SHA-256 and the package before it counts as
 //! installed. [`Catalog::download`] runs the three in one call.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use super::{io, Appliance, ApplianceStatus, Catalog, CatalogError, DownloadOptions, DownloadOutcome};
 use crate::archive::{self, Format, Package, Progress, ReadOptions};
@@ -260,7 +258,7 @@ fn verify_download(a: &Appliance, file: &Path, read: &ReadOptions) -> Result<(Fo
         });
     }
     if let Some(expected) = &a.item.sha256 {
-        let found = sha256_of(file)?;
+        let found = crate::fsutil::sha256_file(file).map_err(io(format!("reading {}", file.display())))?;
         if &found != expected {
             return Err(CatalogError::ChecksumMismatch { url: url.clone(), expected: expected.clone(), found });
         }
@@ -269,18 +267,4 @@ fn verify_download(a: &Appliance, file: &Path, read: &ReadOptions) -> Result<(Fo
     let format = archive::detect(file).map_err(pkg_err)?;
     let package = archive::verify(file, read, &mut |_| {}).map_err(pkg_err)?;
     Ok((format, package))
-}
-
-fn sha256_of(path: &Path) -> Result<String, CatalogError> {
-    let mut f = File::open(path).map_err(io(format!("opening {}", path.display())))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io(format!("reading {}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(archive::hex(&h.finalize()))
 }

@@ -2,10 +2,7 @@
 //! checksums, sizes, formats and signing keys, escaped properly, written atomically).
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use super::{item_uuid, Enclosure, Feed, FeedError, Item, ENCLOSURE_TYPE};
 use crate::archive::{self, Format};
@@ -76,7 +73,7 @@ pub fn generate(dir: &Path, base_url: &str, opts: &GenerateOptions) -> Result<(P
             Err(e) => return Err(FeedError::Package { file: path.display().to_string(), source: Box::new(e) }),
         };
         let meta = fs::metadata(&path).map_err(io(format!("stat {}", path.display())))?;
-        let sha256 = sha256_file(&path)?;
+        let sha256 = crate::fsutil::sha256_file(&path).map_err(io(format!("reading {}", path.display())))?;
         let (title, description, key_id) = match format {
             Format::Native => {
                 let (m, sig) = archive::read_manifest(&path, &Default::default())
@@ -114,21 +111,6 @@ pub fn generate(dir: &Path, base_url: &str, opts: &GenerateOptions) -> Result<(P
     let out = dir.join("rss.xml");
     crate::fsutil::atomic_write(&out, xml.as_bytes()).map_err(io(format!("writing {}", out.display())))?;
     Ok((out, feed))
-}
-
-/// SHA-256 of a file, lower-case hex.
-pub(crate) fn sha256_file(path: &Path) -> Result<String, FeedError> {
-    let mut f = fs::File::open(path).map_err(io(format!("opening {}", path.display())))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io(format!("reading {}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(crate::archive::hex(&h.finalize()))
 }
 
 #[cfg(test)]
