@@ -133,6 +133,11 @@ impl Drop for Staging {
     }
 }
 
+/// Lower-case hex of bytes (a digest).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// SHA-256 of a file's content, lower-case hex (read in 1 MiB pieces).
 pub(crate) fn sha256_file(path: &Path) -> io::Result<String> {
     use sha2::{Digest, Sha256};
@@ -146,7 +151,7 @@ pub(crate) fn sha256_file(path: &Path) -> io::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(crate::archive::hex(&h.finalize()))
+    Ok(hex(&h.finalize()))
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ use crate::signing::{KeyId, PublicKey, SecretKey, SigningError};
 use crate::sparse::SparseError;
 use crate::Limits;
 
+pub(crate) use crate::fsutil::hex;
 pub(crate) use pipeline::{Counting, Pipelined, ThreadedWriter};
 
 /// Errors of packing, verifying and unpacking packages. Each names the member or file at fault.
@@ -538,11 +539,6 @@ impl ReadCtx<'_, '_> {
             None => Ok(None),
         }
     }
-}
-
-/// Hex of a digest.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks a member name that must be one safe component.
