@@ -57,14 +57,21 @@ fn make_packages(dir: &Path, key: &signing::SecretKey) {
     archive::pack(&x, &dir.join("old.xvm2"), &mut |_| {}).unwrap();
 }
 
+/// Signed `web.vmcast` and unsigned `old.xvm2` published with their feed under the server's
+/// `location` (`""`, `"norange/"`, `"slow/"`): the directory, the feed's base URL and the key.
+fn published_packages(url: &str, root: &Path, tag: &str, location: &str) -> (Published, String, signing::PublicKey) {
+    let (sk, pk) = signing::generate_keypair().unwrap();
+    let (pubd, name) = publish(root, tag);
+    make_packages(&pubd.0, &sk);
+    let base = format!("{url}/{location}{name}");
+    feed::generate(&pubd.0, &base, &Default::default()).unwrap();
+    (pubd, base, pk)
+}
+
 #[test]
 fn download_cut_midway_resumes_with_range_and_verifies() {
     let Some((url, root)) = server() else { return };
-    let (sk, pk) = signing::generate_keypair().unwrap();
-    let (pubd, name) = publish(&root, "resume");
-    make_packages(&pubd.0, &sk);
-    let base = format!("{url}/{name}");
-    feed::generate(&pubd.0, &base, &Default::default()).unwrap();
+    let (pubd, base, pk) = published_packages(&url, &root, "resume", "");
 
     let cache = tempfile::tempdir().unwrap();
     let t = DefaultTransport::default();
@@ -121,11 +128,7 @@ fn download_cut_midway_resumes_with_range_and_verifies() {
 #[test]
 fn a_server_that_ignores_ranges_is_refused_on_resume() {
     let Some((url, root)) = server() else { return };
-    let (sk, _) = signing::generate_keypair().unwrap();
-    let (pubd, name) = publish(&root, "norange");
-    make_packages(&pubd.0, &sk);
-    let base = format!("{url}/norange/{name}");
-    feed::generate(&pubd.0, &base, &Default::default()).unwrap();
+    let (_pubd, base, _pk) = published_packages(&url, &root, "norange", "norange/");
     let cache = tempfile::tempdir().unwrap();
     let t = DefaultTransport::default();
     let mut cat = Catalog::open(cache.path()).unwrap();
@@ -141,11 +144,7 @@ fn a_server_that_ignores_ranges_is_refused_on_resume() {
 #[test]
 fn corrupted_packages_and_broken_feeds() {
     let Some((url, root)) = server() else { return };
-    let (sk, _) = signing::generate_keypair().unwrap();
-    let (pubd, name) = publish(&root, "corrupt");
-    make_packages(&pubd.0, &sk);
-    let base = format!("{url}/{name}");
-    feed::generate(&pubd.0, &base, &Default::default()).unwrap();
+    let (pubd, base, _pk) = published_packages(&url, &root, "corrupt", "");
     let cache = tempfile::tempdir().unwrap();
     let t = DefaultTransport::default();
     let feed_url = format!("{base}/rss.xml");
@@ -247,11 +246,7 @@ fn hostile_feeds_over_http() {
 #[test]
 fn a_pending_download_does_not_hold_the_catalog() {
     let Some((url, root)) = server() else { return };
-    let (sk, pk) = signing::generate_keypair().unwrap();
-    let (pubd, name) = publish(&root, "pending");
-    make_packages(&pubd.0, &sk);
-    let base = format!("{url}/slow/{name}");
-    feed::generate(&pubd.0, &base, &Default::default()).unwrap();
+    let (pubd, base, pk) = published_packages(&url, &root, "pending", "slow/");
     let cache = tempfile::tempdir().unwrap();
     let t = DefaultTransport::default();
     let catalog = std::sync::Mutex::new(Catalog::open(cache.path()).unwrap());
