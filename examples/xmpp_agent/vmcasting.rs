@@ -169,7 +169,7 @@ impl Repository {
         let mut out: Vec<_> = self
             .catalog
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .appliances()
             .iter()
             .filter_map(|a| match &a.status {
