@@ -18,11 +18,15 @@
 //! stderr is a terminal. An encrypted minisign secret key is opened with the password in
 //! `KVMHOST_MINISIGN_PASSWORD`.
 
+#[path = "common/error_chain.rs"]
+mod error_chain;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use error_chain::chain;
 use kvmhost::core::domain::Domain;
 use kvmhost::templates::archive::{self, Format, PackRequest, Progress, ReadOptions};
 use kvmhost::templates::catalog::{Catalog, DownloadOptions, DownloadOutcome};
@@ -188,21 +192,6 @@ impl Bar {
             eprint!("\r\x1b[K");
         }
     }
-}
-
-/// An error with its causes, on one line (`opening x: No such file or directory`).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 fn keys(paths: &[PathBuf]) -> Result<Vec<signing::PublicKey>, String> {

@@ -2,6 +2,7 @@
 //! the record saved before the file is written (atomically, with kvmhost-core's backup
 //! `NAME.kvmhost-bak`); undone by putting the original bytes back, or removing what the run made.
 
+use crate::error_chain::chain;
 use std::fs;
 use std::path::PathBuf;
 
@@ -9,16 +10,6 @@ use kvmhost::core::config::{Content, FileEdit, WriteOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{RunRecord, StateDir};
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s = format!("{s}: {c}");
-        src = c.source();
-    }
-    s
-}
 
 /// What was done to one file, to undo it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,6 +10,7 @@
 //! - AppArmor (Debian, Ubuntu): libvirt's profiles linked into `/etc/apparmor.d/disable/`.
 //! - SELinux (RHEL): `SELINUX=permissive` in `/etc/selinux/config` when it says `enforcing`.
 
+use crate::error_chain::chain;
 use std::path::{Path, PathBuf};
 
 use kvmhost::core::config::{apparmor_disable, read_text, FileEdit, ShellVars, Value, Virconf};
@@ -53,16 +54,6 @@ pub struct ConfigPlan {
 
 fn under(root: &Path, file: &str) -> PathBuf {
     root.join(file.trim_start_matches('/'))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s = format!("{s}: {c}");
-        src = c.source();
-    }
-    s
 }
 
 /// Plans the guide's edits of the files under `root`; `preflight` (the report on the same root)

@@ -34,6 +34,8 @@
 //! Exit status: 0 done, 1 failed (the report says why), 2 bad arguments.
 
 mod cmd;
+#[path = "../common/error_chain.rs"]
+mod error_chain;
 mod files;
 mod firewall;
 mod libvirt_conf;

@@ -41,6 +41,8 @@
 mod acp;
 mod agent;
 mod appliance;
+#[path = "../common/error_chain.rs"]
+mod error_chain;
 mod hypervisor;
 mod migration;
 mod permissions;

@@ -48,6 +48,7 @@ use kvmhost::templates::{feed, Limits};
 
 use crate::acp::{Failure, Request};
 use crate::agent::{Agent, Entity};
+pub(crate) use crate::error_chain::chain;
 use crate::log;
 use crate::xml::Element;
 
@@ -97,19 +98,6 @@ pub struct Repository {
     pub(crate) busy: Mutex<HashSet<String>>,
     /// Held while packing (one package name at a time).
     pub(crate) packing: Arc<Mutex<()>>,
-}
-
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s = format!("{s}: {m}");
-        }
-        cur = c.source();
-    }
-    s
 }
 
 pub(crate) fn fail(code: i64) -> impl Fn(&dyn std::error::Error) -> Failure {
