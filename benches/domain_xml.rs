@@ -20,6 +20,11 @@
 //! the caches), and prints the median of the per-round ratios with its quartiles: on a shared
 //! machine, where criterion's one-function-after-the-other runs see different loads, this
 //! paired ratio is the steady figure.
+//!
+//! `cargo bench --bench domain_xml -- --phases` times the three phases of parse + write
+//! separately, document by document (`Domain::parse`, `to_xml`, dropping the domain; each
+//! figure includes one clock read per document), 400 whole-corpus passes, and prints the
+//! median pass of each: where a difference between two builds lies.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -186,7 +191,46 @@ fn paired_ratio(docs: &[String], rounds: usize) {
     );
 }
 
+/// Parse, write and drop timed separately for each document; the medians over `passes`
+/// whole-corpus passes (after 20 untimed ones).
+fn phases(docs: &[String], passes: usize) {
+    let (mut parse, mut write, mut drop) = (Vec::new(), Vec::new(), Vec::new());
+    for pass in 0..passes + 20 {
+        let (mut p, mut w, mut d) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+        for doc in docs {
+            let t0 = std::time::Instant::now();
+            let dom = Domain::parse(black_box(doc)).expect("parse");
+            let t1 = std::time::Instant::now();
+            black_box(dom.to_xml().expect("write").len());
+            let t2 = std::time::Instant::now();
+            std::mem::drop(black_box(dom));
+            let t3 = std::time::Instant::now();
+            (p, w, d) = (p + (t1 - t0), w + (t2 - t1), d + (t3 - t2));
+        }
+        if pass >= 20 {
+            parse.push(p.as_secs_f64() * 1e3);
+            write.push(w.as_secs_f64() * 1e3);
+            drop.push(d.as_secs_f64() * 1e3);
+        }
+    }
+    let (p, w, d) = (median(&mut parse), median(&mut write), median(&mut drop));
+    println!(
+        "domain_xml phases ({passes} whole-corpus passes, medians, ms per pass): parse {p:.4}, write {w:.4}, drop {d:.4}"
+    );
+    println!(
+        "{{\"passes\":{passes},\"documents\":{},\"parse_ms\":{p:.4},\"write_ms\":{w:.4},\"drop_ms\":{d:.4}}}",
+        docs.len()
+    );
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--phases") {
+        match load_corpus() {
+            Ok(docs) => phases(&docs, 400),
+            Err(why) => eprintln!("domain_xml phases measurement skipped: {why}"),
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "--paired") {
         match load_corpus() {
             Ok(docs) => paired_ratio(&docs, 400),

@@ -4,15 +4,9 @@
 //! tree with an explicit stack on the heap instead (drop: below a fixed recursion depth); the
 //! common shallow cases take a short path.
 
-use std::cell::Cell;
 use std::fmt;
 
 use super::{Element, Node, XmlVec};
-
-thread_local! {
-    /// How deep element drops nest on this thread (see `Drop for Element`).
-    static DROP_DEPTH: Cell<usize> = const { Cell::new(0) };
-}
 
 /// Element drops nest this deep by plain recursion (a few dozen bytes of stack per level);
 /// deeper trees are taken apart iteratively.
@@ -21,32 +15,58 @@ const DROP_RECURSION: usize = 128;
 impl Drop for Element {
     #[inline]
     fn drop(&mut self) {
-        // Children that are all leaves (text, or elements without content) drop in one level.
-        if has_grandchildren(self) {
-            drop_children(self);
+        // Elements inside the content are taken apart by `drop_content` without being dropped
+        // as a whole: only the element a drop starts from gets here with content.
+        if self.children.has_block() {
+            drop_content(std::mem::take(&mut self.children), 0);
         }
     }
 }
 
-/// Dropping `children` drops each child element, which drops its children: one stack frame per
-/// level, fine for the few levels of real documents and the cheapest way to free them. Below
-/// [`DROP_RECURSION`] levels the rest of the subtree is taken apart instead: every element's
-/// children move to a list of vectors, so that each vector dropped holds only childless
-/// elements.
-#[inline(never)]
-fn drop_children(e: &mut Element) {
-    let depth = DROP_DEPTH.with(Cell::get);
-    if depth < DROP_RECURSION {
-        DROP_DEPTH.with(|d| d.set(depth + 1));
-        drop(std::mem::take(&mut e.children));
-        DROP_DEPTH.with(|d| d.set(depth));
-        return;
+/// Drops the content of an element `depth` levels below the one being dropped, in one pass:
+/// each child element is taken apart field by field, its own content by recursion (a few
+/// dozen bytes of stack per level, the cheapest way to free the few levels of real documents)
+/// and from [`DROP_RECURSION`] levels down by [`drop_deep`].
+fn drop_content(children: XmlVec<Node>, depth: usize) {
+    // SAFETY: `consume` hands over each node once. An element node's fields are each dropped
+    // or moved out once (the content moves into the next call); the element as a whole is
+    // then forgotten, so its own `Drop` (which would only look at the content again) does not
+    // run. Every other node is dropped whole.
+    unsafe {
+        children.consume(|node| match &mut *node {
+            Node::Element(e) => {
+                let e: *mut Element = e;
+                std::ptr::drop_in_place(&mut (*e).name);
+                std::ptr::read(&(*e).attributes).consume(|a| {
+                    std::ptr::drop_in_place(&mut (*a).name);
+                    std::ptr::drop_in_place(&mut (*a).value);
+                });
+                std::ptr::drop_in_place(&mut (*e).format);
+                let content = std::ptr::read(&(*e).children);
+                if content.has_block() {
+                    if depth < DROP_RECURSION {
+                        drop_content(content, depth + 1);
+                    } else {
+                        drop_deep(content);
+                    }
+                }
+            }
+            Node::Text(t) => std::ptr::drop_in_place(t),
+            _ => std::ptr::drop_in_place(node),
+        });
     }
-    let mut pending: Vec<XmlVec<Node>> = vec![std::mem::take(&mut e.children)];
+}
+
+/// Drops content of any depth without recursion: every element's content moves to a list of
+/// vectors, so that each vector dropped holds only elements without content.
+#[cold]
+#[inline(never)]
+fn drop_deep(children: XmlVec<Node>) {
+    let mut pending: Vec<XmlVec<Node>> = vec![children];
     while let Some(mut nodes) = pending.pop() {
         for n in nodes.iter_mut() {
             if let Node::Element(e) = n {
-                if !e.children.is_empty() {
+                if e.children.has_block() {
                     pending.push(std::mem::take(&mut e.children));
                 }
             }

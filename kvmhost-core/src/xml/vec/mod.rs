@@ -362,10 +362,65 @@ impl<T> XmlVec<T> {
         // SAFETY: `out` has room for `n` and its length says `n`: the `n` elements move in bit
         // for bit before anything reads them, and `v` forgets them by its new length.
         unsafe {
-            ptr::copy_nonoverlapping(v.as_ptr().add(start), out.data(), n);
+            copy_few(v.as_ptr().add(start), out.data(), n);
             v.set_len(start);
         }
         out
+    }
+}
+
+impl<T> XmlVec<T> {
+    /// Whether the vector owns a block (it may still be empty, after `clear`): a test of the
+    /// pointer, without reading the block.
+    #[inline(always)]
+    pub(crate) fn has_block(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// Releases the vector, handing each element to `take` in order, which owns it from then on
+    /// (drops it, or moves its parts out).
+    ///
+    /// # Safety
+    /// `take` must treat each pointer as the element's owner: read or drop it at most once,
+    /// and not use it after returning. (If `take` panics, the elements not handed over yet are
+    /// leaked, never dropped twice.)
+    #[inline(always)]
+    pub(crate) unsafe fn consume(self, mut take: impl FnMut(*mut T)) {
+        let Some(h) = self.block else { return };
+        // The block is released here (below), not by the vector's drop.
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the first `len` elements are initialised and owned, each handed over once;
+        // the block is released with the size its capacity gives (as it was allocated). If
+        // `take` panics, the block and the elements not handed over yet leak.
+        unsafe {
+            let Header { len, cap } = h.as_ptr().read();
+            let data = this.data();
+            for i in 0..len {
+                take(data.add(i));
+            }
+            cache::release(h.cast(), block_size::<T>(cap));
+        }
+    }
+}
+
+/// `ptr::copy_nonoverlapping(src, dst, n)` with the few-element cases (most element contents
+/// and attribute lists) as fixed-size copies the compiler writes inline: for a few dozen bytes,
+/// the call to the C library's `memcpy` costs more than the copy.
+///
+/// # Safety
+/// As for `ptr::copy_nonoverlapping`.
+#[inline(always)]
+unsafe fn copy_few<T>(src: *const T, dst: *mut T, n: usize) {
+    // SAFETY: the caller's contract, for the same `n` in every arm.
+    unsafe {
+        match n {
+            1 => ptr::copy_nonoverlapping(src, dst, 1),
+            2 => ptr::copy_nonoverlapping(src, dst, 2),
+            3 => ptr::copy_nonoverlapping(src, dst, 3),
+            4 => ptr::copy_nonoverlapping(src, dst, 4),
+            5 => ptr::copy_nonoverlapping(src, dst, 5),
+            _ => ptr::copy_nonoverlapping(src, dst, n),
+        }
     }
 }
 
