@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::{Element, Node, XmlVec};
+use super::{Attribute, Element, Node, XmlVec};
 
 /// Element drops nest this deep by plain recursion (a few dozen bytes of stack per level);
 /// deeper trees are taken apart iteratively.
@@ -35,9 +35,13 @@ fn drop_content(children: XmlVec<Node>, depth: usize) {
     unsafe {
         children.consume(|node| match &mut *node {
             Node::Element(e) => {
+                // Every field named (no `..`): a field added to `Element` or `Attribute` does
+                // not compile here until it is dropped below too.
+                let Element { name: _, attributes: _, children: _, format: _ } = e;
                 let e: *mut Element = e;
                 std::ptr::drop_in_place(&mut (*e).name);
                 std::ptr::read(&(*e).attributes).consume(|a| {
+                    let Attribute { name: _, value: _ } = &*a;
                     std::ptr::drop_in_place(&mut (*a).name);
                     std::ptr::drop_in_place(&mut (*a).value);
                 });
