@@ -5,51 +5,13 @@
 //! yet freed: after a warm-up (the vector block cache filled), many parse → write → clone →
 //! drop cycles must leave that count where it was.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use kvmhost_core::xml::{Document, Element, Limits};
 
-struct CountingAllocator;
-
-thread_local! {
-    /// Bytes this thread allocated and has not freed (`const`, no destructor: usable from
-    /// inside the allocator).
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-}
-
-fn add(bytes: isize) {
-    // (fails only while the thread is torn down: then nothing is counted)
-    let _ = LIVE.try_with(|c| c.set(c.get() + bytes));
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is kept.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as isize);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add(-(layout.size() as isize));
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add(new_size as isize - layout.size() as isize);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting_alloc;
+use counting_alloc::in_use;
 
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn live() -> isize {
-    LIVE.with(Cell::get)
-}
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Documents with every kind of node and everything an element can own on the heap: names and
 /// values longer than an inline string, tags and texts kept as read (whitespace in tags, mixed
@@ -100,15 +62,15 @@ fn dropping_documents_frees_everything_they_own() {
     for _ in 0..20 {
         cycle(&docs);
     }
-    let before = live();
+    let before = in_use();
     for _ in 0..200 {
         cycle(&docs);
     }
-    let after = live();
-    assert_eq!(after, before, "bytes still allocated after 200 parse/clone/drop cycles: {}", after - before);
+    let after = in_use();
+    assert_eq!(after, before, "bytes still allocated after 200 parse/clone/drop cycles: {}", after.abs_diff(before));
 
     // The counter sees a leak: the same check fails for a string that is never freed.
-    let leaked = live();
+    let leaked = in_use();
     std::mem::forget(String::from("leaked on purpose"));
-    assert_eq!(live() - leaked, "leaked on purpose".len() as isize);
+    assert_eq!(in_use() - leaked, "leaked on purpose".len());
 }

@@ -6,61 +6,21 @@
 //! figures are in BENCHMARKS.md) but far below what the quadratic paths they guard against
 //! took (100,000 attributes: more than 60 s).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use kvmhost_core::domain::{Domain, DomainError};
 use kvmhost_core::xml::{Document, Limit, Limits, XmlError};
 
-/// Heap in use and its peak, per thread (each test runs on its own thread).
-struct Counting;
-
-thread_local! {
-    static IN_USE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(grow: isize) {
-    // `try_with`: allocations during thread teardown are not counted.
-    let _ = IN_USE.try_with(|u| {
-        let now = u.get().saturating_add_signed(grow);
-        u.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the bookkeeping only
-// touches thread-local counters (const-initialised, no destructor, no allocation).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(-(layout.size() as isize));
-        // SAFETY: forwarded; `ptr` came from `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded as received.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting_alloc;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Runs `f`, returning its result, its time and the peak heap it added on this thread.
 fn measured<T>(f: impl FnOnce() -> T) -> (T, Duration, usize) {
-    let start = IN_USE.with(Cell::get);
-    PEAK.with(|p| p.set(start));
     let t = Instant::now();
-    let out = f();
-    let elapsed = t.elapsed();
-    (out, elapsed, PEAK.with(Cell::get) - start)
+    let (out, peak) = counting_alloc::peak_during(f);
+    (out, t.elapsed(), peak)
 }
 
 /// Time bound per case: 1 s in a release build (the figure), 10 s in a debug build.
