@@ -2,30 +2,8 @@
 //! a subscriber installed by the application sees the connection opened and each failed call,
 //! with the object it was about. Events of calls on the blocking pool reach it too.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use kvmhost_libvirt::{DomainId, Hypervisor, LibvirtHypervisor};
-
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use kvmhost_testdata::capture::Captured;
 
 #[test]
 fn connection_and_failed_calls_are_traced() {

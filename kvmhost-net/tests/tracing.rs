@@ -6,20 +6,7 @@ mod common;
 use common::fault::FaultyKernel;
 use common::{TestNs, BRIDGE_ON_UPLINK};
 use kvmhost_net::{engine, ApplyOptions, HostNetwork, NetlinkKernel};
-
-/// A `Write` into a shared buffer, for a tracing subscriber local to one test.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use kvmhost_testdata::capture::Captured;
 
 /// tracing: an `apply` span, one event per executed step naming its iproute2 equivalent, and
 /// on failure a `rollback` span with its own steps; the library installs no subscriber (this
@@ -43,7 +30,7 @@ fn apply_and_rollback_emit_spans_and_an_event_per_step_with_its_ip_command() {
     let mut faulty = FaultyKernel::failing_step(&mut k, 3);
     engine::apply(&mut faulty, &net, &ApplyOptions::default()).unwrap_err();
     engine::apply(&mut k, &net, &ApplyOptions::default()).unwrap();
-    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let log = out.text();
     println!("{log}");
     assert!(log.contains("apply{steps="), "{log}");
     assert!(log.contains("iproute2=ip link add br0 up type bridge"), "{log}");

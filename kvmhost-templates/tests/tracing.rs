@@ -3,25 +3,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use kvmhost_core::domain::Domain;
 use kvmhost_templates::archive::{self, PackRequest, ReadOptions};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use kvmhost_testdata::capture::Captured;
 
 #[test]
 fn pack_and_unpack_are_traced() {
@@ -44,7 +29,7 @@ fn pack_and_unpack_are_traced() {
     std::fs::write(&not_a_package, b"junk").unwrap();
     assert!(archive::unpack(&not_a_package, &t.path().join("out2"), &ReadOptions::default(), &mut |_| {}).is_err());
 
-    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let log = captured.text();
     let line = |what: &str| log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no {what:?} in:\n{log}"));
     assert!(line("package written").contains("vmcast_pack"), "{log}");
     assert!(line("package unpacked").contains("vmcast_unpack"), "{log}");

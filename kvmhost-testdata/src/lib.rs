@@ -1,6 +1,7 @@
 //! Test support for the kvmhost workspace (not published): locating libvirt's reference test
-//! corpus (`libvirt-9.0.0/`), and (feature `net`) `net::vlans_as_veths`, a stand-in for
-//! kernels without 802.1Q.
+//! corpus (`libvirt-9.0.0/`), [`capture::Captured`] (what a test's tracing subscriber writes,
+//! read back), and (feature `net`) `net::vlans_as_veths`, a stand-in for kernels without
+//! 802.1Q.
 //!
 //! The corpus is not shipped with kvmhost: it is found through the environment variable
 //! [`TESTDATA_ENV`] (`KVMHOST_TESTDATA`, a directory holding `libvirt-9.0.0/`), defaulting to
@@ -9,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod capture;
 #[cfg(feature = "net")]
 pub mod net;
 
