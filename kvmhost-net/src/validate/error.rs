@@ -173,6 +173,33 @@ pub enum ValidationError {
     },
 }
 
+/// The `field` of any variant of `$error` (a `ValidationError`, or a `&`/`&mut` one): every
+/// variant has one, listed once here for [`ValidationError::field`] and
+/// [`ValidationError::under`].
+macro_rules! field_of {
+    ($error:expr) => {
+        match $error {
+            ValidationError::Name { field, .. }
+            | ValidationError::VlanId { field, .. }
+            | ValidationError::Duplicate { field, .. }
+            | ValidationError::UnknownDevice { field, .. }
+            | ValidationError::Port { field, .. }
+            | ValidationError::AddressConflict { field, .. }
+            | ValidationError::AddressOnPort { field, .. }
+            | ValidationError::Address { field, .. }
+            | ValidationError::Mtu { field, .. }
+            | ValidationError::Route { field, .. }
+            | ValidationError::Bridge { field, .. }
+            | ValidationError::DuplicateVlan { field, .. }
+            | ValidationError::UnknownPeer { field, .. }
+            | ValidationError::UnknownParent { field, .. }
+            | ValidationError::BondMember { field, .. }
+            | ValidationError::BondOption { field, .. }
+            | ValidationError::VlanModeConflict { field, .. } => field,
+        }
+    };
+}
+
 impl ValidationError {
     /// The path of the field the error is about.
     ///
@@ -181,25 +208,7 @@ impl ValidationError {
     /// assert_eq!(e.field(), "bridges[0].mtu");
     /// ```
     pub fn field(&self) -> &str {
-        match self {
-            Self::Name { field, .. }
-            | Self::VlanId { field, .. }
-            | Self::Duplicate { field, .. }
-            | Self::UnknownDevice { field, .. }
-            | Self::Port { field, .. }
-            | Self::AddressConflict { field, .. }
-            | Self::AddressOnPort { field, .. }
-            | Self::Address { field, .. }
-            | Self::Mtu { field, .. }
-            | Self::Route { field, .. }
-            | Self::Bridge { field, .. }
-            | Self::DuplicateVlan { field, .. }
-            | Self::UnknownPeer { field, .. }
-            | Self::UnknownParent { field, .. }
-            | Self::BondMember { field, .. }
-            | Self::BondOption { field, .. }
-            | Self::VlanModeConflict { field, .. } => field,
-        }
+        field_of!(self)
     }
 
     /// The same error with its field path under `prefix` (`ovs.` + `bridges[0].name`).
@@ -209,26 +218,7 @@ impl ValidationError {
     /// assert_eq!(e.under("ovs.").field(), "ovs.bridges[0].mtu");
     /// ```
     pub fn under(mut self, prefix: &str) -> Self {
-        let field = match &mut self {
-            Self::Name { field, .. }
-            | Self::VlanId { field, .. }
-            | Self::Duplicate { field, .. }
-            | Self::UnknownDevice { field, .. }
-            | Self::Port { field, .. }
-            | Self::AddressConflict { field, .. }
-            | Self::AddressOnPort { field, .. }
-            | Self::Address { field, .. }
-            | Self::Mtu { field, .. }
-            | Self::Route { field, .. }
-            | Self::Bridge { field, .. }
-            | Self::DuplicateVlan { field, .. }
-            | Self::UnknownPeer { field, .. }
-            | Self::UnknownParent { field, .. }
-            | Self::BondMember { field, .. }
-            | Self::BondOption { field, .. }
-            | Self::VlanModeConflict { field, .. } => field,
-        };
-        field.insert_str(0, prefix);
+        field_of!(&mut self).insert_str(0, prefix);
         self
     }
 }
