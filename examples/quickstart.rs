@@ -9,6 +9,9 @@
 //! RUST_LOG=debug cargo run --release --example quickstart     # and what kvmhost does, on stderr
 //! ```
 
+#[path = "common/progress_bar.rs"]
+mod progress_bar;
+
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,8 @@ use kvmhost::libvirt::events::{self, DomainEvents};
 use kvmhost::libvirt::Connection;
 use kvmhost::templates::archive;
 use kvmhost::templates::instantiate::{instantiate, InstantiateOptions};
-use kvmhost::templates::{PackRequest, Progress, ReadOptions};
+use kvmhost::templates::{PackRequest, ReadOptions};
+use progress_bar::Bar;
 
 /// A tour of kvmhost: preflight, a domain and its events, a VMCast template, a clone.
 #[derive(Parser)]
@@ -47,42 +51,6 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     let colour = std::io::stderr().is_terminal();
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
-}
-
-/// Progress: a bar on a terminal, a line per phase and item otherwise.
-struct Bar {
-    tty: bool,
-    last: Option<(&'static str, String)>,
-}
-
-impl Bar {
-    fn new() -> Bar {
-        Bar { tty: std::io::stderr().is_terminal(), last: None }
-    }
-
-    fn update(&mut self, p: &Progress) {
-        if self.tty {
-            let frac = p.total.filter(|t| *t > 0).map(|t| (p.done as f64 / t as f64).min(1.0)).unwrap_or(0.0);
-            let filled = (frac * 30.0) as usize;
-            eprint!(
-                "\r   {} {:<16.16} [{}{}] {:5.1}%\x1b[K",
-                p.phase,
-                p.item,
-                "#".repeat(filled),
-                " ".repeat(30 - filled),
-                frac * 100.0
-            );
-        } else if self.last.as_ref() != Some(&(p.phase, p.item.clone())) {
-            println!("   {} {}", p.phase, p.item);
-            self.last = Some((p.phase, p.item.clone()));
-        }
-    }
-
-    fn done(&self) {
-        if self.tty {
-            eprint!("\r\x1b[K");
-        }
-    }
 }
 
 fn step(n: u32, title: &str) {
@@ -183,7 +151,7 @@ fn main() -> Result<(), Error> {
     step(3, "Pack it as a VMCast template (zstd, SHA-256 of every member, sparse disk)");
     let template = work.join("quickstart.vmcast");
     let live = vm.domain()?;
-    let mut bar = Bar::new();
+    let mut bar = Bar::new("   ", true);
     let packed = archive::pack(&PackRequest::new(&live, vec![disk.clone()]), &template, &mut |p| bar.update(p))?;
     bar.done();
     let apparent = std::fs::metadata(&disk)?.len();
@@ -196,7 +164,7 @@ fn main() -> Result<(), Error> {
 
     step(4, "Instantiate a clone from the template (new name, UUID and MACs) and start it");
     let unpacked = work.join("unpacked");
-    let mut bar = Bar::new();
+    let mut bar = Bar::new("   ", true);
     let package = archive::unpack(&template, &unpacked, &ReadOptions::default(), &mut |p| bar.update(p))?;
     bar.done();
     println!("   verified: {} disk(s), signature {:?}", package.disks.len(), package.signature);

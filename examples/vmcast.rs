@@ -20,19 +20,22 @@
 
 #[path = "common/error_chain.rs"]
 mod error_chain;
+#[path = "common/progress_bar.rs"]
+mod progress_bar;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use error_chain::chain;
 use kvmhost::core::domain::Domain;
-use kvmhost::templates::archive::{self, Format, PackRequest, Progress, ReadOptions};
+use kvmhost::templates::archive::{self, Format, PackRequest, ReadOptions};
 use kvmhost::templates::catalog::{Catalog, DownloadOptions, DownloadOutcome};
 use kvmhost::templates::instantiate::{self, InstantiateOptions};
 use kvmhost::templates::transport::DefaultTransport;
 use kvmhost::templates::{feed, signing};
+use progress_bar::Bar;
 
 #[derive(Parser)]
 #[command(name = "vmcast", about = "Archipel-style VMCasts: appliance packages, feeds, downloads, instantiation")]
@@ -152,48 +155,6 @@ enum Cmd {
     },
 }
 
-/// A progress bar on stderr when it is a terminal.
-struct Bar {
-    on: bool,
-    last: std::time::Instant,
-}
-
-impl Bar {
-    fn new() -> Bar {
-        Bar { on: std::io::stderr().is_terminal(), last: std::time::Instant::now() }
-    }
-
-    fn update(&mut self, p: &Progress) {
-        if !self.on || self.last.elapsed().as_millis() < 100 {
-            return;
-        }
-        self.last = std::time::Instant::now();
-        let line = match p.total {
-            Some(t) if t > 0 => {
-                let frac = (p.done as f64 / t as f64).min(1.0);
-                let filled = (frac * 30.0) as usize;
-                format!(
-                    "{} {:<20.20} [{}{}] {:5.1}% {} MiB",
-                    p.phase,
-                    p.item,
-                    "#".repeat(filled),
-                    " ".repeat(30 - filled),
-                    frac * 100.0,
-                    p.done >> 20
-                )
-            }
-            _ => format!("{} {} {} MiB", p.phase, p.item, p.done >> 20),
-        };
-        eprint!("\r{line}\x1b[K");
-    }
-
-    fn done(&self) {
-        if self.on {
-            eprint!("\r\x1b[K");
-        }
-    }
-}
-
 fn keys(paths: &[PathBuf]) -> Result<Vec<signing::PublicKey>, String> {
     paths.iter().map(|p| signing::PublicKey::from_file(p).map_err(|e| chain(&e))).collect()
 }
@@ -203,7 +164,7 @@ fn read_opts(trust: &[PathBuf]) -> Result<ReadOptions, String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let mut bar = Bar::new();
+    let mut bar = Bar::new("", false);
     match cli.cmd {
         Cmd::Pack { domain, disks, format, sign, level, threads, out } => {
             let xml = std::fs::read_to_string(&domain).map_err(|e| format!("{}: {}", domain.display(), chain(&e)))?;
