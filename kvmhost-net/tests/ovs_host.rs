@@ -15,7 +15,7 @@ use kvmhost_net::ovs::{DatapathType, OvsdbSession, Snapshot};
 use kvmhost_net::{engine, ApplyOptions, Engine, Error, HostNetwork, NetState, NetlinkBackend, Netns, Step};
 
 mod common;
-use common::fault::{FaultyBackend, FaultyKernel};
+use common::fault::{failing_backend, FaultyKernel};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -74,8 +74,7 @@ impl Env {
         let mut k = engine.connect().unwrap();
         let mut db = engine.connect_ovsdb().unwrap().unwrap();
         let ovs_at = if let Fault::OvsStep(i) = fault { Some(i) } else { None };
-        let mut ovsdb = db.backend();
-        let mut ovs = FaultyBackend::new(&mut ovsdb, ovs_at);
+        let mut ovs = failing_backend(db.backend(), ovs_at);
         let mut faulty = match fault {
             Fault::NetlinkStep(i) => FaultyKernel::failing_step(&mut k, i),
             Fault::Verification => FaultyKernel::failing_verification(&mut k),

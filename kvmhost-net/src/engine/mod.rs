@@ -35,6 +35,7 @@ mod checkpoint;
 mod facade;
 mod netlink_backend;
 pub(crate) mod run;
+mod with_execute;
 
 pub use backend::{Backend, Goal};
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
@@ -42,6 +43,7 @@ pub use checkpoint::{checkpoint_state, Checkpoint, CheckpointOptions, Checkpoint
 #[cfg(all(feature = "netlink", feature = "ovsdb"))]
 pub use facade::Engine;
 pub use netlink_backend::NetlinkBackend;
+pub use with_execute::WithExecute;
 
 /// The kernel as the engine sees it: read the state, execute one step. [`NetlinkKernel`](crate::NetlinkKernel) is
 /// the real one; tests of the pure engine may use any other.

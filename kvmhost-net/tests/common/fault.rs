@@ -2,11 +2,8 @@
 //! says, so the engine's rollback can be checked before every step. Test code only: the public
 //! `ApplyOptions` carries no test hook.
 
-use kvmhost_net::engine::{Backend, Goal};
-use kvmhost_net::{
-    ApplyOptions, ApplyReport, BackendKind, Error, HostNetwork, Kernel, NetState, Plan, PlannedStep, RollbackReport,
-    Step,
-};
+use kvmhost_net::engine::{Backend, WithExecute};
+use kvmhost_net::{ApplyOptions, Error, Kernel, NetState, PlannedStep, Step};
 
 fn injected(context: String) -> Error {
     Error::Kernel { context, errno: 0, message: "injected failure (test)".into() }
@@ -65,50 +62,14 @@ impl Kernel for FaultyKernel<'_> {
     }
 }
 
-/// A [`Backend`] that refuses its step `fail_at` (0-based within this backend's steps) before
-/// anything of that batch is written (the OVS steps are one transaction: nothing is written),
-/// and otherwise passes everything to the backend it wraps.
-pub struct FaultyBackend<'a> {
-    inner: &'a mut dyn Backend,
-    fail_at: Option<usize>,
-}
-
-impl<'a> FaultyBackend<'a> {
-    /// Refuse the step with this index; `None` passes everything through.
-    pub fn new(inner: &'a mut dyn Backend, fail_at: Option<usize>) -> Self {
-        Self { inner, fail_at }
-    }
-}
-
-impl Backend for FaultyBackend<'_> {
-    fn kind(&self) -> BackendKind {
-        self.inner.kind()
-    }
-    fn capture(&mut self, net: &HostNetwork) -> Result<(), Error> {
-        self.inner.capture(net)
-    }
-    fn plan(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<Plan, Error> {
-        self.inner.plan(net, goal, settle)
-    }
-    fn execute(&mut self, steps: &[PlannedStep], options: &ApplyOptions) -> Result<(), (usize, Error)> {
-        match self.fail_at.filter(|i| *i < steps.len()) {
+/// `inner`, refusing its step `fail_at` (0-based within this backend's steps) before anything
+/// of that batch is written (the OVS steps are one transaction: nothing is written), and
+/// otherwise passing everything through.
+pub fn failing_backend<B: Backend>(inner: B, fail_at: Option<usize>) -> impl Backend {
+    WithExecute::new(inner, move |inner: &mut B, steps: &[PlannedStep], options: &ApplyOptions| {
+        match fail_at.filter(|i| *i < steps.len()) {
             Some(index) => Err((index, injected(steps[index].step.to_string()))),
-            None => self.inner.execute(steps, options),
+            None => inner.execute(steps, options),
         }
-    }
-    fn verify(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<(), Error> {
-        self.inner.verify(net, goal, settle)
-    }
-    fn restore(&mut self, net: &HostNetwork, report: &mut RollbackReport) {
-        self.inner.restore(net, report)
-    }
-    fn check_restored(&mut self, net: &HostNetwork, report: &mut RollbackReport) -> bool {
-        self.inner.check_restored(net, report)
-    }
-    fn writes(&self) -> u64 {
-        self.inner.writes()
-    }
-    fn report(&mut self, report: &mut ApplyReport) -> Result<(), Error> {
-        self.inner.report(report)
-    }
+    })
 }

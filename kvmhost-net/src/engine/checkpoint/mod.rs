@@ -36,11 +36,11 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use super::{apply_on, ApplyOptions, ApplyReport, Backend, Engine, Goal, Kernel, NetlinkBackend, RollbackReport};
+use super::{apply_on, ApplyOptions, ApplyReport, Backend, Engine, Kernel, NetlinkBackend, WithExecute};
 use crate::diff::{diff, touched, Desired};
 use crate::model::HostNetwork;
 use crate::ovs::{restore_operations, OvsdbBackend, OvsdbSession, Snapshot, DB};
-use crate::plan::{BackendKind, Plan, PlannedStep, Step};
+use crate::plan::{Plan, PlannedStep, Step};
 use crate::state::NetState;
 use crate::Error;
 
@@ -271,12 +271,15 @@ impl Engine {
         let mut netlink = NetlinkBackend::new(&mut journaled);
         let applied = match (db.as_mut(), self.connect_ovsdb()?) {
             (Some(session), Some(mut reader)) => {
-                let mut ovs = JournalOvs {
-                    inner: session.backend(),
-                    reader: &mut reader,
-                    prior: prior.ovsdb.as_ref(),
-                    journal: &journal,
-                };
+                let before = prior.ovsdb.as_ref();
+                let mut ovs = WithExecute::new(
+                    session.backend(),
+                    |inner: &mut OvsdbBackend<'_>, steps: &[PlannedStep], options: &ApplyOptions| {
+                        let done = inner.execute(steps, options);
+                        journal_ovsdb(&mut reader, before, &journal, steps)?;
+                        done
+                    },
+                );
                 apply_on(&mut [&mut ovs, &mut netlink], net, &options.apply)
             }
             _ => apply_on(&mut [&mut netlink], net, &options.apply),
@@ -381,54 +384,23 @@ impl Kernel for JournalKernel<'_> {
     }
 }
 
-/// The OVSDB backend of a checkpointed apply: once its transaction is written, the rollback
-/// script gets the transaction restoring the captured rows.
-struct JournalOvs<'a, 'b> {
-    inner: OvsdbBackend<'b>,
-    reader: &'a mut OvsdbSession,
-    prior: Option<&'a Snapshot>,
-    journal: &'a RefCell<Journal>,
-}
-
-impl Backend for JournalOvs<'_, '_> {
-    fn kind(&self) -> BackendKind {
-        self.inner.kind()
-    }
-    fn capture(&mut self, net: &HostNetwork) -> Result<(), Error> {
-        self.inner.capture(net)
-    }
-    fn plan(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<Plan, Error> {
-        self.inner.plan(net, goal, settle)
-    }
-    fn execute(&mut self, steps: &[PlannedStep], options: &ApplyOptions) -> Result<(), (usize, Error)> {
-        let done = self.inner.execute(steps, options);
-        if let (Some(before), false) = (self.prior, steps.is_empty()) {
-            let last = steps.len() - 1;
-            let now = self.reader.capture().map_err(|e| (last, e))?;
-            let mut tx = vec![serde_json::Value::from(DB)];
-            tx.extend(restore_operations(before, &now).iter().map(|o| o.to_json()));
-            let mut journal = self.journal.borrow_mut();
-            journal.ovsdb = Some((self.reader.path().to_path_buf(), serde_json::Value::Array(tx)));
-            let prior = journal.prior.clone();
-            journal.write(&prior).map_err(|e| (last, e))?;
-        }
-        done
-    }
-    fn verify(&mut self, net: &HostNetwork, goal: Goal, settle: bool) -> Result<(), Error> {
-        self.inner.verify(net, goal, settle)
-    }
-    fn restore(&mut self, net: &HostNetwork, report: &mut RollbackReport) {
-        self.inner.restore(net, report)
-    }
-    fn check_restored(&mut self, net: &HostNetwork, report: &mut RollbackReport) -> bool {
-        self.inner.check_restored(net, report)
-    }
-    fn writes(&self) -> u64 {
-        self.inner.writes()
-    }
-    fn report(&mut self, report: &mut ApplyReport) -> Result<(), Error> {
-        self.inner.report(report)
-    }
+/// After the OVSDB steps of a checkpointed apply ran (`steps`, not empty): the rollback script
+/// gets the transaction that restores the rows captured before (`prior`), written to the
+/// journal. An error names the last step.
+fn journal_ovsdb(
+    reader: &mut OvsdbSession,
+    prior: Option<&Snapshot>,
+    journal: &RefCell<Journal>,
+    steps: &[PlannedStep],
+) -> Result<(), (usize, Error)> {
+    let (Some(before), Some(last)) = (prior, steps.len().checked_sub(1)) else { return Ok(()) };
+    let now = reader.capture().map_err(|e| (last, e))?;
+    let mut tx = vec![serde_json::Value::from(DB)];
+    tx.extend(restore_operations(before, &now).iter().map(|o| o.to_json()));
+    let mut journal = journal.borrow_mut();
+    journal.ovsdb = Some((reader.path().to_path_buf(), serde_json::Value::Array(tx)));
+    let prior = journal.prior.clone();
+    journal.write(&prior).map(drop).map_err(|e| (last, e))
 }
 
 impl Checkpoint {
