@@ -24,7 +24,9 @@
 //! `cargo bench --bench domain_xml -- --phases` times the three phases of parse + write
 //! separately, document by document (`Domain::parse`, `to_xml`, dropping the domain; each
 //! figure includes one clock read per document), 400 whole-corpus passes, and prints the
-//! median pass of each: where a difference between two builds lies.
+//! median pass of each: where a difference between two builds lies. With `--kept` as well, each
+//! pass parses every document first and keeps them, then writes them all, then drops them all
+//! (a program holding many domains), each of the three timed as a whole.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -191,34 +193,55 @@ fn paired_ratio(docs: &[String], rounds: usize) {
     );
 }
 
-/// Parse, write and drop timed separately for each document; the medians over `passes`
-/// whole-corpus passes (after 20 untimed ones).
-fn phases(docs: &[String], passes: usize) {
-    let (mut parse, mut write, mut drop) = (Vec::new(), Vec::new(), Vec::new());
+type Duration3 = (std::time::Duration, std::time::Duration, std::time::Duration);
+
+/// One pass, document by document: each parsed, written and dropped before the next.
+fn pass_each(docs: &[String]) -> Duration3 {
+    let mut t = Duration3::default();
+    for doc in docs {
+        let t0 = std::time::Instant::now();
+        let dom = Domain::parse(black_box(doc)).expect("parse");
+        let t1 = std::time::Instant::now();
+        black_box(dom.to_xml().expect("write").len());
+        let t2 = std::time::Instant::now();
+        std::mem::drop(black_box(dom));
+        let t3 = std::time::Instant::now();
+        t = (t.0 + (t1 - t0), t.1 + (t2 - t1), t.2 + (t3 - t2));
+    }
+    t
+}
+
+/// One pass with every document kept: all parsed, then all written, then all dropped (as a
+/// program holding many domains does).
+fn pass_kept(docs: &[String]) -> Duration3 {
+    let t0 = std::time::Instant::now();
+    let doms: Vec<Domain> = docs.iter().map(|d| Domain::parse(black_box(d)).expect("parse")).collect();
+    let t1 = std::time::Instant::now();
+    black_box(doms.iter().map(|d| d.to_xml().expect("write").len()).sum::<usize>());
+    let t2 = std::time::Instant::now();
+    std::mem::drop(black_box(doms));
+    (t1 - t0, t2 - t1, t2.elapsed())
+}
+
+/// Parse, write and drop timed separately (`pass_each`, or `pass_kept` with `--kept`); the
+/// medians over `passes` whole-corpus passes (after 20 untimed ones).
+fn phases(docs: &[String], passes: usize, kept: bool) {
+    let (mut parse, mut write, mut drops) = (Vec::new(), Vec::new(), Vec::new());
     for pass in 0..passes + 20 {
-        let (mut p, mut w, mut d) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
-        for doc in docs {
-            let t0 = std::time::Instant::now();
-            let dom = Domain::parse(black_box(doc)).expect("parse");
-            let t1 = std::time::Instant::now();
-            black_box(dom.to_xml().expect("write").len());
-            let t2 = std::time::Instant::now();
-            std::mem::drop(black_box(dom));
-            let t3 = std::time::Instant::now();
-            (p, w, d) = (p + (t1 - t0), w + (t2 - t1), d + (t3 - t2));
-        }
+        let (p, w, d) = if kept { pass_kept(docs) } else { pass_each(docs) };
         if pass >= 20 {
             parse.push(p.as_secs_f64() * 1e3);
             write.push(w.as_secs_f64() * 1e3);
-            drop.push(d.as_secs_f64() * 1e3);
+            drops.push(d.as_secs_f64() * 1e3);
         }
     }
-    let (p, w, d) = (median(&mut parse), median(&mut write), median(&mut drop));
+    let (p, w, d) = (median(&mut parse), median(&mut write), median(&mut drops));
+    let how = if kept { "documents kept" } else { "document by document" };
     println!(
-        "domain_xml phases ({passes} whole-corpus passes, medians, ms per pass): parse {p:.4}, write {w:.4}, drop {d:.4}"
+        "domain_xml phases ({passes} whole-corpus passes, {how}, medians, ms per pass): parse {p:.4}, write {w:.4}, drop {d:.4}"
     );
     println!(
-        "{{\"passes\":{passes},\"documents\":{},\"parse_ms\":{p:.4},\"write_ms\":{w:.4},\"drop_ms\":{d:.4}}}",
+        "{{\"passes\":{passes},\"kept\":{kept},\"documents\":{},\"parse_ms\":{p:.4},\"write_ms\":{w:.4},\"drop_ms\":{d:.4}}}",
         docs.len()
     );
 }
@@ -226,7 +249,7 @@ fn phases(docs: &[String], passes: usize) {
 fn main() {
     if std::env::args().any(|a| a == "--phases") {
         match load_corpus() {
-            Ok(docs) => phases(&docs, 400),
+            Ok(docs) => phases(&docs, 400, std::env::args().any(|a| a == "--kept")),
             Err(why) => eprintln!("domain_xml phases measurement skipped: {why}"),
         }
         return;

@@ -362,7 +362,7 @@ impl<T> XmlVec<T> {
         // SAFETY: `out` has room for `n` and its length says `n`: the `n` elements move in bit
         // for bit before anything reads them, and `v` forgets them by its new length.
         unsafe {
-            copy_few(v.as_ptr().add(start), out.data(), n);
+            ptr::copy_nonoverlapping(v.as_ptr().add(start), out.data(), n);
             v.set_len(start);
         }
         out
@@ -399,27 +399,6 @@ impl<T> XmlVec<T> {
                 take(data.add(i));
             }
             cache::release(h.cast(), block_size::<T>(cap));
-        }
-    }
-}
-
-/// `ptr::copy_nonoverlapping(src, dst, n)` with the few-element cases (most element contents
-/// and attribute lists) as fixed-size copies the compiler writes inline: for a few dozen bytes,
-/// the call to the C library's `memcpy` costs more than the copy.
-///
-/// # Safety
-/// As for `ptr::copy_nonoverlapping`.
-#[inline(always)]
-unsafe fn copy_few<T>(src: *const T, dst: *mut T, n: usize) {
-    // SAFETY: the caller's contract, for the same `n` in every arm.
-    unsafe {
-        match n {
-            1 => ptr::copy_nonoverlapping(src, dst, 1),
-            2 => ptr::copy_nonoverlapping(src, dst, 2),
-            3 => ptr::copy_nonoverlapping(src, dst, 3),
-            4 => ptr::copy_nonoverlapping(src, dst, 4),
-            5 => ptr::copy_nonoverlapping(src, dst, 5),
-            _ => ptr::copy_nonoverlapping(src, dst, n),
         }
     }
 }
